@@ -1,0 +1,333 @@
+"""What every device has in common: the public base class and the service machinery.
+
+`Device` is the public face every device class extends (open/close, ``async with``,
+``status()``, ``capabilities()``, ``events()``). `DeviceService` is the shared part of
+each class's service: the per-device FIFO command queue, timeouts, cancellation that
+settles with the device before raising, events stamped with the running command's id,
+and `StatusChanged` derived from status reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Iterable
+from enum import StrEnum
+from types import TracebackType
+from typing import Any, Generic, Protocol, Self, TypeVar
+
+from hal.errors import DeviceNotReady, HalTimeout, TooManyRequests
+from hal.events import Event, EventHub, StatusChanged, Subscription, changed_fields
+
+__all__ = [
+    "BackendListener",
+    "CommandQueue",
+    "Device",
+    "DeviceService",
+    "DeviceState",
+]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+StatusT = TypeVar("StatusT")
+CapsT = TypeVar("CapsT")
+StatusT_contra = TypeVar("StatusT_contra", contravariant=True)
+
+
+class DeviceState(StrEnum):
+    """XFS4IoT common ``device`` status, spelled as on the wire."""
+
+    ONLINE = "online"
+    OFFLINE = "offline"
+    POWER_OFF = "powerOff"
+    NO_DEVICE = "noDevice"
+    HARDWARE_ERROR = "hardwareError"
+    USER_ERROR = "userError"
+    BUSY = "deviceBusy"
+    FRAUD_ATTEMPT = "fraudAttempt"
+
+
+class BackendListener(Protocol[StatusT_contra]):
+    """How a backend (driver or model) reports what happens, to its service."""
+
+    def event(self, event: Event) -> None:
+        """Something happened: a card went in, was taken, was moved by the device."""
+
+    def status_changed(self, status: StatusT_contra) -> None:
+        """The device's status is now ``status``."""
+
+
+class Device(ABC, Generic[StatusT, CapsT]):
+    """Base of every public device interface.
+
+    Use it as an async context manager, or call `open()` and `close()`.
+    """
+
+    #: The XFS4IoT interface name, e.g. ``CardReader``.
+    interface: str = ""
+
+    @property
+    @abstractmethod
+    def name(self) -> str:
+        """The device's name in its kiosk (``card_reader``) or its address."""
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect to the device and reconcile its ledger; idempotent."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Cancel queued commands, disconnect and close event subscriptions; idempotent."""
+
+    @abstractmethod
+    async def status(self) -> StatusT:
+        """The current status; bypasses the command queue."""
+
+    @abstractmethod
+    async def capabilities(self) -> CapsT:
+        """What the device can do; bypasses the command queue."""
+
+    @abstractmethod
+    def events(
+        self, maxsize: int = 256, kinds: Iterable[type[Event]] | None = None
+    ) -> Subscription:
+        """Subscribe to the device's events from this moment on.
+
+        Args:
+            maxsize: events queued before the oldest unread ones are dropped and an
+                `EventsLost` marker is put in their place.
+            kinds: only these event classes (and subclasses); ``None`` for all.
+        """
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+class CommandQueue:
+    """One FIFO queue of commands for one device.
+
+    At most one command runs at a time; at most ``max_depth`` wait or run. A command's
+    timeout counts from when it is queued (as in XFS4IoT). When a running command is
+    cancelled (or times out), its ``settle`` step runs to completion, shielded, before
+    the cancellation propagates, so the device is in a known state when the caller
+    hears of it.
+    """
+
+    def __init__(self, device: str, max_depth: int = 16, settle_timeout: float = 30.0) -> None:
+        if max_depth < 1:
+            raise ValueError(f"max_depth must be at least 1, got {max_depth}")
+        self.device = device
+        self.max_depth = max_depth
+        self.settle_timeout = settle_timeout
+        self._lock = asyncio.Lock()
+        self._depth = 0
+        self._ids = itertools.count(1)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._idle = asyncio.Event()
+        #: Id of the command running now, or None.
+        self.current: int | None = None
+
+    @property
+    def depth(self) -> int:
+        """Commands queued or running."""
+        return self._depth
+
+    async def run(
+        self,
+        name: str,
+        op: Callable[[int], Awaitable[T]],
+        *,
+        timeout: float | None,
+        settle: Callable[[], Awaitable[None]] | None = None,
+    ) -> T:
+        """Queue ``op`` and run it when its turn comes.
+
+        Args:
+            name: the command's name for errors and logs (``CardReader.ReadRawData``).
+            op: called with the command id once the command reaches the head.
+            timeout: seconds from now, queueing included; ``None`` for no limit.
+            settle: run after ``op`` is cancelled or times out, before raising.
+
+        Raises:
+            TooManyRequests: ``max_depth`` commands are already queued or running.
+            HalTimeout: the command did not finish within ``timeout``.
+            asyncio.CancelledError: the caller cancelled; settle has run.
+        """
+        if timeout is not None and timeout < 0:
+            raise ValueError(f"timeout must be >= 0 or None, got {timeout}")
+        if self._depth >= self.max_depth:
+            raise TooManyRequests(
+                f"{self.device}: {self._depth} commands already queued (limit "
+                f"{self.max_depth}); {name} refused"
+            )
+        self._depth += 1
+        command_id = next(self._ids)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            async with asyncio.timeout(timeout):
+                async with self._lock:
+                    self.current = command_id
+                    try:
+                        return await op(command_id)
+                    except asyncio.CancelledError:
+                        if settle is not None:
+                            await self._settle(name, settle)
+                        raise
+                    finally:
+                        self.current = None
+        except TimeoutError as exc:
+            if isinstance(exc, HalTimeout):
+                raise
+            raise HalTimeout(f"{self.device}: {name} did not finish within {timeout} s") from exc
+        finally:
+            self._depth -= 1
+            if not self._depth:
+                self._idle.set()
+            if task is not None:
+                self._tasks.discard(task)
+
+    async def cancel_all(self, wait: float = 30.0) -> None:
+        """Cancel every queued and running command and wait until they have settled."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._depth:
+            self._idle.clear()
+            async with asyncio.timeout(wait):
+                await self._idle.wait()
+
+    async def _settle(self, name: str, settle: Callable[[], Awaitable[None]]) -> None:
+        """Run ``settle`` to the end even if the caller cancels again meanwhile."""
+
+        async def bounded() -> None:
+            async with asyncio.timeout(self.settle_timeout):
+                await settle()
+
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(bounded())
+        while not task.done():
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                continue
+            except Exception:
+                log.exception("%s: settling %s after cancellation failed", self.device, name)
+                return
+
+    async def uncancellable(self, coro: Awaitable[T]) -> T:
+        """Await ``coro`` to completion even if the caller is cancelled meanwhile.
+
+        For device actions that cannot stop halfway (a card being captured): the caller's
+        cancellation is delivered once the action has finished.
+        """
+        task = asyncio.ensure_future(coro)
+        cancelled = False
+        while True:
+            try:
+                result = await asyncio.shield(task)
+            except asyncio.CancelledError:
+                if task.done():
+                    raise
+                cancelled = True
+                continue
+            if cancelled:
+                raise asyncio.CancelledError()
+            return result
+
+
+class DeviceService(Device[StatusT, CapsT]):
+    """Shared plumbing for the per-class services (``CardReaderService``...).
+
+    Subclasses call `_command()` for every queued operation, report backend happenings
+    through `event()` and `status_changed()` (the `BackendListener` protocol), and
+    implement `_fetch_status()`.
+    """
+
+    def __init__(self, name: str, *, max_queue: int = 16) -> None:
+        self._name = name
+        self._hub = EventHub(name)
+        self._queue = CommandQueue(name, max_queue)
+        self._last_status: StatusT | None = None
+        self._opened = False
+        self._open_lock = asyncio.Lock()
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def is_open(self) -> bool:
+        """True between `open()` and `close()`."""
+        return self._opened
+
+    def events(
+        self, maxsize: int = 256, kinds: Iterable[type[Event]] | None = None
+    ) -> Subscription:
+        return self._hub.subscribe(maxsize, kinds)
+
+    # --- BackendListener -------------------------------------------------------------
+
+    def event(self, event: Event) -> None:
+        """Publish a backend event, stamped with the running command's id if it is one."""
+        command_id = None if event.unsolicited else self._queue.current
+        if event.command_id != command_id:
+            event = _with_command(event, command_id)
+        self._hub.publish(event)
+
+    def status_changed(self, status: StatusT) -> None:
+        """Publish `StatusChanged` if ``status`` differs from the last one seen."""
+        old = self._last_status
+        self._last_status = status
+        if old is None or old == status:
+            return
+        self._hub.publish(StatusChanged(old=old, new=status, changed=changed_fields(old, status)))
+
+    # --- for subclasses --------------------------------------------------------------
+
+    @abstractmethod
+    async def _fetch_status(self) -> StatusT:
+        """Ask the backend for its status (no queueing)."""
+
+    async def status(self) -> StatusT:
+        self._require_open()
+        status = await self._fetch_status()
+        self.status_changed(status)
+        return status
+
+    def _require_open(self) -> None:
+        if not self._opened:
+            raise DeviceNotReady(f"{self._name} is not open; call open() or use 'async with'")
+
+    async def _command(
+        self,
+        name: str,
+        op: Callable[[int], Awaitable[T]],
+        *,
+        timeout: float | None,
+        settle: Callable[[], Awaitable[None]] | None = None,
+    ) -> T:
+        self._require_open()
+        return await self._queue.run(
+            f"{self.interface}.{name}", op, timeout=timeout, settle=settle or self._refresh
+        )
+
+    async def _refresh(self) -> None:
+        """The default settle step: learn where things stand and report the change."""
+        self.status_changed(await self._fetch_status())
+
+
+def _with_command(event: Event, command_id: int | None) -> Event:
+    return dataclasses.replace(event, command_id=command_id)

@@ -1,0 +1,388 @@
+"""`CardReaderService`: the one implementation of `CardReader` over a backend.
+
+The service is the only place that validates arguments against capabilities, queues
+commands, applies timeouts and cancellation, stamps events, journals captures to the
+ledger and keeps secrets out of messages. Backends (drivers, simulator models) only
+drive the device.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+
+from hal.device import DeviceService
+from hal.devices.card_reader import (
+    CardAction,
+    CardReader,
+    CardReaderBackend,
+    CardReaderCapabilities,
+    CardReaderStatus,
+    ChipPowerAction,
+    MediaStatus,
+    MoveTarget,
+    ReadResult,
+    ReplenishmentStatus,
+    ResetAction,
+    RetainBin,
+    Track,
+)
+from hal.errors import (
+    ChipPowerNotSupported,
+    HalError,
+    InvalidData,
+    MediaJam,
+    RetainBinFull,
+    UnsupportedOperation,
+)
+from hal.events import Event
+from hal.ledger import Ledger, Movement, Outcome
+
+__all__ = ["CardReaderService"]
+
+log = logging.getLogger(__name__)
+
+# Ledger locations of a card reader.
+READER = "reader"
+RETAIN = "retain"
+CARD = "card"
+
+# Characters a magnetic track can hold (ISO 7811): track 1 is 6-bit, tracks 2/3 4-bit.
+_TRACK_CHARSET = {
+    Track.TRACK1: (0x20, 0x5F, 79),
+    Track.TRACK2: (0x30, 0x3F, 40),
+    Track.TRACK3: (0x30, 0x3F, 107),
+}
+_MAX_APDU = 4 + 3 + 65535 + 3  # header, extended Lc, data, extended Le
+
+
+class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities], CardReader):
+    """`CardReader` over any `CardReaderBackend`.
+
+    Args:
+        backend: the driver or simulator model.
+        name: the device's name (``card_reader``); also its name in the ledger.
+        ledger: where captures are journalled; an in-memory ledger if ``None`` (counts
+            then die with the process: give a file for a real kiosk).
+        max_queue: commands queued or running before ``TooManyRequests``.
+    """
+
+    def __init__(
+        self,
+        backend: CardReaderBackend,
+        *,
+        name: str = "card_reader",
+        ledger: Ledger | None = None,
+        max_queue: int = 16,
+    ) -> None:
+        super().__init__(name, max_queue=max_queue)
+        self._backend = backend
+        self._own_ledger = ledger is None
+        self._ledger = ledger if ledger is not None else Ledger.open(":memory:")
+        self._caps: CardReaderCapabilities | None = None
+
+    @property
+    def ledger(self) -> Ledger:
+        """The ledger this reader journals its captures in."""
+        return self._ledger
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        async with self._open_lock:
+            if self._opened:
+                return
+            await self._backend.open(self)
+            caps = self._backend.capabilities()
+            self._caps = caps
+            self._ledger.define_location(self.name, READER, kind="position", item=CARD)
+            if caps.retain_capacity:
+                self._ledger.define_location(
+                    self.name, RETAIN, kind="retain", item=CARD, capacity=caps.retain_capacity
+                )
+            self._opened = True
+            status = await self._fetch_status()
+            self._last_status = status
+            self._reconcile(status)
+
+    async def close(self) -> None:
+        async with self._open_lock:
+            if not self._opened:
+                return
+            await self._queue.cancel_all()
+            self._opened = False
+            try:
+                await self._backend.close()
+            finally:
+                self._hub.close()
+                if self._own_ledger:
+                    self._ledger.close()
+
+    def _reconcile(self, status: CardReaderStatus) -> None:
+        """Settle captures a crash left pending, from what the reader reports now."""
+        card_inside = status.media in (MediaStatus.PRESENT, MediaStatus.JAMMED)
+
+        def resolve(movement: Movement) -> Outcome:
+            # A card still in the reader never reached the bin. An empty reader proves
+            # nothing: the card may be in the bin or may have been pulled out.
+            return Outcome.FAILED if card_inside else Outcome.UNKNOWN
+
+        for settlement in self._ledger.reconcile(self.name, resolve):
+            log.warning(
+                "%s: capture %s left pending by a previous run settled %s",
+                self.name,
+                settlement.movement_id,
+                settlement.outcome.value,
+            )
+
+    # --- queries (no queue) ------------------------------------------------------------
+
+    async def capabilities(self) -> CardReaderCapabilities:
+        self._require_open()
+        return self._capabilities()
+
+    def _capabilities(self) -> CardReaderCapabilities:
+        assert self._caps is not None  # set by open(), checked by _require_open()
+        return self._caps
+
+    async def _fetch_status(self) -> CardReaderStatus:
+        status = await self._backend.get_status()
+        return dataclasses.replace(status, retain_bin=self._retain_status())
+
+    async def retain_bin(self) -> RetainBin:
+        self._require_open()
+        caps = self._capabilities()
+        unknown = sum(m.count for m in self._ledger.unknown(self.name) if m.destination == RETAIN)
+        pending = sum(m.count for m in self._ledger.pending(self.name) if m.destination == RETAIN)
+        return RetainBin(
+            count=self._retained(),
+            capacity=caps.retain_capacity,
+            unknown=unknown,
+            pending=pending,
+            status=self._retain_status(),
+        )
+
+    def _retained(self) -> int:
+        if not self._capabilities().retain_capacity:
+            return 0
+        return self._ledger.counts(self.name).get(RETAIN, 0)
+
+    def _retain_status(self) -> ReplenishmentStatus:
+        capacity = self._capabilities().retain_capacity if self._caps else 0
+        if not capacity:
+            return ReplenishmentStatus.OK
+        count = self._retained()
+        if count >= capacity:
+            return ReplenishmentStatus.FULL
+        if count * 10 >= capacity * 8:
+            return ReplenishmentStatus.HIGH
+        return ReplenishmentStatus.OK
+
+    async def empty_retain_bin(self, *, reason: str = "") -> None:
+        self._require_open()
+        if not self._capabilities().retain_capacity:
+            raise UnsupportedOperation(f"{self.name} has no retain bin")
+        self._ledger.set_initial(self.name, RETAIN, 0, reason=reason or "retain bin emptied")
+        await self._refresh()
+
+    # --- BackendListener ---------------------------------------------------------------
+
+    def event(self, event: Event) -> None:
+        if isinstance(event, CardAction) and event.to == RETAIN and self._opened:
+            # The device captured a card on its own (e.g. one left at the exit): it has
+            # already moved, so the journal entry follows the fact.
+            movement = self._ledger.journal(
+                self.name,
+                source=READER,
+                destination=RETAIN,
+                item=CARD,
+                count=1,
+                reason=f"captured by the device from {event.source or 'the reader'}",
+            )
+            self._ledger.settle(movement.id, Outcome.DONE, moved=1)
+        super().event(event)
+
+    # --- commands ----------------------------------------------------------------------
+
+    async def read_raw_data(
+        self, tracks: Iterable[Track], *, timeout: float | None = None
+    ) -> ReadResult:
+        self._require_open()
+        sources = frozenset(Track(t) for t in tracks)
+        if not sources:
+            raise InvalidData("read_raw_data needs at least one source; none was given")
+        supported = self._capabilities().read_tracks
+        if not sources <= supported:
+            raise InvalidData(
+                f"{self.name} cannot read {_names(sources - supported)}; "
+                f"it reads {_names(supported)}"
+            )
+
+        async def op(command_id: int) -> ReadResult:
+            status = await self._backend.get_status()
+            if status.media == MediaStatus.JAMMED:
+                raise MediaJam(f"{self.name}: a card is jammed; reset the reader first")
+            if status.media != MediaStatus.PRESENT:
+                await self._backend.accept_card(sources)
+            self._report_status(await self._backend.get_status())
+            return await self._backend.read_card(sources)
+
+        return await self._command("ReadRawData", op, timeout=timeout)
+
+    async def write_raw_data(
+        self, data: Mapping[Track, bytes], *, timeout: float | None = None
+    ) -> None:
+        self._require_open()
+        writable = self._capabilities().write_tracks
+        if not writable:
+            raise UnsupportedOperation(f"{self.name} cannot write tracks")
+        if not data:
+            raise InvalidData("write_raw_data needs at least one track; none was given")
+        for track, chars in data.items():
+            track = Track(track)
+            if track not in writable:
+                raise InvalidData(
+                    f"{self.name} cannot write {track.value}; it writes {_names(writable)}"
+                )
+            low, high, longest = _TRACK_CHARSET[track]
+            if len(chars) > longest:
+                raise InvalidData(
+                    f"{track.value} holds at most {longest} characters, got {len(chars)}"
+                )
+            bad = next((i for i, c in enumerate(chars) if not low <= c <= high), None)
+            if bad is not None:
+                raise InvalidData(
+                    f"{track.value} holds characters 0x{low:02X}-0x{high:02X}; "
+                    f"character {bad} is outside that range"
+                )
+
+        async def op(command_id: int) -> None:
+            await self._backend.write_tracks({Track(t): bytes(v) for t, v in data.items()})
+
+        await self._command("WriteRawData", op, timeout=timeout)
+
+    async def move(self, to: MoveTarget, *, timeout: float | None = None) -> None:
+        self._require_open()
+        to = MoveTarget(to)
+        caps = self._capabilities()
+        if to is MoveTarget.TRANSPORT and not caps.transport_position:
+            raise UnsupportedOperation(f"{self.name} has no transport position")
+        if to is MoveTarget.EXIT and not caps.exit_position:
+            raise UnsupportedOperation(f"{self.name} has no exit position")
+        if to is MoveTarget.RETAIN and not caps.retain_capacity:
+            raise UnsupportedOperation(f"{self.name} has no retain bin")
+
+        async def op(command_id: int) -> None:
+            if to is MoveTarget.RETAIN:
+
+                async def act() -> bool:
+                    await self._backend.move_card(to)
+                    return True
+
+                await self._capture(command_id, "move to retain", act)
+            else:
+                await self._queue.uncancellable(self._backend.move_card(to))
+            self._report_status(await self._backend.get_status())
+
+        await self._command("Move", op, timeout=timeout)
+
+    async def chip_power(self, action: ChipPowerAction, *, timeout: float | None = None) -> bytes:
+        self._require_open()
+        action = ChipPowerAction(action)
+        caps = self._capabilities()
+        if not caps.chip_protocols:
+            raise UnsupportedOperation(f"{self.name} has no chip contacts")
+        if action not in caps.chip_power_actions:
+            raise ChipPowerNotSupported(f"{self.name} cannot do a {action.value} chip power")
+
+        async def op(command_id: int) -> bytes:
+            atr = await self._backend.chip_power(action)
+            self._report_status(await self._backend.get_status())
+            return atr
+
+        return await self._command("ChipPower", op, timeout=timeout)
+
+    async def chip_io(self, apdu: bytes, *, timeout: float | None = None) -> bytes:
+        self._require_open()
+        if not self._capabilities().chip_protocols:
+            raise UnsupportedOperation(f"{self.name} has no chip contacts")
+        apdu = bytes(apdu)
+        if not 4 <= len(apdu) <= _MAX_APDU:
+            raise InvalidData(
+                f"a command APDU is 4 to {_MAX_APDU} bytes long, got {len(apdu)} bytes"
+            )
+
+        async def op(command_id: int) -> bytes:
+            return await self._backend.chip_io(apdu)
+
+        return await self._command("ChipIO", op, timeout=timeout)
+
+    async def reset(
+        self, to: ResetAction = ResetAction.AUTO, *, timeout: float | None = None
+    ) -> None:
+        self._require_open()
+        to = ResetAction(to)
+        if to is ResetAction.RETAIN and not self._capabilities().retain_capacity:
+            raise UnsupportedOperation(f"{self.name} has no retain bin")
+
+        async def op(command_id: int) -> None:
+            status = await self._backend.get_status()
+            card_inside = status.media in (MediaStatus.PRESENT, MediaStatus.JAMMED)
+            may_retain = to in (ResetAction.RETAIN, ResetAction.AUTO) and bool(
+                self._capabilities().retain_capacity
+            )
+            if card_inside and may_retain:
+
+                async def act() -> bool:
+                    return await self._backend.reset(to) == MoveTarget.RETAIN
+
+                await self._capture(command_id, f"reset to {to.value}", act)
+            else:
+                await self._queue.uncancellable(self._backend.reset(to))
+            self._report_status(await self._backend.get_status())
+
+        await self._command("Reset", op, timeout=timeout)
+
+    async def _capture(
+        self, command_id: int, reason: str, act: Callable[[], Awaitable[bool]]
+    ) -> None:
+        """Journal a capture, let the device act, and settle the journal entry.
+
+        ``act`` drives the device and says whether the card ended in the retain bin.
+        """
+        capacity = self._capabilities().retain_capacity
+        retained = self._retained()
+        if retained >= capacity:
+            raise RetainBinFull(f"{self.name}: the retain bin holds {retained} of {capacity} cards")
+        movement = self._ledger.journal(
+            self.name,
+            source=READER,
+            destination=RETAIN,
+            item=CARD,
+            count=1,
+            command_id=command_id,
+            reason=reason,
+        )
+        try:
+            captured = await self._queue.uncancellable(act())
+        except HalError as exc:
+            status = await self._backend.get_status()
+            still_inside = status.media in (MediaStatus.PRESENT, MediaStatus.JAMMED)
+            outcome = Outcome.FAILED if still_inside else Outcome.UNKNOWN
+            self._ledger.settle(movement.id, outcome, detail=type(exc).__name__)
+            raise
+        if captured:
+            self._ledger.settle(movement.id, Outcome.DONE, moved=1)
+        else:
+            self._ledger.settle(movement.id, Outcome.FAILED, detail="the card was not captured")
+
+    def _report_status(self, status: CardReaderStatus) -> None:
+        self.status_changed(dataclasses.replace(status, retain_bin=self._retain_status()))
+
+    async def _refresh(self) -> None:
+        self._report_status(await self._backend.get_status())
+
+
+def _names(tracks: Iterable[Track]) -> str:
+    return ", ".join(sorted(t.value for t in tracks)) or "nothing"

@@ -1,0 +1,71 @@
+"""The `Stimulus` interfaces: how the conformance suite makes the world act.
+
+A contract test needs a customer: someone to insert a card, take it, or jam the
+reader. In CI the simulator's control API implements these interfaces; on a vendor's
+bench a person does it when prompted. The contract tests see only these methods.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+__all__ = ["CardReaderStimulus", "CardSample"]
+
+
+@dataclass(frozen=True, repr=False)
+class CardSample:
+    """What a test card holds, so a contract test can check what was read.
+
+    Attributes:
+        profile: the card's name (``visa``, ``unreadable``...).
+        track1, track2, track3: track characters as a reader returns them (no
+            sentinels, no LRC); ``None`` for an empty track.
+        has_chip: the card has an EMV chip the reader can power.
+        pan: the primary account number on the card, if any.
+    """
+
+    profile: str
+    track1: bytes | None = None
+    track2: bytes | None = None
+    track3: bytes | None = None
+    has_chip: bool = False
+    pan: str | None = None
+
+    def __repr__(self) -> str:
+        return f"CardSample(profile={self.profile!r}, has_chip={self.has_chip})"
+
+
+class CardReaderStimulus(ABC):
+    """What a customer, an operator or fate does to a card reader."""
+
+    @abstractmethod
+    async def insert_card(self, profile: str = "visa") -> CardSample:
+        """Insert a card of the given profile (the reader must be accepting or will be).
+
+        The card goes in when the reader next opens its entry; this returns at once.
+        Profiles every implementation offers: ``visa`` (tracks 1-3 and an EMV chip),
+        ``mag_only`` (tracks, no chip), ``unreadable`` (blank tracks, no chip),
+        ``jamming`` (jams on the way in), ``never_taken`` (the customer never takes it).
+        """
+
+    @abstractmethod
+    async def take_card(self, timeout: float = 10.0) -> None:
+        """The customer takes the card from the exit (waiting for it to get there)."""
+
+    @abstractmethod
+    async def jam(self) -> None:
+        """The next card movement jams."""
+
+    @abstractmethod
+    async def clear_jam(self) -> None:
+        """An operator clears a jam (the card stays in the reader)."""
+
+    @abstractmethod
+    async def card_position(self) -> str:
+        """Where the card really is: ``none``, ``exit``, ``inside``, ``jammed``,
+        ``retained`` or ``customer``; the ground truth the suite checks against."""
+
+    @abstractmethod
+    async def retained_count(self) -> int:
+        """Cards physically in the retain bin (ground truth)."""
