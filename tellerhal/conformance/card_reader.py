@@ -1,0 +1,356 @@
+"""The CardReader contract: what every card reader implementation must do.
+
+Each case drives the device only through `hal.CardReader` and makes the customer act
+only through `hal.stimulus.CardReaderStimulus`. The ground truth the stimulus reports
+(where the card physically is, how many cards are in the retain bin) is what "no card
+lost" is checked against.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from hal.devices.card_reader import (
+    CardAction,
+    CardReader,
+    ChipPowerAction,
+    InsertCard,
+    InvalidMediaEvent,
+    MediaInserted,
+    MediaRemoved,
+    MediaStatus,
+    MoveTarget,
+    ReadResult,
+    ResetAction,
+    Track,
+)
+from hal.errors import Completion, HalTimeout, InvalidData, InvalidMedia, MediaJam, NoMedia
+from hal.events import Event, StatusChanged, Subscription
+from hal.stimulus import CardReaderStimulus, CardSample
+from tellerhal.conformance.framework import (
+    CaseSkipped,
+    ContractCase,
+    ContractFailure,
+    Harness,
+    check,
+    expect_raises,
+)
+
+__all__ = ["CARD_READER_CASES", "CardReaderCase", "CardReaderHarness"]
+
+CardReaderHarness = Harness[CardReader, CardReaderStimulus]
+CardReaderCase = ContractCase[CardReader, CardReaderStimulus]
+
+MAG_TRACKS = (Track.TRACK1, Track.TRACK2, Track.TRACK3)
+SELECT_PSE = bytes.fromhex("00A404000E") + b"1PAY.SYS.DDF01" + b"\x00"
+
+
+async def _next(sub: Subscription, kind: type[Event], patience: float, what: str) -> Event:
+    try:
+        return await sub.wait_for(kind, timeout=patience)
+    except TimeoutError:
+        raise ContractFailure(f"{what}: no {kind.__name__} event within {patience} s") from None
+
+
+async def _insert_and_read(
+    h: CardReaderHarness, reader: CardReader, profile: str, tracks: Sequence[Track]
+) -> tuple[ReadResult, CardSample, list[Event]]:
+    """Start a read, wait for InsertCard, insert the card, return the result and events."""
+    with reader.events() as sub:
+        task = asyncio.create_task(reader.read_raw_data(tracks, timeout=h.patience * 4))
+        try:
+            await _next(sub, InsertCard, h.patience, "read_raw_data with no card inside")
+            sample = await h.stimulus.insert_card(profile)
+            result = await task
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        return result, sample, sub.drain()
+
+
+async def _eject_and_take(h: CardReaderHarness, reader: CardReader) -> None:
+    with reader.events(kinds=[MediaRemoved]) as sub:
+        await reader.move(MoveTarget.EXIT, timeout=h.patience)
+        await h.stimulus.take_card(timeout=h.patience)
+        await _next(sub, MediaRemoved, h.patience, "the customer took the card at the exit")
+    position = await h.stimulus.card_position()
+    check(position == "customer", f"after the card was taken it is at {position!r}")
+    status = await reader.status()
+    check(
+        status.media == MediaStatus.NOT_PRESENT,
+        f"after the card was taken, media is {status.media.value!r}, expected 'notPresent'",
+    )
+
+
+async def insert_read_eject(h: CardReaderHarness) -> None:
+    async with h.open() as reader:
+        with reader.events() as sub:
+            result, sample, _ = await _insert_and_read(h, reader, "visa", MAG_TRACKS)
+            for track, expected in zip(
+                MAG_TRACKS, (sample.track1, sample.track2, sample.track3), strict=True
+            ):
+                data = result.get(track)
+                check(data is not None, f"{track.value} was asked for but is not in the result")
+                assert data is not None
+                if expected is None:
+                    check(data.status != "ok", f"{track.value} is empty on the card but read ok")
+                else:
+                    check(data.status == "ok", f"{track.value} status {data.status.value!r}")
+                    check(data.data == expected, f"{track.value} differs from the card")
+            status = await reader.status()
+            check(status.media == MediaStatus.PRESENT, f"media is {status.media.value!r}")
+            await _eject_and_take(h, reader)
+            kinds = [type(e) for e in sub.drain() if not isinstance(e, StatusChanged)]
+        check(InsertCard in kinds and MediaInserted in kinds, f"events were {kinds}")
+        order = [k for k in kinds if k in (InsertCard, MediaInserted, MediaRemoved)]
+        check(
+            order == [InsertCard, MediaInserted, MediaRemoved],
+            f"events came in the order {[k.__name__ for k in order]}",
+        )
+
+
+async def command_events_carry_the_command_id(h: CardReaderHarness) -> None:
+    async with h.open() as reader:
+        _, _, events = await _insert_and_read(h, reader, "visa", [Track.TRACK2])
+        inserted = [e for e in events if isinstance(e, InsertCard | MediaInserted)]
+        check(len(inserted) == 2, f"expected InsertCard and MediaInserted, got {events}")
+        ids = {e.command_id for e in inserted}
+        check(None not in ids and len(ids) == 1, f"command events carry ids {ids}")
+        with reader.events(kinds=[MediaRemoved]) as sub:
+            await _eject_and_take(h, reader)
+            removed = sub.drain()
+        check(
+            all(e.command_id is None for e in removed),
+            "MediaRemoved is unsolicited and must carry no command id",
+        )
+
+
+async def status_changes_are_reported(h: CardReaderHarness) -> None:
+    async with h.open() as reader:
+        with reader.events(kinds=[StatusChanged]) as sub:
+            await _insert_and_read(h, reader, "visa", [Track.TRACK2])
+            changes = [e for e in sub.drain() if isinstance(e, StatusChanged)]
+        media = [e for e in changes if "media" in e.changed]
+        check(media, "inserting a card produced no StatusChanged naming 'media'")
+        last = media[-1]
+        check(
+            last.new.media == MediaStatus.PRESENT and last.old.media != MediaStatus.PRESENT,
+            f"media went {last.old.media.value!r} -> {last.new.media.value!r}",
+        )
+        check(
+            all(getattr(e.old, f) != getattr(e.new, f) for e in changes for f in e.changed),
+            "a StatusChanged names a field that did not change",
+        )
+        await _eject_and_take(h, reader)
+
+
+async def timeout_without_a_card(h: CardReaderHarness) -> None:
+    async with h.open() as reader:
+        exc = await expect_raises(
+            HalTimeout,
+            reader.read_raw_data([Track.TRACK2], timeout=0.2),
+            "read_raw_data with no card and timeout 0.2 s",
+        )
+        check(
+            getattr(exc, "completion", None) == Completion.TIME_OUT,
+            f"completion is {getattr(exc, 'completion', None)!r}",
+        )
+        status = await reader.status()
+        check(status.media == MediaStatus.NOT_PRESENT, f"media is {status.media.value!r}")
+        # The reader still works after a timeout.
+        await _insert_and_read(h, reader, "visa", [Track.TRACK2])
+        await _eject_and_take(h, reader)
+
+
+async def cancel_mid_wait_loses_no_card(h: CardReaderHarness) -> None:
+    async with h.open() as reader:
+        with reader.events(kinds=[InsertCard]) as sub:
+            task = asyncio.create_task(reader.read_raw_data([Track.TRACK2]))
+            await _next(sub, InsertCard, h.patience, "read_raw_data")
+            # The customer pushes the card in just as the app gives up.
+            await h.stimulus.insert_card("visa")
+            task.cancel()
+            results = await asyncio.gather(task, return_exceptions=True)
+        check(
+            isinstance(results[0], asyncio.CancelledError | ReadResult),
+            f"a cancelled read ended with {results[0]!r}",
+        )
+        position = await h.stimulus.card_position()
+        status = await reader.status()
+        if position == "inside":
+            check(
+                status.media == MediaStatus.PRESENT,
+                f"the card is inside but media is {status.media.value!r}",
+            )
+        else:
+            check(position in ("none", "exit"), f"after cancelling, the card is at {position!r}")
+            # Still in the customer's hand or at the slot: the next read must get it.
+            await reader.read_raw_data([Track.TRACK2], timeout=h.patience)
+        await _eject_and_take(h, reader)
+
+
+async def jam_reports_media_jam(h: CardReaderHarness) -> None:
+    async with h.open() as reader:
+        await _insert_and_read(h, reader, "visa", [Track.TRACK2])
+        await h.stimulus.jam()
+        exc = await expect_raises(
+            MediaJam, reader.move(MoveTarget.EXIT, timeout=h.patience), "move with a jam"
+        )
+        check(getattr(exc, "error_code", None) == "mediaJam", f"error_code of {exc!r}")
+        status = await reader.status()
+        check(status.media == MediaStatus.JAMMED, f"after a jam media is {status.media.value!r}")
+        position = await h.stimulus.card_position()
+        check(position == "jammed", f"after a jam the card is at {position!r}")
+        await h.stimulus.clear_jam()
+        await reader.reset(ResetAction.EXIT, timeout=h.patience)
+        await h.stimulus.take_card(timeout=h.patience)
+        check(await h.stimulus.card_position() == "customer", "the jammed card was not returned")
+
+
+async def unreadable_card_is_returned(h: CardReaderHarness) -> None:
+    async with h.open() as reader:
+        with reader.events() as sub:
+            task = asyncio.create_task(reader.read_raw_data(MAG_TRACKS, timeout=h.patience * 4))
+            await _next(sub, InsertCard, h.patience, "read_raw_data")
+            await h.stimulus.insert_card("unreadable")
+            exc = await expect_raises(InvalidMedia, task, "reading an unreadable card")
+            check(getattr(exc, "error_code", None) == "invalidMedia", f"error_code of {exc!r}")
+            kinds = [type(e) for e in sub.drain()]
+        check(InvalidMediaEvent in kinds, f"no InvalidMediaEvent; events were {kinds}")
+        await h.stimulus.take_card(timeout=h.patience)
+        position = await h.stimulus.card_position()
+        check(position == "customer", f"the unreadable card ended at {position!r}")
+
+
+async def chip_power_and_apdu(h: CardReaderHarness) -> None:
+    async with h.open() as reader:
+        if not (await reader.capabilities()).chip_protocols:
+            raise CaseSkipped("the reader has no chip contacts")
+        _, sample, _ = await _insert_and_read(h, reader, "visa", [Track.TRACK2])
+        check(sample.has_chip, "the 'visa' test card must have a chip")
+        atr = await reader.chip_power(ChipPowerAction.COLD, timeout=h.patience)
+        check(len(atr) >= 2 and atr[0] in (0x3B, 0x3F), f"ATR {atr.hex()} has no valid TS")
+        answer = await reader.chip_io(SELECT_PSE, timeout=h.patience)
+        check(len(answer) >= 2, f"SELECT PSE answered {len(answer)} bytes")
+        sw1 = answer[-2]
+        if sw1 == 0x61:
+            answer = await reader.chip_io(bytes([0, 0xC0, 0, 0, answer[-1]]), timeout=h.patience)
+        check(answer[-2:] == b"\x90\x00", f"SELECT PSE ended with SW {answer[-2:].hex()}")
+        check(answer[0] == 0x6F, f"SELECT PSE answered no FCI (first byte {answer[0]:02X})")
+        off = await reader.chip_power(ChipPowerAction.OFF, timeout=h.patience)
+        check(off == b"", "chip power off returned data")
+        await _eject_and_take(h, reader)
+        await expect_raises(
+            NoMedia,
+            reader.chip_power(ChipPowerAction.COLD, timeout=h.patience),
+            "chip power with no card",
+        )
+
+
+async def invalid_requests_are_refused(h: CardReaderHarness) -> None:
+    async with h.open() as reader:
+        await expect_raises(InvalidData, reader.read_raw_data([]), "read_raw_data([])")
+        await expect_raises(
+            (InvalidData,), reader.chip_io(b"\x00\xa4"), "chip_io with a 2-byte APDU"
+        )
+        status = await reader.status()
+        check(status.media == MediaStatus.NOT_PRESENT, "a refused command moved a card")
+
+
+async def retain_counts_persist(h: CardReaderHarness) -> None:
+    async with h.open() as reader:
+        capacity = (await reader.capabilities()).retain_capacity
+        if not capacity:
+            raise CaseSkipped("the reader has no retain bin")
+        before = (await reader.retain_bin()).count
+        physical_before = await h.stimulus.retained_count()
+        await _insert_and_read(h, reader, "visa", [Track.TRACK2])
+        await reader.move(MoveTarget.RETAIN, timeout=h.patience)
+        after = await reader.retain_bin()
+        check(after.count == before + 1, f"retain count went {before} -> {after.count}")
+        check(after.pending == 0, f"{after.pending} captures left pending")
+        physical = await h.stimulus.retained_count()
+        check(physical == physical_before + 1, f"bin holds {physical}, was {physical_before}")
+        status = await reader.status()
+        check(status.media == MediaStatus.NOT_PRESENT, f"media is {status.media.value!r}")
+    async with h.open() as reader:
+        again = await reader.retain_bin()
+        check(again.count == before + 1, f"after reopening the count is {again.count}")
+
+
+async def card_left_at_exit_is_captured(h: CardReaderHarness) -> None:
+    async with h.open() as reader:
+        if not (await reader.capabilities()).retain_capacity:
+            raise CaseSkipped("the reader has no retain bin")
+        before = (await reader.retain_bin()).count
+        await _insert_and_read(h, reader, "never_taken", [Track.TRACK2])
+        with reader.events(kinds=[CardAction]) as sub:
+            await reader.move(MoveTarget.EXIT, timeout=h.patience)
+            action = await _next(sub, CardAction, h.patience * 12, "a card left at the exit")
+        assert isinstance(action, CardAction)
+        check(action.to == "retain", f"the card left at the exit went to {action.to!r}")
+        check(action.command_id is None, "CardAction is unsolicited and carries no command id")
+        check(await h.stimulus.card_position() == "retained", "the card is not in the bin")
+        count = (await reader.retain_bin()).count
+        check(count == before + 1, f"the capture was not counted ({before} -> {count})")
+
+
+CARD_READER_CASES: tuple[CardReaderCase, ...] = (
+    ContractCase(
+        "card_reader.insert_read_eject",
+        "insert -> InsertCard, MediaInserted -> tracks -> eject -> taken -> MediaRemoved",
+        insert_read_eject,
+    ),
+    ContractCase(
+        "card_reader.command_event_ids",
+        "command events carry the command id; unsolicited events none",
+        command_events_carry_the_command_id,
+    ),
+    ContractCase(
+        "card_reader.status_changed",
+        "StatusChanged names exactly the fields that changed",
+        status_changes_are_reported,
+    ),
+    ContractCase(
+        "card_reader.timeout_without_card",
+        "a read with no card times out with timeOut and the reader still works",
+        timeout_without_a_card,
+    ),
+    ContractCase(
+        "card_reader.cancel_mid_wait",
+        "cancelling a read while the card goes in loses no card",
+        cancel_mid_wait_loses_no_card,
+    ),
+    ContractCase(
+        "card_reader.jam",
+        "a jam gives mediaJam, status jammed, and the card comes back after a reset",
+        jam_reports_media_jam,
+    ),
+    ContractCase(
+        "card_reader.unreadable_card",
+        "an unreadable card gives invalidMedia and InvalidMediaEvent and is returned",
+        unreadable_card_is_returned,
+    ),
+    ContractCase(
+        "card_reader.chip_power_apdu",
+        "cold reset gives an ATR, SELECT PSE answers an FCI, power off, no card -> noMedia",
+        chip_power_and_apdu,
+    ),
+    ContractCase(
+        "card_reader.invalid_requests",
+        "invalid arguments are refused with invalidData and move nothing",
+        invalid_requests_are_refused,
+    ),
+    ContractCase(
+        "card_reader.retain_counts_persist",
+        "a capture is counted, matches the bin, and survives reopening",
+        retain_counts_persist,
+    ),
+    ContractCase(
+        "card_reader.card_left_at_exit",
+        "a card left at the exit is captured with CardAction and counted",
+        card_left_at_exit_is_captured,
+    ),
+)
