@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from hal.device import DeviceService
@@ -30,6 +31,7 @@ from hal.devices.card_reader import (
 )
 from hal.errors import (
     ChipPowerNotSupported,
+    DeviceNotReady,
     HalError,
     InvalidData,
     MediaJam,
@@ -63,8 +65,10 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
     Args:
         backend: the driver or simulator model.
         name: the device's name (``card_reader``); also its name in the ledger.
-        ledger: where captures are journalled; an in-memory ledger if ``None`` (counts
-            then die with the process: give a file for a real kiosk).
+        ledger: where captures are journalled: an open `Ledger`, or the path of one to
+            open (and close) with the device, in the thread that opens the device; an
+            in-memory ledger if ``None`` (counts then die with the process: give a file
+            for a real kiosk).
         max_queue: commands queued or running before ``TooManyRequests``.
     """
 
@@ -73,19 +77,27 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
         backend: CardReaderBackend,
         *,
         name: str = "card_reader",
-        ledger: Ledger | None = None,
+        ledger: Ledger | str | os.PathLike[str] | None = None,
         max_queue: int = 16,
     ) -> None:
         super().__init__(name, max_queue=max_queue)
         self._backend = backend
-        self._own_ledger = ledger is None
-        self._ledger = ledger if ledger is not None else Ledger.open(":memory:")
+        self._ledger_given = ledger
+        self._ledger_opened: Ledger | None = None
         self._caps: CardReaderCapabilities | None = None
 
     @property
     def ledger(self) -> Ledger:
-        """The ledger this reader journals its captures in."""
-        return self._ledger
+        """The ledger this reader journals its captures in (available once open)."""
+        if isinstance(self._ledger_given, Ledger):
+            return self._ledger_given
+        if self._ledger_opened is None:
+            raise DeviceNotReady(f"{self.name} is not open; its ledger is opened with it")
+        return self._ledger_opened
+
+    @property
+    def _ledger(self) -> Ledger:
+        return self.ledger
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -93,7 +105,14 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
         async with self._open_lock:
             if self._opened:
                 return
-            await self._backend.open(self)
+            if not isinstance(self._ledger_given, Ledger):
+                # Opened here, in the loop's thread: a ledger belongs to one thread.
+                self._ledger_opened = Ledger.open(self._ledger_given or ":memory:")
+            try:
+                await self._backend.open(self)
+            except BaseException:
+                self._close_own_ledger()
+                raise
             caps = self._backend.capabilities()
             self._caps = caps
             self._ledger.define_location(self.name, READER, kind="position", item=CARD)
@@ -116,8 +135,12 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
                 await self._backend.close()
             finally:
                 self._hub.close()
-                if self._own_ledger:
-                    self._ledger.close()
+                self._close_own_ledger()
+
+    def _close_own_ledger(self) -> None:
+        if self._ledger_opened is not None:
+            self._ledger_opened.close()
+            self._ledger_opened = None
 
     def _reconcile(self, status: CardReaderStatus) -> None:
         """Settle captures a crash left pending, from what the reader reports now."""
