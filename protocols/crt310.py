@@ -67,10 +67,10 @@ from protocols.checksums import bcc_xor
 from protocols.errors import ChecksumError, FramingError, ProtocolError, UnknownCodeError
 
 STX, ETX = 0x02, 0x03
-ERROR_CM = 0x4E
-MAX_DATA = 264
-MAX_LEN = MAX_DATA + 2
-MAX_FRAME = MAX_LEN + 5
+ERROR_CM = 0x4E  # 'N': the CM of an error reply
+MAX_DATA = 264  # DATA bytes in one frame (spec limit)
+MAX_LEN = MAX_DATA + 2  # largest LEN (CM + PM + DATA)
+MAX_FRAME = MAX_LEN + 5  # 271: STX, LEN_H, LEN_L, ..., ETX, BCC
 _HEADER = struct.Struct(">BHBB")
 
 
@@ -174,6 +174,7 @@ class BadFrame:
 
 
 Item = Control | Frame | BadFrame
+"""What ``Crt310StreamDecoder.feed`` yields."""
 
 
 def build_frame(cm: int, pm: int, data: bytes = b"") -> bytes:
