@@ -32,7 +32,7 @@ Each ``<name>.toml`` beside this module describes one card::
     [[chip.applications.records]]
     sfi = 1
     record = 1
-    data = "57 13 ..."           # hex of the record's TLV objects (inside template 70)
+    data = "57 13 ..."           # hex of the record's BER-TLV objects (inside template 70)
 
 Hex may contain spaces and newlines. Track data and chip data are secrets: the
 dataclasses here never print them.
@@ -53,6 +53,8 @@ from typing import Any
 from hal.devices.card_reader import Track
 from hal.errors import ConfigurationError
 from hal.stimulus import CardSample
+from protocols import tlv
+from protocols.errors import ProtocolError
 
 __all__ = [
     "PROFILE_VERSION",
@@ -60,6 +62,7 @@ __all__ = [
     "ChipProfile",
     "EmvApplication",
     "EmvRecord",
+    "dol_length",
     "load_card_profile",
     "load_card_profile_file",
     "profile_names",
@@ -213,6 +216,30 @@ class CardProfile:
             f"CardProfile(name={self.name!r}, tracks={sorted(t.value for t in self.tracks)}, "
             f"chip={self.chip is not None})"
         )
+
+
+def dol_length(dol: bytes) -> int:
+    """Total length of the values a data object list (PDOL, CDOL) asks for.
+
+    A DOL is a list of tags (1 or more bytes: if the low five bits of the first are all
+    set, more follow while bit 8 is set) each followed by a one-byte length.
+
+    Raises:
+        ValueError: the list ends inside an entry.
+    """
+    total, pos = 0, 0
+    while pos < len(dol):
+        first = dol[pos]
+        pos += 1
+        if first & 0x1F == 0x1F:
+            while pos < len(dol) and dol[pos] & 0x80:
+                pos += 1
+            pos += 1
+        if pos >= len(dol):
+            raise ValueError(f"the data object list {dol.hex().upper()} ends inside an entry")
+        total += dol[pos]
+        pos += 1
+    return total
 
 
 def profile_names() -> list[str]:
@@ -386,6 +413,11 @@ def _parse_app(raw: object, where: str) -> EmvApplication:
         for i, r in enumerate(_typed(raw, "records", list, where, []))
     )
     afl = _hex(raw, "afl", where, 4, 252)
+    pdol = _hex(raw, "pdol", where, 0, 252) if "pdol" in raw else b""
+    try:
+        dol_length(pdol)
+    except ValueError as exc:
+        raise ConfigurationError(f"{where}: {exc}") from exc
     if len(afl) % 4:
         raise ConfigurationError(f"{where}: the AFL is 4 bytes per entry, got {len(afl)} bytes")
     app = EmvApplication(
@@ -393,7 +425,7 @@ def _parse_app(raw: object, where: str) -> EmvApplication:
         label=_typed(raw, "label", str, where, ""),
         priority=priority,
         language=_typed(raw, "language", str, where, ""),
-        pdol=_hex(raw, "pdol", where, 0, 252) if "pdol" in raw else b"",
+        pdol=pdol,
         aip=_hex(raw, "aip", where, 2, 2),
         afl=afl,
         records=records,
@@ -416,7 +448,12 @@ def _parse_record(raw: object, where: str) -> EmvRecord:
     number = _typed(raw, "record", int, where, 0)
     if not 1 <= sfi <= 30 or not 1 <= number <= 254:
         raise ConfigurationError(f"{where}: sfi is 1-30 and record 1-254; got {sfi}, {number}")
-    return EmvRecord(sfi=sfi, record=number, data=_hex(raw, "data", where, 1, 252))
+    data = _hex(raw, "data", where, 1, 252)
+    try:
+        tlv.parse(data)
+    except ProtocolError as exc:
+        raise ConfigurationError(f"{where}: 'data' is not BER-TLV: {exc.message}") from exc
+    return EmvRecord(sfi=sfi, record=number, data=data)
 
 
 def _check_keys(table: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:

@@ -143,6 +143,17 @@ GOOD = 'version = 1\n[tracks]\ntrack2 = "4111111111111111=2812101"\n'
             "label = 'X'\naip = '0000'\nafl = '08010100'\n",
             r"AFL names SFI 1 records \[1\], absent",
         ),
+        (
+            "version = 1\n[chip]\natr_t0 = '3B00'\n[[chip.applications]]\naid = 'A000000003'\n"
+            "label = 'X'\naip = '0000'\nafl = '08010100'\n[[chip.applications.records]]\n"
+            "sfi = 1\nrecord = 1\ndata = '5A0541'\n",
+            "'data' is not BER-TLV",
+        ),
+        (
+            "version = 1\n[chip]\natr_t0 = '3B00'\n[[chip.applications]]\naid = 'A000000003'\n"
+            "label = 'X'\naip = '0000'\nafl = '08010100'\npdol = '9F1A'\n",
+            "ends inside an entry",
+        ),
     ],
 )
 def test_malformed_profiles_are_refused(tmp_path: Path, text: str, message: str) -> None:
