@@ -400,8 +400,13 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
         else:
             self._ledger.settle(movement.id, Outcome.FAILED, detail="the card was not captured")
 
+    def status_changed(self, status: CardReaderStatus) -> None:
+        # The retain bin's fill state is the ledger's, whoever reports the status (the
+        # backend's own view of its bin would make StatusChanged flip back and forth).
+        super().status_changed(dataclasses.replace(status, retain_bin=self._retain_status()))
+
     def _report_status(self, status: CardReaderStatus) -> None:
-        self.status_changed(dataclasses.replace(status, retain_bin=self._retain_status()))
+        self.status_changed(status)
 
     async def _refresh(self) -> None:
         self._report_status(await self._backend.get_status())
