@@ -1,0 +1,1 @@
+"""Device models: state machines implementing the hal backend contracts."""

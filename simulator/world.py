@@ -1,0 +1,194 @@
+"""A simulated world: one clock, one seeded randomness, the device models by name.
+
+Everything a simulated kiosk needs lives in a `World`: the `SimClock` all its models
+and scripted customers share, a `random.Random` per device seeded from the world's
+seed (so ``--seed`` repeats a run), and the models themselves, which outlive the
+services opened over them (close a `CardReaderService` and open another: the card
+inside and the cards in the bin are still there).
+
+Worlds are kept by name (`get_world`), so a ``sim://`` address opened twice reaches
+the same model; tests start from scratch with `reset_worlds`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from hal.devices.card_reader_service import CardReaderService
+from hal.errors import ConfigurationError
+from simulator.broken import BROKEN_VARIANTS
+from simulator.clock import SimClock, seeded_random
+from simulator.control import CardReaderControl
+from simulator.models.card_reader import CardReaderModel
+
+if TYPE_CHECKING:
+    from hal.ledger import Ledger
+
+__all__ = ["CardReaderSetup", "World", "get_world", "reset_worlds"]
+
+
+@dataclass(frozen=True)
+class CardReaderSetup:
+    """How a world's card reader is built.
+
+    Attributes:
+        retain_capacity: cards the retain bin holds; 0 for none.
+        take_timeout: simulated seconds before a card left at the exit is captured;
+            ``None`` never captures.
+        motion_time: simulated seconds a card movement takes.
+        variant: a name from `simulator.broken.BROKEN_VARIANTS`, or ``""`` for the
+            faithful model.
+    """
+
+    retain_capacity: int = 50
+    take_timeout: float | None = 30.0
+    motion_time: float = 0.3
+    variant: str = ""
+
+    def __post_init__(self) -> None:
+        if self.variant and self.variant not in BROKEN_VARIANTS:
+            raise ConfigurationError(
+                f"no broken variant named {self.variant!r}; known: "
+                f"{', '.join(sorted(BROKEN_VARIANTS))}"
+            )
+
+
+class World:
+    """A clock, a seed and the device models of one simulated kiosk.
+
+    Args:
+        name: the world's name (for messages and `get_world`).
+        seed: the seed every device's randomness derives from.
+        clock_scale: real seconds per simulated second.
+
+    Raises:
+        ConfigurationError: ``clock_scale`` is not finite and positive.
+    """
+
+    def __init__(self, name: str = "default", *, seed: int = 0, clock_scale: float = 1.0) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ConfigurationError(f"a world's seed is an integer, got {seed!r}")
+        self.name = name
+        self.seed = seed
+        self.clock = SimClock(clock_scale)
+        #: The world's own randomness (devices draw from `World.random` streams).
+        self.rng = seeded_random(seed)
+        self._card_readers: dict[str, tuple[CardReaderSetup, CardReaderModel]] = {}
+
+    def random(self, stream: str) -> random.Random:
+        """A randomness for ``stream`` (a device name) that depends only on the seed."""
+        return seeded_random(self.seed, stream)
+
+    @property
+    def models(self) -> Mapping[str, CardReaderModel]:
+        """Every model made so far, by device name."""
+        return MappingProxyType({name: m for name, (_, m) in self._card_readers.items()})
+
+    def card_reader(
+        self, name: str = "card_reader", setup: CardReaderSetup | None = None
+    ) -> CardReaderModel:
+        """The card reader called ``name``, made on first use.
+
+        Args:
+            name: the device name.
+            setup: how to build it; ``None`` takes the defaults (or whatever it was
+                built with, if it exists).
+
+        Raises:
+            ConfigurationError: it exists and was built with a different setup.
+        """
+        existing = self._card_readers.get(name)
+        if existing is not None:
+            built, model = existing
+            if setup is not None and setup != built:
+                raise ConfigurationError(
+                    f"world {self.name!r} already has {name} built with {built}; "
+                    f"cannot rebuild it with {setup}"
+                )
+            return model
+        setup = setup if setup is not None else CardReaderSetup()
+        model_type = BROKEN_VARIANTS[setup.variant] if setup.variant else CardReaderModel
+        model = model_type(
+            name=name,
+            clock=self.clock,
+            rng=self.random(name),
+            retain_capacity=setup.retain_capacity,
+            take_timeout=setup.take_timeout,
+            motion_time=setup.motion_time,
+        )
+        self._card_readers[name] = (setup, model)
+        return model
+
+    def card_reader_control(self, name: str = "card_reader") -> CardReaderControl:
+        """The control API of the card reader ``name`` (made on first use)."""
+        return CardReaderControl(self.card_reader(name))
+
+    def open_card_reader(
+        self,
+        name: str = "card_reader",
+        *,
+        ledger: Ledger | str | os.PathLike[str] | None = None,
+    ) -> CardReaderService:
+        """A new, unopened `CardReaderService` over the model (use ``async with``).
+
+        Args:
+            name: the device name.
+            ledger: where captures are journalled: an open `hal.ledger.Ledger`, the path
+                of one the service opens and closes with the device, or ``None`` for an
+                in-memory ledger.
+        """
+        return CardReaderService(self.card_reader(name), name=name, ledger=ledger)
+
+    def __repr__(self) -> str:
+        return (
+            f"World({self.name!r}, seed={self.seed}, clock_scale={self.clock.scale}, "
+            f"devices={sorted(self._card_readers)})"
+        )
+
+
+_lock = threading.Lock()
+_worlds: dict[str, World] = {}
+
+
+def get_world(
+    name: str = "default", *, seed: int | None = None, clock_scale: float | None = None
+) -> World:
+    """The world called ``name``, made on first use.
+
+    Args:
+        name: the world's name.
+        seed: its seed (default 0 when made).
+        clock_scale: its clock scale (default 1.0 when made).
+
+    Raises:
+        ConfigurationError: it exists with a different seed or clock scale.
+    """
+    with _lock:
+        world = _worlds.get(name)
+        if world is None:
+            world = World(
+                name,
+                seed=0 if seed is None else seed,
+                clock_scale=1.0 if clock_scale is None else clock_scale,
+            )
+            _worlds[name] = world
+            return world
+    if seed is not None and seed != world.seed:
+        raise ConfigurationError(f"world {name!r} already runs with seed {world.seed}, not {seed}")
+    if clock_scale is not None and clock_scale != world.clock.scale:
+        raise ConfigurationError(
+            f"world {name!r} already runs with clock scale {world.clock.scale}, not {clock_scale}"
+        )
+    return world
+
+
+def reset_worlds() -> None:
+    """Forget every world (for tests): the next `get_world` starts afresh."""
+    with _lock:
+        _worlds.clear()

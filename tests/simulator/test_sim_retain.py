@@ -1,0 +1,152 @@
+"""Captures: moves to the retain bin, a full bin, a card left at the exit, the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hal.devices.card_reader import (
+    CardAction,
+    CardReaderStatus,
+    MediaStatus,
+    MoveTarget,
+    ReplenishmentStatus,
+    Track,
+)
+from hal.devices.card_reader_service import CardReaderService
+from hal.errors import RetainBinFull, SequenceError
+from hal.events import StatusChanged
+from simulator.control import CardReaderControl
+from simulator.world import CardReaderSetup, World
+
+InsertAndRead = Callable[..., Awaitable[Any]]
+
+
+async def test_move_to_retain_is_counted_in_the_bin_and_the_ledger(
+    insert_and_read: InsertAndRead, reader: CardReaderService, control: CardReaderControl
+) -> None:
+    await insert_and_read(reader, tracks=[Track.TRACK2])
+    await reader.move(MoveTarget.RETAIN)
+    assert await control.card_position() == "retained"
+    assert await control.retained_count() == 1
+    assert (await reader.status()).media is MediaStatus.NOT_PRESENT
+    bin_ = await reader.retain_bin()
+    assert (bin_.count, bin_.pending, bin_.unknown, bin_.capacity) == (1, 0, 0, 50)
+
+
+async def test_a_full_bin_refuses_the_next_card(
+    insert_and_read: InsertAndRead, world: World
+) -> None:
+    world.card_reader(setup=CardReaderSetup(retain_capacity=1))
+    control = world.card_reader_control()
+    async with world.open_card_reader() as reader:
+        await insert_and_read(reader, tracks=[Track.TRACK2])
+        with reader.events(kinds=[StatusChanged]) as sub:
+            await reader.move(MoveTarget.RETAIN)
+            await reader.status()
+            bins = [
+                e.new.retain_bin
+                for e in sub.drain()
+                if isinstance(e, StatusChanged) and isinstance(e.new, CardReaderStatus)
+            ]
+        # The fill state goes to full once, and never flips back and forth.
+        assert bins[-1] is ReplenishmentStatus.FULL
+        assert bins.count(ReplenishmentStatus.FULL) == 1
+        assert (await reader.status()).retain_bin is ReplenishmentStatus.FULL
+        await insert_and_read(reader, tracks=[Track.TRACK2])
+        with pytest.raises(RetainBinFull) as caught:
+            await reader.move(MoveTarget.RETAIN)
+        assert caught.value.error_code == "retainBinFull"
+        assert await control.card_position() == "inside"
+        # The books say empty but the bin is physically full: the reader refuses too.
+        await reader.empty_retain_bin(reason="test: books emptied, bin not")
+        with pytest.raises(RetainBinFull):
+            await reader.move(MoveTarget.RETAIN)
+        assert await control.card_position() == "inside"
+        assert await control.retained_count() == 1
+        assert await control.empty_retain_bin() == 1
+        await reader.move(MoveTarget.RETAIN)
+        assert await control.retained_count() == 1
+
+
+async def test_a_card_never_taken_is_captured_and_counted(
+    insert_and_read: InsertAndRead, world: World, ledger_path: Path
+) -> None:
+    control = world.card_reader_control()
+    ledger = ledger_path
+    async with world.open_card_reader(ledger=str(ledger)) as reader:
+        await insert_and_read(reader, "never_taken", [Track.TRACK2])
+        with reader.events(kinds=[CardAction]) as sub:
+            await reader.move(MoveTarget.EXIT)
+            with pytest.raises(SequenceError, match="never takes"):
+                await control.take_card(timeout=1)
+            action = await sub.wait_for(CardAction, timeout=5)
+        assert (action.source, action.to, action.command_id) == ("exit", "retain", None)
+        assert await control.card_position() == "retained"
+        assert await control.retained_count() == 1
+        assert (await reader.retain_bin()).count == 1
+        assert (await reader.status()).media is MediaStatus.NOT_PRESENT
+    # The capture is in the ledger file, so it survives the service.
+    async with world.open_card_reader(ledger=str(ledger)) as again:
+        assert (await again.retain_bin()).count == 1
+
+
+async def test_the_take_timeout_is_simulated_time(
+    insert_and_read: InsertAndRead, world: World
+) -> None:
+    async with world.open_card_reader() as reader:
+        await insert_and_read(reader, "never_taken", [Track.TRACK2])
+        with reader.events(kinds=[CardAction]) as sub:
+            start = world.clock.now()
+            await reader.move(MoveTarget.EXIT)
+            await sub.wait_for(CardAction, timeout=5)
+            waited = world.clock.now() - start
+    assert 29.0 <= waited < 60.0  # 30 s of simulated time, whatever the scale
+
+
+async def test_without_a_retain_bin_a_forgotten_card_stays_at_the_exit(
+    insert_and_read: InsertAndRead, world: World
+) -> None:
+    world.card_reader(setup=CardReaderSetup(retain_capacity=0, take_timeout=1.0))
+    control = world.card_reader_control()
+    async with world.open_card_reader() as reader:
+        assert (await reader.capabilities()).retain_capacity == 0
+        await insert_and_read(reader, "never_taken", [Track.TRACK2])
+        await reader.move(MoveTarget.EXIT)
+        await world.clock.sleep(3.0)
+        assert await control.card_position() == "exit"
+        assert (await reader.status()).media is MediaStatus.ENTERING
+
+
+async def test_a_card_taken_in_time_is_not_captured(
+    insert_and_read: InsertAndRead, world: World
+) -> None:
+    world.card_reader(setup=CardReaderSetup(take_timeout=2.0))
+    control = world.card_reader_control()
+    async with world.open_card_reader() as reader:
+        await insert_and_read(reader, "visa", [Track.TRACK2])
+        await reader.move(MoveTarget.EXIT)
+        await control.take_card(timeout=1)
+        await world.clock.sleep(4.0)
+        assert await control.card_position() == "customer"
+        assert await control.retained_count() == 0
+
+
+async def test_the_retain_bin_state_always_comes_from_the_ledger(
+    insert_and_read: InsertAndRead, world: World
+) -> None:
+    world.card_reader(setup=CardReaderSetup(retain_capacity=1))
+    control = world.card_reader_control()
+    async with world.open_card_reader() as reader:
+        await insert_and_read(reader, tracks=[Track.TRACK2])
+        await reader.move(MoveTarget.RETAIN)
+        await reader.empty_retain_bin(reason="books emptied; the bin itself was not")
+        assert (await reader.status()).retain_bin is ReplenishmentStatus.OK
+        with reader.events(kinds=[StatusChanged]) as sub:
+            await control.insert_card("visa")  # the model reports a status change
+            changes = [e for e in sub.drain() if isinstance(e, StatusChanged)]
+        assert changes
+        assert all("retain_bin" not in e.changed for e in changes), [e.changed for e in changes]
