@@ -1,0 +1,256 @@
+"""The sync facade: signatures match the ABCs, calls forward, the loop thread stops."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import pkgutil
+import signal
+import threading
+from abc import abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hal
+import hal.devices
+import hal.sync
+from hal import registry
+from hal.config import Kiosk
+from hal.device import Device
+from hal.events import Subscription
+from hal.sync import SyncCardReader, SyncDevice, SyncKiosk, SyncSubscription
+
+
+@pytest.fixture(autouse=True)
+def _stop_the_loop_thread() -> Iterator[None]:
+    yield
+    hal.sync.shutdown()
+    assert not [t for t in threading.enumerate() if t.name == "hal.sync"]
+
+
+# --- signatures ---------------------------------------------------------------------------
+
+
+def _differences(interface: type, wrapper: type, sync_methods: tuple[str, ...] = ()) -> list[str]:
+    """Every public async method of ``interface`` (and each of ``sync_methods``) whose
+    twin on ``wrapper`` is missing, async, or has other parameters or return type."""
+    problems = []
+    for name, member in inspect.getmembers(interface):
+        if name.startswith("_"):
+            continue
+        is_async = inspect.iscoroutinefunction(member)
+        if not is_async and name not in sync_methods:
+            continue
+        twin = getattr(wrapper, name, None)
+        if twin is None:
+            problems.append(f"{wrapper.__name__} lacks {name}()")
+            continue
+        if inspect.iscoroutinefunction(twin):
+            problems.append(f"{wrapper.__name__}.{name} is async")
+        want = inspect.signature(member, eval_str=True)
+        got = inspect.signature(twin, eval_str=True)
+        if list(want.parameters.values()) != list(got.parameters.values()):
+            problems.append(f"{wrapper.__name__}.{name}{got} differs from {name}{want}")
+        if is_async and want.return_annotation != got.return_annotation:
+            problems.append(f"{wrapper.__name__}.{name} returns {got.return_annotation}")
+    return problems
+
+
+PAIRS = [
+    (Device, SyncDevice, ("events",)),
+    *((interface, wrapper, ("events",)) for interface, wrapper in hal.sync.WRAPPERS.items()),
+    (Subscription, SyncSubscription, ("get_nowait", "drain", "close")),
+    (Kiosk, SyncKiosk, ()),
+]
+
+
+@pytest.mark.parametrize(("interface", "wrapper", "sync_methods"), PAIRS)
+def test_every_async_method_has_a_sync_twin_with_the_same_signature(
+    interface: type, wrapper: type, sync_methods: tuple[str, ...]
+) -> None:
+    assert _differences(interface, wrapper, sync_methods) == []
+
+
+def test_every_public_device_interface_has_a_wrapper() -> None:
+    interfaces = set()
+    for info in pkgutil.iter_modules(hal.devices.__path__):
+        if info.name.endswith("_service"):
+            continue  # implementations, not interfaces
+        module = importlib.import_module(f"hal.devices.{info.name}")
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, Device) and inspect.isabstract(cls) and cls.interface:
+                interfaces.add(cls)
+    assert hal.CardReader in interfaces
+    assert interfaces <= set(hal.sync.WRAPPERS), interfaces - set(hal.sync.WRAPPERS)
+    for interface, wrapper in hal.sync.WRAPPERS.items():
+        assert issubclass(wrapper, SyncDevice)
+        assert wrapper.__init__ is not SyncDevice.__init__ or interface is Device
+
+
+def test_the_check_catches_a_method_without_a_twin() -> None:
+    class Grown(hal.CardReader):
+        @abstractmethod
+        async def eject_all(self, *, timeout: float | None = None) -> None:
+            """A new command nobody wrapped."""
+
+    class Drifted(SyncCardReader):
+        def move(self, to: Any, *, timeout: float = 1.0) -> None:  # type: ignore[override]
+            pass
+
+    assert _differences(Grown, SyncCardReader) == ["SyncCardReader lacks eject_all()"]
+    (problem,) = _differences(hal.CardReader, Drifted)
+    assert problem.startswith("Drifted.move(")
+
+
+# --- forwarding, against the fake driver --------------------------------------------------
+
+
+def test_open_forwards_every_call(fake_driver: registry.DriverSpec) -> None:
+    reader = hal.sync.open("fake://card_reader?retain_capacity=5")
+    assert isinstance(reader, SyncCardReader)
+    assert reader.name == "card_reader"
+    with reader as opened:
+        assert opened is reader
+        with reader.events(kinds=[hal.InsertCard, hal.MediaInserted]) as events:
+            result = reader.read_raw_data([hal.Track.TRACK1, hal.Track.TRACK2], timeout=5)
+            assert result[hal.Track.TRACK2] == hal.CardData(hal.DataStatus.OK, b"visa")
+            assert isinstance(events.get(timeout=1), hal.InsertCard)
+            assert isinstance(events.wait_for(hal.MediaInserted, timeout=1), hal.MediaInserted)
+            assert events.get_nowait() is None
+            assert events.drain() == []
+        assert events.closed
+        assert reader.status() == hal.CardReaderStatus()
+        assert reader.capabilities().retain_capacity == 5
+        assert reader.chip_power(hal.ChipPowerAction.COLD) == b"\x3b\x02\x14\x50"
+        assert reader.chip_io(b"\x00\xa4\x04\x00", timeout=1) == b"\x90\x00"
+        reader.write_raw_data({hal.Track.TRACK2: b"123"})
+        reader.move(hal.MoveTarget.EXIT)
+        reader.reset()
+        assert reader.retain_bin().capacity == 5
+        reader.empty_retain_bin(reason="test")
+    device: Any = reader.device
+    assert device.calls == [
+        "open",
+        "read_raw_data",
+        "chip_power cold",
+        "chip_io",
+        "write_raw_data",
+        "move exit",
+        "reset auto",
+        "empty_retain_bin",
+        "close",
+    ]
+
+
+def test_errors_come_back_unchanged(fake_driver: registry.DriverSpec) -> None:
+    with pytest.raises(hal.DriverNotFound):
+        hal.sync.open("nope://x")
+    reader = hal.sync.open("fake://card_reader?fail_open=true")
+    with pytest.raises(hal.HardwareError, match="the fake was told to fail"):
+        reader.open()
+
+
+def test_iterating_events_ends_when_the_subscription_closes(
+    fake_driver: registry.DriverSpec,
+) -> None:
+    with hal.sync.open("fake://card_reader") as reader:
+        events = reader.events()
+        reader.read_raw_data([hal.Track.TRACK2])
+        events.close()
+        assert [type(e) for e in events] == [hal.InsertCard, hal.MediaInserted]
+
+
+def test_calling_from_the_loop_thread_is_refused(fake_driver: registry.DriverSpec) -> None:
+    reader = hal.sync.open("fake://card_reader")
+
+    async def on_the_loop() -> None:
+        reader.capabilities()
+
+    with pytest.raises(RuntimeError, match=r"^hal\.sync called from the event loop thread; await"):
+        hal.sync.run(on_the_loop)
+
+
+def test_an_interrupt_cancels_the_command_and_waits_for_it_to_settle(
+    fake_driver: registry.DriverSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reader = hal.sync.open("fake://card_reader")
+    device: Any = reader.device
+    settled = []
+
+    async def slow_read(tracks: Any, *, timeout: float | None = None) -> Any:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.05)  # the reader takes a moment to give the card back
+            settled.append("card returned")
+            raise
+
+    monkeypatch.setattr(device, "read_raw_data", slow_read)
+    main = threading.main_thread().ident
+    assert main == threading.get_ident()
+    assert main is not None
+    timer = threading.Timer(0.2, signal.pthread_kill, (main, signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        reader.read_raw_data([hal.Track.TRACK2])
+    timer.join()
+    assert settled == ["card returned"]
+
+
+def test_shutdown_closes_open_devices_and_old_wrappers_refuse(
+    fake_driver: registry.DriverSpec,
+) -> None:
+    reader = hal.sync.open("fake://card_reader")
+    reader.open()
+    device: Any = reader.device
+    hal.sync.shutdown()
+    assert device.calls == ["open", "close"]
+    assert not [t for t in threading.enumerate() if t.name == "hal.sync"]
+    with pytest.raises(RuntimeError, match=r"hal\.sync was shut down; open the device again"):
+        reader.status()
+    hal.sync.shutdown()  # nothing running: harmless
+    with hal.sync.open("fake://card_reader") as again:  # a new loop starts
+        assert again.status() == hal.CardReaderStatus()
+
+
+def test_sync_kiosk(fake_driver: registry.DriverSpec, tmp_path: Path) -> None:
+    path = tmp_path / "kiosk.toml"
+    path.write_text('[card_reader]\ndriver = "fake"\n[card_reader.options]\nprofile = "x"\n')
+    kiosk = SyncKiosk.from_config(path)
+    assert kiosk.name == "kiosk"
+    assert isinstance(kiosk.kiosk, Kiosk)
+    assert list(kiosk.devices) == ["card_reader"]
+    assert "card_reader" in kiosk
+    with kiosk:
+        assert kiosk.card_reader.read_raw_data([hal.Track.TRACK3])[hal.Track.TRACK3].data == b"x"
+        assert kiosk["card_reader"] is kiosk.card_reader
+    with pytest.raises(hal.ConfigurationError, match="has no pin_pad"):
+        kiosk["pin_pad"]
+
+
+# --- end to end, against the simulator -------------------------------------------------------
+
+
+def test_end_to_end_with_the_simulator() -> None:
+    from simulator.world import get_world, reset_worlds
+
+    try:
+        address = "sim://card_reader?world=sync_e2e&clock_scale=0.001"
+        with hal.sync.open(address) as reader:
+            assert isinstance(reader, SyncCardReader)
+            control = get_world("sync_e2e").card_reader_control()
+            with reader.events() as events:
+                sample = hal.sync.run(control.insert_card, "visa")
+                result = reader.read_raw_data([hal.Track.TRACK2], timeout=10)
+                assert result[hal.Track.TRACK2].data == sample.track2
+                events.wait_for(hal.MediaInserted, timeout=5)
+                reader.move(hal.MoveTarget.EXIT, timeout=10)
+                hal.sync.run(control.take_card)
+                events.wait_for(hal.MediaRemoved, timeout=5)
+            assert reader.status().media == hal.MediaStatus.NOT_PRESENT
+    finally:
+        reset_worlds()
