@@ -1,0 +1,1 @@
+"""Scenario files shipped with the simulator (read with `simulator.scenario.load_scenario`)."""
