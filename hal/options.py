@@ -229,7 +229,8 @@ def _describe(tp: Any, where: str) -> tuple[str, str, tuple[str, ...]]:
         if not all(isinstance(v, str | int) and not isinstance(v, bool) for v in values):
             raise TypeError(f"{where}: Literal options hold str or int values; got {tp!r}")
         choices = tuple(str(v) for v in values)
-        return f"one of {', '.join(choices)}", "|".join(choices), choices
+        kinds = sorted({type(v).__name__ for v in values})
+        return f"one of {', '.join(choices)}", " | ".join(kinds), choices
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         choices = tuple(format_option(m.value) for m in tp)
         return f"one of {', '.join(choices)}", tp.__name__, choices

@@ -39,6 +39,7 @@ __all__ = [
     "TransportSpec",
     "driver",
     "drivers",
+    "load_errors",
     "make_transport",
     "open_device",
     "register",
@@ -249,6 +250,14 @@ def transports() -> list[TransportSpec]:
     _load(TRANSPORT_GROUP)
     with _lock:
         return [_transports[k] for k in sorted(_transports)]
+
+
+def load_errors() -> list[str]:
+    """Why each entry point that failed to load was ignored (loading them first)."""
+    _load(DRIVER_GROUP)
+    _load(TRANSPORT_GROUP)
+    with _load_lock:
+        return _failures[DRIVER_GROUP] + _failures[TRANSPORT_GROUP]
 
 
 # --- from an address to a device ---------------------------------------------------------
