@@ -14,17 +14,13 @@
     with hal.sync.SyncKiosk.from_config("kiosk.toml") as kiosk:
         kiosk.card_reader.reset()
 
-Every device runs on one background event loop in a daemon thread (``hal.sync``),
-started on first use and shared by all callers. Each wrapper method has the signature
-of the async method it forwards to (a test checks them against the ABCs), blocks until
-the command completes, and raises what the command raised. A ``KeyboardInterrupt``
-while waiting cancels the command, waits for it to settle with the device, then
-propagates. Calling the facade from the loop's own thread (for instance from a
-callback running on it) would deadlock, so it raises `RuntimeError`.
-
-`shutdown()` closes the devices still open through the facade and stops the loop (it
-also runs at interpreter exit); the next call starts a new loop, but wrappers made
-before the shutdown refuse to run: open their devices again.
+Devices run on one background event loop in a daemon thread (``hal.sync``), started
+on first use and shared. Each wrapper method has the signature of the async method it
+forwards to (a test checks them against the ABCs), blocks until the command completes
+and raises what it raised. A ``KeyboardInterrupt`` while waiting cancels the command
+and waits for it to settle with the device. A call from the loop's own thread would
+deadlock, so it raises `RuntimeError`. `shutdown()` (also run at exit) closes what is
+still open through the facade and stops the loop; wrappers made before it refuse to run.
 """
 
 from __future__ import annotations
@@ -36,8 +32,8 @@ import logging
 import os
 import signal
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from types import TracebackType
 from typing import Any, Generic, ParamSpec, Self, TypeVar, overload
 
 from hal import registry
@@ -109,8 +105,7 @@ class _LoopThread:
             tasks = asyncio.all_tasks(loop)
             for task in tasks:
                 task.cancel()
-            if tasks:
-                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.run_until_complete(loop.shutdown_default_executor())
         finally:
@@ -157,6 +152,18 @@ class _LoopThread:
             return fn(*args, **kwargs)
 
         return self.call(run)
+
+    def open(self, thing: Device[Any, Any] | Kiosk) -> None:
+        """Open a device or kiosk, remembering it for `shutdown()`."""
+        self.call(thing.open)
+        self.opened[id(thing)] = thing
+
+    def close(self, thing: Device[Any, Any] | Kiosk) -> None:
+        """Close a device or kiosk, forgetting it even if closing fails."""
+        try:
+            self.call(thing.close)
+        finally:
+            self.opened.pop(id(thing), None)
 
     def stop(self) -> None:
         self.stopped = True
@@ -207,7 +214,7 @@ def shutdown() -> None:
     if runner.pid == os.getpid():
         for thing in list(runner.opened.values()):
             try:
-                runner.call(thing.close)
+                runner.close(thing)
             except Exception:
                 log.exception("hal.sync.shutdown: closing %r failed", thing)
         runner.stop()
@@ -228,6 +235,22 @@ def run(fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> 
         RuntimeError: called from the loop's own thread.
     """
     return _loop().call(fn, *args, **kwargs)
+
+
+class _OpenedByWith(ABC):
+    """``with`` calls `open()` and `close()`."""
+
+    @abstractmethod
+    def open(self) -> None: ...
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class SyncSubscription:
@@ -284,7 +307,7 @@ class SyncSubscription:
         self.close()
 
 
-class SyncDevice(Generic[StatusT, CapsT]):
+class SyncDevice(_OpenedByWith, Generic[StatusT, CapsT]):
     """A `Device` for threads: the same methods, blocking; ``with`` opens and closes.
 
     Args:
@@ -310,15 +333,11 @@ class SyncDevice(Generic[StatusT, CapsT]):
 
     def open(self) -> None:
         """Connect to the device (see `Device.open`)."""
-        self._call(self._device.open)
-        self._runner.opened[id(self._device)] = self._device
+        self._runner.open(self._device)
 
     def close(self) -> None:
         """Disconnect (see `Device.close`)."""
-        try:
-            self._call(self._device.close)
-        finally:
-            self._runner.opened.pop(id(self._device), None)
+        self._runner.close(self._device)
 
     def status(self) -> StatusT:
         """The current status (see `Device.status`)."""
@@ -334,18 +353,6 @@ class SyncDevice(Generic[StatusT, CapsT]):
         """Subscribe to the device's events from this moment on (see `Device.events`)."""
         subscription = self._runner.call_soon(self._device.events, maxsize, kinds)
         return SyncSubscription(subscription, self._runner)
-
-    def __enter__(self) -> Self:
-        self.open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._device!r})"
@@ -430,7 +437,7 @@ def open(address: str | DeviceAddress) -> SyncDevice[Any, Any]:
     return wrap(_loop().call(build))
 
 
-class SyncKiosk:
+class SyncKiosk(_OpenedByWith):
     """A `Kiosk` for threads: ``with`` opens every device and closes them.
 
     Args:
@@ -484,24 +491,8 @@ class SyncKiosk:
 
     def open(self) -> None:
         """Open every device, or none (see `Kiosk.open`)."""
-        self._runner.call(self._kiosk.open)
-        self._runner.opened[id(self._kiosk)] = self._kiosk
+        self._runner.open(self._kiosk)
 
     def close(self) -> None:
         """Close every device (see `Kiosk.close`)."""
-        try:
-            self._runner.call(self._kiosk.close)
-        finally:
-            self._runner.opened.pop(id(self._kiosk), None)
-
-    def __enter__(self) -> Self:
-        self.open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+        self._runner.close(self._kiosk)
