@@ -1,0 +1,142 @@
+"""The simulator as a driver: ``sim://`` addresses, through the ``tellerhal.drivers``
+entry point ``sim`` (see pyproject).
+
+Address format::
+
+    sim://DEVICE[?profile=NAME&world=NAME&seed=N&clock_scale=X&ledger=PATH
+                  &retain_capacity=N&variant=NAME]
+
+``DEVICE`` is the device name the simulator offers a model for (``card_reader``). The
+device is an in-process model in the named world (`simulator.world.get_world`): two
+addresses naming the same world and device reach the same model, so a card inserted
+through the control API is seen by every service opened over it. Options:
+
+- ``profile``: a card (from `simulator.profiles`) waiting in the slot when the device is
+  made, so the first read takes it; empty for none.
+- ``world``, ``seed``, ``clock_scale``: which world, and (when it is made) its seed and
+  clock scale; naming different ones for an existing world is an error.
+- ``ledger``: the ledger file captures are journalled in; empty for an in-memory one.
+- ``retain_capacity``: cards the retain bin holds (0: no bin).
+- ``variant``: a deliberately broken reader from `simulator.broken` (to test the
+  conformance suite); empty for the faithful one.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from hal.address import DeviceAddress
+from hal.devices.card_reader_service import CardReaderService
+from hal.errors import ConfigurationError
+from hal.registry import DriverSpec
+from simulator.broken import BROKEN_VARIANTS
+from simulator.models.card_reader import CardPosition
+from simulator.profiles import load_card_profile, profile_names
+from simulator.world import CardReaderSetup, get_world
+
+__all__ = ["SIM_DEVICES", "SIM_DRIVER", "SimOptions", "open_sim_device"]
+
+#: The device names the simulator has models for.
+SIM_DEVICES = frozenset({"card_reader"})
+
+_WORLD_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_EMPTY = (CardPosition.NONE, CardPosition.CUSTOMER, CardPosition.RETAINED)
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    """The options of a ``sim://`` address.
+
+    Attributes:
+        profile: a card profile waiting in the slot when the device is made; ``""``
+            for none.
+        world: the world the device lives in.
+        seed: the world's seed (used when the world is made).
+        clock_scale: real seconds per simulated second (used when the world is made).
+        ledger: the ledger file's path; ``""`` for an in-memory ledger.
+        retain_capacity: cards the retain bin holds; 0 for none.
+        variant: a broken variant's name from `simulator.broken.BROKEN_VARIANTS`.
+
+    Raises:
+        ConfigurationError: a value out of range or naming nothing known.
+    """
+
+    profile: str = ""
+    world: str = "default"
+    seed: int = 0
+    clock_scale: float = 1.0
+    ledger: str = ""
+    retain_capacity: int = 50
+    variant: str = ""
+
+    def __post_init__(self) -> None:
+        if self.profile and self.profile not in profile_names():
+            raise ConfigurationError(
+                f"profile {self.profile!r} is not a card profile; known: "
+                f"{', '.join(profile_names())}"
+            )
+        if not _WORLD_NAME.match(self.world):
+            raise ConfigurationError(
+                f"world is letters, digits, '_', '-' and '.'; got {self.world!r}"
+            )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ConfigurationError(f"seed is an integer, got {self.seed!r}")
+        scale = self.clock_scale
+        if isinstance(scale, bool) or not isinstance(scale, int | float):
+            raise ConfigurationError(f"clock_scale is a number, got {scale!r}")
+        if not math.isfinite(scale) or scale <= 0:
+            raise ConfigurationError(f"clock_scale must be finite and > 0, got {scale!r}")
+        if not isinstance(self.ledger, str):
+            raise ConfigurationError(f"ledger is a path, got {self.ledger!r}")
+        capacity = self.retain_capacity
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 0:
+            raise ConfigurationError(f"retain_capacity is an integer >= 0, got {capacity!r}")
+        if self.variant and self.variant not in BROKEN_VARIANTS:
+            raise ConfigurationError(
+                f"variant {self.variant!r} is not a broken variant; known: "
+                f"{', '.join(sorted(BROKEN_VARIANTS))}"
+            )
+
+
+def open_sim_device(address: DeviceAddress, options: SimOptions) -> CardReaderService:
+    """Build the unopened service over the model an address names (the driver factory).
+
+    The world's seed and clock scale, and the reader's retain capacity and variant,
+    count only where the address gives them: an address without them reaches whatever
+    the existing world and model were made with.
+
+    Raises:
+        ConfigurationError: a device the simulator does not offer, or options that
+            contradict the existing world or model.
+    """
+    device = address.authority or address.path.strip("/")
+    if device not in SIM_DEVICES:
+        raise ConfigurationError(
+            f"{address.location}: the simulator offers {', '.join(sorted(SIM_DEVICES))}; "
+            f"got {device or 'no device name'!r}"
+        )
+    given = address.options
+    world = get_world(
+        options.world,
+        seed=options.seed if "seed" in given else None,
+        clock_scale=options.clock_scale if "clock_scale" in given else None,
+    )
+    setup = None
+    if "retain_capacity" in given or "variant" in given:
+        setup = CardReaderSetup(retain_capacity=options.retain_capacity, variant=options.variant)
+    model = world.card_reader(device, setup)
+    if options.profile and model.position in _EMPTY:
+        model.customer_inserts(load_card_profile(options.profile))
+    return world.open_card_reader(device, ledger=options.ledger or None)
+
+
+SIM_DRIVER = DriverSpec(
+    name="sim",
+    device_classes=SIM_DEVICES,
+    options=SimOptions,
+    factory=open_sim_device,
+    description="the simulator: in-process device models driven by a control API",
+)
+"""The ``sim`` driver, registered through the ``tellerhal.drivers`` entry point."""
