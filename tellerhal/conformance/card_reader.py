@@ -57,17 +57,17 @@ async def _insert_and_read(
     h: CardReaderHarness, reader: CardReader, profile: str, tracks: Sequence[Track]
 ) -> tuple[ReadResult, CardSample, list[Event]]:
     """Start a read, wait for InsertCard, insert the card, return the result and events."""
-    with reader.events() as sub:
+    with reader.events() as record, reader.events(kinds=[InsertCard]) as ready:
         task = asyncio.create_task(reader.read_raw_data(tracks, timeout=h.patience * 4))
         try:
-            await _next(sub, InsertCard, h.patience, "read_raw_data with no card inside")
+            await _next(ready, InsertCard, h.patience, "read_raw_data with no card inside")
             sample = await h.stimulus.insert_card(profile)
             result = await task
         finally:
             if not task.done():
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
-        return result, sample, sub.drain()
+        return result, sample, record.drain()
 
 
 async def _eject_and_take(h: CardReaderHarness, reader: CardReader) -> None:
