@@ -86,7 +86,15 @@ class CardReaderModel(CardReaderMechanism):
     # --- CardReaderBackend --------------------------------------------------------------
 
     async def open(self, listener: BackendListener[CardReaderStatus]) -> None:
-        """Start reporting to ``listener``; report a card found in the reader."""
+        """Start reporting to ``listener``; report a card found in the reader.
+
+        Like a serial port, the reader serves one service at a time.
+
+        Raises:
+            DeviceNotReady: another service has it open.
+        """
+        if self._listener is not None and self._listener is not listener:
+            raise DeviceNotReady(f"{self.name} is already open by another service; close it first")
         await self._reply_delay()
         self._listener = listener
         self._last_status = None

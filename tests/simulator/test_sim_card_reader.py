@@ -373,3 +373,13 @@ async def test_a_card_inside_is_detected_when_the_reader_opens(
                 "transport"
             ]
         assert (await second.status()).media is MediaStatus.PRESENT
+
+
+async def test_one_service_at_a_time(world: World) -> None:
+    async with world.open_card_reader() as first:
+        second = world.open_card_reader()
+        with pytest.raises(DeviceNotReady, match="already open"):
+            await second.open()
+        assert (await first.status()).device == "online"
+    async with world.open_card_reader() as third:
+        assert (await third.status()).device == "online"
