@@ -130,30 +130,24 @@ async def harness(tmp_path: Path, variant: str) -> AsyncIterator[CardReaderHarne
 async def verdicts(
     tmp_path: Path, variant: str, *, first_failure: bool = False
 ) -> dict[str, Verdict]:
-    """Each case's verdict (up to the first real failure, if ``first_failure``)."""
+    """Each case's verdict (up to the first failure, if ``first_failure``)."""
     out = {}
     for case in CARD_READER_CASES:
         async with harness(tmp_path, variant) as h:
             out[case.id] = (await run_case(case, h)).verdict
-        if first_failure and out[case.id] is not Verdict.PASSED and case.id not in SUITE_BUGS:
+        if first_failure and out[case.id] is not Verdict.PASSED:
             break
     return out
-
-
-# Cases whose own bookkeeping is wrong (reported to the suite's author): the helper
-# `_insert_and_read` consumes InsertCard with `wait_for` before draining the same
-# subscription, so command_event_ids never sees it, whatever the device does.
-SUITE_BUGS = frozenset({"card_reader.command_event_ids"})
 
 
 async def test_the_faithful_model_passes_the_contract(tmp_path: Path) -> None:
     results = await verdicts(tmp_path, "")
     failed = {case: v for case, v in results.items() if v is not Verdict.PASSED}
-    assert set(failed) <= SUITE_BUGS, failed
+    assert not failed
 
 
 @pytest.mark.parametrize("variant", sorted(BROKEN_VARIANTS))
 async def test_the_contract_catches_each_variant(tmp_path: Path, variant: str) -> None:
     results = await verdicts(tmp_path, variant, first_failure=True)
-    caught = {c for c, v in results.items() if v is not Verdict.PASSED} - SUITE_BUGS
+    caught = {c for c, v in results.items() if v is not Verdict.PASSED}
     assert caught, results
