@@ -187,7 +187,13 @@ async def cancel_mid_wait_loses_no_card(h: CardReaderHarness) -> None:
         else:
             check(position in ("none", "exit"), f"after cancelling, the card is at {position!r}")
             # Still in the customer's hand or at the slot: the next read must get it.
-            await reader.read_raw_data([Track.TRACK2], timeout=h.patience)
+            try:
+                await reader.read_raw_data([Track.TRACK2], timeout=h.patience)
+            except HalTimeout:
+                raise ContractFailure(
+                    f"the card inserted as the read was cancelled is lost: the stimulus "
+                    f"puts it at {position!r}, yet the next read found no card"
+                ) from None
         await _eject_and_take(h, reader)
 
 
