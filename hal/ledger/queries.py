@@ -25,6 +25,7 @@ from hal.ledger.model import (
 
 __all__ = [
     "counters",
+    "devices",
     "has_pending",
     "history",
     "insert_initial",
@@ -144,6 +145,12 @@ def _settlement(row: Sequence[Any]) -> Settlement | None:
 
 def _record(row: Sequence[Any]) -> MovementRecord:
     return MovementRecord(_movement(row[:9]), _settlement(row[9:]))
+
+
+def devices(conn: sqlite3.Connection) -> list[str]:
+    """The devices that have a location, by name."""
+    rows = conn.execute("SELECT DISTINCT device FROM location ORDER BY device")
+    return [str(row[0]) for row in rows]
 
 
 def location(conn: sqlite3.Connection, device: str, name: str) -> Location | None:

@@ -183,6 +183,21 @@ class Ledger:
             elif found.capacity != capacity:
                 queries.update_capacity(conn, device, location, capacity)
 
+    def devices(self) -> list[str]:
+        """The devices the ledger has locations for, by name.
+
+        Every movement and count refers to a defined location, so these are all the
+        devices the journal mentions.
+
+        Returns:
+            The device names.
+
+        Raises:
+            LedgerError: the journal cannot be read.
+        """
+        with self._read("list devices") as conn:
+            return queries.devices(conn)
+
     def locations(self, device: str) -> list[Location]:
         """The locations defined for a device, by name.
 
