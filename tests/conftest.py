@@ -55,25 +55,6 @@ if sys.path[:1] != [_ROOT]:
     sys.path.insert(0, _ROOT)
 
 from hal import registry  # noqa: E402
-from hal.address import DeviceAddress  # noqa: E402
-from hal.devices.card_reader import (  # noqa: E402
-    CardData,
-    CardReader,
-    CardReaderCapabilities,
-    CardReaderStatus,
-    ChipPowerAction,
-    DataStatus,
-    InsertCard,
-    MediaInserted,
-    MoveTarget,
-    ReadResult,
-    ReplenishmentStatus,
-    ResetAction,
-    RetainBin,
-    Track,
-)
-from hal.errors import HardwareError  # noqa: E402
-from hal.events import EventHub, Subscription  # noqa: E402
 
 LEAK_KINDS = ("task", "thread", "process", "socket", "pty")
 GRACE = float(os.environ.get("TELLERHAL_LEAK_GRACE", "1.0"))
@@ -276,107 +257,11 @@ def _describe_task(task: asyncio.Task[Any]) -> str:
     return f"asyncio task {task.get_name()!r} running {name}(){where}"
 
 
-# --- a fake card-reader driver for the hal tests -----------------------------------------
-
-
-@dataclass(frozen=True)
-class FakeOptions:
-    """Options of the fake driver.
-
-    Attributes:
-        profile: the card it reads.
-        fail_open: `open()` raises `HardwareError`.
-        retain_capacity: cards its retain bin holds.
-        ledger: a ledger path (only recorded).
-    """
-
-    profile: str = "visa"
-    fail_open: bool = False
-    retain_capacity: int = 0
-    ledger: Path | None = None
-
-
-class FakeCardReader(CardReader):
-    """A `CardReader` that answers at once and records what it was asked."""
-
-    def __init__(self, address: DeviceAddress, options: FakeOptions) -> None:
-        self.address = address
-        self.options = options
-        self.calls: list[str] = []
-        self.is_open = False
-        self._hub = EventHub(address.authority or "card_reader")
-
-    @property
-    def name(self) -> str:
-        return self._hub.device
-
-    async def open(self) -> None:
-        self.calls.append("open")
-        if self.options.fail_open:
-            raise HardwareError(f"{self.name}: the fake was told to fail")
-        self.is_open = True
-
-    async def close(self) -> None:
-        self.calls.append("close")
-        self.is_open = False
-        self._hub.close()
-
-    async def status(self) -> CardReaderStatus:
-        return CardReaderStatus()
-
-    async def capabilities(self) -> CardReaderCapabilities:
-        return CardReaderCapabilities(retain_capacity=self.options.retain_capacity)
-
-    def events(self, maxsize: int = 256, kinds: Any = None) -> Subscription:
-        return self._hub.subscribe(maxsize, kinds)
-
-    async def read_raw_data(self, tracks: Any, *, timeout: float | None = None) -> ReadResult:
-        self.calls.append("read_raw_data")
-        self._hub.publish(InsertCard())
-        await asyncio.sleep(0)
-        self._hub.publish(MediaInserted())
-        data = self.options.profile.encode()
-        return ReadResult({Track(t): CardData(DataStatus.OK, data) for t in tracks})
-
-    async def write_raw_data(self, data: Any, *, timeout: float | None = None) -> None:
-        self.calls.append("write_raw_data")
-
-    async def move(self, to: MoveTarget, *, timeout: float | None = None) -> None:
-        self.calls.append(f"move {MoveTarget(to).value}")
-
-    async def chip_power(self, action: ChipPowerAction, *, timeout: float | None = None) -> bytes:
-        self.calls.append(f"chip_power {ChipPowerAction(action).value}")
-        return b"" if action == ChipPowerAction.OFF else b"\x3b\x02\x14\x50"
-
-    async def chip_io(self, apdu: bytes, *, timeout: float | None = None) -> bytes:
-        self.calls.append("chip_io")
-        return b"\x90\x00"
-
-    async def reset(
-        self, to: ResetAction = ResetAction.AUTO, *, timeout: float | None = None
-    ) -> None:
-        self.calls.append(f"reset {ResetAction(to).value}")
-
-    async def retain_bin(self) -> RetainBin:
-        cap = self.options.retain_capacity
-        return RetainBin(0, cap, 0, 0, ReplenishmentStatus.OK)
-
-    async def empty_retain_bin(self, *, reason: str = "") -> None:
-        self.calls.append("empty_retain_bin")
-
-
-FAKE_DRIVER = registry.DriverSpec(
-    name="fake",
-    device_classes=frozenset({"card_reader"}),
-    options=FakeOptions,
-    factory=FakeCardReader,
-    description="A card reader that answers at once (tests only).",
-)
-
-
 @pytest.fixture
 def fake_driver() -> Iterator[registry.DriverSpec]:
     """The fake card-reader driver, registered as ``fake`` for the test."""
+    from tests.fake_card_reader import FAKE_DRIVER
+
     registry.register(FAKE_DRIVER)
     try:
         yield FAKE_DRIVER

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-
-# pytest (prepend import mode) rebinds sys.modules["conftest"] to the last conftest it
-# imports, this one, and the root conftest's FakeOptions resolves its string annotation
-# `Path | None` through that name (hal.options uses typing.get_type_hints): keep `Path`
-# importable from here until the root conftest stops depending on it.
 from pathlib import Path
 
 import pytest
