@@ -1,0 +1,51 @@
+"""``tellerhal demo``: the main job, on the embedded simulator."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from hal.errors import HalError
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    """Add the ``demo`` sub-command."""
+    parser = sub.add_parser(
+        "demo",
+        help="a scripted customer uses the simulated kiosk through the public API",
+        description=(
+            "Runs a kiosk app against the in-process simulator: a scripted customer "
+            "inserts a chip card, the app reads its tracks and its EMV application, "
+            "ejects it, and the customer takes it. Each step prints its timing."
+        ),
+    )
+    parser.add_argument(
+        "--scenario",
+        default="demo",
+        help="a scenario name from simulator/scenarios or a path to one (default: demo)",
+    )
+    parser.add_argument(
+        "--clock-scale",
+        type=float,
+        default=None,
+        metavar="X",
+        help="real seconds per simulated second (0.01 runs 100 times faster)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo; exit 0 when the customer got the card back and all went to plan."""
+    from tellerhal.demo import run_demo
+
+    if args.clock_scale is not None and not args.clock_scale > 0:
+        print("tellerhal demo: --clock-scale must be > 0", file=sys.stderr)
+        return 2
+    try:
+        result = asyncio.run(run_demo(scenario=args.scenario, clock_scale=args.clock_scale))
+    except HalError as exc:
+        print(f"tellerhal demo: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0 if result.chip_and_stripe_agree else 1

@@ -1,0 +1,203 @@
+"""``tellerhal demo``: a kiosk app and a scripted customer on the embedded simulator.
+
+The app side uses only the public API (``hal.open("sim://card_reader")``), exactly as it
+would on real hardware. The customer is a scenario file (`simulator/scenarios/demo.toml`)
+played through the simulator's control API. Every step prints its time since the start
+and how long it took; PANs are masked, track data and names never printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TextIO, TypeVar
+
+import hal
+from hal.devices.card_reader import (
+    CardData,
+    CardReader,
+    ChipPowerAction,
+    DataStatus,
+    MediaRemoved,
+    MoveTarget,
+    Track,
+)
+from hal.events import Event, StatusChanged, Subscription
+from protocols.errors import ProtocolError
+from protocols.tracks import mask_pan, parse_track2
+from simulator.scenario import Scenario, load_scenario, run_customer
+from simulator.world import World, get_world
+from tellerhal.emv import read_application
+
+__all__ = ["DemoResult", "run_demo"]
+
+T = TypeVar("T")
+
+
+@dataclass
+class DemoResult:
+    """What the demo did, for tests and for the exit code."""
+
+    steps: list[tuple[str, float]] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    pan_masked: str = ""
+    chip_and_stripe_agree: bool = False
+    total_seconds: float = 0.0
+
+
+class _Printer:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.start = time.perf_counter()
+
+    def line(self, who: str, text: str, took: float | None = None) -> None:
+        now = time.perf_counter() - self.start
+        took_text = f"{took * 1000:8.1f} ms" if took is not None else " " * 11
+        self.out.write(f"[{now:7.3f} s] {took_text}  {who:<8} {text}\n")
+        self.out.flush()
+
+
+def _world(scenario: Scenario, clock_scale: float | None) -> World:
+    name = f"demo-{os.getpid()}-{time.monotonic_ns()}"
+    world = get_world(
+        name,
+        seed=scenario.seed,
+        clock_scale=scenario.clock_scale if clock_scale is None else clock_scale,
+    )
+    for device, setup in scenario.card_readers.items():
+        world.card_reader(device, setup)
+    return world
+
+
+async def _watch(sub: Subscription, say: Callable[[str, str], None], result: DemoResult) -> None:
+    async for event in sub:
+        if isinstance(event, StatusChanged):
+            fields = ", ".join(
+                f"{f} {getattr(event.old, f)}->{getattr(event.new, f)}"
+                for f in sorted(event.changed)
+            )
+            text = f"StatusChanged ({fields})"
+        else:
+            text = _event_text(event)
+        result.events.append(type(event).__name__)
+        say("event", text)
+
+
+def _event_text(event: Event) -> str:
+    command = f" (command {event.command_id})" if event.command_id is not None else ""
+    return f"{type(event).__name__}{command}"
+
+
+async def run_demo(
+    *,
+    scenario: str = "demo",
+    clock_scale: float | None = None,
+    out: TextIO = sys.stdout,
+) -> DemoResult:
+    """Run the demo and return what happened.
+
+    Args:
+        scenario: a scenario name (``simulator/scenarios``) or a path.
+        clock_scale: overrides the scenario's clock scale (0.01 runs 100x faster).
+        out: where the step lines go.
+    """
+    printer = _Printer(out)
+    result = DemoResult()
+    plan = load_scenario(scenario)
+    world = _world(plan, clock_scale)
+    say = printer.line
+    say("demo", f"scenario {plan.name!r}: {plan.description} (clock x{world.clock.scale:g})")
+    customer = asyncio.create_task(run_customer(world, plan), name="demo customer")
+    reader = hal.open(f"sim://card_reader?world={world.name}")
+    assert isinstance(reader, CardReader)
+    try:
+        await _app(reader, printer, result)
+        await asyncio.wait_for(customer, timeout=max(5.0, world.clock.to_real(60)))
+    finally:
+        if not customer.done():
+            customer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await customer
+    result.total_seconds = time.perf_counter() - printer.start
+    say("demo", f"done in {result.total_seconds:.3f} s; every step above ran through hal")
+    return result
+
+
+class _Steps:
+    """Runs the app's steps, timing and printing each one."""
+
+    def __init__(self, printer: _Printer, result: DemoResult) -> None:
+        self.printer = printer
+        self.result = result
+
+    async def __call__(self, what: str, action: Awaitable[T]) -> T:
+        start = time.perf_counter()
+        value = await action
+        took = time.perf_counter() - start
+        self.result.steps.append((what, took))
+        self.printer.line("app", what, took)
+        for _ in range(3):  # let the event watcher print what this step caused
+            await asyncio.sleep(0)
+        return value
+
+
+async def _app(reader: CardReader, printer: _Printer, result: DemoResult) -> None:
+    say = printer.line
+    step = _Steps(printer, result)
+    await step("open sim://card_reader", reader.open())
+    events = reader.events()
+    watcher = asyncio.create_task(_watch(events, say, result), name="demo events")
+    try:
+        caps = await reader.capabilities()
+        say("app", f"reader: {caps.type.value}, reads {', '.join(sorted(caps.read_tracks))}")
+        say("app", "read_raw_data(track1, track2, track3): please insert your card")
+        data = await step(
+            "read_raw_data returned",
+            reader.read_raw_data([Track.TRACK1, Track.TRACK2, Track.TRACK3], timeout=120),
+        )
+        stripe_pan = _show_track2(data[Track.TRACK2], say, result)
+        atr = await step("chip_power(cold)", reader.chip_power(ChipPowerAction.COLD))
+        say("app", f"ATR {atr.hex(' ').upper()}")
+        chip = await step("EMV: PSE, SELECT AID, GPO, READ RECORD", read_application(reader))
+        say(
+            "app",
+            f"chip application {chip.selected.aid.hex().upper()} {chip.selected.label!r}: "
+            f"{chip.records} records in {chip.exchanges} APDUs, PAN "
+            f"{mask_pan(chip.pan) if chip.pan else 'absent'}, expires {chip.expiry or '?'}",
+        )
+        result.chip_and_stripe_agree = bool(chip.pan) and chip.pan == stripe_pan
+        agree = "agree" if result.chip_and_stripe_agree else "DISAGREE"
+        say("app", f"chip and stripe {agree} on the PAN")
+        await step("chip_power(off)", reader.chip_power(ChipPowerAction.OFF))
+        with reader.events(kinds=[MediaRemoved]) as removed:
+            await step("move(exit): please take your card", reader.move(MoveTarget.EXIT))
+            await step("customer took the card", removed.wait_for(MediaRemoved, 120))
+    finally:
+        events.close()
+        await watcher
+        await step("close", reader.close())
+
+
+def _show_track2(track2: CardData, say: Callable[[str, str], None], result: DemoResult) -> str:
+    """Print what track 2 says (PAN masked) and return the PAN."""
+    if track2.status is not DataStatus.OK:
+        say("app", f"track 2: {track2.status.value}")
+        return ""
+    try:
+        parsed = parse_track2(track2.data)
+    except ProtocolError as exc:
+        say("app", f"track 2 does not parse: {exc}")
+        return ""
+    result.pan_masked = mask_pan(parsed.pan)
+    chip = " (chip card: use the chip)" if parsed.service_code[:1] in "26" else ""
+    say(
+        "app",
+        f"track 2: PAN {result.pan_masked}, expires {parsed.expiry[2:]}/{parsed.expiry[:2]}, "
+        f"service code {parsed.service_code}{chip}",
+    )
+    return parsed.pan

@@ -1,0 +1,61 @@
+"""``tellerhal demo``: the main job runs end to end, fast under a clock scale, PAN masked."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tellerhal.cli.main import main
+
+FULL_PAN = "4761739001010010"  # the visa test profile's PAN (simulator/profiles/visa.toml)
+
+
+def test_demo_reads_stripe_and_chip_and_returns_the_card(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["demo", "--clock-scale", "0.01"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert "476173******0010" in out
+    assert FULL_PAN not in out
+    assert "TEST/VISA" not in out  # no cardholder name
+    assert "chip and stripe agree on the PAN" in out
+    # The events arrive in the XFS4IoT order.
+    order = [
+        next(i for i, line in enumerate(lines) if marker in line)
+        for marker in ("InsertCard (command", "MediaInserted (command", "MediaRemoved")
+    ]
+    assert order == sorted(order)
+    assert "customer took the card" in out
+    assert lines[-1].split()[-1] == "hal"  # the closing line
+
+
+def test_demo_refuses_a_bad_clock_scale(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--clock-scale", "0"]) == 2
+    assert "--clock-scale must be > 0" in capsys.readouterr().err
+
+
+def test_demo_with_an_unknown_scenario_names_the_problem(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["demo", "--scenario", "no-such-scenario"]) == 1
+    err = capsys.readouterr().err
+    assert "no-such-scenario" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_demo_runs_as_the_console_script(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tellerhal", "demo", "--clock-scale", "0.01"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "chip and stripe agree" in done.stdout
+    assert FULL_PAN not in done.stdout + done.stderr
