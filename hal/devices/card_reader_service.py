@@ -85,6 +85,7 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
         self._ledger_given = ledger
         self._ledger_opened: Ledger | None = None
         self._caps: CardReaderCapabilities | None = None
+        self._retained_cache: int | None = None
 
     @property
     def ledger(self) -> Ledger:
@@ -115,6 +116,7 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
                 raise
             caps = self._backend.capabilities()
             self._caps = caps
+            self._ledger_written()  # another process may have written since we last looked
             self._ledger.define_location(self.name, READER, kind="position", item=CARD)
             if caps.retain_capacity:
                 self._ledger.define_location(
@@ -151,6 +153,7 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
             # nothing: the card may be in the bin or may have been pulled out.
             return Outcome.FAILED if card_inside else Outcome.UNKNOWN
 
+        self._ledger_written()
         for settlement in self._ledger.reconcile(self.name, resolve):
             log.warning(
                 "%s: capture %s left pending by a previous run settled %s",
@@ -187,9 +190,16 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
         )
 
     def _retained(self) -> int:
-        if not self._capabilities().retain_capacity:
-            return 0
-        return self._ledger.counts(self.name).get(RETAIN, 0)
+        # Cached: this service is the ledger file's only writer (the ledger holds a
+        # writer lock), and it drops the cache after each of its own writes.
+        if self._retained_cache is None:
+            if not self._capabilities().retain_capacity:
+                return 0
+            self._retained_cache = self._ledger.counts(self.name).get(RETAIN, 0)
+        return self._retained_cache
+
+    def _ledger_written(self) -> None:
+        self._retained_cache = None
 
     def _retain_status(self) -> ReplenishmentStatus:
         capacity = self._capabilities().retain_capacity if self._caps else 0
@@ -207,6 +217,7 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
         if not self._capabilities().retain_capacity:
             raise UnsupportedOperation(f"{self.name} has no retain bin")
         self._ledger.set_initial(self.name, RETAIN, 0, reason=reason or "retain bin emptied")
+        self._ledger_written()
         await self._refresh()
 
     # --- BackendListener ---------------------------------------------------------------
@@ -224,6 +235,7 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
                 reason=f"captured by the device from {event.source or 'the reader'}",
             )
             self._ledger.settle(movement.id, Outcome.DONE, moved=1)
+            self._ledger_written()
         super().event(event)
 
     # --- commands ----------------------------------------------------------------------
@@ -248,7 +260,7 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
                 raise MediaJam(f"{self.name}: a card is jammed; reset the reader first")
             if status.media != MediaStatus.PRESENT:
                 await self._backend.accept_card(sources)
-            self._report_status(await self._backend.get_status())
+                self._report_status(await self._backend.get_status())
             return await self._backend.read_card(sources)
 
         return await self._command("ReadRawData", op, timeout=timeout)
@@ -394,11 +406,13 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
             still_inside = status.media in (MediaStatus.PRESENT, MediaStatus.JAMMED)
             outcome = Outcome.FAILED if still_inside else Outcome.UNKNOWN
             self._ledger.settle(movement.id, outcome, detail=type(exc).__name__)
+            self._ledger_written()
             raise
         if captured:
             self._ledger.settle(movement.id, Outcome.DONE, moved=1)
         else:
             self._ledger.settle(movement.id, Outcome.FAILED, detail="the card was not captured")
+        self._ledger_written()
 
     def status_changed(self, status: CardReaderStatus) -> None:
         # The retain bin's fill state is the ledger's, whoever reports the status (the
