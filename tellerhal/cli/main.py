@@ -19,6 +19,7 @@ SUBCOMMANDS = (
     "tellerhal.cli.devices",
     "tellerhal.cli.decode",
     "tellerhal.cli.ledger",
+    "tellerhal.cli.conformance",
 )
 
 

@@ -64,9 +64,9 @@ async def _insert_and_read(
             sample = await h.stimulus.insert_card(profile)
             result = await task
         finally:
-            if not task.done():
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+            # Never leave the read running, nor its exception unretrieved.
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
         return result, sample, record.drain()
 
 

@@ -1,0 +1,127 @@
+"""``tellerhal conformance`` and the bench stimulus a person answers."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+import hal
+from hal.devices.card_reader import CardReader
+from hal.errors import ConfigurationError
+from simulator.world import get_world, reset_worlds
+from tellerhal.cli.main import main
+from tellerhal.conformance.bench import BenchCardReaderStimulus, load_bench_cards
+from tellerhal.conformance.card_reader import CARD_READER_CASES
+from tellerhal.conformance.framework import Harness, Verdict, run_case
+
+FAST = "sim://card_reader?clock_scale=0.01"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_worlds() -> None:
+    reset_worlds()
+
+
+def test_the_simulator_passes_every_case(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["conformance", FAST]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1] == f"{len(CARD_READER_CASES)} passed, 0 failed"
+
+
+def test_a_broken_reader_fails_and_the_failing_case_is_named(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["conformance", f"{FAST}&variant=no_jam_error", "--patience", "0.3"])
+    assert code == 1
+    failed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("failed")]
+    assert len(failed) == 1
+    assert "card_reader.jam" in failed[0]
+    assert "expected MediaJam" in failed[0]
+
+
+def test_one_case_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["conformance", FAST, "--case", "card_reader.jam", "--json"]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert '"verdict": "passed"' in line
+    assert '"case": "card_reader.jam"' in line
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["crt310+serial:///dev/ttyUSB0"], "give --cards FILE"),
+        ([FAST, "--case", "card_reader.nope"], "unknown case"),
+        (["sim:/card_reader"], "expected '://'"),
+    ],
+)
+def test_bad_requests_exit_2_with_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["conformance", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_bench_cards_file_is_checked(tmp_path: Path) -> None:
+    good = tmp_path / "cards.toml"
+    good.write_text('version = 1\n[cards.visa]\ntrack2 = "4761739001010010=2812201"\nchip = true\n')
+    cards = load_bench_cards(good)
+    assert cards["visa"].track2 == b"4761739001010010=2812201"
+    assert cards["visa"].track1 is None
+    assert cards["visa"].has_chip
+    bad = tmp_path / "bad.toml"
+    bad.write_text('version = 1\n[cards.visa]\ntrak2 = "1"\n')
+    with pytest.raises(ConfigurationError, match="unknown keys \\['trak2'\\]"):
+        load_bench_cards(bad)
+    old = tmp_path / "old.toml"
+    old.write_text("version = 2\n")
+    with pytest.raises(ConfigurationError, match="'version = 1' expected"):
+        load_bench_cards(old)
+
+
+async def test_a_person_at_the_bench_drives_a_case(tmp_path: Path) -> None:
+    """The bench stimulus's prompts, answered by a scripted person using the simulator."""
+    world = get_world("bench", clock_scale=0.01)
+    control = world.card_reader_control()
+    visa = await control.insert_card("visa")  # learn the test card's contents...
+    world.card_reader().customer_takes()  # ...and take it back out of the slot
+    cards = tmp_path / "cards.toml"
+    assert visa.track1 is not None
+    assert visa.track2 is not None
+    assert visa.track3 is not None
+    cards.write_text(
+        "version = 1\n[cards.visa]\n"
+        f'track1 = "{visa.track1.decode()}"\ntrack2 = "{visa.track2.decode()}"\n'
+        f'track3 = "{visa.track3.decode()}"\nchip = true\n'
+    )
+    loop = asyncio.get_running_loop()
+    prompts: list[str] = []
+
+    async def act(prompt: str) -> str:
+        prompts.append(prompt)
+        if "Insert" in prompt:
+            await control.insert_card("visa")
+        elif "Take" in prompt:
+            await control.take_card(timeout=5)
+        elif "Where is the card" in prompt:
+            return await control.card_position()
+        return ""
+
+    def person(prompt: str) -> str:
+        return asyncio.run_coroutine_threadsafe(act(prompt), loop).result(timeout=10)
+
+    stimulus = BenchCardReaderStimulus(load_bench_cards(cards), ask=person)
+
+    def open_reader() -> CardReader:
+        device = hal.open("sim://card_reader?world=bench")
+        assert isinstance(device, CardReader)
+        return device
+
+    case = next(c for c in CARD_READER_CASES if c.id == "card_reader.insert_read_eject")
+    result = await run_case(case, Harness(open=open_reader, stimulus=stimulus, patience=5))
+    assert result.verdict is Verdict.PASSED, result.detail
+    assert any("Insert the 'visa' test card" in p for p in prompts)
+    assert any("Take the card" in p for p in prompts)
