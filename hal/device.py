@@ -14,7 +14,9 @@ import dataclasses
 import itertools
 import logging
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from enum import StrEnum
 from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar
@@ -23,6 +25,7 @@ from hal.errors import DeviceNotReady, HalTimeout, TooManyRequests
 from hal.events import Event, EventHub, StatusChanged, Subscription, changed_fields
 
 __all__ = [
+    "COMMAND_TAG",
     "BackendListener",
     "CommandQueue",
     "Device",
@@ -36,6 +39,13 @@ T = TypeVar("T")
 StatusT = TypeVar("StatusT")
 CapsT = TypeVar("CapsT")
 StatusT_contra = TypeVar("StatusT_contra", contravariant=True)
+
+
+#: Set by a caller (the ZeroMQ server) around a device call to tag the command it
+#: queues; `DeviceService.command_tag` maps the command id its events carry back to it.
+COMMAND_TAG: ContextVar[object | None] = ContextVar("tellerhal_command_tag", default=None)
+
+_RECENT_TAGS = 256
 
 
 class DeviceState(StrEnum):
@@ -139,6 +149,7 @@ class CommandQueue:
         self._idle = asyncio.Event()
         #: Id of the command running now, or None.
         self.current: int | None = None
+        self._tags: OrderedDict[int, object] = OrderedDict()
 
     @property
     def depth(self) -> int:
@@ -175,6 +186,11 @@ class CommandQueue:
             )
         self._depth += 1
         command_id = next(self._ids)
+        tag = COMMAND_TAG.get()
+        if tag is not None:
+            self._tags[command_id] = tag
+            while len(self._tags) > _RECENT_TAGS:
+                self._tags.popitem(last=False)
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
@@ -200,6 +216,10 @@ class CommandQueue:
                 self._idle.set()
             if task is not None:
                 self._tasks.discard(task)
+
+    def tag_of(self, command_id: int) -> object | None:
+        """The `COMMAND_TAG` the caller of a recent command had set, if any."""
+        return self._tags.get(command_id)
 
     async def cancel_all(self, wait: float = 30.0) -> None:
         """Cancel every queued and running command and wait until they have settled."""
@@ -286,6 +306,10 @@ class DeviceService(Device[StatusT, CapsT]):
         if event.command_id != command_id:
             event = _with_command(event, command_id)
         self._hub.publish(event)
+
+    def command_tag(self, command_id: int | None) -> object | None:
+        """The `COMMAND_TAG` of the caller that queued ``command_id`` (recent ones only)."""
+        return None if command_id is None else self._queue.tag_of(command_id)
 
     def status_changed(self, status: StatusT) -> None:
         """Publish `StatusChanged` if ``status`` differs from the last one seen."""

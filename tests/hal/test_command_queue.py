@@ -199,3 +199,27 @@ async def test_cancel_all_stops_queued_and_running_commands() -> None:
     results = await asyncio.gather(*tasks, return_exceptions=True)
     assert all(isinstance(r, asyncio.CancelledError) for r in results)
     assert queue.depth == 0
+
+
+async def test_command_tags_map_command_ids_back_to_their_callers() -> None:
+    from hal.device import COMMAND_TAG
+
+    queue = CommandQueue("dev")
+    seen: dict[str, int] = {}
+
+    async def call(tag: str) -> None:
+        COMMAND_TAG.set(tag)
+
+        async def op(cid: int) -> None:
+            seen[tag] = cid
+
+        await queue.run(tag, op, timeout=None)
+
+    await asyncio.gather(asyncio.create_task(call("a")), asyncio.create_task(call("b")))
+    assert queue.tag_of(seen["a"]) == "a"
+    assert queue.tag_of(seen["b"]) == "b"
+
+    async def untagged(cid: int) -> int:
+        return cid
+
+    assert queue.tag_of(await queue.run("c", untagged, timeout=None)) is None
