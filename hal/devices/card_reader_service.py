@@ -32,7 +32,6 @@ from hal.devices.card_reader import (
 from hal.errors import (
     ChipPowerNotSupported,
     DeviceNotReady,
-    HalError,
     InvalidData,
     MediaJam,
     RetainBinFull,
@@ -399,20 +398,33 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
             command_id=command_id,
             reason=reason,
         )
+        # The device's action and its settlement are one step: a cancel waits for both,
+        # so it can never leave a capture that happened pending (and uncounted).
+        await self._queue.uncancellable(self._act_and_settle(movement.id, act))
+
+    async def _act_and_settle(self, movement_id: int, act: Callable[[], Awaitable[bool]]) -> None:
         try:
-            captured = await self._queue.uncancellable(act())
-        except HalError as exc:
-            status = await self._backend.get_status()
-            still_inside = status.media in (MediaStatus.PRESENT, MediaStatus.JAMMED)
-            outcome = Outcome.FAILED if still_inside else Outcome.UNKNOWN
-            self._ledger.settle(movement.id, outcome, detail=type(exc).__name__)
+            captured = await act()
+        except Exception as exc:
+            outcome = await self._outcome_after_failure()
+            self._ledger.settle(movement_id, outcome, detail=type(exc).__name__)
             self._ledger_written()
             raise
         if captured:
-            self._ledger.settle(movement.id, Outcome.DONE, moved=1)
+            self._ledger.settle(movement_id, Outcome.DONE, moved=1)
         else:
-            self._ledger.settle(movement.id, Outcome.FAILED, detail="the card was not captured")
+            self._ledger.settle(movement_id, Outcome.FAILED, detail="the card was not captured")
         self._ledger_written()
+
+    async def _outcome_after_failure(self) -> Outcome:
+        """A failed capture moved nothing if the card is still inside; else who knows."""
+        try:
+            status = await self._backend.get_status()
+        except Exception:
+            log.warning("%s: no status after a failed capture; settled unknown", self.name)
+            return Outcome.UNKNOWN
+        still_inside = status.media in (MediaStatus.PRESENT, MediaStatus.JAMMED)
+        return Outcome.FAILED if still_inside else Outcome.UNKNOWN
 
     def status_changed(self, status: CardReaderStatus) -> None:
         # The retain bin's fill state is the ledger's, whoever reports the status (the

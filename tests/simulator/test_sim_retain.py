@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,9 @@ from hal.devices.card_reader import (
 from hal.devices.card_reader_service import CardReaderService
 from hal.errors import RetainBinFull, SequenceError
 from hal.events import StatusChanged
+from hal.ledger import Outcome
 from simulator.control import CardReaderControl
+from simulator.models.card_reader import CardReaderModel
 from simulator.world import CardReaderSetup, World
 
 InsertAndRead = Callable[..., Awaitable[Any]]
@@ -150,3 +153,50 @@ async def test_the_retain_bin_state_always_comes_from_the_ledger(
             changes = [e for e in sub.drain() if isinstance(e, StatusChanged)]
         assert changes
         assert all("retain_bin" not in e.changed for e in changes), [e.changed for e in changes]
+
+
+async def test_cancelling_a_capture_midway_still_settles_it_in_the_ledger(
+    insert_and_read: InsertAndRead, world: World
+) -> None:
+    # A capture cannot stop halfway: the card reaches the bin, and cancelling the
+    # command must not leave its movement pending (the count would be lost).
+    world.card_reader(setup=CardReaderSetup(motion_time=20.0))
+    control = world.card_reader_control()
+    async with world.open_card_reader() as reader:
+        await insert_and_read(reader, tracks=[Track.TRACK2])
+        task = asyncio.create_task(reader.move(MoveTarget.RETAIN))
+        # The model starts moving (and wakes its waiters) once the capture is journalled.
+        async with asyncio.timeout(5):
+            await control.model.wait_until(lambda: bool(reader.ledger.pending(reader.name)))
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await control.card_position() == "retained"
+        bin_ = await reader.retain_bin()
+        assert (bin_.count, bin_.pending, bin_.unknown) == (1, 0, 0)
+
+
+class _PortVanishes(CardReaderModel):
+    """A driver whose capture fails with an error that is not a `HalError`."""
+
+    async def move_card(self, to: MoveTarget) -> None:
+        raise OSError("the serial port vanished")
+
+
+async def test_a_capture_failing_with_any_error_is_settled_not_left_pending(
+    insert_and_read: InsertAndRead, world: World
+) -> None:
+    model = _PortVanishes(name="card_reader", clock=world.clock)
+    async with CardReaderService(model) as reader:
+        task = asyncio.create_task(reader.read_raw_data([Track.TRACK2], timeout=5))
+        control = CardReaderControl(model)
+        await control.wait_for("gate_open", timeout=5)
+        await control.insert_card("visa")
+        await task
+        with pytest.raises(OSError, match="vanished"):
+            await reader.move(MoveTarget.RETAIN)
+        assert reader.ledger.pending(reader.name) == []
+        (record,) = reader.ledger.history(reader.name)
+        assert record.settlement is not None
+        assert record.settlement.outcome is Outcome.FAILED  # the card is still inside
+        assert (await reader.retain_bin()).count == 0
