@@ -301,8 +301,16 @@ def _decode_tracks(command: Command, data: bytes) -> TrackReadReply:
 def _unhex_track(track: int, payload: bytes) -> bytes:
     if len(payload) % 2 or any(b not in b"0123456789ABCDEF" for b in payload):
         raise ProtocolError(f"track {track}: binary-mode data is not upper-case hex pairs")
-    low = _TRACK_BASE[track][0]
-    return bytes(low + value for value in bytes.fromhex(payload.decode("ascii")))
+    low, high = _TRACK_BASE[track]
+    values = bytes.fromhex(payload.decode("ascii"))
+    for index, value in enumerate(values):
+        # Checked here: a value past the track's set can also run past a byte (0x20 + 0xFF).
+        if low + value > high:
+            raise ProtocolError(
+                f"track {track}: character 0x{low + value:02X} at position {index} "
+                f"is outside 0x{low:02X}-0x{high:02X}"
+            )
+    return bytes(low + value for value in values)
 
 
 def _status_payload(data: bytes, what: str) -> tuple[int, bytes]:

@@ -260,6 +260,9 @@ def test_track_reply_binary_sends_values_as_hex() -> None:
         (b"\x31\x32\x1fY0b04", ProtocolError, "upper-case hex"),
         (b"\x31\x32\x1fY0B0", ProtocolError, "upper-case hex"),
         (b"\x31\x32\x1fY1004", ProtocolError, "outside 0x30-0x3F"),
+        # Values past a byte once the base is added (0x20 + 0xFF, 0x30 + 0xD0).
+        (b"\x31\x31\x1fYFF", ProtocolError, "character 0x11F at position 0"),
+        (b"\x31\x33\x1fY01D0", ProtocolError, "character 0x100 at position 1"),
         (b"\x30\x32\x1fY41A1", ProtocolError, "character 0x41 at position 2"),
         (b"\x30\x34\x1fY41", FramingError, "1 track blocks for selector T1_T2"),
         (b"\x30\x32Y\x1fY41", FramingError, "before the first 1F"),
@@ -619,6 +622,38 @@ def test_accepted_replies_rebuild_and_bad_ones_raise_protocol_errors(
     cm: int, pm: int, data: bytes
 ) -> None:
     raw = build_frame(cm, pm, data[:MAX_DATA])
+    try:
+        reply = decode_reply(parse_frame(raw))
+    except ProtocolError:
+        return
+    assert encode_reply(reply) == raw
+
+
+track_block = st.tuples(
+    st.sampled_from([b"Y", b"N", b"O"]) | st.just(b"Y") | st.binary(max_size=1),
+    st.binary(max_size=6).map(lambda values: values.hex().upper().encode())  # binary mode
+    | st.text("0123456789;=?%^B", max_size=8).map(str.encode)  # ASCII mode
+    | st.sampled_from([b"\xe0", b"\xe5"])  # error codes
+    | st.binary(max_size=4),
+).map(lambda parts: b"\x1f" + parts[0] + parts[1])
+
+
+@st.composite
+def near_track_replies(draw: st.DrawFn) -> bytes:
+    """Track-read reply DATA: mode, selector, then one block per track, mostly."""
+    mode = draw(st.sampled_from([0x30, 0x31]) | st.sampled_from(list(range(0x2E, 0x34))))
+    selector = draw(st.sampled_from(TrackSelector))
+    count = len(selector.tracks) + draw(st.sampled_from([0] * 8 + [-1, 1]))
+    blocks = b"".join(draw(track_block) for _ in range(max(count, 0)))
+    junk = draw(st.sampled_from([b""] * 8) | st.binary(max_size=2))
+    return bytes((mode, selector)) + blocks + junk
+
+
+@settings(max_examples=500)
+@given(st.sampled_from([0x30, 0x31]), near_track_replies())
+def test_fuzz_track_replies_in_both_modes(pm: int, data: bytes) -> None:
+    # Random frames almost never get past the BCC; these reach the track decoder.
+    raw = build_frame(0x45, pm, data)
     try:
         reply = decode_reply(parse_frame(raw))
     except ProtocolError:
