@@ -229,8 +229,35 @@ class Tlv:
         return encode_tag(self.tag) + _encode_length(len(self.value)) + self.value
 
     def __repr__(self) -> str:
-        shown = f"<{len(self.value)} bytes hidden>" if self.sensitive else self.value.hex().upper()
-        return f"Tlv(tag=0x{self.tag:X}, value={shown})"
+        # A constructed value holds its children encoded (a READ RECORD template holds
+        # the PAN): show the children, each hidden as it would be on its own.
+        return _repr(self, 0)
+
+
+def _children_to_show(item: Tlv, depth: int) -> tuple[Tlv, ...] | None:
+    """The children of a constructed value, or None if they cannot be shown safely."""
+    if depth >= MAX_DEPTH:
+        return None
+    try:
+        return parse(item.value)
+    except ProtocolError:
+        return None
+
+
+def _hidden(item: Tlv, why: str = "") -> str:
+    return f"<{len(item.value)} bytes{why} hidden>"
+
+
+def _repr(item: Tlv, depth: int) -> str:
+    if item.sensitive:
+        shown = _hidden(item)
+    elif not item.constructed:
+        shown = item.value.hex().upper()
+    elif (children := _children_to_show(item, depth)) is None:
+        shown = _hidden(item, ", not TLV,")
+    else:
+        shown = "[" + ", ".join(_repr(child, depth + 1) for child in children) + "]"
+    return f"Tlv(tag=0x{item.tag:X}, value={shown})"
 
 
 def _read_tag(data: bytes, pos: int) -> tuple[int, int]:
@@ -350,8 +377,19 @@ def redact(item: Tlv) -> str:
       the masked PAN and the length of the rest;
     - anything else: the length only.
 
-    For a tag outside ``SENSITIVE_TAGS`` the value is shown in hex.
+    For a primitive tag outside ``SENSITIVE_TAGS`` the value is shown in hex; a
+    constructed one shows its children as ``[TAG=value ...]``, each redacted (its value
+    hidden whole if it is not valid TLV).
     """
+    return _redact(item, 0)
+
+
+def _redact(item: Tlv, depth: int) -> str:
+    if item.constructed and not item.sensitive:
+        children = _children_to_show(item, depth)
+        if children is None:
+            return _hidden(item, ", not TLV,")
+        return "[" + " ".join(f"{c.tag:X}={_redact(c, depth + 1)}" for c in children) + "]"
     if not item.sensitive:
         return item.value.hex().upper()
     if item.tag == 0x5A:
@@ -360,4 +398,4 @@ def redact(item: Tlv) -> str:
         pan, separator, rest = _bcd_digits(item.value).partition("D")
         if separator:
             return f"{mask_pan(pan)}D<{len(rest.rstrip('F'))} digits hidden>"
-    return f"<{len(item.value)} bytes hidden>"
+    return _hidden(item)

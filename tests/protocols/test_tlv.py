@@ -157,6 +157,33 @@ def test_sensitive_tags_and_redaction() -> None:
     assert "251231" in repr(Tlv(0x5F24, bytes.fromhex("251231")))
 
 
+def test_templates_hide_the_cardholder_data_inside_them() -> None:
+    # A READ RECORD template (70) and a GPO format 2 answer (77) are not sensitive tags
+    # themselves, but carry the PAN, track 2 equivalent and name in their value.
+    pan = "4761739001010010"
+    record = Tlv(
+        0x70,
+        build(
+            [
+                Tlv(0x57, bytes.fromhex(pan + "D25122010000000000000F")),
+                Tlv(0x5F20, b"DOE/JOHN"),
+                Tlv(0xA5, build([Tlv(0x5A, bytes.fromhex(pan)), Tlv(0x5F24, b"\x25\x12\x31")])),
+            ]
+        ),
+    )
+    garbled = Tlv(0x77, bytes.fromhex("5A09" + pan))  # 9 bytes announced, 8 sent
+    for item in (record, Tlv(0x77, record.to_bytes()), garbled):
+        for shown in (repr(item), str(item), redact(item)):
+            assert pan not in shown
+            assert "444F45" not in shown
+            assert "DOE" not in shown
+    # What is not secret stays readable.
+    assert "251231" in repr(record)
+    assert "251231" in redact(record)
+    assert "476173******0010" in redact(record)
+    assert "not TLV" in repr(garbled)
+
+
 def test_tag_names() -> None:
     assert tag_name(0x5A) == "Application PAN"
     assert tag_name(0x9F38) == "Processing Options Data Object List (PDOL)"
