@@ -1,0 +1,239 @@
+"""Cardholder data never reaches a repr(), a str() or an error message (DESIGN "Security rules").
+
+Every public dataclass that can hold card data is built here around a real-shaped PAN,
+name and track, and its ``repr()``/``str()`` searched for them in every form they could
+take (ASCII, hex of the ASCII, BCD hex). A guard makes any new dataclass with a
+``bytes`` field choose: tested here, or listed as holding no cardholder data. Parsers
+given the same card data, corrupted, must not quote it in their errors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Iterator
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hal.devices.card_reader import CardData, DataStatus, ReadResult, Track
+from hal.stimulus import CardSample
+from protocols import apdu, crt310, tlv, tracks
+from protocols.errors import HalError, ProtocolError
+from simulator.models.card_mechanism import Card
+from simulator.profiles import CardProfile, EmvRecord, load_card_profile, load_card_profile_file
+from tellerhal.emv import EmvApplication as AppListing
+from tellerhal.emv import EmvReadout
+
+PAN = "4761739001010010"
+NAME = "DOE/JOHN"
+TRACK1 = f"B{PAN}^{NAME}^28122011000012300000"
+TRACK2 = f"{PAN}=28122011000012300000"
+TRACK3 = f"01{PAN}==000000000000000000000000000000"
+
+
+def forms(secret: str) -> set[str]:
+    """The ways a secret can show up in text: as is, and as hex of its ASCII."""
+    raw = secret.encode("ascii")
+    return {secret, raw.hex(), raw.hex().upper(), raw.hex(" ").upper(), repr(raw)[2:-1]}
+
+
+SECRETS = forms(PAN) | forms(NAME) | forms(TRACK2[len(PAN) + 1 :])
+
+
+def assert_hidden(text: str) -> None:
+    leaked = sorted(secret for secret in SECRETS if secret in text)
+    assert not leaked, f"{leaked} in {text!r}"
+
+
+def _apdu_record() -> bytes:
+    return tlv.Tlv(
+        0x70,
+        tlv.build(
+            [
+                tlv.Tlv(0x57, bytes.fromhex(PAN + "D28122011000012300000F")),
+                tlv.Tlv(0x5A, bytes.fromhex(PAN)),
+                tlv.Tlv(0x5F20, NAME.encode()),
+            ]
+        ),
+    ).to_bytes()
+
+
+def _card_data_holders() -> Iterator[object]:
+    """One instance of every public dataclass that can hold cardholder data."""
+    t1, t2, t3 = TRACK1.encode(), TRACK2.encode(), TRACK3.encode()
+    record = _apdu_record()
+    yield tracks.RawTrack(2, TRACK2)
+    yield tracks.read_track(1, "%" + TRACK1 + "?")
+    yield tracks.parse_track1(TRACK1)
+    yield tracks.parse_track2(TRACK2)
+    yield tracks.parse_track3(TRACK3)
+    yield tlv.Tlv(0x5A, bytes.fromhex(PAN))
+    yield tlv.Tlv(0x70, record[2:])
+    yield apdu.CommandApdu(0x00, 0x20, 0x00, 0x80, bytes.fromhex("24" + PAN[:6] + "FFFFFFFF"))
+    yield apdu.parse_response(record + b"\x90\x00")
+    frame = crt310.parse_frame(
+        crt310.build_track_reply([crt310.TrackRecord(2, crt310.TrackStatus.OK, t2)])
+    )
+    yield frame
+    yield crt310.decode_reply(frame)
+    yield crt310.TrackRecord(1, crt310.TrackStatus.OK, t1)
+    yield crt310.BadFrame(crt310.BadFrameReason.BCC, frame.to_bytes()[:-1] + b"\x00")
+    yield crt310.decode_command(crt310.Frame(0x37, 0x32, len(record).to_bytes(2, "big") + record))
+    yield crt310.ApduReply(crt310.Command.APDU_T1, crt310.OperationStatus.SUCCESS, record)
+    yield crt310.PlainReply(crt310.Command.SLE4442, 0x30, t2)
+    yield CardData(DataStatus.OK, t2)
+    yield ReadResult(
+        {Track.TRACK1: CardData(DataStatus.OK, t1), Track.TRACK2: CardData(DataStatus.OK, t2)}
+    )
+    yield CardSample("visa", t1, t2, t3, has_chip=True, pan=PAN)
+    profile = CardProfile(
+        "visa",
+        "a card",
+        MappingProxyType({Track.TRACK1: t1, Track.TRACK2: t2, Track.TRACK3: t3}),
+    )
+    yield profile
+    yield Card(profile)
+    yield EmvRecord(sfi=1, record=1, data=record[2:])
+    listing = AppListing(aid=bytes.fromhex("A0000000031010"), label="VISA CREDIT")
+    yield EmvReadout((listing,), listing, PAN, "281231", 3, 9, track2_equivalent_pan=PAN)
+
+
+CARD_DATA_HOLDERS = list(_card_data_holders())
+
+
+@pytest.mark.parametrize("holder", CARD_DATA_HOLDERS, ids=lambda h: type(h).__name__)
+def test_repr_and_str_hide_card_data(holder: object) -> None:
+    assert_hidden(repr(holder))
+    assert_hidden(str(holder))
+    assert_hidden(f"{holder}")
+
+
+def test_shipped_profiles_print_no_card_data() -> None:
+    visa = load_card_profile("visa")
+    assert visa.pan is not None
+    for shown in (repr(visa), repr(visa.chip), repr(visa.sample()), repr(Card(visa))):
+        assert visa.pan not in shown
+        for data in visa.tracks.values():
+            assert data.decode() not in shown
+
+
+# Dataclasses with bytes (or card text) fields that hold no cardholder data.
+NOT_CARDHOLDER_DATA = {
+    "simulator.profiles.EmvApplication": "AID, label, PDOL, AIP, AFL: the card's product",
+    "simulator.profiles.ChipProfile": "ATRs and applications: the chip's product",
+    "protocols.crt310_replies.CpuResetReply": "an ATR: the chip's product (repr hides it too)",
+    "tellerhal.emv.EmvApplication": "AID and label from the card's directory",
+}
+
+
+def _dataclasses() -> Iterator[type[Any]]:
+    for package in ("hal", "protocols", "simulator", "tellerhal", "drivers"):
+        root = importlib.import_module(package)
+        names = [package] + [
+            info.name
+            for info in pkgutil.walk_packages(root.__path__, f"{package}.")
+            if not info.name.endswith("__main__")
+        ]
+        for name in names:
+            module = importlib.import_module(name)
+            for obj in vars(module).values():
+                if (
+                    inspect.isclass(obj)
+                    and dataclasses.is_dataclass(obj)
+                    and obj.__module__ == name
+                ):
+                    yield obj
+
+
+def test_every_dataclass_with_bytes_is_checked_or_declared_harmless() -> None:
+    tested = {type(holder) for holder in CARD_DATA_HOLDERS}
+    unreviewed = []
+    for cls in _dataclasses():
+        annotations = " ".join(str(f.type) for f in dataclasses.fields(cls))
+        if "bytes" not in annotations:
+            continue
+        qualified = f"{cls.__module__}.{cls.__qualname__}"
+        if cls not in tested and qualified not in NOT_CARDHOLDER_DATA:
+            unreviewed.append(qualified)
+    assert not unreviewed, (
+        "dataclasses with bytes fields that may hold card data: add an instance to "
+        f"_card_data_holders() or a reason to NOT_CARDHOLDER_DATA: {unreviewed}"
+    )
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+def _corruptions() -> st.SearchStrategy[tuple[int, str]]:
+    """A real track with one character changed, dropped or added, or cut short."""
+    track = st.sampled_from([(1, "%" + TRACK1 + "?"), (2, ";" + TRACK2 + "?"), (3, TRACK3)])
+
+    @st.composite
+    def corrupt(draw: st.DrawFn) -> tuple[int, str]:
+        number, text = draw(track)
+        at = draw(st.integers(0, len(text)))
+        how = draw(st.sampled_from(["replace", "drop", "insert", "cut"]))
+        char = draw(
+            st.characters(min_codepoint=0x20, max_codepoint=0x7E) | st.sampled_from("^=?;%")
+        )
+        if how == "replace":
+            text = text[:at] + char + text[at + 1 :]
+        elif how == "drop":
+            text = text[:at] + text[at + 1 :]
+        elif how == "insert":
+            text = text[:at] + char + text[at:]
+        else:
+            text = text[:at]
+        return number, text
+
+    return corrupt()
+
+
+@settings(max_examples=300)
+@given(_corruptions())
+def test_track_parser_errors_never_quote_the_card(case: tuple[int, str]) -> None:
+    number, text = case
+    parse = {1: tracks.parse_track1, 2: tracks.parse_track2, 3: tracks.parse_track3}[number]
+    for raw in (text, text.encode("latin-1")):
+        try:
+            parse(raw)
+        except ProtocolError as exc:
+            assert_hidden(str(exc))
+            assert_hidden(repr(exc))
+
+
+@settings(max_examples=200)
+@given(_corruptions(), st.sampled_from(crt310.TrackMode))
+def test_crt310_track_reply_errors_never_quote_the_card(
+    case: tuple[int, str], mode: crt310.TrackMode
+) -> None:
+    number, text = case
+    chars = text.encode("latin-1")
+    if mode is crt310.TrackMode.BINARY:
+        base = 0x20 if number == 1 else 0x30
+        chars = bytes((c - base) & 0xFF for c in chars).hex().upper().encode()
+    selector = {1: crt310.TrackSelector.T1, 2: crt310.TrackSelector.T2, 3: crt310.TrackSelector.T3}
+    data = bytes((mode, selector[number])) + b"\x1fY" + chars
+    try:
+        crt310.decode_reply(crt310.Frame(0x45, 0x30, data))
+    except ProtocolError as exc:
+        assert_hidden(str(exc))
+
+
+def test_simulator_profile_errors_never_quote_the_card(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    for track in (
+        f'track2 = "{PAN}=2812201A"',  # outside the track's set
+        f'track1 = "{TRACK1}{"0" * 60}"',  # too long
+    ):
+        path.write_text(f'version = 1\ndescription = "x"\n[tracks]\n{track}\n', encoding="utf-8")
+        with pytest.raises(HalError) as caught:
+            load_card_profile_file(path)
+        assert_hidden(str(caught.value))
