@@ -50,6 +50,7 @@ from protocols.crt310_commands import (
 )
 from protocols.crt310_frames import ERROR_CM, Frame, _hide, build_frame
 from protocols.errors import FramingError, ProtocolError, UnknownCodeError
+from protocols.tracks import charset
 
 __all__ = [
     "ApduReply",
@@ -80,7 +81,7 @@ _CARD_EXACT = {t.value: t for t in IcCardType if t.value[1] is not None}
 _CARD_BY_S1 = {t.value[0]: t for t in IcCardType if t.value[1] is None}
 
 # The characters each track may hold (ISO 7811): track 1 six-bit, tracks 2 and 3 BCD.
-_TRACK_BASE = {1: (0x20, 0x5F), 2: (0x30, 0x3F), 3: (0x30, 0x3F)}
+_TRACK_BASE = {track: charset(track) for track in (1, 2, 3)}
 
 
 # ----------------------------------------------------------------------------- replies

@@ -39,6 +39,8 @@ __all__ = [
     "build_track1",
     "build_track2",
     "build_track3",
+    "charset",
+    "content_problem",
     "encode_track",
     "hidden",
     "lrc",
@@ -209,6 +211,28 @@ class RawTrack:
             f"start_sentinel={self.start_sentinel}, end_sentinel={self.end_sentinel}, "
             f"lrc={self.lrc})"
         )
+
+
+def charset(track_no: int) -> tuple[int, int]:
+    """The lowest and highest character code track ``track_no`` (1, 2 or 3) can hold."""
+    spec = _spec(track_no)
+    return spec.base, spec.high
+
+
+def content_problem(track_no: int, content: str | bytes | bytearray) -> str | None:
+    """Why ``content`` cannot sit between the sentinels of a track, or None if it can.
+
+    For callers that validate track data for their own error class (a service's
+    ``InvalidData``, a profile's ``ConfigurationError``). The message names a length,
+    a position and a character code, never the data.
+
+    Args:
+        track_no: 1, 2 or 3.
+        content: the characters without sentinels and LRC (bytes are taken one
+            character per byte).
+    """
+    text = content if isinstance(content, str) else bytes(content).decode("latin-1")
+    return _content_problem(_spec(track_no), text)
 
 
 def _content_problem(spec: _Spec, content: str) -> str | None:

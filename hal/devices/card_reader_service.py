@@ -39,6 +39,7 @@ from hal.errors import (
 )
 from hal.events import Event
 from hal.ledger import Ledger, Movement, Outcome
+from protocols.tracks import content_problem
 
 __all__ = ["CardReaderService"]
 
@@ -49,12 +50,7 @@ READER = "reader"
 RETAIN = "retain"
 CARD = "card"
 
-# Characters a magnetic track can hold (ISO 7811): track 1 is 6-bit, tracks 2/3 4-bit.
-_TRACK_CHARSET = {
-    Track.TRACK1: (0x20, 0x5F, 79),
-    Track.TRACK2: (0x30, 0x3F, 40),
-    Track.TRACK3: (0x30, 0x3F, 107),
-}
+_TRACK_NUMBER = {Track.TRACK1: 1, Track.TRACK2: 2, Track.TRACK3: 3}
 _MAX_APDU = 4 + 3 + 65535 + 3  # header, extended Lc, data, extended Le
 
 
@@ -279,17 +275,10 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
                 raise InvalidData(
                     f"{self.name} cannot write {track.value}; it writes {_names(writable)}"
                 )
-            low, high, longest = _TRACK_CHARSET[track]
-            if len(chars) > longest:
-                raise InvalidData(
-                    f"{track.value} holds at most {longest} characters, got {len(chars)}"
-                )
-            bad = next((i for i, c in enumerate(chars) if not low <= c <= high), None)
-            if bad is not None:
-                raise InvalidData(
-                    f"{track.value} holds characters 0x{low:02X}-0x{high:02X}; "
-                    f"character {bad} is outside that range"
-                )
+            # The backend writes the sentinels and LRC: the data is what goes between.
+            problem = content_problem(_TRACK_NUMBER[track], chars)
+            if problem:
+                raise InvalidData(f"cannot write {track.value}: {problem}")
 
         async def op(command_id: int) -> None:
             await self._backend.write_tracks({Track(t): bytes(v) for t, v in data.items()})

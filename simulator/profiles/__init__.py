@@ -55,6 +55,7 @@ from hal.errors import ConfigurationError
 from hal.stimulus import CardSample
 from protocols import tlv
 from protocols.errors import ProtocolError
+from protocols.tracks import content_problem
 
 __all__ = [
     "PROFILE_VERSION",
@@ -77,12 +78,6 @@ _TRACK_KEYS = frozenset({"track1", "track2", "track3", "invalid"})
 _CHIP_KEYS = frozenset({"protocol", "atr_t0", "atr_t1", "pse", "applications"})
 _APP_KEYS = frozenset({"aid", "label", "priority", "language", "pdol", "aip", "afl", "records"})
 _RECORD_KEYS = frozenset({"sfi", "record", "data"})
-# Characters each track can hold (ISO/IEC 7811): track 1 is 6-bit, tracks 2 and 3 4-bit.
-_TRACK_RANGE = {
-    Track.TRACK1: (0x20, 0x5F, 79),
-    Track.TRACK2: (0x30, 0x3F, 40),
-    Track.TRACK3: (0x30, 0x3F, 107),
-}
 _MAG_TRACKS = (Track.TRACK1, Track.TRACK2, Track.TRACK3)
 
 
@@ -357,14 +352,10 @@ def _parse_tracks(
             continue
         if track in invalid:
             raise ConfigurationError(f"{where}: {track.value} is listed invalid and has data")
-        low, high, longest = _TRACK_RANGE[track]
-        raw = chars.encode("ascii", errors="replace")
-        if len(raw) > longest or any(not low <= c <= high for c in raw):
-            raise ConfigurationError(
-                f"{where}: {track.value} holds at most {longest} characters "
-                f"0x{low:02X}-0x{high:02X}; got {len(raw)} characters outside that"
-            )
-        tracks[track] = raw
+        problem = content_problem(_MAG_TRACKS.index(track) + 1, chars)
+        if problem:
+            raise ConfigurationError(f"{where}: {track.value}: {problem}")
+        tracks[track] = chars.encode("ascii")
     return tracks, invalid
 
 

@@ -31,6 +31,7 @@ from hal.errors import (
     AtrNotObtained,
     DeviceNotReady,
     HalTimeout,
+    InvalidData,
     InvalidMedia,
     MediaJam,
     NoMedia,
@@ -216,6 +217,32 @@ async def test_blank_and_garbled_tracks_read_as_missing_and_invalid(
     control.model._card.invalid.add(Track.TRACK1)  # type: ignore[union-attr]
     garbled = await reader.read_raw_data([Track.TRACK1])
     assert garbled[Track.TRACK1].status is DataStatus.INVALID
+
+
+@pytest.mark.parametrize(
+    ("track", "chars", "problem"),
+    [
+        # What fits between the sentinels: 76 / 37 / 104 characters (ISO/IEC 7811).
+        (Track.TRACK1, b"B" * 77, "content is 77 characters, at most 76"),
+        (Track.TRACK2, b"1" * 38, "content is 38 characters, at most 37"),
+        (Track.TRACK3, b"1" * 105, "content is 105 characters, at most 104"),
+        (Track.TRACK2, b"4761739001010010?2812", "sentinel 0x3F inside the data at position 16"),
+        (Track.TRACK1, b"%B4761739001010010^", "sentinel 0x25 inside the data at position 0"),
+        (Track.TRACK2, b"476173900101001A", "character 0x41 at position 15"),
+        (Track.TRACK2, "4761739001010010=é".encode(), "character 0xC3 at position 17"),
+    ],
+)
+async def test_write_refuses_what_the_track_cannot_hold(
+    insert_and_read: InsertAndRead,
+    reader: CardReaderService,
+    track: Track,
+    chars: bytes,
+    problem: str,
+) -> None:
+    await insert_and_read(reader, "mag_only", [Track.TRACK2])
+    with pytest.raises(InvalidData, match=problem) as caught:
+        await reader.write_raw_data({track: chars})
+    assert "4761739001010010" not in str(caught.value)
 
 
 async def test_reading_the_chip_gives_its_atr(
