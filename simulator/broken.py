@@ -79,7 +79,9 @@ class DoubleCountsRetain(CardReaderModel):
 
 
 class EventsOutOfOrder(CardReaderModel):
-    """Reports ``MediaInserted`` before ``InsertCard``."""
+    """Announces ``InsertCard`` late: not when the entry opens, only after
+    ``MediaInserted``, once the card is already in (an app waiting for the prompt
+    never sees it in time)."""
 
     def _announce_insert_card(self) -> None:
         pass

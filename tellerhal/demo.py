@@ -19,6 +19,7 @@ from typing import TextIO, TypeVar
 
 import hal
 from hal.devices.card_reader import (
+    CardAction,
     CardData,
     CardReader,
     ChipPowerAction,
@@ -97,16 +98,16 @@ async def run_demo(
     *,
     scenario: str = "demo",
     clock_scale: float | None = None,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> DemoResult:
     """Run the demo and return what happened.
 
     Args:
         scenario: a scenario name (``simulator/scenarios``) or a path.
         clock_scale: overrides the scenario's clock scale (0.01 runs 100x faster).
-        out: where the step lines go.
+        out: where the step lines go (standard output by default).
     """
-    printer = _Printer(out)
+    printer = _Printer(out if out is not None else sys.stdout)
     result = DemoResult()
     plan = load_scenario(scenario)
     world = _world(plan, clock_scale)
@@ -116,7 +117,9 @@ async def run_demo(
     reader = hal.open(f"sim://card_reader?world={world.name}")
     assert isinstance(reader, CardReader)
     try:
-        await _app(reader, printer, result)
+        # Simulated minutes: long enough for a customer who forgets the card to be
+        # overtaken by the reader's take timeout.
+        await _app(reader, printer, result, patience=world.clock.to_real(120))
         await asyncio.wait_for(customer, timeout=max(5.0, world.clock.to_real(60)))
     finally:
         if not customer.done():
@@ -146,7 +149,9 @@ class _Steps:
         return value
 
 
-async def _app(reader: CardReader, printer: _Printer, result: DemoResult) -> None:
+async def _app(
+    reader: CardReader, printer: _Printer, result: DemoResult, *, patience: float
+) -> None:
     say = printer.line
     step = _Steps(printer, result)
     await step("open sim://card_reader", reader.open())
@@ -174,9 +179,13 @@ async def _app(reader: CardReader, printer: _Printer, result: DemoResult) -> Non
         agree = "agree" if result.chip_and_stripe_agree else "DISAGREE"
         say("app", f"chip and stripe {agree} on the PAN")
         await step("chip_power(off)", reader.chip_power(ChipPowerAction.OFF))
-        with reader.events(kinds=[MediaRemoved]) as removed:
+        with reader.events(kinds=[MediaRemoved, CardAction]) as gone:
             await step("move(exit): please take your card", reader.move(MoveTarget.EXIT))
-            await step("customer took the card", removed.wait_for(MediaRemoved, 120))
+            ending = await step("the card left the exit", gone.get(timeout=patience))
+        if isinstance(ending, CardAction):
+            say("app", f"the customer left the card: the reader moved it to {ending.to}")
+        else:
+            say("app", "the customer took the card")
     finally:
         events.close()
         await watcher

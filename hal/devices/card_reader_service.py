@@ -112,7 +112,9 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
             caps = self._backend.capabilities()
             self._caps = caps
             self._ledger_written()  # another process may have written since we last looked
-            self._ledger.define_location(self.name, READER, kind="position", item=CARD)
+            # A card in the reader is still its customer's: the reader is not a counted
+            # position, only the bins the bank keeps cards in are.
+            self._ledger.define_location(self.name, READER, kind="customer", item=CARD)
             if caps.retain_capacity:
                 self._ledger.define_location(
                     self.name, RETAIN, kind="retain", item=CARD, capacity=caps.retain_capacity
@@ -352,17 +354,19 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
         async def op(command_id: int) -> None:
             status = await self._backend.get_status()
             card_inside = status.media in (MediaStatus.PRESENT, MediaStatus.JAMMED)
-            may_retain = to in (ResetAction.RETAIN, ResetAction.AUTO) and bool(
-                self._capabilities().retain_capacity
-            )
+            capacity = self._capabilities().retain_capacity
+            action = to
+            if to is ResetAction.AUTO and capacity and self._retained() >= capacity:
+                action = ResetAction.EXIT  # auto may not capture into a full bin: eject
+            may_retain = action in (ResetAction.RETAIN, ResetAction.AUTO) and bool(capacity)
             if card_inside and may_retain:
 
                 async def act() -> bool:
-                    return await self._backend.reset(to) == MoveTarget.RETAIN
+                    return await self._backend.reset(action) == MoveTarget.RETAIN
 
-                await self._capture(command_id, f"reset to {to.value}", act)
+                await self._capture(command_id, f"reset to {action.value}", act)
             else:
-                await self._queue.uncancellable(self._backend.reset(to))
+                await self._queue.uncancellable(self._backend.reset(action))
             self._report_status(await self._backend.get_status())
 
         await self._command("Reset", op, timeout=timeout)

@@ -79,6 +79,10 @@ def _reader(address: DeviceAddress) -> CardReader:
 async def _run(args: argparse.Namespace, workdir: Path) -> int:
     address = DeviceAddress.parse(args.address)
     simulated = address.driver == "sim"
+    if simulated and args.cards is not None:
+        raise ConfigurationError("--cards is for a real device; sim:// has its own customer")
+    if not simulated:
+        _reader(address)  # an unknown driver or bad option is a usage error, not 11 failures
     bench = None if simulated else _bench_stimulus(address, args.cards)
     cases = [c for c in CARD_READER_CASES if not args.case or c.id in args.case]
     if args.case and len(cases) != len(set(args.case)):

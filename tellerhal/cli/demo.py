@@ -48,4 +48,7 @@ def run(args: argparse.Namespace) -> int:
     except HalError as exc:
         print(f"tellerhal demo: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    except TimeoutError:
+        print("tellerhal demo: the scripted customer did not finish in time", file=sys.stderr)
+        return 1
     return 0 if result.chip_and_stripe_agree else 1

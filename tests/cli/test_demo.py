@@ -29,7 +29,7 @@ def test_demo_reads_stripe_and_chip_and_returns_the_card(
         for marker in ("InsertCard (command", "MediaInserted (command", "MediaRemoved")
     ]
     assert order == sorted(order)
-    assert "customer took the card" in out
+    assert "the customer took the card" in out
     assert lines[-1].split()[-1] == "hal"  # the closing line
 
 
@@ -59,3 +59,12 @@ def test_demo_runs_as_the_console_script(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "chip and stripe agree" in done.stdout
     assert FULL_PAN not in done.stdout + done.stderr
+
+
+def test_demo_with_a_forgetful_customer_ends_with_the_card_captured(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["demo", "--scenario", "forgetful", "--clock-scale", "0.002"]) == 0
+    out = capsys.readouterr().out
+    assert "the customer left the card: the reader moved it to retain" in out
+    assert "CardAction" in out

@@ -200,3 +200,32 @@ async def test_a_capture_failing_with_any_error_is_settled_not_left_pending(
         assert record.settlement is not None
         assert record.settlement.outcome is Outcome.FAILED  # the card is still inside
         assert (await reader.retain_bin()).count == 0
+
+
+async def test_captures_leave_the_ledger_without_violations(
+    insert_and_read: InsertAndRead, reader: CardReaderService, control: CardReaderControl
+) -> None:
+    for _ in range(3):
+        await insert_and_read(reader, tracks=[Track.TRACK2])
+        await reader.move(MoveTarget.RETAIN)
+    await insert_and_read(reader, tracks=[Track.TRACK2])
+    await reader.move(MoveTarget.EXIT)
+    await control.take_card(timeout=1)
+    assert reader.ledger.check_invariants(reader.name) == []
+    assert reader.ledger.counts(reader.name) == {"retain": 3}
+
+
+async def test_auto_reset_with_a_full_bin_ejects_instead(
+    insert_and_read: InsertAndRead, world: World
+) -> None:
+    world.card_reader(setup=CardReaderSetup(retain_capacity=1))
+    control = world.card_reader_control()
+    async with world.open_card_reader() as reader:
+        await insert_and_read(reader, tracks=[Track.TRACK2])
+        await reader.move(MoveTarget.RETAIN)
+        await insert_and_read(reader, tracks=[Track.TRACK2])
+        await reader.reset()  # auto, and the bin is full: the card must come out
+        assert await control.card_position() == "exit"
+        assert (await reader.retain_bin()).count == 1
+        assert not reader.ledger.pending(reader.name)
+        await control.take_card(timeout=1)
