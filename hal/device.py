@@ -108,8 +108,8 @@ class Device(ABC, Generic[StatusT, CapsT]):
         """Subscribe to the device's events from this moment on.
 
         Args:
-            maxsize: events queued before the oldest unread ones are dropped and an
-                `EventsLost` marker is put in their place.
+            maxsize: events queued unread before new ones are dropped; an `EventsLost`
+                marker with their count takes their place once there is room again.
             kinds: only these event classes (and subclasses); ``None`` for all.
         """
 

@@ -114,7 +114,8 @@ class Subscription:
         self._kinds = kinds
         self._queue: deque[Event] = deque()
         self._lost = 0
-        self._waiter: asyncio.Future[None] | None = None
+        # Every task waiting in get(): a subscription may have more than one reader.
+        self._waiters: set[asyncio.Future[None]] = set()
         self._closed = False
 
     @property
@@ -136,8 +137,10 @@ class Subscription:
         self._wake()
 
     def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        waiters, self._waiters = self._waiters, set()
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def get_nowait(self) -> Event | None:
         """The next queued event, or ``None`` if none is queued."""
@@ -145,7 +148,7 @@ class Subscription:
             return self._queue.popleft()
         if self._lost:
             lost, self._lost = self._lost, 0
-            return EventsLost(count=lost)
+            return EventsLost(device=self._hub.device, count=lost)
         return None
 
     async def get(self, timeout: float | None = None) -> Event:
@@ -165,11 +168,12 @@ class Subscription:
                     return event
                 if self._closed:
                     raise EOFError("the subscription is closed")
-                self._waiter = asyncio.get_running_loop().create_future()
+                waiter = asyncio.get_running_loop().create_future()
+                self._waiters.add(waiter)
                 try:
-                    await self._waiter
+                    await waiter
                 finally:
-                    self._waiter = None
+                    self._waiters.discard(waiter)
 
     async def wait_for(
         self,

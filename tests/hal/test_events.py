@@ -115,3 +115,37 @@ async def test_waiting_reader_is_woken_by_publish() -> None:
 def test_changed_fields_names_only_the_differences() -> None:
     assert changed_fields(State(a=1, b="x"), State(a=1, b="y")) == {"b"}
     assert changed_fields(State(), State()) == frozenset()
+
+
+async def test_two_readers_of_one_subscription_are_both_woken() -> None:
+    hub = EventHub("dev")
+    sub = hub.subscribe()
+    first = asyncio.create_task(sub.get(timeout=1))
+    second = asyncio.create_task(sub.get(timeout=1))
+    await asyncio.sleep(0)  # both wait now
+    hub.publish(Ping(n=1))
+    hub.publish(Ping(n=2))
+    got = await asyncio.gather(first, second)
+    assert sorted(e.n for e in got if isinstance(e, Ping)) == [1, 2]
+
+
+async def test_close_wakes_every_reader() -> None:
+    hub = EventHub("dev")
+    sub = hub.subscribe()
+    readers = [asyncio.create_task(sub.get(timeout=1)) for _ in range(2)]
+    await asyncio.sleep(0)
+    sub.close()
+    for reader in readers:
+        with pytest.raises(EOFError):
+            await reader
+
+
+def test_a_marker_read_on_its_own_names_the_device() -> None:
+    hub = EventHub("dev")
+    sub = hub.subscribe(maxsize=1)
+    for n in range(3):
+        hub.publish(Ping(n=n))
+    assert isinstance(sub.get_nowait(), Ping)
+    marker = sub.get_nowait()
+    assert isinstance(marker, EventsLost)
+    assert (marker.count, marker.device) == (2, "dev")
