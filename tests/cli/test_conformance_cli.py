@@ -126,3 +126,9 @@ async def test_a_person_at_the_bench_drives_a_case(tmp_path: Path) -> None:
     assert result.verdict is Verdict.PASSED, result.detail
     assert any("Insert the 'visa' test card" in p for p in prompts)
     assert any("Take the card" in p for p in prompts)
+
+
+@pytest.mark.usefixtures("fake_driver")
+def test_a_real_device_needs_the_bench_cards(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["conformance", "fake://card_reader"]) == 2
+    assert "give --cards FILE" in capsys.readouterr().err
