@@ -23,6 +23,7 @@ through the control API is seen by every service opened over it. Options:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass
@@ -124,8 +125,11 @@ def open_sim_device(address: DeviceAddress, options: SimOptions) -> CardReaderSe
         clock_scale=options.clock_scale if "clock_scale" in given else None,
     )
     setup = None
-    if "retain_capacity" in given or "variant" in given:
-        setup = CardReaderSetup(retain_capacity=options.retain_capacity, variant=options.variant)
+    named = {key: getattr(options, key) for key in ("retain_capacity", "variant") if key in given}
+    if named:
+        # Only what the address names is checked against the model; the rest of its
+        # setup (a scenario's motion time, an earlier address's variant) stands.
+        setup = dataclasses.replace(world.card_reader_setup(device) or CardReaderSetup(), **named)
     model = world.card_reader(device, setup)
     if options.profile and model.position in _EMPTY:
         model.customer_inserts(load_card_profile(options.profile))

@@ -125,6 +125,11 @@ class World:
         self._card_readers[name] = (setup, model)
         return model
 
+    def card_reader_setup(self, name: str = "card_reader") -> CardReaderSetup | None:
+        """How the card reader ``name`` was built, or ``None`` if it is not made yet."""
+        existing = self._card_readers.get(name)
+        return existing[0] if existing is not None else None
+
     def card_reader_control(self, name: str = "card_reader") -> CardReaderControl:
         """The control API of the card reader ``name`` (made on first use)."""
         return CardReaderControl(self.card_reader(name))

@@ -14,7 +14,7 @@ from hal.devices.card_reader_service import CardReaderService
 from hal.errors import ConfigurationError
 from simulator.broken import ReadsWrongTrack
 from simulator.registration import SIM_DRIVER, SimOptions, open_sim_device
-from simulator.world import get_world
+from simulator.world import CardReaderSetup, get_world
 
 
 def test_the_entry_point_gives_the_sim_driver() -> None:
@@ -93,3 +93,16 @@ async def test_a_variant_and_a_ledger_file(tmp_path: Path) -> None:
     assert ledger.exists()
     async with hal.open(f"sim://card_reader?world=v&ledger={ledger}") as reader:
         assert (await reader.retain_bin()).count == 1
+
+
+def test_an_address_repeating_one_setting_keeps_the_others() -> None:
+    # The variant, motion time and take timeout the model was built with are kept when
+    # a later address names only the retain capacity (the same one).
+    world = get_world("keep", clock_scale=0.005)
+    built = world.card_reader(setup=CardReaderSetup(motion_time=0.1, variant="reads_wrong_track"))
+    device = hal.open("sim://card_reader?world=keep&retain_capacity=50")
+    assert isinstance(device, CardReaderService)
+    assert world.card_reader() is built
+    assert hal.open("sim://card_reader?world=keep&variant=reads_wrong_track") is not None
+    with pytest.raises(ConfigurationError, match="already has card_reader built"):
+        hal.open("sim://card_reader?world=keep&variant=no_jam_error")
