@@ -223,13 +223,8 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
         if isinstance(event, CardAction) and event.to == RETAIN and self._opened:
             # The device captured a card on its own (e.g. one left at the exit): it has
             # already moved, so the journal entry follows the fact.
-            movement = self._ledger.journal(
-                self.name,
-                source=READER,
-                destination=RETAIN,
-                item=CARD,
-                count=1,
-                reason=f"captured by the device from {event.source or 'the reader'}",
+            movement = self._journal_capture(
+                f"captured by the device from {event.source or 'the reader'}"
             )
             self._ledger.settle(movement.id, Outcome.DONE, moved=1)
             self._ledger_written()
@@ -382,7 +377,14 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
         retained = self._retained()
         if retained >= capacity:
             raise RetainBinFull(f"{self.name}: the retain bin holds {retained} of {capacity} cards")
-        movement = self._ledger.journal(
+        movement = self._journal_capture(reason, command_id)
+        # The device's action and its settlement are one step: a cancel waits for both,
+        # so it can never leave a capture that happened pending (and uncounted).
+        await self._queue.uncancellable(self._act_and_settle(movement.id, act))
+
+    def _journal_capture(self, reason: str, command_id: int | None = None) -> Movement:
+        """Journal one card going from the reader into the retain bin (pending)."""
+        return self._ledger.journal(
             self.name,
             source=READER,
             destination=RETAIN,
@@ -391,9 +393,6 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
             command_id=command_id,
             reason=reason,
         )
-        # The device's action and its settlement are one step: a cancel waits for both,
-        # so it can never leave a capture that happened pending (and uncounted).
-        await self._queue.uncancellable(self._act_and_settle(movement.id, act))
 
     async def _act_and_settle(self, movement_id: int, act: Callable[[], Awaitable[bool]]) -> None:
         try:
