@@ -51,6 +51,7 @@ from typing import Any
 from hal.errors import ConfigurationError
 from simulator.control import CONDITIONS
 from simulator.profiles import load_card_profile
+from simulator.tomlcheck import check_keys, typed
 from simulator.world import CardReaderSetup, World
 
 __all__ = [
@@ -179,33 +180,33 @@ def parse_scenario(text: str, *, name: str = "scenario") -> Scenario:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{where}: not valid TOML: {exc}") from exc
-    _check_keys(doc, _TOP_KEYS, where)
+    check_keys(doc, _TOP_KEYS, where)
     if doc.get("version") != SCENARIO_VERSION:
         raise ConfigurationError(
             f"{where}: version {doc.get('version')!r} is not supported; this simulator "
             f"reads version {SCENARIO_VERSION}"
         )
-    description = _get(doc, "description", str, where, "")
-    seed = _get(doc, "seed", int, where, 0)
+    description = typed(doc, "description", str, where, "")
+    seed = typed(doc, "seed", int, where, 0)
     clock_scale = _number(doc, "clock_scale", where, 1.0)
     if clock_scale <= 0:
         raise ConfigurationError(f"{where}: clock_scale must be > 0, got {clock_scale}")
-    devices = _get(doc, "devices", dict, where, {})
-    _check_keys(devices, _DEVICES, f"{where} [devices]")
+    devices = typed(doc, "devices", dict, where, {})
+    check_keys(devices, _DEVICES, f"{where} [devices]")
     readers: dict[str, CardReaderSetup] = {}
     for device, table in devices.items():
         at = f"{where} [devices.{device}]"
         if not isinstance(table, dict):
             raise ConfigurationError(f"{at}: expected a table")
-        _check_keys(table, _SETUP_KEYS, at)
+        check_keys(table, _SETUP_KEYS, at)
         take_timeout = _number(table, "take_timeout", at, 30.0)
         readers[device] = CardReaderSetup(
-            retain_capacity=_get(table, "retain_capacity", int, at, 50),
+            retain_capacity=typed(table, "retain_capacity", int, at, 50),
             take_timeout=take_timeout or None,
             motion_time=_number(table, "motion_time", at, 0.3),
-            variant=_get(table, "variant", str, at, ""),
+            variant=typed(table, "variant", str, at, ""),
         )
-    steps_raw = _get(doc, "customer", list, where, [])
+    steps_raw = typed(doc, "customer", list, where, [])
     steps = tuple(
         _parse_step(raw, f"{where} customer step {i + 1}") for i, raw in enumerate(steps_raw)
     )
@@ -222,18 +223,18 @@ def parse_scenario(text: str, *, name: str = "scenario") -> Scenario:
 def _parse_step(raw: object, where: str) -> Step:
     if not isinstance(raw, dict):
         raise ConfigurationError(f"{where}: expected a table")
-    _check_keys(raw, _STEP_KEYS, where)
-    action = _get(raw, "action", str, where, None)
+    check_keys(raw, _STEP_KEYS, where)
+    action = typed(raw, "action", str, where, None)
     if action is not None and action not in ACTIONS:
         raise ConfigurationError(
             f"{where}: unknown action {action!r}; actions: {', '.join(sorted(ACTIONS))}"
         )
-    wait_for = _get(raw, "wait_for", str, where, None)
+    wait_for = typed(raw, "wait_for", str, where, None)
     if wait_for is not None and wait_for not in CONDITIONS:
         raise ConfigurationError(
             f"{where}: unknown condition {wait_for!r}; conditions: {', '.join(sorted(CONDITIONS))}"
         )
-    profile = _get(raw, "profile", str, where, None)
+    profile = typed(raw, "profile", str, where, None)
     if (profile is not None) != (action == "insert_card"):
         raise ConfigurationError(f"{where}: 'profile' goes with action insert_card, and only there")
     if profile is not None:
@@ -243,7 +244,7 @@ def _parse_step(raw: object, where: str) -> Step:
         raise ConfigurationError(
             f"{where}: 'seconds' goes with action slow_replies, and only there"
         )
-    device = _get(raw, "device", str, where, "card_reader")
+    device = typed(raw, "device", str, where, "card_reader")
     if device not in _DEVICES:
         raise ConfigurationError(f"{where}: device {device!r}; devices: {', '.join(_DEVICES)}")
     step = Step(
@@ -317,25 +318,6 @@ async def run_customer(world: World, scenario: Scenario) -> None:
             await control.slow_replies(step.seconds or 0.0)
         elif step.action == "empty_retain_bin":
             await control.empty_retain_bin()
-
-
-def _check_keys(table: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise ConfigurationError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
-        )
-
-
-def _get(table: Mapping[str, Any], key: str, kind: type[Any], where: str, default: Any) -> Any:
-    if key not in table:
-        return default
-    value = table[key]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ConfigurationError(
-            f"{where}: '{key}' must be a {kind.__name__}, got {type(value).__name__}"
-        )
-    return value
 
 
 def _number(table: Mapping[str, Any], key: str, where: str, default: Any) -> Any:

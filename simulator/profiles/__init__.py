@@ -56,6 +56,7 @@ from hal.stimulus import CardSample
 from protocols import tlv
 from protocols.errors import ProtocolError
 from protocols.tracks import content_problem
+from simulator.tomlcheck import check_keys, typed
 
 __all__ = [
     "PROFILE_VERSION",
@@ -294,7 +295,7 @@ def _parse(name: str, text: str, source: str, chain: tuple[str, ...]) -> CardPro
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"card profile {source}: not valid TOML: {exc}") from exc
-    _check_keys(doc, _TOP_KEYS, source)
+    check_keys(doc, _TOP_KEYS, source)
     version = doc.get("version")
     if version != PROFILE_VERSION:
         raise ConfigurationError(
@@ -307,7 +308,7 @@ def _parse(name: str, text: str, source: str, chain: tuple[str, ...]) -> CardPro
         if not isinstance(extends, str) or not _NAME.match(extends):
             raise ConfigurationError(f"card profile {source}: 'extends' must name a profile")
         base = _load_packaged(extends, (*chain, name))
-    description = _typed(doc, "description", str, source, base.description if base else "")
+    description = typed(doc, "description", str, source, base.description if base else "")
     tracks, invalid = (base.tracks, base.invalid_tracks) if base else ({}, frozenset())
     if "tracks" in doc:
         tracks, invalid = _parse_tracks(_table(doc, "tracks", source), source)
@@ -317,9 +318,9 @@ def _parse(name: str, text: str, source: str, chain: tuple[str, ...]) -> CardPro
     jams, never_taken = (base.jams, base.never_taken) if base else (False, False)
     if "behaviour" in doc:
         behaviour = _table(doc, "behaviour", source)
-        _check_keys(behaviour, _BEHAVIOUR_KEYS, f"{source} [behaviour]")
-        jams = _typed(behaviour, "jams", bool, source, False)
-        never_taken = _typed(behaviour, "never_taken", bool, source, False)
+        check_keys(behaviour, _BEHAVIOUR_KEYS, f"{source} [behaviour]")
+        jams = typed(behaviour, "jams", bool, source, False)
+        never_taken = typed(behaviour, "never_taken", bool, source, False)
     return CardProfile(
         name=name,
         description=description,
@@ -335,8 +336,8 @@ def _parse_tracks(
     table: dict[str, Any], source: str
 ) -> tuple[dict[Track, bytes], frozenset[Track]]:
     where = f"{source} [tracks]"
-    _check_keys(table, _TRACK_KEYS, where)
-    invalid_names = _typed(table, "invalid", list, where, [])
+    check_keys(table, _TRACK_KEYS, where)
+    invalid_names = typed(table, "invalid", list, where, [])
     try:
         invalid = frozenset(Track(t) for t in invalid_names)
     except ValueError as exc:
@@ -347,7 +348,7 @@ def _parse_tracks(
         raise ConfigurationError(f"{where}: 'invalid' lists magnetic tracks only")
     tracks: dict[Track, bytes] = {}
     for track in _MAG_TRACKS:
-        chars = _typed(table, track.value, str, where, "")
+        chars = typed(table, track.value, str, where, "")
         if not chars:
             continue
         if track in invalid:
@@ -361,7 +362,7 @@ def _parse_tracks(
 
 def _parse_chip(table: dict[str, Any], source: str) -> ChipProfile:
     where = f"{source} [chip]"
-    _check_keys(table, _CHIP_KEYS, where)
+    check_keys(table, _CHIP_KEYS, where)
     atrs = {
         proto: _hex(table, key, where, 2, 33)
         for proto, key in (("T0", "atr_t0"), ("T1", "atr_t1"))
@@ -372,17 +373,17 @@ def _parse_chip(table: dict[str, Any], source: str) -> ChipProfile:
     for proto, atr in atrs.items():
         if atr[0] not in (0x3B, 0x3F):
             raise ConfigurationError(f"{where}: the {proto} ATR starts with 3B or 3F")
-    protocol = _typed(table, "protocol", str, where, sorted(atrs)[0])
+    protocol = typed(table, "protocol", str, where, sorted(atrs)[0])
     if protocol not in atrs:
         raise ConfigurationError(
             f"{where}: protocol {protocol!r} has no ATR; ATRs given for {sorted(atrs)}"
         )
-    apps_raw = _typed(table, "applications", list, where, [])
+    apps_raw = typed(table, "applications", list, where, [])
     apps = tuple(_parse_app(a, f"{where} application {i + 1}") for i, a in enumerate(apps_raw))
     return ChipProfile(
         protocol=protocol,
         atrs=MappingProxyType(atrs),
-        pse=_typed(table, "pse", bool, where, False),
+        pse=typed(table, "pse", bool, where, False),
         applications=apps,
     )
 
@@ -390,7 +391,7 @@ def _parse_chip(table: dict[str, Any], source: str) -> ChipProfile:
 def _parse_app(raw: object, where: str) -> EmvApplication:
     if not isinstance(raw, dict):
         raise ConfigurationError(f"{where}: expected a table")
-    _check_keys(raw, _APP_KEYS, where)
+    check_keys(raw, _APP_KEYS, where)
     for key in ("aid", "label", "aip", "afl"):
         if key not in raw:
             raise ConfigurationError(f"{where}: '{key}' is required")
@@ -401,7 +402,7 @@ def _parse_app(raw: object, where: str) -> EmvApplication:
         raise ConfigurationError(f"{where}: priority is an integer 0-255, got {priority!r}")
     records = tuple(
         _parse_record(r, f"{where} record {i + 1}")
-        for i, r in enumerate(_typed(raw, "records", list, where, []))
+        for i, r in enumerate(typed(raw, "records", list, where, []))
     )
     afl = _hex(raw, "afl", where, 4, 252)
     pdol = _hex(raw, "pdol", where, 0, 252) if "pdol" in raw else b""
@@ -413,9 +414,9 @@ def _parse_app(raw: object, where: str) -> EmvApplication:
         raise ConfigurationError(f"{where}: the AFL is 4 bytes per entry, got {len(afl)} bytes")
     app = EmvApplication(
         aid=_hex(raw, "aid", where, 5, 16),
-        label=_typed(raw, "label", str, where, ""),
+        label=typed(raw, "label", str, where, ""),
         priority=priority,
-        language=_typed(raw, "language", str, where, ""),
+        language=typed(raw, "language", str, where, ""),
         pdol=pdol,
         aip=_hex(raw, "aip", where, 2, 2),
         afl=afl,
@@ -434,9 +435,9 @@ def _parse_app(raw: object, where: str) -> EmvApplication:
 def _parse_record(raw: object, where: str) -> EmvRecord:
     if not isinstance(raw, dict):
         raise ConfigurationError(f"{where}: expected a table")
-    _check_keys(raw, _RECORD_KEYS, where)
-    sfi = _typed(raw, "sfi", int, where, 0)
-    number = _typed(raw, "record", int, where, 0)
+    check_keys(raw, _RECORD_KEYS, where)
+    sfi = typed(raw, "sfi", int, where, 0)
+    number = typed(raw, "record", int, where, 0)
     if not 1 <= sfi <= 30 or not 1 <= number <= 254:
         raise ConfigurationError(f"{where}: sfi is 1-30 and record 1-254; got {sfi}, {number}")
     data = _hex(raw, "data", where, 1, 252)
@@ -447,14 +448,6 @@ def _parse_record(raw: object, where: str) -> EmvRecord:
     return EmvRecord(sfi=sfi, record=number, data=data)
 
 
-def _check_keys(table: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise ConfigurationError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
-        )
-
-
 def _table(doc: Mapping[str, Any], key: str, source: str) -> dict[str, Any]:
     value = doc[key]
     if not isinstance(value, dict):
@@ -462,19 +455,8 @@ def _table(doc: Mapping[str, Any], key: str, source: str) -> dict[str, Any]:
     return value
 
 
-def _typed(table: Mapping[str, Any], key: str, kind: type[Any], where: str, default: Any) -> Any:
-    if key not in table:
-        return default
-    value = table[key]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ConfigurationError(
-            f"{where}: '{key}' must be a {kind.__name__}, got {type(value).__name__}"
-        )
-    return value
-
-
 def _hex(table: Mapping[str, Any], key: str, where: str, shortest: int, longest: int) -> bytes:
-    text = _typed(table, key, str, where, "")
+    text = typed(table, key, str, where, "")
     try:
         value = bytes.fromhex("".join(text.split()))
     except ValueError as exc:
