@@ -33,7 +33,7 @@ from pathlib import Path
 
 from hal.errors import LedgerError
 from hal.ledger.model import LedgerInfo
-from hal.ledger.schema import SCHEMA_VERSION, migrate, schema_version
+from hal.ledger.schema import SCHEMA_VERSION, migrate, schema_version, transaction
 
 __all__ = ["MEMORY", "Database"]
 
@@ -204,14 +204,8 @@ class Database:
         """
         conn = self._usable(what)
         try:
-            conn.execute("BEGIN")
-            try:
+            with transaction(conn, "BEGIN"):
                 yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
         except sqlite3.Error as exc:
             raise LedgerError(f"ledger {self.path}: cannot {what}: {exc}") from exc
 
@@ -241,14 +235,8 @@ class Database:
                 f"({self._broken.message}): cannot {what}; reopen it and reconcile"
             ) from self._broken
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(conn, "BEGIN IMMEDIATE"):
                 yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
         except sqlite3.Error as exc:
             error = LedgerError(f"ledger {self.path}: cannot {what}: {exc}")
             self._broken = error

@@ -12,11 +12,20 @@ abort any UPDATE or DELETE of a journal row, and any INSERT that would replace o
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from hal.errors import LedgerError
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "migrate", "schema_version"]
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "Migration",
+    "migrate",
+    "schema_version",
+    "transaction",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +152,27 @@ SCHEMA_VERSION = MIGRATIONS[-1].version
 """The schema version this code writes and reads."""
 
 
+@contextmanager
+def transaction(conn: sqlite3.Connection, begin: str = "BEGIN") -> Iterator[sqlite3.Connection]:
+    """``begin`` ... ``COMMIT`` around the block; any exception rolls it back and passes.
+
+    Args:
+        conn: a connection in autocommit mode, outside any transaction.
+        begin: ``BEGIN`` (a read snapshot) or ``BEGIN IMMEDIATE`` (take the write lock).
+
+    Yields:
+        ``conn``, inside the transaction.
+    """
+    conn.execute(begin)
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:  # SQLite may have rolled back already
+            conn.execute("ROLLBACK")
+        raise
+
+
 def schema_version(conn: sqlite3.Connection) -> int:
     """The schema version stored in a ledger file (``0`` for an empty file).
 
@@ -180,8 +210,7 @@ def migrate(conn: sqlite3.Connection, migrations: tuple[Migration, ...] = MIGRAT
         raise ValueError(f"migration versions must run 1..N without gaps, got {versions}")
     target = versions[-1]
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn, "BEGIN IMMEDIATE"):
             # Read inside the write transaction: another opener may just have migrated.
             current = schema_version(conn)
             if current > target:
@@ -194,11 +223,6 @@ def migrate(conn: sqlite3.Connection, migrations: tuple[Migration, ...] = MIGRAT
                     conn.execute(statement)
                 # PRAGMA takes no parameters; the version is an int we built.
                 conn.execute(f"PRAGMA user_version = {int(step.version)}")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
     except sqlite3.Error as exc:
         raise LedgerError(f"ledger schema migration to version {target} failed: {exc}") from exc
     return target
