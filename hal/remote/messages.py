@@ -1,0 +1,486 @@
+"""The wire format of the ZeroMQ remote: frames, the header, and the limits we enforce.
+
+A message is a list of ZeroMQ frames::
+
+    [header JSON] [payload JSON] [blob 0] [blob 1] ...
+
+(the ROUTER side sees the peer's routing id in front). Both JSON frames are UTF-8
+objects. Bytes inside a payload travel as raw blob frames, never base64: the JSON value
+``{"$blob": N}`` stands for frame N of the blobs, and every blob frame is referenced
+exactly once.
+
+The header follows XFS4IoT (``name``, ``requestId``, ``type``, ``timeout``, ``status``,
+``completionCode``, ``errorDescription``) with our additions: ``version`` of this
+format, ``device``, ``session``, a per-device ``seq`` on events, a ``deadline`` on
+commands, ``errorCode`` in the header rather than the payload, and the ``heartbeat``
+type. `decode` is strict: an unknown key, a value of the wrong type, duplicate JSON
+keys, ``NaN``, nesting deeper than `Limits.max_depth` or a frame larger than its limit
+is a `MessageError` carrying the acknowledge status to answer with. Every byte from a
+socket is untrusted; nothing here raises anything else on bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final
+
+__all__ = [
+    "CLIENT_TYPES",
+    "HEARTBEAT",
+    "LIMITS",
+    "SERVER_TYPES",
+    "SUPPORTED_VERSIONS",
+    "VERSION",
+    "AckStatus",
+    "Header",
+    "Limits",
+    "Message",
+    "MessageError",
+    "MessageType",
+    "decode",
+    "dump_json",
+    "encode",
+    "valid_device_name",
+]
+
+#: The version of this wire format that we write.
+VERSION: Final = "1"
+#: The versions we read.
+SUPPORTED_VERSIONS: Final = frozenset({VERSION})
+#: The ``name`` of heartbeat messages (both ways).
+HEARTBEAT: Final = "Common.Heartbeat"
+
+_MAX_ID = 2**53  # a requestId or seq must survive a JavaScript client
+_MAX_TIMEOUT_MS = 2**31
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}\.[A-Za-z][A-Za-z0-9]{0,63}\Z")
+_DEVICE = re.compile(r"[a-z][a-z0-9_-]{0,63}\Z")
+_MAX_TEXT = 1024  # session ids, descriptions, codes
+
+
+def valid_device_name(name: str) -> bool:
+    """True for a device name the wire carries (``card_reader``): a-z, 0-9, ``_``, ``-``."""
+    return bool(_DEVICE.match(name))
+
+
+class MessageType(StrEnum):
+    """The header ``type``."""
+
+    COMMAND = "command"
+    ACKNOWLEDGE = "acknowledge"
+    EVENT = "event"
+    COMPLETION = "completion"
+    UNSOLICITED = "unsolicited"
+    HEARTBEAT = "heartbeat"
+
+
+#: What a server accepts from a client, and a client from a server.
+CLIENT_TYPES: Final = frozenset({MessageType.COMMAND, MessageType.HEARTBEAT})
+SERVER_TYPES: Final = frozenset(
+    {
+        MessageType.ACKNOWLEDGE,
+        MessageType.EVENT,
+        MessageType.COMPLETION,
+        MessageType.UNSOLICITED,
+        MessageType.HEARTBEAT,
+    }
+)
+
+
+class AckStatus(StrEnum):
+    """A refusing acknowledge's ``status`` (``null`` means accepted)."""
+
+    INVALID_MESSAGE = "invalidMessage"
+    INVALID_REQUEST_ID = "invalidRequestID"
+    TOO_MANY_REQUESTS = "tooManyRequests"
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """A message header, with Python names; `to_json` spells the wire names.
+
+    Attributes:
+        type: what kind of message this is.
+        name: ``Interface.Command``, an event's XFS4IoT name or `HEARTBEAT`; ``""`` only
+            on the acknowledge of an unreadable message.
+        request_id: the client's id of the command (commands, acks, events, completions).
+        version: the wire format's version.
+        timeout: commands: milliseconds, ``0`` for none.
+        deadline: commands: Unix time after which the command must not start.
+        status: acknowledges: ``None`` when accepted.
+        completion_code, error_code, error_description: completions (a refusing
+            acknowledge carries a description too).
+        device: the device a command is for, or an event is from.
+        session: the session's id (server to client).
+        seq: (unsolicited) events: per device and session, from 1, no gaps.
+    """
+
+    type: MessageType
+    name: str
+    request_id: int | None = None
+    version: str = VERSION
+    timeout: int | None = None
+    deadline: float | None = None
+    status: AckStatus | None = None
+    completion_code: str | None = None
+    error_code: str | None = None
+    error_description: str | None = None
+    device: str | None = None
+    session: str | None = None
+    seq: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The header as a JSON object (absent fields left out; an ack's ``status`` kept)."""
+        out: dict[str, Any] = {"version": self.version, "name": self.name, "type": self.type.value}
+        for attr, key in _OPTIONAL_KEYS:
+            value = getattr(self, attr)
+            if value is not None:
+                out[key] = value.value if isinstance(value, StrEnum) else value
+        if self.type is MessageType.ACKNOWLEDGE:
+            out.setdefault("requestId", None)
+            out.setdefault("status", None)
+        return out
+
+
+_OPTIONAL_KEYS = (
+    ("request_id", "requestId"),
+    ("timeout", "timeout"),
+    ("deadline", "deadline"),
+    ("status", "status"),
+    ("completion_code", "completionCode"),
+    ("error_code", "errorCode"),
+    ("error_description", "errorDescription"),
+    ("device", "device"),
+    ("session", "session"),
+    ("seq", "seq"),
+)
+_COMMON = frozenset({"version", "name", "type"})
+#: The keys each type may carry, and those it must.
+_ALLOWED: Mapping[MessageType, frozenset[str]] = {
+    MessageType.COMMAND: _COMMON | {"requestId", "timeout", "deadline", "device"},
+    MessageType.HEARTBEAT: _COMMON | {"session"},
+    MessageType.ACKNOWLEDGE: _COMMON
+    | {"requestId", "status", "errorDescription", "device", "session"},
+    MessageType.EVENT: _COMMON | {"requestId", "device", "session", "seq"},
+    MessageType.UNSOLICITED: _COMMON | {"device", "session", "seq"},
+    MessageType.COMPLETION: _COMMON
+    | {"requestId", "completionCode", "errorCode", "errorDescription", "device", "session"},
+}
+_REQUIRED: Mapping[MessageType, frozenset[str]] = {
+    MessageType.COMMAND: _COMMON,  # requestId is checked apart: invalidRequestID
+    MessageType.HEARTBEAT: _COMMON,
+    MessageType.ACKNOWLEDGE: _COMMON | {"requestId", "status"},
+    MessageType.EVENT: _COMMON | {"requestId", "device", "seq"},
+    MessageType.UNSOLICITED: _COMMON | {"device", "seq"},
+    MessageType.COMPLETION: _COMMON | {"requestId", "completionCode"},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A decoded message.
+
+    Attributes:
+        header: the header.
+        payload: the payload object, blob references still in place (`hal.remote.codec`
+            resolves them against ``blobs`` by type).
+        blobs: the blob frames.
+    """
+
+    header: Header
+    payload: Mapping[str, Any]
+    blobs: tuple[bytes, ...] = ()
+
+
+class MessageError(Exception):
+    """A message we refuse, and how to acknowledge it.
+
+    Attributes:
+        status: the acknowledge status to answer with.
+        description: what was wrong, for ``errorDescription`` and logs.
+        request_id: the message's ``requestId`` if one could be read, for the ack.
+        name: the message's ``name`` if one could be read.
+    """
+
+    def __init__(
+        self,
+        status: AckStatus,
+        description: str,
+        *,
+        request_id: int | None = None,
+        name: str = "",
+    ) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+        self.request_id = request_id
+        self.name = name
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what `decode` accepts (the socket's ``ZMQ_MAXMSGSIZE`` bounds frames).
+
+    Attributes:
+        max_header: bytes of the header frame.
+        max_payload: bytes of the payload frame.
+        max_blobs: blob frames after the payload.
+        max_depth: nesting of JSON arrays and objects in the payload.
+    """
+
+    max_header: int = 4096
+    max_payload: int = 256 * 1024
+    max_blobs: int = 64
+    max_depth: int = 16
+
+
+LIMITS: Final = Limits()
+
+
+# --- encoding ----------------------------------------------------------------------------
+
+
+def dump_json(value: Any) -> bytes:
+    """Compact UTF-8 JSON; ``NaN`` and infinities are refused (`ValueError`)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+_EMPTY_PAYLOAD = b"{}"
+
+
+def encode(
+    header: Header, payload: Mapping[str, Any] | None = None, blobs: Iterable[bytes] = ()
+) -> list[bytes]:
+    """The frames of a message (without a routing id)."""
+    return [
+        dump_json(header.to_json()),
+        dump_json(payload) if payload else _EMPTY_PAYLOAD,
+        *blobs,
+    ]
+
+
+# --- decoding ----------------------------------------------------------------------------
+
+
+def decode(
+    frames: Sequence[bytes],
+    *,
+    accept: frozenset[MessageType],
+    limits: Limits = LIMITS,
+) -> Message:
+    """Parse and check a message's frames (without the routing id).
+
+    Args:
+        frames: header, payload, blobs.
+        accept: the message types this side may receive (`CLIENT_TYPES` on a server).
+        limits: size and nesting bounds.
+
+    Raises:
+        MessageError: anything malformed; its ``status`` is the ack status to send
+            (``invalidRequestID`` for a command whose ``requestId`` is missing, not an
+            integer or not positive; ``invalidMessage`` for everything else).
+    """
+    if len(frames) < 2:
+        raise MessageError(
+            AckStatus.INVALID_MESSAGE,
+            f"a message is at least 2 frames (header, payload); got {len(frames)}",
+        )
+    if len(frames) - 2 > limits.max_blobs:
+        raise MessageError(
+            AckStatus.INVALID_MESSAGE,
+            f"at most {limits.max_blobs} blob frames; got {len(frames) - 2}",
+        )
+    raw = _load(frames[0], limits.max_header, "header", 2)
+    if not isinstance(raw, dict):
+        raise MessageError(AckStatus.INVALID_MESSAGE, "the header is not a JSON object")
+    request_id = _maybe_id(raw.get("requestId"))
+    name = raw.get("name")
+    name = name if isinstance(name, str) and len(name) <= 129 else ""
+
+    def bad(text: str, status: AckStatus = AckStatus.INVALID_MESSAGE) -> MessageError:
+        return MessageError(status, text, request_id=request_id, name=name)
+
+    try:
+        kind = MessageType(str(raw["type"]))
+    except (KeyError, ValueError):
+        raise bad(f"header type {_show(raw.get('type'))} is not one of {_names(accept)}") from None
+    if kind not in accept:
+        raise bad(f"a {kind.value} message is not accepted here; expected {_names(accept)}")
+    unknown = raw.keys() - _ALLOWED[kind]
+    if unknown:
+        raise bad(f"unknown header keys for a {kind.value}: {', '.join(sorted(unknown))}")
+    missing = _REQUIRED[kind] - raw.keys()
+    if missing:
+        raise bad(f"missing header keys for a {kind.value}: {', '.join(sorted(missing))}")
+    version = raw["version"]
+    if version not in SUPPORTED_VERSIONS:
+        raise bad(
+            f"version {_show(version)} is not supported; this side speaks "
+            f"{', '.join(sorted(SUPPORTED_VERSIONS))}"
+        )
+    if not isinstance(raw["name"], str) or not (
+        _NAME.match(raw["name"]) or (kind is MessageType.ACKNOWLEDGE and raw["name"] == "")
+    ):
+        raise bad(f"name {_show(raw['name'])} is not Interface.Name")
+    if kind is MessageType.COMMAND:
+        if "requestId" not in raw or request_id is None:
+            raise bad(
+                f"requestId {_show(raw.get('requestId'))} is not an integer from 1 to {_MAX_ID}",
+                AckStatus.INVALID_REQUEST_ID,
+            )
+    elif "requestId" in raw and raw["requestId"] is not None and request_id is None:
+        raise bad(f"requestId {_show(raw['requestId'])} is not a positive integer")
+    try:
+        header = Header(
+            type=kind,
+            name=raw["name"],
+            request_id=request_id,
+            version=version,
+            timeout=_opt(raw, "timeout", _timeout),
+            deadline=_opt(raw, "deadline", lambda v: float(_deadline(v))),
+            status=_opt(raw, "status", AckStatus),
+            completion_code=_opt(raw, "completionCode", _text),
+            error_code=_opt(raw, "errorCode", _text),
+            error_description=_opt(raw, "errorDescription", _text),
+            device=_opt(raw, "device", _device),
+            session=_opt(raw, "session", _text),
+            seq=_opt(raw, "seq", _seq),
+        )
+    except (TypeError, ValueError) as exc:
+        raise bad(str(exc)) from None
+    payload = _load(frames[1], limits.max_payload, "payload", limits.max_depth)
+    if not isinstance(payload, dict):
+        raise bad("the payload is not a JSON object")
+    blobs = tuple(bytes(f) for f in frames[2:])
+    try:
+        _check_blobs(payload, len(blobs))
+    except ValueError as exc:
+        raise bad(str(exc)) from None
+    return Message(header, payload, blobs)
+
+
+def _names(types: Iterable[MessageType]) -> str:
+    return ", ".join(sorted(t.value for t in types))
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _maybe_id(value: object) -> int | None:
+    if type(value) is int and 0 < value <= _MAX_ID:
+        return value
+    return None
+
+
+def _opt(raw: Mapping[str, Any], key: str, convert: Any) -> Any:
+    value = raw.get(key)
+    if value is None:
+        return None
+    try:
+        return convert(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"header {key} {_show(value)} is not valid") from None
+
+
+def _checked(test: Callable[[Any], bool]) -> Callable[[Any], Any]:
+    """A converter that returns the value if ``test`` accepts it (its type exactly)."""
+
+    def check(value: Any) -> Any:
+        if not test(value):
+            raise ValueError(value)
+        return value
+
+    return check
+
+
+_timeout = _checked(lambda v: type(v) is int and 0 <= v <= _MAX_TIMEOUT_MS)
+_deadline = _checked(lambda v: type(v) in (int, float) and math.isfinite(v) and v > 0)
+_text = _checked(lambda v: type(v) is str and len(v) <= _MAX_TEXT)
+_device = _checked(lambda v: type(v) is str and bool(_DEVICE.match(v)))
+_seq = _checked(lambda v: type(v) is int and 0 < v <= _MAX_ID)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {_show(key)}")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _load(frame: bytes, limit: int, what: str, max_depth: int) -> Any:
+    if len(frame) > limit:
+        raise MessageError(
+            AckStatus.INVALID_MESSAGE, f"the {what} is {len(frame)} bytes; the limit is {limit}"
+        )
+    try:
+        value = json.loads(
+            bytes(frame).decode("utf-8"),
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constant,
+        )
+    except RecursionError:
+        raise MessageError(AckStatus.INVALID_MESSAGE, f"the {what} nests too deeply") from None
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise MessageError(
+            AckStatus.INVALID_MESSAGE, f"the {what} is not UTF-8 JSON: {_first_line(exc)}"
+        ) from None
+    if _depth(value) > max_depth:
+        raise MessageError(
+            AckStatus.INVALID_MESSAGE, f"the {what} nests deeper than {max_depth} levels"
+        )
+    return value
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+
+
+def _depth(value: Any) -> int:
+    """Nesting of arrays and objects (a scalar is 0), without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: Iterable[Any] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _check_blobs(payload: Any, count: int) -> None:
+    """Every ``{"$blob": N}`` names an existing frame, and each frame is used once."""
+    used: set[int] = set()
+    stack = [payload]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "$blob" in item:
+                index = item["$blob"]
+                if len(item) != 1 or type(index) is not int or not 0 <= index < count:
+                    raise ValueError(f"{_show(item)} is not a reference to one of {count} blobs")
+                if index in used:
+                    raise ValueError(f"blob {index} is referenced twice")
+                used.add(index)
+                continue
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    if len(used) != count:
+        raise ValueError(f"{count - len(used)} of {count} blob frames are not referenced")
