@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import itertools
 import logging
+import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
@@ -25,6 +26,7 @@ from hal.errors import DeviceNotReady, HalTimeout, TooManyRequests
 from hal.events import Event, EventHub, StatusChanged, Subscription, changed_fields
 
 __all__ = [
+    "COMMAND_DEADLINE",
     "COMMAND_TAG",
     "BackendListener",
     "CommandQueue",
@@ -44,6 +46,12 @@ StatusT_contra = TypeVar("StatusT_contra", contravariant=True)
 #: Set by a caller (the ZeroMQ server) around a device call to tag the command it
 #: queues; `DeviceService.command_tag` maps the command id its events carry back to it.
 COMMAND_TAG: ContextVar[object | None] = ContextVar("tellerhal_command_tag", default=None)
+
+#: Set by a caller around a device call: a Unix time (`time.time()`) after which the
+#: command must not start. One that reaches the head of its queue later is refused with
+#: `HalTimeout` and never runs (a queued dispense must not happen minutes late). The
+#: ZeroMQ remote carries it as the ``deadline`` of a command.
+COMMAND_DEADLINE: ContextVar[float | None] = ContextVar("tellerhal_command_deadline", default=None)
 
 _RECENT_TAGS = 256
 
@@ -174,7 +182,8 @@ class CommandQueue:
 
         Raises:
             TooManyRequests: ``max_depth`` commands are already queued or running.
-            HalTimeout: the command did not finish within ``timeout``.
+            HalTimeout: the command did not finish within ``timeout``, or reached the
+                head of the queue after the caller's `COMMAND_DEADLINE`.
             asyncio.CancelledError: the caller cancelled; settle has run.
         """
         if timeout is not None and timeout < 0:
@@ -186,6 +195,7 @@ class CommandQueue:
             )
         self._depth += 1
         command_id = next(self._ids)
+        deadline = COMMAND_DEADLINE.get()
         tag = COMMAND_TAG.get()
         if tag is not None:
             self._tags[command_id] = tag
@@ -197,6 +207,11 @@ class CommandQueue:
         try:
             async with asyncio.timeout(timeout):
                 async with self._lock:
+                    if deadline is not None and time.time() > deadline:
+                        raise HalTimeout(
+                            f"{self.device}: {name} reached the head of the queue "
+                            f"{time.time() - deadline:.3f} s past its deadline; refused"
+                        )
                     self.current = command_id
                     try:
                         return await op(command_id)

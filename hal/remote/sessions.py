@@ -1,0 +1,252 @@
+"""The server's bookkeeping: sessions, their live requests, and how a call ended.
+
+A `ServerSession` is one client connection (one ROUTER routing id) that has done the
+Status handshake. A `Request` is one of its live commands: from the acknowledge until
+the completion is sent. The `Request` object is also the `hal.device.COMMAND_TAG` of
+the device call, so the events the command causes map back to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hal.errors import Completion, HalError, TooManyRequests
+from hal.remote.codec import codec_for
+from hal.remote.interfaces import Command
+from hal.remote.messages import AckStatus, Header, MessageType, encode
+
+__all__ = ["Outbox", "Outcome", "Request", "SendFrames", "ServerSession", "outcome_of"]
+
+#: Puts frames (routing id first) on the wire; returns why it could not, or None.
+SendFrames = Callable[[list[bytes]], BaseException | None]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a request ended.
+
+    Attributes:
+        code: the completion code.
+        result: what the device method returned (``success`` only).
+        error_code: the command's ``errorCode``, if any.
+        description: ``errorDescription``: the `HalError`'s message (free of secrets,
+            as every `HalError` message is) or our own text.
+        refused: the request is refused at its acknowledge with this status instead
+            (the device's queue was full when it was queued).
+    """
+
+    code: str
+    result: Any = None
+    error_code: str | None = None
+    description: str | None = None
+    refused: AckStatus | None = None
+
+
+@dataclass(eq=False)
+class ServerSession:
+    """One client that has done the handshake.
+
+    Attributes:
+        routing_id: the ROUTER's identity of the peer.
+        id: the session id the client is told (in every header we send it).
+        last_seen: loop time of the last message from it.
+        opened: devices it opened (it gets their unsolicited events).
+        requests: its live requests by request id.
+        seq: per device, the ``seq`` of the last event sent to it.
+        closed: forgotten by the server: nothing more is sent to it.
+    """
+
+    routing_id: bytes
+    id: str
+    last_seen: float
+    opened: set[str] = field(default_factory=set)
+    requests: dict[int, Request] = field(default_factory=dict)
+    seq: dict[str, int] = field(default_factory=dict)
+    closed: bool = False
+
+    def next_seq(self, device: str) -> int:
+        """Take the next ``seq`` for an event from ``device``."""
+        seq = self.seq.get(device, 0) + 1
+        self.seq[device] = seq
+        return seq
+
+
+@dataclass(eq=False)
+class Request:
+    """A live command of a session (also the device call's `COMMAND_TAG`).
+
+    Attributes:
+        session: whose it is.
+        request_id: the client's id.
+        name: the command's wire name.
+        device: the device it runs on.
+        command: what it calls.
+        acked: the (accepting) acknowledge is sent; events may follow.
+        outcome: set when the device call has ended.
+        task: the task running the device call.
+        backlog: events that came before the acknowledge was sent (name, payload, blobs).
+    """
+
+    session: ServerSession
+    request_id: int
+    name: str
+    device: str
+    command: Command
+    acked: bool = False
+    outcome: Outcome | None = None
+    task: asyncio.Task[None] | None = None
+    backlog: list[tuple[str, dict[str, Any], list[bytes]]] = field(default_factory=list)
+
+    @property
+    def live(self) -> bool:
+        """Still awaiting its completion, in a session the server still serves."""
+        return not self.session.closed and self.session.requests.get(self.request_id) is self
+
+    def cancel(self) -> bool:
+        """Cancel the device call (the service settles first); False if it has ended."""
+        if self.task is None or self.task.done():
+            return False
+        self.task.cancel()
+        return True
+
+
+CANCELED = Outcome(Completion.CANCELED.value, description="the command was cancelled")
+
+
+def outcome_of(exc: BaseException, request: Request) -> Outcome:
+    """The outcome of a device call that raised ``exc``."""
+    if isinstance(exc, asyncio.CancelledError):
+        return CANCELED
+    if isinstance(exc, TooManyRequests) and not request.acked:
+        return Outcome(
+            Completion.DEVICE_NOT_READY.value,
+            description=exc.message,
+            refused=AckStatus.TOO_MANY_REQUESTS,
+        )
+    if isinstance(exc, HalError):
+        return Outcome(exc.completion.value, error_code=exc.error_code, description=exc.message)
+    if isinstance(exc, TimeoutError):
+        return Outcome(
+            Completion.TIME_OUT.value, description=f"{request.name} did not finish in time"
+        )
+    # Not ours: its text may hold anything, so it stays in the server's log.
+    log.error(
+        "%s on %s failed unexpectedly",
+        request.name,
+        request.device,
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+    return Outcome(
+        Completion.INTERNAL_ERROR.value,
+        description=f"the server failed running {request.name}; see its log",
+    )
+
+
+class Outbox:
+    """Builds what the server sends and puts it on the wire.
+
+    Args:
+        send: puts frames on the wire.
+        on_failure: called with a session whose message could not be sent (its queue
+            is full because it stopped reading, or it is gone): its stream cannot stay
+            in order any more, so the server forgets it.
+    """
+
+    def __init__(self, send: SendFrames, on_failure: Callable[[ServerSession, str], None]):
+        self._send_frames = send
+        self._on_failure = on_failure
+
+    def send(
+        self,
+        to: ServerSession | bytes,
+        header: Header,
+        payload: Mapping[str, Any] | None = None,
+        blobs: list[bytes] | None = None,
+    ) -> None:
+        """Send one message to a session, or to a peer without one (by routing id)."""
+        session = to if isinstance(to, ServerSession) else None
+        if session is not None and session.closed:
+            return
+        routing_id = session.routing_id if session is not None else to
+        assert isinstance(routing_id, bytes)
+        try:
+            frames = [routing_id, *encode(header, payload, blobs or ())]
+        except ValueError:
+            log.exception("cannot encode %s %s", header.type.value, header.name)
+            return
+        problem = self._send_frames(frames)
+        if problem is not None and session is not None:
+            self._on_failure(session, f"cannot send to it ({problem})")
+
+    def ack(
+        self,
+        to: ServerSession | bytes,
+        request_id: int | None,
+        name: str,
+        status: AckStatus | None = None,
+        description: str | None = None,
+        device: str | None = None,
+    ) -> None:
+        """Acknowledge a command: ``status`` None accepts it."""
+        session = to.id if isinstance(to, ServerSession) else None
+        kind = MessageType.ACKNOWLEDGE
+        header = Header(kind, name, request_id, status=status, device=device, session=session)
+        if description is not None:
+            header = dataclasses.replace(header, error_description=description)
+        self.send(to, header)
+
+    def complete_now(
+        self, to: ServerSession | bytes, header: Header, outcome: Outcome, completion: Any = None
+    ) -> None:
+        """Accept and complete at once a command that needs no device call."""
+        self.ack(to, header.request_id, header.name, device=header.device)
+        blobs: list[bytes] = []
+        payload = None
+        if completion is not None:
+            payload = codec_for(type(completion)).encode(completion, blobs)
+        self.completion(to, header.request_id, header.name, header.device, outcome, payload, blobs)
+
+    def completion(
+        self,
+        to: ServerSession | bytes,
+        request_id: int | None,
+        name: str,
+        device: str | None,
+        outcome: Outcome,
+        payload: dict[str, Any] | None,
+        blobs: list[bytes],
+    ) -> None:
+        """Send a completion (the payload already encoded)."""
+        header = Header(
+            MessageType.COMPLETION,
+            name,
+            request_id,
+            completion_code=outcome.code,
+            error_code=outcome.error_code,
+            error_description=outcome.description,
+            device=device,
+            session=to.id if isinstance(to, ServerSession) else None,
+        )
+        self.send(to, header, payload, blobs)
+
+    def event(
+        self,
+        session: ServerSession,
+        device: str,
+        name: str,
+        payload: dict[str, Any],
+        blobs: list[bytes],
+        request_id: int | None,
+    ) -> None:
+        """Send an event (with its command's id) or an unsolicited event (without)."""
+        kind = MessageType.UNSOLICITED if request_id is None else MessageType.EVENT
+        seq = session.next_seq(device)
+        header = Header(kind, name, request_id, device=device, session=session.id, seq=seq)
+        self.send(session, header, payload, blobs)
