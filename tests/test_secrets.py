@@ -23,6 +23,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hal.devices.card_reader import CardData, DataStatus, ReadResult, Track
+from hal.remote import interfaces as remote
+from hal.remote.messages import Header, Message, MessageType
 from hal.stimulus import CardSample
 from protocols import apdu, crt310, tlv, tracks
 from protocols.errors import HalError, ProtocolError
@@ -44,7 +46,10 @@ def forms(secret: str) -> set[str]:
     return {secret, raw.hex(), raw.hex().upper(), raw.hex(" ").upper(), repr(raw)[2:-1]}
 
 
-SECRETS = forms(PAN) | forms(NAME) | forms(TRACK2[len(PAN) + 1 :])
+# The PAN also travels as BCD (tag 5A): its bytes repr escapes differ from the ASCII's.
+SECRETS = (
+    forms(PAN) | forms(NAME) | forms(TRACK2[len(PAN) + 1 :]) | {repr(bytes.fromhex(PAN))[2:-1]}
+)
 
 
 def assert_hidden(text: str) -> None:
@@ -103,6 +108,12 @@ def _card_data_holders() -> Iterator[object]:
     yield EmvRecord(sfi=1, record=1, data=record[2:])
     listing = AppListing(aid=bytes.fromhex("A0000000031010"), label="VISA CREDIT")
     yield EmvReadout((listing,), listing, PAN, "281231", 3, 9, track2_equivalent_pan=PAN)
+    # The ZeroMQ remote: payloads, completions and the messages carrying them as blobs.
+    yield remote.WriteRawDataPayload({Track.TRACK1: t1, Track.TRACK2: t2})
+    yield remote.ChipIOPayload(bytes.fromhex("00DC010C") + bytes((len(record),)) + record)
+    yield remote.ChipIOCompletion(record + b"\x90\x00")
+    header = Header(type=MessageType.COMMAND, name="CardReader.WriteRawData", request_id=1)
+    yield Message(header, {"data": {"track2": {"blob": 0}}}, (t2, record))
 
 
 CARD_DATA_HOLDERS = list(_card_data_holders())
@@ -129,6 +140,8 @@ NOT_CARDHOLDER_DATA = {
     "simulator.profiles.EmvApplication": "AID, label, PDOL, AIP, AFL: the card's product",
     "simulator.profiles.ChipProfile": "ATRs and applications: the chip's product",
     "protocols.crt310_replies.CpuResetReply": "an ATR: the chip's product (repr hides it too)",
+    "hal.remote.interfaces.ChipPowerCompletion": "an ATR: the chip's product",
+    "hal.remote.codec.Codec": "a pair of functions: holds no data",
     "tellerhal.emv.EmvApplication": "AID and label from the card's directory",
 }
 

@@ -262,6 +262,11 @@ def _interface(
 # --- CardReader --------------------------------------------------------------------------
 
 
+def _size(data: bytes) -> str:
+    # Track data, APDUs and R-APDUs are cardholder data: a repr shows their size only.
+    return f"<{len(data)} bytes>"
+
+
 @dataclass(frozen=True)
 class ReadRawDataPayload:
     """``CardReader.ReadRawData``: the sources to read."""
@@ -269,11 +274,15 @@ class ReadRawDataPayload:
     tracks: tuple[Track, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class WriteRawDataPayload:
-    """``CardReader.WriteRawData``: the characters to write, per track."""
+    """``CardReader.WriteRawData``: the characters to write, per track (never printed)."""
 
     data: Mapping[Track, bytes]
+
+    def __repr__(self) -> str:
+        tracks = ", ".join(f"{Track(t).value}={_size(v)}" for t, v in self.data.items())
+        return f"WriteRawDataPayload({tracks})"
 
 
 @dataclass(frozen=True)
@@ -297,18 +306,24 @@ class ChipPowerCompletion:
     atr: bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ChipIOPayload:
-    """``CardReader.ChipIO``: one command APDU."""
+    """``CardReader.ChipIO``: one command APDU (an offline PIN VERIFY: never printed)."""
 
     apdu: bytes
 
+    def __repr__(self) -> str:
+        return f"ChipIOPayload(apdu={_size(self.apdu)})"
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, repr=False)
 class ChipIOCompletion:
-    """The response APDU."""
+    """The response APDU (a READ RECORD holds the PAN: never printed)."""
 
     response: bytes
+
+    def __repr__(self) -> str:
+        return f"ChipIOCompletion(response={_size(self.response)})"
 
 
 @dataclass(frozen=True)

@@ -180,7 +180,7 @@ _REQUIRED: Mapping[MessageType, frozenset[str]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Message:
     """A decoded message.
 
@@ -188,12 +188,16 @@ class Message:
         header: the header.
         payload: the payload object, blob references still in place (`hal.remote.codec`
             resolves them against ``blobs`` by type).
-        blobs: the blob frames.
+        blobs: the blob frames (track data, APDUs, images: ``repr`` shows their sizes).
     """
 
     header: Header
     payload: Mapping[str, Any]
     blobs: tuple[bytes, ...] = ()
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"<{len(blob)} bytes>" for blob in self.blobs)
+        return f"Message({self.header!r}, payload={self.payload!r}, blobs=({sizes}))"
 
 
 class MessageError(Exception):
