@@ -19,12 +19,15 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
+import zmq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hal.devices.card_reader import CardData, DataStatus, ReadResult, Track
 from hal.remote import interfaces as remote
 from hal.remote.messages import Header, Message, MessageType
+from hal.remote.security import CurveClientKeys, CurveServerKeys
+from hal.remote.sessions import Outcome, Request, ServerSession
 from hal.stimulus import CardSample
 from protocols import apdu, crt310, tlv, tracks
 from protocols.errors import HalError, ProtocolError
@@ -114,6 +117,15 @@ def _card_data_holders() -> Iterator[object]:
     yield remote.ChipIOCompletion(record + b"\x90\x00")
     header = Header(type=MessageType.COMMAND, name="CardReader.WriteRawData", request_id=1)
     yield Message(header, {"data": {"track2": {"blob": 0}}}, (t2, record))
+    outcome = Outcome("success", result=record + b"\x90\x00")  # what chip_io returned
+    yield outcome
+    session = ServerSession(routing_id=b"\x00peer", id="s1", last_seen=0.0)
+    command = remote.CARD_READER.commands["CardReader.ChipIO"]
+    request = Request(session, 7, command.name, "card_reader", command, outcome=outcome)
+    request.backlog.append(("CardReader.ChipIO", {"apdu": {"blob": 0}}, [record]))
+    session.requests[7] = request
+    yield request
+    yield session
 
 
 CARD_DATA_HOLDERS = list(_card_data_holders())
@@ -142,6 +154,8 @@ NOT_CARDHOLDER_DATA = {
     "protocols.crt310_replies.CpuResetReply": "an ATR: the chip's product (repr hides it too)",
     "hal.remote.interfaces.ChipPowerCompletion": "an ATR: the chip's product",
     "hal.remote.codec.Codec": "a pair of functions: holds no data",
+    "hal.remote.security.CurveServerKeys": "CURVE keys (repr hides the secret: tested below)",
+    "hal.remote.security.CurveClientKeys": "CURVE keys (repr hides the secret: tested below)",
     "tellerhal.emv.EmvApplication": "AID and label from the card's directory",
 }
 
@@ -179,6 +193,18 @@ def test_every_dataclass_with_bytes_is_checked_or_declared_harmless() -> None:
         "dataclasses with bytes fields that may hold card data: add an instance to "
         f"_card_data_holders() or a reason to NOT_CARDHOLDER_DATA: {unreviewed}"
     )
+
+
+def test_curve_key_reprs_hide_the_secret_keys() -> None:
+    server_public, server_secret = zmq.curve_keypair()
+    client_public, client_secret = zmq.curve_keypair()
+    for keys in (
+        CurveServerKeys(server_secret, server_public, frozenset({client_public})),
+        CurveClientKeys(client_secret, client_public, server_public),
+    ):
+        for shown in (repr(keys), str(keys)):
+            assert server_secret.decode() not in shown
+            assert client_secret.decode() not in shown
 
 
 # --- errors ------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ SendFrames = Callable[[list[bytes]], BaseException | None]
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Outcome:
     """How a request ended.
 
@@ -48,8 +48,19 @@ class Outcome:
     description: str | None = None
     refused: AckStatus | None = None
 
+    def __repr__(self) -> str:
+        # The result can be an R-APDU with the PAN in it (ChipIO): its type and size only.
+        result = self.result
+        shown = "None" if result is None else f"<{type(result).__name__}>"
+        if isinstance(result, bytes | bytearray):
+            shown = f"<{len(result)} bytes>"
+        return (
+            f"Outcome({self.code!r}, result={shown}, error_code={self.error_code!r}, "
+            f"refused={self.refused!r})"
+        )
 
-@dataclass(eq=False)
+
+@dataclass(eq=False, repr=False)
 class ServerSession:
     """One client that has done the handshake.
 
@@ -71,6 +82,12 @@ class ServerSession:
     seq: dict[str, int] = field(default_factory=dict)
     closed: bool = False
 
+    def __repr__(self) -> str:
+        return (
+            f"ServerSession({self.id!r}, opened={sorted(self.opened)}, "
+            f"requests={sorted(self.requests)}, closed={self.closed})"
+        )
+
     def next_seq(self, device: str) -> int:
         """Take the next ``seq`` for an event from ``device``."""
         seq = self.seq.get(device, 0) + 1
@@ -78,7 +95,7 @@ class ServerSession:
         return seq
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Request:
     """A live command of a session (also the device call's `COMMAND_TAG`).
 
@@ -103,6 +120,14 @@ class Request:
     outcome: Outcome | None = None
     task: asyncio.Task[None] | None = None
     backlog: list[tuple[str, dict[str, Any], list[bytes]]] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        # Not the backlog's payloads and blobs, nor the command's arguments: card data.
+        return (
+            f"Request({self.name!r}, session={self.session.id!r}, "
+            f"request_id={self.request_id}, device={self.device!r}, acked={self.acked}, "
+            f"outcome={self.outcome!r})"
+        )
 
     @property
     def live(self) -> bool:
