@@ -205,7 +205,7 @@ class CommandQueue:
         if task is not None:
             self._tasks.add(task)
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(timeout) as scope:
                 async with self._lock:
                     if deadline is not None and time.time() > deadline:
                         raise HalTimeout(
@@ -224,7 +224,12 @@ class CommandQueue:
         except TimeoutError as exc:
             if isinstance(exc, HalTimeout):
                 raise
-            raise HalTimeout(f"{self.device}: {name} did not finish within {timeout} s") from exc
+            if scope.expired():
+                raise HalTimeout(
+                    f"{self.device}: {name} did not finish within {timeout} s"
+                ) from exc
+            # A wait inside the command (a driver's read) timed out, not the command.
+            raise HalTimeout(f"{self.device}: {name}: {exc or 'timed out'}") from exc
         finally:
             self._depth -= 1
             if not self._depth:

@@ -223,3 +223,19 @@ async def test_command_tags_map_command_ids_back_to_their_callers() -> None:
         return cid
 
     assert queue.tag_of(await queue.run("c", untagged, timeout=None)) is None
+
+
+async def test_a_timeout_inside_the_command_is_not_blamed_on_the_command_timeout() -> None:
+    # A driver's own wait (a serial read) timing out is a HalTimeout too, but it must
+    # not claim the command's timeout expired (here there is none).
+    queue = CommandQueue("dev")
+
+    async def op(cid: int) -> None:
+        raise TimeoutError("no reply to ENQ within 2 s")
+
+    with pytest.raises(HalTimeout) as caught:
+        await queue.run("CardReader.ReadRawData", op, timeout=None)
+    assert "None s" not in str(caught.value)
+    assert "no reply to ENQ within 2 s" in str(caught.value)
+    with pytest.raises(HalTimeout, match=r"did not finish within 0\.5 s"):
+        await queue.run("CardReader.ReadRawData", lambda cid: asyncio.sleep(5), timeout=0.5)
