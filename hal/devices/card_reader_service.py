@@ -109,20 +109,36 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
             except BaseException:
                 self._close_own_ledger()
                 raise
-            caps = self._backend.capabilities()
-            self._caps = caps
-            self._ledger_written()  # another process may have written since we last looked
-            # A card in the reader is still its customer's: the reader is not a counted
-            # position, only the bins the bank keeps cards in are.
-            self._ledger.define_location(self.name, READER, kind="customer", item=CARD)
-            if caps.retain_capacity:
-                self._ledger.define_location(
-                    self.name, RETAIN, kind="retain", item=CARD, capacity=caps.retain_capacity
-                )
-            self._opened = True
-            status = await self._fetch_status()
-            self._last_status = status
-            self._reconcile(status)
+            try:
+                await self._start()
+            except BaseException as exc:
+                # Whatever failed (the ledger, the first status), let go of the device
+                # and the ledger file: the caller's 'async with' will not close us.
+                self._opened = False
+                try:
+                    await self._backend.close()
+                except Exception as close_exc:
+                    exc.add_note(f"closing {self.name} afterwards failed too: {close_exc!r}")
+                finally:
+                    self._close_own_ledger()
+                raise
+
+    async def _start(self) -> None:
+        """Define the ledger locations and reconcile, once the backend is open."""
+        caps = self._backend.capabilities()
+        self._caps = caps
+        self._ledger_written()  # another process may have written since we last looked
+        # A card in the reader is still its customer's: the reader is not a counted
+        # position, only the bins the bank keeps cards in are.
+        self._ledger.define_location(self.name, READER, kind="customer", item=CARD)
+        if caps.retain_capacity:
+            self._ledger.define_location(
+                self.name, RETAIN, kind="retain", item=CARD, capacity=caps.retain_capacity
+            )
+        self._opened = True
+        status = await self._fetch_status()
+        self._last_status = status
+        self._reconcile(status)
 
     async def close(self) -> None:
         async with self._open_lock:

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,6 +39,7 @@ from hal.errors import (
     SequenceError,
 )
 from hal.events import Event, StatusChanged
+from hal.ledger import Ledger
 from simulator.control import CardReaderControl
 from simulator.world import World
 
@@ -410,3 +412,22 @@ async def test_one_service_at_a_time(world: World) -> None:
         assert (await first.status()).device == "online"
     async with world.open_card_reader() as third:
         assert (await third.status()).device == "online"
+
+
+async def test_a_failed_open_leaves_neither_the_reader_nor_the_ledger_held(
+    world: World, tmp_path: Path
+) -> None:
+    # A ledger whose reader location is something else than the service expects: the
+    # open fails after the backend is connected, and must let go of both.
+    path = tmp_path / "ledger.sqlite"
+    with Ledger.open(path) as ledger:
+        ledger.define_location("card_reader", "reader", kind="retain", item="card")
+    service = world.open_card_reader(ledger=str(path))
+    with pytest.raises(InvalidData, match="card_reader/reader"):
+        await service.open()
+    assert not service.is_open
+    assert not world.card_reader().is_open  # the model was closed again
+    with Ledger.open(path):  # the owner lock was released
+        pass
+    async with world.open_card_reader() as again:  # another service may open it
+        assert (await again.status()).media is MediaStatus.NOT_PRESENT
