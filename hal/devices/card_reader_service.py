@@ -51,7 +51,7 @@ RETAIN = "retain"
 CARD = "card"
 
 _TRACK_NUMBER = {Track.TRACK1: 1, Track.TRACK2: 2, Track.TRACK3: 3}
-_MAX_APDU = 4 + 3 + 65535 + 3  # header, extended Lc, data, extended Le
+_MAX_APDU = 4 + 3 + 65535 + 2  # case 4E: header, 00 Lc1 Lc2, data, Le1 Le2
 
 
 class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities], CardReader):

@@ -431,3 +431,13 @@ async def test_a_failed_open_leaves_neither_the_reader_nor_the_ledger_held(
         pass
     async with world.open_card_reader() as again:  # another service may open it
         assert (await again.status()).media is MediaStatus.NOT_PRESENT
+
+
+async def test_chip_io_takes_apdus_of_4_to_65544_bytes(reader: CardReaderService) -> None:
+    # The longest is case 4E: header, 00 Lc1 Lc2, 65535 data bytes, Le1 Le2.
+    for size in (3, 65545):
+        with pytest.raises(InvalidData, match=f"got {size} bytes"):
+            await reader.chip_io(bytes(size))
+    for size in (4, 65544):
+        with pytest.raises(NoMedia):  # valid in length: it reaches the reader
+            await reader.chip_io(bytes(size))
