@@ -198,6 +198,18 @@ def test_fuzz_commands_raise_only_protocol_errors(raw: bytes) -> None:
     assert apdu.to_bytes() == raw
 
 
+@settings(max_examples=400)
+@given(commands.map(CommandApdu.to_bytes), st.integers(0, 9), st.integers(0, 0xFF))
+def test_fuzz_commands_with_one_length_byte_changed(raw: bytes, at: int, value: int) -> None:
+    # Lc and Le are in the first 9 bytes: change one and the lengths disagree.
+    raw = raw[:at] + bytes([value]) + raw[at + 1 :]
+    try:
+        apdu = parse_command(raw)
+    except ProtocolError:
+        return
+    assert apdu.to_bytes() == raw
+
+
 @given(st.binary(max_size=20))
 def test_fuzz_responses(raw: bytes) -> None:
     with contextlib.suppress(ProtocolError):
