@@ -228,11 +228,32 @@ def test_round_trip(items: list[Tlv]) -> None:
         assert Tlv(item.tag, item.value).constructed == item.constructed
 
 
-@given(st.lists(trees, max_size=3))
-def test_walk_visits_every_built_object(items: list[Tlv]) -> None:
-    for depth, item in walk(items):
-        assert depth <= MAX_DEPTH
-        assert find(items, item.tag) is not None
+# Trees with what walk() must yield, (depth, object) depth first, built alongside.
+Walked = list[tuple[int, Tlv]]
+walked_trees: st.SearchStrategy[tuple[Tlv, Walked]] = st.recursive(
+    primitives.map(lambda item: (item, [(0, item)])),
+    lambda children: st.builds(
+        lambda tag, kids: (
+            node := Tlv(tag, build(kid for kid, _ in kids)),
+            [(0, node)] + [(depth + 1, item) for _, seen in kids for depth, item in seen],
+        ),
+        tags(True),
+        st.lists(children, max_size=4),
+    ),
+    max_leaves=12,
+)
+
+
+@given(st.lists(walked_trees, max_size=3))
+def test_walk_visits_every_built_object_depth_first(trees_: list[tuple[Tlv, Walked]]) -> None:
+    items = [item for item, _ in trees_]
+    expected = [entry for _, seen in trees_ for entry in seen]
+    assert list(walk(items)) == expected
+    for _, item in expected:
+        found = find(items, item.tag)
+        assert found is not None
+        assert found == next(i for _, i in expected if i.tag == item.tag)  # the first one
+        assert item in find_all(items, item.tag)
 
 
 @settings(max_examples=400)
