@@ -79,7 +79,10 @@ class DriverSpec:
         factory: builds the (unopened) device from the parsed address and options.
         description: one line for ``tellerhal devices``.
         transports: transport schemes it can run over; empty if it needs none. A
-            driver with transports needs one named in its address.
+            driver with transports needs one named in its address, unless
+            ``transport_optional``.
+        transport_optional: the driver also runs with no transport named (``zmq://``
+            is TCP, ``zmq+ipc://`` a Unix socket).
     """
 
     name: str
@@ -88,6 +91,7 @@ class DriverSpec:
     factory: Callable[[DeviceAddress, Any], Device[Any, Any]]
     description: str = ""
     transports: frozenset[str] = frozenset()
+    transport_optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -286,7 +290,7 @@ def _resolve(
                 f"it runs over {runs_over}"
             )
         parts.append(transport(address.transport))
-    elif spec.transports:
+    elif spec.transports and not spec.transport_optional:
         example = f"{spec.name}+{sorted(spec.transports)[0]}://"
         raise ConfigurationError(
             f"{where}: driver {spec.name!r} needs a transport "

@@ -7,11 +7,16 @@ Server side (``tellerhal serve`` builds on it)::
     async with RemoteServer({"card_reader": reader}, "ipc:///run/tellerhal/kiosk.sock"):
         ...
 
-The wire format is in `hal.remote.messages`; the client follows.
+Client side: ``hal.open("zmq://127.0.0.1:5740/card_reader")`` or
+``hal.open("zmq+ipc:///run/tellerhal/kiosk.sock/card_reader")`` gives a
+`RemoteCardReader`, which behaves like the in-process reader. The wire format is in
+``docs/remote.md`` and `hal.remote.messages`.
 """
 
 from __future__ import annotations
 
+from hal.remote.card_reader import RemoteCardReader
+from hal.remote.client import Session, session_for
 from hal.remote.messages import VERSION, AckStatus, Header, Message, MessageType
 from hal.remote.security import (
     ANY,
@@ -30,6 +35,9 @@ __all__ = [
     "Header",
     "Message",
     "MessageType",
+    "RemoteCardReader",
     "RemoteServer",
+    "Session",
     "check_endpoint_security",
+    "session_for",
 ]

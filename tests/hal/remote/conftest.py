@@ -21,7 +21,7 @@ import pytest
 import zmq
 import zmq.asyncio
 
-from hal.remote import RemoteServer
+from hal.remote import RemoteCardReader, RemoteServer
 from simulator.control import CardReaderControl
 from simulator.world import World, reset_worlds
 
@@ -62,6 +62,12 @@ async def server(world: World) -> AsyncIterator[RemoteServer]:
         {"card_reader": reader}, "tcp://127.0.0.1:0", simulator=True, heartbeat_interval=0.5
     ) as served:
         yield served
+
+
+@pytest.fixture
+async def reader(server: RemoteServer) -> AsyncIterator[RemoteCardReader]:
+    async with RemoteCardReader(server.endpoint, timeout=2.0) as remote:
+        yield remote
 
 
 class Reply(NamedTuple):

@@ -1,0 +1,359 @@
+"""One client socket to a server: commands in flight, the reader task, heartbeats.
+
+A `Connection` is what a `hal.remote.client.Session` holds between a handshake and the
+moment the server is found gone; then the session makes a new one. It sends commands
+and matches acknowledges and completions to them by request id; events go to the
+``on_event`` callback in the order they came; heartbeats go out every interval, and
+three intervals without hearing from the server loses the connection: every pending
+command fails with `ConnectionLost`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from hal.errors import (
+    Completion,
+    ConnectionLost,
+    HalError,
+    ProtocolError,
+    TooManyRequests,
+    error_class_for,
+)
+from hal.remote.interfaces import CANCEL
+from hal.remote.messages import (
+    HEARTBEAT,
+    SERVER_TYPES,
+    AckStatus,
+    Header,
+    Limits,
+    Message,
+    MessageError,
+    MessageType,
+    decode,
+    encode,
+)
+from hal.remote.security import CurveClientKeys
+
+__all__ = ["Connection", "raise_for"]
+
+log = logging.getLogger(__name__)
+
+_LIMITS = Limits(max_header=16 * 1024, max_payload=4 << 20, max_blobs=256, max_depth=32)
+_MAX_MESSAGE = 64 << 20
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # nobody may await it; do not log "never retrieved"
+
+
+@dataclass(eq=False)
+class _Pending:
+    """A command sent and not yet completed."""
+
+    request_id: int
+    name: str
+    acked: asyncio.Future[None]
+    done: asyncio.Future[Message]
+
+    def ack(self) -> None:
+        if not self.acked.done():
+            self.acked.set_result(None)
+
+    def finish(self, message: Message | BaseException) -> None:
+        self.ack()
+        if self.done.done():
+            return
+        if isinstance(message, BaseException):
+            self.done.set_exception(message)
+        else:
+            self.done.set_result(message)
+
+
+class Connection:
+    """A DEALER socket connected to ``endpoint``, and its tasks.
+
+    Args:
+        context: the session's ZeroMQ context.
+        endpoint: the server's endpoint.
+        timeout: seconds to send a command and to get its acknowledge.
+        curve: CURVE keys, if any.
+        settle_timeout: seconds a cancelled command waits for its completion.
+        on_event: called with each event and unsolicited event, in order.
+        on_lost: called once when the connection is lost (with the reason, and
+            whether the loss is expected and need not be reported).
+    """
+
+    def __init__(
+        self,
+        context: zmq.asyncio.Context,
+        endpoint: str,
+        *,
+        timeout: float,
+        curve: CurveClientKeys | None,
+        settle_timeout: float,
+        on_event: Callable[[Connection, Message], None],
+        on_lost: Callable[[Connection, str, bool], None],
+    ) -> None:
+        self.endpoint = endpoint
+        self._timeout = timeout
+        self._settle_timeout = settle_timeout
+        self._on_event = on_event
+        self._on_lost = on_lost
+        sock = self.socket = context.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.IMMEDIATE, 1)  # queue nothing for a server not connected
+        sock.setsockopt(zmq.MAXMSGSIZE, _MAX_MESSAGE)
+        if curve is not None:
+            sock.curve_secretkey = curve.secret
+            sock.curve_publickey = curve.public
+            sock.curve_serverkey = curve.server_public
+        try:
+            sock.connect(endpoint)
+        except zmq.ZMQError as exc:
+            sock.close(linger=0)
+            raise ConnectionLost(f"cannot connect to {endpoint}: {exc}") from exc
+        loop = asyncio.get_running_loop()
+        self.last_heard = loop.time()
+        self._ids = itertools.count(1)
+        self._pending: dict[int, _Pending] = {}
+        #: Per device, the ``seq`` of the last event received.
+        self.seq: dict[str, int] = {}
+        #: Devices opened on the server over this connection.
+        self.opened: set[str] = set()
+        #: The server's id of this session (after the handshake).
+        self.session_id: str | None = None
+        self.interval = 1.0
+        #: Why the connection was lost; ``None`` while it is alive.
+        self.lost: str | None = None
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.spawn(self._receive())
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` as one of this connection's tasks (cancelled when it is lost)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def start_heartbeats(self, interval: float) -> None:
+        """Send a heartbeat every ``interval`` seconds from now on."""
+        self.interval = interval
+        self.spawn(self._beat())
+
+    # --- commands ------------------------------------------------------------------------
+
+    async def exchange(
+        self,
+        device: str | None,
+        name: str,
+        payload: Mapping[str, Any],
+        blobs: Sequence[bytes] = (),
+        timeout_ms: int = 0,
+        deadline: float | None = None,
+        *,
+        settle: bool = True,
+    ) -> Message:
+        """Send a command; return its successful completion.
+
+        Cancelling the caller cancels the command on the server and, with ``settle``,
+        waits (at most ``settle_timeout``) for its completion before
+        `asyncio.CancelledError` goes on (session commands, which move nothing, do not).
+
+        Raises:
+            HalError: a refusing acknowledge or a failed completion (see `raise_for`);
+                `ConnectionLost` when the connection is or gets lost.
+        """
+        pending = await self._send(device, name, payload, blobs, timeout_ms, deadline)
+        try:
+            try:
+                async with asyncio.timeout(self._timeout):
+                    await asyncio.shield(pending.acked)
+            except TimeoutError:
+                self.lose(f"no acknowledgement of {name} within {self._timeout:g} s")
+            message = await asyncio.shield(pending.done)
+        except asyncio.CancelledError:
+            if settle:
+                await self._settle(pending, device)
+            else:
+                self._pending.pop(pending.request_id, None)
+            raise
+        raise_for(message)
+        return message
+
+    async def _send(
+        self,
+        device: str | None,
+        name: str,
+        payload: Mapping[str, Any],
+        blobs: Sequence[bytes],
+        timeout_ms: int,
+        deadline: float | None,
+    ) -> _Pending:
+        if self.lost is not None:
+            raise ConnectionLost(f"{self.endpoint}: {self.lost}")
+        loop = asyncio.get_running_loop()
+        request_id = next(self._ids)
+        pending = _Pending(request_id, name, loop.create_future(), loop.create_future())
+        pending.done.add_done_callback(_retrieve)
+        header = Header(
+            MessageType.COMMAND,
+            name,
+            request_id,
+            timeout=None if name == CANCEL else timeout_ms,
+            deadline=deadline,
+            device=device,
+        )
+        frames = encode(header, payload, blobs)
+        self._pending[request_id] = pending
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self.socket.send_multipart(frames)
+        except TimeoutError:
+            self.lose(f"cannot send {name} within {self._timeout:g} s")
+        except asyncio.CancelledError:
+            self._pending.pop(request_id, None)
+            task = asyncio.current_task()
+            if self.lost is not None and task is not None and not task.cancelling():
+                # Closing the lost socket cancelled our send, not our caller.
+                raise ConnectionLost(f"{self.endpoint}: {self.lost}") from None
+            raise
+        except BaseException:
+            self._pending.pop(request_id, None)
+            raise
+        if self.lost is not None:
+            raise ConnectionLost(f"{self.endpoint}: {self.lost}")
+        return pending
+
+    async def _settle(self, pending: _Pending, device: str | None) -> None:
+        """After the caller cancelled: cancel on the server and wait for the completion."""
+        if pending.done.done() or self.lost is not None:
+            return
+
+        async def cancel_and_wait() -> None:
+            try:
+                ids = {"requestIds": [pending.request_id]}
+                await self._send(device, CANCEL, ids, (), 0, None)
+            except (HalError, asyncio.CancelledError):
+                return
+            await asyncio.wait({pending.done}, timeout=self._settle_timeout)
+
+        task = asyncio.get_running_loop().create_task(cancel_and_wait())
+        while not task.done():
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                continue  # cancelled again: the device still settles first
+
+    # --- the connection ------------------------------------------------------------------
+
+    def lose(self, reason: str, *, quiet: bool = False) -> None:
+        """Give the connection up: fail its commands, stop its tasks, close its socket."""
+        if self.lost is not None:
+            return
+        self.lost = reason
+        if not quiet:
+            log.warning("%s: connection lost: %s", self.endpoint, reason)
+        error = ConnectionLost(f"{self.endpoint}: {reason}")
+        pending, self._pending = self._pending, {}
+        for p in pending.values():
+            p.finish(error)
+        current = asyncio.current_task()
+        for task in self.tasks:
+            if task is not current:
+                task.cancel()
+        self.socket.close(linger=0)
+        self._on_lost(self, reason, quiet)
+
+    async def wait_closed(self) -> None:
+        """Wait until the tasks of a lost connection have ended."""
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+    async def _receive(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.lost is None:
+            try:
+                frames = await self.socket.recv_multipart()
+            except zmq.ZMQError:
+                return  # closed under us
+            try:
+                message = decode(frames, accept=SERVER_TYPES, limits=_LIMITS)
+            except MessageError as exc:
+                log.warning("%s: ignored a malformed message: %s", self.endpoint, exc)
+                continue
+            self.last_heard = loop.time()
+            try:
+                self._on_message(message)
+            except Exception:
+                log.exception("%s: failed to handle a %s", self.endpoint, message.header.name)
+
+    def _on_message(self, message: Message) -> None:
+        header = message.header
+        kind = header.type
+        if kind is MessageType.HEARTBEAT:
+            if self.session_id is not None and header.session != self.session_id:
+                self.lose("the server no longer knows this session (restarted?)")
+        elif kind is MessageType.ACKNOWLEDGE:
+            pending = self._pending.get(header.request_id or 0)
+            if pending is not None:
+                if header.status is not None:
+                    del self._pending[pending.request_id]
+                    pending.finish(message)
+                pending.ack()
+        elif kind is MessageType.COMPLETION:
+            pending = self._pending.pop(header.request_id or 0, None)
+            if pending is not None:
+                pending.finish(message)
+        else:
+            self._on_event(self, message)
+
+    async def _beat(self) -> None:
+        loop = asyncio.get_running_loop()
+        frames = encode(Header(MessageType.HEARTBEAT, HEARTBEAT))
+        while self.lost is None:
+            await asyncio.sleep(self.interval)
+            silent = loop.time() - self.last_heard
+            if silent > 3 * self.interval:
+                self.lose(f"no answer for {silent:.1f} s (3 heartbeat intervals)")
+                return
+            try:
+                await self.socket.send_multipart(frames, flags=zmq.DONTWAIT)
+            except zmq.Again:
+                pass  # not connected (ZMQ_IMMEDIATE): the silence will tell
+            except zmq.ZMQError:
+                return
+
+
+def raise_for(message: Message) -> None:
+    """Raise the error a refusing acknowledge or a failed completion stands for.
+
+    A refused acknowledge is `TooManyRequests` (``tooManyRequests``) or `ProtocolError`
+    (``invalidMessage``, ``invalidRequestID``: our message was wrong). A completion's
+    code and ``errorCode`` pick the class with `hal.errors.error_class_for`; the
+    server's description is the message.
+    """
+    header = message.header
+    if header.type is MessageType.ACKNOWLEDGE:
+        text = f"the server refused {header.name}: {header.error_description or header.status}"
+        if header.status is AckStatus.TOO_MANY_REQUESTS:
+            raise TooManyRequests(text)
+        raise ProtocolError(text)
+    code = str(header.completion_code)
+    if code == Completion.SUCCESS.value:
+        return
+    try:
+        completion = Completion(code)
+    except ValueError:
+        completion = Completion.INTERNAL_ERROR
+    cls = error_class_for(code, header.error_code)
+    text = header.error_description or f"{header.name} completed {code}"
+    raise cls(text, completion=completion, error_code=header.error_code)

@@ -1,0 +1,134 @@
+"""The ``zmq`` driver: devices served by ``tellerhal serve``, through the registry.
+
+Addresses (entry point ``zmq`` in group ``tellerhal.drivers``)::
+
+    zmq://HOST:PORT/DEVICE[?timeout=S&heartbeat=S&server_key=PATH&client_key=PATH]
+    zmq+ipc:///PATH/TO/SOCKET/DEVICE[?...]
+
+``zmq://`` reaches ``tcp://HOST:PORT``; ``zmq+ipc://`` the Unix socket ``ipc:///PATH/TO/
+SOCKET``. ``DEVICE`` (the last path segment) is the device's name on the server
+(``card_reader``). Options:
+
+- ``timeout``: seconds for the handshake and for each acknowledge (default 5);
+- ``heartbeat``: seconds between heartbeats (default: the server's interval);
+- ``server_key``, ``client_key``: CurveZMQ certificate files made by
+  ``zmq.auth.create_certificates()``: the server's public ``.key`` and our own
+  ``.key_secret``; both or neither.
+
+The ``ipc`` transport is registered with the driver (by `hal.registry.register` when
+this module loads); it only names the socket, the driver does the rest.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from hal.address import DeviceAddress
+from hal.device import Device
+from hal.errors import ConfigurationError
+from hal.registry import DriverSpec, TransportSpec, register, transports
+from hal.remote.card_reader import RemoteCardReader
+from hal.remote.security import CurveClientKeys
+
+__all__ = ["IPC_TRANSPORT", "ZMQ_DRIVER", "ZmqOptions", "open_remote_device", "remote_endpoint"]
+
+
+@dataclass(frozen=True)
+class ZmqOptions:
+    """The options of a ``zmq://`` address.
+
+    Attributes:
+        timeout: seconds for the handshake and for each acknowledge.
+        heartbeat: seconds between heartbeats; ``None`` for the server's interval.
+        server_key: the server's public CURVE certificate (``.key``).
+        client_key: our CURVE certificate with its secret (``.key_secret``).
+
+    Raises:
+        ConfigurationError: a timeout or heartbeat not > 0, or one key without the other.
+    """
+
+    timeout: float = 5.0
+    heartbeat: float | None = None
+    server_key: Path | None = None
+    client_key: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.timeout) and self.timeout > 0):
+            raise ConfigurationError(f"timeout must be > 0 seconds, got {self.timeout}")
+        if self.heartbeat is not None and not (
+            math.isfinite(self.heartbeat) and self.heartbeat > 0
+        ):
+            raise ConfigurationError(f"heartbeat must be > 0 seconds, got {self.heartbeat}")
+        if (self.server_key is None) != (self.client_key is None):
+            raise ConfigurationError("give both server_key and client_key for CurveZMQ, or neither")
+
+
+@dataclass(frozen=True)
+class IpcOptions:
+    """The ``ipc`` transport has no options of its own."""
+
+
+def remote_endpoint(address: DeviceAddress) -> tuple[str, str]:
+    """The ZeroMQ endpoint and the device name a ``zmq`` address names.
+
+    Raises:
+        ConfigurationError: no device name, a TCP authority that is not HOST:PORT, or
+            an ``ipc`` address with an authority.
+    """
+    head, _, device = address.path.rpartition("/")
+    if not device:
+        raise ConfigurationError(
+            f"{address.location}: the device's name is the last path segment "
+            "(zmq://HOST:PORT/card_reader)"
+        )
+    if address.transport == "ipc":
+        if address.authority or not head:
+            raise ConfigurationError(
+                f"{address.location}: expected zmq+ipc:///PATH/TO/SOCKET/DEVICE"
+            )
+        return f"ipc://{head}", device
+    host, _, port = address.authority.rpartition(":")
+    if head or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigurationError(f"{address.location}: expected zmq://HOST:PORT/DEVICE")
+    return f"tcp://{address.authority}", device
+
+
+def open_remote_device(address: DeviceAddress, options: ZmqOptions) -> Device[object, object]:
+    """Build the (unopened) remote device an address names (the driver factory)."""
+    endpoint, device = remote_endpoint(address)
+    curve = None
+    if options.client_key is not None and options.server_key is not None:
+        curve = CurveClientKeys.from_files(options.client_key, options.server_key)
+    if device != "card_reader":
+        raise ConfigurationError(
+            f"{address.location}: the remote client knows card_reader devices; got {device!r}"
+        )
+    reader: Device[object, object] = RemoteCardReader(  # type: ignore[assignment]
+        endpoint, device, timeout=options.timeout, heartbeat=options.heartbeat, curve=curve
+    )
+    return reader
+
+
+ZMQ_DRIVER = DriverSpec(
+    name="zmq",
+    device_classes=frozenset({"card_reader"}),
+    options=ZmqOptions,
+    factory=open_remote_device,
+    description="a device served by tellerhal serve, over ZeroMQ (tcp, or ipc with zmq+ipc)",
+    transports=frozenset({"ipc"}),
+    transport_optional=True,
+)
+"""The ``zmq`` driver, registered through the ``tellerhal.drivers`` entry point."""
+
+IPC_TRANSPORT = TransportSpec(
+    name="ipc",
+    options=IpcOptions,
+    factory=lambda address, options: remote_endpoint(address)[0],
+    description="a Unix-domain socket for zmq+ipc:// (ZeroMQ ipc://)",
+)
+"""The ``ipc`` transport of ``zmq+ipc://`` addresses."""
+
+if not any(t is IPC_TRANSPORT for t in transports()):
+    register(IPC_TRANSPORT, replace=True)
