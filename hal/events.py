@@ -26,6 +26,7 @@ __all__ = [
     "Event",
     "EventHub",
     "EventsLost",
+    "Notifier",
     "StatusChanged",
     "Subscription",
     "changed_fields",
@@ -94,6 +95,33 @@ def changed_fields(old: Any, new: Any) -> frozenset[str]:
 E = TypeVar("E", bound=Event)
 
 
+class Notifier:
+    """Wakes every task waiting for a condition whenever something changes; nobody polls.
+
+    The owner calls `notify` after each change; each waiter re-checks its own predicate.
+    """
+
+    def __init__(self) -> None:
+        self._waiters: set[asyncio.Future[None]] = set()
+
+    def notify(self) -> None:
+        """Something changed: wake every waiter to re-check its predicate."""
+        waiters, self._waiters = self._waiters, set()
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def wait_until(self, predicate: Callable[[], bool]) -> None:
+        """Return once ``predicate()`` is true, re-checking it at every `notify`."""
+        while not predicate():
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.add(waiter)
+            try:
+                await waiter
+            finally:
+                self._waiters.discard(waiter)
+
+
 class Subscription:
     """A bounded stream of a device's events; iterate it with ``async for``.
 
@@ -114,8 +142,8 @@ class Subscription:
         self._kinds = kinds
         self._queue: deque[Event] = deque()
         self._lost = 0
-        # Every task waiting in get(): a subscription may have more than one reader.
-        self._waiters: set[asyncio.Future[None]] = set()
+        # Wakes every task waiting in get(): a subscription may have more than one reader.
+        self._changed = Notifier()
         self._closed = False
 
     @property
@@ -137,10 +165,7 @@ class Subscription:
         self._wake()
 
     def _wake(self) -> None:
-        waiters, self._waiters = self._waiters, set()
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+        self._changed.notify()
 
     def get_nowait(self) -> Event | None:
         """The next queued event, or ``None`` if none is queued."""
@@ -168,12 +193,9 @@ class Subscription:
                     return event
                 if self._closed:
                     raise EOFError("the subscription is closed")
-                waiter = asyncio.get_running_loop().create_future()
-                self._waiters.add(waiter)
-                try:
-                    await waiter
-                finally:
-                    self._waiters.discard(waiter)
+                await self._changed.wait_until(
+                    lambda: bool(self._queue) or bool(self._lost) or self._closed
+                )
 
     async def wait_for(
         self,

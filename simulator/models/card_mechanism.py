@@ -54,7 +54,7 @@ from hal.devices.card_reader import (
     Track,
 )
 from hal.errors import ConfigurationError, DeviceNotReady, SequenceError
-from hal.events import Event
+from hal.events import Event, Notifier
 from simulator.clock import SimClock, seeded_random
 from simulator.emv import EmvChip
 from simulator.profiles import CardProfile
@@ -118,28 +118,6 @@ class Card:
 
     def __repr__(self) -> str:
         return f"Card(profile={self.profile.name!r}, position={self.position.value!r})"
-
-
-class _Signal:
-    """Wakes every waiter whenever the model's state changes; nobody polls."""
-
-    def __init__(self) -> None:
-        self._waiters: set[asyncio.Future[None]] = set()
-
-    def notify(self) -> None:
-        waiters, self._waiters = self._waiters, set()
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-
-    async def wait_until(self, predicate: Callable[[], bool]) -> None:
-        while not predicate():
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.add(waiter)
-            try:
-                await waiter
-            finally:
-                self._waiters.discard(waiter)
 
 
 class CardReaderMechanism:
@@ -209,7 +187,7 @@ class CardReaderMechanism:
         self._intake: Intake | None = None
         self._last_status: CardReaderStatus | None = None
         self._take_task: asyncio.Task[None] | None = None
-        self._signal = _Signal()
+        self._signal = Notifier()  # wakes whoever waits on the state; nobody polls
 
     # --- ground truth (read by the control API and tests) ------------------------------
 
