@@ -256,21 +256,6 @@ def test_walk_visits_every_built_object_depth_first(trees_: list[tuple[Tlv, Walk
         assert item in find_all(items, item.tag)
 
 
-@settings(max_examples=400)
-@given(st.binary(max_size=200))
-def test_fuzz_raises_only_protocol_errors(raw: bytes) -> None:
-    try:
-        items = parse(raw)
-    except ProtocolError:
-        return
-    assert parse(build(items)) == items
-    try:
-        for _, item in walk(items):
-            redact(item)
-    except ProtocolError:
-        pass
-
-
 @st.composite
 def mutated(draw: st.DrawFn, encoded: st.SearchStrategy[bytes]) -> bytes:
     """Valid encodings with one byte changed, dropped or added, or cut short."""
@@ -287,10 +272,10 @@ def mutated(draw: st.DrawFn, encoded: st.SearchStrategy[bytes]) -> bytes:
     return raw[:at] if how == "cut" else raw
 
 
-@settings(max_examples=400)
-@given(mutated(st.lists(trees, min_size=1, max_size=3).map(build)))
-def test_fuzz_near_valid_trees(raw: bytes) -> None:
-    # Random bytes almost never parse (4 in 400): these reach the nested values.
+# Random bytes almost never parse (4 in 400); near-valid trees reach the nested values.
+@settings(max_examples=600)
+@given(st.binary(max_size=200) | mutated(st.lists(trees, min_size=1, max_size=3).map(build)))
+def test_fuzz_raises_only_protocol_errors(raw: bytes) -> None:
     try:
         items = parse(raw)
     except ProtocolError:
