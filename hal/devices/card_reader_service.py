@@ -33,6 +33,7 @@ from hal.errors import (
     ChipPowerNotSupported,
     DeviceNotReady,
     InvalidData,
+    LedgerError,
     MediaJam,
     RetainBinFull,
     UnsupportedOperation,
@@ -238,12 +239,20 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
     def event(self, event: Event) -> None:
         if isinstance(event, CardAction) and event.to == RETAIN and self._opened:
             # The device captured a card on its own (e.g. one left at the exit): it has
-            # already moved, so the journal entry follows the fact.
-            movement = self._journal_capture(
-                f"captured by the device from {event.source or 'the reader'}"
-            )
-            self._ledger.settle(movement.id, Outcome.DONE, moved=1)
-            self._ledger_written()
+            # already moved, so the journal entry follows the fact. If the ledger cannot
+            # take it, the app still hears of the capture; the ledger then refuses every
+            # further write, so no command moves a card until it is repaired.
+            try:
+                movement = self._journal_capture(
+                    f"captured by the device from {event.source or 'the reader'}"
+                )
+                self._ledger.settle(movement.id, Outcome.DONE, moved=1)
+            except LedgerError:
+                log.exception(
+                    "%s: the ledger could not record a capture the device made", self.name
+                )
+            finally:
+                self._ledger_written()
         super().event(event)
 
     # --- commands ----------------------------------------------------------------------

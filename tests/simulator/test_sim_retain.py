@@ -229,3 +229,19 @@ async def test_auto_reset_with_a_full_bin_ejects_instead(
         assert (await reader.retain_bin()).count == 1
         assert not reader.ledger.pending(reader.name)
         await control.take_card(timeout=1)
+
+
+async def test_a_device_capture_is_still_reported_when_the_ledger_fails(
+    insert_and_read: InsertAndRead, world: World, tmp_path: Path
+) -> None:
+    from hal.ledger import Ledger
+
+    ledger = Ledger.open(tmp_path / "ledger.sqlite")
+    async with world.open_card_reader(ledger=ledger) as reader:
+        await insert_and_read(reader, tracks=[Track.TRACK2], profile="never_taken")
+        with reader.events(kinds=[CardAction]) as sub:
+            await reader.move(MoveTarget.EXIT)
+            ledger.close()  # the disk goes away while the card waits at the exit
+            action = await sub.wait_for(CardAction, timeout=5)
+        assert action.to == "retain"
+        assert await world.card_reader_control().card_position() == "retained"
