@@ -15,7 +15,7 @@ import itertools
 import logging
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import zmq
 import zmq.asyncio
@@ -62,12 +62,16 @@ class _Pending:
 
     request_id: int
     name: str
-    acked: asyncio.Future[None]
     done: asyncio.Future[Message]
+    #: Fires (loses the connection) if no acknowledge comes in time.
+    watchdog: asyncio.TimerHandle | None = None
+    acked: bool = False
 
     def ack(self) -> None:
-        if not self.acked.done():
-            self.acked.set_result(None)
+        self.acked = True
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+            self.watchdog = None
 
     def finish(self, message: Message | BaseException) -> None:
         self.ack()
@@ -174,20 +178,23 @@ class Connection:
         """
         pending = await self._send(device, name, payload, blobs, timeout_ms, deadline)
         try:
-            try:
-                async with asyncio.timeout(self._timeout):
-                    await asyncio.shield(pending.acked)
-            except TimeoutError:
-                self.lose(f"no acknowledgement of {name} within {self._timeout:g} s")
-            message = await asyncio.shield(pending.done)
+            message = await pending.done
         except asyncio.CancelledError:
-            if settle:
-                await self._settle(pending, device)
-            else:
+            pending.ack()  # what follows has its own bounds
+            if not settle or self.lost is not None:
                 self._pending.pop(pending.request_id, None)
+                raise
+            if pending.done.cancelled():  # our caller's cancel reached the future
+                pending.done = asyncio.get_running_loop().create_future()
+                pending.done.add_done_callback(_retrieve)
+            await self._settle(pending, device)
             raise
         raise_for(message)
         return message
+
+    def _overdue(self, pending: _Pending) -> None:
+        if not pending.acked and self._pending.get(pending.request_id) is pending:
+            self.lose(f"no acknowledgement of {pending.name} within {self._timeout:g} s")
 
     async def _send(
         self,
@@ -202,7 +209,7 @@ class Connection:
             raise ConnectionLost(f"{self.endpoint}: {self.lost}")
         loop = asyncio.get_running_loop()
         request_id = next(self._ids)
-        pending = _Pending(request_id, name, loop.create_future(), loop.create_future())
+        pending = _Pending(request_id, name, loop.create_future())
         pending.done.add_done_callback(_retrieve)
         header = Header(
             MessageType.COMMAND,
@@ -215,8 +222,10 @@ class Connection:
         frames = encode(header, payload, blobs)
         self._pending[request_id] = pending
         try:
-            async with asyncio.timeout(self._timeout):
-                await self.socket.send_multipart(frames)
+            sent = cast("asyncio.Future[object]", self.socket.send_multipart(frames))
+            if not sent.done():  # not connected yet (ZMQ_IMMEDIATE) or the queue is full
+                await asyncio.wait_for(sent, self._timeout)
+            sent.result()
         except TimeoutError:
             self.lose(f"cannot send {name} within {self._timeout:g} s")
         except asyncio.CancelledError:
@@ -231,6 +240,8 @@ class Connection:
             raise
         if self.lost is not None:
             raise ConnectionLost(f"{self.endpoint}: {self.lost}")
+        if not pending.acked:  # an answer may have come while the send waited
+            pending.watchdog = loop.call_later(self._timeout, self._overdue, pending)
         return pending
 
     async def _settle(self, pending: _Pending, device: str | None) -> None:

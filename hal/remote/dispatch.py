@@ -353,6 +353,8 @@ class Dispatcher:
         try:
             if command.queued:
                 result = await method(**arguments, timeout=timeout)
+            elif timeout is None:
+                result = await method(**arguments)
             else:
                 async with asyncio.timeout(timeout):
                     result = await method(**arguments)

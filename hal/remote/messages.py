@@ -248,9 +248,16 @@ LIMITS: Final = Limits()
 # --- encoding ----------------------------------------------------------------------------
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=lambda pairs: _no_duplicates(pairs),
+    parse_constant=lambda name: _no_constant(name),
+)
+
+
 def dump_json(value: Any) -> bytes:
     """Compact UTF-8 JSON; ``NaN`` and infinities are refused (`ValueError`)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return _ENCODER.encode(value).encode()
 
 
 _EMPTY_PAYLOAD = b"{}"
@@ -298,7 +305,7 @@ def decode(
             AckStatus.INVALID_MESSAGE,
             f"at most {limits.max_blobs} blob frames; got {len(frames) - 2}",
         )
-    raw = _load(frames[0], limits.max_header, "header", 2)
+    raw = _load(frames[0], limits.max_header, "header")  # values are checked one by one
     if not isinstance(raw, dict):
         raise MessageError(AckStatus.INVALID_MESSAGE, "the header is not a JSON object")
     request_id = _maybe_id(raw.get("requestId"))
@@ -321,7 +328,7 @@ def decode(
     if missing:
         raise bad(f"missing header keys for a {kind.value}: {', '.join(sorted(missing))}")
     version = raw["version"]
-    if version not in SUPPORTED_VERSIONS:
+    if type(version) is not str or version not in SUPPORTED_VERSIONS:
         raise bad(
             f"version {_show(version)} is not supported; this side speaks "
             f"{', '.join(sorted(SUPPORTED_VERSIONS))}"
@@ -338,30 +345,25 @@ def decode(
             )
     elif "requestId" in raw and raw["requestId"] is not None and request_id is None:
         raise bad(f"requestId {_show(raw['requestId'])} is not a positive integer")
-    try:
-        header = Header(
-            type=kind,
-            name=raw["name"],
-            request_id=request_id,
-            version=version,
-            timeout=_opt(raw, "timeout", _timeout),
-            deadline=_opt(raw, "deadline", lambda v: float(_deadline(v))),
-            status=_opt(raw, "status", AckStatus),
-            completion_code=_opt(raw, "completionCode", _text),
-            error_code=_opt(raw, "errorCode", _text),
-            error_description=_opt(raw, "errorDescription", _text),
-            device=_opt(raw, "device", _device),
-            session=_opt(raw, "session", _text),
-            seq=_opt(raw, "seq", _seq),
-        )
-    except (TypeError, ValueError) as exc:
-        raise bad(str(exc)) from None
-    payload = _load(frames[1], limits.max_payload, "payload", limits.max_depth)
+    fields: dict[str, Any] = {}
+    for key, value in raw.items():
+        converter = _CONVERTERS.get(key)
+        if converter is None or value is None:
+            continue
+        attr, convert = converter
+        try:
+            fields[attr] = convert(value)
+        except (TypeError, ValueError):
+            raise bad(f"header {key} {_show(value)} is not valid") from None
+    header = Header(kind, raw["name"], request_id, version, **fields)
+    if frames[1] == b"{}" and len(frames) == 2:
+        return Message(header, {})
+    payload = _load(frames[1], limits.max_payload, "payload")
     if not isinstance(payload, dict):
         raise bad("the payload is not a JSON object")
     blobs = tuple(bytes(f) for f in frames[2:])
     try:
-        _check_blobs(payload, len(blobs))
+        _check_payload(payload, len(blobs), limits.max_depth)
     except ValueError as exc:
         raise bad(str(exc)) from None
     return Message(header, payload, blobs)
@@ -382,16 +384,6 @@ def _maybe_id(value: object) -> int | None:
     return None
 
 
-def _opt(raw: Mapping[str, Any], key: str, convert: Any) -> Any:
-    value = raw.get(key)
-    if value is None:
-        return None
-    try:
-        return convert(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"header {key} {_show(value)} is not valid") from None
-
-
 def _checked(test: Callable[[Any], bool]) -> Callable[[Any], Any]:
     """A converter that returns the value if ``test`` accepts it (its type exactly)."""
 
@@ -409,6 +401,19 @@ _text = _checked(lambda v: type(v) is str and len(v) <= _MAX_TEXT)
 _device = _checked(lambda v: type(v) is str and bool(_DEVICE.match(v)))
 _seq = _checked(lambda v: type(v) is int and 0 < v <= _MAX_ID)
 
+#: Header key -> (Header attribute, converter) for the optional fields.
+_CONVERTERS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "timeout": ("timeout", _timeout),
+    "deadline": ("deadline", lambda v: float(_deadline(v))),
+    "status": ("status", AckStatus),
+    "completionCode": ("completion_code", _text),
+    "errorCode": ("error_code", _text),
+    "errorDescription": ("error_description", _text),
+    "device": ("device", _device),
+    "session": ("session", _text),
+    "seq": ("seq", _seq),
+}
+
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -423,57 +428,34 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _load(frame: bytes, limit: int, what: str, max_depth: int) -> Any:
+def _load(frame: bytes, limit: int, what: str) -> Any:
     if len(frame) > limit:
         raise MessageError(
             AckStatus.INVALID_MESSAGE, f"the {what} is {len(frame)} bytes; the limit is {limit}"
         )
     try:
-        value = json.loads(
-            bytes(frame).decode("utf-8"),
-            object_pairs_hook=_no_duplicates,
-            parse_constant=_no_constant,
-        )
+        return _DECODER.decode(bytes(frame).decode("utf-8"))
     except RecursionError:
         raise MessageError(AckStatus.INVALID_MESSAGE, f"the {what} nests too deeply") from None
     except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise MessageError(
             AckStatus.INVALID_MESSAGE, f"the {what} is not UTF-8 JSON: {_first_line(exc)}"
         ) from None
-    if _depth(value) > max_depth:
-        raise MessageError(
-            AckStatus.INVALID_MESSAGE, f"the {what} nests deeper than {max_depth} levels"
-        )
-    return value
 
 
 def _first_line(exc: Exception) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:120]
 
 
-def _depth(value: Any) -> int:
-    """Nesting of arrays and objects (a scalar is 0), without recursion."""
-    deepest = 0
-    stack = [(value, 1)]
+def _check_payload(payload: Any, count: int, max_depth: int) -> None:
+    """Nesting is at most ``max_depth``; every ``{"$blob": N}`` names an existing frame;
+    each frame is used once. One walk, without recursion."""
+    used: set[int] = set()
+    stack = [(payload, 1)]
     while stack:
         item, level = stack.pop()
-        if isinstance(item, dict):
-            children: Iterable[Any] = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, level)
-        stack.extend((child, level + 1) for child in children)
-    return deepest
-
-
-def _check_blobs(payload: Any, count: int) -> None:
-    """Every ``{"$blob": N}`` names an existing frame, and each frame is used once."""
-    used: set[int] = set()
-    stack = [payload]
-    while stack:
-        item = stack.pop()
+        if level > max_depth and isinstance(item, dict | list):
+            raise ValueError(f"the payload nests deeper than {max_depth} levels")
         if isinstance(item, dict):
             if "$blob" in item:
                 index = item["$blob"]
@@ -483,8 +465,8 @@ def _check_blobs(payload: Any, count: int) -> None:
                     raise ValueError(f"blob {index} is referenced twice")
                 used.add(index)
                 continue
-            stack.extend(item.values())
+            stack.extend((child, level + 1) for child in item.values())
         elif isinstance(item, list):
-            stack.extend(item)
+            stack.extend((child, level + 1) for child in item)
     if len(used) != count:
         raise ValueError(f"{count - len(used)} of {count} blob frames are not referenced")

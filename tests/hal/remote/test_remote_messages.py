@@ -142,3 +142,10 @@ def test_server_messages_need_their_fields() -> None:
     ok = decode(frames({**event, "device": "card_reader", "seq": 1}), accept=SERVER_TYPES)
     assert ok.header.seq == 1
     assert refused(frames({**event, "device": "card_reader", "seq": 0}), SERVER_TYPES)
+
+
+@pytest.mark.parametrize("value", [[], {}, [1, 2], {"a": 1}], ids=repr)
+@pytest.mark.parametrize("key", ["version", "name", "type", "status", "device", "timeout"])
+def test_unhashable_values_are_invalid_messages_not_crashes(key: str, value: object) -> None:
+    error = refused(frames({**COMMAND, key: value}))
+    assert error.status is AckStatus.INVALID_MESSAGE

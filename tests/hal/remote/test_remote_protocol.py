@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from collections.abc import Callable
 
@@ -370,3 +371,67 @@ async def test_a_device_error_completes_with_its_codes_and_description(raw: RawC
     assert completion.header["errorDescription"]
     write = await raw.call("CardReader.WriteRawData", {"data": {"track2": {"$blob": 0}}}, b"\x01")
     assert write.header["completionCode"] == "invalidData"
+
+
+def _mutations(rng: random.Random) -> list[list[bytes]]:
+    """Near-valid messages: a good command with one key, value or frame spoiled."""
+    values: list[object] = [
+        None,
+        True,
+        0,
+        -1,
+        2**64,
+        1.5,
+        "",
+        "x" * 300,
+        [],
+        {},
+        [[[]]],
+        {"$blob": 0},
+    ]
+    keys = [
+        "version",
+        "name",
+        "type",
+        "requestId",
+        "timeout",
+        "deadline",
+        "device",
+        "status",
+        "seq",
+    ]
+    names = ["Common.Status", "Common.Open", "Common.Cancel", READ, "CardReader.Move", "Nope.Nope"]
+    out = []
+    for _ in range(400):
+        header: dict[str, object] = {
+            "version": "1",
+            "name": rng.choice(names),
+            "type": "command",
+            "requestId": rng.randint(10_000, 10_050),
+            "device": "card_reader",
+        }
+        header[rng.choice(keys)] = rng.choice(values)
+        payload: object = rng.choice(
+            [{}, {"tracks": ["track1"]}, {"to": "exit"}, [], {"requestIds": None}]
+        )
+        frames = [json.dumps(header).encode(), json.dumps(payload).encode()]
+        cut = rng.random()
+        if cut < 0.1:
+            frames[0] = frames[0][: rng.randint(0, len(frames[0]))]
+        elif cut < 0.2:
+            frames.append(rng.randbytes(rng.randint(0, 40)))
+        elif cut < 0.25:
+            frames = frames[:1]
+        out.append(frames)
+    return out
+
+
+async def test_hostile_input_never_stops_the_server(
+    raw: RawClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    for frames in _mutations(random.Random(7)):
+        await raw.send_frames(frames)
+    await raw.call("Common.Cancel", {"requestIds": None}, device=None)
+    completion = await raw.call("Common.Status")
+    assert completion.payload["device"] == "online"
+    assert "failed to handle" not in caplog.text
