@@ -15,7 +15,7 @@ import contextvars
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from hal.device import COMMAND_DEADLINE, COMMAND_TAG, Device
@@ -255,7 +255,7 @@ class Dispatcher:
             return
         self._start(session, header, command, payload)
 
-    def _empty(self, message: Message, refuse: Any) -> bool:
+    def _empty(self, message: Message, refuse: Callable[[AckStatus, str], None]) -> bool:
         try:
             codec_for(Empty).decode(message.payload, message.blobs, "")
         except WireValueError as exc:
