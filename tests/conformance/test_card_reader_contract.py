@@ -21,6 +21,7 @@ from simulator.broken import BROKEN_VARIANTS
 from simulator.world import CardReaderSetup, get_world, reset_worlds
 from tellerhal.conformance.card_reader import CARD_READER_CASES, CardReaderCase, CardReaderHarness
 from tellerhal.conformance.framework import CaseResult, Harness, Verdict, run_case
+from tests.crt310_rig import PtyRig, crt310_registered
 
 #: Real seconds per simulated second: the 30 s take timeout lasts 150 ms.
 SCALE = 0.005
@@ -51,7 +52,20 @@ def sim_harness(tmp_path: Path, variant: str = "", patience: float = 1.0) -> Car
     return Harness(open=open_reader, stimulus=stimulus, patience=patience)
 
 
-IMPLEMENTATIONS = {"sim": sim_harness}
+@pytest.fixture(autouse=True)
+def _crt310_registered() -> Iterator[None]:
+    with crt310_registered():
+        yield
+
+
+def crt310_harness(tmp_path: Path, patience: float = 1.0) -> CardReaderHarness:
+    """The crt310 driver on a pty (``crt310+serial://<symlink>``), against the CRT-310
+    emulator bound to a world's reader; the stimulus is that world's control API."""
+    rig = PtyRig(tmp_path / "pty", tmp_path / "ledger.sqlite")
+    return Harness(open=rig.reader, stimulus=rig.control, patience=patience)
+
+
+IMPLEMENTATIONS = {"sim": sim_harness, "crt310": crt310_harness}
 
 
 def _verdict(result: CaseResult) -> None:

@@ -1,21 +1,26 @@
 """The CRT-310 emulator and the pty bridge: reference vectors, the link layer, faults.
 
 A bare host (raw bytes on a memory pair) talks to the emulator, so what is checked is
-the wire itself; reference vectors are reference/protocols.md §7 #16-#18.
+the wire itself; reference vectors are reference/protocols.md §7 #16-#18. At the end,
+the real driver on a pty: unplugged mid-read, replugged, spied on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from hal.errors import HalTimeout
+import hal
+from hal.device import DeviceState
+from hal.devices.card_reader import CardReader, ChipPowerAction, InsertCard, Track
+from hal.errors import ConnectionLost, HalTimeout
 from hal.transports.memory import MemoryTransport, memory_pair
 from protocols.crt310 import (
     CardPosition,
@@ -44,6 +49,7 @@ from simulator.wire.crt310_firmware import VERSION
 from simulator.wire.link import MemoryLink
 from simulator.wire.pty import PtyBridge
 from simulator.world import CardReaderSetup, World
+from tests.crt310_rig import PtyRig, crt310_registered
 
 SCALE = 0.005
 ACK, NAK, ENQ, EOT = b"\x06", b"\x15", b"\x05", b"\x04"
@@ -342,3 +348,69 @@ async def test_a_bridge_without_a_directory_cleans_up_its_own() -> None:
         directory = bridge.path.parent
         assert exists(directory)
     assert not exists(directory)
+
+
+# --- the real driver on the pty: unplug, replug, spy ----------------------------------------
+
+
+@pytest.fixture
+def specs() -> Iterator[None]:
+    with crt310_registered():
+        yield
+
+
+async def read_track2(rig: PtyRig, reader: CardReader) -> bytes:
+    with reader.events(kinds=[InsertCard]) as sub:
+        read = asyncio.create_task(reader.read_raw_data([Track.TRACK2], timeout=5))
+        await sub.wait_for(InsertCard, timeout=2)
+        await rig.control.insert_card("visa")
+        return (await read)[Track.TRACK2].data
+
+
+async def test_unplug_mid_read_is_connection_lost_and_the_driver_recovers_on_replug(
+    tmp_path: Path, specs: None
+) -> None:
+    rig = PtyRig(tmp_path / "pty", tmp_path / "ledger.sqlite")
+    async with rig.wire() as (bridge, emulator):
+        reader = hal.open(rig.address())
+        assert isinstance(reader, CardReader)
+        async with reader:
+            # The driver is reading, waiting for a slow reply, when the cable goes.
+            emulator.set_reply_delay(0.6)
+            powering = asyncio.create_task(reader.chip_power(ChipPowerAction.COLD, timeout=30))
+            await asyncio.sleep(0.05)
+            bridge.unplug()
+            with pytest.raises(ConnectionLost):
+                await asyncio.wait_for(powering, 0.3)  # at once, not when a reply is due
+            emulator.set_reply_delay(0)
+            assert (await reader.status()).device is DeviceState.NO_DEVICE
+            # Waiting for a card (polling) when the cable goes.
+            with reader.events(kinds=[InsertCard]) as sub:
+                bridge.replug()
+                waiting = asyncio.create_task(reader.read_raw_data([Track.TRACK2], timeout=30))
+                await sub.wait_for(InsertCard, timeout=2)
+                bridge.unplug()
+                with pytest.raises(ConnectionLost):
+                    await asyncio.wait_for(waiting, 2)
+            bridge.replug()
+            # The same device, never reopened by the app, works again.
+            assert (await reader.status()).device is DeviceState.ONLINE
+            track2 = await read_track2(rig, reader)
+            card = rig.model.card
+            assert card is not None
+            assert track2 == card.tracks[Track.TRACK2]
+            assert bridge.generation == 3
+
+
+async def test_spy_logs_the_pty_traffic_with_track_data_masked(
+    tmp_path: Path, specs: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="hal.transports.spy")
+    rig = PtyRig(tmp_path / "pty", tmp_path / "ledger.sqlite")
+    async with rig.reader(spy=True) as reader:
+        track2 = await read_track2(rig, reader)
+    lines = [r.getMessage() for r in caplog.records if r.name == "hal.transports.spy"]
+    assert any(" RX " in line and "READ_TRACKS" in line for line in lines)
+    pan = track2.split(b"=")[0]
+    assert pan.hex(" ").upper() not in "\n".join(lines)
+    assert pan.decode() not in caplog.text
