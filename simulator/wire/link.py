@@ -31,8 +31,10 @@ __all__ = ["BITS_PER_BYTE", "MemoryLink", "WireLink", "WirePacer"]
 BITS_PER_BYTE = 10
 
 # asyncio's timers wake in whole milliseconds (epoll); precise pacing spends the last
-# part of a wait in time.sleep instead.
+# 2 ms of a wait in time.sleep, and the last 100 us (more than the 50 us timer slack
+# Linux adds to a sleep) spinning.
 _SPIN = 0.002
+_SLACK = 0.0001
 
 
 class WireLink(Protocol):
@@ -98,9 +100,10 @@ class WirePacer:
 
     Args:
         baud: the line's bits per second, or ``None`` for no pacing.
-        precise: spend the last 2 ms of each wait in `time.sleep`, blocking the loop:
-            asyncio wakes in whole milliseconds, 11 bytes' worth at 115200 baud. Only
-            for a bench, where the host is waiting for these bytes anyway.
+        precise: spend the last 2 ms of each wait blocking the loop (`time.sleep`, then
+            a spin for the last 100 us): asyncio wakes in whole milliseconds, 11 bytes'
+            worth at 115200 baud, and a sleep overshoots by ~50 us of timer slack.
+            Only for a bench, where the host is waiting for these bytes anyway.
     """
 
     def __init__(self, baud: int | None = None, *, precise: bool = False) -> None:
@@ -136,10 +139,15 @@ class WirePacer:
 
     async def _until(self, deadline: float) -> None:
         remaining = deadline - time.perf_counter()
-        if self.precise:
-            if remaining > _SPIN:
-                await asyncio.sleep(remaining - _SPIN)
-            while (remaining := deadline - time.perf_counter()) > 0:
-                time.sleep(remaining)  # noqa: ASYNC251 - sub-millisecond precision, on purpose
-        elif remaining > 0:
-            await asyncio.sleep(remaining)
+        if not self.precise:
+            if remaining > 0:
+                await asyncio.sleep(remaining)
+            return
+        if remaining > _SPIN:
+            await asyncio.sleep(remaining - _SPIN)
+        remaining = deadline - time.perf_counter()
+        if remaining > _SLACK:
+            # Sub-millisecond precision, on purpose: a bench's emulator, the host waiting.
+            time.sleep(remaining - _SLACK)  # noqa: ASYNC251
+        while time.perf_counter() < deadline:
+            pass  # the last tens of microseconds: time.sleep overshoots by its timer slack

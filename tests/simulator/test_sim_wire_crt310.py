@@ -46,7 +46,7 @@ from simulator.control import CardReaderControl
 from simulator.models.card_reader import CardReaderModel
 from simulator.wire.crt310 import Crt310Emulator
 from simulator.wire.crt310_firmware import VERSION
-from simulator.wire.link import MemoryLink
+from simulator.wire.link import MemoryLink, WirePacer
 from simulator.wire.pty import PtyBridge
 from simulator.world import CardReaderSetup, World
 from tests.crt310_rig import PtyRig, crt310_registered
@@ -296,6 +296,15 @@ async def test_slow_replies_and_pacing(wire: Wire) -> None:
     await wire.host.exchange(build_command(Command.STATUS))
     # 7 + 1 + 1 + 10 bytes, 10 bits each: 19.8 ms on a 9600 baud line.
     assert time.perf_counter() - start >= 19 * 10 / 9600
+
+
+async def test_precise_pacing_holds_bytes_exactly_their_wire_time() -> None:
+    pacer = WirePacer(115200, precise=True)
+    start = time.perf_counter()
+    await pacer.received(100)  # 100 bytes x 10 bits at 115200 baud: 8.68 ms
+    await pacer.sending(10)  # the other direction runs on its own clock: 0.87 ms
+    elapsed = time.perf_counter() - start
+    assert 0.00955 <= elapsed < 0.05
 
 
 # --- the pty bridge -----------------------------------------------------------------------
