@@ -310,9 +310,12 @@ class Connection:
     def _on_message(self, message: Message) -> None:
         header = message.header
         kind = header.type
-        if kind is MessageType.HEARTBEAT:
-            if self.session_id is not None and header.session != self.session_id:
-                self.lose("the server no longer knows this session (restarted?)")
+        if self._forgotten(header):
+            # The server forgot us (it restarted, or found us silent). Every pending
+            # call fails with ConnectionLost; the next one makes a new handshake.
+            self.lose("the server no longer knows this session (restarted?)")
+        elif kind is MessageType.HEARTBEAT:
+            pass
         elif kind is MessageType.ACKNOWLEDGE:
             pending = self._pending.get(header.request_id or 0)
             if pending is not None:
@@ -326,6 +329,19 @@ class Connection:
                 pending.finish(message)
         else:
             self._on_event(self, message)
+
+    def _forgotten(self, header: Header) -> bool:
+        """The server answers as one that does not know our session."""
+        if self.session_id is None or header.session == self.session_id:
+            return False
+        if header.session is not None or header.type is MessageType.HEARTBEAT:
+            return True  # another session's id, or a heartbeat answered without ours
+        # The server's answer to a command from a peer it has no session for (a
+        # command sent before a heartbeat told us): sequenceError, without a session.
+        return (
+            header.type is MessageType.COMPLETION
+            and header.completion_code == Completion.SEQUENCE_ERROR.value
+        )
 
     async def _beat(self) -> None:
         loop = asyncio.get_running_loop()

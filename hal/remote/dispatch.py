@@ -115,11 +115,14 @@ class Dispatcher:
             if session.last_seen < silent_since:
                 self._forget(session, f"silent for {3 * self._interval:g} s")
 
-    def cancel_all(self) -> None:
-        """Cancel every session's live commands (they still complete ``canceled``)."""
-        for session in self._sessions.values():
-            for request in list(session.requests.values()):
-                request.cancel()
+    def cancel_all(self) -> int:
+        """Cancel every session's live commands (they still complete ``canceled``);
+        returns how many were running."""
+        return sum(
+            request.cancel()
+            for session in self._sessions.values()
+            for request in list(session.requests.values())
+        )
 
     def forget_all(self, reason: str) -> None:
         """Forget every session; nothing more is sent to any."""

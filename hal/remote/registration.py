@@ -32,7 +32,14 @@ from hal.registry import DriverSpec, TransportSpec, register, transports
 from hal.remote.card_reader import RemoteCardReader
 from hal.remote.security import CurveClientKeys
 
-__all__ = ["IPC_TRANSPORT", "ZMQ_DRIVER", "ZmqOptions", "open_remote_device", "remote_endpoint"]
+__all__ = [
+    "IPC_TRANSPORT",
+    "ZMQ_DRIVER",
+    "ZmqOptions",
+    "open_remote_device",
+    "remote_address",
+    "remote_endpoint",
+]
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,34 @@ def remote_endpoint(address: DeviceAddress) -> tuple[str, str]:
     if head or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigurationError(f"{address.location}: expected zmq://HOST:PORT/DEVICE")
     return f"tcp://{address.authority}", device
+
+
+def remote_address(endpoint: str, device: str) -> str:
+    """The ``zmq://`` address of ``device`` served on ``endpoint`` (what servers print).
+
+    The inverse of `remote_endpoint`: ``tcp://127.0.0.1:5740`` gives
+    ``zmq://127.0.0.1:5740/card_reader``, ``ipc:///run/tellerhal/kiosk.sock`` gives
+    ``zmq+ipc:///run/tellerhal/kiosk.sock/card_reader``. A wildcard bind (``0.0.0.0``,
+    ``[::]``, ``*``) is written with the loopback address of its family: the address
+    works on this host, and a client elsewhere puts the server's name in its place.
+
+    Raises:
+        ConfigurationError: an ``inproc://`` endpoint, an abstract ``ipc://@`` socket or a
+            relative ``ipc://`` path (no address reaches them), or a bad device name.
+    """
+    scheme, _, rest = endpoint.partition("://")
+    if scheme == "tcp":
+        host, _, port = rest.rpartition(":")
+        host = {"0.0.0.0": "127.0.0.1", "*": "127.0.0.1", "[::]": "[::1]"}.get(host, host)
+        address = DeviceAddress(driver="zmq", authority=f"{host}:{port}", path=f"/{device}")
+    elif scheme == "ipc" and rest.startswith("/"):
+        address = DeviceAddress(driver="zmq", transport="ipc", path=f"{rest}/{device}")
+    else:
+        raise ConfigurationError(
+            f"{endpoint}: no zmq:// address reaches it (tcp://HOST:PORT or ipc:///PATH only)"
+        )
+    remote_endpoint(address)  # checks what we built: HOST:PORT and a device name
+    return str(address)
 
 
 def open_remote_device(address: DeviceAddress, options: ZmqOptions) -> Device[object, object]:

@@ -38,6 +38,7 @@ __all__ = [
     "CurveServerKeys",
     "check_endpoint_security",
     "endpoint_scheme",
+    "remove_ipc_socket",
 ]
 
 
@@ -281,3 +282,19 @@ def _check_ipc_directory(directory: Path, endpoint: str) -> None:
             f"{endpoint}: {directory} has mode {mode:04o}; the socket's directory must be "
             "0700 so that no other user can connect (chmod 700 it)"
         )
+
+
+def remove_ipc_socket(endpoint: str) -> None:
+    """Remove the socket file of a bound ``ipc://PATH`` once its socket is closed.
+
+    libzmq leaves the file behind; a stale one would look like a server to ``ls`` and
+    monitoring. Only a socket file is removed, and a failure is ignored.
+    """
+    scheme, _, rest = endpoint.partition("://")
+    if scheme != "ipc" or not rest or rest.startswith("@"):
+        return
+    try:
+        if stat.S_ISSOCK(os.lstat(rest).st_mode):
+            os.unlink(rest)
+    except OSError:
+        pass

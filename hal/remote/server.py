@@ -40,13 +40,20 @@ from hal.events import Subscription
 from hal.remote.dispatch import Dispatcher
 from hal.remote.interfaces import INTERFACES, InterfaceSpec
 from hal.remote.messages import LIMITS, Limits, valid_device_name
-from hal.remote.security import ANY, AnyClient, CurveServerKeys, check_endpoint_security
+from hal.remote.security import (
+    ANY,
+    AnyClient,
+    CurveServerKeys,
+    check_endpoint_security,
+    remove_ipc_socket,
+)
 
 __all__ = ["RemoteServer"]
 
 log = logging.getLogger(__name__)
 
 _EVENT_QUEUE = 4096  # events the server's own subscription to a device holds
+_CLOSE_GRACE = 0.2  # seconds clients get to read their last completions before we close
 
 
 class _AllowedKeys:
@@ -242,10 +249,14 @@ class RemoteServer:
             for task in loops:
                 task.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
-            self._dispatcher.cancel_all()
+            cancelled = self._dispatcher.cancel_all()
             if self._dispatcher.tasks:
                 await asyncio.wait(set(self._dispatcher.tasks), timeout=self._settle_timeout)
             self._dispatcher.forget_all("the server is stopping")
+            if cancelled:
+                # A client (ZMQ_IMMEDIATE) drops what it has not read yet when the
+                # connection goes: give it time to read the 'canceled' completions.
+                await asyncio.sleep(_CLOSE_GRACE)
             for sub in self._subscriptions.values():
                 sub.close()
             self._subscriptions.clear()
@@ -261,6 +272,8 @@ class RemoteServer:
         if self._socket is not None:
             self._socket.close(linger=100)  # let the last completions out
             self._socket = None
+            if self._bound is not None:
+                remove_ipc_socket(self._bound)
         if self._auth is not None:
             self._auth.stop()
             self._auth = None
