@@ -20,6 +20,10 @@ SUBCOMMANDS = (
     "tellerhal.cli.decode",
     "tellerhal.cli.ledger",
     "tellerhal.cli.conformance",
+    "tellerhal.cli.serve",
+    "tellerhal.cli.sim",
+    "tellerhal.cli.sim_control",
+    "tellerhal.cli.keys",
 )
 
 

@@ -22,6 +22,7 @@ from simulator.world import CardReaderSetup, get_world, reset_worlds
 from tellerhal.conformance.card_reader import CARD_READER_CASES, CardReaderCase, CardReaderHarness
 from tellerhal.conformance.framework import CaseResult, Harness, Verdict, run_case
 from tests.crt310_rig import PtyRig, crt310_registered
+from tests.sim_process import zmq_harness
 
 #: Real seconds per simulated second: the 30 s take timeout lasts 150 ms.
 SCALE = 0.005
@@ -65,7 +66,7 @@ def crt310_harness(tmp_path: Path, patience: float = 1.0) -> CardReaderHarness:
     return Harness(open=rig.reader, stimulus=rig.control, patience=patience)
 
 
-IMPLEMENTATIONS = {"sim": sim_harness, "crt310": crt310_harness}
+IMPLEMENTATIONS = {"sim": sim_harness, "crt310": crt310_harness, "zmq": zmq_harness}
 
 
 def _verdict(result: CaseResult) -> None:

@@ -1,0 +1,198 @@
+"""`RemoteCardReaderControl`: the simulator's control API from another process.
+
+The stimulus the conformance suite drives, over the control socket of a ``tellerhal
+sim`` (`simulator.server.ControlServer`)::
+
+    control = RemoteCardReaderControl("tcp://127.0.0.1:5741")
+    await control.insert_card("visa")
+    print(await control.card_position())
+
+Each call connects, sends one command, waits for its completion and disconnects: a
+control call is rare, and no socket (nor ZeroMQ thread) outlives it, so the object
+needs no closing. Errors are the `HalError` classes the simulator raised (an unknown
+profile or condition is `InvalidData`); a simulator that does not answer is
+`ConnectionLost`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import zmq.asyncio
+
+from hal.errors import ConnectionLost, ProtocolError
+from hal.remote.codec import WireValueError, codec_for
+from hal.remote.connection import Connection
+from hal.remote.interfaces import Empty
+from hal.remote.messages import valid_device_name
+from hal.remote.security import endpoint_scheme
+from hal.stimulus import CardReaderStimulus, CardSample
+from simulator.control_commands import (
+    COMMANDS,
+    CountCompletion,
+    InsertCardPayload,
+    PositionCompletion,
+    PowerLossPayload,
+    SlowRepliesPayload,
+    TakeCardPayload,
+    WaitForPayload,
+)
+
+__all__ = ["RemoteCardReaderControl", "control_call"]
+
+
+async def control_call(
+    endpoint: str,
+    name: str,
+    payload: Any = None,
+    *,
+    device: str | None = None,
+    timeout: float = 5.0,
+    wait: float = 0.0,
+) -> Any:
+    """Run one control command and return its completion (a dataclass, or ``None``).
+
+    Args:
+        endpoint: the control socket (``tcp://127.0.0.1:5741``).
+        name: a command of `simulator.control_commands.COMMANDS`.
+        payload: its payload dataclass (``None`` for an empty one).
+        device: the device acted on (for the commands that act on one).
+        timeout: seconds to connect and get the acknowledge.
+        wait: seconds the command itself may take after its acknowledge.
+
+    Raises:
+        ConnectionLost: nothing answered within ``timeout``, or no completion came
+            ``wait + timeout`` seconds after the acknowledge.
+        HalError: the simulator refused or failed the command, as the class it raised.
+    """
+    command = COMMANDS[name]
+    blobs: list[bytes] = []
+    data = codec_for(command.payload).encode(Empty() if payload is None else payload, blobs)
+    context = zmq.asyncio.Context()
+    conn = Connection(
+        context,
+        endpoint,
+        timeout=timeout,
+        curve=None,
+        settle_timeout=0.0,
+        on_event=lambda conn, message: None,
+        on_lost=lambda conn, reason, quiet: None,
+    )
+    bound = asyncio.timeout(timeout + wait + timeout)
+    try:
+        async with bound:
+            message = await conn.exchange(device, name, data, blobs, settle=False)
+    except TimeoutError:
+        if not bound.expired():
+            raise  # HalTimeout: the command's own wait ran out
+        raise ConnectionLost(
+            f"{endpoint}: {name} did not complete within {timeout + wait + timeout:g} s"
+        ) from None
+    finally:
+        conn.lose(f"{name} is done", quiet=True)
+        await conn.wait_closed()
+        context.destroy(linger=0)
+    if command.completion is None:
+        return None
+    try:
+        return codec_for(command.completion).decode(message.payload, message.blobs, "")
+    except WireValueError as exc:
+        raise ProtocolError(f"{endpoint} answered {name} with {exc}") from None
+
+
+class RemoteCardReaderControl(CardReaderStimulus):
+    """The hands and faults acting on a card reader of a ``tellerhal sim``.
+
+    Args:
+        endpoint: the simulator's control socket.
+        device: the reader's device name.
+        timeout: seconds to reach the simulator and get each acknowledge.
+
+    Raises:
+        ConfigurationError: a bad endpoint.
+        ValueError: a bad device name or timeout.
+    """
+
+    def __init__(self, endpoint: str, device: str = "card_reader", *, timeout: float = 5.0) -> None:
+        endpoint_scheme(endpoint)
+        if not valid_device_name(device):
+            raise ValueError(f"device name {device!r} is not a-z, 0-9, '_' or '-'")
+        if not timeout > 0:
+            raise ValueError(f"timeout must be > 0, got {timeout}")
+        self.endpoint = endpoint
+        self.device = device
+        self._timeout = timeout
+
+    async def _call(self, name: str, payload: Any = None, wait: float = 0.0) -> Any:
+        return await control_call(
+            self.endpoint, name, payload, device=self.device, timeout=self._timeout, wait=wait
+        )
+
+    # --- CardReaderStimulus ------------------------------------------------------------
+
+    async def insert_card(self, profile: str = "visa") -> CardSample:
+        """Push a card of the shipped profile ``profile`` into the slot."""
+        sample = await self._call("Control.InsertCard", InsertCardPayload(profile))
+        assert isinstance(sample, CardSample)
+        return sample
+
+    async def take_card(self, timeout: float = 10.0) -> None:
+        """Wait (``timeout`` real seconds) for the card to reach the exit, then take it."""
+        await self._call("Control.TakeCard", TakeCardPayload(timeout), wait=timeout)
+
+    async def jam(self) -> None:
+        """The next card movement jams."""
+        await self._call("Control.Jam")
+
+    async def clear_jam(self) -> None:
+        """An operator clears a jam; the card stays in the reader."""
+        await self._call("Control.ClearJam")
+
+    async def card_position(self) -> str:
+        """Where the last card inserted really is."""
+        done = await self._call("Control.CardPosition")
+        assert isinstance(done, PositionCompletion)
+        return done.position
+
+    async def retained_count(self) -> int:
+        """Cards physically in the retain bin."""
+        done = await self._call("Control.RetainedCount")
+        assert isinstance(done, CountCompletion)
+        return done.count
+
+    # --- more of fate ------------------------------------------------------------------
+
+    async def power_loss(self, on: bool = True) -> None:
+        """Cut the reader's power (``on=True``) or restore it (``on=False``)."""
+        await self._call("Control.PowerLoss", PowerLossPayload(on))
+
+    async def slow_replies(self, seconds: float) -> None:
+        """Delay every reply of the reader by ``seconds`` simulated seconds (0: none)."""
+        await self._call("Control.SlowReplies", SlowRepliesPayload(seconds))
+
+    async def empty_retain_bin(self) -> int:
+        """An operator empties the retain bin; returns how many cards came out."""
+        done = await self._call("Control.EmptyRetainBin")
+        assert isinstance(done, CountCompletion)
+        return done.count
+
+    async def wait_for(self, condition: str, timeout: float = 10.0) -> None:
+        """Wait until ``condition`` (see `simulator.control.CONDITIONS`) holds.
+
+        Raises:
+            HalTimeout: it did not hold within ``timeout`` real seconds.
+            InvalidData: an unknown condition.
+        """
+        await self._call("Control.WaitFor", WaitForPayload(condition, timeout), wait=timeout)
+
+    async def reset(self) -> None:
+        """A fresh world: the simulator rebuilds its devices from its scenario.
+
+        Every device of the simulator is rebuilt, not only this one; clients connected
+        to its devices lose their sessions and reconnect on their next call.
+        """
+        await control_call(self.endpoint, "Control.Reset", timeout=self._timeout, wait=30.0)
+
+    def __repr__(self) -> str:
+        return f"RemoteCardReaderControl({self.endpoint!r}, {self.device!r})"

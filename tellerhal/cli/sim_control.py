@@ -1,0 +1,142 @@
+"""``tellerhal sim-control``: act on a running ``tellerhal sim`` through its control socket.
+
+One action per run, one JSON line of result on stdout (``{"ok": true, ...}``); on an
+error, one line on stderr and a non-zero exit status. The simulator is found by
+``--control ENDPOINT`` or by the ``--ready-file`` it wrote (default:
+``tcp://127.0.0.1:5741``, next to the default ``tellerhal sim``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+from hal.errors import ConfigurationError, HalError
+
+__all__ = ["register", "run"]
+
+_PROGRAM = "tellerhal sim-control"
+_DEFAULT_CONTROL = "tcp://127.0.0.1:5741"
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    """Add the ``sim-control`` sub-command."""
+    parser = sub.add_parser(
+        "sim-control",
+        help="act on a running tellerhal sim: insert a card, jam, cut the power...",
+        description=(
+            "Send one action to a running tellerhal sim and print its result as one "
+            "JSON line. Timeouts are real seconds; 'slow' takes simulated seconds."
+        ),
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--control", metavar="E", help=f"the control socket ({_DEFAULT_CONTROL})")
+    where.add_argument("--ready-file", metavar="F", help="the ready file the simulator wrote")
+    parser.add_argument(
+        "--device", default="card_reader", metavar="NAME", help="the device (card_reader)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds to reach the simulator, and to wait in take-card and wait-for (default 10)",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    insert = actions.add_parser("insert-card", help="push a card of a profile into the slot")
+    insert.add_argument("profile", metavar="PROFILE", help="visa, mag_only, unreadable, ...")
+    take = actions.add_parser("take-card", help="wait for the card at the exit and take it")
+    actions.add_parser("jam", help="the next card movement jams")
+    actions.add_parser("clear-jam", help="an operator clears the jam")
+    actions.add_parser("position", help="where the card really is")
+    actions.add_parser("retained", help="cards physically in the retain bin")
+    actions.add_parser("empty-bin", help="an operator empties the retain bin")
+    power = actions.add_parser("power", help="cut (off) or restore (on) the device's power")
+    power.add_argument("state", choices=("off", "on"))
+    slow = actions.add_parser("slow", help="delay every reply (simulated seconds; 0: none)")
+    slow.add_argument("seconds", type=float, metavar="SECONDS")
+    wait = actions.add_parser("wait-for", help="wait until a condition holds")
+    wait.add_argument("condition", metavar="CONDITION", help="gate_open, card_at_exit, ...")
+    for waiting in (take, wait):  # --timeout after the action too
+        waiting.add_argument("--timeout", type=float, default=argparse.SUPPRESS, metavar="S")
+    actions.add_parser("reset", help="a fresh world: every device rebuilt from the scenario")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the action; 0 done, 1 the simulator refused, failed or did not answer, 2 bad
+    arguments or an unreadable ready file."""
+    import logging
+
+    # Errors are reported once, below; the client's own warnings would repeat them.
+    logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
+    if not args.timeout > 0:
+        return _fail("--timeout must be > 0", 2)
+    try:
+        endpoint = _endpoint(args)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return _fail(f"cannot read the ready file {args.ready_file}: {exc}", 2)
+    try:
+        result = asyncio.run(_act(endpoint, args))
+    except ConfigurationError as exc:
+        return _fail(str(exc), 2)
+    except HalError as exc:
+        return _fail(f"{type(exc).__name__}: {exc}", 1)
+    except ValueError as exc:  # a bad device name or number, before anything was sent
+        return _fail(str(exc), 2)
+    print(json.dumps({"ok": True, **result}))
+    return 0
+
+
+def _endpoint(args: argparse.Namespace) -> str:
+    if args.control is not None:
+        return str(args.control)
+    if args.ready_file is None:
+        return _DEFAULT_CONTROL
+    with open(args.ready_file, encoding="utf-8") as f:
+        control = json.load(f)["control"]
+    if not isinstance(control, str):
+        raise ValueError("it names no control socket (a tellerhal serve ready file?)")
+    return control
+
+
+async def _act(endpoint: str, args: argparse.Namespace) -> dict[str, Any]:
+    from protocols.tracks import mask_pan
+    from simulator.remote_control import RemoteCardReaderControl
+
+    control = RemoteCardReaderControl(endpoint, args.device, timeout=args.timeout)
+    action: str = args.action
+    if action == "insert-card":
+        sample = await control.insert_card(args.profile)
+        pan = mask_pan(sample.pan) if sample.pan else None
+        return {"profile": sample.profile, "hasChip": sample.has_chip, "pan": pan}
+    if action == "take-card":
+        await control.take_card(timeout=args.timeout)
+    elif action == "jam":
+        await control.jam()
+    elif action == "clear-jam":
+        await control.clear_jam()
+    elif action == "position":
+        return {"position": await control.card_position()}
+    elif action == "retained":
+        return {"retained": await control.retained_count()}
+    elif action == "empty-bin":
+        return {"emptied": await control.empty_retain_bin()}
+    elif action == "power":
+        await control.power_loss(on=args.state == "off")
+    elif action == "slow":
+        await control.slow_replies(args.seconds)
+    elif action == "wait-for":
+        await control.wait_for(args.condition, timeout=args.timeout)
+    elif action == "reset":
+        await control.reset()
+    return {}
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"{_PROGRAM}: {message}", file=sys.stderr)
+    return status
