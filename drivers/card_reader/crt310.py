@@ -115,6 +115,8 @@ __all__ = ["CRT310_DRIVER", "Crt310Driver", "Crt310Options", "open_crt310"]
 
 log = logging.getLogger(__name__)
 
+_RETRY_PAUSE = 0.1  # the exit watcher's least pause after a failed poll (a port gone)
+
 
 @dataclass(frozen=True)
 class Crt310Options:
@@ -195,18 +197,23 @@ class Crt310Driver:
     # --- lifecycle and queries -------------------------------------------------------
 
     async def open(self, listener: BackendListener[CardReaderStatus]) -> None:
-        """Open the port, check that the reader answers, and report a card found."""
+        """Open the port and report a card found; a reader that does not answer yet
+        leaves the device open and ``offline`` (its port must be there)."""
         self._listener = listener
         await self.link.open()
         try:
             reply = await self._status()
+        except HalTimeout as exc:
+            log.warning("%s: the reader does not answer (offline): %s", self.name, exc)
+            self._report(codes.OFFLINE)
+            return
         except BaseException:
             await self.link.close()
             raise
         where = codes.where_is(reply.position)
         if where:
             self._emit(MediaDetected(position=where))
-        if reply.position in codes.FRONT:
+        if reply.position is CardPosition.FRONT_HELD:  # ejected earlier, not yet taken
             self._present()
 
     async def close(self) -> None:
@@ -461,6 +468,7 @@ class Crt310Driver:
                     await self._capture_left_card()
             except HalError as exc:
                 log.debug("%s: exit watcher: %s", self.name, exc)
+                await asyncio.sleep(max(self.options.poll_interval, _RETRY_PAUSE))
 
     async def _capture_left_card(self) -> None:
         status = await self._plain(Command.CAPTURE)

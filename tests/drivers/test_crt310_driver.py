@@ -305,6 +305,21 @@ async def test_a_cancelled_exchange_leaves_the_link_usable(bench: Bench) -> None
     assert bench.driver.link.resyncs == 1
 
 
+async def test_a_reader_silent_at_open_opens_offline_and_comes_online() -> None:
+    rig = MemoryRig()
+    async with rig.wire() as emulator:
+        emulator.mute()
+        driver = Crt310Driver(rig.host, FAST)
+        heard = Recorder()
+        await driver.open(heard)
+        try:
+            assert heard.statuses[-1].device is DeviceState.OFFLINE
+            emulator.mute(False)
+            assert (await driver.get_status()).device is DeviceState.ONLINE
+        finally:
+            await driver.close()
+
+
 async def test_a_port_that_goes_and_comes_back_is_reopened_by_the_driver() -> None:
     rig = MemoryRig()
     driver = Crt310Driver(rig.host, FAST)
