@@ -51,7 +51,7 @@ def test_one_case_as_json(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["crt310+serial:///dev/ttyUSB0"], "no driver is registered as 'crt310'"),
+        (["nosuchdriver+serial:///dev/ttyUSB0"], "no driver is registered as 'nosuchdriver'"),
         ([FAST, "--cards", "cards.toml"], "--cards is for a real device"),
         ([FAST, "--case", "card_reader.nope"], "unknown case"),
         (["sim:/card_reader"], "expected '://'"),

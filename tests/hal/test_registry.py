@@ -86,12 +86,21 @@ def serial_reader(fake_driver: registry.DriverSpec) -> registry.DriverSpec:
 
 @pytest.fixture
 def serial_stack(serial_reader: registry.DriverSpec) -> Iterator[None]:
-    for spec in (LINE, SPY, serial_reader):
-        registry.register(spec)
-    yield
-    registry.unregister("fakeserial")
-    registry.unregister("fakeline", transport=True)
-    registry.unregister("spy", transport=True)
+    try:
+        real_spy: registry.TransportSpec | None = registry.transport("spy")
+    except DriverNotFound:
+        real_spy = None
+    try:
+        registry.register(LINE)
+        registry.register(SPY, replace=True)  # stands in for the real spy+ for these tests
+        registry.register(serial_reader)
+        yield
+    finally:
+        registry.unregister("fakeserial")
+        registry.unregister("fakeline", transport=True)
+        registry.unregister("spy", transport=True)
+        if real_spy is not None:
+            registry.register(real_spy)
 
 
 # --- registration --------------------------------------------------------------------------
