@@ -35,7 +35,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import serial  # type: ignore[import-untyped]
+import serial
 
 from hal.address import DeviceAddress
 from hal.errors import ConfigurationError, ConnectionLost, TransportError
