@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import zmq.asyncio
+import zmq
 
 from hal.errors import ConnectionLost, ProtocolError
 from hal.remote.codec import WireValueError, codec_for
@@ -69,7 +69,7 @@ async def control_call(
     command = COMMANDS[name]
     blobs: list[bytes] = []
     data = codec_for(command.payload).encode(Empty() if payload is None else payload, blobs)
-    context = zmq.asyncio.Context()
+    context: zmq.Context[Any] = zmq.Context()
     conn = Connection(
         context,
         endpoint,

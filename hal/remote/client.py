@@ -31,7 +31,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import zmq
-import zmq.asyncio
 
 from hal.device import COMMAND_DEADLINE
 from hal.errors import ConnectionLost, DeviceNotReady, HalError, ProtocolError
@@ -91,7 +90,7 @@ class Session:
         self._heartbeat = heartbeat
         self._curve = curve
         self._settle_timeout = settle_timeout
-        self._context: zmq.asyncio.Context | None = None
+        self._context: zmq.Context[Any] | None = None
         self._conn: Connection | None = None
         self._lost: list[Connection] = []
         self._connect_lock = asyncio.Lock()
@@ -179,9 +178,10 @@ class Session:
         data = codec_for(command.payload).encode(payload, blobs)
         timeout_ms = 0 if timeout is None else max(1, math.ceil(timeout * 1000))
         deadline = COMMAND_DEADLINE.get()
-        message = await self.request(
-            device, command.name, data, blobs, timeout_ms=timeout_ms, deadline=deadline
-        )
+        conn = self._conn
+        if conn is None or conn.lost is not None:
+            conn = await self._connected()
+        message = await conn.exchange(device, command.name, data, blobs, timeout_ms, deadline)
         if command.completion is None:
             return None
         try:
@@ -231,7 +231,7 @@ class Session:
 
     async def _connect(self) -> Connection:
         if self._context is None:
-            self._context = zmq.asyncio.Context()
+            self._context = zmq.Context()
         conn = Connection(
             self._context,
             self.endpoint,

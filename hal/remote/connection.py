@@ -1,4 +1,4 @@
-"""One client socket to a server: commands in flight, the reader task, heartbeats.
+"""One client socket to a server: commands in flight, heartbeats.
 
 A `Connection` is what a `hal.remote.client.Session` holds between a handshake and the
 moment the server is found gone; then the session makes a new one. It sends commands
@@ -6,6 +6,9 @@ and matches acknowledges and completions to them by request id; events go to the
 ``on_event`` callback in the order they came; heartbeats go out every interval, and
 three intervals without hearing from the server loses the connection: every pending
 command fails with `ConnectionLost`.
+
+The socket is a `hal.remote.loopsocket.LoopSocket`: each message is handled in the loop
+pass it arrives in, and a completion resolves its caller's future right there.
 """
 
 from __future__ import annotations
@@ -15,10 +18,9 @@ import itertools
 import logging
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import zmq
-import zmq.asyncio
 
 from hal.errors import (
     Completion,
@@ -29,6 +31,7 @@ from hal.errors import (
     error_class_for,
 )
 from hal.remote.interfaces import CANCEL
+from hal.remote.loopsocket import LoopSocket
 from hal.remote.messages import (
     HEARTBEAT,
     SERVER_TYPES,
@@ -39,7 +42,9 @@ from hal.remote.messages import (
     MessageError,
     MessageType,
     decode,
+    dump_json,
     encode,
+    plain_header_json,
 )
 from hal.remote.security import CurveClientKeys
 
@@ -49,6 +54,7 @@ log = logging.getLogger(__name__)
 
 _LIMITS = Limits(max_header=16 * 1024, max_payload=4 << 20, max_blobs=256, max_depth=32)
 _MAX_MESSAGE = 64 << 20
+_EMPTY = b"{}"
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
@@ -63,15 +69,12 @@ class _Pending:
     request_id: int
     name: str
     done: asyncio.Future[Message]
-    #: Fires (loses the connection) if no acknowledge comes in time.
-    watchdog: asyncio.TimerHandle | None = None
+    #: Loop time it was sent; the acknowledge is due ``timeout`` seconds later.
+    sent: float = 0.0
     acked: bool = False
 
     def ack(self) -> None:
         self.acked = True
-        if self.watchdog is not None:
-            self.watchdog.cancel()
-            self.watchdog = None
 
     def finish(self, message: Message | BaseException) -> None:
         self.ack()
@@ -99,7 +102,7 @@ class Connection:
 
     def __init__(
         self,
-        context: zmq.asyncio.Context,
+        context: zmq.Context[Any],
         endpoint: str,
         *,
         timeout: float,
@@ -113,7 +116,7 @@ class Connection:
         self._settle_timeout = settle_timeout
         self._on_event = on_event
         self._on_lost = on_lost
-        sock = self.socket = context.socket(zmq.DEALER)
+        sock: zmq.Socket[bytes] = zmq.Socket(context, zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.IMMEDIATE, 1)  # queue nothing for a server not connected
         sock.setsockopt(zmq.MAXMSGSIZE, _MAX_MESSAGE)
@@ -126,7 +129,7 @@ class Connection:
         except zmq.ZMQError as exc:
             sock.close(linger=0)
             raise ConnectionLost(f"cannot connect to {endpoint}: {exc}") from exc
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         self.last_heard = loop.time()
         self._ids = itertools.count(1)
         self._pending: dict[int, _Pending] = {}
@@ -140,7 +143,9 @@ class Connection:
         #: Why the connection was lost; ``None`` while it is alive.
         self.lost: str | None = None
         self.tasks: set[asyncio.Task[Any]] = set()
-        self.spawn(self._receive())
+        #: One timer watches every acknowledge due (armed for the oldest).
+        self._watch: asyncio.TimerHandle | None = None
+        self.socket = LoopSocket(sock, self._receive)
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run ``coro`` as one of this connection's tasks (cancelled when it is lost)."""
@@ -192,9 +197,21 @@ class Connection:
         raise_for(message)
         return message
 
-    def _overdue(self, pending: _Pending) -> None:
-        if not pending.acked and self._pending.get(pending.request_id) is pending:
-            self.lose(f"no acknowledgement of {pending.name} within {self._timeout:g} s")
+    def _arm(self, due: float) -> None:
+        if self._watch is None and self.lost is None:
+            self._watch = self._loop.call_at(due, self._check_acks)
+
+    def _check_acks(self) -> None:
+        """Lose the connection if an acknowledge is overdue; else watch the next one due."""
+        self._watch = None
+        unacked = [p for p in self._pending.values() if not p.acked]
+        if not unacked:
+            return
+        first = min(unacked, key=lambda p: p.sent)
+        if self._loop.time() >= first.sent + self._timeout:
+            self.lose(f"no acknowledgement of {first.name} within {self._timeout:g} s")
+        else:
+            self._arm(first.sent + self._timeout)
 
     async def _send(
         self,
@@ -207,41 +224,46 @@ class Connection:
     ) -> _Pending:
         if self.lost is not None:
             raise ConnectionLost(f"{self.endpoint}: {self.lost}")
-        loop = asyncio.get_running_loop()
         request_id = next(self._ids)
-        pending = _Pending(request_id, name, loop.create_future())
+        pending = _Pending(request_id, name, self._loop.create_future())
         pending.done.add_done_callback(_retrieve)
-        header = Header(
-            MessageType.COMMAND,
-            name,
-            request_id,
-            timeout=None if name == CANCEL else timeout_ms,
-            deadline=deadline,
-            device=device,
-        )
-        frames = encode(header, payload, blobs)
+        timeout = None if name == CANCEL else timeout_ms
+        if deadline is None:
+            head = plain_header_json(
+                MessageType.COMMAND, name, request_id, timeout=timeout, device=device
+            )
+            frames = [head, dump_json(payload) if payload else _EMPTY, *blobs]
+        else:
+            header = Header(
+                MessageType.COMMAND,
+                name,
+                request_id,
+                timeout=timeout,
+                deadline=deadline,
+                device=device,
+            )
+            frames = encode(header, payload, blobs)
         self._pending[request_id] = pending
         try:
-            sent = cast("asyncio.Future[object]", self.socket.send_multipart(frames))
-            if not sent.done():  # not connected yet (ZMQ_IMMEDIATE) or the queue is full
-                await asyncio.wait_for(sent, self._timeout)
-            sent.result()
+            try:
+                self.socket.send_nowait(frames)
+            except zmq.Again:  # not connected yet (ZMQ_IMMEDIATE) or the queue is full
+                await self.socket.send(frames, self._timeout)
         except TimeoutError:
             self.lose(f"cannot send {name} within {self._timeout:g} s")
-        except asyncio.CancelledError:
+        except zmq.ZMQError as exc:
             self._pending.pop(request_id, None)
-            task = asyncio.current_task()
-            if self.lost is not None and task is not None and not task.cancelling():
-                # Closing the lost socket cancelled our send, not our caller.
-                raise ConnectionLost(f"{self.endpoint}: {self.lost}") from None
-            raise
+            if self.lost is None:  # not closed under us: the socket failed
+                self.lose(f"cannot send {name}: {exc}")
+            raise ConnectionLost(f"{self.endpoint}: {self.lost}") from None
         except BaseException:
             self._pending.pop(request_id, None)
             raise
         if self.lost is not None:
             raise ConnectionLost(f"{self.endpoint}: {self.lost}")
         if not pending.acked:  # an answer may have come while the send waited
-            pending.watchdog = loop.call_later(self._timeout, self._overdue, pending)
+            pending.sent = self._loop.time()
+            self._arm(pending.sent + self._timeout)
         return pending
 
     async def _settle(self, pending: _Pending, device: str | None) -> None:
@@ -281,6 +303,9 @@ class Connection:
         for task in self.tasks:
             if task is not current:
                 task.cancel()
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         self.socket.close(linger=0)
         self._on_lost(self, reason, quiet)
 
@@ -289,23 +314,20 @@ class Connection:
         while self.tasks:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
 
-    async def _receive(self) -> None:
-        loop = asyncio.get_running_loop()
-        while self.lost is None:
-            try:
-                frames = await self.socket.recv_multipart()
-            except zmq.ZMQError:
-                return  # closed under us
-            try:
-                message = decode(frames, accept=SERVER_TYPES, limits=_LIMITS)
-            except MessageError as exc:
-                log.warning("%s: ignored a malformed message: %s", self.endpoint, exc)
-                continue
-            self.last_heard = loop.time()
-            try:
-                self._on_message(message)
-            except Exception:
-                log.exception("%s: failed to handle a %s", self.endpoint, message.header.name)
+    def _receive(self, frames: list[bytes]) -> None:
+        """A message from the server (called by the socket, in the loop's pass)."""
+        if self.lost is not None:
+            return
+        try:
+            message = decode(frames, accept=SERVER_TYPES, limits=_LIMITS)
+        except MessageError as exc:
+            log.warning("%s: ignored a malformed message: %s", self.endpoint, exc)
+            return
+        self.last_heard = self._loop.time()
+        try:
+            self._on_message(message)
+        except Exception:
+            log.exception("%s: failed to handle a %s", self.endpoint, message.header.name)
 
     def _on_message(self, message: Message) -> None:
         header = message.header
@@ -353,7 +375,7 @@ class Connection:
                 self.lose(f"no answer for {silent:.1f} s (3 heartbeat intervals)")
                 return
             try:
-                await self.socket.send_multipart(frames, flags=zmq.DONTWAIT)
+                self.socket.send_nowait(frames)
             except zmq.Again:
                 pass  # not connected (ZMQ_IMMEDIATE): the silence will tell
             except zmq.ZMQError:

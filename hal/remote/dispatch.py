@@ -11,6 +11,7 @@ then its completion, with the device's unsolicited events in between where they 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import secrets
@@ -74,6 +75,7 @@ class Dispatcher:
         max_sessions: sessions at once.
         max_requests: live requests per session.
         limits: bounds on incoming messages.
+        cork: makes a batch of sends go back to back (`Outbox`).
     """
 
     def __init__(
@@ -86,10 +88,11 @@ class Dispatcher:
         max_sessions: int,
         max_requests: int,
         limits: Limits,
+        cork: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
         self._devices = devices
         self._specs = specs
-        self._out = Outbox(send, self._forget)
+        self._out = Outbox(send, self._forget, cork)
         self._interval = heartbeat_interval
         self._max_sessions = max_sessions
         self._max_requests = max_requests
@@ -170,6 +173,10 @@ class Dispatcher:
 
     def handle(self, frames: list[bytes]) -> None:
         """Answer one message from a client (``frames[0]`` is its routing id)."""
+        with self._out.batch():
+            self._handle(frames)
+
+    def _handle(self, frames: list[bytes]) -> None:
         routing_id = frames[0]
         try:
             message = decode(frames[1:], accept=CLIENT_TYPES, limits=self._limits)
@@ -335,25 +342,35 @@ class Dispatcher:
         assert header.device is not None
         request = Request(session, header.request_id, header.name, header.device, command)
         session.requests[request.request_id] = request
-        context = contextvars.copy_context()
-        context.run(COMMAND_TAG.set, request)
-        context.run(COMMAND_DEADLINE.set, header.deadline)
         timeout = header.timeout / 1000 if header.timeout else None
         loop = asyncio.get_running_loop()
-        task = loop.create_task(self._run(request, payload, timeout), context=context)
+        coro = self._run(request, payload, timeout)
+        if command.queued:
+            context = contextvars.copy_context()
+            context.run(COMMAND_TAG.set, request)
+            context.run(COMMAND_DEADLINE.set, header.deadline)
+            task = loop.create_task(coro, context=context)
+            # Runs right after the task's first step: by then the device has queued the
+            # command or refused it (TooManyRequests), so the ack can say which, and it
+            # still goes out before any event of the command is dispatched.
+            loop.call_soon(self._acknowledge, request)
+            task.add_done_callback(self.tasks.discard)
+        else:
+            # Status, Capabilities, GetRetainBin: no queue can refuse them and they
+            # cause no command events; _run acknowledges and completes them at once,
+            # and leaves `tasks` itself (a done-callback would cost a loop pass).
+            task = loop.create_task(coro)
         request.task = task
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-        # Runs right after the task's first step: by then the device has queued the
-        # command or refused it (TooManyRequests), so the ack can say which, and it
-        # still goes out before any event of the command is dispatched.
-        loop.call_soon(self._acknowledge, request)
 
     async def _run(self, request: Request, payload: Any, timeout: float | None) -> None:
+        request.started = True
         command = request.command
         method = getattr(self._devices[request.device], command.method)
         arguments = command.arguments(payload)
         try:
+            if request.cancel_requested:
+                raise asyncio.CancelledError  # cancelled before it began
             if command.queued:
                 result = await method(**arguments, timeout=timeout)
             elif timeout is None:
@@ -367,8 +384,16 @@ class Dispatcher:
             request.outcome = Outcome(_SUCCESS, result)
         if request.acked:
             self._complete(request)
+        elif not command.queued:
+            assert request.task is not None
+            self.tasks.discard(request.task)
+            self._acknowledge(request)  # the ack and the completion, together
 
     def _acknowledge(self, request: Request) -> None:
+        with self._out.batch():
+            self._acknowledge_now(request)
+
+    def _acknowledge_now(self, request: Request) -> None:
         session = request.session
         if request.outcome is None and request.task is not None and request.task.done():
             request.outcome = CANCELED  # cancelled before its first step
@@ -394,6 +419,10 @@ class Dispatcher:
             self._complete(request)
 
     def _complete(self, request: Request) -> None:
+        with self._out.batch():
+            self._complete_now(request)
+
+    def _complete_now(self, request: Request) -> None:
         self.drain(request.device)  # the events the command caused go first
         session = request.session
         if session.requests.get(request.request_id) is request:

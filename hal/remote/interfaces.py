@@ -109,6 +109,16 @@ class CancelPayload:
 # --- per interface -----------------------------------------------------------------------
 
 
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _field_names(tp: type[Any]) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(tp)
+    if names is None:
+        names = _FIELD_NAMES[tp] = tuple(f.name for f in dataclasses.fields(tp))
+    return names
+
+
 @dataclass(frozen=True)
 class Command:
     """One command of an interface, as the remote carries it.
@@ -133,7 +143,7 @@ class Command:
 
     def arguments(self, payload: Any) -> dict[str, Any]:
         """The keyword arguments of the method call, from a decoded payload."""
-        return {f.name: getattr(payload, f.name) for f in dataclasses.fields(payload)}
+        return {name: getattr(payload, name) for name in _field_names(type(payload))}
 
     def completion_of(self, result: Any) -> Any:
         """The completion payload object for what the method returned."""

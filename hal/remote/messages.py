@@ -45,6 +45,8 @@ __all__ = [
     "decode",
     "dump_json",
     "encode",
+    "header_json",
+    "plain_header_json",
     "valid_device_name",
 ]
 
@@ -64,7 +66,27 @@ _MAX_TEXT = 1024  # session ids, descriptions, codes
 
 def valid_device_name(name: str) -> bool:
     """True for a device name the wire carries (``card_reader``): a-z, 0-9, ``_``, ``-``."""
-    return bool(_DEVICE.match(name))
+    return _valid(name, _DEVICE, _GOOD_DEVICES)
+
+
+def _valid_name(name: str) -> bool:
+    return _valid(name, _NAME, _GOOD_NAMES)
+
+
+_GOOD_NAMES: set[str] = set()
+_GOOD_DEVICES: set[str] = set()
+_GOOD_MAX = 1024  # names remembered as valid (every message has one; few are in use)
+
+
+def _valid(text: str, pattern: re.Pattern[str], good: set[str]) -> bool:
+    """``pattern`` matches ``text``; the matches are remembered (a set lookup is cheaper)."""
+    if text in good:
+        return True
+    if not pattern.match(text):
+        return False
+    if len(good) < _GOOD_MAX:
+        good.add(text)
+    return True
 
 
 class MessageType(StrEnum):
@@ -77,6 +99,8 @@ class MessageType(StrEnum):
     UNSOLICITED = "unsolicited"
     HEARTBEAT = "heartbeat"
 
+
+_TYPES: Final = {kind.value: kind for kind in MessageType}
 
 #: What a server accepts from a client, and a client from a server.
 CLIENT_TYPES: Final = frozenset({MessageType.COMMAND, MessageType.HEARTBEAT})
@@ -249,6 +273,7 @@ LIMITS: Final = Limits()
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_quote: Callable[[str], str] = json.encoder.encode_basestring
 _DECODER = json.JSONDecoder(
     object_pairs_hook=lambda pairs: _no_duplicates(pairs),
     parse_constant=lambda name: _no_constant(name),
@@ -268,10 +293,91 @@ def encode(
 ) -> list[bytes]:
     """The frames of a message (without a routing id)."""
     return [
-        dump_json(header.to_json()),
+        header_json(header),
         dump_json(payload) if payload else _EMPTY_PAYLOAD,
         *blobs,
     ]
+
+
+def header_json(header: Header) -> bytes:
+    """``dump_json(header.to_json())``, byte for byte, without the intermediate dict.
+
+    Every message has a header, so this is on the hot path: strings are quoted by the
+    json module's C escaper and integers written directly; anything else (a float
+    deadline) goes through `dump_json`.
+    """
+    parts = [
+        '{"version":',
+        _quote(header.version),
+        ',"name":',
+        _quote(header.name),
+        ',"type":',
+        _quote(header.type.value),
+    ]
+    for attr, key in _OPTIONAL_KEYS:
+        value = getattr(header, attr)
+        if value is None:
+            continue
+        parts.append(f',"{key}":')
+        if type(value) is str:
+            parts.append(_quote(value))
+        elif type(value) is int:
+            parts.append(int.__repr__(value))
+        elif isinstance(value, StrEnum):
+            parts.append(_quote(value.value))
+        else:
+            parts.append(dump_json(value).decode())
+    if header.type is MessageType.ACKNOWLEDGE:
+        if header.request_id is None:
+            parts.append(',"requestId":null')
+        if header.status is None:
+            parts.append(',"status":null')
+    parts.append("}")
+    return "".join(parts).encode()
+
+
+_TEMPLATES: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}
+_TEMPLATES_MAX = 4096
+
+
+def plain_header_json(
+    kind: MessageType,
+    name: str,
+    request_id: int,
+    *,
+    device: str | None = None,
+    session: str | None = None,
+    timeout: int | None = None,
+    completion_code: str | None = None,
+) -> bytes:
+    """``header_json`` of a header with only these fields, from a cached template.
+
+    The hot messages (a command, its accepting acknowledge, a successful completion)
+    differ from the previous one of their kind only in ``requestId``: the bytes around
+    it are kept by the other fields (a bounded cache), and the id is put in between.
+    """
+    key = (kind, name, device, session, timeout, completion_code)
+    template = _TEMPLATES.get(key)
+    if template is None:
+        whole = header_json(
+            Header(
+                kind,
+                name,
+                1,
+                timeout=timeout,
+                completion_code=completion_code,
+                device=device,
+                session=session,
+            )
+        )
+        # requestId is the first key after type; the strings before it are quoted, so
+        # the first occurrence is the key itself.
+        cut = whole.index(b',"requestId":1') + len(b',"requestId":')
+        template = (whole[:cut], whole[cut + 1 :])
+        if len(_TEMPLATES) >= _TEMPLATES_MAX:
+            _TEMPLATES.clear()
+        _TEMPLATES[key] = template
+    return b"%b%d%b" % (template[0], request_id, template[1])
 
 
 # --- decoding ----------------------------------------------------------------------------
@@ -310,63 +416,81 @@ def decode(
         raise MessageError(AckStatus.INVALID_MESSAGE, "the header is not a JSON object")
     request_id = _maybe_id(raw.get("requestId"))
     name = raw.get("name")
-    name = name if isinstance(name, str) and len(name) <= 129 else ""
-
-    def bad(text: str, status: AckStatus = AckStatus.INVALID_MESSAGE) -> MessageError:
-        return MessageError(status, text, request_id=request_id, name=name)
-
-    try:
-        kind = MessageType(str(raw["type"]))
-    except (KeyError, ValueError):
-        raise bad(f"header type {_show(raw.get('type'))} is not one of {_names(accept)}") from None
+    if not (isinstance(name, str) and len(name) <= 129):
+        name = ""
+    kind_value = raw.get("type")
+    kind = _TYPES.get(kind_value) if type(kind_value) is str else None
+    if kind is None:
+        raise _bad(
+            f"header type {_show(kind_value)} is not one of {_names(accept)}", request_id, name
+        )
     if kind not in accept:
-        raise bad(f"a {kind.value} message is not accepted here; expected {_names(accept)}")
-    unknown = raw.keys() - _ALLOWED[kind]
-    if unknown:
-        raise bad(f"unknown header keys for a {kind.value}: {', '.join(sorted(unknown))}")
-    missing = _REQUIRED[kind] - raw.keys()
-    if missing:
-        raise bad(f"missing header keys for a {kind.value}: {', '.join(sorted(missing))}")
+        raise _bad(
+            f"a {kind.value} message is not accepted here; expected {_names(accept)}",
+            request_id,
+            name,
+        )
+    keys = raw.keys()
+    if not keys <= _ALLOWED[kind]:
+        unknown = ", ".join(sorted(keys - _ALLOWED[kind]))
+        raise _bad(f"unknown header keys for a {kind.value}: {unknown}", request_id, name)
+    if not _REQUIRED[kind] <= keys:
+        missing = ", ".join(sorted(_REQUIRED[kind] - keys))
+        raise _bad(f"missing header keys for a {kind.value}: {missing}", request_id, name)
     version = raw["version"]
     if type(version) is not str or version not in SUPPORTED_VERSIONS:
-        raise bad(
+        raise _bad(
             f"version {_show(version)} is not supported; this side speaks "
-            f"{', '.join(sorted(SUPPORTED_VERSIONS))}"
+            f"{', '.join(sorted(SUPPORTED_VERSIONS))}",
+            request_id,
+            name,
         )
-    if not isinstance(raw["name"], str) or not (
-        _NAME.match(raw["name"]) or (kind is MessageType.ACKNOWLEDGE and raw["name"] == "")
-    ):
-        raise bad(f"name {_show(raw['name'])} is not Interface.Name")
+    # ``name`` is "" unless the header's name is a short enough string.
+    if not (_valid_name(name) or (kind is MessageType.ACKNOWLEDGE and raw["name"] == "")):
+        raise _bad(f"name {_show(raw['name'])} is not Interface.Name", request_id, name)
     if kind is MessageType.COMMAND:
-        if "requestId" not in raw or request_id is None:
-            raise bad(
+        if request_id is None:
+            raise _bad(
                 f"requestId {_show(raw.get('requestId'))} is not an integer from 1 to {_MAX_ID}",
+                request_id,
+                name,
                 AckStatus.INVALID_REQUEST_ID,
             )
-    elif "requestId" in raw and raw["requestId"] is not None and request_id is None:
-        raise bad(f"requestId {_show(raw['requestId'])} is not a positive integer")
+    elif request_id is None and raw.get("requestId") is not None:
+        raise _bad(f"requestId {_show(raw['requestId'])} is not a positive integer", None, name)
     fields: dict[str, Any] = {}
     for key, value in raw.items():
+        if value is None:
+            continue
         converter = _CONVERTERS.get(key)
-        if converter is None or value is None:
+        if converter is None:
             continue
         attr, convert = converter
         try:
             fields[attr] = convert(value)
         except (TypeError, ValueError):
-            raise bad(f"header {key} {_show(value)} is not valid") from None
+            raise _bad(f"header {key} {_show(value)} is not valid", request_id, name) from None
     header = Header(kind, raw["name"], request_id, version, **fields)
     if frames[1] == b"{}" and len(frames) == 2:
         return Message(header, {})
     payload = _load(frames[1], limits.max_payload, "payload")
     if not isinstance(payload, dict):
-        raise bad("the payload is not a JSON object")
+        raise _bad("the payload is not a JSON object", request_id, name)
     blobs = tuple(bytes(f) for f in frames[2:])
     try:
         _check_payload(payload, len(blobs), limits.max_depth)
     except ValueError as exc:
-        raise bad(str(exc)) from None
+        raise _bad(str(exc), request_id, name) from None
     return Message(header, payload, blobs)
+
+
+def _bad(
+    text: str,
+    request_id: int | None,
+    name: str,
+    status: AckStatus = AckStatus.INVALID_MESSAGE,
+) -> MessageError:
+    return MessageError(status, text, request_id=request_id, name=name)
 
 
 def _names(types: Iterable[MessageType]) -> str:
@@ -398,7 +522,7 @@ def _checked(test: Callable[[Any], bool]) -> Callable[[Any], Any]:
 _timeout = _checked(lambda v: type(v) is int and 0 <= v <= _MAX_TIMEOUT_MS)
 _deadline = _checked(lambda v: type(v) in (int, float) and math.isfinite(v) and v > 0)
 _text = _checked(lambda v: type(v) is str and len(v) <= _MAX_TEXT)
-_device = _checked(lambda v: type(v) is str and bool(_DEVICE.match(v)))
+_device = _checked(lambda v: type(v) is str and valid_device_name(v))
 _seq = _checked(lambda v: type(v) is int and 0 < v <= _MAX_ID)
 
 #: Header key -> (Header attribute, converter) for the optional fields.

@@ -25,10 +25,11 @@ policy applied before binding.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, Self
 
 import zmq
 import zmq.asyncio
@@ -39,6 +40,7 @@ from hal.errors import ConfigurationError, TransportError
 from hal.events import Subscription
 from hal.remote.dispatch import Dispatcher
 from hal.remote.interfaces import INTERFACES, InterfaceSpec
+from hal.remote.loopsocket import LoopSocket
 from hal.remote.messages import LIMITS, Limits, valid_device_name
 from hal.remote.security import (
     ANY,
@@ -137,7 +139,8 @@ class RemoteServer:
         self._settle_timeout = settle_timeout
         self._bound: str | None = None
         self._context: zmq.asyncio.Context | None = None
-        self._socket: zmq.asyncio.Socket | None = None
+        self._raw: zmq.Socket[bytes] | None = None
+        self._socket: LoopSocket | None = None
         self._auth: AsyncioAuthenticator | None = None
         self._subscriptions: dict[str, Subscription] = {}
         self._loops: list[asyncio.Task[None]] = []
@@ -150,6 +153,7 @@ class RemoteServer:
             max_sessions=max_sessions,
             max_requests=max_requests,
             limits=limits,
+            cork=self._cork,
         )
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -204,7 +208,8 @@ class RemoteServer:
                 self._subscriptions[name] = sub
                 self._dispatcher.follow(name, sub)
                 self._loops.append(loop.create_task(self._pump(name, sub)))
-            self._loops.append(loop.create_task(self._receive()))
+            assert self._raw is not None
+            self._socket = LoopSocket(self._raw, self._dispatcher.handle)
             self._loops.append(loop.create_task(self._reap()))
             log.info("serving %s on %s", ", ".join(self._devices), self._bound)
 
@@ -221,7 +226,7 @@ class RemoteServer:
                 auth.configure_curve_callback(
                     domain="*", credentials_provider=_AllowedKeys(allowed)
                 )
-        sock = self._socket = context.socket(zmq.ROUTER)
+        sock = self._raw = zmq.Socket(context, zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         sock.setsockopt(zmq.MAXMSGSIZE, self._max_message_size)
@@ -245,6 +250,8 @@ class RemoteServer:
         async with self._lock:
             if not self.running:
                 return
+            if self._socket is not None:
+                self._socket.pause()  # no new commands while the running ones settle
             loops, self._loops = self._loops, []
             for task in loops:
                 task.cancel()
@@ -271,7 +278,10 @@ class RemoteServer:
     async def _close_zmq(self) -> None:
         if self._socket is not None:
             self._socket.close(linger=100)  # let the last completions out
-            self._socket = None
+        elif self._raw is not None:
+            self._raw.close(linger=0)  # never served
+        if self._raw is not None:
+            self._socket = self._raw = None
             if self._bound is not None:
                 remove_ipc_socket(self._bound)
         if self._auth is not None:
@@ -297,16 +307,6 @@ class RemoteServer:
 
     # --- the loops -----------------------------------------------------------------------
 
-    async def _receive(self) -> None:
-        sock = self._socket
-        assert sock is not None
-        while True:
-            frames = await sock.recv_multipart()
-            try:
-                self._dispatcher.handle(frames)
-            except Exception:  # a bug must not stop the server
-                log.exception("failed to handle a message")
-
     async def _reap(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -322,13 +322,14 @@ class RemoteServer:
             self._dispatcher.dispatch(device, event)
             self._dispatcher.drain(device)
 
+    def _cork(self) -> contextlib.AbstractContextManager[None]:
+        return self._socket.corked() if self._socket is not None else contextlib.nullcontext()
+
     def _send_frames(self, frames: list[bytes]) -> BaseException | None:
         if self._socket is None:
             return None  # stopping: the socket is closed
-        sent = cast(
-            "asyncio.Future[object]", self._socket.send_multipart(frames, flags=zmq.DONTWAIT)
-        )
-        if not sent.done():  # pragma: no cover - DONTWAIT sends resolve at once
-            sent.add_done_callback(lambda f: f.cancelled() or f.exception())
-            return None
-        return sent.exception()
+        try:
+            self._socket.send_nowait(frames)
+        except zmq.ZMQError as exc:  # the peer is gone (ROUTER_MANDATORY), or not reading
+            return exc
+        return None

@@ -9,16 +9,25 @@ the device call, so the events the command causes map back to it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any
 
 from hal.errors import Completion, HalError, TooManyRequests
 from hal.remote.codec import codec_for
 from hal.remote.interfaces import Command
-from hal.remote.messages import AckStatus, Header, MessageType, encode
+from hal.remote.messages import (
+    AckStatus,
+    Header,
+    MessageType,
+    dump_json,
+    encode,
+    plain_header_json,
+)
 
 __all__ = ["Outbox", "Outcome", "Request", "SendFrames", "ServerSession", "outcome_of"]
 
@@ -26,6 +35,8 @@ __all__ = ["Outbox", "Outcome", "Request", "SendFrames", "ServerSession", "outco
 SendFrames = Callable[[list[bytes]], BaseException | None]
 
 log = logging.getLogger(__name__)
+
+_EMPTY = b"{}"
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -109,6 +120,10 @@ class Request:
         outcome: set when the device call has ended.
         task: the task running the device call.
         backlog: events that came before the acknowledge was sent (name, payload, blobs).
+        started: the task's coroutine has begun.
+        cancel_requested: cancelled before it began (a command the queue does not see
+            checks this when it begins, rather than being cancelled unstarted: see
+            `hal.remote.dispatch.Dispatcher`).
     """
 
     session: ServerSession
@@ -120,6 +135,8 @@ class Request:
     outcome: Outcome | None = None
     task: asyncio.Task[None] | None = None
     backlog: list[tuple[str, dict[str, Any], list[bytes]]] = field(default_factory=list)
+    started: bool = False
+    cancel_requested: bool = False
 
     def __repr__(self) -> str:
         # Not the backlog's payloads and blobs, nor the command's arguments: card data.
@@ -138,7 +155,10 @@ class Request:
         """Cancel the device call (the service settles first); False if it has ended."""
         if self.task is None or self.task.done():
             return False
-        self.task.cancel()
+        if self.started or self.command.queued:
+            self.task.cancel()
+        else:
+            self.cancel_requested = True
         return True
 
 
@@ -182,11 +202,45 @@ class Outbox:
         on_failure: called with a session whose message could not be sent (its queue
             is full because it stopped reading, or it is gone): its stream cannot stay
             in order any more, so the server forgets it.
+        cork: makes the sends of a `batch` go back to back (see
+            `hal.remote.loopsocket.LoopSocket.corked`).
     """
 
-    def __init__(self, send: SendFrames, on_failure: Callable[[ServerSession, str], None]):
+    def __init__(
+        self,
+        send: SendFrames,
+        on_failure: Callable[[ServerSession, str], None],
+        cork: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
+    ):
         self._send_frames = send
         self._on_failure = on_failure
+        self._cork = cork
+        self._held: list[tuple[ServerSession | None, list[bytes]]] | None = None
+        self._depth = 0
+        self._batch = _Batch(self)
+
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        """Encode what is sent in the block, and send it all back to back at its end.
+
+        An acknowledge and its completion then leave in one write of the socket's I/O
+        thread, and reach the client together: one wake-up there instead of two.
+        Batches nest; the outermost one sends.
+        """
+        return self._batch
+
+    def _flush(self) -> None:
+        held, self._held = self._held, None
+        if held:
+            with self._cork():
+                for session, frames in held:
+                    self._put(session, frames)
+
+    def _put(self, session: ServerSession | None, frames: list[bytes]) -> None:
+        if session is not None and session.closed:
+            return  # forgotten since (a send before this one failed)
+        problem = self._send_frames(frames)
+        if problem is not None and session is not None:
+            self._on_failure(session, f"cannot send to it ({problem})")
 
     def send(
         self,
@@ -196,19 +250,24 @@ class Outbox:
         blobs: list[bytes] | None = None,
     ) -> None:
         """Send one message to a session, or to a peer without one (by routing id)."""
+        try:
+            frames = encode(header, payload, blobs or ())
+        except ValueError:
+            log.exception("cannot encode %s %s", header.type.value, header.name)
+            return
+        self._send_encoded(to, frames)
+
+    def _send_encoded(self, to: ServerSession | bytes, frames: list[bytes]) -> None:
         session = to if isinstance(to, ServerSession) else None
         if session is not None and session.closed:
             return
         routing_id = session.routing_id if session is not None else to
         assert isinstance(routing_id, bytes)
-        try:
-            frames = [routing_id, *encode(header, payload, blobs or ())]
-        except ValueError:
-            log.exception("cannot encode %s %s", header.type.value, header.name)
-            return
-        problem = self._send_frames(frames)
-        if problem is not None and session is not None:
-            self._on_failure(session, f"cannot send to it ({problem})")
+        frames.insert(0, routing_id)
+        if self._held is not None:
+            self._held.append((session, frames))
+        else:
+            self._put(session, frames)
 
     def ack(
         self,
@@ -221,6 +280,12 @@ class Outbox:
     ) -> None:
         """Acknowledge a command: ``status`` None accepts it."""
         session = to.id if isinstance(to, ServerSession) else None
+        if status is None and description is None and request_id is not None:
+            head = plain_header_json(
+                MessageType.ACKNOWLEDGE, name, request_id, device=device, session=session
+            )
+            self._send_encoded(to, [head, _EMPTY])
+            return
         kind = MessageType.ACKNOWLEDGE
         header = Header(kind, name, request_id, status=status, device=device, session=session)
         if description is not None:
@@ -249,6 +314,23 @@ class Outbox:
         blobs: list[bytes],
     ) -> None:
         """Send a completion (the payload already encoded)."""
+        session = to.id if isinstance(to, ServerSession) else None
+        if outcome.error_code is None and outcome.description is None and request_id is not None:
+            head = plain_header_json(
+                MessageType.COMPLETION,
+                name,
+                request_id,
+                device=device,
+                session=session,
+                completion_code=outcome.code,
+            )
+            try:
+                frames = [head, dump_json(payload) if payload else _EMPTY, *blobs]
+            except ValueError:
+                log.exception("cannot encode the completion of %s", name)
+                return
+            self._send_encoded(to, frames)
+            return
         header = Header(
             MessageType.COMPLETION,
             name,
@@ -257,7 +339,7 @@ class Outbox:
             error_code=outcome.error_code,
             error_description=outcome.description,
             device=device,
-            session=to.id if isinstance(to, ServerSession) else None,
+            session=session,
         )
         self.send(to, header, payload, blobs)
 
@@ -275,3 +357,29 @@ class Outbox:
         seq = session.next_seq(device)
         header = Header(kind, name, request_id, device=device, session=session.id, seq=seq)
         self.send(session, header, payload, blobs)
+
+
+class _Batch(contextlib.AbstractContextManager[None]):
+    """`Outbox.batch` (a class rather than a generator: it is on every message's path)."""
+
+    __slots__ = ("_outbox",)
+
+    def __init__(self, outbox: Outbox) -> None:
+        self._outbox = outbox
+
+    def __enter__(self) -> None:
+        outbox = self._outbox
+        outbox._depth += 1
+        if outbox._held is None:
+            outbox._held = []
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        outbox = self._outbox
+        outbox._depth -= 1
+        if not outbox._depth:
+            outbox._flush()
