@@ -72,6 +72,8 @@ class _Pending:
     #: Loop time it was sent; the acknowledge is due ``timeout`` seconds later.
     sent: float = 0.0
     acked: bool = False
+    #: The end that came after the caller was cancelled, before it could look.
+    late: Message | BaseException | None = None
 
     def ack(self) -> None:
         self.acked = True
@@ -79,6 +81,8 @@ class _Pending:
     def finish(self, message: Message | BaseException) -> None:
         self.ack()
         if self.done.done():
+            if self.done.cancelled():
+                self.late = message  # the caller's cancel is on its way: tell it
             return
         if isinstance(message, BaseException):
             self.done.set_exception(message)
@@ -186,7 +190,9 @@ class Connection:
             message = await pending.done
         except asyncio.CancelledError:
             pending.ack()  # what follows has its own bounds
-            if not settle or self.lost is not None:
+            if not settle or self.lost is not None or pending.late is not None:
+                # (A completion that came as the caller was cancelled: the command has
+                # ended on the server, there is nothing left to settle.)
                 self._pending.pop(pending.request_id, None)
                 raise
             if pending.done.cancelled():  # our caller's cancel reached the future

@@ -127,6 +127,9 @@ def test_sim_refuses_what_it_cannot_serve(
     assert main(["sim", "--customer"]) == 2
     assert main(["sim", "--endpoint", "ipc://@abstract"]) == 2
     assert "no zmq:// address reaches it" in capsys.readouterr().err
+    # The control socket is held to the same rule: loopback only, without keys.
+    assert main(["sim", "--endpoint", "tcp://127.0.0.1:0", "--control", "tcp://0.0.0.0:0"]) == 2
+    assert "plaintext TCP is refused" in capsys.readouterr().err
 
 
 def test_sim_stops_gracefully_on_sigint_with_a_command_pending(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import pytest
 import zmq
 
 from hal.errors import Completion
+from hal.remote.connection import Connection
 from hal.remote.dispatch import Dispatcher
 from hal.remote.interfaces import INTERFACES
 from hal.remote.loopsocket import LoopSocket
@@ -23,6 +24,7 @@ from hal.remote.messages import (
     Header,
     MessageType,
     dump_json,
+    encode,
     header_json,
     plain_header_json,
 )
@@ -226,3 +228,41 @@ async def test_a_status_cancelled_before_it_began_completes_canceled() -> None:
     finally:
         dispatcher.forget_all("test over")
         await reader.close()
+
+
+async def test_a_completion_that_comes_as_the_caller_is_cancelled_ends_the_wait() -> None:
+    """The completion is handled (in the socket's callback) after the caller's task was
+    cancelled but before it ran: the command has ended, so there is nothing to settle
+    and the cancel goes on at once, instead of waiting for a completion already taken."""
+    context: zmq.Context[Any] = zmq.Context()
+    server: zmq.Socket[bytes] = context.socket(zmq.ROUTER)
+    server.setsockopt(zmq.LINGER, 0)
+    server.bind("tcp://127.0.0.1:0")
+    endpoint = server.getsockopt_string(zmq.LAST_ENDPOINT)
+    conn = Connection(
+        context,
+        endpoint,
+        timeout=2.0,
+        curve=None,
+        settle_timeout=10.0,
+        on_event=lambda conn, message: None,
+        on_lost=lambda conn, reason, quiet: None,
+    )
+    try:
+        call = asyncio.create_task(conn.exchange("card_reader", "CardReader.Move", {}))
+        command = await asyncio.to_thread(server.recv_multipart)
+        request_id = json.loads(command[1])["requestId"]
+        completion = Header(
+            MessageType.COMPLETION, "CardReader.Move", request_id, completion_code="success"
+        )
+        call.cancel()
+        conn._receive(encode(completion))  # handled before the task sees its cancel
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert asyncio.get_running_loop().time() - started < 1.0
+    finally:
+        conn.lose("test over", quiet=True)
+        await conn.wait_closed()
+        server.close(linger=0)
+        context.term()
