@@ -4,8 +4,9 @@
 message; on the remote's hot path (one command, an acknowledge and a completion) that
 bookkeeping costs more than the work. Here the socket is a plain non-blocking
 `zmq.Socket`; the loop watches its file descriptor, and each message received is handed
-to a callback right there, so the client resolves its caller's future (and the server
-answers a status) in the same loop pass the message arrived in.
+to a callback right there: the client resolves its caller's future in the loop pass
+the completion arrived in, and the server starts the command in the pass the command
+arrived in.
 
 ZeroMQ's descriptor is edge-triggered: it fires when the socket's state may have
 changed, and any call on the socket (a send included) may consume that signal. So the
@@ -14,6 +15,9 @@ a batch, to stay fair), and a send checks ``ZMQ_EVENTS`` afterwards: at once, or
 sends made while the reader drains or inside `LoopSocket.corked`, once at the end.
 Consecutive sends are then not slowed by checks between them, so an acknowledge and
 its completion leave in one write.
+
+It needs an event loop that can watch a file descriptor (``loop.add_reader``): the
+default selector loop on Linux and macOS, not the proactor loop of Windows.
 """
 
 from __future__ import annotations
