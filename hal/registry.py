@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
@@ -83,6 +83,10 @@ class DriverSpec:
             ``transport_optional``.
         transport_optional: the driver also runs with no transport named (``zmq://``
             is TCP, ``zmq+ipc://`` a Unix socket).
+        capabilities: the minimum capability features the driver promises per device
+            class (``{"card_reader": frozenset({"tracks", "chip", "motor"})}``; names
+            from the device class's ``features()``). Certification runs the cases they
+            call for and fails a driver that promises nothing.
     """
 
     name: str
@@ -92,6 +96,7 @@ class DriverSpec:
     description: str = ""
     transports: frozenset[str] = frozenset()
     transport_optional: bool = False
+    capabilities: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

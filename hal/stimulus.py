@@ -10,6 +10,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from hal.errors import UnsupportedOperation
+
 __all__ = ["CardReaderStimulus", "CardSample"]
 
 
@@ -23,6 +25,8 @@ class CardSample:
             sentinels, no LRC); ``None`` for an empty track.
         has_chip: the card has an EMV chip the reader can power.
         pan: the primary account number on the card, if any.
+        atr: the chip's answer to reset in its own protocol (what a chip-only reader
+            returns as the ``chip`` source); ``None`` without a chip.
     """
 
     profile: str
@@ -31,6 +35,7 @@ class CardSample:
     track3: bytes | None = None
     has_chip: bool = False
     pan: str | None = None
+    atr: bytes | None = None
 
     def __repr__(self) -> str:
         return f"CardSample(profile={self.profile!r}, has_chip={self.has_chip})"
@@ -69,3 +74,11 @@ class CardReaderStimulus(ABC):
     @abstractmethod
     async def retained_count(self) -> int:
         """Cards physically in the retain bin (ground truth)."""
+
+    async def stacker_count(self) -> int:
+        """Cards physically in the card stacker of an issuing reader (ground truth).
+
+        Raises:
+            UnsupportedOperation: this stimulus cannot tell (the reader issues no cards).
+        """
+        raise UnsupportedOperation(f"{type(self).__name__} cannot count a card stacker")

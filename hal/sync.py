@@ -44,6 +44,7 @@ from hal.devices.card_reader import (
     CardReader,
     CardReaderCapabilities,
     CardReaderStatus,
+    CardStacker,
     ChipPowerAction,
     MoveTarget,
     ReadResult,
@@ -374,9 +375,11 @@ class SyncCardReader(SyncDevice[CardReaderStatus, CardReaderCapabilities]):
         """See `CardReader.write_raw_data`."""
         self._call(self._device.write_raw_data, data, timeout=timeout)
 
-    def move(self, to: MoveTarget, *, timeout: float | None = None) -> None:
+    def move(
+        self, to: MoveTarget, *, from_unit: str | None = None, timeout: float | None = None
+    ) -> None:
         """See `CardReader.move`."""
-        self._call(self._device.move, to, timeout=timeout)
+        self._call(self._device.move, to, from_unit=from_unit, timeout=timeout)
 
     def chip_power(self, action: ChipPowerAction, *, timeout: float | None = None) -> bytes:
         """See `CardReader.chip_power`."""
@@ -393,6 +396,14 @@ class SyncCardReader(SyncDevice[CardReaderStatus, CardReaderCapabilities]):
     def retain_bin(self) -> RetainBin:
         """See `CardReader.retain_bin`."""
         return self._call(self._device.retain_bin)
+
+    def stacker(self) -> CardStacker:
+        """See `CardReader.stacker`."""
+        return self._call(self._device.stacker)
+
+    def load_stacker(self, count: int, *, reason: str = "") -> None:
+        """See `CardReader.load_stacker`."""
+        self._call(self._device.load_stacker, count, reason=reason)
 
     def empty_retain_bin(self, *, reason: str = "") -> None:
         """See `CardReader.empty_retain_bin`."""

@@ -106,7 +106,19 @@ class CardReaderControl(CardReaderStimulus):
         """Cards physically in the retain bin."""
         return self._model.retained_count
 
+    async def stacker_count(self) -> int:
+        """Cards physically in the card stacker."""
+        return self._model.stacker_count
+
     # --- more of fate ------------------------------------------------------------------
+
+    async def load_stacker(self, count: int) -> None:
+        """An operator fills the card stacker so that it holds ``count`` cards.
+
+        Raises:
+            ValueError: more than the stacker holds, or negative.
+        """
+        self._model.load_stacker(count)
 
     async def power_loss(self, on: bool = True) -> None:
         """Cut the reader's power (``on=True``) or restore it (``on=False``)."""

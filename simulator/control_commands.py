@@ -88,6 +88,13 @@ class WaitForPayload:
 
 
 @dataclass(frozen=True)
+class LoadStackerPayload:
+    """``Control.LoadStacker``: the cards an operator leaves in the card stacker."""
+
+    count: int
+
+
+@dataclass(frozen=True)
 class PositionCompletion:
     """Where the card really is (``none``, ``exit``, ``inside``, ``jammed``...)."""
 
@@ -130,6 +137,8 @@ COMMANDS: Final[dict[str, ControlCommand]] = {
         ControlCommand("Control.CardPosition", completion=PositionCompletion),
         ControlCommand("Control.RetainedCount", completion=CountCompletion),
         ControlCommand("Control.EmptyRetainBin", completion=CountCompletion),
+        ControlCommand("Control.StackerCount", completion=CountCompletion),
+        ControlCommand("Control.LoadStacker", LoadStackerPayload),
         ControlCommand("Control.PowerLoss", PowerLossPayload),
         ControlCommand("Control.SlowReplies", SlowRepliesPayload),
         ControlCommand("Control.WaitFor", WaitForPayload, wait="timeout"),

@@ -142,5 +142,11 @@ SIM_DRIVER = DriverSpec(
     options=SimOptions,
     factory=open_sim_device,
     description="the simulator: in-process device models driven by a control API",
+    # The default reader; an address may take the bin away (retain_capacity=0).
+    capabilities={
+        "card_reader": frozenset(
+            {"tracks", "write_tracks", "chip", "motor", "retain", "taken_sensor", "issue"}
+        )
+    },
 )
 """The ``sim`` driver, registered through the ``tellerhal.drivers`` entry point."""

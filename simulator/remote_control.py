@@ -32,6 +32,7 @@ from simulator.control_commands import (
     COMMANDS,
     CountCompletion,
     InsertCardPayload,
+    LoadStackerPayload,
     PositionCompletion,
     PowerLossPayload,
     SlowRepliesPayload,
@@ -161,7 +162,17 @@ class RemoteCardReaderControl(CardReaderStimulus):
         assert isinstance(done, CountCompletion)
         return done.count
 
+    async def stacker_count(self) -> int:
+        """Cards physically in the card stacker."""
+        done = await self._call("Control.StackerCount")
+        assert isinstance(done, CountCompletion)
+        return done.count
+
     # --- more of fate ------------------------------------------------------------------
+
+    async def load_stacker(self, count: int) -> None:
+        """An operator fills the card stacker so that it holds ``count`` cards."""
+        await self._call("Control.LoadStacker", LoadStackerPayload(count))
 
     async def power_loss(self, on: bool = True) -> None:
         """Cut the reader's power (``on=True``) or restore it (``on=False``)."""

@@ -109,6 +109,14 @@ async def _empty_bin(control: CardReaderControl, payload: Any) -> Any:
     return CountCompletion(await control.empty_retain_bin())
 
 
+async def _stacker(control: CardReaderControl, payload: Any) -> Any:
+    return CountCompletion(await control.stacker_count())
+
+
+async def _load_stacker(control: CardReaderControl, payload: Any) -> Any:
+    await control.load_stacker(payload.count)
+
+
 async def _power(control: CardReaderControl, payload: Any) -> Any:
     await control.power_loss(payload.on)
 
@@ -129,6 +137,8 @@ _ACTIONS: Final[dict[str, Callable[[CardReaderControl, Any], Awaitable[Any]]]] =
     "Control.CardPosition": _position,
     "Control.RetainedCount": _retained,
     "Control.EmptyRetainBin": _empty_bin,
+    "Control.StackerCount": _stacker,
+    "Control.LoadStacker": _load_stacker,
     "Control.PowerLoss": _power,
     "Control.SlowReplies": _slow,
     "Control.WaitFor": _wait_for,

@@ -44,12 +44,15 @@ class CardReaderSetup:
         motion_time: simulated seconds a card movement takes.
         variant: a name from `simulator.broken.BROKEN_VARIANTS`, or ``""`` for the
             faithful model.
+        stacker_capacity: cards the card stacker holds (a card issuer; 0 for none). It
+            starts full of blank ``visa``-profile cards.
     """
 
     retain_capacity: int = 50
     take_timeout: float | None = 30.0
     motion_time: float = 0.3
     variant: str = ""
+    stacker_capacity: int = 100
 
     def __post_init__(self) -> None:
         if self.variant and self.variant not in BROKEN_VARIANTS:
@@ -121,6 +124,7 @@ class World:
             retain_capacity=setup.retain_capacity,
             take_timeout=setup.take_timeout,
             motion_time=setup.motion_time,
+            stacker_capacity=setup.stacker_capacity,
         )
         self._card_readers[name] = (setup, model)
         return model

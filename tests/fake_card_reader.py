@@ -19,6 +19,7 @@ from hal.devices.card_reader import (
     CardReader,
     CardReaderCapabilities,
     CardReaderStatus,
+    CardStacker,
     ChipPowerAction,
     DataStatus,
     InsertCard,
@@ -30,7 +31,7 @@ from hal.devices.card_reader import (
     RetainBin,
     Track,
 )
-from hal.errors import HardwareError
+from hal.errors import HardwareError, UnsupportedOperation
 from hal.events import EventHub, Subscription
 
 
@@ -96,7 +97,9 @@ class FakeCardReader(CardReader):
     async def write_raw_data(self, data: Any, *, timeout: float | None = None) -> None:
         self.calls.append("write_raw_data")
 
-    async def move(self, to: MoveTarget, *, timeout: float | None = None) -> None:
+    async def move(
+        self, to: MoveTarget, *, from_unit: str | None = None, timeout: float | None = None
+    ) -> None:
         self.calls.append(f"move {MoveTarget(to).value}")
 
     async def chip_power(self, action: ChipPowerAction, *, timeout: float | None = None) -> bytes:
@@ -118,6 +121,12 @@ class FakeCardReader(CardReader):
 
     async def empty_retain_bin(self, *, reason: str = "") -> None:
         self.calls.append("empty_retain_bin")
+
+    async def stacker(self) -> CardStacker:
+        raise UnsupportedOperation("the fake reader issues no cards")
+
+    async def load_stacker(self, count: int, *, reason: str = "") -> None:
+        raise UnsupportedOperation("the fake reader issues no cards")
 
 
 FAKE_DRIVER = registry.DriverSpec(

@@ -331,6 +331,10 @@ class Crt310Driver:
         else:
             self._presented = False
 
+    async def dispense_card(self, to: MoveTarget) -> None:
+        """A CRT-310 has no card stacker (``dispense_capacity`` 0: never asked)."""
+        raise UnsupportedOperation(f"{self.name}: a CRT-310 issues no cards")
+
     async def chip_power(self, action: ChipPowerAction) -> bytes:
         """Cold reset (contacts on, 37 30), warm reset (37 2F) or power off (33 31)."""
         if action is ChipPowerAction.OFF:
@@ -495,5 +499,7 @@ CRT310_DRIVER = DriverSpec(
     factory=open_crt310,
     description="Creator CRT-310 motorised IC/magnetic card reader (serial)",
     transports=frozenset({"serial", "memory"}),
+    # The bin is optional (retain_capacity=0 by default): not promised.
+    capabilities={"card_reader": frozenset({"tracks", "chip", "motor", "taken_sensor"})},
 )
 """The ``crt310`` driver, registered through the ``tellerhal.drivers`` entry point."""

@@ -20,12 +20,16 @@ from hal.device import BackendListener, Device, DeviceState
 from hal.events import Event
 
 __all__ = [
+    "DISPENSE_UNIT",
+    "FEATURES",
+    "RETAIN_UNIT",
     "CardAction",
     "CardData",
     "CardReader",
     "CardReaderBackend",
     "CardReaderCapabilities",
     "CardReaderStatus",
+    "CardStacker",
     "ChipPower",
     "ChipPowerAction",
     "DataStatus",
@@ -41,8 +45,27 @@ __all__ = [
     "ReplenishmentStatus",
     "ResetAction",
     "RetainBin",
+    "StorageError",
     "Track",
 ]
+
+
+#: The storage unit id of the card stacker an issuing reader dispenses from
+#: (``move(to, from_unit=DISPENSE_UNIT)``, XFS4IoT ``Move{from: <unit>}``).
+DISPENSE_UNIT = "stacker"
+#: The storage unit id of the retain bin.
+RETAIN_UNIT = "retain"
+
+#: The capability features `CardReaderCapabilities.features` names, and what each means.
+FEATURES: dict[str, str] = {
+    "tracks": "reads magnetic tracks 1-3",
+    "write_tracks": "writes magnetic tracks",
+    "chip": "has chip contacts",
+    "motor": "motorised: holds the card, has exit and transport positions, controls its gate",
+    "retain": "has a retain bin",
+    "taken_sensor": "tells when the customer takes the card",
+    "issue": "issues cards from a card stacker",
+}
 
 
 class Track(StrEnum):
@@ -176,12 +199,15 @@ class CardReaderStatus:
         media: where the card is.
         chip_power: state of the chip contacts.
         retain_bin: fill state of the retain bin (``ok`` when there is none).
+        stacker: fill state of the card stacker as the device senses it (``ok``,
+            ``low``, ``empty``; ``ok`` when there is none).
     """
 
     device: DeviceState = DeviceState.ONLINE
     media: MediaStatus = MediaStatus.NOT_PRESENT
     chip_power: ChipPower = ChipPower.NO_CARD
     retain_bin: ReplenishmentStatus = ReplenishmentStatus.OK
+    stacker: ReplenishmentStatus = ReplenishmentStatus.OK
 
 
 @dataclass(frozen=True)
@@ -197,6 +223,7 @@ class CardReaderCapabilities:
         exit_position, transport_position: positions ``move`` can reach.
         card_taken_sensor: the reader tells when the customer takes the card.
         chip_power_actions: the ``chip_power`` actions it supports.
+        dispense_capacity: cards its card stacker holds; 0 when it issues no cards.
     """
 
     type: ReaderType = ReaderType.MOTOR
@@ -208,6 +235,24 @@ class CardReaderCapabilities:
     transport_position: bool = True
     card_taken_sensor: bool = True
     chip_power_actions: frozenset[ChipPowerAction] = frozenset(ChipPowerAction)
+    dispense_capacity: int = 0
+
+    def features(self) -> frozenset[str]:
+        """The capability features the reader has, named as in `FEATURES`.
+
+        Drivers declare the features they promise (``DriverSpec.capabilities``); the
+        conformance suite runs the cases those features call for.
+        """
+        have = {
+            "tracks": bool(self.read_tracks - {Track.CHIP}),
+            "write_tracks": bool(self.write_tracks - {Track.CHIP}),
+            "chip": bool(self.chip_protocols),
+            "motor": self.type is ReaderType.MOTOR,
+            "retain": self.retain_capacity > 0,
+            "taken_sensor": self.card_taken_sensor,
+            "issue": self.dispense_capacity > 0,
+        }
+        return frozenset(name for name, present in have.items() if present)
 
 
 @dataclass(frozen=True)
@@ -223,6 +268,27 @@ class RetainBin:
     """
 
     count: int
+    capacity: int
+    unknown: int
+    pending: int
+    status: ReplenishmentStatus
+
+
+@dataclass(frozen=True)
+class CardStacker:
+    """The card stacker's counts (XFS4IoT card storage unit of type ``dispense``).
+
+    Attributes:
+        count: cards the ledger says are in the stacker.
+        initial: cards loaded at the last replenishment.
+        capacity: cards the stacker holds.
+        unknown: cards whose dispense was interrupted and whose place cannot be known.
+        pending: dispenses journalled but not yet settled.
+        status: fill state: what the device senses (``low``/``empty``) wins over the count.
+    """
+
+    count: int
+    initial: int
     capacity: int
     unknown: int
     pending: int
@@ -289,6 +355,20 @@ class CardAction(Event):
     to: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
+class StorageError(Event):
+    """A storage unit failed a command (XFS4IoT ``Storage.StorageErrorEvent``).
+
+    Attributes:
+        failure: ``empty``, ``full``, ``error``...
+        unit: the unit's id (`DISPENSE_UNIT`, `RETAIN_UNIT`).
+    """
+
+    xfs_name: ClassVar[str] = "Storage.StorageErrorEvent"
+    failure: str = ""
+    unit: str = ""
+
+
 # --- the public interface --------------------------------------------------------------
 
 
@@ -332,16 +412,23 @@ class CardReader(Device[CardReaderStatus, CardReaderCapabilities]):
         """
 
     @abstractmethod
-    async def move(self, to: MoveTarget, *, timeout: float | None = None) -> None:
+    async def move(
+        self, to: MoveTarget, *, from_unit: str | None = None, timeout: float | None = None
+    ) -> None:
         """Move the card to the exit, into the transport, or into the retain bin.
 
-        A capture is journalled in the ledger before the reader moves and settled after.
+        With ``from_unit`` (XFS4IoT ``Move{from: <unit>}``), a card issuer dispenses a new
+        card from that storage unit (`DISPENSE_UNIT`) to ``to`` (the transport, where it
+        can be read and written, or the exit). Captures and dispenses are journalled in
+        the ledger before the reader moves and settled after.
 
         Raises:
-            NoMedia: no card inside.
+            NoMedia: no card inside; or the stacker is empty (with `StorageError`).
+            Occupied: a card is already inside (dispensing).
             RetainBinFull: the retain bin cannot take it.
             MediaJam: the card jammed on the way.
-            UnsupportedOperation: the reader has no such position.
+            UnsupportedOperation: the reader has no such position or unit.
+            InvalidData: a unit that does not exist, or dispensing into the retain bin.
         """
 
     @abstractmethod
@@ -372,6 +459,23 @@ class CardReader(Device[CardReaderStatus, CardReaderCapabilities]):
     @abstractmethod
     async def empty_retain_bin(self, *, reason: str = "") -> None:
         """Record that an operator emptied the retain bin (count back to 0)."""
+
+    @abstractmethod
+    async def stacker(self) -> CardStacker:
+        """The card stacker's counts (derived from the ledger; bypasses the queue).
+
+        Raises:
+            UnsupportedOperation: the reader issues no cards.
+        """
+
+    @abstractmethod
+    async def load_stacker(self, count: int, *, reason: str = "") -> None:
+        """Record that an operator loaded the stacker with ``count`` cards in all.
+
+        Raises:
+            UnsupportedOperation: the reader issues no cards.
+            InvalidData: ``count`` is negative or more than the stacker holds.
+        """
 
 
 # --- the backend contract --------------------------------------------------------------
@@ -419,6 +523,14 @@ class CardReaderBackend(Protocol):
 
     async def move_card(self, to: MoveTarget) -> None:
         """Move the card inside to ``to``; must not be interrupted halfway."""
+
+    async def dispense_card(self, to: MoveTarget) -> None:
+        """Issue a card from the stacker to ``to`` (transport or exit); a reader with
+        ``dispense_capacity == 0`` is never asked. Must not be interrupted halfway.
+
+        Raises ``NoMedia`` if the stacker is empty, ``Occupied`` if a card is already
+        inside, ``MediaJam`` if the card jams.
+        """
 
     async def chip_power(self, action: ChipPowerAction) -> bytes:
         """Power the chip; return the ATR (``b""`` for off)."""

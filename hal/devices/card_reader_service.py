@@ -15,11 +15,13 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from hal.device import DeviceService
 from hal.devices.card_reader import (
+    DISPENSE_UNIT,
     CardAction,
     CardReader,
     CardReaderBackend,
     CardReaderCapabilities,
     CardReaderStatus,
+    CardStacker,
     ChipPowerAction,
     MediaStatus,
     MoveTarget,
@@ -27,14 +29,18 @@ from hal.devices.card_reader import (
     ReplenishmentStatus,
     ResetAction,
     RetainBin,
+    StorageError,
     Track,
 )
+from hal.devices.card_stacker import CARD, READER, STACKER, StackerBook, card_in_reader
 from hal.errors import (
     ChipPowerNotSupported,
     DeviceNotReady,
     InvalidData,
     LedgerError,
     MediaJam,
+    NoMedia,
+    Occupied,
     RetainBinFull,
     UnsupportedOperation,
 )
@@ -46,10 +52,8 @@ __all__ = ["CardReaderService"]
 
 log = logging.getLogger(__name__)
 
-# Ledger locations of a card reader.
-READER = "reader"
+# Ledger locations of a card reader (the reader and the stacker: hal.devices.card_stacker).
 RETAIN = "retain"
-CARD = "card"
 
 _TRACK_NUMBER = {Track.TRACK1: 1, Track.TRACK2: 2, Track.TRACK3: 3}
 _MAX_APDU = 4 + 3 + 65535 + 2  # case 4E: header, 00 Lc1 Lc2, data, Le1 Le2
@@ -82,6 +86,7 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
         self._ledger_opened: Ledger | None = None
         self._caps: CardReaderCapabilities | None = None
         self._retained_cache: int | None = None
+        self._stacker_book: StackerBook | None = None
 
     @property
     def ledger(self) -> Ledger:
@@ -136,6 +141,9 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
             self._ledger.define_location(
                 self.name, RETAIN, kind="retain", item=CARD, capacity=caps.retain_capacity
             )
+        self._stacker_book = None
+        if caps.dispense_capacity:
+            self._stacker_book = StackerBook(self._ledger, self.name, caps.dispense_capacity)
         self._opened = True
         status = await self._fetch_status()
         self._last_status = status
@@ -162,7 +170,9 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
         """Settle captures a crash left pending, from what the reader reports now."""
         card_inside = status.media in (MediaStatus.PRESENT, MediaStatus.JAMMED)
 
-        def resolve(movement: Movement) -> Outcome:
+        def resolve(movement: Movement) -> Outcome | tuple[Outcome, int]:
+            if movement.source == STACKER:
+                return StackerBook.resolve_pending(status.media)
             # A card still in the reader never reached the bin. An empty reader proves
             # nothing: the card may be in the bin or may have been pulled out.
             return Outcome.FAILED if card_inside else Outcome.UNKNOWN
@@ -307,9 +317,14 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
 
         await self._command("WriteRawData", op, timeout=timeout)
 
-    async def move(self, to: MoveTarget, *, timeout: float | None = None) -> None:
+    async def move(
+        self, to: MoveTarget, *, from_unit: str | None = None, timeout: float | None = None
+    ) -> None:
         self._require_open()
         to = MoveTarget(to)
+        if from_unit is not None:
+            await self._dispense(to, from_unit, timeout)
+            return
         caps = self._capabilities()
         if to is MoveTarget.TRANSPORT and not caps.transport_position:
             raise UnsupportedOperation(f"{self.name} has no transport position")
@@ -331,6 +346,75 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
             self._report_status(await self._backend.get_status())
 
         await self._command("Move", op, timeout=timeout)
+
+    async def _dispense(self, to: MoveTarget, unit: str, timeout: float | None) -> None:
+        """Issue a card from the stacker: journal, let the device pick it, settle."""
+        book = self._stacker_book
+        if book is None:
+            raise UnsupportedOperation(f"{self.name} issues no cards: it has no card stacker")
+        if unit != DISPENSE_UNIT:
+            raise InvalidData(
+                f"{self.name} dispenses from the unit {DISPENSE_UNIT!r}, not {unit!r}"
+            )
+        if to is MoveTarget.RETAIN:
+            raise InvalidData(f"{self.name}: a new card goes to the transport or the exit")
+        if to is MoveTarget.EXIT and not self._capabilities().exit_position:
+            raise UnsupportedOperation(f"{self.name} has no exit position")
+
+        async def op(command_id: int) -> None:
+            status = await self._backend.get_status()
+            if card_in_reader(status.media):
+                raise Occupied(f"{self.name}: a card is already in the reader")
+            if book.count() <= 0:
+                self.event(StorageError(failure="empty", unit=DISPENSE_UNIT))
+                raise NoMedia(
+                    f"{self.name}: the ledger counts no card in the stacker; count the cards "
+                    "and record them with load_stacker()"
+                )
+            movement = book.journal(command_id, to.value)
+            # Pick and settle are one step: a cancel waits for both.
+            await self._queue.uncancellable(self._dispense_and_settle(book, movement.id, to))
+            self._report_status(await self._backend.get_status())
+
+        await self._command("Move", op, timeout=timeout)
+
+    async def _dispense_and_settle(
+        self, book: StackerBook, movement_id: int, to: MoveTarget
+    ) -> None:
+        try:
+            await self._backend.dispense_card(to)
+        except Exception as exc:
+            try:
+                media: MediaStatus | None = (await self._backend.get_status()).media
+            except Exception:
+                media = None
+            book.settle_after_failure(movement_id, exc, media)
+            if isinstance(exc, NoMedia):
+                self.event(StorageError(failure="empty", unit=DISPENSE_UNIT))
+                log.warning(
+                    "%s: the device found the stacker empty while the ledger counts %d cards",
+                    self.name,
+                    book.count(),
+                )
+            raise
+        book.settle_done(movement_id)
+
+    async def stacker(self) -> CardStacker:
+        self._require_open()
+        book = self._stacker_book
+        if book is None:
+            raise UnsupportedOperation(f"{self.name} issues no cards: it has no card stacker")
+        return book.counts(
+            self._last_status.stacker if self._last_status else ReplenishmentStatus.OK
+        )
+
+    async def load_stacker(self, count: int, *, reason: str = "") -> None:
+        self._require_open()
+        book = self._stacker_book
+        if book is None:
+            raise UnsupportedOperation(f"{self.name} issues no cards: it has no card stacker")
+        book.load(count, reason)
+        await self._refresh()
 
     async def chip_power(self, action: ChipPowerAction, *, timeout: float | None = None) -> bytes:
         self._require_open()

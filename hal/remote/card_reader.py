@@ -15,6 +15,7 @@ from hal.devices.card_reader import (
     CardReader,
     CardReaderCapabilities,
     CardReaderStatus,
+    CardStacker,
     ChipPowerAction,
     MoveTarget,
     ReadResult,
@@ -31,6 +32,7 @@ from hal.remote.interfaces import (
     ChipPowerPayload,
     Empty,
     EmptyRetainBinPayload,
+    LoadStackerPayload,
     MovePayload,
     ReadRawDataPayload,
     ResetPayload,
@@ -162,8 +164,11 @@ class RemoteCardReader(CardReader):
         payload = WriteRawDataPayload({Track(t): bytes(v) for t, v in data.items()})
         await self._call("CardReader.WriteRawData", payload, timeout)
 
-    async def move(self, to: MoveTarget, *, timeout: float | None = None) -> None:
-        await self._call("CardReader.Move", MovePayload(MoveTarget(to)), timeout)
+    async def move(
+        self, to: MoveTarget, *, from_unit: str | None = None, timeout: float | None = None
+    ) -> None:
+        payload = MovePayload(MoveTarget(to), None if from_unit is None else str(from_unit))
+        await self._call("CardReader.Move", payload, timeout)
 
     async def chip_power(self, action: ChipPowerAction, *, timeout: float | None = None) -> bytes:
         payload = ChipPowerPayload(ChipPowerAction(action))
@@ -185,3 +190,10 @@ class RemoteCardReader(CardReader):
 
     async def empty_retain_bin(self, *, reason: str = "") -> None:
         await self._call("CardReader.EmptyRetainBin", EmptyRetainBinPayload(reason))
+
+    async def stacker(self) -> CardStacker:
+        result: CardStacker = await self._call("CardReader.GetStacker", Empty())
+        return result
+
+    async def load_stacker(self, count: int, *, reason: str = "") -> None:
+        await self._call("CardReader.LoadStacker", LoadStackerPayload(count, reason))

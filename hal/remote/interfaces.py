@@ -8,8 +8,10 @@ encodes the result; the client does the reverse, so a remote caller gets the sam
 typed values as an in-process one.
 
 Names follow XFS4IoT where it has the command (``Common.Status``,
-``Common.Capabilities``, ``CardReader.Move``...). ``CardReader.GetRetainBin`` and
-``CardReader.EmptyRetainBin`` are ours (XFS4IoT spreads the same over ``Storage``).
+``Common.Capabilities``, ``CardReader.Move``...). ``CardReader.GetRetainBin``,
+``CardReader.EmptyRetainBin``, ``CardReader.GetStacker`` and ``CardReader.LoadStacker``
+are ours (XFS4IoT spreads the same over ``Storage``). ``CardReader.Move`` carries the
+XFS4IoT ``from`` as ``from_unit`` (``null``: the card inside; ``"stacker"``: issue one).
 
 Events travel by their ``xfs_name`` with the event's own fields as payload (the base
 fields ``device``, ``command_id`` and ``timestamp`` live in the header or are local).
@@ -28,6 +30,7 @@ from hal.devices.card_reader import (
     CardAction,
     CardReaderCapabilities,
     CardReaderStatus,
+    CardStacker,
     ChipPowerAction,
     InsertCard,
     InvalidMediaEvent,
@@ -38,6 +41,7 @@ from hal.devices.card_reader import (
     ReadResult,
     ResetAction,
     RetainBin,
+    StorageError,
     Track,
 )
 from hal.events import Event, StatusChanged
@@ -297,9 +301,11 @@ class WriteRawDataPayload:
 
 @dataclass(frozen=True)
 class MovePayload:
-    """``CardReader.Move``."""
+    """``CardReader.Move``: where to, and from which storage unit (``None``: the card
+    inside)."""
 
     to: MoveTarget
+    from_unit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -350,6 +356,14 @@ class EmptyRetainBinPayload:
     reason: str
 
 
+@dataclass(frozen=True)
+class LoadStackerPayload:
+    """``CardReader.LoadStacker``: the cards counted into the stacker, and why."""
+
+    count: int
+    reason: str
+
+
 CARD_READER: Final = _interface(
     "CardReader",
     CardReaderStatus,
@@ -365,6 +379,8 @@ CARD_READER: Final = _interface(
         Command(
             "CardReader.EmptyRetainBin", "empty_retain_bin", EmptyRetainBinPayload, queued=False
         ),
+        Command("CardReader.GetStacker", "stacker", completion=CardStacker, queued=False),
+        Command("CardReader.LoadStacker", "load_stacker", LoadStackerPayload, queued=False),
     ),
     (
         InsertCard,
@@ -373,6 +389,7 @@ CARD_READER: Final = _interface(
         MediaRemoved,
         MediaDetected,
         CardAction,
+        StorageError,
     ),
 )
 

@@ -154,6 +154,8 @@ ZMQ_DRIVER = DriverSpec(
     description="a device served by tellerhal serve, over ZeroMQ (tcp, or ipc with zmq+ipc)",
     transports=frozenset({"ipc"}),
     transport_optional=True,
+    # A proxy promises nothing of its own: certify the driver behind `tellerhal serve`.
+    capabilities={},
 )
 """The ``zmq`` driver, registered through the ``tellerhal.drivers`` entry point."""
 

@@ -26,6 +26,10 @@ XFS4IoT defines ``entering`` as "media is at the entry/exit slot of a motorized 
 and ``notPresent`` as "not present in the device and not at the entering position".
 While the power is off the reader reports ``powerOff`` with media and chip ``unknown``.
 
+A card issuer (``stacker_capacity`` > 0) also has a card stacker: ``dispense_card`` takes
+the next blank card from it into the transport (or on to the exit), and its sensors
+report the stacker ``low`` at ``stacker_low`` cards or fewer and ``empty`` at none.
+
 A card the reader put at the exit and nobody takes is captured into the retain bin once
 ``take_timeout`` simulated seconds have passed (``CardAction`` from ``exit`` to
 ``retain``); without a retain bin, or with a full one, it stays at the exit.
@@ -134,6 +138,10 @@ class CardReaderMechanism:
             captures it; ``None`` never captures.
         motion_time: simulated seconds a card movement takes.
         exit_position: the reader can eject to an exit (``reset(auto)`` retains if not).
+        stacker_capacity: cards the card stacker holds; 0 for a reader that issues none.
+        stacker_cards: cards in the stacker at start (``None``: full).
+        stacker_low: at this many cards or fewer the stacker reports ``low``.
+        stacker_profile: the cards the stacker holds (``None``: the ``visa`` profile).
 
     Raises:
         ConfigurationError: an option is out of range.
@@ -151,11 +159,27 @@ class CardReaderMechanism:
         take_timeout: float | None = 30.0,
         motion_time: float = 0.3,
         exit_position: bool = True,
+        stacker_capacity: int = 0,
+        stacker_cards: int | None = None,
+        stacker_low: int = 5,
+        stacker_profile: CardProfile | None = None,
     ) -> None:
-        if isinstance(retain_capacity, bool) or not isinstance(retain_capacity, int):
-            raise ConfigurationError(f"retain_capacity is an integer, got {retain_capacity!r}")
-        if retain_capacity < 0:
-            raise ConfigurationError(f"retain_capacity must be >= 0, got {retain_capacity}")
+        for what, value in (
+            ("retain_capacity", retain_capacity),
+            ("stacker_capacity", stacker_capacity),
+            ("stacker_low", stacker_low),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigurationError(f"{what} is an integer, got {value!r}")
+            if value < 0:
+                raise ConfigurationError(f"{what} must be >= 0, got {value}")
+        if stacker_cards is None:
+            stacker_cards = stacker_capacity
+        if not 0 <= stacker_cards <= stacker_capacity:
+            raise ConfigurationError(
+                f"stacker_cards must be between 0 and stacker_capacity ({stacker_capacity}), "
+                f"got {stacker_cards}"
+            )
         if not frozenset(write_tracks) <= MAG_TRACKS:
             raise ConfigurationError(f"write_tracks are among track1-3, got {write_tracks}")
         if not frozenset(chip_protocols) <= _PROTOCOLS:
@@ -173,9 +197,13 @@ class CardReaderMechanism:
         self._take_timeout = take_timeout
         self._motion_time = motion_time
         self._exit_position = exit_position
+        self._stacker_capacity = stacker_capacity
+        self._stacker_low = stacker_low
+        self._stacker_profile = stacker_profile
         # Physical state.
         self._card: Card | None = None
         self._bin: list[Card] = []
+        self._stacker = stacker_cards
         self._gate_open = False
         self._chip: EmvChip | None = None
         self._powered = True
@@ -210,6 +238,16 @@ class CardReaderMechanism:
     def retain_capacity(self) -> int:
         """Cards the retain bin holds (0: no retain bin)."""
         return self._retain_capacity
+
+    @property
+    def stacker_count(self) -> int:
+        """Cards physically in the card stacker."""
+        return self._stacker
+
+    @property
+    def stacker_capacity(self) -> int:
+        """Cards the card stacker holds (0: the reader issues no cards)."""
+        return self._stacker_capacity
 
     @property
     def gate_open(self) -> bool:
@@ -315,6 +353,21 @@ class CardReaderMechanism:
         self._update_status()
         return count
 
+    def load_stacker(self, count: int) -> None:
+        """An operator fills the stacker so that it holds ``count`` blank cards.
+
+        Raises:
+            ValueError: ``count`` is negative or more than the stacker holds.
+        """
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise ValueError(f"a card count is an integer, got {count!r}")
+        if not 0 <= count <= self._stacker_capacity:
+            raise ValueError(
+                f"{self.name}: the stacker holds 0 to {self._stacker_capacity} cards, got {count}"
+            )
+        self._stacker = count
+        self._update_status()
+
     # --- hooks (the broken variants override one each) ----------------------------------
 
     def _announce_insert_card(self) -> None:
@@ -382,12 +435,17 @@ class CardReaderMechanism:
             bin_status = ReplenishmentStatus.OK
         else:
             bin_status = ReplenishmentStatus.FULL if count >= capacity else ReplenishmentStatus.HIGH
+        if not self._stacker_capacity or self._stacker > self._stacker_low:
+            stacker = ReplenishmentStatus.OK
+        else:
+            stacker = ReplenishmentStatus.LOW if self._stacker else ReplenishmentStatus.EMPTY
         if not self._powered:
             return CardReaderStatus(
                 device=DeviceState.POWER_OFF,
                 media=MediaStatus.UNKNOWN,
                 chip_power=ChipPower.UNKNOWN,
                 retain_bin=bin_status,
+                stacker=stacker,
             )
         position = self.position
         if not self._chip_protocols:
@@ -403,6 +461,7 @@ class CardReaderMechanism:
             media=MEDIA.get(position, MediaStatus.NOT_PRESENT),
             chip_power=chip,
             retain_bin=bin_status,
+            stacker=stacker,
         )
 
     def _update_status(self) -> None:

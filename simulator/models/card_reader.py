@@ -17,6 +17,9 @@ Behaviour, in XFS4IoT terms:
 - ``move_card(exit)`` puts the card in the exit slot: media ``entering``. When the
   customer takes it, ``MediaRemoved`` and ``notPresent``. ``retain`` drops it in the
   bin (``notPresent``); ``transport`` keeps it inside.
+- ``dispense_card`` (an issuer): the next card leaves the stacker for the transport
+  (media ``present``) or goes on to the exit; `Occupied` with a card already in the
+  reader, `NoMedia` with the stacker empty; a jam fault jams the new card halfway.
 - ``read_card``: each track ``ok`` with its characters, ``dataMissing`` when blank,
   ``dataInvalid`` when garbled; ``chip`` cold-resets the chip and gives its ATR
   (``dataMissing`` for a card without a chip).
@@ -58,6 +61,7 @@ from hal.errors import (
     InvalidMedia,
     MediaJam,
     NoMedia,
+    Occupied,
     RetainBinFull,
     UnsupportedOperation,
 )
@@ -65,11 +69,13 @@ from simulator.emv import EmvChip
 from simulator.models.card_mechanism import (
     DETECTED,
     MAG_TRACKS,
+    MEDIA,
     Card,
     CardPosition,
     CardReaderMechanism,
     Intake,
 )
+from simulator.profiles import load_card_profile
 
 __all__ = ["Card", "CardPosition", "CardReaderModel", "Intake"]
 
@@ -127,6 +133,7 @@ class CardReaderModel(CardReaderMechanism):
             transport_position=True,
             card_taken_sensor=True,
             chip_power_actions=frozenset(ChipPowerAction) if chip else frozenset(),
+            dispense_capacity=self._stacker_capacity,
         )
 
     async def get_status(self) -> CardReaderStatus:
@@ -203,6 +210,28 @@ class CardReaderModel(CardReaderMechanism):
             return
         if to is MoveTarget.RETAIN:
             self._check_retain()
+        await self._move(card, to)
+
+    async def dispense_card(self, to: MoveTarget) -> None:
+        """Issue the next card from the stacker into the transport or to the exit."""
+        await self._reply_delay()
+        self._require_power()
+        if not self._stacker_capacity:
+            raise UnsupportedOperation(f"{self.name} has no card stacker")
+        if to is MoveTarget.RETAIN:
+            raise InvalidData(f"{self.name}: a new card is issued to the transport or the exit")
+        held = self._card
+        if held is not None and held.position in MEDIA:
+            raise Occupied(f"{self.name}: a card is already {held.position.value}")
+        if not self._stacker:
+            raise NoMedia(f"{self.name}: the card stacker is empty")
+        if self._stacker_profile is None:
+            self._stacker_profile = load_card_profile("visa")
+        card = Card(self._stacker_profile)
+        self._stacker -= 1
+        # Picked: the card is in the transport now, wherever it is going.
+        card.position = CardPosition.INSIDE
+        self._card = card
         await self._move(card, to)
 
     async def chip_power(self, action: ChipPowerAction) -> bytes:

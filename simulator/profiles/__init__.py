@@ -205,6 +205,7 @@ class CardProfile:
             track3=self.tracks.get(Track.TRACK3),
             has_chip=self.chip is not None,
             pan=self.pan,
+            atr=self.chip.atrs.get(self.chip.protocol) if self.chip is not None else None,
         )
 
     def __repr__(self) -> str:

@@ -212,7 +212,7 @@ async def test_captures_leave_the_ledger_without_violations(
     await reader.move(MoveTarget.EXIT)
     await control.take_card(timeout=1)
     assert reader.ledger.check_invariants(reader.name) == []
-    assert reader.ledger.counts(reader.name) == {"retain": 3}
+    assert reader.ledger.counts(reader.name) == {"retain": 3, "stacker": 0}
 
 
 async def test_auto_reset_with_a_full_bin_ejects_instead(

@@ -140,7 +140,13 @@ def test_an_unknown_event_name_is_refused() -> None:
         CARD_READER.decode_event("Common.StatusChangedEvent", {"old": old, "colour": 1}, [])
 
 
-STATUS = {"device": "online", "media": "present", "chipPower": "online", "retainBin": "ok"}
+STATUS = {
+    "device": "online",
+    "media": "present",
+    "chipPower": "online",
+    "retainBin": "ok",
+    "stacker": "ok",
+}
 BAD = {
     "unknown field": (CardReaderStatus, {**STATUS, "colour": "red"}, "unknown colour"),
     "missing field": (

@@ -152,7 +152,7 @@ async def test_a_server_that_forgot_the_session_is_noticed(
     header = {"version": "1", "name": "Common.Status", "type": "completion"}
     header |= {"requestId": request["requestId"], "completionCode": "success"}
     status_payload = {"device": "online", "media": "notPresent"}
-    status_payload |= {"chipPower": "noCard", "retainBin": "ok"}
+    status_payload |= {"chipPower": "noCard", "retainBin": "ok", "stacker": "ok"}
     await fake.send(header, status_payload)
     assert (await status).media.value == "notPresent"
 

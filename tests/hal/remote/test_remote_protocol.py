@@ -128,7 +128,12 @@ REFUSED = {
     "unknown command": ("CardReader.Fly", {}, "card_reader", "not a command of CardReader"),
     "unknown device": ("Common.Status", {}, "printer", "no device named 'printer'"),
     "no device": ("CardReader.Move", {"to": "exit"}, None, "needs a device"),
-    "bad enum": ("CardReader.Move", {"to": "moon"}, "card_reader", "to: expected one of"),
+    "bad enum": (
+        "CardReader.Move",
+        {"to": "moon", "fromUnit": None},
+        "card_reader",
+        "to: expected one of",
+    ),
     "extra field": ("CardReader.Move", {"to": "exit", "speed": 3}, "card_reader", "unknown speed"),
     "missing field": (READ, {}, "card_reader", "missing tracks"),
     "status payload": ("Common.Status", {"x": 1}, "card_reader", "unknown x"),
@@ -258,7 +263,7 @@ async def test_move_to_exit_then_take_is_an_unsolicited_media_removed(
     await control.wait_for("gate_open", timeout=2)
     await control.insert_card("visa")
     await raw.until_completion(rid)
-    move = await raw.call("CardReader.Move", {"to": "exit"})
+    move = await raw.call("CardReader.Move", {"to": "exit", "fromUnit": None})
     assert move.header["completionCode"] == "success"
     await control.take_card(timeout=2)
     replies = await _until_named(raw, "CardReader.MediaRemovedEvent")
@@ -280,7 +285,9 @@ async def _until_named(raw: RawClient, name: str) -> list[Reply]:
 async def test_a_deadline_already_past_is_refused_and_never_runs(
     raw: RawClient, control: CardReaderControl
 ) -> None:
-    completion = await raw.call("CardReader.Move", {"to": "exit"}, deadline=time.time() - 1)
+    completion = await raw.call(
+        "CardReader.Move", {"to": "exit", "fromUnit": None}, deadline=time.time() - 1
+    )
     assert completion.header["completionCode"] == "timeOut"
     assert "past its deadline" in completion.header["errorDescription"]
     late = await raw.call(READ, TRACKS, deadline=time.time() - 0.001)
