@@ -14,15 +14,17 @@ import pytest
 import hal
 from hal.device import COMMAND_DEADLINE
 from hal.devices.card_reader import (
+    DISPENSE_UNIT,
     CardReader,
     ChipPowerAction,
     InsertCard,
     MediaInserted,
     MediaRemoved,
     MoveTarget,
+    StorageError,
     Track,
 )
-from hal.errors import DeviceNotReady, HalError, HalTimeout, ProtocolError
+from hal.errors import DeviceNotReady, HalError, HalTimeout, NoMedia, ProtocolError
 from hal.events import StatusChanged
 from hal.remote import RemoteCardReader, RemoteServer
 from simulator.control import CardReaderControl
@@ -218,3 +220,29 @@ async def test_a_restarted_server_gives_connection_lost_then_is_reached_again(
             assert isinstance(lost, hal.EventsLost)
         async with serve(endpoint):
             assert (await reader.status()).device.value == "online"
+
+
+async def test_issuing_over_the_remote_equals_in_process(
+    reader: RemoteCardReader, local: CardReader, control: CardReaderControl
+) -> None:
+    twin: CardReaderControl = local.twin_control  # type: ignore[attr-defined]
+    for device in (reader, local):
+        await device.load_stacker(100, reason="test: loaded")
+    assert await reader.stacker() == await local.stacker()
+    with reader.events(kinds=[StorageError]) as sub:
+        await control.load_stacker(0)
+        with pytest.raises(NoMedia) as caught:
+            await reader.move(MoveTarget.TRANSPORT, from_unit=DISPENSE_UNIT, timeout=5)
+        assert caught.value.error_code == "noMedia"
+        event = await sub.wait_for(StorageError, timeout=2)
+    assert isinstance(event, StorageError)
+    assert (event.failure, event.unit) == ("empty", DISPENSE_UNIT)
+    await control.load_stacker(100)
+    await reader.move(MoveTarget.EXIT, from_unit=DISPENSE_UNIT, timeout=5)
+    await local.move(MoveTarget.EXIT, from_unit=DISPENSE_UNIT, timeout=5)
+    assert await control.card_position() == await twin.card_position() == "exit"
+    remote_stacker, local_stacker = await reader.stacker(), await local.stacker()
+    assert remote_stacker.count == 99  # not vacuous
+    # The failed dispense (stacker empty) left no trace in the counts.
+    assert remote_stacker == local_stacker
+    assert (await reader.status()).stacker == (await local.status()).stacker
