@@ -4,7 +4,7 @@ entry point ``sim`` (see pyproject).
 Address format::
 
     sim://DEVICE[?profile=NAME&world=NAME&seed=N&clock_scale=X&ledger=PATH
-                  &retain_capacity=N&variant=NAME]
+                  &retain_capacity=N&stacker_capacity=N&variant=NAME]
 
 ``DEVICE`` is the device name the simulator offers a model for (``card_reader``). The
 device is an in-process model in the named world (`simulator.world.get_world`): two
@@ -17,6 +17,8 @@ through the control API is seen by every service opened over it. Options:
   clock scale; naming different ones for an existing world is an error.
 - ``ledger``: the ledger file captures are journalled in; empty for an in-memory one.
 - ``retain_capacity``: cards the retain bin holds (0: no bin).
+- ``stacker_capacity``: cards the card stacker holds, full at start (0: the reader
+  issues no cards).
 - ``variant``: a deliberately broken reader from `simulator.broken` (to test the
   conformance suite); empty for the faithful one.
 """
@@ -58,6 +60,8 @@ class SimOptions:
         clock_scale: real seconds per simulated second (used when the world is made).
         ledger: the ledger file's path; ``""`` for an in-memory ledger.
         retain_capacity: cards the retain bin holds; 0 for none.
+        stacker_capacity: cards the card stacker holds (it starts full); 0 for a reader
+            that issues no cards.
         variant: a broken variant's name from `simulator.broken.BROKEN_VARIANTS`.
 
     Raises:
@@ -70,6 +74,7 @@ class SimOptions:
     clock_scale: float = 1.0
     ledger: str = ""
     retain_capacity: int = 50
+    stacker_capacity: int = 100
     variant: str = ""
 
     def __post_init__(self) -> None:
@@ -91,9 +96,10 @@ class SimOptions:
             raise ConfigurationError(f"clock_scale must be finite and > 0, got {scale!r}")
         if not isinstance(self.ledger, str):
             raise ConfigurationError(f"ledger is a path, got {self.ledger!r}")
-        capacity = self.retain_capacity
-        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 0:
-            raise ConfigurationError(f"retain_capacity is an integer >= 0, got {capacity!r}")
+        for what in ("retain_capacity", "stacker_capacity"):
+            capacity = getattr(self, what)
+            if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 0:
+                raise ConfigurationError(f"{what} is an integer >= 0, got {capacity!r}")
         if self.variant and self.variant not in BROKEN_VARIANTS:
             raise ConfigurationError(
                 f"variant {self.variant!r} is not a broken variant; known: "
@@ -125,7 +131,8 @@ def open_sim_device(address: DeviceAddress, options: SimOptions) -> CardReaderSe
         clock_scale=options.clock_scale if "clock_scale" in given else None,
     )
     setup = None
-    named = {key: getattr(options, key) for key in ("retain_capacity", "variant") if key in given}
+    keys = ("retain_capacity", "stacker_capacity", "variant")
+    named = {key: getattr(options, key) for key in keys if key in given}
     if named:
         # Only what the address names is checked against the model; the rest of its
         # setup (a scenario's motion time, an earlier address's variant) stands.

@@ -9,6 +9,7 @@ A scenario (``simulator/scenarios/<name>.toml``, or any file) looks like::
 
     [devices.card_reader]            # the devices and how they are built
     retain_capacity = 50
+    stacker_capacity = 100           # blank cards to issue (0: no card stacker)
     take_timeout = 30.0              # simulated s before a forgotten card is captured
                                      # (0: never)
     motion_time = 0.3
@@ -205,6 +206,7 @@ def parse_scenario(text: str, *, name: str = "scenario") -> Scenario:
             take_timeout=take_timeout or None,
             motion_time=_number(table, "motion_time", at, 0.3),
             variant=typed(table, "variant", str, at, ""),
+            stacker_capacity=typed(table, "stacker_capacity", int, at, 100),
         )
     steps_raw = typed(doc, "customer", list, where, [])
     steps = tuple(

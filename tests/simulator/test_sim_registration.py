@@ -31,6 +31,7 @@ def test_the_entry_point_gives_the_sim_driver() -> None:
         ({"clock_scale": 0.0}, "clock_scale must be finite and > 0"),
         ({"clock_scale": float("inf")}, "clock_scale must be finite"),
         ({"retain_capacity": -1}, "retain_capacity is an integer >= 0"),
+        ({"stacker_capacity": -3}, "stacker_capacity is an integer >= 0"),
         ({"variant": "sloppy"}, "variant 'sloppy' is not a broken variant; known: double"),
         ({"seed": "7"}, "seed is an integer"),
     ],
@@ -106,3 +107,14 @@ def test_an_address_repeating_one_setting_keeps_the_others() -> None:
     assert hal.open("sim://card_reader?world=keep&variant=reads_wrong_track") is not None
     with pytest.raises(ConfigurationError, match="already has card_reader built"):
         hal.open("sim://card_reader?world=keep&variant=no_jam_error")
+
+
+async def test_the_address_sets_the_card_stacker() -> None:
+    device = hal.open("sim://card_reader?world=issuer&stacker_capacity=7")
+    assert isinstance(device, CardReaderService)
+    assert get_world("issuer").card_reader().stacker_count == 7
+    async with device as reader:
+        assert (await reader.capabilities()).dispense_capacity == 7
+    plain = hal.open("sim://card_reader?world=plain&stacker_capacity=0")
+    async with plain as reader:
+        assert "issue" not in (await reader.capabilities()).features()
