@@ -20,6 +20,7 @@ SUBCOMMANDS = (
     "tellerhal.cli.decode",
     "tellerhal.cli.ledger",
     "tellerhal.cli.conformance",
+    "tellerhal.cli.certify",
     "tellerhal.cli.serve",
     "tellerhal.cli.sim",
     "tellerhal.cli.sim_control",

@@ -4,6 +4,16 @@ Each case drives the device only through `hal.CardReader` and makes the customer
 only through `hal.stimulus.CardReaderStimulus`. The ground truth the stimulus reports
 (where the card physically is, how many cards are in the retain bin) is what "no card
 lost" is checked against.
+
+The cases adapt to the reader's capability features
+(`hal.devices.card_reader.CardReaderCapabilities.features`): a read asks for the
+magnetic tracks the reader has, or, on a chip-only reader, the chip (whose data is the
+ATR, checked against `CardSample.atr`); a card goes back to the customer by a move to
+the exit and a take on a motorised reader, and by the customer pulling it from a dip
+reader; MediaRemoved is required of a reader with a taken sensor. A case whose
+behaviour cannot exist on the reader (a jam without a motor, a capture without a
+retain bin, chip commands without contacts, issuing without a stacker) raises
+`MissingCapability` naming the features it needs.
 """
 
 from __future__ import annotations
@@ -12,8 +22,10 @@ import asyncio
 from collections.abc import Sequence
 
 from hal.devices.card_reader import (
+    DISPENSE_UNIT,
     CardAction,
     CardReader,
+    CardReaderCapabilities,
     ChipPowerAction,
     InsertCard,
     InvalidMediaEvent,
@@ -32,15 +44,16 @@ from hal.errors import (
     InvalidMedia,
     MediaJam,
     NoMedia,
+    Occupied,
     UnsupportedOperation,
 )
 from hal.events import Event, StatusChanged, Subscription
 from hal.stimulus import CardReaderStimulus, CardSample
 from tellerhal.conformance.framework import (
-    CaseSkipped,
     ContractCase,
     ContractFailure,
     Harness,
+    MissingCapability,
     check,
     expect_raises,
 )
@@ -52,6 +65,8 @@ CardReaderCase = ContractCase[CardReader, CardReaderStimulus]
 
 MAG_TRACKS = (Track.TRACK1, Track.TRACK2, Track.TRACK3)
 SELECT_PSE = bytes.fromhex("00A404000E") + b"1PAY.SYS.DDF01" + b"\x00"
+#: Sources of an ATR's first byte (TS): direct or inverse convention.
+VALID_TS = (0x3B, 0x3F)
 
 
 async def _next(sub: Subscription, kind: type[Event], patience: float, what: str) -> Event:
@@ -59,6 +74,59 @@ async def _next(sub: Subscription, kind: type[Event], patience: float, what: str
         return await sub.wait_for(kind, timeout=patience)
     except TimeoutError:
         raise ContractFailure(f"{what}: no {kind.__name__} event within {patience} s") from None
+
+
+def _need(features: frozenset[str], *needed: str, why: str = "") -> None:
+    """Raise `MissingCapability` unless the reader has every feature ``needed``."""
+    missing = frozenset(needed) - features
+    if missing:
+        raise MissingCapability(missing, why)
+
+
+def _sources(caps: CardReaderCapabilities) -> tuple[Track, ...]:
+    """What a read asks for on this reader: its magnetic tracks, or (a chip-only
+    reader) the chip, whose data is the ATR."""
+    tracks = tuple(t for t in MAG_TRACKS if t in caps.read_tracks)
+    if tracks:
+        return tracks
+    if "chip" in caps.features() and Track.CHIP in caps.read_tracks:
+        return (Track.CHIP,)
+    raise MissingCapability({"tracks", "chip"}, "the reader reads neither tracks nor a chip")
+
+
+def _one_source(caps: CardReaderCapabilities) -> tuple[Track, ...]:
+    """One source to read when the case only needs a card inside (track 2 if it can)."""
+    sources = _sources(caps)
+    return (Track.TRACK2,) if Track.TRACK2 in sources else sources[:1]
+
+
+def _check_read(result: ReadResult, sample: CardSample, sources: Sequence[Track]) -> None:
+    """Every source asked for is in the result and matches the card."""
+    expected_by_source = {
+        Track.TRACK1: sample.track1,
+        Track.TRACK2: sample.track2,
+        Track.TRACK3: sample.track3,
+        Track.CHIP: sample.atr,
+    }
+    for source in sources:
+        data = result.get(source)
+        check(data is not None, f"{source.value} was asked for but is not in the result")
+        assert data is not None
+        expected = expected_by_source[source]
+        if source is Track.CHIP:
+            check(sample.has_chip, f"the {sample.profile!r} test card must have a chip")
+            check(data.status == "ok", f"chip status {data.status.value!r}")
+            check(
+                len(data.data) >= 2 and data.data[0] in VALID_TS,
+                f"the chip source is no ATR ({len(data.data)} bytes)",
+            )
+            if expected is not None:
+                check(data.data == expected, "the ATR read differs from the card's")
+        elif expected is None:
+            check(data.status != "ok", f"{source.value} is empty on the card but read ok")
+        else:
+            check(data.status == "ok", f"{source.value} status {data.status.value!r}")
+            check(data.data == expected, f"{source.value} differs from the card")
 
 
 async def _insert_and_read(
@@ -79,49 +147,52 @@ async def _insert_and_read(
 
 
 async def _eject_and_take(h: CardReaderHarness, reader: CardReader) -> None:
+    """The card inside goes back to the customer: a motorised reader moves it to the
+    exit and the customer takes it; from a dip reader the customer pulls it out. A
+    reader with a taken sensor reports MediaRemoved and media ``notPresent``."""
+    features = (await reader.capabilities()).features()
     with reader.events(kinds=[MediaRemoved]) as sub:
-        await reader.move(MoveTarget.EXIT, timeout=h.patience)
+        if "motor" in features:
+            await reader.move(MoveTarget.EXIT, timeout=h.patience)
         await h.stimulus.take_card(timeout=h.patience)
-        await _next(sub, MediaRemoved, h.patience, "the customer took the card at the exit")
+        if "taken_sensor" in features:
+            await _next(sub, MediaRemoved, h.patience, "the customer took the card")
     position = await h.stimulus.card_position()
     check(position == "customer", f"after the card was taken it is at {position!r}")
-    status = await reader.status()
-    check(
-        status.media == MediaStatus.NOT_PRESENT,
-        f"after the card was taken, media is {status.media.value!r}, expected 'notPresent'",
-    )
+    if "taken_sensor" in features:
+        status = await reader.status()
+        check(
+            status.media == MediaStatus.NOT_PRESENT,
+            f"after the card was taken, media is {status.media.value!r}, expected 'notPresent'",
+        )
 
 
 async def insert_read_eject(h: CardReaderHarness) -> None:
     async with h.open() as reader:
+        caps = await reader.capabilities()
+        sources = _sources(caps)
         with reader.events() as sub:
-            result, sample, _ = await _insert_and_read(h, reader, "visa", MAG_TRACKS)
-            for track, expected in zip(
-                MAG_TRACKS, (sample.track1, sample.track2, sample.track3), strict=True
-            ):
-                data = result.get(track)
-                check(data is not None, f"{track.value} was asked for but is not in the result")
-                assert data is not None
-                if expected is None:
-                    check(data.status != "ok", f"{track.value} is empty on the card but read ok")
-                else:
-                    check(data.status == "ok", f"{track.value} status {data.status.value!r}")
-                    check(data.data == expected, f"{track.value} differs from the card")
+            result, sample, _ = await _insert_and_read(h, reader, "visa", sources)
+            _check_read(result, sample, sources)
             status = await reader.status()
             check(status.media == MediaStatus.PRESENT, f"media is {status.media.value!r}")
             await _eject_and_take(h, reader)
             kinds = [type(e) for e in sub.drain() if not isinstance(e, StatusChanged)]
         check(InsertCard in kinds and MediaInserted in kinds, f"events were {kinds}")
+        expected = [InsertCard, MediaInserted]
+        if "taken_sensor" in caps.features():
+            expected.append(MediaRemoved)
         order = [k for k in kinds if k in (InsertCard, MediaInserted, MediaRemoved)]
         check(
-            order == [InsertCard, MediaInserted, MediaRemoved],
+            order == expected,
             f"events came in the order {[k.__name__ for k in order]}",
         )
 
 
 async def command_events_carry_the_command_id(h: CardReaderHarness) -> None:
     async with h.open() as reader:
-        _, _, events = await _insert_and_read(h, reader, "visa", [Track.TRACK2])
+        sources = _one_source(await reader.capabilities())
+        _, _, events = await _insert_and_read(h, reader, "visa", sources)
         inserted = [e for e in events if isinstance(e, InsertCard | MediaInserted)]
         check(len(inserted) == 2, f"expected InsertCard and MediaInserted, got {events}")
         ids = {e.command_id for e in inserted}
@@ -137,8 +208,9 @@ async def command_events_carry_the_command_id(h: CardReaderHarness) -> None:
 
 async def status_changes_are_reported(h: CardReaderHarness) -> None:
     async with h.open() as reader:
+        sources = _one_source(await reader.capabilities())
         with reader.events(kinds=[StatusChanged]) as sub:
-            await _insert_and_read(h, reader, "visa", [Track.TRACK2])
+            await _insert_and_read(h, reader, "visa", sources)
             changes = [e for e in sub.drain() if isinstance(e, StatusChanged)]
         media = [e for e in changes if "media" in e.changed]
         check(media, "inserting a card produced no StatusChanged naming 'media'")
@@ -156,9 +228,10 @@ async def status_changes_are_reported(h: CardReaderHarness) -> None:
 
 async def timeout_without_a_card(h: CardReaderHarness) -> None:
     async with h.open() as reader:
+        sources = _one_source(await reader.capabilities())
         exc = await expect_raises(
             HalTimeout,
-            reader.read_raw_data([Track.TRACK2], timeout=0.2),
+            reader.read_raw_data(sources, timeout=0.2),
             "read_raw_data with no card and timeout 0.2 s",
         )
         check(
@@ -168,14 +241,15 @@ async def timeout_without_a_card(h: CardReaderHarness) -> None:
         status = await reader.status()
         check(status.media == MediaStatus.NOT_PRESENT, f"media is {status.media.value!r}")
         # The reader still works after a timeout.
-        await _insert_and_read(h, reader, "visa", [Track.TRACK2])
+        await _insert_and_read(h, reader, "visa", sources)
         await _eject_and_take(h, reader)
 
 
 async def cancel_mid_wait_loses_no_card(h: CardReaderHarness) -> None:
     async with h.open() as reader:
+        sources = _one_source(await reader.capabilities())
         with reader.events(kinds=[InsertCard]) as sub:
-            task = asyncio.create_task(reader.read_raw_data([Track.TRACK2]))
+            task = asyncio.create_task(reader.read_raw_data(sources))
             await _next(sub, InsertCard, h.patience, "read_raw_data")
             # The customer pushes the card in just as the app gives up.
             await h.stimulus.insert_card("visa")
@@ -196,7 +270,7 @@ async def cancel_mid_wait_loses_no_card(h: CardReaderHarness) -> None:
             check(position in ("none", "exit"), f"after cancelling, the card is at {position!r}")
             # Still in the customer's hand or at the slot: the next read must get it.
             try:
-                await reader.read_raw_data([Track.TRACK2], timeout=h.patience)
+                await reader.read_raw_data(sources, timeout=h.patience)
             except HalTimeout:
                 raise ContractFailure(
                     f"the card inserted as the read was cancelled is lost: the stimulus "
@@ -207,7 +281,9 @@ async def cancel_mid_wait_loses_no_card(h: CardReaderHarness) -> None:
 
 async def jam_reports_media_jam(h: CardReaderHarness) -> None:
     async with h.open() as reader:
-        await _insert_and_read(h, reader, "visa", [Track.TRACK2])
+        caps = await reader.capabilities()
+        _need(caps.features(), "motor", why="only a reader that moves the card can jam it")
+        await _insert_and_read(h, reader, "visa", _one_source(caps))
         await h.stimulus.jam()
         exc = await expect_raises(
             MediaJam, reader.move(MoveTarget.EXIT, timeout=h.patience), "move with a jam"
@@ -225,11 +301,31 @@ async def jam_reports_media_jam(h: CardReaderHarness) -> None:
 
 async def unreadable_card_is_returned(h: CardReaderHarness) -> None:
     async with h.open() as reader:
+        sources = _sources(await reader.capabilities())
         with reader.events() as sub:
-            task = asyncio.create_task(reader.read_raw_data(MAG_TRACKS, timeout=h.patience * 4))
+            task = asyncio.create_task(reader.read_raw_data(sources, timeout=h.patience * 4))
             await _next(sub, InsertCard, h.patience, "read_raw_data")
             await h.stimulus.insert_card("unreadable")
-            exc = await expect_raises(InvalidMedia, task, "reading an unreadable card")
+            if sources == (Track.CHIP,):
+                # A chip-only reader meets a card without a chip: it refuses the card,
+                # or reads it and says the chip gave no ATR.
+                outcome = (await asyncio.gather(task, return_exceptions=True))[0]
+                if isinstance(outcome, ReadResult):
+                    chip = outcome.get(Track.CHIP)
+                    check(
+                        chip is not None and chip.status != "ok",
+                        f"a card without a chip read as {chip!r}",
+                    )
+                    await _eject_and_take(h, reader)
+                    return
+                if not isinstance(outcome, InvalidMedia):
+                    raise ContractFailure(
+                        f"reading a card without a chip: expected InvalidMedia or a chip "
+                        f"status other than ok, got {outcome!r}"
+                    )
+                exc: BaseException = outcome
+            else:
+                exc = await expect_raises(InvalidMedia, task, "reading an unreadable card")
             check(getattr(exc, "error_code", None) == "invalidMedia", f"error_code of {exc!r}")
             kinds = [type(e) for e in sub.drain()]
         check(InvalidMediaEvent in kinds, f"no InvalidMediaEvent; events were {kinds}")
@@ -240,12 +336,14 @@ async def unreadable_card_is_returned(h: CardReaderHarness) -> None:
 
 async def chip_power_and_apdu(h: CardReaderHarness) -> None:
     async with h.open() as reader:
-        if not (await reader.capabilities()).chip_protocols:
-            raise CaseSkipped("the reader has no chip contacts")
-        _, sample, _ = await _insert_and_read(h, reader, "visa", [Track.TRACK2])
+        caps = await reader.capabilities()
+        _need(caps.features(), "chip")
+        _, sample, _ = await _insert_and_read(h, reader, "visa", _one_source(caps))
         check(sample.has_chip, "the 'visa' test card must have a chip")
         atr = await reader.chip_power(ChipPowerAction.COLD, timeout=h.patience)
-        check(len(atr) >= 2 and atr[0] in (0x3B, 0x3F), f"ATR {atr.hex()} has no valid TS")
+        check(len(atr) >= 2 and atr[0] in VALID_TS, f"ATR {atr.hex()} has no valid TS")
+        if sample.atr is not None:
+            check(atr == sample.atr, "the ATR of a cold reset differs from the card's")
         answer = await reader.chip_io(SELECT_PSE, timeout=h.patience)
         check(len(answer) >= 2, f"SELECT PSE answered {len(answer)} bytes")
         sw1 = answer[-2]
@@ -265,23 +363,43 @@ async def chip_power_and_apdu(h: CardReaderHarness) -> None:
 
 async def invalid_requests_are_refused(h: CardReaderHarness) -> None:
     async with h.open() as reader:
+        caps = await reader.capabilities()
+        features = caps.features()
         await expect_raises(InvalidData, reader.read_raw_data([]), "read_raw_data([])")
+        for source in Track:
+            if source not in caps.read_tracks:
+                # A source the reader cannot read (a chip-only reader and track 2).
+                await expect_raises(
+                    InvalidData,
+                    reader.read_raw_data([source], timeout=h.patience),
+                    f"read_raw_data([{source.value}]) on a reader that cannot read it",
+                )
         # Without chip contacts the honest answer is unsupportedCommand, checked first.
-        chip = bool((await reader.capabilities()).chip_protocols)
-        refused = InvalidData if chip else UnsupportedOperation
+        refused = InvalidData if "chip" in features else UnsupportedOperation
         await expect_raises(refused, reader.chip_io(b"\x00\xa4"), "chip_io with a 2-byte APDU")
+        if "write_tracks" not in features:
+            await expect_raises(
+                UnsupportedOperation,
+                reader.write_raw_data({Track.TRACK2: b"1"}, timeout=h.patience),
+                "write_raw_data on a reader that writes no tracks",
+            )
+        if "retain" not in features:
+            await expect_raises(
+                UnsupportedOperation,
+                reader.move(MoveTarget.RETAIN, timeout=h.patience),
+                "move to a retain bin the reader does not have",
+            )
         status = await reader.status()
         check(status.media == MediaStatus.NOT_PRESENT, "a refused command moved a card")
 
 
 async def retain_counts_persist(h: CardReaderHarness) -> None:
     async with h.open() as reader:
-        capacity = (await reader.capabilities()).retain_capacity
-        if not capacity:
-            raise CaseSkipped("the reader has no retain bin")
+        caps = await reader.capabilities()
+        _need(caps.features(), "retain")
         before = (await reader.retain_bin()).count
         physical_before = await h.stimulus.retained_count()
-        await _insert_and_read(h, reader, "visa", [Track.TRACK2])
+        await _insert_and_read(h, reader, "visa", _one_source(caps))
         await reader.move(MoveTarget.RETAIN, timeout=h.patience)
         after = await reader.retain_bin()
         check(after.count == before + 1, f"retain count went {before} -> {after.count}")
@@ -297,10 +415,10 @@ async def retain_counts_persist(h: CardReaderHarness) -> None:
 
 async def card_left_at_exit_is_captured(h: CardReaderHarness) -> None:
     async with h.open() as reader:
-        if not (await reader.capabilities()).retain_capacity:
-            raise CaseSkipped("the reader has no retain bin")
+        caps = await reader.capabilities()
+        _need(caps.features(), "retain", "motor", why="the reader captures a card left out")
         before = (await reader.retain_bin()).count
-        await _insert_and_read(h, reader, "never_taken", [Track.TRACK2])
+        await _insert_and_read(h, reader, "never_taken", _one_source(caps))
         with reader.events(kinds=[CardAction]) as sub:
             await reader.move(MoveTarget.EXIT, timeout=h.patience)
             action = await _next(sub, CardAction, h.patience * 12, "a card left at the exit")
@@ -310,6 +428,39 @@ async def card_left_at_exit_is_captured(h: CardReaderHarness) -> None:
         check(await h.stimulus.card_position() == "retained", "the card is not in the bin")
         count = (await reader.retain_bin()).count
         check(count == before + 1, f"the capture was not counted ({before} -> {count})")
+
+
+async def issue_card(h: CardReaderHarness) -> None:
+    async with h.open() as reader:
+        caps = await reader.capabilities()
+        _need(caps.features(), "issue")
+        physical_before = await h.stimulus.stacker_count()
+        check(physical_before > 0, "the card stacker is empty: load it to run this case")
+        # The books start from what an operator counted, as after a replenishment.
+        await reader.load_stacker(physical_before, reason="conformance: cards counted")
+        await reader.move(MoveTarget.TRANSPORT, from_unit=DISPENSE_UNIT, timeout=h.patience)
+        status = await reader.status()
+        check(status.media == MediaStatus.PRESENT, f"issued, media is {status.media.value!r}")
+        position = await h.stimulus.card_position()
+        check(position == "inside", f"the issued card is at {position!r}, not inside")
+        stacker = await reader.stacker()
+        physical = await h.stimulus.stacker_count()
+        check(physical == physical_before - 1, f"stacker holds {physical}, was {physical_before}")
+        check(stacker.count == physical, f"the books count {stacker.count}, the stacker {physical}")
+        check(stacker.pending == 0, f"{stacker.pending} dispenses left pending")
+        await _eject_and_take(h, reader)
+        # A second card cannot be issued over one inside: issue, then try again.
+        await reader.move(MoveTarget.TRANSPORT, from_unit=DISPENSE_UNIT, timeout=h.patience)
+        await expect_raises(
+            Occupied,
+            reader.move(MoveTarget.TRANSPORT, from_unit=DISPENSE_UNIT, timeout=h.patience),
+            "issuing a card while one is inside",
+        )
+        check(
+            await h.stimulus.stacker_count() == physical_before - 2,
+            "a refused issue took a card from the stacker",
+        )
+        await _eject_and_take(h, reader)
 
 
 CARD_READER_CASES: tuple[CardReaderCase, ...] = (
@@ -367,5 +518,10 @@ CARD_READER_CASES: tuple[CardReaderCase, ...] = (
         "card_reader.card_left_at_exit",
         "a card left at the exit is captured with CardAction and counted",
         card_left_at_exit_is_captured,
+    ),
+    ContractCase(
+        "card_reader.issue_card",
+        "a card issued from the stacker is inside, counted once, and returned to the customer",
+        issue_card,
     ),
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -24,7 +24,9 @@ __all__ = [
     "ContractCase",
     "ContractFailure",
     "Harness",
+    "MissingCapability",
     "Verdict",
+    "acceptable",
     "check",
     "run_case",
     "run_suite",
@@ -39,7 +41,25 @@ class ContractFailure(AssertionError):
 
 
 class CaseSkipped(Exception):
-    """The device lacks a capability the case needs (never accepted under CI=true)."""
+    """The case could not run. A bare `CaseSkipped` is never an acceptable verdict: a
+    case that cannot apply to a device raises `MissingCapability`, naming why."""
+
+
+class MissingCapability(CaseSkipped):
+    """The behaviour the case checks cannot exist on this device: it lacks ``features``.
+
+    Args:
+        features: the capability features (a device class's ``features()`` vocabulary)
+            the case needs and the device lacks; at least one.
+        why: an optional sentence for the report.
+    """
+
+    def __init__(self, features: Iterable[str], why: str = "") -> None:
+        self.features: frozenset[str] = frozenset(features)
+        if not self.features:
+            raise ValueError("MissingCapability names at least one missing feature")
+        names = ", ".join(sorted(self.features))
+        super().__init__(f"the device lacks {names}" + (f": {why}" if why else ""))
 
 
 def check(condition: object, message: str) -> None:
@@ -94,12 +114,40 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True)
 class CaseResult:
-    """The verdict for one case, with the reason and how long it took."""
+    """The verdict for one case, with the reason and how long it took.
+
+    Attributes:
+        missing: for a case skipped with `MissingCapability`, the features it needed.
+    """
 
     case: str
     verdict: Verdict
     seconds: float
     detail: str = ""
+    missing: frozenset[str] = frozenset()
+
+
+def acceptable(result: CaseResult, declared: Iterable[str]) -> str | None:
+    """Whether a case's verdict is acceptable for an implementation that promises the
+    capability features ``declared``; ``None`` if it is, else why not.
+
+    A case passes; or it was skipped because the device lacks features (``missing``
+    non-empty) none of which the implementation promised. Anything else is not
+    acceptable: a failure, an error, a bare skip, or a skip for a promised feature.
+    """
+    if result.verdict is Verdict.PASSED:
+        return None
+    if result.verdict is Verdict.SKIPPED:
+        if not result.missing:
+            return f"{result.case} was skipped without naming a missing capability: {result.detail}"
+        promised = sorted(result.missing & frozenset(declared))
+        if promised:
+            return (
+                f"{result.case} was skipped for {', '.join(promised)}, which the driver "
+                f"declares: {result.detail}"
+            )
+        return None
+    return f"{result.case} {result.verdict.value}: {result.detail}"
 
 
 async def run_case(case: ContractCase[D, S], harness: Harness[D, S]) -> CaseResult:
@@ -109,6 +157,9 @@ async def run_case(case: ContractCase[D, S], harness: Harness[D, S]) -> CaseResu
         await case.run(harness)
     except ContractFailure as exc:
         return CaseResult(case.id, Verdict.FAILED, time.perf_counter() - start, str(exc))
+    except MissingCapability as exc:
+        seconds = time.perf_counter() - start
+        return CaseResult(case.id, Verdict.SKIPPED, seconds, str(exc), exc.features)
     except CaseSkipped as exc:
         return CaseResult(case.id, Verdict.SKIPPED, time.perf_counter() - start, str(exc))
     except asyncio.CancelledError:
