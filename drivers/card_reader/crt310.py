@@ -498,7 +498,7 @@ CRT310_DRIVER = DriverSpec(
     options=Crt310Options,
     factory=open_crt310,
     description="Creator CRT-310 motorised IC/magnetic card reader (serial)",
-    transports=frozenset({"serial", "memory"}),
+    transports=frozenset({"serial", "memory", "usb"}),
     # The bin is optional (retain_capacity=0 by default): not promised.
     capabilities={"card_reader": frozenset({"tracks", "chip", "motor", "taken_sensor"})},
 )
