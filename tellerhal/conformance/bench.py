@@ -12,6 +12,8 @@ person at the terminal, and reads the test cards' expected contents from a TOML 
     track2 = "4761739001010010=28122011000012300000"
     track3 = ""           # empty: the track is blank on this card
     chip = true
+    atr = "3B 68 00 00 ..."  # optional: the chip's ATR (hex); a chip-only reader's
+                             # read is compared with it
 
 Profiles the suite uses: ``visa`` (tracks and a chip), ``unreadable`` (blank stripe, no
 chip), ``never_taken`` (any card; the person leaves it at the exit).
@@ -59,7 +61,7 @@ def _card(path: Path, name: str, table: Any) -> CardSample:
     where = f"{path}: [cards.{name}]"
     if not isinstance(table, dict):
         raise ConfigurationError(f"{where} must be a table")
-    allowed = {"track1", "track2", "track3", "chip"}
+    allowed = {"track1", "track2", "track3", "chip", "atr"}
     if set(table) - allowed:
         raise ConfigurationError(
             f"{where}: unknown keys {sorted(set(table) - allowed)}; allowed: {sorted(allowed)}"
@@ -73,9 +75,20 @@ def _card(path: Path, name: str, table: Any) -> CardSample:
     chip = table.get("chip", False)
     if not isinstance(chip, bool):
         raise ConfigurationError(f"{where}: chip is true or false")
+    atr_text = table.get("atr")
+    atr = None
+    if atr_text is not None:
+        try:
+            atr = bytes.fromhex(atr_text) if isinstance(atr_text, str) else None
+        except ValueError:
+            atr = None
+        if not atr:
+            raise ConfigurationError(f'{where}: atr is the ATR in hex ("3B 68 ...")')
+        if not chip:
+            raise ConfigurationError(f"{where}: a card with an atr has chip = true")
     track2 = tracks[1]
     pan = track2.split(b"=")[0].decode() if track2 and b"=" in track2 else None
-    return CardSample(name, tracks[0], tracks[1], tracks[2], has_chip=chip, pan=pan)
+    return CardSample(name, tracks[0], tracks[1], tracks[2], has_chip=chip, pan=pan, atr=atr)
 
 
 class BenchCardReaderStimulus(CardReaderStimulus):
@@ -128,8 +141,14 @@ class BenchCardReaderStimulus(CardReaderStimulus):
             self._out.write(f"Please answer one of: {', '.join(POSITIONS)}\n")
 
     async def retained_count(self) -> int:
+        return await self._count("How many cards are in the retain bin?")
+
+    async def stacker_count(self) -> int:
+        return await self._count("How many cards are in the card stacker?")
+
+    async def _count(self, question: str) -> int:
         while True:
-            answer = await self._prompt("How many cards are in the retain bin?")
+            answer = await self._prompt(question)
             if answer.isdigit():
                 return int(answer)
             self._out.write("Please answer with a number.\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,20 @@ def test_a_broken_reader_fails_and_the_failing_case_is_named(
     assert "expected MediaJam" in failed[0]
 
 
+def test_a_case_the_reader_cannot_have_is_skipped_not_failed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["conformance", f"{FAST}&retain_capacity=0&stacker_capacity=0"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    skipped = [line.split()[3] for line in lines if line.startswith("skipped")]
+    assert skipped == [
+        "card_reader.retain_counts_persist",
+        "card_reader.card_left_at_exit",
+        "card_reader.issue_card",
+    ]
+    assert lines[-1] == f"{len(CARD_READER_CASES) - 3} passed, 0 failed, 3 skipped"
+
+
 def test_one_case_as_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["conformance", FAST, "--case", "card_reader.jam", "--json"]) == 0
     (line,) = capsys.readouterr().out.splitlines()
@@ -55,6 +70,7 @@ def test_one_case_as_json(capsys: pytest.CaptureFixture[str]) -> None:
         ([FAST, "--cards", "cards.toml"], "--cards is for a real device"),
         ([FAST, "--case", "card_reader.nope"], "unknown case"),
         (["sim:/card_reader"], "expected '://'"),
+        ([FAST, "--stimulus", "tcp://127.0.0.1:1"], "--stimulus is for a device outside"),
     ],
 )
 def test_bad_requests_exit_2_with_one_line(
@@ -132,3 +148,38 @@ async def test_a_person_at_the_bench_drives_a_case(tmp_path: Path) -> None:
 def test_a_real_device_needs_the_bench_cards(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["conformance", "fake://card_reader"]) == 2
     assert "give --cards FILE" in capsys.readouterr().err
+
+
+def test_bench_cards_may_give_the_atr(tmp_path: Path) -> None:
+    cards = tmp_path / "cards.toml"
+    cards.write_text('version = 1\n[cards.visa]\nchip = true\natr = "3B 02 14 50"\n')
+    assert load_bench_cards(cards)["visa"].atr == bytes.fromhex("3B021450")
+    for bad, message in (
+        ('chip = true\natr = "3B 0"', "atr is the ATR in hex"),
+        ('chip = true\natr = ""', "atr is the ATR in hex"),
+        ('atr = "3B021450"', "a card with an atr has chip = true"),
+    ):
+        cards.write_text(f"version = 1\n[cards.visa]\n{bad}\n")
+        with pytest.raises(ConfigurationError, match=message):
+            load_bench_cards(cards)
+
+
+async def test_the_person_counts_the_bins_until_the_answer_is_a_number() -> None:
+    answers = iter(["many", "3", "x", "12"])
+    prompts: list[str] = []
+
+    def person(prompt: str) -> str:
+        prompts.append(prompt)
+        return next(answers)
+
+    out = io.StringIO()
+    stimulus = BenchCardReaderStimulus({}, ask=person, out=out)
+    assert await stimulus.retained_count() == 3
+    assert await stimulus.stacker_count() == 12
+    assert [p.strip() for p in prompts] == [
+        ">>> How many cards are in the retain bin?",
+        ">>> How many cards are in the retain bin?",
+        ">>> How many cards are in the card stacker?",
+        ">>> How many cards are in the card stacker?",
+    ]
+    assert out.getvalue() == "Please answer with a number.\n" * 2
