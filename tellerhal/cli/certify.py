@@ -116,6 +116,9 @@ async def _certify(args: argparse.Namespace, workdir: Path) -> Certification:
         patience=args.patience,
         timeout_scale=args.timeout_scale,
     )
+    if not plan.simulated:
+        plan.open()  # an unknown option is a usage error before anything is printed
+    plan.check()
     quiet = args.json == "-" or args.junit == "-"
     out = sys.stderr if quiet else sys.stdout
 
@@ -128,7 +131,6 @@ async def _certify(args: argparse.Namespace, workdir: Path) -> Certification:
     started = datetime.now(UTC)
     start = time.perf_counter()
     if not driver.declared:
-        plan.check()
         return Certification(
             args.device,
             args.address,

@@ -132,7 +132,8 @@ class Certification:
         firmware: the firmware version the device reported, if any.
         reported: the features the device reported (``None``: not asked).
         results: every case's result, in order.
-        titles: each case's one-line title, by id.
+        titles: the one-line title of every case of the suite, by id; a run that left
+            some out (``--case``) is not certified.
         started: when the run started (UTC).
         seconds: how long it took.
     """
@@ -151,7 +152,17 @@ class Certification:
     @property
     def reasons(self) -> list[str]:
         """Why it is not certified (empty when it is)."""
-        return verdict_reasons(self.driver.declared, self.reported, self.results, self.device_class)
+        reasons = verdict_reasons(
+            self.driver.declared, self.reported, self.results, self.device_class
+        )
+        ran = {r.case for r in self.results}
+        left_out = [case for case in self.titles if case not in ran]
+        if self.reported is not None and left_out:
+            reasons.append(
+                f"only {len(ran)} of {len(self.titles)} cases ran (--case): a partial run "
+                f"certifies nothing; not run: {', '.join(left_out)}"
+            )
+        return reasons
 
     @property
     def certified(self) -> bool:

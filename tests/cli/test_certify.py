@@ -267,3 +267,11 @@ async def test_the_firmware_a_device_reports_is_found() -> None:
     assert await firmware_of(Plain(), object()) == "2.1"
     assert await firmware_of(Async(), object()) == "7"
     assert await firmware_of(object(), object()) is None
+
+
+def test_a_partial_run_certifies_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["certify", "card_reader", FAST, "--case", "card_reader.jam"]) == 1
+    out = capsys.readouterr().out
+    assert "PASSED" in out
+    assert f"only 1 of {len(CASE_IDS)} cases ran (--case)" in out
+    assert out.splitlines()[-2] == "NOT CERTIFIED"
