@@ -25,12 +25,18 @@ queued jobs (attach, writes, control transfers, detach) in order, and the result
 back to the loop through futures (``call_soon_threadsafe``). The bulk IN reads have a
 short timeout (a *slice*) and feed the `ReceiveBuffer` the readers wait on, so bytes a
 device sends while nobody reads are kept, as on a serial port; a read that times out
-(``USBTimeoutError``) just means "nothing yet". The slice is ``read_slice`` while bytes
-moved in the last half second, ``idle_slice`` after that: a write waits at most one
-slice for the read in progress to end, so a write after a quiet spell may wait up to
-``idle_slice``. Each read asks for one packet (``wMaxPacketSize``): libusb ends such a
-transfer at the first packet, so a timeout can never swallow a partly filled buffer
-(pyusb raises on a timeout and drops the count of bytes that did arrive).
+(``USBTimeoutError``) just means "nothing yet". A write waits for the read in progress to
+end, so the slice bounds what a write may wait: ``read_slice`` while bytes moved in the
+last half second, ``idle_slice`` after that (a write after a quiet spell may wait up to
+``idle_slice``; libusb's timeouts are whole milliseconds). Request and reply protocols do
+better than a slice: after a transfer ended (a short or zero-length packet) and its
+bytes went to the host, the worker first waits up to 2 ms for the host's next write (it
+usually answers at once) before it reads again, so a write that answers a reply goes
+out without waiting for a read (the device keeps what it sends meanwhile: a bulk IN
+pipe holds its data until the host asks). Each read asks for one packet
+(``wMaxPacketSize``): libusb ends such a transfer at the first packet, so a timeout can
+never swallow a partly filled buffer (pyusb raises on a timeout and drops the count of
+bytes that did arrive).
 
 Errors: ``USBError`` errno 19 (ENODEV, "No such device", libusb's NO_DEVICE) means the
 device was unplugged: reads end with `ConnectionLost` once the buffer is drained, writes
@@ -104,6 +110,9 @@ _LIBUSB_NO_DEVICE = -4
 _MAX_READ_ERRORS = 3
 # Seconds without traffic after which the worker reads in idle slices.
 _BUSY_SPELL = 0.5
+# Seconds the worker waits for the host's next write after it delivered bytes, before
+# it blocks itself in a bulk IN read again (the device keeps what it sends meanwhile).
+_REPLY_GRACE = 0.002
 _IDS = re.compile(r"(?:0[xX])?([0-9a-fA-F]{1,4}):(?:0[xX])?([0-9a-fA-F]{1,4})\Z")
 
 
@@ -320,6 +329,7 @@ class UsbTransport:
         self._gone: str | None = None
         self._read_errors = 0
         self._last_traffic = 0.0
+        self._answered = False
 
     @property
     def name(self) -> str:
@@ -350,6 +360,7 @@ class UsbTransport:
         self._stopped = loop.create_future()
         self._gone = None
         self._read_errors = 0
+        self._answered = False
         thread = threading.Thread(
             target=self._work,
             args=(loop, generation, self._jobs, self._stopped),
@@ -420,6 +431,14 @@ class UsbTransport:
                     job = jobs.get_nowait()
                 except queue.Empty:
                     job = None
+                if job is None and self._answered:
+                    # Bytes just went to the host, which is likely to answer them: wait
+                    # a moment for its write before blocking the thread in a read.
+                    self._answered = False
+                    try:
+                        job = jobs.get(timeout=_REPLY_GRACE)
+                    except queue.Empty:
+                        continue
                 if job is None:
                     if self._device is not None and self._gone is None:
                         self._read_slice(loop, generation)
@@ -614,6 +633,9 @@ class UsbTransport:
             self._read_failed(loop, generation, exc, slice_s)
             return
         self._read_errors = 0
+        # A short packet (a zero-length one included) ends a transfer: the host has a
+        # whole answer to react to. A full one may have more behind it: read on at once.
+        self._answered = count < len(buffer)
         if count:
             self._last_traffic = time.monotonic()
             self._post(loop, self._deliver, generation, buffer[:count].tobytes())

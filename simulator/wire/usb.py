@@ -35,6 +35,9 @@ Behaviour kept from libusb (what the transport and pyusb rely on):
 - a bulk IN read waits (on a `threading.Condition`, no polling) up to its timeout for the
   device's bytes, then raises ``usb.core.USBTimeoutError`` (errno 110); a timeout of 0
   waits for ever, as libusb does;
+- what the device sends goes as packets of wMaxPacketSize, and a read ends at a short
+  packet: each `SimUsbDevice.send` is one transfer, ended by a short packet or, when
+  it fills whole packets, a zero-length packet (a read of it returns 0 bytes);
 - an unplugged device fails every transfer, pending ones included, with ``USBError``
   errno 19 "No such device", and enumeration no longer lists it. A handle opened before
   the unplug stays dead after a replug: the host must find the device again;
@@ -56,6 +59,7 @@ import logging
 import struct
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -452,7 +456,8 @@ class SimUsbDevice:
         self._alternates: dict[int, int] = {}
         self._claims: dict[int, object] = {}
         self._kernel: set[int] = set()
-        self._in: dict[int, bytearray] = {}
+        self._in: dict[int, deque[bytes]] = {}  # packets, per IN endpoint
+        self._max_packet: dict[int, int] = {}
         self._hold_out = False
         self.bytes_out = 0
         self.bytes_in = 0
@@ -474,7 +479,9 @@ class SimUsbDevice:
             self._alternates.clear()
             self._claims.clear()
             self._kernel = set(self.spec.kernel_driver)
-            self._in = {ep.address: bytearray() for ep in self._all_endpoints() if ep.is_in}
+            endpoints = [ep for ep in self._all_endpoints() if ep.is_in]
+            self._in = {ep.address: deque() for ep in endpoints}
+            self._max_packet = {ep.address: max(1, ep.max_packet) for ep in endpoints}
             self._hold_out = False
             self._cond.notify_all()
         self.firmware.plugged(self)
@@ -496,8 +503,12 @@ class SimUsbDevice:
 
     # --- the firmware's side -------------------------------------------------------------
 
-    def send(self, data: bytes, endpoint: int | None = None) -> bool:
-        """Queue ``data`` on a bulk IN endpoint (the first one by default) for the host.
+    def send(self, data: bytes, endpoint: int | None = None, *, zlp: bool = True) -> bool:
+        """Queue ``data`` as one transfer on a bulk IN endpoint (the first by default).
+
+        The transfer goes as packets of the endpoint's wMaxPacketSize; its last packet is
+        short, or, if ``data`` fills whole packets, a zero-length packet follows (unless
+        ``zlp`` is false): a host read ends at a short packet, as on a real bus.
 
         Returns:
             False if the device is unplugged (the bytes are dropped, as on a wire).
@@ -515,16 +526,18 @@ class SimUsbDevice:
             queue = self._in.get(endpoint)
             if queue is None:
                 raise ValueError(f"{self} has no IN endpoint {endpoint:#04x}")
-            queue += data
+            size = self._max_packet[endpoint]
+            queue.extend(data[i : i + size] for i in range(0, len(data), size))
+            if zlp and len(data) % size == 0:
+                queue.append(b"")  # a zero-length packet ends a transfer of whole packets
             self._cond.notify_all()
             return True
 
     def pending_in(self, endpoint: int | None = None) -> int:
-        """Bytes queued on an IN endpoint (the first by default) and not yet read."""
+        """Bytes queued on an IN endpoint (every one by default) and not yet read."""
         with self._cond:
-            if endpoint is None:
-                return sum(len(q) for q in self._in.values())
-            return len(self._in.get(endpoint, b""))
+            queues = self._in.values() if endpoint is None else [self._in.get(endpoint, ())]
+            return sum(len(packet) for queue in queues for packet in queue)
 
     def hold_out(self, on: bool = True) -> None:
         """While on, the device does not take bulk OUT data: writes wait, then time out."""
@@ -565,11 +578,10 @@ class SimUsbDevice:
         with self._cond:
             self._alive(generation)
             self._endpoint(endpoint)
+            queue = self._in[endpoint]
             while True:
-                queue = self._in.get(endpoint)
                 if queue:
-                    chunk = bytes(queue[:size])
-                    del queue[:size]
+                    chunk = self._take(queue, size, self._max_packet[endpoint])
                     self.bytes_in += len(chunk)
                     return chunk
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -577,6 +589,27 @@ class SimUsbDevice:
                     raise _timed_out()
                 self._cond.wait(remaining)
                 self._alive(generation)
+
+    @staticmethod
+    def _take(queue: deque[bytes], size: int, max_packet: int) -> bytes:
+        """Packets for a read of ``size`` bytes: up to a short packet or a full buffer.
+
+        A packet larger than the room left is split (libusb would report an overflow;
+        the simulation keeps the rest for the next read instead).
+        """
+        out = bytearray()
+        while queue and len(out) < size:
+            packet = queue[0]
+            room = size - len(out)
+            if len(packet) > room:
+                out += packet[:room]
+                queue[0] = packet[room:]
+                break
+            out += packet
+            queue.popleft()
+            if len(packet) < max_packet:
+                break  # a short (or zero-length) packet ends the transfer
+        return bytes(out)
 
     def _bulk_write(self, generation: int, endpoint: int, data: bytes, timeout_ms: int) -> int:
         deadline = None if timeout_ms == 0 else time.monotonic() + timeout_ms / 1000

@@ -126,6 +126,30 @@ def test_bulk_reads_honour_timeouts_and_wake_on_data(bus: SimUsbBus, echo: SimUs
     usb.util.dispose_resources(dev)
 
 
+def test_reads_end_at_short_and_zero_length_packets(bus: SimUsbBus, echo: SimUsbDevice) -> None:
+    dev = _find(bus, idVendor=SIM_VENDOR_ID)
+    echo.send(b"A" * 10)
+    echo.send(b"B" * 10)
+    # Each send is a transfer ending in a short packet: one read does not merge them.
+    assert bytes(dev.read(0x81, 512, 100)) == b"A" * 10
+    assert bytes(dev.read(0x81, 512, 100)) == b"B" * 10
+    # A transfer of whole packets ends with a zero-length packet, which ends the read
+    # under way; a read whose buffer the packets filled leaves it for the next (0 bytes).
+    echo.send(b"C" * 128)
+    assert bytes(dev.read(0x81, 512, 100)) == b"C" * 128
+    with pytest.raises(usb.core.USBTimeoutError):
+        dev.read(0x81, 512, 20)
+    echo.send(b"C" * 128)
+    assert bytes(dev.read(0x81, 64, 100)) == b"C" * 64
+    assert bytes(dev.read(0x81, 64, 100)) == b"C" * 64
+    assert len(dev.read(0x81, 64, 100)) == 0
+    echo.send(b"D" * 64, zlp=False)
+    echo.send(b"E")
+    assert bytes(dev.read(0x81, 512, 100)) == b"D" * 64 + b"E"
+    assert echo.pending_in() == 0
+    usb.util.dispose_resources(dev)
+
+
 def test_unplug_ends_pending_and_later_transfers_with_errno_19(
     bus: SimUsbBus, echo: SimUsbDevice
 ) -> None:
