@@ -421,21 +421,26 @@ class PcscReader:
 
     async def wait_present(self, timeout: float | None = None) -> ReaderState:
         """Wait until a card is in the reader (at once if one is)."""
-        return await self._wait_until(lambda s: s.present, timeout)
+        return await self._wait_until(lambda s: s.present, timeout, "a card came")
 
     async def wait_absent(self, timeout: float | None = None) -> ReaderState:
         """Wait until the reader is empty (at once if it is)."""
-        return await self._wait_until(lambda s: not s.present, timeout)
+        return await self._wait_until(lambda s: not s.present, timeout, "the card left")
 
     async def _wait_until(
-        self, done: Callable[[ReaderState], bool], timeout: float | None
+        self, done: Callable[[ReaderState], bool], timeout: float | None, what: str
     ) -> ReaderState:
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         state = await self.state()
         while not done(state):
             left = None if deadline is None else max(0.0, deadline - loop.time())
-            state = await self.wait_change(state, left)
+            try:
+                state = await self.wait_change(state, left)
+            except HalTimeout:
+                raise HalTimeout(
+                    f"{self.label}: on {self._name!r}, not {what} within {timeout} s"
+                ) from None
         return state
 
     async def _wait_slice(self, known: ReaderState, timeout_ms: int) -> ReaderState | None:

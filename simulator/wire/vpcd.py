@@ -90,12 +90,16 @@ class CardStats:
         atr_polls: "get ATR" requests (vpcd's presence polls included).
         power_ons: power-on and reset requests.
         bytes_in: bytes received from vpcd.
+        receives: receives that brought data.
+        quickacks: times ``TCP_QUICKACK`` was armed (once per receive when enabled).
     """
 
     apdus: int = 0
     atr_polls: int = 0
     power_ons: int = 0
     bytes_in: int = 0
+    receives: int = 0
+    quickacks: int = 0
 
 
 class _CardProtocol(asyncio.Protocol):
@@ -120,10 +124,12 @@ class _CardProtocol(asyncio.Protocol):
             sock = self.transport.get_extra_info("socket")
             if sock is not None:
                 sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+                self.card.stats.quickacks += 1
 
     def data_received(self, data: bytes) -> None:
         # Linux clears TCP_QUICKACK after it acts: re-arm it after every receive.
         self._quickack()
+        self.card.stats.receives += 1
         self.card.stats.bytes_in += len(data)
         self.buffer += data
         out = bytearray()
