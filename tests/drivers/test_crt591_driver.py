@@ -1,0 +1,490 @@
+"""The crt591 driver over the memory transport, against the CRT-591 emulator.
+
+The emulator (`simulator.wire.crt591`) plays a faithful issuer bound to a world's card
+reader model (with a card stacker), with link faults on demand; the model's physical
+state is the ground truth every check compares with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import pytest
+
+import hal
+from drivers.card_reader import crt591_codes as codes
+from drivers.card_reader.crt591 import CRT591_DRIVER, Crt591Driver, Crt591Options
+from hal.devices.card_reader import (
+    CardAction,
+    CardReaderStatus,
+    ChipPower,
+    ChipPowerAction,
+    DataStatus,
+    DeviceState,
+    InsertCard,
+    MediaDetected,
+    MediaRemoved,
+    MediaStatus,
+    MoveTarget,
+    ReplenishmentStatus,
+    ResetAction,
+    Track,
+)
+from hal.devices.card_reader_service import CardReaderService
+from hal.errors import (
+    AtrNotObtained,
+    ChecksumError,
+    ConfigurationError,
+    ConnectionLost,
+    DeviceNotReady,
+    HalTimeout,
+    HardwareError,
+    InvalidData,
+    InvalidMedia,
+    MediaJam,
+    NoMedia,
+    Occupied,
+    RetainBinFull,
+    UnsupportedOperation,
+)
+from hal.events import Event
+from protocols.crt591 import Command, CpuOperation, ErrorCode, Position, Request
+from simulator.models.card_reader import CardPosition
+from simulator.wire.crt591 import Crt591Emulator
+from tests.crt591_rig import STACKER, MemoryRig, crt591_registered
+
+CHIP = frozenset({Track.CHIP})
+FAST = Crt591Options(poll_interval=0.005, ack_timeout=0.05, reply_timeout=0.5, take_timeout=0.2)
+SELECT_PSE = bytes.fromhex("00A404000E") + b"1PAY.SYS.DDF01" + b"\x00"
+
+
+@dataclass
+class Recorder:
+    """A BackendListener that keeps what the driver reports."""
+
+    events: list[Event] = field(default_factory=list)
+    statuses: list[CardReaderStatus] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def event(self, event: Event) -> None:
+        self.events.append(event)
+        self.arrived.set()
+
+    def status_changed(self, status: CardReaderStatus) -> None:
+        self.statuses.append(status)
+
+    def kinds(self) -> list[str]:
+        return [type(e).__name__ for e in self.events]
+
+    async def wait_for(self, kind: type[Event], timeout: float = 1.0) -> Event:
+        async with asyncio.timeout(timeout):
+            while not any(isinstance(e, kind) for e in self.events):
+                self.arrived.clear()
+                await self.arrived.wait()
+        return next(e for e in self.events if isinstance(e, kind))
+
+
+@dataclass
+class Bench:
+    rig: MemoryRig
+    emulator: Crt591Emulator
+    driver: Crt591Driver
+    heard: Recorder
+
+
+@asynccontextmanager
+async def bench_for(options: Crt591Options = FAST, **setup: object) -> AsyncIterator[Bench]:
+    rig = MemoryRig(**setup)
+    async with rig.wire() as emulator:
+        driver = Crt591Driver(rig.host, options)
+        heard = Recorder()
+        await driver.open(heard)
+        try:
+            yield Bench(rig, emulator, driver, heard)
+        finally:
+            await driver.close()
+
+
+@pytest.fixture
+async def bench() -> AsyncIterator[Bench]:
+    async with bench_for() as made:
+        yield made
+
+
+async def insert(bench: Bench, profile: str = "visa") -> None:
+    """The customer brings a card back once the unit enables entry."""
+    accepting = asyncio.create_task(bench.driver.accept_card(CHIP))
+    await bench.heard.wait_for(InsertCard)
+    await bench.rig.control.insert_card(profile)
+    await asyncio.wait_for(accepting, 2)
+
+
+def moves(emulator: Crt591Emulator) -> list[int]:
+    """The PM of every move (32 pm) the emulator executed."""
+    return [pm for cm, pm in emulator.executed if cm == Command.MOVE.cm]
+
+
+# --- issuing -------------------------------------------------------------------------------
+
+
+async def test_issue_read_the_chip_eject_and_take(bench: Bench) -> None:
+    assert bench.emulator.firmware.initialised  # open initialised the unit (30 33)
+    await bench.driver.dispense_card(MoveTarget.TRANSPORT)
+    assert bench.rig.model.stacker_count == STACKER - 1
+    assert bench.rig.model.position is CardPosition.INSIDE
+    status = await bench.driver.get_status()
+    assert (status.media, status.chip_power) == (MediaStatus.PRESENT, ChipPower.POWERED_OFF)
+    result = await bench.driver.read_card(CHIP)
+    card = bench.rig.model.card
+    assert card is not None
+    assert card.chip is not None
+    assert result[Track.CHIP].status is DataStatus.OK
+    assert result[Track.CHIP].data in card.chip.atrs.values()
+    assert (await bench.driver.get_status()).chip_power is ChipPower.ONLINE
+    await bench.driver.move_card(MoveTarget.EXIT)
+    assert (await bench.driver.get_status()).media is MediaStatus.ENTERING
+    await bench.rig.control.take_card(timeout=1)
+    await bench.heard.wait_for(MediaRemoved)
+    assert bench.heard.statuses[-1].media is MediaStatus.NOT_PRESENT
+    assert moves(bench.emulator) == [Position.IC, Position.GATE]
+
+
+async def test_issue_straight_out_of_the_gate(bench: Bench) -> None:
+    await bench.driver.dispense_card(MoveTarget.EXIT)
+    assert bench.rig.model.position is CardPosition.EXIT
+    await bench.rig.control.take_card(timeout=1)
+    await bench.heard.wait_for(MediaRemoved)
+    assert moves(bench.emulator) == [Position.GATE]
+
+
+async def test_an_empty_stacker_and_an_occupied_channel_are_refused() -> None:
+    async with bench_for() as bench:
+        await bench.rig.control.load_stacker(1)
+        await bench.driver.dispense_card(MoveTarget.TRANSPORT)
+        with pytest.raises(Occupied):
+            await bench.driver.dispense_card(MoveTarget.TRANSPORT)
+        await bench.driver.move_card(MoveTarget.RETAIN)
+        assert bench.rig.model.retained_count == 1
+        with pytest.raises(NoMedia, match="A0"):
+            await bench.driver.dispense_card(MoveTarget.TRANSPORT)
+        assert bench.rig.model.position is CardPosition.RETAINED
+        with pytest.raises(InvalidData):
+            await bench.driver.dispense_card(MoveTarget.RETAIN)
+
+
+async def test_a_move_with_no_card_is_no_media_and_issues_nothing(bench: Bench) -> None:
+    for target in MoveTarget:
+        with pytest.raises(NoMedia):
+            await bench.driver.move_card(target)
+    assert moves(bench.emulator) == []
+    assert bench.rig.model.stacker_count == STACKER
+
+
+@pytest.mark.parametrize(
+    ("cards", "fill"),
+    [
+        (STACKER, ReplenishmentStatus.OK),
+        (3, ReplenishmentStatus.LOW),
+        (0, ReplenishmentStatus.EMPTY),
+    ],
+)
+async def test_st1_is_the_stacker_fill(bench: Bench, cards: int, fill: ReplenishmentStatus) -> None:
+    await bench.rig.control.load_stacker(cards)
+    assert (await bench.driver.get_status()).stacker is fill
+
+
+async def test_st2_says_the_reject_bin_is_full_and_a1_is_retain_bin_full() -> None:
+    async with bench_for(retain_capacity=1) as bench:
+        await bench.driver.dispense_card(MoveTarget.TRANSPORT)
+        await bench.driver.move_card(MoveTarget.RETAIN)
+        assert (await bench.driver.get_status()).retain_bin is ReplenishmentStatus.FULL
+        await bench.driver.dispense_card(MoveTarget.TRANSPORT)
+        with pytest.raises(RetainBinFull, match="A1"):
+            await bench.driver.move_card(MoveTarget.RETAIN)
+        assert bench.rig.model.position is CardPosition.INSIDE
+
+
+async def test_a_card_left_at_the_gate_is_captured_after_the_take_timeout() -> None:
+    options = Crt591Options(poll_interval=0.005, take_timeout=0.05)
+    async with bench_for(options) as bench:
+        await bench.driver.dispense_card(MoveTarget.EXIT)
+        action = await bench.heard.wait_for(CardAction)
+        assert isinstance(action, CardAction)
+        assert (action.source, action.to) == ("exit", "retain")
+        assert bench.rig.model.retained_count == 1
+        assert bench.emulator.firmware.bin_counter == 1
+        assert "MediaRemoved" not in bench.heard.kinds()
+
+
+# --- a customer's card coming back in, the chip ---------------------------------------------
+
+
+async def test_a_card_returned_at_the_gate_is_taken_in(bench: Bench) -> None:
+    await insert(bench)
+    assert bench.heard.kinds()[-2:] == ["InsertCard", "MediaInserted"]
+    assert not bench.rig.model.gate_open
+    assert (await bench.driver.get_status()).media is MediaStatus.PRESENT
+    entry = [pm for cm, pm in bench.emulator.executed if cm == Command.ENTRY_ENABLE.cm]
+    assert entry == [0x30, 0x31]  # enabled, then disabled once the card was in
+
+
+async def test_a_refused_card_is_invalid_media_and_comes_back(bench: Bench) -> None:
+    with pytest.raises(InvalidMedia):
+        await insert(bench, "unreadable")
+    assert "InvalidMediaEvent" in bench.heard.kinds()
+    await bench.rig.control.take_card(timeout=1)
+    await bench.heard.wait_for(MediaRemoved)
+
+
+async def test_cancelling_the_wait_disables_entry_and_keeps_a_card_that_got_in(
+    bench: Bench,
+) -> None:
+    accepting = asyncio.create_task(bench.driver.accept_card(CHIP))
+    await bench.heard.wait_for(InsertCard)
+    await bench.rig.control.insert_card("visa")
+    accepting.cancel()
+    await asyncio.gather(accepting, return_exceptions=True)
+    assert not bench.rig.model.gate_open
+    assert (await bench.driver.get_status()).media is MediaStatus.PRESENT
+    assert "MediaInserted" in bench.heard.kinds()
+
+
+async def test_chip_power_and_apdus_follow_the_protocol_of_the_reset(bench: Bench) -> None:
+    await insert(bench, "mastercard")  # T=0
+    with pytest.raises(AtrNotObtained):
+        await bench.driver.chip_io(SELECT_PSE)
+    atr = await bench.driver.chip_power(ChipPowerAction.COLD)
+    assert atr[0] == 0x3B
+    answer = await bench.driver.chip_io(SELECT_PSE[:-1])
+    assert answer[0] == 0x61  # T=0: the answer waits for GET RESPONSE
+    assert bench.emulator.executed[-1] == (Command.CPU.cm, CpuOperation.APDU_T0)
+    assert await bench.driver.chip_power(ChipPowerAction.WARM) == atr
+    assert await bench.driver.chip_power(ChipPowerAction.OFF) == b""
+    with pytest.raises(AtrNotObtained):
+        await bench.driver.chip_io(SELECT_PSE)
+    await bench.driver.move_card(MoveTarget.EXIT)
+    with pytest.raises(NoMedia):
+        await bench.driver.chip_power(ChipPowerAction.COLD)
+
+
+async def test_a_t1_chip_exchanges_with_51_34(bench: Bench) -> None:
+    await bench.driver.dispense_card(MoveTarget.TRANSPORT)  # the stacker's visa cards: T=1
+    await bench.driver.chip_power(ChipPowerAction.COLD)
+    answer = await bench.driver.chip_io(SELECT_PSE)
+    assert answer[0] == 0x6F
+    assert answer[-2:] == b"\x90\x00"
+    assert bench.emulator.executed[-1] == (Command.CPU.cm, CpuOperation.APDU_T1)
+
+
+async def test_a_card_without_a_chip_reads_data_missing(bench: Bench) -> None:
+    await insert(bench, "mag_only")
+    result = await bench.driver.read_card(CHIP | {Track.TRACK2})
+    assert result[Track.CHIP].status is DataStatus.MISSING
+    assert result[Track.TRACK2].status is DataStatus.SOURCE_NOT_SUPPORTED
+    with pytest.raises(AtrNotObtained, match="61"):
+        await bench.driver.chip_power(ChipPowerAction.COLD)
+
+
+async def test_a_jam_is_media_jam_until_a_reset(bench: Bench) -> None:
+    await bench.driver.dispense_card(MoveTarget.TRANSPORT)
+    await bench.rig.control.jam()
+    with pytest.raises(MediaJam, match="10"):
+        await bench.driver.move_card(MoveTarget.EXIT)
+    assert (await bench.driver.get_status()).media is MediaStatus.JAMMED
+    with pytest.raises(MediaJam):
+        await bench.driver.reset(ResetAction.EXIT)  # still stuck: the unit says 10 again
+    await bench.rig.control.clear_jam()
+    assert await bench.driver.reset(ResetAction.EXIT) is MoveTarget.EXIT
+    assert (await bench.driver.get_status()).media is MediaStatus.ENTERING
+    await bench.rig.control.take_card(timeout=1)
+
+
+async def test_reset_says_where_the_card_went(bench: Bench) -> None:
+    await bench.driver.dispense_card(MoveTarget.TRANSPORT)
+    assert await bench.driver.reset(ResetAction.CURRENT_POSITION) is None
+    assert "MediaDetected" in bench.heard.kinds()
+    assert await bench.driver.reset(ResetAction.RETAIN) is MoveTarget.RETAIN
+    assert bench.rig.model.retained_count == 1
+
+
+async def test_a_card_found_at_open_is_reported() -> None:
+    async with bench_for() as first:
+        await first.driver.dispense_card(MoveTarget.EXIT)
+        await first.driver.close()
+        heard = Recorder()
+        await first.driver.open(heard)
+        detected = await heard.wait_for(MediaDetected)
+        assert isinstance(detected, MediaDetected)
+        assert detected.position == "exit"
+        await first.rig.control.take_card(timeout=1)
+        await heard.wait_for(MediaRemoved)
+
+
+# --- the link: retries, resynchronisation, timeouts, power cycles ---------------------------
+
+
+async def test_a_nak_storm_within_the_retries_is_absorbed(bench: Bench) -> None:
+    bench.emulator.nak_next(3)
+    assert (await bench.driver.get_status()).device is DeviceState.ONLINE
+    assert (bench.driver.link.naks, bench.driver.link.resent) == (3, 3)
+
+
+async def test_a_nak_storm_past_the_retries_is_a_checksum_error(bench: Bench) -> None:
+    bench.emulator.nak_next(4)
+    with pytest.raises(ChecksumError, match="NAK 4 times"):
+        await bench.driver.dispense_card(MoveTarget.TRANSPORT)
+    assert bench.rig.model.stacker_count == STACKER
+
+
+@pytest.mark.parametrize("garbage", [b"\x00\xff\x7f", b"\xf2\x00\x00\x09\x99"])
+async def test_garbage_before_the_ack_is_skipped(bench: Bench, garbage: bytes) -> None:
+    bench.emulator.inject_garbage(garbage)
+    assert (await bench.driver.get_status()).device is DeviceState.ONLINE
+    # Skipped as noise: an STX with a plausible length may hide the ACK until the
+    # ACK timeout (one resend), or the frame after it shows it is no frame.
+    assert bench.driver.link.noise >= 3
+    assert bench.driver.link.resent <= 1
+
+
+async def test_a_corrupted_reply_is_naked_and_sent_again_not_run_again(bench: Bench) -> None:
+    bench.emulator.corrupt_next_reply()
+    await bench.driver.dispense_card(MoveTarget.TRANSPORT)
+    assert bench.driver.link.bad_replies >= 1
+    assert bench.emulator.stats.resent >= 1
+    assert bench.rig.model.stacker_count == STACKER - 1  # one card, not two
+    await asyncio.sleep(0.02)  # the last ACK on its way
+    assert bench.emulator.stats.acks == len(bench.emulator.executed)  # every reply ACKed
+
+
+async def test_a_silent_unit_times_out_and_reports_offline(bench: Bench) -> None:
+    bench.emulator.mute()
+    with pytest.raises(HalTimeout, match="did not acknowledge status"):
+        await bench.driver.link.exchange(Request(0x31, 0x30), what="status")
+    assert (await bench.driver.get_status()).device is DeviceState.OFFLINE
+    bench.emulator.mute(False)
+    assert (await bench.driver.get_status()).device is DeviceState.ONLINE
+    assert bench.driver.link.resyncs == 2  # EOT first after each failed exchange
+
+
+async def test_a_late_reply_is_skipped_by_its_echo(bench: Bench) -> None:
+    bench.emulator.set_reply_delay(0.1)
+    with pytest.raises(HalTimeout, match="no reply to version"):
+        await bench.driver.link.exchange(Request(0xA4, 0x30), what="version", reply_timeout=0.02)
+    bench.emulator.set_reply_delay(0)
+    # The version reply arrives during the next exchange and must not answer it.
+    status = await bench.driver.get_status()
+    assert status.device is DeviceState.ONLINE
+    await asyncio.sleep(0.1)
+    assert (await bench.driver.get_status()).device is DeviceState.ONLINE
+
+
+async def test_a_power_cycled_unit_is_initialised_again(bench: Bench) -> None:
+    await bench.rig.control.power_loss()
+    assert (await bench.driver.get_status()).device is DeviceState.OFFLINE
+    await bench.rig.control.power_loss(False)
+    assert not bench.emulator.firmware.initialised
+    await bench.driver.dispense_card(MoveTarget.TRANSPORT)  # B0, 30 33, then the move
+    assert bench.driver.reinitialised == 1
+    assert bench.rig.model.stacker_count == STACKER - 1
+
+
+async def test_a_port_that_goes_and_comes_back_is_reopened_by_the_driver() -> None:
+    rig = MemoryRig()
+    driver = Crt591Driver(rig.host, FAST)
+    heard = Recorder()
+    async with rig.wire():
+        await driver.open(heard)
+    assert (await driver.get_status()).device is DeviceState.NO_DEVICE
+    with pytest.raises(ConnectionLost):
+        await driver.dispense_card(MoveTarget.TRANSPORT)
+    async with rig.wire():
+        assert (await driver.get_status()).device is DeviceState.ONLINE
+        assert driver.link.reconnects == 1
+        assert [s.device for s in heard.statuses] == [
+            DeviceState.ONLINE,
+            DeviceState.NO_DEVICE,
+            DeviceState.ONLINE,
+        ]
+        await driver.close()
+
+
+async def test_another_address_is_not_answered() -> None:
+    rig = MemoryRig()
+    async with rig.wire(address=3):
+        driver = Crt591Driver(rig.host, Crt591Options(address=3, ack_timeout=0.05))
+        await driver.open(Recorder())
+        try:
+            assert (await driver.get_status()).device is DeviceState.ONLINE
+        finally:
+            await driver.close()
+        stranger = Crt591Driver(rig.host, Crt591Options(address=4, ack_timeout=0.02, retries=0))
+        heard = Recorder()
+        await stranger.open(heard)
+        try:
+            assert heard.statuses[-1].device is DeviceState.OFFLINE
+        finally:
+            await stranger.close()
+
+
+# --- the tables ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        (ErrorCode.JAM, MediaJam),
+        (ErrorCode.LONG_CARD, MediaJam),
+        (ErrorCode.STACKER_EMPTY, NoMedia),
+        (ErrorCode.BIN_FULL, RetainBinFull),
+        (ErrorCode.NOT_SUPPORTED, UnsupportedOperation),
+        (ErrorCode.UNDEFINED_COMMAND, UnsupportedOperation),
+        (ErrorCode.BAD_PARAMETER, InvalidData),
+        (ErrorCode.BAD_DATA, InvalidData),
+        (ErrorCode.ACTIVATION_FAILED, AtrNotObtained),
+        (ErrorCode.NOT_INITIALISED, DeviceNotReady),
+        (ErrorCode.MOTOR_ERROR, HardwareError),
+        (ErrorCode.SENSOR_ERROR, HardwareError),
+    ],
+)
+def test_error_codes_become_hal_errors(code: ErrorCode, error: type[Exception]) -> None:
+    raised = codes.error_for("issuer", code, "move")
+    assert type(raised) is error
+    assert code.value in str(raised)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"address": 16},
+        {"stacker_capacity": 0},
+        {"retain_capacity": 0},
+        {"poll_interval": -1.0},
+        {"retries": 11},
+        {"ack_timeout": 0.0},
+        {"reply_timeout": float("inf")},
+        {"take_timeout": 0.0},
+    ],
+)
+def test_options_are_checked(bad: dict[str, float]) -> None:
+    with pytest.raises(ConfigurationError):
+        Crt591Options(**bad)  # type: ignore[arg-type]
+
+
+async def test_an_address_opens_the_driver_over_a_named_memory_pair() -> None:
+    rig = MemoryRig(name="crt591-registry")
+    with crt591_registered():
+        reader = hal.open(
+            "crt591+memory://crt591-registry?poll_interval=0.005&stacker_capacity=10"
+            "&retain_capacity=7&take_timeout="
+        )
+        assert isinstance(reader, CardReaderService)
+        with pytest.raises(ConfigurationError, match="does not run over"):
+            hal.open("crt591+ipc://x")
+    async with rig.wire(), reader:
+        caps = await reader.capabilities()
+        assert (caps.retain_capacity, caps.dispense_capacity) == (7, 10)
+        assert caps.features() == CRT591_DRIVER.capabilities["card_reader"]
+        assert (await reader.status()).media is MediaStatus.NOT_PRESENT
