@@ -745,7 +745,7 @@ class UsbTransport:
         request: int,
         value: int = 0,
         index: int = 0,
-        data: bytes | int = 0,
+        data: bytes | int | None = None,
         *,
         timeout: float = 1.0,
     ) -> bytes | int:
@@ -757,7 +757,7 @@ class UsbTransport:
             value: wValue.
             index: wIndex.
             data: for an IN request, the most bytes to receive (wLength); for an OUT
-                request, the bytes to send.
+                request, the bytes to send; ``None``: no data stage.
             timeout: seconds the device has to complete it.
 
         Returns:
@@ -778,6 +778,8 @@ class UsbTransport:
         if not (0 <= value <= 0xFFFF and 0 <= index <= 0xFFFF):
             raise ValueError(f"wValue and wIndex are 16-bit; got {value}, {index}")
         device_to_host = bool(request_type & 0x80)
+        if data is None:
+            data = 0 if device_to_host else b""
         if device_to_host != isinstance(data, int):
             raise ValueError("an IN request takes a length, an OUT request bytes")
         if not (timeout > 0 and math.isfinite(timeout)):

@@ -397,6 +397,8 @@ async def test_control_transfers_reach_the_firmware(port: UsbTransport) -> None:
         await port.control_transfer(0xC0, 0x09, data=1)
     with pytest.raises(ValueError, match="IN request takes a length"):
         await port.control_transfer(0xC0, 0x01, data=b"x")
+    # No data stage (SET_CONFIGURATION 1, the configuration already set).
+    assert await port.control_transfer(0x00, 0x09, 1) == 0
 
 
 # --- the pyusb stack on the sim backend --------------------------------------------------
