@@ -11,11 +11,13 @@ import pytest
 import hal
 from hal.devices.card_reader import CardReader
 from hal.errors import ConfigurationError
+from simulator.remote_control import RemoteCardReaderControl
 from simulator.world import get_world, reset_worlds
 from tellerhal.cli.main import main
 from tellerhal.conformance.bench import BenchCardReaderStimulus, load_bench_cards
 from tellerhal.conformance.card_reader import CARD_READER_CASES
 from tellerhal.conformance.framework import Harness, Verdict, run_case
+from tests.sim_process import sim
 
 FAST = "sim://card_reader?clock_scale=0.01"
 
@@ -183,3 +185,22 @@ async def test_the_person_counts_the_bins_until_the_answer_is_a_number() -> None
         ">>> How many cards are in the card stacker?",
     ]
     assert out.getvalue() == "Please answer with a number.\n" * 2
+
+
+def test_a_tellerhal_sim_is_the_customer_through_its_control_socket(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--stimulus``: the device is a ``tellerhal sim``'s reader over ``zmq://``; the
+    runner asks that simulator for a fresh world before each case."""
+    with sim(tmp_path / "sim") as proc:
+        argv = ["conformance", proc.address(), "--stimulus", proc.control, "--patience", "1"]
+        code = main(argv)
+        # Two cases put a card in the bin; the last case (issuing) began with a fresh
+        # world, so its bin is empty. One world for the whole run would hold both.
+        retained = asyncio.run(RemoteCardReaderControl(proc.control).retained_count())
+        assert proc.stop() == 0, proc.err
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert out.splitlines()[-1] == f"{len(CARD_READER_CASES)} passed, 0 failed"
+    assert CARD_READER_CASES[-1].id == "card_reader.issue_card"
+    assert retained == 0
