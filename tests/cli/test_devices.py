@@ -14,7 +14,7 @@ from typing import Literal
 import pytest
 
 from hal import registry
-from tellerhal.cli.devices import probe_pcsc, probe_serial, render_probe
+from tellerhal.cli.devices import probe_pcsc, probe_serial, probe_usb, render_probe
 from tellerhal.cli.main import build_parser, main
 
 
@@ -215,3 +215,25 @@ def test_probe_with_an_unknown_usb_backend_says_so(capsys: pytest.CaptureFixture
 def test_usb_backend_without_probe_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["devices", "--usb-backend", "sim"]) == 2
     assert "--usb-backend goes with --probe" in capsys.readouterr().err
+
+
+def test_probe_lists_a_device_on_a_registered_usb_backend() -> None:
+    """The simulator's USB bus, through the real pyusb stack: what a probe shows of it."""
+    from simulator.wire.usb import CRT310_USB, SimUsbDevice, default_bus
+
+    with default_bus().plugged(SimUsbDevice(CRT310_USB)) as device:
+        address = device.address
+        found = probe_usb("sim")
+    row = next(d for d in found["devices"] if d["address"] == address)
+    assert row == {
+        "vid_pid": "fffe:0310",
+        "bus": default_bus().number,
+        "address": address,
+        "manufacturer": CRT310_USB.manufacturer,
+        "product": "CRT-310 card reader (simulated)",
+        "serial": "CRT310-0001",
+    }
+    lines = render_probe({"serial": probe_serial(), "usb": found, "pcsc": {"readers": ["r"]}})
+    usb = _sections("\n".join(lines))["USB devices"]
+    assert usb[0].split() == ["VID:PID", "BUS", "ADDRESS", "MANUFACTURER", "PRODUCT", "SERIAL"]
+    assert any(line.split()[0] == "fffe:0310" and "CRT310-0001" in line for line in usb[1:])
