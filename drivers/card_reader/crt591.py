@@ -543,8 +543,8 @@ CRT591_DRIVER = DriverSpec(
     device_classes=frozenset({"card_reader"}),
     options=Crt591Options,
     factory=open_crt591,
-    description="Creator CRT-591-M card issuer with IC contacts (serial)",
-    transports=frozenset({"serial", "memory"}),
+    description="Creator CRT-591-M card issuer with IC contacts (serial, USB bulk)",
+    transports=frozenset({"serial", "memory", "usb"}),
     # A CRT-591 always has its stacker and reject bin (both capacities are >= 1).
     capabilities={"card_reader": frozenset({"issue", "chip", "motor", "retain", "taken_sensor"})},
 )
