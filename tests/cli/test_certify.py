@@ -110,9 +110,9 @@ def test_the_simulator_is_certified_and_the_reports_say_so(
 def test_a_broken_variant_is_not_certified(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    junit = tmp_path / "junit.xml"
+    junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
     argv = ["certify", "card_reader", f"{FAST}&variant=reads_wrong_track", "--patience", "0.3"]
-    assert main([*argv, "--junit", str(junit)]) == 1
+    assert main([*argv, "--junit", str(junit), "--json", str(report)]) == 1
     out = capsys.readouterr().out
     assert "NOT CERTIFIED" in out
     assert "card_reader.insert_read_eject failed: track2 differs from the card" in out
@@ -123,7 +123,8 @@ def test_a_broken_variant_is_not_certified(
     assert props["certified"] == "false"
     # No card data in any report or line: the tracks of the card read, and its PAN.
     visa = load_card_profile("visa").sample()
-    text = junit.read_text() + out
+    text = junit.read_text() + report.read_text() + out
+    assert "track2 differs from the card" in report.read_text()
     for secret in (visa.track1, visa.track2, visa.track3):
         assert secret is not None
         assert secret.decode() not in text
