@@ -6,7 +6,8 @@ and decides certification:
 - the driver must declare the capability features it promises (its
   ``DriverSpec.capabilities``); a driver declaring nothing is refused at once;
 - the device must report every feature the driver declares;
-- every case must pass, or be skipped only for features the driver does not declare.
+- every case must pass, or be skipped only for features the driver does not declare;
+- every case must run (a ``--case`` run, to retry one, certifies nothing).
 
 The customer: for a ``sim://`` address the simulator's control API (a fresh world per
 case); with ``--stimulus ENDPOINT`` the control socket of a ``tellerhal sim`` whose
