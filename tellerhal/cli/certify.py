@@ -143,7 +143,26 @@ async def _certify(args: argparse.Namespace, workdir: Path) -> Certification:
             titles=titles,
             started=started,
         )
-    report, results = await runner.run(plan, lambda result: say(_row(result, driver.declared)))
+    try:
+        report, results = await runner.run(plan, lambda result: say(_row(result, driver.declared)))
+    except ConfigurationError:
+        raise  # a usage error (a bad cards file, not a card reader...): exit 2
+    except HalError as exc:
+        # The device could not be opened or the customer reached: no case ran. The
+        # reports still say so, for the CI system that reads them.
+        return Certification(
+            device_class=args.device,
+            address=args.address,
+            driver=driver,
+            library=library_version(),
+            firmware=None,
+            reported=None,
+            results=[],
+            titles=titles,
+            started=started,
+            seconds=time.perf_counter() - start,
+            problems=[f"the run could not start: {type(exc).__name__}: {exc}"],
+        )
     return Certification(
         device_class=args.device,
         address=args.address,

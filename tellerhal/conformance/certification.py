@@ -136,6 +136,8 @@ class Certification:
             some out (``--case``) is not certified.
         started: when the run started (UTC).
         seconds: how long it took.
+        problems: what stopped the run before the cases (the device could not be
+            opened...); each is a reason it is not certified.
     """
 
     device_class: str
@@ -148,11 +150,13 @@ class Certification:
     titles: Mapping[str, str] = field(default_factory=dict)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     seconds: float = 0.0
+    problems: Sequence[str] = ()
 
     @property
     def reasons(self) -> list[str]:
         """Why it is not certified (empty when it is)."""
-        reasons = verdict_reasons(
+        reasons = [*self.problems]
+        reasons += verdict_reasons(
             self.driver.declared, self.reported, self.results, self.device_class
         )
         ran = {r.case for r in self.results}

@@ -276,3 +276,26 @@ def test_a_partial_run_certifies_nothing(capsys: pytest.CaptureFixture[str]) -> 
     assert "PASSED" in out
     assert f"only 1 of {len(CASE_IDS)} cases ran (--case)" in out
     assert out.splitlines()[-2] == "NOT CERTIFIED"
+
+
+def test_a_device_that_cannot_be_opened_is_reported_not_certified(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cards = tmp_path / "cards.toml"
+    cards.write_text('version = 1\n[cards.visa]\ntrack2 = "1234=56"\n')
+    junit = tmp_path / "junit.xml"
+    address = f"crt310+serial://{tmp_path}/no-such-tty"
+    with crt310_registered():
+        code = main(
+            ["certify", "card_reader", address, "--cards", str(cards), "--junit", str(junit)]
+        )
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "NOT CERTIFIED" in out
+    assert "the run could not start" in out
+    _, _, props, cases = _junit(junit)
+    assert [c.get("name") for c in cases] == ["certification"]
+    failure = cases[0].find("failure")
+    assert failure is not None
+    assert "the run could not start" in (failure.text or "")
+    assert props["device.features"] == ""
