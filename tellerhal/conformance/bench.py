@@ -125,7 +125,9 @@ class BenchCardReaderStimulus(CardReaderStimulus):
         return card
 
     async def take_card(self, timeout: float = 10.0) -> None:
-        await self._prompt("Take the card from the exit, then press Enter.")
+        await self._prompt(
+            "Take the card (from the exit, or out of a dip reader's slot), then press Enter."
+        )
 
     async def jam(self) -> None:
         await self._prompt("Block the card path so the next movement jams, then press Enter.")
