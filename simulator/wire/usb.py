@@ -131,6 +131,10 @@ def _not_found(what: str) -> usb.core.USBError:
     return usb.core.USBError(f"Entity not found ({what})", _LIBUSB_NOT_FOUND, errno.ENOENT)
 
 
+def _invalid(what: str) -> usb.core.USBError:
+    return usb.core.USBError(f"Invalid parameter ({what})", _LIBUSB_INVALID, errno.EINVAL)
+
+
 def _timed_out() -> usb.core.USBTimeoutError:
     return usb.core.USBTimeoutError("Operation timed out", _LIBUSB_TIMEOUT, errno.ETIMEDOUT)
 
@@ -577,7 +581,8 @@ class SimUsbDevice:
         deadline = None if timeout_ms == 0 else time.monotonic() + timeout_ms / 1000
         with self._cond:
             self._alive(generation)
-            self._endpoint(endpoint)
+            if not self._endpoint(endpoint).is_in:
+                raise _invalid(f"endpoint {endpoint:#04x} is an OUT endpoint")
             queue = self._in[endpoint]
             while True:
                 if queue:
@@ -615,7 +620,8 @@ class SimUsbDevice:
         deadline = None if timeout_ms == 0 else time.monotonic() + timeout_ms / 1000
         with self._cond:
             self._alive(generation)
-            self._endpoint(endpoint)
+            if self._endpoint(endpoint).is_in:
+                raise _invalid(f"endpoint {endpoint:#04x} is an IN endpoint")
             while self._hold_out:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:

@@ -119,6 +119,15 @@ def test_bulk_reads_honour_timeouts_and_wake_on_data(bus: SimUsbBus, echo: SimUs
     timer = _later(0.02, lambda: echo.send(b"ever"))
     assert bytes(dev.read(0x81, 64, 0)) == b"ever"
     timer.join()
+    # Each endpoint one way only; an endpoint not in the active setting is not found.
+    for call, code in (
+        (lambda: dev.read(0x01, 64, 10), errno.EINVAL),
+        (lambda: echo._bulk_write(echo.generation, 0x81, b"x", 10), errno.EINVAL),
+        (lambda: echo._bulk_read(echo.generation, 0x82, 64, 10), errno.ENOENT),
+    ):
+        with pytest.raises(usb.core.USBError) as refused:
+            call()
+        assert refused.value.errno == code
     # A read takes at most its buffer; the rest stays queued.
     dev.write(0x01, b"0123456789")
     assert bytes(dev.read(0x81, 4, 100)) == b"0123"
