@@ -361,6 +361,8 @@ class UsbTransport:
         self._gone = None
         self._read_errors = 0
         self._answered = False
+        # Before the worker runs: it reads (and feeds the buffer) as soon as it attached.
+        self._buffer.reset()
         thread = threading.Thread(
             target=self._work,
             args=(loop, generation, self._jobs, self._stopped),
@@ -375,9 +377,8 @@ class UsbTransport:
             await self._stop_worker()
             raise
         self._info = info
-        self._attached = True
+        self._attached = self._buffer.lost is None  # not unplugged in the meantime
         self._closed = False
-        self._buffer.reset()
         log.debug(
             "%s: open (bus %s address %s, OUT %#04x, IN %#04x, %d-byte packets)",
             self.name,

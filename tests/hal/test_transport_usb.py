@@ -495,3 +495,16 @@ async def _until(condition: object, timeout: float = 2.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("the condition did not hold in time")
         await asyncio.sleep(0.002)
+
+
+async def test_bytes_sent_right_after_the_claim_are_not_lost() -> None:
+    device = SimUsbDevice(_spec(), EchoFirmware())
+    with default_bus().plugged(device):
+        for _ in range(20):
+            device.send(b"hello")  # queued before the open: read as soon as it attaches
+            transport = _transport(device)
+            await transport.open()
+            try:
+                assert await transport.read_exactly(5, timeout=1) == b"hello"
+            finally:
+                await transport.close()
