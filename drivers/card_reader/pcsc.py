@@ -275,6 +275,7 @@ class PcscDriver:
 
     async def chip_power(self, action: ChipPowerAction) -> bytes:
         """Cold reset (connect + power cycle), warm reset, or power off."""
+        await self._reachable()
         try:
             if action is ChipPowerAction.OFF:
                 await self.reader.disconnect(Disposition.UNPOWER)
@@ -289,6 +290,7 @@ class PcscDriver:
 
     async def chip_io(self, apdu: bytes) -> bytes:
         """One APDU, as it is, in the protocol agreed at the reset."""
+        await self._reachable()
         if not self.reader.connected:
             raise AtrNotObtained(f"{self.name}: the chip is not powered; reset it first")
         try:
@@ -304,6 +306,11 @@ class PcscDriver:
         return None
 
     # --- what pcscd tells ----------------------------------------------------------------
+
+    async def _reachable(self) -> None:
+        """Raise `ConnectionLost` while pcscd or the reader is gone (asking it again)."""
+        if self._state is None:
+            await self._current()
 
     async def _current(self) -> ReaderState:
         """The reader's state now, through the monitor's bookkeeping."""

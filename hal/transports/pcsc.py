@@ -41,7 +41,9 @@ how long a wait the cancel missed can hold the reader's thread).
   `disconnect(disposition)` leaves, resets, unpowers or ejects the card.
 - Errors: `ConnectionLost` when pcscd or the reader went away (the next call tries a
   fresh context, so the reader recovers when it comes back); `NoMedia` for no card or
-  a card pulled out (``SCARD_E_NO_SMARTCARD``, ``SCARD_W_REMOVED_CARD``);
+  a card pulled out (``SCARD_E_NO_SMARTCARD``, ``SCARD_W_REMOVED_CARD``, and
+  ``SCARD_W_UNPOWERED_CARD``, which is what a connect gets when the card was pulled
+  out just before pcscd noticed);
   `InvalidMedia` for a card that gives no usable answer to reset (mute, unsupported,
   no protocol in common); `HalTimeout` when a wait runs out; `TransportError` for the
   rest (another application holds the reader, a transmit that failed). Messages name
@@ -129,7 +131,9 @@ _LOST = frozenset(
         SCARD_E_NO_READERS_AVAILABLE,
     }
 )
-_NO_CARD = frozenset({SCARD_E_NO_SMARTCARD, SCARD_W_REMOVED_CARD})
+# pcscd answers a connect to a card pulled out before it noticed with "unpowered"
+# (its power-up found the card removed).
+_NO_CARD = frozenset({SCARD_E_NO_SMARTCARD, SCARD_W_REMOVED_CARD, SCARD_W_UNPOWERED_CARD})
 _BAD_CARD = frozenset(
     {
         SCARD_E_PROTO_MISMATCH,

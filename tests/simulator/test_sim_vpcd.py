@@ -192,6 +192,8 @@ async def test_the_slot_reconnects_when_the_link_drops(vpcd: FakeVpcd) -> None:
 @pytest.fixture
 async def slot() -> AsyncIterator[PcscSlot]:
     require_pcscd()
+    async with PcscReader(READERS[0]) as reader:
+        await reader.wait_absent(timeout=2)  # a card an earlier test pulled is gone
     async with PcscSlot(PORTS[0]) as slot:
         yield slot
 
