@@ -49,7 +49,8 @@ def frames() -> tuple[list[bytes], list[bytes], list[bytes]]:
     """The command, acknowledge and completion of one ``Common.Status`` on a reader."""
     from hal.devices.card_reader import CardReaderStatus
     from hal.remote.codec import codec_for
-    from hal.remote.messages import Header, MessageType, encode
+    from hal.remote.encoding import encode
+    from hal.remote.messages import Header, MessageType
 
     session = "0123456789abcdef"
     command = encode(

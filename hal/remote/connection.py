@@ -30,6 +30,7 @@ from hal.errors import (
     TooManyRequests,
     error_class_for,
 )
+from hal.remote.encoding import dump_json, encode, plain_header_json
 from hal.remote.interfaces import CANCEL
 from hal.remote.loopsocket import LoopSocket
 from hal.remote.messages import (
@@ -42,9 +43,6 @@ from hal.remote.messages import (
     MessageError,
     MessageType,
     decode,
-    dump_json,
-    encode,
-    plain_header_json,
 )
 from hal.remote.security import CurveClientKeys
 

@@ -21,13 +21,14 @@ socket is untrusted; nothing here raises anything else on bad input.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
+
+from hal.remote.strict_json import check_payload, checked, first_line, loads, show
 
 __all__ = [
     "CLIENT_TYPES",
@@ -43,10 +44,6 @@ __all__ = [
     "MessageError",
     "MessageType",
     "decode",
-    "dump_json",
-    "encode",
-    "header_json",
-    "plain_header_json",
     "valid_device_name",
 ]
 
@@ -160,7 +157,7 @@ class Header:
     def to_json(self) -> dict[str, Any]:
         """The header as a JSON object (absent fields left out; an ack's ``status`` kept)."""
         out: dict[str, Any] = {"version": self.version, "name": self.name, "type": self.type.value}
-        for attr, key in _OPTIONAL_KEYS:
+        for attr, key in OPTIONAL_KEYS:
             value = getattr(self, attr)
             if value is not None:
                 out[key] = value.value if isinstance(value, StrEnum) else value
@@ -170,7 +167,7 @@ class Header:
         return out
 
 
-_OPTIONAL_KEYS = (
+OPTIONAL_KEYS = (
     ("request_id", "requestId"),
     ("timeout", "timeout"),
     ("deadline", "deadline"),
@@ -269,117 +266,6 @@ class Limits:
 LIMITS: Final = Limits()
 
 
-# --- encoding ----------------------------------------------------------------------------
-
-
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-_quote: Callable[[str], str] = json.encoder.encode_basestring
-_DECODER = json.JSONDecoder(
-    object_pairs_hook=lambda pairs: _no_duplicates(pairs),
-    parse_constant=lambda name: _no_constant(name),
-)
-
-
-def dump_json(value: Any) -> bytes:
-    """Compact UTF-8 JSON; ``NaN`` and infinities are refused (`ValueError`)."""
-    return _ENCODER.encode(value).encode()
-
-
-_EMPTY_PAYLOAD = b"{}"
-
-
-def encode(
-    header: Header, payload: Mapping[str, Any] | None = None, blobs: Iterable[bytes] = ()
-) -> list[bytes]:
-    """The frames of a message (without a routing id)."""
-    return [
-        header_json(header),
-        dump_json(payload) if payload else _EMPTY_PAYLOAD,
-        *blobs,
-    ]
-
-
-def header_json(header: Header) -> bytes:
-    """``dump_json(header.to_json())``, byte for byte, without the intermediate dict.
-
-    Every message has a header, so this is on the hot path: strings are quoted by the
-    json module's C escaper and integers written directly; anything else (a float
-    deadline) goes through `dump_json`.
-    """
-    parts = [
-        '{"version":',
-        _quote(header.version),
-        ',"name":',
-        _quote(header.name),
-        ',"type":',
-        _quote(header.type.value),
-    ]
-    for attr, key in _OPTIONAL_KEYS:
-        value = getattr(header, attr)
-        if value is None:
-            continue
-        parts.append(f',"{key}":')
-        if type(value) is str:
-            parts.append(_quote(value))
-        elif type(value) is int:
-            parts.append(int.__repr__(value))
-        elif isinstance(value, StrEnum):
-            parts.append(_quote(value.value))
-        else:
-            parts.append(dump_json(value).decode())
-    if header.type is MessageType.ACKNOWLEDGE:
-        if header.request_id is None:
-            parts.append(',"requestId":null')
-        if header.status is None:
-            parts.append(',"status":null')
-    parts.append("}")
-    return "".join(parts).encode()
-
-
-_TEMPLATES: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}
-_TEMPLATES_MAX = 4096
-
-
-def plain_header_json(
-    kind: MessageType,
-    name: str,
-    request_id: int,
-    *,
-    device: str | None = None,
-    session: str | None = None,
-    timeout: int | None = None,
-    completion_code: str | None = None,
-) -> bytes:
-    """``header_json`` of a header with only these fields, from a cached template.
-
-    The hot messages (a command, its accepting acknowledge, a successful completion)
-    differ from the previous one of their kind only in ``requestId``: the bytes around
-    it are kept by the other fields (a bounded cache), and the id is put in between.
-    """
-    key = (kind, name, device, session, timeout, completion_code)
-    template = _TEMPLATES.get(key)
-    if template is None:
-        whole = header_json(
-            Header(
-                kind,
-                name,
-                1,
-                timeout=timeout,
-                completion_code=completion_code,
-                device=device,
-                session=session,
-            )
-        )
-        # requestId is the first key after type; the strings before it are quoted, so
-        # the first occurrence is the key itself.
-        cut = whole.index(b',"requestId":1') + len(b',"requestId":')
-        template = (whole[:cut], whole[cut + 1 :])
-        if len(_TEMPLATES) >= _TEMPLATES_MAX:
-            _TEMPLATES.clear()
-        _TEMPLATES[key] = template
-    return b"%b%d%b" % (template[0], request_id, template[1])
-
-
 # --- decoding ----------------------------------------------------------------------------
 
 
@@ -422,7 +308,7 @@ def decode(
     kind = _TYPES.get(kind_value) if type(kind_value) is str else None
     if kind is None:
         raise _bad(
-            f"header type {_show(kind_value)} is not one of {_names(accept)}", request_id, name
+            f"header type {show(kind_value)} is not one of {_names(accept)}", request_id, name
         )
     if kind not in accept:
         raise _bad(
@@ -440,24 +326,24 @@ def decode(
     version = raw["version"]
     if type(version) is not str or version not in SUPPORTED_VERSIONS:
         raise _bad(
-            f"version {_show(version)} is not supported; this side speaks "
+            f"version {show(version)} is not supported; this side speaks "
             f"{', '.join(sorted(SUPPORTED_VERSIONS))}",
             request_id,
             name,
         )
     # ``name`` is "" unless the header's name is a short enough string.
     if not (_valid_name(name) or (kind is MessageType.ACKNOWLEDGE and raw["name"] == "")):
-        raise _bad(f"name {_show(raw['name'])} is not Interface.Name", request_id, name)
+        raise _bad(f"name {show(raw['name'])} is not Interface.Name", request_id, name)
     if kind is MessageType.COMMAND:
         if request_id is None:
             raise _bad(
-                f"requestId {_show(raw.get('requestId'))} is not an integer from 1 to {_MAX_ID}",
+                f"requestId {show(raw.get('requestId'))} is not an integer from 1 to {_MAX_ID}",
                 request_id,
                 name,
                 AckStatus.INVALID_REQUEST_ID,
             )
     elif request_id is None and raw.get("requestId") is not None:
-        raise _bad(f"requestId {_show(raw['requestId'])} is not a positive integer", None, name)
+        raise _bad(f"requestId {show(raw['requestId'])} is not a positive integer", None, name)
     fields: dict[str, Any] = {}
     for key, value in raw.items():
         if value is None:
@@ -469,7 +355,7 @@ def decode(
         try:
             fields[attr] = convert(value)
         except (TypeError, ValueError):
-            raise _bad(f"header {key} {_show(value)} is not valid", request_id, name) from None
+            raise _bad(f"header {key} {show(value)} is not valid", request_id, name) from None
     header = Header(kind, raw["name"], request_id, version, **fields)
     if frames[1] == b"{}" and len(frames) == 2:
         return Message(header, {})
@@ -478,7 +364,7 @@ def decode(
         raise _bad("the payload is not a JSON object", request_id, name)
     blobs = tuple(bytes(f) for f in frames[2:])
     try:
-        _check_payload(payload, len(blobs), limits.max_depth)
+        check_payload(payload, len(blobs), limits.max_depth)
     except ValueError as exc:
         raise _bad(str(exc), request_id, name) from None
     return Message(header, payload, blobs)
@@ -497,33 +383,17 @@ def _names(types: Iterable[MessageType]) -> str:
     return ", ".join(sorted(t.value for t in types))
 
 
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _maybe_id(value: object) -> int | None:
     if type(value) is int and 0 < value <= _MAX_ID:
         return value
     return None
 
 
-def _checked(test: Callable[[Any], bool]) -> Callable[[Any], Any]:
-    """A converter that returns the value if ``test`` accepts it (its type exactly)."""
-
-    def check(value: Any) -> Any:
-        if not test(value):
-            raise ValueError(value)
-        return value
-
-    return check
-
-
-_timeout = _checked(lambda v: type(v) is int and 0 <= v <= _MAX_TIMEOUT_MS)
-_deadline = _checked(lambda v: type(v) in (int, float) and math.isfinite(v) and v > 0)
-_text = _checked(lambda v: type(v) is str and len(v) <= _MAX_TEXT)
-_device = _checked(lambda v: type(v) is str and valid_device_name(v))
-_seq = _checked(lambda v: type(v) is int and 0 < v <= _MAX_ID)
+_timeout = checked(lambda v: type(v) is int and 0 <= v <= _MAX_TIMEOUT_MS)
+_deadline = checked(lambda v: type(v) in (int, float) and math.isfinite(v) and v > 0)
+_text = checked(lambda v: type(v) is str and len(v) <= _MAX_TEXT)
+_device = checked(lambda v: type(v) is str and valid_device_name(v))
+_seq = checked(lambda v: type(v) is int and 0 < v <= _MAX_ID)
 
 #: Header key -> (Header attribute, converter) for the optional fields.
 _CONVERTERS: dict[str, tuple[str, Callable[[Any], Any]]] = {
@@ -539,58 +409,16 @@ _CONVERTERS: dict[str, tuple[str, Callable[[Any], Any]]] = {
 }
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {_show(key)}")
-        out[key] = value
-    return out
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def _load(frame: bytes, limit: int, what: str) -> Any:
     if len(frame) > limit:
         raise MessageError(
             AckStatus.INVALID_MESSAGE, f"the {what} is {len(frame)} bytes; the limit is {limit}"
         )
     try:
-        return _DECODER.decode(bytes(frame).decode("utf-8"))
+        return loads(frame)
     except RecursionError:
         raise MessageError(AckStatus.INVALID_MESSAGE, f"the {what} nests too deeply") from None
     except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise MessageError(
-            AckStatus.INVALID_MESSAGE, f"the {what} is not UTF-8 JSON: {_first_line(exc)}"
+            AckStatus.INVALID_MESSAGE, f"the {what} is not UTF-8 JSON: {first_line(exc)}"
         ) from None
-
-
-def _first_line(exc: Exception) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0][:120]
-
-
-def _check_payload(payload: Any, count: int, max_depth: int) -> None:
-    """Nesting is at most ``max_depth``; every ``{"$blob": N}`` names an existing frame;
-    each frame is used once. One walk, without recursion."""
-    used: set[int] = set()
-    stack = [(payload, 1)]
-    while stack:
-        item, level = stack.pop()
-        if level > max_depth and isinstance(item, dict | list):
-            raise ValueError(f"the payload nests deeper than {max_depth} levels")
-        if isinstance(item, dict):
-            if "$blob" in item:
-                index = item["$blob"]
-                if len(item) != 1 or type(index) is not int or not 0 <= index < count:
-                    raise ValueError(f"{_show(item)} is not a reference to one of {count} blobs")
-                if index in used:
-                    raise ValueError(f"blob {index} is referenced twice")
-                used.add(index)
-                continue
-            stack.extend((child, level + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, level + 1) for child in item)
-    if len(used) != count:
-        raise ValueError(f"{count - len(used)} of {count} blob frames are not referenced")

@@ -19,14 +19,12 @@ from typing import Any
 
 from hal.errors import Completion, HalError, TooManyRequests
 from hal.remote.codec import codec_for
+from hal.remote.encoding import dump_json, encode, plain_header_json
 from hal.remote.interfaces import Command
 from hal.remote.messages import (
     AckStatus,
     Header,
     MessageType,
-    dump_json,
-    encode,
-    plain_header_json,
 )
 
 __all__ = ["Outbox", "Outcome", "Request", "SendFrames", "ServerSession", "outcome_of"]

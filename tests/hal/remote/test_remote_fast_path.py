@@ -16,6 +16,7 @@ import zmq
 from hal.errors import Completion
 from hal.remote.connection import Connection
 from hal.remote.dispatch import Dispatcher
+from hal.remote.encoding import dump_json, encode, header_json, plain_header_json
 from hal.remote.interfaces import INTERFACES
 from hal.remote.loopsocket import LoopSocket
 from hal.remote.messages import (
@@ -23,10 +24,6 @@ from hal.remote.messages import (
     AckStatus,
     Header,
     MessageType,
-    dump_json,
-    encode,
-    header_json,
-    plain_header_json,
 )
 from simulator.world import World
 

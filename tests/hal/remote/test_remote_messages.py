@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from hal.remote.encoding import encode
 from hal.remote.messages import (
     CLIENT_TYPES,
     SERVER_TYPES,
@@ -15,7 +16,6 @@ from hal.remote.messages import (
     MessageError,
     MessageType,
     decode,
-    encode,
 )
 
 COMMAND = {"version": "1", "name": "CardReader.Move", "type": "command", "requestId": 7}
