@@ -29,11 +29,12 @@ device sends while nobody reads are kept, as on a serial port; a read that times
 end, so the slice bounds what a write may wait: ``read_slice`` while bytes moved in the
 last half second, ``idle_slice`` after that (a write after a quiet spell may wait up to
 ``idle_slice``; libusb's timeouts are whole milliseconds). Request and reply protocols do
-better than a slice: after a transfer ended (a short or zero-length packet) and its
-bytes went to the host, the worker first waits up to 2 ms for the host's next write (it
-usually answers at once) before it reads again, so a write that answers a reply goes
-out without waiting for a read (the device keeps what it sends meanwhile: a bulk IN
-pipe holds its data until the host asks). Each read asks for one packet
+better than a slice: when a transfer from the device ends (a short or zero-length
+packet) after the host wrote, it is likely the reply, and the worker first waits up to
+2 ms for the host's next write (it usually answers at once) before it reads again, so
+a write that answers a reply goes out without waiting for a read (the device keeps what
+it sends meanwhile: a bulk IN pipe holds its data until the host asks); transfers the
+device sends unasked are read back to back. Each read asks for one packet
 (``wMaxPacketSize``): libusb ends such a transfer at the first packet, so a timeout can
 never swallow a partly filled buffer (pyusb raises on a timeout and drops the count of
 bytes that did arrive).
@@ -329,7 +330,8 @@ class UsbTransport:
         self._gone: str | None = None
         self._read_errors = 0
         self._last_traffic = 0.0
-        self._answered = False
+        self._answered = False  # a reply just went to the host: wait for its answer
+        self._asked = False  # the host wrote since the device's last transfer ended
 
     @property
     def name(self) -> str:
@@ -360,7 +362,7 @@ class UsbTransport:
         self._stopped = loop.create_future()
         self._gone = None
         self._read_errors = 0
-        self._answered = False
+        self._answered = self._asked = False
         # Before the worker runs: it reads (and feeds the buffer) as soon as it attached.
         self._buffer.reset()
         thread = threading.Thread(
@@ -634,9 +636,12 @@ class UsbTransport:
             self._read_failed(loop, generation, exc, slice_s)
             return
         self._read_errors = 0
-        # A short packet (a zero-length one included) ends a transfer: the host has a
-        # whole answer to react to. A full one may have more behind it: read on at once.
-        self._answered = count < len(buffer)
+        # A short packet (a zero-length one included) ends a transfer: if the host wrote
+        # since the last one, this is likely its reply, and it is likely to answer it.
+        # A full packet may have more behind it: read on at once.
+        if count < len(buffer) and self._asked:
+            self._asked = False
+            self._answered = True
         if count:
             self._last_traffic = time.monotonic()
             self._post(loop, self._deliver, generation, buffer[:count].tobytes())
@@ -726,6 +731,7 @@ class UsbTransport:
                         raise self._gone_error(loop, exc) from exc
                     raise TransportError(f"{self.name}: writing failed: {_reason(exc)}") from exc
             self._last_traffic = time.monotonic()
+            self._asked = True
 
         await self._submit(bulk_out)
 

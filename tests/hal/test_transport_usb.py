@@ -508,3 +508,17 @@ async def test_bytes_sent_right_after_the_claim_are_not_lost() -> None:
                 assert await transport.read_exactly(5, timeout=1) == b"hello"
             finally:
                 await transport.close()
+
+
+async def test_transfers_the_device_sends_unasked_are_read_back_to_back(
+    quiet_port: UsbTransport, silent: SimUsbDevice
+) -> None:
+    # Only a reply to a write makes the worker pause for the host's answer (2 ms):
+    # 200 unsolicited short transfers would take 0.4 s or more if each paused.
+    await quiet_port.write(b"go")  # the first transfer after it may pause, once
+    start = time.monotonic()
+    for n in range(200):
+        silent.send(bytes((n,)))
+    got = await quiet_port.read_exactly(200, timeout=5)
+    assert got == bytes(range(200))
+    assert time.monotonic() - start < 0.3
