@@ -18,6 +18,7 @@ from protocols import tlv
 from protocols.crt310 import Command, build_frame
 from tellerhal.cli.decode import PROTOCOLS
 from tellerhal.cli.main import main
+from tests.cli.test_decode_crt591 import crt591_streams
 
 PAN = "4761739001010010"
 
@@ -82,6 +83,7 @@ def mostly(
 
 INPUTS = {
     "crt310": mostly(streams, argv_text),
+    "crt591": mostly(crt591_streams, argv_text),
     "track1": mostly(tracks("track1"), argv_text),
     "track2": mostly(tracks("track2"), argv_text),
     "track3": mostly(tracks("track3"), argv_text),
@@ -94,6 +96,7 @@ INPUTS = {
 }
 FLAGS = {
     "crt310": [[], ["--from-device"]],
+    "crt591": [[]],
     "track1": [[], ["--hex"]],
     "track2": [[], ["--hex"]],
     "track3": [[], ["--hex"]],

@@ -23,6 +23,7 @@ from protocols import apdu as apdu_codec
 from protocols import tlv
 from protocols.errors import ProtocolError
 from tellerhal.cli.decode.crt310 import decode_crt310
+from tellerhal.cli.decode.crt591 import decode_crt591
 from tellerhal.cli.decode.fields import (
     EXIT_INPUT,
     Entry,
@@ -35,7 +36,7 @@ from tellerhal.cli.decode.fields import (
 
 __all__ = ["PROTOCOLS", "register", "run"]
 
-PROTOCOLS = ("crt310", "track1", "track2", "track3", "tlv", "apdu")
+PROTOCOLS = ("crt310", "crt591", "track1", "track2", "track3", "tlv", "apdu")
 
 DESCRIPTION = """\
 Decode captured bytes of a teller-machine protocol into JSON lines (one object per frame,
@@ -56,6 +57,8 @@ Protocols:
           --from-device) is given. Decode the two directions of a conversation as
           separate captures. A reply 33 30 / 33 31 decodes as IC power (it could also
           be the baud-rate echo for 1200 / 2400 bps).
+  crt591  Creator CRT-591 card issuer byte stream: frames and control bytes (ACK/NAK/EOT).
+          A frame's head says its direction ('C' command, 'P'/'N'/'E' reply).
   track1, track2, track3  ISO/IEC 7811/7813 magnetic tracks (LRC checked when present).
   tlv     EMV BER-TLV objects, nested objects decoded recursively.
   apdu    ISO/IEC 7816-4 command APDU; with --response a response APDU (data SW1 SW2),
@@ -74,6 +77,7 @@ one stderr line after the objects decoded before it.
 example:
   tellerhal decode crt310 "06 02 00 02 31 30 03 02"
   tellerhal decode --from-device crt310 @capture.hex
+  tellerhal decode crt591 "F2 00 00 03 43 31 30 03 B0 06"
   tellerhal decode track2 ';4111111111111111=25121010000000000000?8'
 """
 
@@ -210,6 +214,7 @@ def _decode_apdu(capture: bytes, args: argparse.Namespace) -> Iterator[Entry]:
 
 DECODERS: dict[str, Callable[[bytes, argparse.Namespace], Iterator[Entry]]] = {
     "crt310": decode_crt310,
+    "crt591": decode_crt591,
     "track1": _decode_track(1),
     "track2": _decode_track(2),
     "track3": _decode_track(3),
