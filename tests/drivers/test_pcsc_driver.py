@@ -327,7 +327,7 @@ def _start_pcscd(pidfile: Path) -> None:
 
 
 def _pcscd_pid(pidfile: Path) -> int:
-    pid = int(pidfile.read_text().strip())
+    pid = int("".join(c for c in pidfile.read_text() if c.isdigit()))  # pcscd's ends in NUL
     assert Path(f"/proc/{pid}/comm").read_text().strip() == "pcscd"
     return pid
 
