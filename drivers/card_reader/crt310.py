@@ -78,6 +78,7 @@ from hal.errors import (
     AtrNotObtained,
     ConfigurationError,
     ConnectionLost,
+    DeviceError,
     HalError,
     HalTimeout,
     HardwareError,
@@ -193,6 +194,7 @@ class Crt310Driver:
         self._presented = False  # a card we put at the front, not yet taken
         self._presented_at = 0.0
         self._watcher: asyncio.Task[None] | None = None
+        self._firmware = ""  # the version string a reset answers
 
     # --- lifecycle and queries -------------------------------------------------------
 
@@ -215,6 +217,17 @@ class Crt310Driver:
             self._emit(MediaDetected(position=where))
         if reply.position is CardPosition.FRONT_HELD:  # ejected earlier, not yet taken
             self._present()
+        await self._read_firmware()
+
+    async def _read_firmware(self) -> None:
+        """Learn the firmware version: Reset 30 30 answers it and moves no card."""
+        try:
+            reply = await self._simple(Command.RESET)
+        except (HalTimeout, ProtocolError, DeviceError, HardwareError) as exc:
+            log.info("%s: no firmware version from the reset: %s", self.name, exc)
+            return
+        if isinstance(reply, PlainReply):
+            self._firmware = reply.data.decode("ascii", "replace").strip()
 
     async def close(self) -> None:
         """Stop watching the exit and close the port."""
@@ -237,6 +250,7 @@ class Crt310Driver:
             transport_position=True,
             card_taken_sensor=True,
             chip_power_actions=frozenset(ChipPowerAction),
+            firmware=self._firmware,
         )
 
     async def get_status(self) -> CardReaderStatus:

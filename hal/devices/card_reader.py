@@ -224,6 +224,8 @@ class CardReaderCapabilities:
         card_taken_sensor: the reader tells when the customer takes the card.
         chip_power_actions: the ``chip_power`` actions it supports.
         dispense_capacity: cards its card stacker holds; 0 when it issues no cards.
+        firmware: the firmware version the device reports (``""`` when it tells none);
+            certification records it.
     """
 
     type: ReaderType = ReaderType.MOTOR
@@ -236,6 +238,7 @@ class CardReaderCapabilities:
     card_taken_sensor: bool = True
     chip_power_actions: frozenset[ChipPowerAction] = frozenset(ChipPowerAction)
     dispense_capacity: int = 0
+    firmware: str = ""
 
     def features(self) -> frozenset[str]:
         """The capability features the reader has, named as in `FEATURES`.
