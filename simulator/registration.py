@@ -37,6 +37,7 @@ from hal.registry import DriverSpec
 from simulator.broken import BROKEN_VARIANTS
 from simulator.models.card_reader import CardPosition
 from simulator.profiles import load_card_profile, profile_names
+from simulator.wire import usb as _usb  # noqa: F401  (registers the pyusb backend "sim")
 from simulator.world import CardReaderSetup, get_world
 
 __all__ = ["SIM_DEVICES", "SIM_DRIVER", "SimOptions", "open_sim_device"]
