@@ -29,7 +29,7 @@ from hal.remote.messages import Header, Message, MessageType
 from hal.remote.security import CurveClientKeys, CurveServerKeys
 from hal.remote.sessions import Outcome, Request, ServerSession
 from hal.stimulus import CardSample
-from protocols import apdu, crt310, tlv, tracks
+from protocols import apdu, crt310, crt591, tlv, tracks
 from protocols.errors import HalError, ProtocolError
 from simulator.models.card_mechanism import Card
 from simulator.profiles import CardProfile, EmvRecord, load_card_profile, load_card_profile_file
@@ -96,6 +96,20 @@ def _card_data_holders() -> Iterator[object]:
     yield crt310.decode_command(crt310.Frame(0x37, 0x32, len(record).to_bytes(2, "big") + record))
     yield crt310.ApduReply(crt310.Command.APDU_T1, crt310.OperationStatus.SUCCESS, record)
     yield crt310.PlainReply(crt310.Command.SLE4442, 0x30, t2)
+    capdu = crt591.Request(0x51, crt591.CpuOperation.APDU_T1, bytes.fromhex("00DC010C") + record)
+    frame591 = crt591.parse_frame(crt591.build_frame(crt591.encode_text(capdu)))
+    yield frame591
+    yield crt591.decode_frame(frame591)
+    yield crt591.BadFrame(crt591.BadFrameReason.BCC, frame591.to_bytes()[:-1] + b"\x00")
+    yield crt591.Reply(
+        0x51,
+        crt591.CpuOperation.APDU_T1,
+        crt591.CardStatus.AT_POSITION,
+        crt591.StackerStatus.ENOUGH,
+        crt591.BinStatus.NOT_FULL,
+        record + b"\x90\x00",
+    )
+    yield crt591.CpuResetData(t1=True, atr=t2)  # an ATR; hidden whatever it holds
     yield CardData(DataStatus.OK, t2)
     yield ReadResult(
         {Track.TRACK1: CardData(DataStatus.OK, t1), Track.TRACK2: CardData(DataStatus.OK, t2)}
