@@ -11,12 +11,18 @@ was skipped for missing features none of which the driver declares
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import concurrent.futures
+import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from drivers.card_reader.crt591 import CRT591_DRIVER
+from simulator.server import ControlServer
+from tellerhal.cli.main import main
 from tellerhal.conformance.card_reader import CARD_READER_CASES, CardReaderCase, CardReaderHarness
 from tellerhal.conformance.framework import Harness, Verdict, acceptable, run_case
 from tests.crt591_rig import PtyRig, crt591_registered
@@ -53,3 +59,30 @@ async def test_the_issuing_case_runs_and_passes(tmp_path: Path) -> None:
     (case,) = [c for c in CARD_READER_CASES if c.id == "card_reader.issue_card"]
     result = await run_case(case, crt591_harness(tmp_path))
     assert result.verdict is Verdict.PASSED, result.detail
+
+
+async def test_tellerhal_certify_certifies_the_crt591(tmp_path: Path) -> None:
+    """``tellerhal certify card_reader crt591+serial://...`` with the world's control
+    socket as the customer: every case passes, nothing is skipped, it is certified."""
+    rig = PtyRig(tmp_path / "pty", tmp_path / "ledger.sqlite")
+    report = tmp_path / "report.json"
+    control = ControlServer("tcp://127.0.0.1:0", lambda: rig.world)
+    async with rig.wire():
+        await control.start()
+        try:
+            argv = ["certify", "card_reader", rig.address(), "--stimulus", control.endpoint]
+            argv += ["--patience", "1", "--json", str(report)]
+            code = await _in_a_thread(main, argv)
+        finally:
+            await control.stop()
+    data: dict[str, Any] = json.loads(report.read_text())
+    assert code == 0, data["reasons"]
+    verdicts = {c["id"]: c["verdict"] for c in data["cases"]}
+    assert set(verdicts) == {c.id for c in CARD_READER_CASES}
+    assert set(verdicts.values()) == {"passed"}, verdicts
+
+
+async def _in_a_thread(func: Callable[..., Any], *args: Any) -> Any:
+    """Run a blocking call (one with its own event loop) on a thread that ends with it."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return await asyncio.get_running_loop().run_in_executor(pool, func, *args)
