@@ -30,7 +30,7 @@ from tests.specs import registered
 #: Real seconds per simulated second: a card movement (0.3 s) takes 1.5 ms.
 SCALE = 0.005
 #: Driver options that keep the tests fast: 10 ms polls, a 0.5 s take timeout.
-FAST = "poll_interval=0.01&take_timeout=0.5&ack_timeout=0.2&reply_timeout=1"
+FAST = "poll_interval=0.01&take_timeout=0.5&ack_timeout=0.2&reply_timeout=1&refuse_after=0.05"
 #: The issuer the rigs build: a 10-card stacker, a 50-card reject bin.
 STACKER = 10
 BIN = 50

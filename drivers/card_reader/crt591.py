@@ -5,7 +5,7 @@ Address (entry point ``crt591`` in group ``tellerhal.drivers``)::
     crt591+serial:///dev/ttyUSB0[?baud=9600&address=0&stacker_capacity=100
                                  &retain_capacity=20&poll_interval=0.1&retries=3
                                  &ack_timeout=0.3&reply_timeout=5&take_timeout=30
-                                 &ledger=/var/lib/kiosk/ledger.db]
+                                 &refuse_after=1&ledger=/var/lib/kiosk/ledger.db]
     crt591+memory://NAME                       (tests: a `hal.transports.memory` pair)
 
 The serial options (``baud``...) are the transport's (`hal.transports.serial`); the
@@ -30,9 +30,9 @@ How XFS4IoT card reader operations become CRT-591 commands:
 - **accept a card** (a customer's card back in, `read_raw_data` waiting): enable entry
   at the gate (33 30), report `InsertCard`, poll status every ``poll_interval`` s until
   st0 is '2' (`MediaInserted`), then disable entry (33 31). A card that stays at the
-  gate for three polls in a row was refused (`InvalidMediaEvent`, `InvalidMedia`)
-  [assumption]. Cancelled, the driver disables entry and a card that got in stays in,
-  reported.
+  gate for ``refuse_after`` seconds (and three polls at least) was refused
+  (`InvalidMediaEvent`, `InvalidMedia`) [assumption]. Cancelled, the driver disables
+  entry and a card that got in stays in, reported.
 - **read**: the chip only (the CRT-591 has no magnetic head): a cold reset (51 30),
   whose ATR is the data; ``61`` and other activation failures ``dataMissing``.
 - **chip**: cold 51 30, warm 51 38, off 51 31; the reset says the protocol, and APDUs go
@@ -117,7 +117,7 @@ __all__ = ["CRT591_DRIVER", "MAX_APDU", "Crt591Driver", "Crt591Options", "open_c
 log = logging.getLogger(__name__)
 
 _RETRY_PAUSE = 0.1  # the exit watcher's least pause after a failed poll (a port gone)
-_REFUSED_POLLS = 3  # polls with the card at the gate before it counts as refused
+_REFUSED_POLLS = 3  # polls with the card at the gate (at least) before it counts as refused
 #: The longest C-APDU a command carries ('C' CM PM, then the APDU).
 MAX_APDU = MAX_DATA + 3
 
@@ -137,6 +137,8 @@ class Crt591Options:
         reply_timeout: seconds for a reply (card movements included).
         take_timeout: seconds a card may wait at the gate before it is captured;
             empty: never.
+        refuse_after: seconds a card may stay at the gate, once entry is enabled,
+            before it counts as refused (the unit did not draw it in) [assumption].
         ledger: the ledger file dispenses and captures are journalled in; empty: in memory.
 
     Raises:
@@ -151,6 +153,7 @@ class Crt591Options:
     ack_timeout: float = 0.3
     reply_timeout: float = 5.0
     take_timeout: float | None = 30.0
+    refuse_after: float = 1.0
     ledger: str = ""
 
     def __post_init__(self) -> None:
@@ -165,6 +168,8 @@ class Crt591Options:
             raise ConfigurationError(f"poll_interval must be >= 0 s, got {self.poll_interval}")
         if not 0 <= self.retries <= 10:
             raise ConfigurationError(f"retries must be 0 to 10, got {self.retries}")
+        if not (math.isfinite(self.refuse_after) and self.refuse_after >= 0):
+            raise ConfigurationError(f"refuse_after must be >= 0 s, got {self.refuse_after}")
         for key in ("ack_timeout", "reply_timeout"):
             value = getattr(self, key)
             if not (math.isfinite(value) and value > 0):
@@ -283,7 +288,8 @@ class Crt591Driver:
             return
         await self._call(Command.ENTRY_ENABLE, what="enable entry")
         self._emit(InsertCard())
-        at_gate = 0
+        loop = asyncio.get_running_loop()
+        at_gate, since = 0, 0.0
         try:
             while True:
                 await asyncio.sleep(self.options.poll_interval)
@@ -292,8 +298,14 @@ class Crt591Driver:
                     self._emit(MediaInserted())
                     await self._call(Command.ENTRY_DISABLE, what="disable entry")
                     return
-                at_gate = at_gate + 1 if reply.card is CardStatus.AT_GATE else 0
-                if at_gate >= _REFUSED_POLLS:
+                if reply.card is not CardStatus.AT_GATE:
+                    at_gate = 0
+                    continue
+                at_gate += 1
+                if at_gate == 1:
+                    since = loop.time()
+                held = loop.time() - since >= self.options.refuse_after
+                if at_gate >= _REFUSED_POLLS and held:
                     await self._call(Command.ENTRY_DISABLE, what="disable entry")
                     self._emit(InvalidMediaEvent())
                     self._present()

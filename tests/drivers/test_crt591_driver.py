@@ -51,13 +51,29 @@ from hal.errors import (
     UnsupportedOperation,
 )
 from hal.events import Event
-from protocols.crt591 import Command, CpuOperation, ErrorCode, Position, Request
+from hal.transports.memory import memory_pair
+from protocols.crt591 import (
+    BinStatus,
+    CardStatus,
+    Command,
+    CpuOperation,
+    Crt591StreamDecoder,
+    ErrorCode,
+    Frame,
+    Position,
+    Request,
+    StackerStatus,
+    build_positive,
+    decode_frame,
+)
 from simulator.models.card_reader import CardPosition
 from simulator.wire.crt591 import Crt591Emulator
 from tests.crt591_rig import STACKER, MemoryRig, crt591_registered
 
 CHIP = frozenset({Track.CHIP})
-FAST = Crt591Options(poll_interval=0.005, ack_timeout=0.05, reply_timeout=0.5, take_timeout=0.2)
+FAST = Crt591Options(
+    poll_interval=0.005, ack_timeout=0.05, reply_timeout=0.5, take_timeout=0.2, refuse_after=0.02
+)
 SELECT_PSE = bytes.fromhex("00A404000E") + b"1PAY.SYS.DDF01" + b"\x00"
 
 
@@ -429,6 +445,73 @@ async def test_another_address_is_not_answered() -> None:
             await stranger.close()
 
 
+async def test_a_jam_while_issuing_leaves_the_card_out_of_the_stacker(bench: Bench) -> None:
+    await bench.rig.control.jam()
+    with pytest.raises(MediaJam):
+        await bench.driver.dispense_card(MoveTarget.TRANSPORT)
+    assert bench.rig.model.stacker_count == STACKER - 1
+    assert bench.rig.model.position is CardPosition.JAMMED
+    assert (await bench.driver.get_status()).media is MediaStatus.JAMMED
+    with pytest.raises(MediaJam):
+        await bench.driver.dispense_card(MoveTarget.TRANSPORT)  # no second card over it
+    assert bench.rig.model.stacker_count == STACKER - 1
+
+
+# --- a scripted unit: a card that takes its time at the gate ---------------------------------
+
+
+@asynccontextmanager
+async def scripted(st0: list[CardStatus]) -> AsyncIterator[Crt591Driver]:
+    """A unit that ACKs every frame and answers each status with the next st0 of the
+    list (the last one for ever), every other command positively."""
+    host, device = memory_pair()
+    await device.open()
+    states = iter(st0)
+    current = st0[0]
+
+    async def serve() -> None:
+        nonlocal current
+        decoder = Crt591StreamDecoder()
+        while True:
+            for item in decoder.feed(await device.read()):
+                if not isinstance(item, Frame):
+                    continue
+                await device.write(b"\x06")
+                request = decode_frame(item)
+                assert isinstance(request, Request)
+                if (request.cm, request.pm) == (0x31, 0x30):
+                    current = next(states, current)
+                status = (current, StackerStatus.ENOUGH, BinStatus.NOT_FULL)
+                await device.write(build_positive(request, *status))
+
+    task = asyncio.create_task(serve())
+    driver = Crt591Driver(host, Crt591Options(poll_interval=0.005, refuse_after=0.5))
+    try:
+        await driver.open(Recorder())
+        yield driver
+    finally:
+        await driver.close()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await device.close()
+
+
+async def test_a_card_a_few_polls_at_the_gate_is_drawn_in_not_refused() -> None:
+    no, gate, inside = CardStatus.NO_CARD, CardStatus.AT_GATE, CardStatus.AT_POSITION
+    async with scripted([no, no, no] + [gate] * 6 + [inside]) as driver:
+        await asyncio.wait_for(driver.accept_card(CHIP), 2)
+        assert (await driver.get_status()).media is MediaStatus.PRESENT
+
+
+async def test_a_card_left_at_the_gate_past_refuse_after_is_refused() -> None:
+    async with scripted([CardStatus.NO_CARD, CardStatus.AT_GATE]) as driver:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        with pytest.raises(InvalidMedia):
+            await asyncio.wait_for(driver.accept_card(CHIP), 2)
+        assert loop.time() - start >= 0.5
+
+
 # --- the tables ---------------------------------------------------------------------------
 
 
@@ -466,6 +549,7 @@ def test_error_codes_become_hal_errors(code: ErrorCode, error: type[Exception]) 
         {"ack_timeout": 0.0},
         {"reply_timeout": float("inf")},
         {"take_timeout": 0.0},
+        {"refuse_after": -1.0},
     ],
 )
 def test_options_are_checked(bad: dict[str, float]) -> None:
