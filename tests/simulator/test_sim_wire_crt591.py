@@ -28,10 +28,11 @@ from hal.devices.card_reader import (
     MediaStatus,
     MoveTarget,
     ReplenishmentStatus,
+    ResetAction,
     StorageError,
     Track,
 )
-from hal.errors import ConnectionLost, HalTimeout, NoMedia, Occupied
+from hal.errors import ConnectionLost, HalTimeout, MediaJam, NoMedia, Occupied
 from hal.transports.memory import MemoryTransport, memory_pair
 from hal.transports.spy import SPY_TRANSPORT
 from hal.transports.usb import USB_TRANSPORT
@@ -470,6 +471,25 @@ async def test_the_unit_finding_the_stacker_empty_is_no_media_and_a_storage_erro
         stacker = await reader.stacker()
         assert stacker.count == 5  # the failed dispense moved nothing in the books
         assert stacker.status is ReplenishmentStatus.EMPTY  # the sensor wins
+
+
+async def test_a_card_jammed_while_issuing_has_left_the_stacker_in_the_books(
+    tmp_path: Path, specs: None
+) -> None:
+    rig = PtyRig(tmp_path / "pty", tmp_path / "ledger.sqlite")
+    async with rig.reader() as reader:
+        await reader.load_stacker(STACKER)
+        await rig.control.jam()
+        with pytest.raises(MediaJam):
+            await reader.move(MoveTarget.TRANSPORT, from_unit=DISPENSE_UNIT, timeout=5)
+        stacker = await reader.stacker()
+        assert stacker.count == rig.model.stacker_count == STACKER - 1
+        assert stacker.unknown == stacker.pending == 0
+        assert (await reader.status()).media is MediaStatus.JAMMED
+        await rig.control.clear_jam()
+        await reader.reset(ResetAction.EXIT, timeout=5)
+        await rig.control.take_card(timeout=2)
+        assert await rig.control.card_position() == "customer"
 
 
 async def test_unplug_mid_read_is_connection_lost_and_the_driver_recovers_on_replug(
