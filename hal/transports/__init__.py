@@ -9,7 +9,9 @@ each module documents its URL format in its header:
 - `hal.transports.memory`: ``DRIVER+memory://NAME``, an in-process pair with a fault
   manipulator, for tests;
 - `hal.transports.spy`: the ``spy+`` prefix, a hex dump of any transport's traffic with
-  card data masked.
+  card data masked;
+- `hal.transports.pcsc`: ``pcsc://READER``, a PC/SC smart-card reader through pcscd
+  (not a byte stream: connect, ATR, transmit; its own contract, in its header).
 
 They register through the ``tellerhal.transports`` entry points (``serial``, ``memory``,
 ``spy``); a driver gets its transport from `hal.registry.make_transport`.

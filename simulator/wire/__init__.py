@@ -8,7 +8,9 @@ a real driver, unmodified, runs against it:
 - `simulator.wire.link`: the `WireLink` a protocol emulator talks through (a pty, or
   the device end of a memory pair in tests) and `WirePacer`, the timing of a UART;
 - `simulator.wire.crt310.Crt310Emulator`: the Creator CRT-310 card reader (its link
-  layer; `simulator.wire.crt310_firmware` carries the commands out on the model).
+  layer; `simulator.wire.crt310_firmware` carries the commands out on the model);
+- `simulator.wire.vpcd.VirtualCard`: a card in a vsmartcard vpcd reader of the real
+  pcscd, and `simulator.wire.pcsc_slot`: the dip slot it sits in and its stimulus.
 """
 
 from __future__ import annotations
