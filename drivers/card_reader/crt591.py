@@ -213,6 +213,10 @@ class Crt591Driver:
         self._presented = False  # a card we put at the gate, not yet taken
         self._presented_at = 0.0
         self._watcher: asyncio.Task[None] | None = None
+        # Held from the status check to the end of a move: the gate watcher's capture
+        # must not empty the channel between an app's check and its move (a move into an
+        # empty channel issues a card).
+        self._motion = asyncio.Lock()
         #: Initialize commands sent because the unit answered B0 (not initialised).
         self.reinitialised = 0
 
@@ -348,6 +352,10 @@ class Crt591Driver:
 
     async def move_card(self, to: MoveTarget) -> None:
         """Move the card in the unit: exit (out of the gate), transport, retain."""
+        async with self._motion:
+            await self._move_card(to)
+
+    async def _move_card(self, to: MoveTarget) -> None:
         reply = await self._status()
         if reply.card is CardStatus.NO_CARD:
             # A move with the channel empty would issue a new card: never sent.
@@ -367,6 +375,10 @@ class Crt591Driver:
         """Issue a card from the stacker to the IC position (transport) or the gate (exit)."""
         if to is MoveTarget.RETAIN:
             raise InvalidData(f"{self.name}: a new card goes to the transport or the exit")
+        async with self._motion:
+            await self._dispense(to)
+
+    async def _dispense(self, to: MoveTarget) -> None:
         reply = await self._status()
         if reply.card is not CardStatus.NO_CARD:
             if self._jammed:
@@ -530,6 +542,10 @@ class Crt591Driver:
                 await asyncio.sleep(max(self.options.poll_interval, _RETRY_PAUSE))
 
     async def _capture_left_card(self) -> None:
+        async with self._motion:
+            await self._capture()
+
+    async def _capture(self) -> None:
         reply = await self._status()
         if reply.card is not CardStatus.AT_GATE:
             return  # just taken: the poll saw it
