@@ -369,12 +369,15 @@ class PcscReader:
         executor, self._executor = self._executor, None
         if executor is None:
             return
-        self._interrupt()
         loop = asyncio.get_running_loop()
+        release = loop.run_in_executor(executor, self._release)
         try:
-            await asyncio.shield(loop.run_in_executor(executor, self._release))
+            while not release.done() and self._slice is not None and not self._slice.done():
+                self._interrupt()
+                await asyncio.wait([self._slice], timeout=_CANCEL_RETRY)
+            await asyncio.shield(release)
         finally:
-            executor.shutdown(wait=True)
+            executor.shutdown(wait=True)  # idle by now: the thread ends at once
             self._slice = None
 
     async def __aenter__(self) -> PcscReader:

@@ -1,8 +1,10 @@
 """drivers.card_reader.pcsc: the PC/SC dip reader through hal.open, pcscd and vpcd.
 
 The reader is ``Virtual PCD 00 01`` (vpcd slot 1); the customer is the simulator's slot.
-The last test stops the machine's pcscd and starts it again under the open driver: it
-needs the pid file ``.ci/run`` exports (``TELLERHAL_PCSCD_PIDFILE``).
+The last test stops the machine's pcscd and starts it again under the open driver: the
+pcscd whose pid ``.ci/run`` exports in ``TELLERHAL_PCSCD_PIDFILE`` (and stops at the
+end), or, when pytest runs by hand, the one ``/run/pcscd/pcscd.pid`` names (the new
+one is left running in its place).
 """
 
 from __future__ import annotations
@@ -285,17 +287,21 @@ async def test_a_card_already_in_at_open_is_detected(slot: PcscSlot) -> None:
 _restarted: list[subprocess.Popen[bytes]] = []  # outlives the test: .ci/run stops it
 
 
-def _pcscd_pidfile() -> Path:
+def _pcscd_pidfile(tmp_path: Path) -> Path:
+    """The pid file of the pcscd to restart: the one .ci/run exports; else (pytest run
+    by hand) a copy of pcscd's own, and the restarted pcscd is left running."""
     value = os.environ.get("TELLERHAL_PCSCD_PIDFILE", "")
-    if not value:
-        message = (
-            "restarting pcscd needs TELLERHAL_PCSCD_PIDFILE (the pid file of the pcscd the "
-            "tests may restart, which .ci/run exports)"
-        )
+    if value:
+        return Path(value)
+    own = Path("/run/pcscd/pcscd.pid")
+    if not own.exists():
+        message = "pcscd wrote no /run/pcscd/pcscd.pid and TELLERHAL_PCSCD_PIDFILE is not set"
         if os.environ.get("CI") == "true":
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
-    return Path(value)
+    copy = tmp_path / "pcscd.pid"
+    copy.write_bytes(own.read_bytes())
+    return copy
 
 
 def _alive(pid: int) -> bool:
@@ -337,9 +343,9 @@ def _pcscd_pid(pidfile: Path) -> int:
     kinds=("process",),
 )
 async def test_pcscd_going_away_is_connection_lost_and_the_driver_recovers(
-    slot: PcscSlot,
+    slot: PcscSlot, tmp_path: Path
 ) -> None:
-    pidfile = _pcscd_pidfile()
+    pidfile = _pcscd_pidfile(tmp_path)
     old = _pcscd_pid(pidfile)
     async with open_reader("retry_interval=0.1") as reader:
         await insert_and_read(reader, slot)
