@@ -54,6 +54,8 @@ __all__ = [
     "CardStats",
     "VirtualCard",
     "card_atr",
+    "frame",
+    "take_frames",
 ]
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,34 @@ def card_atr(profile: CardProfile, protocols: frozenset[str]) -> tuple[bytes, st
     if chip is None or protocol is None:
         return MUTE_ATR, None
     return chip.atrs[protocol], protocol
+
+
+def frame(payload: bytes) -> bytes:
+    """One vpcd message: the 2-byte big-endian length, then the payload.
+
+    Raises:
+        ValueError: the payload is longer than a length field can say (65535 bytes).
+    """
+    if len(payload) > 0xFFFF:
+        raise ValueError(f"a vpcd message holds at most 65535 bytes, got {len(payload)}")
+    return _LENGTH.pack(len(payload)) + payload
+
+
+def take_frames(buffer: bytearray) -> list[bytes]:
+    """Remove every complete message from the front of ``buffer``; return their payloads.
+
+    What is left is the start of a message still arriving (any chunking works).
+    """
+    out = []
+    start = 0
+    while len(buffer) - start >= 2:
+        (size,) = _LENGTH.unpack_from(buffer, start)
+        if len(buffer) - start < 2 + size:
+            break
+        out.append(bytes(buffer[start + 2 : start + 2 + size]))
+        start += 2 + size
+    del buffer[:start]
+    return out
 
 
 @dataclass
@@ -133,15 +163,10 @@ class _CardProtocol(asyncio.Protocol):
         self.card.stats.bytes_in += len(data)
         self.buffer += data
         out = bytearray()
-        while len(self.buffer) >= 2:
-            (size,) = _LENGTH.unpack_from(self.buffer)
-            if len(self.buffer) < 2 + size:
-                break
-            payload = bytes(self.buffer[2 : 2 + size])
-            del self.buffer[: 2 + size]
+        for payload in take_frames(self.buffer):
             answer = self.card.answer(payload)
             if answer is not None:
-                out += _LENGTH.pack(len(answer)) + answer
+                out += frame(answer)
         if out and self.transport is not None:
             self.transport.write(bytes(out))  # length and data in one segment
 

@@ -8,12 +8,15 @@ and the golden run go through the real pcscd.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hal.errors import HalTimeout, Occupied, SequenceError, UnsupportedOperation
 from hal.stimulus import CardReaderStimulus
@@ -21,7 +24,8 @@ from hal.transports.pcsc import PcscReader
 from simulator.emv import EmvChip
 from simulator.profiles import load_card_profile
 from simulator.wire.pcsc_slot import PcscSlot, PcscSlotControl
-from simulator.wire.vpcd import MUTE_ATR, VirtualCard, card_atr
+from simulator.wire.vpcd import MUTE_ATR, VirtualCard, card_atr, take_frames
+from simulator.wire.vpcd import frame as vpcd_frame
 from tests.pcsc_rig import PORTS, READERS, SELECT_PSE, require_pcscd
 
 VISA = load_card_profile("visa")
@@ -184,6 +188,33 @@ async def test_the_slot_reconnects_when_the_link_drops(vpcd: FakeVpcd) -> None:
         await slot.pull()
         assert slot.position == "customer"
         assert await asyncio.wait_for(again[0].read(), 2) == b""
+
+
+@given(
+    payloads=st.lists(st.binary(max_size=300), max_size=8),
+    cuts=st.lists(st.integers(min_value=0, max_value=3000), max_size=12),
+)
+def test_frames_come_out_whole_and_in_order_however_the_stream_is_cut(
+    payloads: list[bytes], cuts: list[int]
+) -> None:
+    stream = b"".join(vpcd_frame(p) for p in payloads)
+    bounds = sorted({0, len(stream), *(c for c in cuts if c < len(stream))})
+    buffer, got = bytearray(), []
+    for start, end in itertools.pairwise(bounds):
+        buffer += stream[start:end]
+        got += take_frames(buffer)
+    assert got == payloads
+    assert buffer == b""
+
+
+def test_a_frame_says_its_length_big_endian() -> None:
+    assert vpcd_frame(b"\x04") == b"\x00\x01\x04"
+    assert vpcd_frame(bytes(300))[:2] == b"\x01\x2c"
+    with pytest.raises(ValueError, match="65535"):
+        vpcd_frame(bytes(0x10000))
+    partial = bytearray(b"\x00\x05abc")
+    assert take_frames(partial) == []
+    assert partial == b"\x00\x05abc"  # kept until the rest comes
 
 
 # --- the slot and its stimulus on the real pcscd --------------------------------------------
