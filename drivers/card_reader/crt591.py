@@ -219,6 +219,7 @@ class Crt591Driver:
         self._motion = asyncio.Lock()
         #: Initialize commands sent because the unit answered B0 (not initialised).
         self.reinitialised = 0
+        self._firmware = ""  # the version Initialize answers ("CRT-591-M001")
 
     # --- lifecycle and queries -------------------------------------------------------
 
@@ -267,6 +268,7 @@ class Crt591Driver:
             card_taken_sensor=True,
             chip_power_actions=frozenset(ChipPowerAction),
             dispense_capacity=self.options.stacker_capacity,
+            firmware=self._firmware,
         )
 
     async def get_status(self) -> CardReaderStatus:
@@ -482,6 +484,8 @@ class Crt591Driver:
         reply = await self._call(Command.INITIALIZE, mode, what=f"initialize ({mode.name})")
         self._jammed = False
         self._observe(reply)
+        if reply.data:
+            self._firmware = reply.data.decode("ascii", "replace").strip()
         return reply
 
     async def _status(self) -> Reply:

@@ -21,6 +21,7 @@ from hal import registry
 from simulator.profiles import load_card_profile
 from simulator.registration import SIM_DRIVER
 from simulator.server import ControlServer
+from simulator.wire.crt310_firmware import VERSION
 from simulator.world import reset_worlds
 from tellerhal.cli.main import main
 from tellerhal.conformance.card_reader import CARD_READER_CASES
@@ -244,6 +245,8 @@ async def test_the_crt310_driver_is_certified_over_a_pty(tmp_path: Path) -> None
         props["device.features"].split(",")
     )
     assert props["certified"] == "true"
+    # The firmware version is the one the emulated reader's reset answers.
+    assert props["device.firmware"] == VERSION.decode() == data["device"]["firmware"]
 
 
 async def _in_a_thread(func: Any, *args: Any) -> Any:

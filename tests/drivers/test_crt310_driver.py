@@ -64,6 +64,7 @@ from protocols.crt310 import (
     build_track_reply,
 )
 from simulator.wire.crt310 import Crt310Emulator
+from simulator.wire.crt310_firmware import VERSION
 from tests.crt310_rig import MemoryRig, crt310_registered
 
 MAG = frozenset({Track.TRACK1, Track.TRACK2, Track.TRACK3})
@@ -499,4 +500,5 @@ async def test_an_address_opens_the_driver_over_a_named_memory_pair() -> None:
     async with rig.wire(), reader:
         caps = await reader.capabilities()
         assert caps.retain_capacity == 7
+        assert caps.firmware == VERSION.decode()  # what Reset 30 30 answered
         assert (await reader.status()).media is MediaStatus.NOT_PRESENT

@@ -68,6 +68,7 @@ from protocols.crt591 import (
 )
 from simulator.models.card_reader import CardPosition
 from simulator.wire.crt591 import Crt591Emulator
+from simulator.wire.crt591_firmware import VERSION
 from tests.crt591_rig import STACKER, MemoryRig, crt591_registered
 
 CHIP = frozenset({Track.CHIP})
@@ -571,4 +572,5 @@ async def test_an_address_opens_the_driver_over_a_named_memory_pair() -> None:
         caps = await reader.capabilities()
         assert (caps.retain_capacity, caps.dispense_capacity) == (7, 10)
         assert caps.features() == CRT591_DRIVER.capabilities["card_reader"]
+        assert caps.firmware == VERSION.decode()  # what Initialize answered
         assert (await reader.status()).media is MediaStatus.NOT_PRESENT
