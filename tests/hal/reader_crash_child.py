@@ -1,9 +1,11 @@
 """The process `test_reader_crash` kills mid-capture.
 
-Run as ``python -m tests.hal.reader_crash_child LEDGER``: opens the simulated card
-reader over the ledger file, reads a card, makes the reader's replies slow, and asks it
-to retain the card. The service journals the capture before the reader moves; the
-parent kills this process (SIGKILL) while the move is under way.
+Run as ``python -m tests.hal.reader_crash_child LEDGER [capture|dispense]``: opens the
+simulated card reader over the ledger file, then either reads a card, makes the reader's
+replies slow and asks it to retain the card (``capture``), or loads the card stacker and
+asks for a card whose trip out of the stacker never ends (``dispense``). The service
+journals the movement before the reader moves; the parent kills this process (SIGKILL)
+while the move is under way.
 """
 
 from __future__ import annotations
@@ -11,8 +13,19 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from hal.devices.card_reader import MoveTarget, Track
-from simulator.world import World
+from hal.devices.card_reader import DISPENSE_UNIT, MoveTarget, Track
+from simulator.world import CardReaderSetup, World
+
+
+async def dispense(ledger: str) -> None:
+    """Load the stacker, then issue a card that is still on its way at the kill."""
+    world = World("crash", clock_scale=0.01)
+    world.card_reader(setup=CardReaderSetup(motion_time=100_000))  # 1000 s real
+    async with world.open_card_reader(ledger=ledger) as reader:
+        await reader.load_stacker(10, reason="test: loaded")
+        print("moving", flush=True)
+        await reader.move(MoveTarget.TRANSPORT, from_unit=DISPENSE_UNIT)
+    print("the dispense finished: the test should have killed this process", flush=True)
 
 
 async def main(ledger: str) -> None:
@@ -31,4 +44,5 @@ async def main(ledger: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    mode = sys.argv[2] if len(sys.argv) > 2 else "capture"
+    asyncio.run(dispense(sys.argv[1]) if mode == "dispense" else main(sys.argv[1]))
