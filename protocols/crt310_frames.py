@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from enum import Enum, IntEnum
+from enum import IntEnum
 
 from construct import Bytes, Const, Int8ub, Int16ub, Rebuild, Struct, len_, this
 
 from protocols.checksums import bcc_xor
+from protocols.creator_frames import BadFrame, BadFrameReason, LengthFramedDecoder, hide
 from protocols.errors import ChecksumError, FramingError
 
 __all__ = [
@@ -86,9 +87,8 @@ FRAME = Struct(
 """The frame layout in construct (compiled); the BCC is not checked by it."""
 
 
-def _hide(data: bytes) -> str:
-    # Frame data can hold track data, PINs in C-APDUs or PANs in R-APDUs: show the size.
-    return f"<{len(data)} bytes>"
+# Frame data can hold track data, PINs in C-APDUs or PANs in R-APDUs: show the size.
+_hide = hide
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -116,44 +116,6 @@ class Frame:
 
     def __repr__(self) -> str:
         return f"Frame(cm=0x{self.cm:02X}, pm=0x{self.pm:02X}, data={_hide(self.data)})"
-
-
-class BadFrameReason(Enum):
-    """Why the stream decoder reported bytes as a ``BadFrame``."""
-
-    BCC = "bcc"
-    """A well-delimited frame whose BCC does not match: ask for it again (NAK)."""
-    NOISE = "noise"
-    """Bytes outside any frame: line noise, a bad length, a missing ETX."""
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class BadFrame:
-    """Bytes the stream decoder could not accept, reported so none vanish silently.
-
-    Attributes:
-        reason: BCC mismatch, or noise between frames.
-        raw: the bytes concerned (the whole frame for a BCC mismatch).
-    """
-
-    reason: BadFrameReason
-    raw: bytes
-
-    @property
-    def wire_size(self) -> int:
-        """How many stream bytes this item accounts for."""
-        return len(self.raw)
-
-    @property
-    def detail(self) -> str:
-        """A one-line description (no payload bytes in it)."""
-        if self.reason is BadFrameReason.BCC:
-            expected = bcc_xor(self.raw[:-1])
-            return f"BCC is 0x{self.raw[-1]:02X}, expected 0x{expected:02X}"
-        return f"{len(self.raw)} bytes outside any frame (first 0x{self.raw[0]:02X})"
-
-    def __repr__(self) -> str:
-        return f"BadFrame({self.reason.value}, {_hide(self.raw)})"
 
 
 Item = Control | Frame | BadFrame
@@ -199,7 +161,11 @@ def parse_frame(raw: bytes | bytearray) -> Frame:
     return Frame(cm, pm, bytes(raw[5:-2]))
 
 
-class Crt310StreamDecoder:
+def _frame_of(raw: bytes) -> Frame:
+    return Frame(raw[3], raw[4], raw[5:-2])
+
+
+class Crt310StreamDecoder(LengthFramedDecoder[Frame, Control]):
     """Turn a byte stream into control bytes, frames and bad frames; never raises.
 
     Every byte fed is accounted for: it ends up in an item (``wire_size``) or in
@@ -208,15 +174,19 @@ class Crt310StreamDecoder:
     where LEN puts it is noise, and decoding resumes at the next byte. Caveat: a frame
     whose BCC fails is consumed whole, so a corrupted header whose LEN happens to end
     on an 03 byte swallows what follows it; the NAK/retry exchange recovers from that.
+    The core is `protocols.creator_frames.LengthFramedDecoder`.
     """
 
     def __init__(self) -> None:
-        self._buf = bytearray()
-
-    @property
-    def pending(self) -> int:
-        """Bytes held back as the start of an incomplete frame."""
-        return len(self._buf)
+        super().__init__(
+            stx=STX,
+            len_at=1,
+            overhead=5,
+            min_len=2,
+            max_len=MAX_LEN,
+            controls=_CONTROLS,
+            make=_frame_of,
+        )
 
     @property
     def pending_frame_size(self) -> int | None:
@@ -224,51 +194,3 @@ class Crt310StreamDecoder:
         if len(self._buf) < 3:
             return None
         return ((self._buf[1] << 8) | self._buf[2]) + 5
-
-    def reset(self) -> None:
-        """Forget any partial frame (after a timeout or a port reopen)."""
-        self._buf.clear()
-
-    def feed(self, data: bytes | bytearray | memoryview) -> list[Item]:
-        """Add bytes; return the items completed by them, in stream order."""
-        buf = self._buf
-        buf += data
-        items: list[Item] = []
-        size = len(buf)
-        pos = 0
-        noise = -1
-        while pos < size:
-            byte = buf[pos]
-            if byte == STX:
-                if size - pos < 3:
-                    break
-                length = (buf[pos + 1] << 8) | buf[pos + 2]
-                end = pos + length + 5
-                if 2 <= length <= MAX_LEN:
-                    if end > size:
-                        break
-                    if buf[end - 2] == ETX:
-                        if noise >= 0:
-                            items.append(BadFrame(BadFrameReason.NOISE, bytes(buf[noise:pos])))
-                            noise = -1
-                        frame = bytes(buf[pos:end])
-                        if bcc_xor(frame[:-1]) == frame[-1]:
-                            items.append(Frame(frame[3], frame[4], frame[5:-2]))
-                        else:
-                            items.append(BadFrame(BadFrameReason.BCC, frame))
-                        pos = end
-                        continue
-            elif byte in _CONTROLS:
-                if noise >= 0:
-                    items.append(BadFrame(BadFrameReason.NOISE, bytes(buf[noise:pos])))
-                    noise = -1
-                items.append(_CONTROLS[byte])
-                pos += 1
-                continue
-            if noise < 0:
-                noise = pos
-            pos += 1
-        if noise >= 0:
-            items.append(BadFrame(BadFrameReason.NOISE, bytes(buf[noise:pos])))
-        del buf[:pos]
-        return items

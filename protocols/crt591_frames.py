@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from enum import Enum, IntEnum
+from enum import IntEnum
 
 from construct import Bytes, Const, Int8ub, Int16ub, Rebuild, Struct, len_, this
 
 from protocols.checksums import bcc_xor
+from protocols.creator_frames import BadFrame, BadFrameReason, LengthFramedDecoder, hide
 from protocols.errors import ChecksumError, FramingError
 
 __all__ = [
@@ -85,11 +86,6 @@ FRAME = Struct(
 """The frame layout in construct (compiled); the BCC is not checked by it."""
 
 
-def hide(data: bytes) -> str:
-    """How a ``repr`` shows bytes that may hold card data: their size only."""
-    return f"<{len(data)} bytes>"
-
-
 @dataclass(frozen=True, slots=True, repr=False)
 class Frame:
     """One frame with a good BCC. ``text`` may hold card data: ``repr`` hides it.
@@ -114,44 +110,6 @@ class Frame:
     def __repr__(self) -> str:
         head = f"{self.text[0]:02X}" if self.text else "--"
         return f"Frame(address={self.address}, head=0x{head}, text={hide(self.text)})"
-
-
-class BadFrameReason(Enum):
-    """Why the stream decoder reported bytes as a ``BadFrame``."""
-
-    BCC = "bcc"
-    """A well-delimited frame whose BCC does not match: ask for it again (NAK)."""
-    NOISE = "noise"
-    """Bytes outside any frame: line noise, a bad length, a missing ETX."""
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class BadFrame:
-    """Bytes the stream decoder could not accept, reported so none vanish silently.
-
-    Attributes:
-        reason: BCC mismatch, or noise between frames.
-        raw: the bytes concerned (the whole frame for a BCC mismatch).
-    """
-
-    reason: BadFrameReason
-    raw: bytes
-
-    @property
-    def wire_size(self) -> int:
-        """How many stream bytes this item accounts for."""
-        return len(self.raw)
-
-    @property
-    def detail(self) -> str:
-        """A one-line description (no payload bytes in it)."""
-        if self.reason is BadFrameReason.BCC:
-            expected = bcc_xor(self.raw[:-1])
-            return f"BCC is 0x{self.raw[-1]:02X}, expected 0x{expected:02X}"
-        return f"{len(self.raw)} bytes outside any frame (first 0x{self.raw[0]:02X})"
-
-    def __repr__(self) -> str:
-        return f"BadFrame({self.reason.value}, {hide(self.raw)})"
 
 
 Item = Control | Frame | BadFrame
@@ -197,70 +155,24 @@ def parse_frame(raw: bytes | bytearray) -> Frame:
     return Frame(address, bytes(raw[4:-2]))
 
 
-class Crt591StreamDecoder:
+def _frame_of(raw: bytes) -> Frame:
+    return Frame(raw[1], raw[4:-2])
+
+
+class Crt591StreamDecoder(LengthFramedDecoder[Frame, Control]):
     """Turn a byte stream into control bytes, frames and bad frames; never raises.
 
-    Every byte fed is accounted for: it ends up in an item (``wire_size``) or in
-    ``pending`` (an incomplete frame kept for the next ``feed``). The buffer never holds
-    more than one frame's worth. An STX whose LEN is out of range or whose ETX is not
-    where LEN puts it is noise, and decoding resumes at the next byte. Caveat (as for
-    every length-framed protocol): a frame whose BCC fails is consumed whole, so a
-    corrupted header whose LEN happens to end on an 03 byte swallows what follows it;
-    the NAK/retry exchange recovers from that.
+    The core, shared with the CRT-310, is `protocols.creator_frames.LengthFramedDecoder`
+    (every byte accounted for, noise skipped, resynchronisation at the next STX).
     """
 
     def __init__(self) -> None:
-        self._buf = bytearray()
-
-    @property
-    def pending(self) -> int:
-        """Bytes held back as the start of an incomplete frame."""
-        return len(self._buf)
-
-    def reset(self) -> None:
-        """Forget any partial frame (after a timeout or a port reopen)."""
-        self._buf.clear()
-
-    def feed(self, data: bytes | bytearray | memoryview) -> list[Item]:
-        """Add bytes; return the items completed by them, in stream order."""
-        buf = self._buf
-        buf += data
-        items: list[Item] = []
-        size = len(buf)
-        pos = 0
-        noise = -1
-        while pos < size:
-            byte = buf[pos]
-            if byte == STX:
-                if size - pos < 4:
-                    break
-                length = (buf[pos + 2] << 8) | buf[pos + 3]
-                end = pos + length + 6
-                if MIN_TEXT <= length <= MAX_TEXT:
-                    if end > size:
-                        break
-                    if buf[end - 2] == ETX:
-                        if noise >= 0:
-                            items.append(BadFrame(BadFrameReason.NOISE, bytes(buf[noise:pos])))
-                            noise = -1
-                        frame = bytes(buf[pos:end])
-                        if bcc_xor(frame[:-1]) == frame[-1]:
-                            items.append(Frame(frame[1], frame[4:-2]))
-                        else:
-                            items.append(BadFrame(BadFrameReason.BCC, frame))
-                        pos = end
-                        continue
-            elif byte in _CONTROLS:
-                if noise >= 0:
-                    items.append(BadFrame(BadFrameReason.NOISE, bytes(buf[noise:pos])))
-                    noise = -1
-                items.append(_CONTROLS[byte])
-                pos += 1
-                continue
-            if noise < 0:
-                noise = pos
-            pos += 1
-        if noise >= 0:
-            items.append(BadFrame(BadFrameReason.NOISE, bytes(buf[noise:pos])))
-        del buf[:pos]
-        return items
+        super().__init__(
+            stx=STX,
+            len_at=2,
+            overhead=6,
+            min_len=MIN_TEXT,
+            max_len=MAX_TEXT,
+            controls=_CONTROLS,
+            make=_frame_of,
+        )

@@ -59,7 +59,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from drivers.card_reader import crt591_codes as codes
-from drivers.card_reader.crt310_link import shielded
+from drivers.card_reader.creator_link import shielded
 from drivers.card_reader.crt591_link import Crt591Link
 from hal.address import DeviceAddress
 from hal.device import BackendListener
