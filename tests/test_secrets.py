@@ -167,7 +167,7 @@ NOT_CARDHOLDER_DATA = {
     "simulator.profiles.ChipProfile": "ATRs and applications: the chip's product",
     "protocols.crt310_replies.CpuResetReply": "an ATR: the chip's product (repr hides it too)",
     "hal.remote.interfaces.ChipPowerCompletion": "an ATR: the chip's product",
-    "hal.transports.pcsc.ReaderState": "an ATR: the chip's product (repr shows its length)",
+    "hal.transports.pcsc_types.ReaderState": "an ATR: the chip's product (repr shows its length)",
     "hal.remote.codec.Codec": "a pair of functions: holds no data",
     "hal.remote.security.CurveServerKeys": "CURVE keys (repr hides the secret: tested below)",
     "hal.remote.security.CurveClientKeys": "CURVE keys (repr hides the secret: tested below)",

@@ -24,7 +24,7 @@ from hal.errors import (
     TransportError,
 )
 from hal.options import parse_options
-from hal.transports import pcsc
+from hal.transports import pcsc, pcsc_session
 from hal.transports.pcsc import Disposition, Init, PcscOptions, PcscReader, reader_from_address
 from simulator.emv import EmvChip
 from simulator.profiles import load_card_profile
@@ -43,7 +43,7 @@ GET_RESPONSE = bytes.fromhex("00C00000")
 def test_the_module_imports_without_pyscard_and_says_what_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(pcsc, "_scard", None)
+    monkeypatch.setattr(pcsc_session, "_scard", None)  # pyscard not loaded yet
     monkeypatch.setitem(sys.modules, "smartcard.scard", None)  # import fails
     assert not pcsc.pcsc_available()
     with pytest.raises(ConfigurationError, match=r"tellerhal\[pcsc\]"):
@@ -51,7 +51,7 @@ def test_the_module_imports_without_pyscard_and_says_what_to_install(
 
 
 async def test_opening_without_pyscard_fails_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pcsc, "_scard", None)
+    monkeypatch.setattr(pcsc_session, "_scard", None)  # pyscard not loaded yet
     monkeypatch.setitem(sys.modules, "smartcard.scard", None)
     reader = PcscReader(READERS[0])
     with pytest.raises(ConfigurationError, match=r"install tellerhal\[pcsc\]"):
