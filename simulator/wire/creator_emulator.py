@@ -1,0 +1,266 @@
+"""The device side of a Creator serial link (CRT-310, CRT-591): what both emulators share.
+
+`CreatorEmulator` serves a `WireLink` for a firmware: it decodes the host's bytes,
+answers a command frame with a bad BCC with NAK, counts noise, sends a reply again at
+the host's NAK (the command is not run twice), paces both directions like a UART
+(`WirePacer`), forgets a half-received frame when the wire is plugged again, and holds
+the faults the driver tests inject: garbage before the next transmission (or at once),
+a NAK storm, a corrupted reply, slow replies, a muted reader. A model without power
+says nothing either.
+
+What differs stays in the subclasses (`simulator.wire.crt310.Crt310Emulator`,
+`simulator.wire.crt591.Crt591Emulator`): what a good frame starts (ACK and wait for
+ENQ, or ACK and answer at once), the other control bytes, the firmware and its stats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from protocols.creator_frames import BadFrame, BadFrameReason
+from simulator.models.card_reader import CardReaderModel
+from simulator.wire.link import WireLink, WirePacer
+
+__all__ = ["CreatorEmulator", "EmulatorStats"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EmulatorStats:
+    """What crossed the wire, counted by the emulator.
+
+    Attributes:
+        bytes_in: bytes received from the host.
+        bytes_out: bytes sent to the host (garbage included).
+        commands: command frames executed.
+        naks: NAKs sent (bad BCC and NAK storms).
+        noise: bytes received outside any frame.
+        resent: replies sent again at the host's NAK.
+    """
+
+    bytes_in: int = 0
+    bytes_out: int = 0
+    commands: int = 0
+    naks: int = 0
+    noise: int = 0
+    resent: int = 0
+
+
+class _Firmware(Protocol):
+    async def power_up(self) -> None: ...
+
+    async def power_down(self) -> None: ...
+
+
+class _Decoder(Protocol):
+    def reset(self) -> None: ...
+
+    def feed(self, data: bytes) -> list[Any]: ...
+
+
+class CreatorEmulator:
+    """A firmware answering a Creator protocol on a `WireLink` (the shared link layer).
+
+    Use it as an async context manager (or `start()` / `stop()`): it powers the firmware
+    up (which opens the model) and serves the link in a task.
+
+    Args:
+        model: the reader's mechanism and state.
+        link: the device side of the wire (a `PtyBridge`, a `MemoryLink`).
+        firmware: what carries the commands out.
+        decoder: the protocol's stream decoder.
+        stats: the counters (a subclass of `EmulatorStats` for more).
+        ack, nak: the protocol's ACK and NAK control items.
+        label: the protocol's name, for the task and the log ("CRT-310").
+        baud: pace both directions like a UART at this rate; ``None`` for no pacing.
+        precise: pace to the microsecond (blocks the loop for the last 2 ms of each
+            wait; see `WirePacer`).
+    """
+
+    def __init__(
+        self,
+        model: CardReaderModel,
+        link: WireLink,
+        *,
+        firmware: _Firmware,
+        decoder: _Decoder,
+        stats: EmulatorStats,
+        ack: int,
+        nak: int,
+        label: str,
+        baud: int | None,
+        precise: bool,
+    ) -> None:
+        self.model = model
+        self.link = link
+        self.pacer = WirePacer(baud, precise=precise)
+        self._firmware = firmware
+        self._stats = stats
+        self._decoder = decoder
+        self._ack = ack
+        self._nak = nak
+        self._label = label
+        self._generation = link.generation
+        self._last_reply: bytes | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._garbage = b""
+        self._naks = 0
+        self._corrupt_next = False
+        self._reply_delay = 0.0
+        self._muted = False
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Open the model and start serving the link."""
+        if self._task is not None:
+            return
+        await self._firmware.power_up()
+        self._task = asyncio.get_running_loop().create_task(
+            self._serve(), name=f"{self._label.lower().replace('-', '')} emulator {self.model.name}"
+        )
+
+    async def stop(self) -> None:
+        """Stop serving, stop any card entry and close the model."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await self._firmware.power_down()
+
+    # --- faults --------------------------------------------------------------------------
+
+    def inject_garbage(self, data: bytes) -> None:
+        """Send ``data`` just before the next byte the reader sends."""
+        self._garbage += bytes(data)
+
+    async def send_garbage(self, data: bytes) -> None:
+        """Send ``data`` now, unasked."""
+        await self._send(bytes(data))
+
+    def nak_next(self, count: int = 1) -> None:
+        """Answer the next ``count`` command frames with NAK, whatever their BCC."""
+        if count < 0:
+            raise ValueError(f"count is >= 0, got {count}")
+        self._naks = count
+
+    def corrupt_next_reply(self) -> None:
+        """Send the next reply frame with a wrong BCC (a resend at NAK is correct)."""
+        self._corrupt_next = True
+
+    def set_reply_delay(self, seconds: float) -> None:
+        """Wait ``seconds`` (real time) before each reply frame."""
+        if not seconds >= 0:
+            raise ValueError(f"a delay is >= 0 seconds, got {seconds!r}")
+        self._reply_delay = float(seconds)
+
+    def mute(self, on: bool = True) -> None:
+        """Stop answering anything (a hung reader); ``mute(False)`` answers again."""
+        self._muted = on
+
+    # --- what each protocol decides ------------------------------------------------------
+
+    async def _frame(self, frame: Any) -> None:
+        """A command frame with a good BCC arrived."""
+        raise NotImplementedError
+
+    async def _other_control(self, control: Any) -> None:
+        """A control byte other than NAK arrived."""
+
+    def _forget(self) -> None:
+        """The wire was plugged again: drop what the protocol held."""
+
+    # --- the link ------------------------------------------------------------------------
+
+    async def _serve(self) -> None:
+        while True:
+            data = await self.link.receive()
+            if self.link.generation != self._generation:
+                self._replugged()
+            self._stats.bytes_in += len(data)
+            await self.pacer.received(len(data))
+            for item in self._decoder.feed(data):
+                try:
+                    await self._handle(item)
+                except Exception:
+                    log.exception(
+                        "%s: the %s emulator failed on %r", self.model.name, self._label, item
+                    )
+
+    def _replugged(self) -> None:
+        """A new cable: half a frame from before it is noise, nothing is pending."""
+        self._generation = self.link.generation
+        self._decoder.reset()
+        self._forget()
+        self._last_reply = None
+        self.pacer.reset()
+
+    async def _send(self, data: bytes) -> None:
+        if self._garbage:
+            data, self._garbage = self._garbage + data, b""
+        await self.pacer.sending(len(data))
+        self._stats.bytes_out += len(data)
+        await self.link.send(data)
+
+    async def _control(self, control: int) -> None:
+        await self._send(bytes((control,)))
+
+    async def _handle(self, item: Any) -> None:
+        if self._muted or not self.model.powered:
+            return  # a reader that is off, or hung, says nothing
+        if isinstance(item, BadFrame):
+            if item.reason is BadFrameReason.BCC:
+                self._stats.naks += 1
+                await self._control(self._nak)
+            else:
+                self._stats.noise += len(item.raw)
+        elif item is self._nak:
+            if self._last_reply is not None:
+                self._stats.resent += 1
+                await self._send(self._last_reply)
+        elif isinstance(item, int):
+            await self._other_control(item)
+        else:
+            await self._frame(item)
+
+    async def _storm(self) -> bool:
+        """In a NAK storm, NAK this command frame (and say so)."""
+        if not self._naks:
+            return False
+        self._naks -= 1
+        self._stats.naks += 1
+        await self._control(self._nak)
+        return True
+
+    async def _reply(self, reply: bytes | None) -> None:
+        """Send a reply frame (after the set delay; corrupted if asked), kept for a NAK."""
+        if reply is None:
+            return
+        if self._reply_delay:
+            await asyncio.sleep(self._reply_delay)
+        self._last_reply = reply
+        if self._corrupt_next:
+            self._corrupt_next = False
+            reply = reply[:-1] + bytes((reply[-1] ^ 0xFF,))
+        await self._send(reply)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.model.name!r}, running={self._task is not None})"
