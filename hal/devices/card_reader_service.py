@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 
-from hal.device import DeviceService
+from hal.device import DeviceService, DeviceState
 from hal.devices.card_reader import (
     DISPENSE_UNIT,
     CardAction,
@@ -365,6 +365,15 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
             status = await self._backend.get_status()
             if card_in_reader(status.media):
                 raise Occupied(f"{self.name}: a card is already in the reader")
+            if (
+                status.device is not DeviceState.ONLINE
+                or status.media is not MediaStatus.NOT_PRESENT
+            ):
+                # A failure could not then be told from a card picked: refuse first.
+                raise DeviceNotReady(
+                    f"{self.name} is {status.device.value} with media {status.media.value}; "
+                    "a card is issued only from an online reader that shows no card"
+                )
             if book.count() <= 0:
                 self.event(StorageError(failure="empty", unit=DISPENSE_UNIT))
                 raise NoMedia(
@@ -385,10 +394,10 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
             await self._backend.dispense_card(to)
         except Exception as exc:
             try:
-                media: MediaStatus | None = (await self._backend.get_status()).media
+                after: CardReaderStatus | None = await self._backend.get_status()
             except Exception:
-                media = None
-            book.settle_after_failure(movement_id, exc, media)
+                after = None
+            book.settle_after_failure(movement_id, exc, after)
             if isinstance(exc, NoMedia):
                 self.event(StorageError(failure="empty", unit=DISPENSE_UNIT))
                 log.warning(

@@ -8,10 +8,12 @@ after, exactly as a capture into the retain bin is:
 
 - ``done`` (1 card) once a card is in the reader, wherever it stopped (the transport, the
   exit, or jammed on the way: in every case it has left the stacker);
-- ``failed`` when the device refused before picking (stacker empty, a card in the way);
-- ``unknown`` when nobody can tell (the device went silent mid-dispense, or a crash left
-  the dispense pending and the reader is empty now: the card may have been issued and
-  taken, or never picked).
+- ``failed`` when the device refused before picking (stacker empty, a card in the way,
+  not ready) and, online, shows no card;
+- ``unknown`` when nobody can tell (the device went silent or timed out mid-dispense, a
+  hardware fault, a status that cannot say where the media is, or a crash left the
+  dispense pending and the reader is empty now: the card may have been issued and taken,
+  or never picked).
 
 The count is the operator's: `StackerBook.load` records the cards counted into the stacker
 (XFS4IoT ``initialCount``); each issue takes one. The device's own sensor (``low``,
@@ -23,8 +25,21 @@ from __future__ import annotations
 
 import logging
 
-from hal.devices.card_reader import CardStacker, MediaStatus, ReplenishmentStatus
-from hal.errors import InvalidData, MediaJam
+from hal.device import DeviceState
+from hal.devices.card_reader import (
+    CardReaderStatus,
+    CardStacker,
+    MediaStatus,
+    ReplenishmentStatus,
+)
+from hal.errors import (
+    DeviceNotReady,
+    InvalidData,
+    NoMedia,
+    Occupied,
+    SequenceError,
+    UnsupportedOperation,
+)
 from hal.ledger import Ledger, Movement, Outcome
 
 __all__ = ["CARD", "READER", "STACKER", "StackerBook", "card_in_reader"]
@@ -35,6 +50,9 @@ log = logging.getLogger(__name__)
 READER = "reader"
 STACKER = "stacker"
 CARD = "card"
+
+#: Errors with which a device refuses a dispense before picking a card.
+_REFUSALS = (NoMedia, Occupied, DeviceNotReady, InvalidData, UnsupportedOperation, SequenceError)
 
 #: Where the media status says a card is in the reader (or at its exit).
 _IN_READER = frozenset({MediaStatus.PRESENT, MediaStatus.JAMMED, MediaStatus.ENTERING})
@@ -117,19 +135,28 @@ class StackerBook:
         self._ledger.settle(movement_id, Outcome.DONE, moved=1)
 
     def settle_after_failure(
-        self, movement_id: int, error: BaseException, media: MediaStatus | None
+        self, movement_id: int, error: BaseException, status: CardReaderStatus | None
     ) -> None:
-        """Settle a dispense the device failed, from the error and the media seen after.
+        """Settle a dispense the device failed, from the error and the status after it.
 
-        ``media`` is ``None`` when the device could not be asked.
+        ``status`` is ``None`` when the device could not be asked. ``done`` when a card
+        is in the reader now (none was before: checked first); ``failed`` only when the
+        error is a refusal that proves nothing was picked and the reader, online, shows
+        no card; ``unknown`` for everything else (a lost link, a timeout, a hardware
+        fault, a device that cannot tell where its media is).
         """
-        if media is not None and card_in_reader(media):
-            # No card was in the reader before (checked first): this one was picked.
+        online = status is not None and status.device is DeviceState.ONLINE
+        if online and status is not None and card_in_reader(status.media):
             outcome = Outcome.DONE
-        elif isinstance(error, MediaJam) or media is None:
-            outcome = Outcome.UNKNOWN
-        else:
+        elif (
+            online
+            and status is not None
+            and status.media is MediaStatus.NOT_PRESENT
+            and isinstance(error, _REFUSALS)
+        ):
             outcome = Outcome.FAILED
+        else:
+            outcome = Outcome.UNKNOWN
         moved = 1 if outcome is Outcome.DONE else None
         self._ledger.settle(movement_id, outcome, moved=moved, detail=type(error).__name__)
         if outcome is Outcome.UNKNOWN:

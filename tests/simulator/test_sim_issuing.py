@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
 import pytest
 
+from hal.device import DeviceState
 from hal.devices.card_reader import (
     DISPENSE_UNIT,
+    CardReaderStatus,
     MediaStatus,
     MoveTarget,
     ReplenishmentStatus,
     StorageError,
     Track,
 )
-from hal.devices.card_stacker import READER, STACKER
-from hal.errors import InvalidData, MediaJam, NoMedia, Occupied, UnsupportedOperation
+from hal.devices.card_stacker import READER, STACKER, StackerBook
+from hal.errors import (
+    ConnectionLost,
+    DeviceNotReady,
+    HalTimeout,
+    HardwareError,
+    InvalidData,
+    MediaJam,
+    NoMedia,
+    Occupied,
+    UnsupportedOperation,
+)
 from hal.ledger import Ledger, Outcome
 from simulator.control import CardReaderControl
 from simulator.world import CardReaderSetup, World
@@ -208,3 +221,60 @@ async def test_a_dispense_left_pending_by_a_crash_is_reconciled(
             # An empty reader proves nothing: reported apart, never guessed.
             assert settled.outcome is Outcome.UNKNOWN
             assert (stacker.count, stacker.unknown) == (10, 1)
+
+
+async def test_power_lost_mid_dispense_leaves_the_card_unknown(world: World) -> None:
+    world.card_reader(setup=CardReaderSetup(motion_time=2.0))  # 10 ms real
+    control = world.card_reader_control()
+    async with world.open_card_reader() as reader:
+        await reader.load_stacker(10)
+        issue = asyncio.create_task(reader.move(MoveTarget.TRANSPORT, from_unit=DISPENSE_UNIT))
+        await control.wait_for("card_inside", timeout=2)  # picked, on its way
+        await control.power_loss()
+        with pytest.raises(DeviceNotReady):
+            await issue
+        # Power off: the reader cannot say where the card is; nor can the books.
+        stacker = await reader.stacker()
+        assert (stacker.count, stacker.unknown, stacker.pending) == (10, 1, 0)
+        assert await control.stacker_count() == 99  # it did leave the stacker
+        # And nothing is issued until the reader can tell where its media is.
+        with pytest.raises(DeviceNotReady):
+            await reader.move(MoveTarget.TRANSPORT, from_unit=DISPENSE_UNIT)
+        await control.power_loss(on=False)
+
+
+ONLINE_EMPTY = CardReaderStatus(media=MediaStatus.NOT_PRESENT)
+
+
+@pytest.mark.parametrize(
+    ("error", "after", "outcome"),
+    [
+        (NoMedia("empty"), ONLINE_EMPTY, Outcome.FAILED),
+        (Occupied("in the way"), ONLINE_EMPTY, Outcome.FAILED),
+        (MediaJam("jam"), CardReaderStatus(media=MediaStatus.JAMMED), Outcome.DONE),
+        (MediaJam("jam"), ONLINE_EMPTY, Outcome.UNKNOWN),
+        (HalTimeout("no reply"), ONLINE_EMPTY, Outcome.UNKNOWN),
+        (ConnectionLost("unplugged"), None, Outcome.UNKNOWN),
+        (
+            NoMedia("empty"),
+            CardReaderStatus(device=DeviceState.NO_DEVICE, media=MediaStatus.UNKNOWN),
+            Outcome.UNKNOWN,
+        ),
+        (HardwareError("motor"), CardReaderStatus(media=MediaStatus.ENTERING), Outcome.DONE),
+    ],
+    ids=["empty", "occupied", "jam-inside", "jam-gone", "timeout", "lost", "offline", "exit"],
+)
+def test_a_failed_dispense_is_settled_from_what_can_be_known(
+    error: Exception, after: CardReaderStatus | None, outcome: Outcome
+) -> None:
+    with Ledger.open(":memory:") as ledger:
+        ledger.define_location("r", READER, kind="customer", item="card")
+        book = StackerBook(ledger, "r", 10)
+        book.load(10, "test")
+        movement = book.journal(1, "transport")
+        book.settle_after_failure(movement.id, error, after)
+        (record,) = ledger.history("r")
+        assert record.settlement is not None
+        assert record.settlement.outcome is outcome
+        expected = 9 if outcome is Outcome.DONE else 10
+        assert ledger.counts("r")[STACKER] == expected
