@@ -26,7 +26,9 @@ The contract every transport keeps (`Transport`):
   (a port that cannot be opened, a transport that is not open).
 
 `ReceiveBuffer` is the receiving half every transport here shares: the OS (or the other
-end) feeds it, readers wait on it, and nobody polls.
+end) feeds it, readers wait on it, and nobody polls. `BufferedTransport` is what the
+transports that own a link (``serial``, ``usb``) build on: reads from the buffer, and
+``close``/``reopen`` around their own ``_release_link``.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import Protocol, runtime_checkable
 
 from hal.errors import ConnectionLost, HalTimeout, TransportError
 
-__all__ = ["DEFAULT_LIMIT", "ReceiveBuffer", "Transport", "require_open"]
+__all__ = ["DEFAULT_LIMIT", "BufferedTransport", "ReceiveBuffer", "Transport", "require_open"]
 
 #: Bytes a `ReceiveBuffer` keeps unread before it drops the oldest.
 DEFAULT_LIMIT = 1 << 20
@@ -231,3 +233,57 @@ def require_open(is_open: bool, name: str) -> None:
     """Raise `TransportError` unless the transport is open."""
     if not is_open:
         raise TransportError(f"{name} is not open; call open() first")
+
+
+class BufferedTransport:
+    """A transport whose link feeds a `ReceiveBuffer`: the parts ``serial`` and ``usb``
+    share (see `Transport` for the contract of each method).
+
+    A subclass sets ``_buffer`` and ``_closed`` (true until the first ``open()``) in its
+    ``__init__``, and defines ``name``, ``open()`` and ``_release_link()``, which lets go
+    of the link (port, device) and never raises.
+    """
+
+    _buffer: ReceiveBuffer
+    _closed: bool
+
+    @property
+    def name(self) -> str:
+        raise NotImplementedError
+
+    async def open(self) -> None:
+        raise NotImplementedError
+
+    async def _release_link(self) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        await self._release_link()
+        self._closed = True
+        self._buffer.lose(ConnectionLost(f"{self.name} was closed"))
+
+    async def reopen(self) -> None:
+        await self._release_link()
+        self._buffer.reset()
+        try:
+            await self.open()
+        except ConnectionLost as exc:
+            self._closed = False  # still gone, not closed: reads say so
+            self._buffer.lose(exc)
+            raise
+
+    def _check(self) -> None:
+        # A link that went away still lets the bytes received before be read; the
+        # buffer raises ConnectionLost once they are.
+        require_open(not self._closed, self.name)
+
+    async def read(self, max_bytes: int = 4096, *, timeout: float | None = None) -> bytes:
+        self._check()
+        return await self._buffer.read(max_bytes, timeout=timeout)
+
+    async def read_exactly(self, size: int, *, timeout: float | None = None) -> bytes:
+        self._check()
+        return await self._buffer.read_exactly(size, timeout=timeout)
+
+    def flush_input(self) -> int:
+        return self._buffer.clear()

@@ -40,7 +40,7 @@ import serial
 from hal.address import DeviceAddress
 from hal.errors import ConfigurationError, ConnectionLost, TransportError
 from hal.registry import TransportSpec
-from hal.transports.base import DEFAULT_LIMIT, ReceiveBuffer, require_open
+from hal.transports.base import DEFAULT_LIMIT, BufferedTransport, ReceiveBuffer
 
 __all__ = [
     "BAUD_RATES",
@@ -99,7 +99,7 @@ class SerialOptions:
             )
 
 
-class SerialTransport:
+class SerialTransport(BufferedTransport):
     """A serial port as a `hal.transports.base.Transport`.
 
     Args:
@@ -204,20 +204,8 @@ class SerialTransport:
             return TransportError(f"{self.name}: the port is in use by another program")
         return TransportError(f"{self.name}: cannot open the port ({_reason(exc)})")
 
-    async def close(self) -> None:
+    async def _release_link(self) -> None:
         self._release()
-        self._closed = True
-        self._buffer.lose(ConnectionLost(f"{self.name} was closed"))
-
-    async def reopen(self) -> None:
-        self._release()
-        self._buffer.reset()
-        try:
-            await self.open()
-        except ConnectionLost as exc:
-            self._closed = False  # still gone, not closed: reads say so
-            self._buffer.lose(exc)
-            raise
 
     def _release(self) -> None:
         fd, self._fd = self._fd, None
@@ -285,7 +273,7 @@ class SerialTransport:
         self._buffer.lose(ConnectionLost(f"{self.name}: connection lost: {why}"))
 
     def _check(self) -> None:
-        require_open(not self._closed, self.name)
+        super()._check()
         lost = self._buffer.lost
         if self._fd is None and lost is not None:
             raise ConnectionLost(lost.message)
@@ -318,16 +306,8 @@ class SerialTransport:
         finally:
             loop.remove_writer(fd)
 
-    async def read(self, max_bytes: int = 4096, *, timeout: float | None = None) -> bytes:
-        self._check()
-        return await self._buffer.read(max_bytes, timeout=timeout)
-
-    async def read_exactly(self, size: int, *, timeout: float | None = None) -> bytes:
-        self._check()
-        return await self._buffer.read_exactly(size, timeout=timeout)
-
     def flush_input(self) -> int:
-        dropped = self._buffer.clear()
+        dropped = super().flush_input()
         if self._serial is not None and self._buffer.lost is None:
             try:
                 self._serial.reset_input_buffer()

@@ -71,7 +71,7 @@ from typing import Any
 from hal.address import DeviceAddress
 from hal.errors import ConfigurationError, ConnectionLost, TransportError
 from hal.registry import TransportSpec
-from hal.transports.base import DEFAULT_LIMIT, ReceiveBuffer, require_open
+from hal.transports.base import DEFAULT_LIMIT, BufferedTransport, ReceiveBuffer
 from hal.transports.usb_backends import (
     BackendFactory,
     backend_names,
@@ -98,7 +98,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class UsbTransport:
+class UsbTransport(BufferedTransport):
     """The bulk pipes of one USB device as a `hal.transports.base.Transport`.
 
     Args:
@@ -182,20 +182,8 @@ class UsbTransport:
             info.max_packet,
         )
 
-    async def close(self) -> None:
+    async def _release_link(self) -> None:
         await self._stop_worker()
-        self._closed = True
-        self._buffer.lose(ConnectionLost(f"{self.name} was closed"))
-
-    async def reopen(self) -> None:
-        await self._stop_worker()
-        self._buffer.reset()
-        try:
-            await self.open()
-        except ConnectionLost as exc:
-            self._closed = False  # still gone, not closed: reads say so
-            self._buffer.lose(exc)
-            raise
 
     async def _stop_worker(self) -> None:
         """End the worker thread: it finishes the read in progress, detaches, exits."""
@@ -224,11 +212,6 @@ class UsbTransport:
 
     # --- bytes ---------------------------------------------------------------------------
 
-    def _check(self) -> None:
-        # A lost device still lets the bytes received before it went be read; the
-        # buffer raises ConnectionLost once they are.
-        require_open(not self._closed, self.name)
-
     def _check_there(self) -> None:
         """Writes and control transfers need the device itself, not just its bytes."""
         self._check()
@@ -242,17 +225,6 @@ class UsbTransport:
             return
         payload = bytes(data)
         await self._submit(lambda worker: worker.bulk_out(payload))
-
-    async def read(self, max_bytes: int = 4096, *, timeout: float | None = None) -> bytes:
-        self._check()
-        return await self._buffer.read(max_bytes, timeout=timeout)
-
-    async def read_exactly(self, size: int, *, timeout: float | None = None) -> bytes:
-        self._check()
-        return await self._buffer.read_exactly(size, timeout=timeout)
-
-    def flush_input(self) -> int:
-        return self._buffer.clear()
 
     async def control_transfer(
         self,
