@@ -37,7 +37,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-from hal.errors import ConnectionLost, HalTimeout, TransportError
+from hal.errors import ConnectionLost, HalError, HalTimeout, TransportError
 
 __all__ = ["DEFAULT_LIMIT", "BufferedTransport", "ReceiveBuffer", "Transport", "require_open"]
 
@@ -270,6 +270,12 @@ class BufferedTransport:
         except ConnectionLost as exc:
             self._closed = False  # still gone, not closed: reads say so
             self._buffer.lose(exc)
+            raise
+        except HalError as exc:
+            # Refused (busy, no permission): the link is down all the same, and a read
+            # must say so rather than wait for ever for bytes that cannot come.
+            self._closed = False
+            self._buffer.lose(ConnectionLost(f"{exc.message} (reopening failed)"))
             raise
 
     def _check(self) -> None:

@@ -317,6 +317,33 @@ async def test_reopen_finds_the_device_after_a_replug(echo: SimUsbDevice) -> Non
         await transport.close()
 
 
+async def test_a_refused_reopen_ends_reads_instead_of_leaving_them_waiting(
+    echo: SimUsbDevice,
+) -> None:
+    # The device came back, but another program claimed it first: the reopen is
+    # refused (not ConnectionLost), and a read must not wait for ever for bytes that
+    # cannot come.
+    transport, other = _transport(echo), _transport(echo)
+    await transport.open()
+    try:
+        default_bus().replug(echo)
+        await other.open()
+        with pytest.raises(TransportError, match="in use by another program"):
+            await transport.reopen()
+        assert not transport.is_open
+        with pytest.raises(ConnectionLost, match=r"in use by another program \(reopening failed\)"):
+            await asyncio.wait_for(transport.read(), 2)
+        with pytest.raises(ConnectionLost):
+            await transport.write(b"x")
+        await other.close()
+        await transport.reopen()  # free again: it works
+        await transport.write(b"ok")
+        assert await transport.read_exactly(2, timeout=1) == b"ok"
+    finally:
+        await other.close()
+        await transport.close()
+
+
 async def test_close_stops_the_worker_promptly_and_ends_pending_reads(echo: SimUsbDevice) -> None:
     before = set(_workers())
     transport = _transport(echo, idle_slice=0.05)
