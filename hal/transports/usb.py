@@ -167,8 +167,11 @@ class UsbTransport(BufferedTransport):
         try:
             info = await worker.submit(worker.attach)
         except BaseException:
-            await self._stop_worker()
+            if self._worker is worker:
+                await self._stop_worker()
             raise
+        if self._worker is not worker:  # close() (or another open) came meanwhile
+            raise TransportError(f"{self.name} was closed while opening")
         self._info = info
         self._attached = self._buffer.lost is None  # not unplugged in the meantime
         self._closed = False

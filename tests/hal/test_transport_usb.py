@@ -344,6 +344,28 @@ async def test_a_refused_reopen_ends_reads_instead_of_leaving_them_waiting(
         await transport.close()
 
 
+async def test_a_close_while_opening_leaves_it_closed_and_able_to_open_again(
+    echo: SimUsbDevice,
+) -> None:
+    transport = _transport(echo)
+    opening = asyncio.create_task(transport.open())
+    await asyncio.sleep(0)  # the attach is queued on the worker
+    await transport.close()
+    with pytest.raises(TransportError, match="closed while opening"):
+        await opening
+    assert not transport.is_open
+    with pytest.raises(TransportError, match="not open"):
+        await transport.write(b"x")
+    await transport.open()  # not a no-op: it opens
+    try:
+        assert transport.is_open
+        await transport.write(b"hi")
+        assert await transport.read_exactly(2, timeout=1) == b"hi"
+        assert len(_workers()) == 1
+    finally:
+        await transport.close()
+
+
 async def test_close_stops_the_worker_promptly_and_ends_pending_reads(echo: SimUsbDevice) -> None:
     before = set(_workers())
     transport = _transport(echo, idle_slice=0.05)
