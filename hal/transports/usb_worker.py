@@ -123,6 +123,8 @@ class UsbWorker:
         self._on_data = on_data
         self._on_lost = on_lost
         self._jobs: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
+        self._jobs_lock = threading.Lock()
+        self._finished = False  # the thread takes no more jobs
         self._stopped: asyncio.Future[None] = loop.create_future()
         self._thread = threading.Thread(
             target=self._work, name=f"usb {vendor_id:04x}:{product_id:04x}", daemon=True
@@ -148,7 +150,10 @@ class UsbWorker:
     async def submit(self, call: Callable[[], Any]) -> Any:
         """Run ``call`` on the worker thread, after the jobs queued before it."""
         future: asyncio.Future[Any] = self._loop.create_future()
-        self._jobs.put(_Job(call, future))
+        with self._jobs_lock:
+            if self._finished:
+                raise self._closed_error()
+            self._jobs.put(_Job(call, future))
         return await future
 
     async def stop(self) -> None:
@@ -185,7 +190,12 @@ class UsbWorker:
                     return
                 assert isinstance(job, _Job)
                 self._run(job)
+        except Exception as exc:  # a bug here or in a backend: nobody may wait for ever
+            log.error("%s: the worker thread failed", self.name, exc_info=True)
+            self._lose(f"the worker thread failed ({type(exc).__name__}: {exc})")
         finally:
+            with self._jobs_lock:
+                self._finished = True
             self._detach()
             self._fail_pending()
             self._post(_settle, self._stopped, None, None)
@@ -198,8 +208,12 @@ class UsbWorker:
             except queue.Empty:
                 return
             if isinstance(job, _Job):
-                error = TransportError(f"{self.name} was closed")
-                self._post(_settle, job.future, None, error)
+                self._post(_settle, job.future, None, self._closed_error())
+
+    def _closed_error(self) -> TransportError:
+        if self._gone is not None:
+            return ConnectionLost(f"{self.name}: connection lost: {self._gone}")
+        return TransportError(f"{self.name} was closed")
 
     def _post(self, callback: Any, *args: Any) -> None:
         with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more

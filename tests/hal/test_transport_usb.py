@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
 import itertools
 import struct
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 import usb.core
@@ -42,6 +44,7 @@ from simulator.wire.usb import (
     EchoFirmware,
     EndpointSpec,
     InterfaceSpec,
+    SimUsbBackend,
     SimUsbDevice,
     UsbDeviceSpec,
     UsbFirmware,
@@ -364,6 +367,40 @@ async def test_a_close_while_opening_leaves_it_closed_and_able_to_open_again(
         assert len(_workers()) == 1
     finally:
         await transport.close()
+
+
+class _HaltingBackend(SimUsbBackend):
+    """The sim bus, but each bulk IN read stalls and clearing the halt fails with the
+    backend's own error (a backend bug, not a USBError)."""
+
+    def bulk_read(self, dev_handle: Any, ep: int, intf: int, buff: Any, timeout: int) -> int:
+        raise usb.core.USBError("Pipe error", -9, errno.EPIPE)
+
+    def clear_halt(self, dev_handle: Any, ep: int) -> None:
+        raise RuntimeError("clear_halt is broken")
+
+
+async def test_a_worker_thread_that_fails_ends_calls_instead_of_leaving_them_waiting(
+    echo: SimUsbDevice,
+) -> None:
+    backend = _HaltingBackend(default_bus())
+    register_backend("halting", lambda: backend)
+    transport = UsbTransport(
+        SIM_VENDOR_ID, PID, UsbOptions(backend="halting", serial=echo.spec.serial or "")
+    )
+    try:
+        await transport.open()
+        with pytest.raises(ConnectionLost, match=r"worker thread failed \(RuntimeError"):
+            await asyncio.wait_for(transport.read(), 2)
+        with pytest.raises(ConnectionLost):
+            await asyncio.wait_for(transport.write(b"x"), 2)
+        with pytest.raises(ConnectionLost):
+            await asyncio.wait_for(transport.control_transfer(0xC0, 0x01, data=4), 2)
+        assert not transport.is_open
+    finally:
+        await transport.close()
+        unregister_backend("halting")
+    assert not _workers()
 
 
 async def test_close_stops_the_worker_promptly_and_ends_pending_reads(echo: SimUsbDevice) -> None:
