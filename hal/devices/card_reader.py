@@ -23,6 +23,7 @@ __all__ = [
     "DISPENSE_UNIT",
     "FEATURES",
     "RETAIN_UNIT",
+    "CaptureTicket",
     "CardAction",
     "CardData",
     "CardReader",
@@ -47,6 +48,7 @@ __all__ = [
     "RetainBin",
     "StorageError",
     "Track",
+    "begin_capture",
 ]
 
 
@@ -482,6 +484,35 @@ class CardReader(Device[CardReaderStatus, CardReaderCapabilities]):
 
 
 # --- the backend contract --------------------------------------------------------------
+
+
+class CaptureTicket(Protocol):
+    """A capture a driver starts by itself, journalled before the card moves."""
+
+    def settle(self, captured: bool | None) -> None:
+        """How it ended: ``True`` the card is in the bin, ``False`` it did not move,
+        ``None`` nobody can tell."""
+
+
+class _NoTicket:
+    def settle(self, captured: bool | None) -> None:
+        """Nothing was journalled: a listener without a ledger."""
+
+
+def begin_capture(listener: object, source: str) -> CaptureTicket:
+    """Journal a capture a driver is about to make on its own (a card left at the exit).
+
+    Call it before sending the capture command; it raises `RetainBinFull` when the
+    ledger counts the bin full and `LedgerError` when the ledger cannot take the entry:
+    then the card must not move. Settle the ticket once the device answered, then emit
+    `CardAction` as usual (the service does not journal it a second time). A listener
+    without a ledger (a test's) gets a ticket that records nothing.
+    """
+    starting = getattr(listener, "capture_starting", None)
+    if starting is None:
+        return _NoTicket()
+    ticket: CaptureTicket = starting(source)
+    return ticket
 
 
 class CardReaderBackend(Protocol):

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from hal.device import DeviceService, DeviceState
 from hal.devices.card_reader import (
     DISPENSE_UNIT,
+    CaptureTicket,
     CardAction,
     CardReader,
     CardReaderBackend,
@@ -33,15 +34,14 @@ from hal.devices.card_reader import (
     Track,
 )
 from hal.devices.card_stacker import CARD, READER, STACKER, StackerBook, card_in_reader
+from hal.devices.retain_bin import RETAIN, RetainBook
 from hal.errors import (
     ChipPowerNotSupported,
     DeviceNotReady,
     InvalidData,
-    LedgerError,
     MediaJam,
     NoMedia,
     Occupied,
-    RetainBinFull,
     UnsupportedOperation,
 )
 from hal.events import Event
@@ -52,8 +52,6 @@ __all__ = ["CardReaderService"]
 
 log = logging.getLogger(__name__)
 
-# Ledger locations of a card reader (the reader and the stacker: hal.devices.card_stacker).
-RETAIN = "retain"
 
 _TRACK_NUMBER = {Track.TRACK1: 1, Track.TRACK2: 2, Track.TRACK3: 3}
 _MAX_APDU = 4 + 3 + 65535 + 2  # case 4E: header, 00 Lc1 Lc2, data, Le1 Le2
@@ -85,7 +83,7 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
         self._ledger_given = ledger
         self._ledger_opened: Ledger | None = None
         self._caps: CardReaderCapabilities | None = None
-        self._retained_cache: int | None = None
+        self._retain_book: RetainBook | None = None
         self._stacker_book: StackerBook | None = None
 
     @property
@@ -133,14 +131,11 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
         """Define the ledger locations and reconcile, once the backend is open."""
         caps = self._backend.capabilities()
         self._caps = caps
-        self._ledger_written()  # another process may have written since we last looked
         # A card in the reader is still its customer's: the reader is not a counted
         # position, only the bins the bank keeps cards in are.
         self._ledger.define_location(self.name, READER, kind="customer", item=CARD)
-        if caps.retain_capacity:
-            self._ledger.define_location(
-                self.name, RETAIN, kind="retain", item=CARD, capacity=caps.retain_capacity
-            )
+        # A fresh book each open: another process may have written since we last looked.
+        self._retain_book = RetainBook(self._ledger, self.name, caps.retain_capacity)
         self._stacker_book = None
         if caps.dispense_capacity:
             self._stacker_book = StackerBook(self._ledger, self.name, caps.dispense_capacity)
@@ -167,20 +162,20 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
             self._ledger_opened = None
 
     def _reconcile(self, status: CardReaderStatus) -> None:
-        """Settle captures a crash left pending, from what the reader reports now."""
-        card_inside = status.media in (MediaStatus.PRESENT, MediaStatus.JAMMED)
+        """Settle captures and issues a crash left pending, from what the reader reports."""
 
         def resolve(movement: Movement) -> Outcome | tuple[Outcome, int]:
             if movement.source == STACKER:
                 return StackerBook.resolve_pending(status.media)
-            # A card still in the reader never reached the bin. An empty reader proves
-            # nothing: the card may be in the bin or may have been pulled out.
-            return Outcome.FAILED if card_inside else Outcome.UNKNOWN
+            return RetainBook.resolve_pending(status.media)
 
-        self._ledger_written()
-        for settlement in self._ledger.reconcile(self.name, resolve):
+        try:
+            settlements = self._ledger.reconcile(self.name, resolve)
+        finally:
+            self._retain_books().invalidate()
+        for settlement in settlements:
             log.warning(
-                "%s: capture %s left pending by a previous run settled %s",
+                "%s: movement %s left pending by a previous run settled %s",
                 self.name,
                 settlement.movement_id,
                 settlement.outcome.value,
@@ -202,67 +197,42 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
 
     async def retain_bin(self) -> RetainBin:
         self._require_open()
-        caps = self._capabilities()
-        unknown = sum(m.count for m in self._ledger.unknown(self.name) if m.destination == RETAIN)
-        pending = sum(m.count for m in self._ledger.pending(self.name) if m.destination == RETAIN)
-        return RetainBin(
-            count=self._retained(),
-            capacity=caps.retain_capacity,
-            unknown=unknown,
-            pending=pending,
-            status=self._retain_status(),
-        )
+        return self._retain_books().counts()
 
-    def _retained(self) -> int:
-        # Cached: this service is the ledger file's only writer (the ledger holds a
-        # writer lock), and it drops the cache after each of its own writes.
-        if self._retained_cache is None:
-            if not self._capabilities().retain_capacity:
-                return 0
-            self._retained_cache = self._ledger.counts(self.name).get(RETAIN, 0)
-        return self._retained_cache
-
-    def _ledger_written(self) -> None:
-        self._retained_cache = None
+    def _retain_books(self) -> RetainBook:
+        assert self._retain_book is not None  # made by open(), checked by _require_open()
+        return self._retain_book
 
     def _retain_status(self) -> ReplenishmentStatus:
-        capacity = self._capabilities().retain_capacity if self._caps else 0
-        if not capacity:
-            return ReplenishmentStatus.OK
-        count = self._retained()
-        if count >= capacity:
-            return ReplenishmentStatus.FULL
-        if count * 10 >= capacity * 8:
-            return ReplenishmentStatus.HIGH
-        return ReplenishmentStatus.OK
+        book = self._retain_book
+        return book.status() if book is not None else ReplenishmentStatus.OK
 
     async def empty_retain_bin(self, *, reason: str = "") -> None:
         self._require_open()
         if not self._capabilities().retain_capacity:
             raise UnsupportedOperation(f"{self.name} has no retain bin")
-        self._ledger.set_initial(self.name, RETAIN, 0, reason=reason or "retain bin emptied")
-        self._ledger_written()
+        self._retain_books().empty(reason)
         await self._refresh()
 
     # --- BackendListener ---------------------------------------------------------------
 
+    def capture_starting(self, source: str) -> CaptureTicket:
+        """A driver is about to capture a card by itself: journal it first.
+
+        See `hal.devices.card_reader.begin_capture`.
+
+        Raises:
+            DeviceNotReady: the service is not open.
+            RetainBinFull: the ledger counts the bin full.
+            LedgerError: the ledger cannot take the entry (the card must not move).
+        """
+        if not self._opened:
+            raise DeviceNotReady(f"{self.name} is not open")
+        return self._retain_books().ticket(source)
+
     def event(self, event: Event) -> None:
         if isinstance(event, CardAction) and event.to == RETAIN and self._opened:
-            # The device captured a card on its own (e.g. one left at the exit): it has
-            # already moved, so the journal entry follows the fact. If the ledger cannot
-            # take it, the app still hears of the capture; the ledger then refuses every
-            # further write, so no command moves a card until it is repaired.
-            try:
-                movement = self._journal_capture(
-                    f"captured by the device from {event.source or 'the reader'}"
-                )
-                self._ledger.settle(movement.id, Outcome.DONE, moved=1)
-            except LedgerError:
-                log.exception(
-                    "%s: the ledger could not record a capture the device made", self.name
-                )
-            finally:
-                self._ledger_written()
+            self._retain_books().device_captured(event.source)
         super().event(event)
 
     # --- commands ----------------------------------------------------------------------
@@ -469,7 +439,7 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
             card_inside = status.media in (MediaStatus.PRESENT, MediaStatus.JAMMED)
             capacity = self._capabilities().retain_capacity
             action = to
-            if to is ResetAction.AUTO and capacity and self._retained() >= capacity:
+            if to is ResetAction.AUTO and capacity and self._retain_books().count() >= capacity:
                 action = ResetAction.EXIT  # auto may not capture into a full bin: eject
             may_retain = action in (ResetAction.RETAIN, ResetAction.AUTO) and bool(capacity)
             if card_inside and may_retain:
@@ -491,50 +461,32 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
 
         ``act`` drives the device and says whether the card ended in the retain bin.
         """
-        capacity = self._capabilities().retain_capacity
-        retained = self._retained()
-        if retained >= capacity:
-            raise RetainBinFull(f"{self.name}: the retain bin holds {retained} of {capacity} cards")
-        movement = self._journal_capture(reason, command_id)
+        book = self._retain_books()
+        book.check_room()
+        movement = book.journal(reason, command_id)
         # The device's action and its settlement are one step: a cancel waits for both,
         # so it can never leave a capture that happened pending (and uncounted).
-        await self._queue.uncancellable(self._act_and_settle(movement.id, act))
+        await self._queue.uncancellable(self._act_and_settle(book, movement.id, act))
 
-    def _journal_capture(self, reason: str, command_id: int | None = None) -> Movement:
-        """Journal one card going from the reader into the retain bin (pending)."""
-        return self._ledger.journal(
-            self.name,
-            source=READER,
-            destination=RETAIN,
-            item=CARD,
-            count=1,
-            command_id=command_id,
-            reason=reason,
-        )
-
-    async def _act_and_settle(self, movement_id: int, act: Callable[[], Awaitable[bool]]) -> None:
+    async def _act_and_settle(
+        self, book: RetainBook, movement_id: int, act: Callable[[], Awaitable[bool]]
+    ) -> None:
         try:
             captured = await act()
         except Exception as exc:
-            outcome = await self._outcome_after_failure()
-            self._ledger.settle(movement_id, outcome, detail=type(exc).__name__)
-            self._ledger_written()
+            book.settle(movement_id, await self._captured_after_failure(), type(exc).__name__)
             raise
-        if captured:
-            self._ledger.settle(movement_id, Outcome.DONE, moved=1)
-        else:
-            self._ledger.settle(movement_id, Outcome.FAILED, detail="the card was not captured")
-        self._ledger_written()
+        book.settle(movement_id, captured, "" if captured else "the card was not captured")
 
-    async def _outcome_after_failure(self) -> Outcome:
+    async def _captured_after_failure(self) -> bool | None:
         """A failed capture moved nothing if the card is still inside; else who knows."""
         try:
             status = await self._backend.get_status()
         except Exception:
             log.warning("%s: no status after a failed capture; settled unknown", self.name)
-            return Outcome.UNKNOWN
+            return None
         still_inside = status.media in (MediaStatus.PRESENT, MediaStatus.JAMMED)
-        return Outcome.FAILED if still_inside else Outcome.UNKNOWN
+        return False if still_inside else None
 
     def status_changed(self, status: CardReaderStatus) -> None:
         # The retain bin's fill state is the ledger's, whoever reports the status (the
