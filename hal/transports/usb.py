@@ -54,8 +54,9 @@ simulator's ``sim`` backend registers when ``simulator.wire.usb`` is imported).
 
 The code: this module holds `UsbTransport` (its lifecycle, the receive buffer, the
 checks on what callers pass) and the registry entry; `hal.transports.usb_worker` the
-worker thread (attach, reads, writes, control transfers); `hal.transports.usb_options`
-the options and the address's IDs; `hal.transports.usb_backends` the backend registry.
+worker thread (reads, writes, control transfers); `hal.transports.usb_claim` finding,
+claiming and releasing the device; `hal.transports.usb_options` the options and the
+address's IDs; `hal.transports.usb_backends` the backend registry.
 Import all of them from here.
 """
 

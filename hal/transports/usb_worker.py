@@ -2,7 +2,8 @@
 
 All pyusb calls block, so each open `hal.transports.usb.UsbTransport` has one
 `UsbWorker`: a thread that is a small executor. Between bulk IN reads it runs the queued
-jobs (attach, bulk OUT writes, control transfers) in order; their outcomes go back to
+jobs (attach, through `hal.transports.usb_claim`, bulk OUT writes, control
+transfers) in order; their outcomes go back to
 the event loop through futures (``call_soon_threadsafe``). The bulk IN reads have a short
 timeout (a *slice*, ``read_slice`` while bytes moved in the last half second,
 ``idle_slice`` after) and what they bring goes to the transport's ``on_data`` callback
@@ -33,17 +34,14 @@ import usb.core  # type: ignore[import-untyped]
 import usb.util  # type: ignore[import-untyped]
 
 from hal.errors import ConnectionLost, HalError, HalTimeout, TransportError
-from hal.transports.usb_backends import get_backend
+from hal.transports.usb_claim import ClaimedInterface, claim_interface, is_gone, reason
 from hal.transports.usb_options import UsbDeviceInfo, UsbOptions
 
-__all__ = ["UsbWorker", "is_gone", "reason"]
+__all__ = ["UsbWorker"]
 
 # The transport's logger: the worker is its inside.
 log = logging.getLogger("hal.transports.usb")
 
-# errno values (and libusb error codes) that mean "the device is not there any more".
-_GONE_ERRNO = frozenset({errno.ENODEV, errno.ENXIO, errno.ESHUTDOWN})
-_LIBUSB_NO_DEVICE = -4
 # Consecutive unexplained bulk IN errors after which the device counts as gone.
 _MAX_READ_ERRORS = 3
 # Seconds without traffic after which the worker reads in idle slices.
@@ -51,23 +49,6 @@ _BUSY_SPELL = 0.5
 # Seconds the worker waits for the host's next write after it delivered bytes, before
 # it blocks itself in a bulk IN read again (the device keeps what it sends meanwhile).
 _REPLY_GRACE = 0.002
-
-
-def is_gone(exc: BaseException) -> bool:
-    """True if a pyusb error says the device is not there any more."""
-    if not isinstance(exc, usb.core.USBError):
-        return False
-    code = getattr(exc, "backend_error_code", None)
-    return exc.errno in _GONE_ERRNO or code == _LIBUSB_NO_DEVICE
-
-
-def reason(exc: BaseException) -> str:
-    """A pyusb error for a message: the errno's name and the library's text."""
-    code = getattr(exc, "errno", None)
-    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    if isinstance(code, int) and code in errno.errorcode:
-        return f"{errno.errorcode[code]}: {text}"
-    return str(text)
 
 
 class _Job:
@@ -134,7 +115,7 @@ class UsbWorker:
         self._ep_out = 0
         self._ep_in = 0
         self._read_buffer: Any = None
-        self._detached_kernel = False
+        self._claimed: ClaimedInterface | None = None
         self._gone: str | None = None
         self._read_errors = 0
         self._last_traffic = 0.0
@@ -231,134 +212,20 @@ class UsbWorker:
 
     def attach(self) -> UsbDeviceInfo:
         """Find the device, claim its interface, pick the endpoints (a job)."""
-        opts = self.options
-        backend = get_backend(opts.backend)
-        device = self._find(backend)
-        if device is None:
-            raise ConnectionLost(f"{self.name}: no such device on backend {opts.backend!r}")
-        self._device = device
-        try:
-            return self._claim(device)
-        except BaseException:
-            self._detach()
-            raise
-
-    def _find(self, backend: Any) -> Any:
-        wanted = self.options.serial
-
-        def serial_matches(device: Any) -> bool:
-            try:
-                return bool(device.serial_number == wanted)
-            except (usb.core.USBError, ValueError, NotImplementedError):
-                return False  # no strings, or no permission to read them
-
-        try:
-            return usb.core.find(
-                backend=backend,
-                idVendor=self.vendor_id,
-                idProduct=self.product_id,
-                custom_match=serial_matches if wanted else None,
-            )
-        except usb.core.USBError as exc:
-            raise TransportError(f"{self.name}: enumerating devices failed: {reason(exc)}") from exc
-
-    def _claim(self, device: Any) -> UsbDeviceInfo:
-        opts = self.options
-        try:
-            try:
-                config = device.get_active_configuration()
-            except usb.core.USBError as exc:
-                if is_gone(exc):
-                    raise
-                device.set_configuration()  # unconfigured: take the first configuration
-                config = device.get_active_configuration()
-            interface = usb.util.find_descriptor(config, bInterfaceNumber=opts.interface)
-            if interface is None:
-                raise TransportError(f"{self.name}: the device has no interface {opts.interface}")
-            ep_out = self._endpoint(interface, usb.util.ENDPOINT_OUT, opts.ep_out)
-            ep_in = self._endpoint(interface, usb.util.ENDPOINT_IN, opts.ep_in)
-            self._detach_kernel_driver(device, opts.interface)
-            usb.util.claim_interface(device, opts.interface)
-        except usb.core.USBError as exc:
-            raise self._claim_error(exc) from exc
-        self._ep_out = int(ep_out.bEndpointAddress)
-        self._ep_in = int(ep_in.bEndpointAddress)
-        max_packet = int(ep_in.wMaxPacketSize) or 64
-        self._read_buffer = usb.util.create_buffer(max_packet)
+        claimed = claim_interface(self.name, self.vendor_id, self.product_id, self.options)
+        assert claimed.info is not None
+        self._claimed = claimed
+        self._device = claimed.device
+        self._ep_out, self._ep_in = claimed.ep_out, claimed.ep_in
+        self._read_buffer = usb.util.create_buffer(claimed.max_packet)
         self._last_traffic = time.monotonic()
-        return UsbDeviceInfo(
-            vendor_id=self.vendor_id,
-            product_id=self.product_id,
-            bus=device.bus,
-            address=device.address,
-            manufacturer=_string(device, "manufacturer"),
-            product=_string(device, "product"),
-            serial=_string(device, "serial_number"),
-            ep_out=self._ep_out,
-            ep_in=self._ep_in,
-            max_packet=max_packet,
-        )
-
-    def _endpoint(self, interface: Any, direction: int, address: int | None) -> Any:
-        def fits(ep: Any) -> bool:
-            if usb.util.endpoint_direction(ep.bEndpointAddress) != direction:
-                return False
-            if address is not None:
-                return bool(ep.bEndpointAddress == address)
-            return bool(usb.util.endpoint_type(ep.bmAttributes) == usb.util.ENDPOINT_TYPE_BULK)
-
-        endpoint = usb.util.find_descriptor(interface, custom_match=fits)
-        if endpoint is None:
-            way = "OUT" if direction == usb.util.ENDPOINT_OUT else "IN"
-            which = f"endpoint {address:#04x}" if address is not None else f"bulk {way} endpoint"
-            raise TransportError(
-                f"{self.name}: interface {interface.bInterfaceNumber} has no {which}"
-            )
-        return endpoint
-
-    def _detach_kernel_driver(self, device: Any, number: int) -> None:
-        try:
-            active = device.is_kernel_driver_active(number)
-        except (NotImplementedError, usb.core.USBError) as exc:
-            log.debug("%s: cannot tell whether a kernel driver is bound: %s", self.name, exc)
-            return
-        if active:
-            device.detach_kernel_driver(number)
-            self._detached_kernel = True
-            log.info("%s: detached the kernel driver from interface %d", self.name, number)
-
-    def _claim_error(self, exc: BaseException) -> TransportError:
-        if is_gone(exc):
-            return ConnectionLost(f"{self.name}: the device went away ({reason(exc)})")
-        code = getattr(exc, "errno", None)
-        if code == errno.EBUSY:
-            return TransportError(f"{self.name}: the interface is in use by another program")
-        if code == errno.EACCES:
-            return TransportError(
-                f"{self.name}: no permission to use the device (a udev rule must grant it)"
-            )
-        return TransportError(f"{self.name}: cannot claim the device ({reason(exc)})")
+        return claimed.info
 
     def _detach(self) -> None:
-        """Release the interface and the device handle; never raises."""
-        device, self._device = self._device, None
-        if device is None:
-            return
-        number = self.options.interface
-        try:
-            usb.util.release_interface(device, number)
-        except (usb.core.USBError, ValueError) as exc:
-            log.debug("%s: releasing interface %d: %s", self.name, number, exc)
-        if self._detached_kernel:
-            self._detached_kernel = False
-            try:
-                device.attach_kernel_driver(number)
-            except (NotImplementedError, usb.core.USBError) as exc:
-                log.debug("%s: re-attaching the kernel driver: %s", self.name, exc)
-        try:
-            usb.util.dispose_resources(device)
-        except usb.core.USBError as exc:
-            log.debug("%s: closing the handle: %s", self.name, exc)
+        """Give the device back (see `ClaimedInterface.release`); never raises."""
+        claimed, self._claimed, self._device = self._claimed, None, None
+        if claimed is not None:
+            claimed.release()
 
     # --- transfers (jobs) ----------------------------------------------------------------
 
@@ -472,11 +339,3 @@ class UsbWorker:
         if self._gone is None:
             self._gone = why
             self._post(self._on_lost, why)
-
-
-def _string(device: Any, attribute: str) -> str | None:
-    try:
-        value = getattr(device, attribute)
-    except (usb.core.USBError, ValueError, NotImplementedError):
-        return None
-    return str(value) if value is not None else None
