@@ -199,6 +199,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.patience is not None and not args.patience > 0:
             raise ConfigurationError(f"--patience must be > 0, got {args.patience}")
+        if args.json == "-" and args.junit == "-":
+            raise ConfigurationError(
+                "--json - and --junit - would both write to standard output; give one a file"
+            )
         with tempfile.TemporaryDirectory(prefix="tellerhal-certify-") as workdir:
             cert = asyncio.run(_certify(args, Path(workdir)))
     except ConfigurationError as exc:

@@ -17,6 +17,7 @@ the two reports; neither holds card data, since case messages hold none.
 from __future__ import annotations
 
 import platform
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -281,5 +282,20 @@ class Certification:
             ET.SubElement(
                 verdict, "failure", message="not certified", type="NotCertified"
             ).text = text
+        for element in root.iter():  # firmware strings and device errors are not XML-safe
+            for key, value in element.attrib.items():
+                element.set(key, xml_safe(value))
+            if element.text:
+                element.text = xml_safe(element.text)
         ET.indent(root)
         return ET.ElementTree(root)
+
+
+#: Characters XML 1.0 forbids (C0 controls but tab, LF, CR; surrogates; U+FFFE/U+FFFF).
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with every character XML 1.0 forbids written as ``\\xNN`` (a NUL-padded
+    firmware string, a control byte in a device's error), so the report still parses."""
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)

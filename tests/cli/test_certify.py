@@ -25,7 +25,13 @@ from simulator.wire.crt310_firmware import VERSION
 from simulator.world import reset_worlds
 from tellerhal.cli.main import main
 from tellerhal.conformance.card_reader import CARD_READER_CASES
-from tellerhal.conformance.certification import library_version
+from tellerhal.conformance.certification import (
+    Certification,
+    DriverInfo,
+    library_version,
+    xml_safe,
+)
+from tellerhal.conformance.framework import CaseResult, Verdict
 from tellerhal.conformance.runner import firmware_of
 from tests.crt310_rig import PtyRig, crt310_registered
 
@@ -190,6 +196,7 @@ def test_a_skip_for_a_declared_feature_fails(
         (["card_reader", FAST, "--case", "card_reader.nope"], "unknown case"),
         (["card_reader", FAST, "--timeout-scale", "0"], "--timeout-scale must be > 0"),
         (["card_reader", FAST, "--stimulus", "tcp://127.0.0.1:1"], "--stimulus is for a device"),
+        (["card_reader", FAST, "--json", "-", "--junit", "-"], "both write to standard output"),
     ],
 )
 def test_usage_errors_exit_2(
@@ -302,3 +309,23 @@ def test_a_device_that_cannot_be_opened_is_reported_not_certified(
     assert failure is not None
     assert "the run could not start" in (failure.text or "")
     assert props["device.features"] == ""
+
+
+def test_the_junit_report_parses_whatever_bytes_a_device_reports() -> None:
+    # Real units pad their version strings with NULs; device errors carry control bytes.
+    report = Certification(
+        device_class="card_reader",
+        address="crt310+serial:///dev/ttyS0",
+        driver=DriverInfo("crt310", "tellerhal", "0", frozenset({"chip"})),
+        library="0",
+        firmware="CRT-310\x00\x00\x00",
+        reported=frozenset({"chip"}),
+        results=[CaseResult("card_reader.jam", Verdict.FAILED, 0.1, "reply \x02\x15 garbled")],
+    )
+    text = ET.tostring(report.junit().getroot(), encoding="unicode")
+    root = ET.fromstring(text)  # would raise "not well-formed" on a raw NUL
+    props = {p.get("name"): p.get("value") for p in root.iter("property")}
+    assert props["device.firmware"] == "CRT-310\\x00\\x00\\x00"
+    messages = [f.get("message") for f in root.iter("failure")]
+    assert messages == ["reply \\x02\\x15 garbled", "not certified"]
+    assert xml_safe("tab\tnewline\n ok") == "tab\tnewline\n ok"
