@@ -52,6 +52,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from drivers.card_reader import crt310_codes as codes
+from drivers.card_reader.creator_driver import CreatorDriver, check_common_options
 from drivers.card_reader.crt310_link import Crt310Link, shielded
 from hal.address import DeviceAddress
 from hal.device import BackendListener
@@ -68,7 +69,6 @@ from hal.devices.card_reader import (
     MediaInserted,
     MediaRemoved,
     MoveTarget,
-    ReaderType,
     ReadResult,
     ResetAction,
     Track,
@@ -77,9 +77,7 @@ from hal.devices.card_reader_service import CardReaderService
 from hal.errors import (
     AtrNotObtained,
     ConfigurationError,
-    ConnectionLost,
     DeviceError,
-    HalError,
     HalTimeout,
     HardwareError,
     InvalidData,
@@ -88,7 +86,6 @@ from hal.errors import (
     ProtocolError,
     UnsupportedOperation,
 )
-from hal.events import Event
 from hal.registry import DriverSpec, make_transport
 from hal.transports.base import Transport
 from protocols.crt310 import (
@@ -115,8 +112,6 @@ from protocols.crt310 import (
 __all__ = ["CRT310_DRIVER", "Crt310Driver", "Crt310Options", "open_crt310"]
 
 log = logging.getLogger(__name__)
-
-_RETRY_PAUSE = 0.1  # the exit watcher's least pause after a failed poll (a port gone)
 
 
 @dataclass(frozen=True)
@@ -147,22 +142,12 @@ class Crt310Options:
     ledger: str = ""
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.poll_interval) and self.poll_interval >= 0):
-            raise ConfigurationError(f"poll_interval must be >= 0 s, got {self.poll_interval}")
-        if not 0 <= self.retries <= 10:
-            raise ConfigurationError(f"retries must be 0 to 10, got {self.retries}")
-        for key in ("ack_timeout", "reply_timeout"):
-            value = getattr(self, key)
-            if not (math.isfinite(value) and value > 0):
-                raise ConfigurationError(f"{key} must be > 0 s, got {value}")
-        take = self.take_timeout
-        if take is not None and not (math.isfinite(take) and take > 0):
-            raise ConfigurationError(f"take_timeout must be > 0 s or empty, got {take}")
+        check_common_options(self)
         if self.retain_capacity < 0:
             raise ConfigurationError(f"retain_capacity must be >= 0, got {self.retain_capacity}")
 
 
-class Crt310Driver:
+class Crt310Driver(CreatorDriver):
     """A CRT-310 behind a `hal.transports.base.Transport` (see the module header).
 
     Args:
@@ -170,6 +155,8 @@ class Crt310Driver:
         options: timings, retries, the capture bin.
         name: the device name, for messages.
     """
+
+    link: Crt310Link
 
     def __init__(
         self,
@@ -179,7 +166,7 @@ class Crt310Driver:
         name: str = "card_reader",
     ) -> None:
         self.options = options if options is not None else Crt310Options()
-        self.name = name
+        super().__init__(self.options, name)
         self.link = Crt310Link(
             transport,
             name=name,
@@ -188,30 +175,15 @@ class Crt310Driver:
             reply_timeout=self.options.reply_timeout,
             on_lost=self._port_lost,
         )
-        self._listener: BackendListener[CardReaderStatus] | None = None
-        self._last: CardReaderStatus | None = None
-        self._chip: str | None = None  # "T0"/"T1" after a reset, until power goes
-        self._presented = False  # a card we put at the front, not yet taken
-        self._presented_at = 0.0
-        self._watcher: asyncio.Task[None] | None = None
-        self._firmware = ""  # the version string a reset answers
 
     # --- lifecycle and queries -------------------------------------------------------
 
     async def open(self, listener: BackendListener[CardReaderStatus]) -> None:
         """Open the port and report a card found; a reader that does not answer yet
         leaves the device open and ``offline`` (its port must be there)."""
-        self._listener = listener
-        await self.link.open()
-        try:
-            reply = await self._status()
-        except HalTimeout as exc:
-            log.warning("%s: the reader does not answer (offline): %s", self.name, exc)
-            self._report(codes.OFFLINE)
+        reply = await self._open_link(listener, self._status)
+        if reply is None:
             return
-        except BaseException:
-            await self.link.close()
-            raise
         where = codes.where_is(reply.position)
         if where:
             self._emit(MediaDetected(position=where))
@@ -229,41 +201,9 @@ class Crt310Driver:
         if isinstance(reply, PlainReply):
             self._firmware = reply.data.decode("ascii", "replace").strip()
 
-    async def close(self) -> None:
-        """Stop watching the exit and close the port."""
-        watcher, self._watcher = self._watcher, None
-        if watcher is not None:
-            watcher.cancel()
-            await asyncio.gather(watcher, return_exceptions=True)
-        self._presented = False
-        await self.link.close()
-
     def capabilities(self) -> CardReaderCapabilities:
         """Motorised; tracks 1-3 and the chip (T=0, T=1); no track writing."""
-        return CardReaderCapabilities(
-            type=ReaderType.MOTOR,
-            read_tracks=frozenset(Track),
-            write_tracks=frozenset(),
-            chip_protocols=frozenset({"T0", "T1"}),
-            retain_capacity=self.options.retain_capacity,
-            exit_position=True,
-            transport_position=True,
-            card_taken_sensor=True,
-            chip_power_actions=frozenset(ChipPowerAction),
-            firmware=self._firmware,
-        )
-
-    async def get_status(self) -> CardReaderStatus:
-        """The reader's status: ``noDevice`` without a port, ``offline`` if it is mute."""
-        try:
-            reply = await self._status()
-        except ConnectionLost:
-            return codes.NO_DEVICE
-        except HalTimeout as exc:
-            log.warning("%s: no status: %s", self.name, exc)
-            self._report(codes.OFFLINE)
-            return codes.OFFLINE
-        return codes.status_of(reply)
+        return self._motor_capabilities(frozenset(Track), self.options.retain_capacity)
 
     # --- commands ----------------------------------------------------------------------
 
@@ -299,14 +239,11 @@ class Crt310Driver:
             await shielded(self._abandon_entry())
             raise
 
-    async def _abandon_entry(self) -> None:
-        """Shut the entry after a cancel; a card that got in stays in and is reported."""
-        try:
-            await self._set_entry(False)
-            if (await self._status()).position in codes.INSIDE:
-                self._emit(MediaInserted())
-        except HalError as exc:
-            log.warning("%s: could not shut the entry after a cancel: %s", self.name, exc)
+    def _inside(self, reply: StatusReply) -> bool:
+        return reply.position in codes.INSIDE
+
+    async def _shut_entry(self) -> None:
+        await self._set_entry(False)
 
     async def read_card(self, sources: frozenset[Track]) -> ReadResult:
         """Read the tracks asked for (45 30) and, for ``chip``, the ATR of a cold reset."""
@@ -439,21 +376,10 @@ class Crt310Driver:
             self._presented = False
             if position is CardPosition.NO_CARD:
                 self._emit(MediaRemoved())
-        self._report(codes.status_of(reply))
+        self._report(self._status_of(reply))
 
-    def _report(self, status: CardReaderStatus) -> None:
-        if status != self._last:
-            self._last = status
-            if self._listener is not None:
-                self._listener.status_changed(status)
-
-    def _emit(self, event: Event) -> None:
-        if self._listener is not None:
-            self._listener.event(event)
-
-    def _port_lost(self) -> None:
-        self._chip = None
-        self._report(codes.NO_DEVICE)
+    def _status_of(self, reply: StatusReply) -> CardReaderStatus:
+        return codes.status_of(reply)
 
     async def _set_entry(self, open_: bool) -> None:
         mode = EntryMode.SWITCH if open_ else EntryMode.FRONT_PROHIBITED
@@ -465,28 +391,8 @@ class Crt310Driver:
 
     # --- the exit watcher ------------------------------------------------------------
 
-    def _present(self) -> None:
-        """A card waits at the front: watch for the customer taking it."""
-        self._presented = True
-        loop = asyncio.get_running_loop()
-        self._presented_at = loop.time()
-        if self._watcher is None or self._watcher.done():
-            self._watcher = loop.create_task(self._watch_exit(), name=f"{self.name} exit watcher")
-
-    async def _watch_exit(self) -> None:
-        loop = asyncio.get_running_loop()
-        take = self.options.take_timeout
-        while self._presented:
-            await asyncio.sleep(self.options.poll_interval)
-            try:
-                if self._presented:
-                    await self._status()
-                due = take is not None and loop.time() - self._presented_at >= take
-                if self._presented and due and self.options.retain_capacity:
-                    await self._capture_left_card()
-            except HalError as exc:
-                log.debug("%s: exit watcher: %s", self.name, exc)
-                await asyncio.sleep(max(self.options.poll_interval, _RETRY_PAUSE))
+    def _may_capture(self) -> bool:
+        return self.options.retain_capacity > 0
 
     async def _capture_left_card(self) -> None:
         status = await self._plain(Command.CAPTURE)

@@ -15,7 +15,7 @@ The tables the ``crt310`` driver (`drivers.card_reader.crt310`) reads its replie
 
 from __future__ import annotations
 
-from hal.device import DeviceState
+from drivers.card_reader.creator_driver import NO_DEVICE, OFFLINE
 from hal.devices.card_reader import (
     CardData,
     CardReaderStatus,
@@ -91,14 +91,6 @@ RESETS = {
 }
 #: The longest C-APDU a frame carries (DATA less its 2-byte length).
 MAX_APDU = MAX_DATA - 2
-#: The status while the port is gone.
-NO_DEVICE = CardReaderStatus(
-    device=DeviceState.NO_DEVICE, media=MediaStatus.UNKNOWN, chip_power=ChipPower.UNKNOWN
-)
-#: The status while the reader does not answer.
-OFFLINE = CardReaderStatus(
-    device=DeviceState.OFFLINE, media=MediaStatus.UNKNOWN, chip_power=ChipPower.UNKNOWN
-)
 
 
 def status_of(reply: StatusReply) -> CardReaderStatus:

@@ -59,6 +59,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from drivers.card_reader import crt591_codes as codes
+from drivers.card_reader.creator_driver import CreatorDriver, check_common_options
 from drivers.card_reader.creator_link import shielded
 from drivers.card_reader.crt591_link import Crt591Link
 from hal.address import DeviceAddress
@@ -76,7 +77,6 @@ from hal.devices.card_reader import (
     MediaInserted,
     MediaRemoved,
     MoveTarget,
-    ReaderType,
     ReadResult,
     ResetAction,
     Track,
@@ -85,9 +85,7 @@ from hal.devices.card_reader_service import CardReaderService
 from hal.errors import (
     AtrNotObtained,
     ConfigurationError,
-    ConnectionLost,
     HalError,
-    HalTimeout,
     InvalidData,
     InvalidMedia,
     MediaJam,
@@ -95,7 +93,6 @@ from hal.errors import (
     Occupied,
     UnsupportedOperation,
 )
-from hal.events import Event
 from hal.registry import DriverSpec, make_transport
 from hal.transports.base import Transport
 from protocols.crt591 import (
@@ -116,7 +113,6 @@ __all__ = ["CRT591_DRIVER", "MAX_APDU", "Crt591Driver", "Crt591Options", "open_c
 
 log = logging.getLogger(__name__)
 
-_RETRY_PAUSE = 0.1  # the exit watcher's least pause after a failed poll (a port gone)
 _REFUSED_POLLS = 3  # polls with the card at the gate (at least) before it counts as refused
 #: The longest C-APDU a command carries ('C' CM PM, then the APDU).
 MAX_APDU = MAX_DATA + 3
@@ -164,22 +160,12 @@ class Crt591Options:
                 raise ConfigurationError(
                     f"{key} must be >= 1 (a CRT-591 has one), got {getattr(self, key)}"
                 )
-        if not (math.isfinite(self.poll_interval) and self.poll_interval >= 0):
-            raise ConfigurationError(f"poll_interval must be >= 0 s, got {self.poll_interval}")
-        if not 0 <= self.retries <= 10:
-            raise ConfigurationError(f"retries must be 0 to 10, got {self.retries}")
+        check_common_options(self)
         if not (math.isfinite(self.refuse_after) and self.refuse_after >= 0):
             raise ConfigurationError(f"refuse_after must be >= 0 s, got {self.refuse_after}")
-        for key in ("ack_timeout", "reply_timeout"):
-            value = getattr(self, key)
-            if not (math.isfinite(value) and value > 0):
-                raise ConfigurationError(f"{key} must be > 0 s, got {value}")
-        take = self.take_timeout
-        if take is not None and not (math.isfinite(take) and take > 0):
-            raise ConfigurationError(f"take_timeout must be > 0 s or empty, got {take}")
 
 
-class Crt591Driver:
+class Crt591Driver(CreatorDriver):
     """A CRT-591 behind a `hal.transports.base.Transport` (see the module header).
 
     Args:
@@ -187,6 +173,10 @@ class Crt591Driver:
         options: address, capacities, timings, retries.
         name: the device name, for messages.
     """
+
+    link: Crt591Link
+    _place = "gate"
+    _party = "unit"
 
     def __init__(
         self,
@@ -196,7 +186,7 @@ class Crt591Driver:
         name: str = "card_reader",
     ) -> None:
         self.options = options if options is not None else Crt591Options()
-        self.name = name
+        super().__init__(self.options, name)
         self.link = Crt591Link(
             transport,
             address=self.options.address,
@@ -206,82 +196,41 @@ class Crt591Driver:
             reply_timeout=self.options.reply_timeout,
             on_lost=self._port_lost,
         )
-        self._listener: BackendListener[CardReaderStatus] | None = None
-        self._last: CardReaderStatus | None = None
         self._jammed = False  # the unit answered a jam; a reset or a move clears it
-        self._chip: str | None = None  # "T0"/"T1" after a reset, until power goes
-        self._presented = False  # a card we put at the gate, not yet taken
-        self._presented_at = 0.0
-        self._watcher: asyncio.Task[None] | None = None
         # Held from the status check to the end of a move: the gate watcher's capture
         # must not empty the channel between an app's check and its move (a move into an
         # empty channel issues a card).
         self._motion = asyncio.Lock()
         #: Initialize commands sent because the unit answered B0 (not initialised).
         self.reinitialised = 0
-        self._firmware = ""  # the version Initialize answers ("CRT-591-M001")
 
     # --- lifecycle and queries -------------------------------------------------------
 
     async def open(self, listener: BackendListener[CardReaderStatus]) -> None:
         """Open the port, initialise the unit and report a card found; a unit that does
         not answer yet leaves the device open and ``offline`` (its port must be there)."""
-        self._listener = listener
-        await self.link.open()
-        try:
-            reply = await self._initialize(InitMode.NO_MOVE)
-        except HalTimeout as exc:
-            log.warning("%s: the unit does not answer (offline): %s", self.name, exc)
-            self._report(codes.OFFLINE)
+        reply = await self._open_link(listener, self._first_initialize)
+        if reply is None:
             return
-        except MediaJam:
-            self._emit(MediaDetected(position="jammed"))
-            return
-        except BaseException:
-            await self.link.close()
-            raise
         where = codes.where_is(reply.card, jammed=False)
         if where:
             self._emit(MediaDetected(position=where))
         if reply.card is CardStatus.AT_GATE:  # issued or returned earlier, not yet taken
             self._present()
 
-    async def close(self) -> None:
-        """Stop watching the gate and close the port."""
-        watcher, self._watcher = self._watcher, None
-        if watcher is not None:
-            watcher.cancel()
-            await asyncio.gather(watcher, return_exceptions=True)
-        self._presented = False
-        await self.link.close()
+    async def _first_initialize(self) -> Reply | None:
+        try:
+            return await self._initialize(InitMode.NO_MOVE)
+        except MediaJam:
+            self._emit(MediaDetected(position="jammed"))
+            return None
 
     def capabilities(self) -> CardReaderCapabilities:
         """Motorised; the chip (T=0, T=1), no tracks; the stacker and the reject bin."""
-        return CardReaderCapabilities(
-            type=ReaderType.MOTOR,
-            read_tracks=frozenset({Track.CHIP}),
-            write_tracks=frozenset(),
-            chip_protocols=frozenset({"T0", "T1"}),
-            retain_capacity=self.options.retain_capacity,
-            exit_position=True,
-            transport_position=True,
-            card_taken_sensor=True,
-            chip_power_actions=frozenset(ChipPowerAction),
-            dispense_capacity=self.options.stacker_capacity,
-            firmware=self._firmware,
+        options = self.options
+        return self._motor_capabilities(
+            frozenset({Track.CHIP}), options.retain_capacity, options.stacker_capacity
         )
-
-    async def get_status(self) -> CardReaderStatus:
-        """The unit's status: ``noDevice`` without a port, ``offline`` if it is mute."""
-        try:
-            reply = await self._status()
-        except ConnectionLost:
-            return codes.NO_DEVICE
-        except HalTimeout as exc:
-            log.warning("%s: no status: %s", self.name, exc)
-            self._report(codes.OFFLINE)
-            return codes.OFFLINE
-        return self._status_of(reply)
 
     # --- commands ----------------------------------------------------------------------
 
@@ -302,7 +251,7 @@ class Crt591Driver:
                 reply = await self._status()
                 if reply.card is CardStatus.AT_POSITION:
                     self._emit(MediaInserted())
-                    await self._call(Command.ENTRY_DISABLE, what="disable entry")
+                    await self._shut_entry()
                     return
                 if reply.card is not CardStatus.AT_GATE:
                     at_gate = 0
@@ -312,7 +261,7 @@ class Crt591Driver:
                     since = loop.time()
                 held = loop.time() - since >= self.options.refuse_after
                 if at_gate >= _REFUSED_POLLS and held:
-                    await self._call(Command.ENTRY_DISABLE, what="disable entry")
+                    await self._shut_entry()
                     self._emit(InvalidMediaEvent())
                     self._present()
                     raise InvalidMedia(f"{self.name}: the unit refused the card; it is returned")
@@ -320,14 +269,11 @@ class Crt591Driver:
             await shielded(self._abandon_entry())
             raise
 
-    async def _abandon_entry(self) -> None:
-        """Disable entry after a cancel; a card that got in stays in and is reported."""
-        try:
-            await self._call(Command.ENTRY_DISABLE, what="disable entry")
-            if (await self._status()).card is CardStatus.AT_POSITION:
-                self._emit(MediaInserted())
-        except HalError as exc:
-            log.warning("%s: could not disable entry after a cancel: %s", self.name, exc)
+    def _inside(self, reply: Reply) -> bool:
+        return reply.card is CardStatus.AT_POSITION
+
+    async def _shut_entry(self) -> None:
+        await self._call(Command.ENTRY_DISABLE, what="disable entry")
 
     async def read_card(self, sources: frozenset[Track]) -> ReadResult:
         """Read the chip (a cold reset's ATR); the CRT-591 has no magnetic head."""
@@ -506,44 +452,7 @@ class Crt591Driver:
                 self._emit(MediaRemoved())
         self._report(self._status_of(reply))
 
-    def _report(self, status: CardReaderStatus) -> None:
-        if status != self._last:
-            self._last = status
-            if self._listener is not None:
-                self._listener.status_changed(status)
-
-    def _emit(self, event: Event) -> None:
-        if self._listener is not None:
-            self._listener.event(event)
-
-    def _port_lost(self) -> None:
-        self._chip = None
-        self._report(codes.NO_DEVICE)
-
     # --- the gate watcher ------------------------------------------------------------
-
-    def _present(self) -> None:
-        """A card waits at the gate: watch for the customer taking it."""
-        self._presented = True
-        loop = asyncio.get_running_loop()
-        self._presented_at = loop.time()
-        if self._watcher is None or self._watcher.done():
-            self._watcher = loop.create_task(self._watch_gate(), name=f"{self.name} gate watcher")
-
-    async def _watch_gate(self) -> None:
-        loop = asyncio.get_running_loop()
-        take = self.options.take_timeout
-        while self._presented:
-            await asyncio.sleep(self.options.poll_interval)
-            try:
-                if self._presented:
-                    await self._status()
-                due = take is not None and loop.time() - self._presented_at >= take
-                if self._presented and due:
-                    await self._capture_left_card()
-            except HalError as exc:
-                log.debug("%s: gate watcher: %s", self.name, exc)
-                await asyncio.sleep(max(self.options.poll_interval, _RETRY_PAUSE))
 
     async def _capture_left_card(self) -> None:
         async with self._motion:

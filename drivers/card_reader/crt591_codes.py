@@ -14,7 +14,7 @@ The tables the ``crt591`` driver (`drivers.card_reader.crt591`) reads its replie
 
 from __future__ import annotations
 
-from hal.device import DeviceState
+from drivers.card_reader.creator_driver import NO_DEVICE, OFFLINE
 from hal.devices.card_reader import (
     CardReaderStatus,
     ChipPower,
@@ -70,14 +70,6 @@ RESETS = {
     ResetAction.RETAIN: InitMode.CAPTURE,
     ResetAction.CURRENT_POSITION: InitMode.NO_MOVE,
 }
-#: The status while the port is gone.
-NO_DEVICE = CardReaderStatus(
-    device=DeviceState.NO_DEVICE, media=MediaStatus.UNKNOWN, chip_power=ChipPower.UNKNOWN
-)
-#: The status while the unit does not answer.
-OFFLINE = CardReaderStatus(
-    device=DeviceState.OFFLINE, media=MediaStatus.UNKNOWN, chip_power=ChipPower.UNKNOWN
-)
 _STACKER = {
     StackerStatus.EMPTY: ReplenishmentStatus.EMPTY,
     StackerStatus.LOW: ReplenishmentStatus.LOW,
