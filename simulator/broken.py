@@ -8,15 +8,24 @@ checking what it claims to.
 
 from __future__ import annotations
 
-from hal.devices.card_reader import CardAction, CardData, InsertCard, MediaInserted, Track
+from hal.devices.card_reader import (
+    CardAction,
+    CardData,
+    InsertCard,
+    MediaInserted,
+    MoveTarget,
+    Track,
+)
 from hal.errors import HalError
 from simulator.models.card_reader import Card, CardPosition, CardReaderModel
 
 __all__ = [
     "BROKEN_VARIANTS",
     "DoubleCountsRetain",
+    "DoublePick",
     "EventsOutOfOrder",
     "ForgetsMediaRemoved",
+    "IssueIgnoresExit",
     "LosesCardOnCancel",
     "NoJamError",
     "ReadsWrongTrack",
@@ -91,6 +100,22 @@ class EventsOutOfOrder(CardReaderModel):
         self._emit(InsertCard())
 
 
+class DoublePick(CardReaderModel):
+    """Feeds two cards from the stacker for one issue (a double pick it never reports):
+    the second falls into the machine, and the books are one card out."""
+
+    def _pick(self) -> None:
+        self._stacker -= min(2, self._stacker)
+
+
+class IssueIgnoresExit(CardReaderModel):
+    """Issues a card asked for at the exit into the transport (a wrong position code):
+    the customer waits at an empty slot."""
+
+    def _issue_target(self, to: MoveTarget) -> MoveTarget:
+        return MoveTarget.TRANSPORT
+
+
 BROKEN_VARIANTS: dict[str, type[CardReaderModel]] = {
     "forgets_media_removed": ForgetsMediaRemoved,
     "loses_card_on_cancel": LosesCardOnCancel,
@@ -99,5 +124,7 @@ BROKEN_VARIANTS: dict[str, type[CardReaderModel]] = {
     "retain_not_persisted": RetainNotPersisted,
     "double_counts_retain": DoubleCountsRetain,
     "events_out_of_order": EventsOutOfOrder,
+    "double_pick": DoublePick,
+    "issue_ignores_exit": IssueIgnoresExit,
 }
 """Each broken reader by the name a ``variant`` option gives it."""

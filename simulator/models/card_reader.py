@@ -228,11 +228,11 @@ class CardReaderModel(CardReaderMechanism):
         if self._stacker_profile is None:
             self._stacker_profile = load_card_profile("visa")
         card = Card(self._stacker_profile)
-        self._stacker -= 1
+        self._pick()
         # Picked: the card is in the transport now, wherever it is going.
         card.position = CardPosition.INSIDE
         self._card = card
-        await self._move(card, to)
+        await self._move(card, self._issue_target(to))
 
     async def chip_power(self, action: ChipPowerAction) -> bytes:
         """Reset the chip (its ATR) or power it off (``b""``)."""
@@ -298,6 +298,14 @@ class CardReaderModel(CardReaderMechanism):
 
     def _intake_cancelled(self) -> None:
         """A card came in just as the wait was cancelled: it stays inside (reported)."""
+
+    def _pick(self) -> None:
+        """One card leaves the stacker."""
+        self._stacker -= 1
+
+    def _issue_target(self, to: MoveTarget) -> MoveTarget:
+        """Where an issued card is driven."""
+        return to
 
     def _jammed(self, what: str) -> HalError | None:
         """The error a jam during ``what`` gives (``None`` would hide it)."""

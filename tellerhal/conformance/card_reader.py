@@ -461,6 +461,20 @@ async def issue_card(h: CardReaderHarness) -> None:
             "a refused issue took a card from the stacker",
         )
         await _eject_and_take(h, reader)
+        # Straight to the customer: the card waits at the exit until taken.
+        with reader.events(kinds=[MediaRemoved]) as sub:
+            await reader.move(MoveTarget.EXIT, from_unit=DISPENSE_UNIT, timeout=h.patience)
+            position = await h.stimulus.card_position()
+            check(position == "exit", f"a card issued to the exit is at {position!r}")
+            await h.stimulus.take_card(timeout=h.patience)
+            if "taken_sensor" in caps.features():
+                await _next(sub, MediaRemoved, h.patience, "the customer took the issued card")
+        physical = await h.stimulus.stacker_count()
+        books = (await reader.stacker()).count
+        check(physical == physical_before - 3, f"stacker holds {physical}, was {physical_before}")
+        check(
+            books == physical, f"after three issues the books count {books}, the stacker {physical}"
+        )
 
 
 CARD_READER_CASES: tuple[CardReaderCase, ...] = (

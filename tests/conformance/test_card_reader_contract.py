@@ -111,6 +111,8 @@ def test_the_suite_lists_the_required_cases() -> None:
 #: The case that must catch each broken variant (it may be caught by others too).
 CAUGHT_BY = {
     "double_counts_retain": "card_reader.retain_counts_persist",
+    "double_pick": "card_reader.issue_card",
+    "issue_ignores_exit": "card_reader.issue_card",
     "events_out_of_order": "card_reader.insert_read_eject",
     "forgets_media_removed": "card_reader.insert_read_eject",
     "loses_card_on_cancel": "card_reader.cancel_mid_wait",

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from hal.devices.card_reader import (
+    DISPENSE_UNIT,
     InsertCard,
     MediaInserted,
     MediaRemoved,
@@ -101,6 +102,23 @@ async def test_events_out_of_order(world: World, insert_and_read: InsertAndRead)
             await insert_and_read(reader, tracks=[Track.TRACK2])
             kinds = [type(e) for e in sub.drain() if not isinstance(e, StatusChanged)]
     assert kinds == [MediaInserted, InsertCard]
+
+
+async def test_double_pick(world: World) -> None:
+    service, control = broken(world, "double_pick")
+    async with service as reader:
+        await reader.load_stacker(await control.stacker_count())
+        await reader.move(MoveTarget.TRANSPORT, from_unit=DISPENSE_UNIT)
+        assert (await reader.stacker()).count == 99  # the books: one card issued...
+        assert await control.stacker_count() == 98  # ...but two left the stacker
+
+
+async def test_issue_ignores_exit(world: World) -> None:
+    service, control = broken(world, "issue_ignores_exit")
+    async with service as reader:
+        await reader.load_stacker(100)
+        await reader.move(MoveTarget.EXIT, from_unit=DISPENSE_UNIT)
+        assert await control.card_position() == "inside"  # not at the exit
 
 
 def test_every_variant_has_a_test_here() -> None:
