@@ -8,6 +8,10 @@ the faults the driver tests inject: garbage before the next transmission (or at 
 a NAK storm, a corrupted reply, slow replies, a muted reader. A model without power
 says nothing either.
 
+`CreatorFirmware` is what the two firmwares share: powering the model up and down, a
+listener that keeps the model's reports inside the reader (both are polled), and the
+card-entry task a command starts and others stop.
+
 What differs stays in the subclasses (`simulator.wire.crt310.Crt310Emulator`,
 `simulator.wire.crt591.Crt591Emulator`): what a good frame starts (ACK and wait for
 ENQ, or ACK and answer at once), the other control bytes, the firmware and its stats.
@@ -19,13 +23,16 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, ClassVar, Protocol, Self
 
+from hal.devices.card_reader import CardReaderStatus, Track
+from hal.errors import DeviceNotReady, InvalidMedia, MediaJam
+from hal.events import Event
 from protocols.creator_frames import BadFrame, BadFrameReason
 from simulator.models.card_reader import CardReaderModel
 from simulator.wire.link import WireLink, WirePacer
 
-__all__ = ["CreatorEmulator", "EmulatorStats"]
+__all__ = ["CreatorEmulator", "CreatorFirmware", "EmulatorStats"]
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +58,70 @@ class EmulatorStats:
     resent: int = 0
 
 
-class _Firmware(Protocol):
-    async def power_up(self) -> None: ...
+class CreatorFirmware:
+    """The part of a Creator reader's firmware that is no protocol: power and card entry.
 
-    async def power_down(self) -> None: ...
+    Args:
+        model: the reader's mechanism and state (this firmware becomes its listener).
+
+    A subclass sets ``_entry_sources``, what a card taken in is read for.
+    """
+
+    _entry_sources: ClassVar[frozenset[Track]] = frozenset()
+
+    def __init__(self, model: CardReaderModel) -> None:
+        self.model = model
+        self._accept_task: asyncio.Task[None] | None = None
+
+    async def power_up(self) -> None:
+        """Open the model (this firmware becomes its listener)."""
+        await self.model.open(self)
+
+    async def power_down(self) -> None:
+        """Stop any card entry and close the model."""
+        await self._stop_accepting()
+        await self.model.close()
+
+    # --- BackendListener: the model reports to us; the reader tells nobody -------------
+
+    def event(self, event: Event) -> None:
+        """The model's events stay inside the reader (it has no unsolicited messages:
+        the host polls status)."""
+
+    def status_changed(self, status: CardReaderStatus) -> None:
+        """Likewise: the host learns the status by asking."""
+
+    # --- card entry ----------------------------------------------------------------------
+
+    async def _start_accepting(self) -> None:
+        task = self._accept_task
+        if task is not None and not task.done():
+            return
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(self._accept(), name=f"{self.model.name} card entry")
+        self._accept_task = task
+        # Answer once the gate is open (or the card already in): a status the host asks
+        # for next must see the entry it just opened.
+        gate = loop.create_task(self.model.wait_until(lambda: self.model.gate_open))
+        try:
+            await asyncio.wait({task, gate}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gate.cancel()
+            await asyncio.gather(gate, return_exceptions=True)
+
+    async def _accept(self) -> None:
+        try:
+            await self.model.accept_card(self._entry_sources)
+        except (InvalidMedia, MediaJam, DeviceNotReady) as exc:
+            # The host sees the outcome by polling: a card back at the front (gate) with
+            # the entry shut, a jammed card, a silent reader.
+            log.info("%s: card entry ended: %s", self.model.name, exc)
+
+    async def _stop_accepting(self) -> None:
+        task, self._accept_task = self._accept_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
 
 class _Decoder(Protocol):
@@ -87,7 +154,7 @@ class CreatorEmulator:
         model: CardReaderModel,
         link: WireLink,
         *,
-        firmware: _Firmware,
+        firmware: CreatorFirmware,
         decoder: _Decoder,
         stats: EmulatorStats,
         ack: int,

@@ -41,13 +41,11 @@ model with ``take_timeout=None``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
 from hal.devices.card_reader import (
     CardData,
-    CardReaderStatus,
     ChipPower,
     ChipPowerAction,
     DataStatus,
@@ -65,7 +63,6 @@ from hal.errors import (
     NoMedia,
     RetainBinFull,
 )
-from hal.events import Event
 from protocols.crt310 import (
     MAX_DATA,
     CardPosition,
@@ -96,6 +93,7 @@ from protocols.crt310 import (
 from protocols.errors import FramingError, ProtocolError
 from simulator.models.card_reader import CardPosition as Where
 from simulator.models.card_reader import CardReaderModel
+from simulator.wire.creator_emulator import CreatorFirmware
 
 __all__ = ["VERSION", "Crt310Firmware"]
 
@@ -132,7 +130,7 @@ _Y, _E, _W, _N = (
 _Handler = Callable[[Request], Awaitable[bytes]]
 
 
-class Crt310Firmware:
+class Crt310Firmware(CreatorFirmware):
     """CRT-310 commands carried out on a `CardReaderModel`.
 
     Args:
@@ -140,12 +138,13 @@ class Crt310Firmware:
         version: the version string a reset answers.
     """
 
+    _entry_sources = _MAG
+
     def __init__(self, model: CardReaderModel, *, version: bytes = VERSION) -> None:
-        self.model = model
+        super().__init__(model)
         self.version = bytes(version)
         #: Every command executed, in order (tests look at it).
         self.executed: list[Command] = []
-        self._accept_task: asyncio.Task[None] | None = None
         self._front = FrontEntry.SWITCH
         self._rear_allowed = False
         self._held_at_front = False
@@ -167,24 +166,6 @@ class Crt310Firmware:
         }
         self._handlers.update(dict.fromkeys(_MOVES, self._move))
         self._handlers.update(dict.fromkeys(_RESETS, self._reset))
-
-    async def power_up(self) -> None:
-        """Open the model (this firmware becomes its listener)."""
-        await self.model.open(self)
-
-    async def power_down(self) -> None:
-        """Stop any card entry and close the model."""
-        await self._stop_accepting()
-        await self.model.close()
-
-    # --- BackendListener: the model reports to us; the CRT-310 tells nobody ------------
-
-    def event(self, event: Event) -> None:
-        """The model's events stay inside the reader (the CRT-310 has no unsolicited
-        messages: the host polls status)."""
-
-    def status_changed(self, status: CardReaderStatus) -> None:
-        """Likewise: the host learns the status by asking (31 30)."""
 
     # --- execution -----------------------------------------------------------------------
 
@@ -263,36 +244,6 @@ class Crt310Firmware:
             self._front = _FRONT[mode]
             await self._start_accepting()
         return build_reply(request.command.cm, request.pm, b"N")  # 'N': success, for 2F
-
-    async def _start_accepting(self) -> None:
-        task = self._accept_task
-        if task is not None and not task.done():
-            return
-        loop = asyncio.get_running_loop()
-        task = loop.create_task(self._accept(), name=f"{self.model.name} card entry")
-        self._accept_task = task
-        # Answer once the gate is open (or the card already in): a status the host asks
-        # for next must see the entry it just opened.
-        gate = loop.create_task(self.model.wait_until(lambda: self.model.gate_open))
-        try:
-            await asyncio.wait({task, gate}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            gate.cancel()
-            await asyncio.gather(gate, return_exceptions=True)
-
-    async def _accept(self) -> None:
-        try:
-            await self.model.accept_card(_MAG)
-        except (InvalidMedia, MediaJam, DeviceNotReady) as exc:
-            # The host sees the outcome by polling: a card back at the front with the
-            # entry shut, a jammed card, a silent reader.
-            log.info("%s: card entry ended: %s", self.model.name, exc)
-
-    async def _stop_accepting(self) -> None:
-        task, self._accept_task = self._accept_task, None
-        if task is not None and not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
 
     async def _move(self, request: Request) -> bytes:
         await self._stop_accepting()

@@ -51,7 +51,6 @@ build the model with ``take_timeout=None``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -73,7 +72,6 @@ from hal.errors import (
     Occupied,
     RetainBinFull,
 )
-from hal.events import Event
 from protocols.crt591 import (
     MAX_DATA,
     BinStatus,
@@ -96,6 +94,7 @@ from protocols.crt591 import (
 from protocols.errors import FramingError, ProtocolError, UnknownCodeError
 from simulator.models.card_reader import CardPosition as Where
 from simulator.models.card_reader import CardReaderModel
+from simulator.wire.creator_emulator import CreatorFirmware
 
 __all__ = ["VERSION", "Crt591Firmware"]
 
@@ -129,7 +128,7 @@ class _Refused(Exception):
 _Handler = Callable[[Request], Awaitable[bytes]]
 
 
-class Crt591Firmware:
+class Crt591Firmware(CreatorFirmware):
     """CRT-591 commands carried out on a `CardReaderModel` with a card stacker.
 
     Args:
@@ -138,6 +137,8 @@ class Crt591Firmware:
         address: the bus address replies carry.
         negative_head: 0x4E ('N') or 0x45 ('E').
     """
+
+    _entry_sources = _CHIP
 
     def __init__(
         self,
@@ -149,7 +150,7 @@ class Crt591Firmware:
     ) -> None:
         if negative_head not in (0x4E, 0x45):
             raise ValueError(f"a negative head is 0x4E or 0x45, got {negative_head!r}")
-        self.model = model
+        super().__init__(model)
         self.version = bytes(version)
         self.address = address
         self.negative_head = negative_head
@@ -159,7 +160,6 @@ class Crt591Firmware:
         self.bin_counter = 0
         self._initialised = False
         self._was_powered = model.powered
-        self._accept_task: asyncio.Task[None] | None = None
         self._handlers: dict[Command, _Handler] = {
             Command.INITIALIZE: self._initialize,
             Command.STATUS: self._status,
@@ -178,19 +178,7 @@ class Crt591Firmware:
         """Initialize has run since the last power-up."""
         return self._initialised
 
-    async def power_up(self) -> None:
-        """Open the model (this firmware becomes its listener)."""
-        await self.model.open(self)
-
-    async def power_down(self) -> None:
-        """Stop any card entry and close the model."""
-        await self._stop_accepting()
-        await self.model.close()
-
-    # --- BackendListener: the model reports to us; the CRT-591 tells nobody ------------
-
-    def event(self, event: Event) -> None:
-        """The model's events stay inside the unit (the host polls status)."""
+    # --- BackendListener (events stay inside, as `CreatorFirmware` says) ---------------
 
     def status_changed(self, status: CardReaderStatus) -> None:
         """A power cycle leaves the unit uninitialised; the host polls for the rest."""
@@ -329,36 +317,6 @@ class Crt591Firmware:
         else:
             await self._start_accepting()
         return await self._positive(request)
-
-    async def _start_accepting(self) -> None:
-        task = self._accept_task
-        if task is not None and not task.done():
-            return
-        loop = asyncio.get_running_loop()
-        task = loop.create_task(self._accept(), name=f"{self.model.name} card entry")
-        self._accept_task = task
-        # Answer once the gate is open (or the card already in): a status the host asks
-        # for next must see the entry it just opened.
-        gate = loop.create_task(self.model.wait_until(lambda: self.model.gate_open))
-        try:
-            await asyncio.wait({task, gate}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            gate.cancel()
-            await asyncio.gather(gate, return_exceptions=True)
-
-    async def _accept(self) -> None:
-        try:
-            await self.model.accept_card(_CHIP)
-        except (InvalidMedia, MediaJam, DeviceNotReady) as exc:
-            # The host sees the outcome by polling: a card back at the gate with the
-            # entry closed, a jam answered to its next command, a silent unit.
-            log.info("%s: card entry ended: %s", self.model.name, exc)
-
-    async def _stop_accepting(self) -> None:
-        task, self._accept_task = self._accept_task, None
-        if task is not None and not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
 
     def _at_contacts(self) -> None:
         where = self.model.position
