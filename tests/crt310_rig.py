@@ -3,35 +3,28 @@
 `crt310_registered()` registers the ``crt310`` driver and the ``serial``, ``memory`` and
 ``spy`` transports for a test (leaving alone those entry points already registered).
 `PtyRig` puts a world's card reader behind a `Crt310Emulator` on a `PtyBridge` and
-gives the address a driver opens; `MemoryRig` does the same over a memory pair.
+gives the address a driver opens; `MemoryRig` does the same over a memory pair (both
+on `tests.creator_rig`, shared with the CRT-591's).
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-import hal
 from drivers.card_reader.crt310 import CRT310_DRIVER
-from hal.devices.card_reader import CardReader
-from hal.transports.memory import MEMORY_TRANSPORT, memory_pair
+from hal.transports.memory import MEMORY_TRANSPORT
 from hal.transports.serial import SERIAL_TRANSPORT
 from hal.transports.spy import SPY_TRANSPORT
-from simulator.control import CardReaderControl
 from simulator.models.card_reader import CardReaderModel
 from simulator.wire.crt310 import Crt310Emulator
-from simulator.wire.link import MemoryLink
-from simulator.wire.pty import PtyBridge
 from simulator.world import CardReaderSetup, World
+from tests.creator_rig import SCALE as SCALE
+from tests.creator_rig import MemoryRigBase, PtyRigBase
 from tests.specs import registered
 
-#: Real seconds per simulated second: a card movement (0.3 s) takes 1.5 ms.
-SCALE = 0.005
 #: Driver options that keep the tests fast: 10 ms polls, a 0.5 s take timeout.
 FAST = "poll_interval=0.01&take_timeout=0.5&ack_timeout=0.2&reply_timeout=1"
-_names = itertools.count()
 
 
 @contextmanager
@@ -46,7 +39,7 @@ def reader_model(world: World, **setup: object) -> CardReaderModel:
     return world.card_reader(setup=CardReaderSetup(take_timeout=None, **setup))  # type: ignore[arg-type]
 
 
-class PtyRig:
+class PtyRig(PtyRigBase[Crt310Emulator]):
     """A world's card reader answering CRT-310 on a pty behind a stable symlink.
 
     Args:
@@ -54,42 +47,15 @@ class PtyRig:
         ledger: the ledger file the driver's service journals in.
     """
 
-    def __init__(self, directory: Path, ledger: Path, **setup: object) -> None:
-        self.world = World(f"rig{next(_names)}", clock_scale=SCALE)
-        self.model = reader_model(self.world, **setup)
-        self.control: CardReaderControl = self.world.card_reader_control()
-        self.directory = directory
-        self.ledger = ledger
+    kind = "crt310"
+    emulator = Crt310Emulator
+    build_model = staticmethod(reader_model)
 
-    @property
-    def symlink(self) -> Path:
-        return self.directory / "crt310"
-
-    def address(self, extra: str = "", *, spy: bool = False) -> str:
-        options = f"baud=115200&retain_capacity=50&ledger={self.ledger}&{FAST}"
-        scheme = "spy+crt310+serial" if spy else "crt310+serial"
-        return f"{scheme}://{self.symlink}?{options}{'&' + extra if extra else ''}"
-
-    @asynccontextmanager
-    async def wire(self, **emulator: object) -> AsyncIterator[tuple[PtyBridge, Crt310Emulator]]:
-        """The bridge and the emulator, running."""
-        async with (
-            PtyBridge("crt310", directory=self.directory) as bridge,
-            Crt310Emulator(self.model, bridge, **emulator) as device,  # type: ignore[arg-type]
-        ):
-            yield bridge, device
-
-    @asynccontextmanager
-    async def reader(self, extra: str = "", *, spy: bool = False) -> AsyncIterator[CardReader]:
-        """A wire, and the reader opened over it through ``hal.open``."""
-        async with self.wire():
-            device = hal.open(self.address(extra, spy=spy))
-            assert isinstance(device, CardReader)
-            async with device:
-                yield device
+    def options(self) -> str:
+        return f"baud=115200&retain_capacity=50&ledger={self.ledger}&{FAST}"
 
 
-class MemoryRig:
+class MemoryRig(MemoryRigBase[Crt310Emulator]):
     """A world's card reader answering CRT-310 on the device end of a memory pair.
 
     Args:
@@ -97,21 +63,6 @@ class MemoryRig:
         setup: `CardReaderSetup` fields of the model.
     """
 
-    def __init__(self, name: str | None = None, **setup: object) -> None:
-        self.world = World(f"memrig{next(_names)}", clock_scale=SCALE)
-        self.model = reader_model(self.world, **setup)
-        self.control: CardReaderControl = self.world.card_reader_control()
-        self.host, self.device_end = memory_pair(name)
-
-    @asynccontextmanager
-    async def wire(self, **emulator: object) -> AsyncIterator[Crt310Emulator]:
-        await self.device_end.open()
-        try:
-            async with Crt310Emulator(
-                self.model,
-                MemoryLink(self.device_end),
-                **emulator,  # type: ignore[arg-type]
-            ) as device:
-                yield device
-        finally:
-            await self.device_end.close()
+    kind = "crt310"
+    emulator = Crt310Emulator
+    build_model = staticmethod(reader_model)

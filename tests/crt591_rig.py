@@ -8,33 +8,25 @@ behind a `Crt591Emulator` on a `PtyBridge` and gives the address a driver opens;
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-import hal
 from drivers.card_reader.crt591 import CRT591_DRIVER
-from hal.devices.card_reader import CardReader
-from hal.transports.memory import MEMORY_TRANSPORT, memory_pair
+from hal.transports.memory import MEMORY_TRANSPORT
 from hal.transports.serial import SERIAL_TRANSPORT
 from hal.transports.spy import SPY_TRANSPORT
-from simulator.control import CardReaderControl
 from simulator.models.card_reader import CardReaderModel
 from simulator.wire.crt591 import Crt591Emulator
-from simulator.wire.link import MemoryLink
-from simulator.wire.pty import PtyBridge
 from simulator.world import CardReaderSetup, World
+from tests.creator_rig import SCALE as SCALE
+from tests.creator_rig import MemoryRigBase, PtyRigBase
 from tests.specs import registered
 
-#: Real seconds per simulated second: a card movement (0.3 s) takes 1.5 ms.
-SCALE = 0.005
 #: Driver options that keep the tests fast: 10 ms polls, a 0.5 s take timeout.
 FAST = "poll_interval=0.01&take_timeout=0.5&ack_timeout=0.2&reply_timeout=1&refuse_after=0.05"
 #: The issuer the rigs build: a 10-card stacker, a 50-card reject bin.
 STACKER = 10
 BIN = 50
-_names = itertools.count()
 
 
 @contextmanager
@@ -55,7 +47,7 @@ def issuer_model(world: World, **setup: object) -> CardReaderModel:
     return world.card_reader(setup=CardReaderSetup(**options))  # type: ignore[arg-type]
 
 
-class PtyRig:
+class PtyRig(PtyRigBase[Crt591Emulator]):
     """A world's card issuer answering CRT-591 on a pty behind a stable symlink.
 
     Args:
@@ -64,44 +56,18 @@ class PtyRig:
         setup: `CardReaderSetup` fields of the model.
     """
 
-    def __init__(self, directory: Path, ledger: Path, **setup: object) -> None:
-        self.world = World(f"rig591-{next(_names)}", clock_scale=SCALE)
-        self.model = issuer_model(self.world, **setup)
-        self.control: CardReaderControl = self.world.card_reader_control()
-        self.directory = directory
-        self.ledger = ledger
+    kind = "crt591"
+    prefix = "rig591-"
+    emulator = Crt591Emulator
+    build_model = staticmethod(issuer_model)
 
-    @property
-    def symlink(self) -> Path:
-        return self.directory / "crt591"
-
-    def address(self, extra: str = "", *, spy: bool = False) -> str:
+    def options(self) -> str:
         capacities = f"stacker_capacity={self.model.stacker_capacity}"
         capacities += f"&retain_capacity={self.model.retain_capacity}"
-        options = f"baud=115200&{capacities}&ledger={self.ledger}&{FAST}"
-        scheme = "spy+crt591+serial" if spy else "crt591+serial"
-        return f"{scheme}://{self.symlink}?{options}{'&' + extra if extra else ''}"
-
-    @asynccontextmanager
-    async def wire(self, **emulator: object) -> AsyncIterator[tuple[PtyBridge, Crt591Emulator]]:
-        """The bridge and the emulator, running."""
-        async with (
-            PtyBridge("crt591", directory=self.directory) as bridge,
-            Crt591Emulator(self.model, bridge, **emulator) as device,  # type: ignore[arg-type]
-        ):
-            yield bridge, device
-
-    @asynccontextmanager
-    async def reader(self, extra: str = "", *, spy: bool = False) -> AsyncIterator[CardReader]:
-        """A wire, and the reader opened over it through ``hal.open``."""
-        async with self.wire():
-            device = hal.open(self.address(extra, spy=spy))
-            assert isinstance(device, CardReader)
-            async with device:
-                yield device
+        return f"baud=115200&{capacities}&ledger={self.ledger}&{FAST}"
 
 
-class MemoryRig:
+class MemoryRig(MemoryRigBase[Crt591Emulator]):
     """A world's card issuer answering CRT-591 on the device end of a memory pair.
 
     Args:
@@ -109,21 +75,7 @@ class MemoryRig:
         setup: `CardReaderSetup` fields of the model.
     """
 
-    def __init__(self, name: str | None = None, **setup: object) -> None:
-        self.world = World(f"memrig591-{next(_names)}", clock_scale=SCALE)
-        self.model = issuer_model(self.world, **setup)
-        self.control: CardReaderControl = self.world.card_reader_control()
-        self.host, self.device_end = memory_pair(name)
-
-    @asynccontextmanager
-    async def wire(self, **emulator: object) -> AsyncIterator[Crt591Emulator]:
-        await self.device_end.open()
-        try:
-            async with Crt591Emulator(
-                self.model,
-                MemoryLink(self.device_end),
-                **emulator,  # type: ignore[arg-type]
-            ) as device:
-                yield device
-        finally:
-            await self.device_end.close()
+    kind = "crt591"
+    prefix = "memrig591-"
+    emulator = Crt591Emulator
+    build_model = staticmethod(issuer_model)

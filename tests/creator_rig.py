@@ -1,0 +1,118 @@
+"""The rigs both Creator stacks' tests use: a simulated reader on a wire.
+
+`PtyRigBase` puts a world's card reader behind an emulator on a `PtyBridge` and gives
+the address a driver opens; `MemoryRigBase` does the same over a memory pair. What
+differs (the driver's name, the emulator, how the model is built, the address options)
+is the subclass's: `tests.crt310_rig`, `tests.crt591_rig`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
+
+import hal
+from hal.devices.card_reader import CardReader
+from hal.transports.memory import memory_pair
+from simulator.control import CardReaderControl
+from simulator.models.card_reader import CardReaderModel
+from simulator.wire.creator_emulator import CreatorEmulator
+from simulator.wire.link import MemoryLink
+from simulator.wire.pty import PtyBridge
+from simulator.world import World
+
+#: Real seconds per simulated second: a card movement (0.3 s) takes 1.5 ms.
+SCALE = 0.005
+
+E = TypeVar("E", bound=CreatorEmulator)
+_names = itertools.count()
+
+
+class _RigBase(Generic[E]):
+    #: The driver's name (the scheme and the pty's symlink).
+    kind: ClassVar[str]
+    #: Builds the emulator on a wire.
+    emulator: Callable[..., E]
+    #: Builds the model from the world and `CardReaderSetup` fields.
+    build_model: Callable[..., CardReaderModel]
+
+    def _world(self, prefix: str, setup: dict[str, Any]) -> None:
+        self.world = World(f"{prefix}{next(_names)}", clock_scale=SCALE)
+        self.model = type(self).build_model(self.world, **setup)
+        self.control: CardReaderControl = self.world.card_reader_control()
+
+
+class PtyRigBase(_RigBase[E]):
+    """A world's card reader answering its protocol on a pty behind a stable symlink.
+
+    Args:
+        directory: where the symlink goes (``<directory>/<kind>``).
+        ledger: the ledger file the driver's service journals in.
+        setup: `CardReaderSetup` fields of the model.
+    """
+
+    prefix: ClassVar[str] = "rig"
+
+    def __init__(self, directory: Path, ledger: Path, **setup: object) -> None:
+        self._world(self.prefix, setup)
+        self.directory = directory
+        self.ledger = ledger
+
+    @property
+    def symlink(self) -> Path:
+        return self.directory / self.kind
+
+    def options(self) -> str:
+        """The driver's options in the address (the serial line's and its own)."""
+        raise NotImplementedError
+
+    def address(self, extra: str = "", *, spy: bool = False) -> str:
+        scheme = f"spy+{self.kind}+serial" if spy else f"{self.kind}+serial"
+        return f"{scheme}://{self.symlink}?{self.options()}{'&' + extra if extra else ''}"
+
+    @asynccontextmanager
+    async def wire(self, **emulator: object) -> AsyncIterator[tuple[PtyBridge, E]]:
+        """The bridge and the emulator, running."""
+        async with (
+            PtyBridge(self.kind, directory=self.directory) as bridge,
+            type(self).emulator(self.model, bridge, **emulator) as device,
+        ):
+            yield bridge, device
+
+    @asynccontextmanager
+    async def reader(self, extra: str = "", *, spy: bool = False) -> AsyncIterator[CardReader]:
+        """A wire, and the reader opened over it through ``hal.open``."""
+        async with self.wire():
+            device = hal.open(self.address(extra, spy=spy))
+            assert isinstance(device, CardReader)
+            async with device:
+                yield device
+
+
+class MemoryRigBase(_RigBase[E]):
+    """A world's card reader answering its protocol on the device end of a memory pair.
+
+    Args:
+        name: the pair's name (``<kind>+memory://NAME`` reaches its host end).
+        setup: `CardReaderSetup` fields of the model.
+    """
+
+    prefix: ClassVar[str] = "memrig"
+
+    def __init__(self, name: str | None = None, **setup: object) -> None:
+        self._world(self.prefix, setup)
+        self.host, self.device_end = memory_pair(name)
+
+    @asynccontextmanager
+    async def wire(self, **emulator: object) -> AsyncIterator[E]:
+        await self.device_end.open()
+        try:
+            async with type(self).emulator(
+                self.model, MemoryLink(self.device_end), **emulator
+            ) as device:
+                yield device
+        finally:
+            await self.device_end.close()
