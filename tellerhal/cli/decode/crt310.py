@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from protocols import apdu as apdu_codec
 from protocols import crt310
 from protocols.errors import ProtocolError
+from tellerhal.cli.decode.creator import walk_capture
 from tellerhal.cli.decode.fields import (
     Entry,
-    Failure,
     command_apdu_fields,
     hex_text,
     printable,
@@ -166,34 +166,17 @@ def decode_crt310(capture: bytes, args: argparse.Namespace) -> Iterator[Entry]:
             capture that ends inside a frame (after the entries before it).
     """
     decoder = crt310.Crt310StreamDecoder()
-    offset = 0
-    frame_number = 0
-    for item in decoder.feed(capture):
-        if isinstance(item, crt310.Control):
-            yield {
-                "kind": "control",
-                "offset": offset,
-                "control": {"name": item.name, "code": f"{item.value:02X}"},
-            }
-            offset += 1
-            continue
-        frame_number += 1
-        where = f"frame {frame_number} at byte {offset}"
-        if isinstance(item, crt310.BadFrame):
-            if item.reason is crt310.BadFrameReason.NOISE:
-                raise Failure(f"byte {offset}: {item.detail}")
-            raise Failure(f"{where}: {item.detail}")
-        try:
-            entry = _frame_entry(item, args)
-        except ProtocolError as exc:
-            raise Failure(f"{where}: {exc}") from exc
-        yield {"kind": entry.pop("kind"), "frame": frame_number, "offset": offset, **entry}
-        offset += item.wire_size
-    if decoder.pending:
+
+    def truncated() -> str:
         size = decoder.pending_frame_size
-        detail = (
-            f"truncated: LEN needs {size} bytes, only {decoder.pending} arrived"
-            if size
-            else f"truncated: {decoder.pending} bytes, no complete header"
-        )
-        raise Failure(f"frame {frame_number + 1} at byte {offset}: {detail}")
+        if size:
+            return f"LEN needs {size} bytes, only {decoder.pending} arrived"
+        return f"{decoder.pending} bytes, no complete header"
+
+    return walk_capture(
+        decoder,
+        capture,
+        lambda frame: _frame_entry(frame, args),
+        errors=(ProtocolError,),
+        truncated=truncated,
+    )

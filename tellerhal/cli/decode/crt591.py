@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from protocols import apdu as apdu_codec
 from protocols import crt591
 from protocols.errors import ProtocolError
+from tellerhal.cli.decode.creator import walk_capture
 from tellerhal.cli.decode.fields import (
     Entry,
-    Failure,
     command_apdu_fields,
     hex_text,
     printable,
@@ -144,31 +144,10 @@ def decode_crt591(capture: bytes, args: argparse.Namespace) -> Iterator[Entry]:
             capture that ends inside a frame (after the entries before it).
     """
     decoder = crt591.Crt591StreamDecoder()
-    offset = 0
-    frame_number = 0
-    for item in decoder.feed(capture):
-        if isinstance(item, crt591.Control):
-            yield {
-                "kind": "control",
-                "offset": offset,
-                "control": {"name": item.name, "code": f"{item.value:02X}"},
-            }
-            offset += 1
-            continue
-        frame_number += 1
-        where = f"frame {frame_number} at byte {offset}"
-        if isinstance(item, crt591.BadFrame):
-            if item.reason is crt591.BadFrameReason.NOISE:
-                raise Failure(f"byte {offset}: {item.detail}")
-            raise Failure(f"{where}: {item.detail}")
-        try:
-            entry = _frame_entry(item, args.reveal)
-        except (ProtocolError, ValueError) as exc:
-            raise Failure(f"{where}: {exc}") from exc
-        yield {"kind": entry.pop("kind"), "frame": frame_number, "offset": offset, **entry}
-        offset += item.wire_size
-    if decoder.pending:
-        raise Failure(
-            f"frame {frame_number + 1} at byte {offset}: truncated: "
-            f"{decoder.pending} bytes of an incomplete frame"
-        )
+    return walk_capture(
+        decoder,
+        capture,
+        lambda frame: _frame_entry(frame, args.reveal),
+        errors=(ProtocolError, ValueError),
+        truncated=lambda: f"{decoder.pending} bytes of an incomplete frame",
+    )
