@@ -23,36 +23,19 @@ Exit status 1 if a paced ratio misses the goal.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import statistics
-import sys
 import tempfile
-import time
 from pathlib import Path
+
+from pty_cycle import GOAL, register, report, run, timed_cycles
 
 import hal
 from drivers.card_reader.crt310 import CRT310_DRIVER
-from hal import registry
 from hal.devices.card_reader import CardReader, MediaRemoved, MoveTarget, Track
-from hal.errors import DriverNotFound
-from hal.transports.serial import SERIAL_TRANSPORT
 from simulator.wire.crt310 import Crt310Emulator
-from simulator.wire.link import BITS_PER_BYTE
 from simulator.wire.pty import PtyBridge
 from simulator.world import CardReaderSetup, World
 
-GOAL = 1.2
 MAG = [Track.TRACK1, Track.TRACK2, Track.TRACK3]
-
-
-def register() -> None:
-    """The driver and the serial transport, if their entry points are not installed."""
-    for spec, lookup in ((CRT310_DRIVER, registry.driver), (SERIAL_TRANSPORT, registry.transport)):
-        try:
-            lookup(spec.name)
-        except DriverNotFound:
-            registry.register(spec)
 
 
 async def cycle(reader: CardReader, world: World) -> None:
@@ -85,42 +68,16 @@ async def measure(baud: int | None, cycles: int, line_baud: int) -> tuple[int, f
             assert isinstance(reader, CardReader)
             async with reader:
                 await cycle(reader, world)  # warm-up: imports, first frames
-                sizes, elapsed = [], []
-                for _ in range(cycles):
-                    before = emulator.stats.bytes_in + emulator.stats.bytes_out
-                    start = time.perf_counter()
-                    await cycle(reader, world)
-                    elapsed.append(time.perf_counter() - start)
-                    sizes.append(emulator.stats.bytes_in + emulator.stats.bytes_out - before)
-    size = int(statistics.median(sizes))
-    wire = size * BITS_PER_BYTE / line_baud
-    return size, wire, statistics.median(elapsed)
+                return await timed_cycles(
+                    emulator.stats, cycles, lambda: cycle(reader, world), line_baud
+                )
 
 
 async def main(cycles: int, bauds: list[int]) -> int:
-    register()
-    print(f"CRT-310 over a pty: one card cycle, median of {cycles} (goal: <= {GOAL}x wire time)")
-    print(f"{'line':>10} {'bytes':>6} {'wire ms':>9} {'elapsed ms':>11} {'ratio':>7}")
-    missed = False
-    for baud in bauds:
-        size, wire, elapsed = await measure(baud, cycles, baud)
-        ratio = elapsed / wire
-        missed |= ratio > GOAL
-        flag = "" if ratio <= GOAL else "  (misses the goal)"
-        print(
-            f"{baud:>10} {size:>6} {wire * 1e3:>9.1f} {elapsed * 1e3:>11.1f} {ratio:>6.2f}x{flag}"
-        )
-    size, _, elapsed = await measure(None, cycles, max(bauds))
-    print(f"{'unpaced':>10} {size:>6} {'-':>9} {elapsed * 1e3:>11.1f} {'-':>7}")
-    print("unpaced: the pty, asyncio and both sides' Python alone, per cycle")
-    return 1 if missed else 0
+    register(CRT310_DRIVER)
+    title = f"CRT-310 over a pty: one card cycle, median of {cycles} (goal: <= {GOAL}x wire time)"
+    return await report(title, measure, cycles, bauds)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cycles", type=int, default=5, help="measured cycles per line rate")
-    parser.add_argument(
-        "--bauds", default="9600,115200", help="comma-separated line rates (default 9600,115200)"
-    )
-    args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.cycles, [int(b) for b in args.bauds.split(",")])))
+    run(__doc__, "9600,115200", main)

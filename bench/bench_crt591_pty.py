@@ -20,36 +20,19 @@ Exit status 1 if a paced ratio misses the goal.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import statistics
-import sys
 import tempfile
-import time
 from pathlib import Path
+
+from pty_cycle import GOAL, register, report, run, timed_cycles
 
 import hal
 from drivers.card_reader.crt591 import CRT591_DRIVER
-from hal import registry
 from hal.devices.card_reader import DISPENSE_UNIT, CardReader, MediaRemoved, MoveTarget, Track
-from hal.errors import DriverNotFound
-from hal.transports.serial import SERIAL_TRANSPORT
 from simulator.wire.crt591 import Crt591Emulator
-from simulator.wire.link import BITS_PER_BYTE
 from simulator.wire.pty import PtyBridge
 from simulator.world import CardReaderSetup, World
 
-GOAL = 1.2
 STACKER = 1000
-
-
-def register() -> None:
-    """The driver and the serial transport, if their entry points are not installed."""
-    for spec, lookup in ((CRT591_DRIVER, registry.driver), (SERIAL_TRANSPORT, registry.transport)):
-        try:
-            lookup(spec.name)
-        except DriverNotFound:
-            registry.register(spec)
 
 
 async def issue(reader: CardReader, world: World) -> None:
@@ -82,40 +65,18 @@ async def measure(baud: int | None, cycles: int, line_baud: int) -> tuple[int, f
             async with reader:
                 await reader.load_stacker(STACKER, reason="bench")
                 await issue(reader, world)  # warm-up: imports, first frames
-                sizes, elapsed = [], []
-                for _ in range(cycles):
-                    before = emulator.stats.bytes_in + emulator.stats.bytes_out
-                    start = time.perf_counter()
-                    await issue(reader, world)
-                    elapsed.append(time.perf_counter() - start)
-                    sizes.append(emulator.stats.bytes_in + emulator.stats.bytes_out - before)
+                result = await timed_cycles(
+                    emulator.stats, cycles, lambda: issue(reader, world), line_baud
+                )
                 assert (await reader.stacker()).count == model.stacker_count
-    size = int(statistics.median(sizes))
-    return size, size * BITS_PER_BYTE / line_baud, statistics.median(elapsed)
+    return result
 
 
 async def main(cycles: int, bauds: list[int]) -> int:
-    register()
-    print(f"CRT-591 over a pty: issuing one card, median of {cycles} (goal: <= {GOAL}x wire)")
-    print(f"{'line':>10} {'bytes':>6} {'wire ms':>9} {'elapsed ms':>11} {'ratio':>7}")
-    missed = False
-    for baud in bauds:
-        size, wire, elapsed = await measure(baud, cycles, baud)
-        ratio = elapsed / wire
-        missed |= ratio > GOAL
-        note = "" if ratio <= GOAL else "  (misses the goal)"
-        print(
-            f"{baud:>10} {size:>6} {wire * 1e3:>9.1f} {elapsed * 1e3:>11.1f} {ratio:>6.2f}x{note}"
-        )
-    size, _, elapsed = await measure(None, cycles, max(bauds))
-    print(f"{'unpaced':>10} {size:>6} {'-':>9} {elapsed * 1e3:>11.1f} {'-':>7}")
-    print("unpaced: the pty, asyncio and both sides' Python alone, per cycle")
-    return 1 if missed else 0
+    register(CRT591_DRIVER)
+    title = f"CRT-591 over a pty: issuing one card, median of {cycles} (goal: <= {GOAL}x wire)"
+    return await report(title, measure, cycles, bauds)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--cycles", type=int, default=5, help="measured cycles per line rate")
-    parser.add_argument("--bauds", default="9600,57600", help="comma-separated line rates")
-    args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.cycles, [int(b) for b in args.bauds.split(",")])))
+    run(__doc__, "9600,57600", main)
