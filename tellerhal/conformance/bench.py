@@ -22,13 +22,15 @@ chip), ``never_taken`` (any card; the person leaves it at the exit).
 from __future__ import annotations
 
 import asyncio
+import queue
 import sys
+import threading
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from hal.errors import ConfigurationError
+from hal.errors import ConfigurationError, HalTimeout
 from hal.stimulus import CardReaderStimulus, CardSample
 
 __all__ = ["BenchCardReaderStimulus", "load_bench_cards"]
@@ -91,12 +93,63 @@ def _card(path: Path, name: str, table: Any) -> CardSample:
     return CardSample(name, tracks[0], tracks[1], tracks[2], has_chip=chip, pan=pan, atr=atr)
 
 
+class _TerminalLines:
+    """Lines the person types, read by one daemon thread for the whole run.
+
+    A prompt that expired must not swallow the answer to the next one, and a run that
+    ends while a prompt waits must not hang at exit on a blocked ``input()``: so one
+    thread reads standard input for good, and a prompt takes only lines typed after it.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._ended = False  # standard input reached its end
+        self._thread = threading.Thread(
+            target=self._read, args=(stream,), name="bench stdin", daemon=True
+        )
+        self._thread.start()
+
+    def _read(self, stream: TextIO) -> None:
+        for line in stream:
+            self._lines.put(line)
+        self._lines.put(None)  # end of input
+
+    async def next_line(self, timeout: float | None) -> str:
+        """The next line typed from now on (earlier ones are dropped).
+
+        Raises:
+            HalTimeout: none within ``timeout`` seconds.
+            ConfigurationError: standard input ended.
+        """
+        while not self._ended:  # typed before the prompt: an answer to something else
+            try:
+                self._ended = self._lines.get_nowait() is None
+            except queue.Empty:
+                break
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while not self._ended:
+            left = 0.5 if deadline is None else min(0.5, deadline - loop.time())
+            if left <= 0:
+                raise HalTimeout(f"no answer within {timeout} s")
+            try:
+                line = await asyncio.to_thread(self._lines.get, True, left)
+            except queue.Empty:
+                continue
+            if line is None:
+                self._ended = True
+            else:
+                return line
+        raise ConfigurationError("standard input ended: nobody is at the bench")
+
+
 class BenchCardReaderStimulus(CardReaderStimulus):
     """Asks a person to act and to say what they see.
 
     Args:
         cards: the bench's test cards by profile name.
-        ask: how a question reaches the person (default: the terminal).
+        ask: how a question reaches the person and the answer comes back; default: the
+            terminal (prompts on ``out``, answers read from standard input).
         out: where instructions are written.
     """
 
@@ -104,16 +157,31 @@ class BenchCardReaderStimulus(CardReaderStimulus):
         self,
         cards: dict[str, CardSample],
         *,
-        ask: Callable[[str], str] = input,
+        ask: Callable[[str], str] | None = None,
         out: TextIO = sys.stderr,
     ) -> None:
         self._cards = cards
         self._ask = ask
         self._out = out
+        self._terminal: _TerminalLines | None = None
 
-    async def _prompt(self, text: str) -> str:
-        # input() blocks: ask in a thread so the device's loop keeps running.
-        return (await asyncio.to_thread(self._ask, f"\n>>> {text} ")).strip()
+    async def _prompt(self, text: str, timeout: float | None = None) -> str:
+        """Ask; with ``timeout``, give up (telling the person) after that many seconds."""
+        question = f"\n>>> {text} "
+        try:
+            if self._ask is not None:
+                # A blocking callable: in a thread, so the device's loop keeps running.
+                answer = await asyncio.wait_for(asyncio.to_thread(self._ask, question), timeout)
+            else:
+                if self._terminal is None:
+                    self._terminal = _TerminalLines(sys.stdin)
+                self._out.write(question)
+                self._out.flush()
+                answer = await self._terminal.next_line(timeout)
+        except TimeoutError:
+            self._out.write(f"\n(time is up after {timeout} s: that step is abandoned)\n")
+            raise HalTimeout(f"the person did not answer within {timeout} s: {text}") from None
+        return answer.strip()
 
     async def insert_card(self, profile: str = "visa") -> CardSample:
         card = self._cards.get(profile)
@@ -126,7 +194,9 @@ class BenchCardReaderStimulus(CardReaderStimulus):
 
     async def take_card(self, timeout: float = 10.0) -> None:
         await self._prompt(
-            "Take the card (from the exit, or out of a dip reader's slot), then press Enter."
+            f"Take the card (from the exit, or out of a dip reader's slot), then press Enter "
+            f"(within {timeout:g} s).",
+            timeout,
         )
 
     async def jam(self) -> None:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 import hal
 from hal.devices.card_reader import CardReader
-from hal.errors import ConfigurationError
+from hal.errors import ConfigurationError, HalTimeout
 from simulator.remote_control import RemoteCardReaderControl
 from simulator.world import get_world, reset_worlds
 from tellerhal.cli.main import main
@@ -204,3 +207,42 @@ def test_a_tellerhal_sim_is_the_customer_through_its_control_socket(
     assert out.splitlines()[-1] == f"{len(CARD_READER_CASES)} passed, 0 failed"
     assert CARD_READER_CASES[-1].id == "card_reader.issue_card"
     assert retained == 0
+
+
+async def test_a_take_the_person_misses_times_out_and_says_so() -> None:
+    def slow_person(prompt: str) -> str:
+        time.sleep(0.3)
+        return ""
+
+    out = io.StringIO()
+    stimulus = BenchCardReaderStimulus({}, ask=slow_person, out=out)
+    with pytest.raises(HalTimeout, match=r"did not answer within 0\.05 s"):
+        await stimulus.take_card(timeout=0.05)
+    assert "time is up after 0.05 s" in out.getvalue()
+    await asyncio.sleep(0.4)  # the person's thread ends
+
+
+async def test_at_the_terminal_a_prompt_takes_only_lines_typed_after_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end) as stdin, os.fdopen(write_end, "w") as keyboard:
+        monkeypatch.setattr(sys, "stdin", stdin)
+        out = io.StringIO()
+        stimulus = BenchCardReaderStimulus({}, out=out)
+        # Nobody answers the take in time...
+        with pytest.raises(HalTimeout):
+            await stimulus.take_card(timeout=0.1)
+        # ...and the late Enter meant for it is not taken as the next answer.
+        keyboard.write("\n")
+        keyboard.flush()
+        await asyncio.sleep(0.1)
+        count = asyncio.create_task(stimulus.retained_count())
+        await asyncio.sleep(0.1)
+        keyboard.write("4\n")
+        keyboard.flush()
+        assert await asyncio.wait_for(count, 5) == 4
+        assert out.getvalue().count(">>> How many cards are in the retain bin?") == 1
+        keyboard.close()  # end of input: the reading thread ends
+        with pytest.raises(ConfigurationError, match="standard input ended"):
+            await stimulus.stacker_count()
