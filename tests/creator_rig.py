@@ -3,20 +3,26 @@
 `PtyRigBase` puts a world's card reader behind an emulator on a `PtyBridge` and gives
 the address a driver opens; `MemoryRigBase` does the same over a memory pair. What
 differs (the driver's name, the emulator, how the model is built, the address options)
-is the subclass's: `tests.crt310_rig`, `tests.crt591_rig`.
+is the subclass's: `tests.crt310_rig`, `tests.crt591_rig`. Also shared by their tests:
+`Recorder`, a listener that keeps what a driver reports, and `RawHost`, a bare host that
+sends raw bytes and reads the decoded items.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 import hal
-from hal.devices.card_reader import CardReader
-from hal.transports.memory import memory_pair
+from hal.devices.card_reader import CardReader, CardReaderStatus
+from hal.errors import HalTimeout
+from hal.events import Event
+from hal.transports.memory import MemoryTransport, memory_pair
 from simulator.control import CardReaderControl
 from simulator.models.card_reader import CardReaderModel
 from simulator.wire.creator_emulator import CreatorEmulator
@@ -116,3 +122,53 @@ class MemoryRigBase(_RigBase[E]):
                 yield device
         finally:
             await self.device_end.close()
+
+
+@dataclass
+class Recorder:
+    """A BackendListener that keeps what the driver reports."""
+
+    events: list[Event] = field(default_factory=list)
+    statuses: list[CardReaderStatus] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def event(self, event: Event) -> None:
+        self.events.append(event)
+        self.arrived.set()
+
+    def status_changed(self, status: CardReaderStatus) -> None:
+        self.statuses.append(status)
+
+    def kinds(self) -> list[str]:
+        return [type(e).__name__ for e in self.events]
+
+    async def wait_for(self, kind: type[Event], timeout: float = 1.0) -> Event:
+        async with asyncio.timeout(timeout):
+            while not any(isinstance(e, kind) for e in self.events):
+                self.arrived.clear()
+                await self.arrived.wait()
+        return next(e for e in self.events if isinstance(e, kind))
+
+
+class RawHost:
+    """A bare host: raw bytes out, decoded items in (the protocol's stream decoder)."""
+
+    def __init__(self, end: MemoryTransport, decoder: Any) -> None:
+        self.end = end
+        self.decoder = decoder
+        self.items: list[Any] = []
+
+    async def send(self, data: bytes) -> None:
+        await self.end.write(data)
+
+    async def next(self, timeout: float = 1.0) -> Any:
+        while not self.items:
+            self.items += self.decoder.feed(await self.end.read(timeout=timeout))
+        return self.items.pop(0)
+
+    async def silent(self, timeout: float = 0.05) -> bool:
+        try:
+            await self.next(timeout)
+        except HalTimeout:
+            return True
+        return False

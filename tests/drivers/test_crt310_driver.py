@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
@@ -17,7 +17,6 @@ import hal
 from drivers.card_reader.crt310 import Crt310Driver, Crt310Options
 from hal.devices.card_reader import (
     CardAction,
-    CardReaderStatus,
     ChipPower,
     ChipPowerAction,
     DataStatus,
@@ -43,7 +42,6 @@ from hal.errors import (
     NoMedia,
     UnsupportedOperation,
 )
-from hal.events import Event
 from hal.transports.memory import MemoryTransport, memory_pair
 from protocols.crt310 import (
     CardPosition,
@@ -65,36 +63,11 @@ from protocols.crt310 import (
 )
 from simulator.wire.crt310 import Crt310Emulator
 from simulator.wire.crt310_firmware import VERSION
+from tests.creator_rig import Recorder
 from tests.crt310_rig import MemoryRig, crt310_registered
 
 MAG = frozenset({Track.TRACK1, Track.TRACK2, Track.TRACK3})
 FAST = Crt310Options(poll_interval=0.005, ack_timeout=0.05, reply_timeout=0.5, take_timeout=0.2)
-
-
-@dataclass
-class Recorder:
-    """A BackendListener that keeps what the driver reports."""
-
-    events: list[Event] = field(default_factory=list)
-    statuses: list[CardReaderStatus] = field(default_factory=list)
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def event(self, event: Event) -> None:
-        self.events.append(event)
-        self.arrived.set()
-
-    def status_changed(self, status: CardReaderStatus) -> None:
-        self.statuses.append(status)
-
-    def kinds(self) -> list[str]:
-        return [type(e).__name__ for e in self.events]
-
-    async def wait_for(self, kind: type[Event], timeout: float = 1.0) -> Event:
-        async with asyncio.timeout(timeout):
-            while not any(isinstance(e, kind) for e in self.events):
-                self.arrived.clear()
-                await self.arrived.wait()
-        return next(e for e in self.events if isinstance(e, kind))
 
 
 @dataclass

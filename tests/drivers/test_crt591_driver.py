@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
@@ -19,7 +19,6 @@ from drivers.card_reader import crt591_codes as codes
 from drivers.card_reader.crt591 import CRT591_DRIVER, Crt591Driver, Crt591Options
 from hal.devices.card_reader import (
     CardAction,
-    CardReaderStatus,
     ChipPower,
     ChipPowerAction,
     DataStatus,
@@ -50,7 +49,6 @@ from hal.errors import (
     RetainBinFull,
     UnsupportedOperation,
 )
-from hal.events import Event
 from hal.transports.memory import memory_pair
 from protocols.crt591 import (
     BinStatus,
@@ -69,6 +67,7 @@ from protocols.crt591 import (
 from simulator.models.card_reader import CardPosition
 from simulator.wire.crt591 import Crt591Emulator
 from simulator.wire.crt591_firmware import VERSION
+from tests.creator_rig import Recorder
 from tests.crt591_rig import STACKER, MemoryRig, crt591_registered
 
 CHIP = frozenset({Track.CHIP})
@@ -76,32 +75,6 @@ FAST = Crt591Options(
     poll_interval=0.005, ack_timeout=0.05, reply_timeout=0.5, take_timeout=0.2, refuse_after=0.02
 )
 SELECT_PSE = bytes.fromhex("00A404000E") + b"1PAY.SYS.DDF01" + b"\x00"
-
-
-@dataclass
-class Recorder:
-    """A BackendListener that keeps what the driver reports."""
-
-    events: list[Event] = field(default_factory=list)
-    statuses: list[CardReaderStatus] = field(default_factory=list)
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def event(self, event: Event) -> None:
-        self.events.append(event)
-        self.arrived.set()
-
-    def status_changed(self, status: CardReaderStatus) -> None:
-        self.statuses.append(status)
-
-    def kinds(self) -> list[str]:
-        return [type(e).__name__ for e in self.events]
-
-    async def wait_for(self, kind: type[Event], timeout: float = 1.0) -> Event:
-        async with asyncio.timeout(timeout):
-            while not any(isinstance(e, kind) for e in self.events):
-                self.arrived.clear()
-                await self.arrived.wait()
-        return next(e for e in self.events if isinstance(e, kind))
 
 
 @dataclass

@@ -20,7 +20,7 @@ import pytest
 import hal
 from hal.device import DeviceState
 from hal.devices.card_reader import CardReader, ChipPowerAction, InsertCard, Track
-from hal.errors import ConnectionLost, HalTimeout
+from hal.errors import ConnectionLost
 from hal.transports.memory import MemoryTransport, memory_pair
 from protocols.crt310 import (
     CardPosition,
@@ -32,7 +32,6 @@ from protocols.crt310 import (
     ErrorCode,
     ErrorReply,
     Frame,
-    Item,
     OperationStatus,
     StatusReply,
     TrackReadReply,
@@ -49,6 +48,7 @@ from simulator.wire.crt310_firmware import VERSION
 from simulator.wire.link import MemoryLink, WirePacer
 from simulator.wire.pty import PtyBridge
 from simulator.world import CardReaderSetup, World
+from tests.creator_rig import RawHost
 from tests.crt310_rig import PtyRig, crt310_registered
 
 SCALE = 0.005
@@ -60,28 +60,11 @@ def frame(hex_text: str) -> bytes:
     return bytes.fromhex(hex_text.replace('"1PAY.SYS.DDF01"', b"1PAY.SYS.DDF01".hex()))
 
 
-class Host:
+class Host(RawHost):
     """A bare host: raw bytes out, decoded items in."""
 
     def __init__(self, end: MemoryTransport) -> None:
-        self.end = end
-        self.decoder = Crt310StreamDecoder()
-        self.items: list[Item] = []
-
-    async def send(self, data: bytes) -> None:
-        await self.end.write(data)
-
-    async def next(self, timeout: float = 1.0) -> Item:
-        while not self.items:
-            self.items += self.decoder.feed(await self.end.read(timeout=timeout))
-        return self.items.pop(0)
-
-    async def silent(self, timeout: float = 0.05) -> bool:
-        try:
-            await self.next(timeout)
-        except HalTimeout:
-            return True
-        return False
+        super().__init__(end, Crt310StreamDecoder())
 
     async def exchange(self, command: bytes) -> Frame:
         await self.send(command)

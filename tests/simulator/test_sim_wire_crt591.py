@@ -32,7 +32,7 @@ from hal.devices.card_reader import (
     StorageError,
     Track,
 )
-from hal.errors import ConnectionLost, HalTimeout, MediaJam, NoMedia, Occupied
+from hal.errors import ConnectionLost, MediaJam, NoMedia, Occupied
 from hal.transports.memory import MemoryTransport, memory_pair
 from hal.transports.spy import SPY_TRANSPORT
 from hal.transports.usb import USB_TRANSPORT
@@ -47,7 +47,6 @@ from protocols.crt591 import (
     ErrorCode,
     Frame,
     InitMode,
-    Item,
     Position,
     Refusal,
     Reply,
@@ -67,6 +66,7 @@ from simulator.wire.crt591_firmware import VERSION
 from simulator.wire.link import MemoryLink
 from simulator.wire.usb import SIM_VENDOR_ID, SimUsbDevice, UsbLink, bulk_spec, default_bus
 from simulator.world import World
+from tests.creator_rig import RawHost
 from tests.crt591_rig import BIN, FAST, SCALE, STACKER, PtyRig, crt591_registered, issuer_model
 from tests.specs import registered
 
@@ -74,28 +74,11 @@ ACK, NAK, EOT = b"\x06", b"\x15", b"\x04"
 SELECT_PSE = bytes.fromhex("00A404000E") + b"1PAY.SYS.DDF01" + b"\x00"
 
 
-class Host:
+class Host(RawHost):
     """A bare host: raw bytes out, decoded items in."""
 
     def __init__(self, end: MemoryTransport) -> None:
-        self.end = end
-        self.decoder = Crt591StreamDecoder()
-        self.items: list[Item] = []
-
-    async def send(self, data: bytes) -> None:
-        await self.end.write(data)
-
-    async def next(self, timeout: float = 1.0) -> Item:
-        while not self.items:
-            self.items += self.decoder.feed(await self.end.read(timeout=timeout))
-        return self.items.pop(0)
-
-    async def silent(self, timeout: float = 0.05) -> bool:
-        try:
-            await self.next(timeout)
-        except HalTimeout:
-            return True
-        return False
+        super().__init__(end, Crt591StreamDecoder())
 
     async def raw(self, command: bytes) -> Frame:
         """Send a frame, expect ACK and the reply frame, acknowledge it."""
