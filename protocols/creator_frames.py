@@ -8,8 +8,10 @@ those facts (``protocols.crt310_frames``, ``protocols.crt591_frames``) and build
 stream decoder on `LengthFramedDecoder` here, with its own `Frame` type.
 
 Shared here: `BadFrame` and its `BadFrameReason` (what a decoder reports for bytes it
-could not accept), `hide` (how a ``repr`` shows bytes that may hold card data) and the
-decoder core. Nothing here knows a command or a reply.
+could not accept), `hide` (how a ``repr`` shows bytes that may hold card data), the
+decoder core, and `CmPmCommand`, the base of both protocols' command enums (a command
+is a CM byte and a PM byte, or a CM whose PM is its argument). Nothing here knows a
+particular command or reply.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Generic, TypeVar
 
 from protocols.checksums import bcc_xor
 
-__all__ = ["ETX", "BadFrame", "BadFrameReason", "LengthFramedDecoder", "hide"]
+__all__ = ["ETX", "BadFrame", "BadFrameReason", "CmPmCommand", "LengthFramedDecoder", "hide"]
 
 ETX = 0x03
 
@@ -32,6 +34,21 @@ C = TypeVar("C")
 def hide(data: bytes) -> str:
     """How a ``repr`` shows bytes that may hold card data: their size only."""
     return f"<{len(data)} bytes>"
+
+
+class CmPmCommand(Enum):
+    """A command enum whose values are (CM, PM) pairs; PM None: PM is the argument."""
+
+    @property
+    def cm(self) -> int:
+        """The command byte."""
+        return int(self.value[0])
+
+    @property
+    def pm(self) -> int | None:
+        """The fixed parameter byte, or None when PM is the command's argument."""
+        pm = self.value[1]
+        return None if pm is None else int(pm)
 
 
 class BadFrameReason(Enum):
@@ -105,13 +122,18 @@ class LengthFramedDecoder(Generic[F, C]):
         make: Callable[[bytes], F],
     ) -> None:
         self._buf = bytearray()
-        self._stx = stx
-        self._len_at = len_at
-        self._overhead = overhead
-        self._min_len = min_len
-        self._max_len = max_len
-        self._controls = dict(controls)
-        self._make = make
+        # One tuple: ``feed`` runs per read and unpacks it in one step (hot path).
+        self._layout = (
+            stx,
+            len_at,
+            len_at + 1,
+            len_at + 2,
+            overhead,
+            min_len,
+            max_len,
+            dict(controls),
+            make,
+        )
 
     @property
     def pending(self) -> int:
@@ -126,11 +148,9 @@ class LengthFramedDecoder(Generic[F, C]):
         """Add bytes; return the items completed by them, in stream order."""
         buf = self._buf
         buf += data
-        stx, hi, overhead = self._stx, self._len_at, self._overhead
-        lo, head = hi + 1, hi + 2
-        min_len, max_len = self._min_len, self._max_len
-        controls, make = self._controls, self._make
+        stx, hi, lo, head, overhead, min_len, max_len, controls, make = self._layout
         items: list[C | F | BadFrame] = []
+        append = items.append
         size = len(buf)
         pos = 0
         noise = -1
@@ -146,26 +166,27 @@ class LengthFramedDecoder(Generic[F, C]):
                         break
                     if buf[end - 2] == ETX:
                         if noise >= 0:
-                            items.append(BadFrame(BadFrameReason.NOISE, bytes(buf[noise:pos])))
+                            append(BadFrame(BadFrameReason.NOISE, bytes(buf[noise:pos])))
                             noise = -1
                         frame = bytes(buf[pos:end])
-                        if bcc_xor(frame[:-1]) == frame[-1]:
-                            items.append(make(frame))
+                        # XOR over the BCC too is 0 iff it matches (no copy without it).
+                        if not bcc_xor(frame):
+                            append(make(frame))
                         else:
-                            items.append(BadFrame(BadFrameReason.BCC, frame))
+                            append(BadFrame(BadFrameReason.BCC, frame))
                         pos = end
                         continue
             elif byte in controls:
                 if noise >= 0:
-                    items.append(BadFrame(BadFrameReason.NOISE, bytes(buf[noise:pos])))
+                    append(BadFrame(BadFrameReason.NOISE, bytes(buf[noise:pos])))
                     noise = -1
-                items.append(controls[byte])
+                append(controls[byte])
                 pos += 1
                 continue
             if noise < 0:
                 noise = pos
             pos += 1
         if noise >= 0:
-            items.append(BadFrame(BadFrameReason.NOISE, bytes(buf[noise:pos])))
+            append(BadFrame(BadFrameReason.NOISE, bytes(buf[noise:pos])))
         del buf[:pos]
         return items

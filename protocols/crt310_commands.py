@@ -27,6 +27,7 @@ from typing import TypeVar
 
 from construct import ConstructError, GreedyBytes, Int16ub, Prefixed, Struct, Terminated
 
+from protocols.creator_frames import CmPmCommand
 from protocols.crt310_frames import MAX_DATA, Frame, _hide, build_frame
 from protocols.errors import FramingError, UnknownCodeError
 
@@ -78,7 +79,7 @@ def _exact_data(data: bytes, size: int, what: str) -> None:
 # ----------------------------------------------------------------------------- codes
 
 
-class Command(Enum):
+class Command(CmPmCommand):
     """Commands as (CM, PM) pairs; PM None means PM is the command's parameter."""
 
     RESET = (0x30, 0x30)
@@ -117,17 +118,6 @@ class Command(Enum):
     LIGHT_BLINK = (0x49, None)  # PM = on time, DATA = off time, in 0.25 s units
     PASS_THROUGH_ON = (0xFA, 0x30)
     PASS_THROUGH_OFF = (0xFA, 0x31)
-
-    @property
-    def cm(self) -> int:
-        """The command byte."""
-        return int(self.value[0])
-
-    @property
-    def pm(self) -> int | None:
-        """The fixed parameter byte, or None when PM is the command's argument."""
-        pm = self.value[1]
-        return None if pm is None else int(pm)
 
     @classmethod
     def lookup(cls, cm: int, pm: int) -> Command:

@@ -12,11 +12,12 @@ Source of facts: reference/protocols.md §2.2 (Creator CRT-591 communication pro
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum, IntEnum
+from enum import IntEnum
 from typing import TypeVar
 
 from construct import Const, GreedyBytes, Int8ub, Struct
 
+from protocols.creator_frames import CmPmCommand
 from protocols.crt591_frames import hide
 from protocols.errors import UnknownCodeError
 
@@ -43,7 +44,7 @@ class Head(IntEnum):
     NEGATIVE_E = 0x45  # 'E' (the public C# driver)
 
 
-class Command(Enum):
+class Command(CmPmCommand):
     """Commands as (CM, PM) pairs; PM None means PM is the command's parameter."""
 
     INITIALIZE = (0x30, None)  # PM = InitMode; reply DATA: the firmware version
@@ -64,17 +65,6 @@ class Command(Enum):
     VERSION = (0xA4, 0x30)
     BIN_COUNTER_READ = (0xA5, 0x30)
     BIN_COUNTER_SET = (0xA5, 0x31)
-
-    @property
-    def cm(self) -> int:
-        """The command byte."""
-        return int(self.value[0])
-
-    @property
-    def pm(self) -> int | None:
-        """The fixed parameter byte, or None when PM is the command's argument."""
-        pm = self.value[1]
-        return None if pm is None else int(pm)
 
     @classmethod
     def lookup(cls, cm: int, pm: int) -> Command:
