@@ -4,8 +4,9 @@
 the address a driver opens; `MemoryRigBase` does the same over a memory pair. What
 differs (the driver's name, the emulator, how the model is built, the address options)
 is the subclass's: `tests.crt310_rig`, `tests.crt591_rig`. Also shared by their tests:
-`Recorder`, a listener that keeps what a driver reports, and `RawHost`, a bare host that
-sends raw bytes and reads the decoded items.
+`Recorder`, a listener that keeps what a driver reports; `Bench` and `driven`, a driver
+opened on a memory rig's emulator; `insert`, a customer's card taken in; and `RawHost`,
+a bare host that sends raw bytes and reads the decoded items.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 import hal
-from hal.devices.card_reader import CardReader, CardReaderStatus
+from hal.devices.card_reader import CardReader, CardReaderStatus, InsertCard, Track
 from hal.errors import HalTimeout
 from hal.events import Event
 from hal.transports.memory import MemoryTransport, memory_pair
@@ -172,3 +173,36 @@ class RawHost:
         except HalTimeout:
             return True
         return False
+
+
+@dataclass
+class Bench:
+    """A driver opened (through its backend interface) on a memory rig's emulator."""
+
+    rig: Any
+    emulator: Any
+    driver: Any
+    heard: Recorder
+
+
+@asynccontextmanager
+async def driven(
+    rig: MemoryRigBase[Any], make_driver: Callable[[Any], Any]
+) -> AsyncIterator[Bench]:
+    """The rig's wire running, and ``make_driver(rig.host)`` opened on it until the end."""
+    async with rig.wire() as emulator:
+        driver = make_driver(rig.host)
+        heard = Recorder()
+        await driver.open(heard)
+        try:
+            yield Bench(rig, emulator, driver, heard)
+        finally:
+            await driver.close()
+
+
+async def insert(bench: Bench, sources: frozenset[Track], profile: str = "visa") -> None:
+    """The customer inserts a card once the driver asks for it (``accept_card``)."""
+    accepting = asyncio.create_task(bench.driver.accept_card(sources))
+    await bench.heard.wait_for(InsertCard)
+    await bench.rig.control.insert_card(profile)
+    await asyncio.wait_for(accepting, 2)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 import pytest
 
@@ -61,34 +60,19 @@ from protocols.crt310 import (
     build_status_reply,
     build_track_reply,
 )
-from simulator.wire.crt310 import Crt310Emulator
 from simulator.wire.crt310_firmware import VERSION
-from tests.creator_rig import Recorder
+from tests.creator_rig import Bench, Recorder, driven
+from tests.creator_rig import insert as insert_card
 from tests.crt310_rig import MemoryRig, crt310_registered
 
 MAG = frozenset({Track.TRACK1, Track.TRACK2, Track.TRACK3})
 FAST = Crt310Options(poll_interval=0.005, ack_timeout=0.05, reply_timeout=0.5, take_timeout=0.2)
 
 
-@dataclass
-class Bench:
-    rig: MemoryRig
-    emulator: Crt310Emulator
-    driver: Crt310Driver
-    heard: Recorder
-
-
 @asynccontextmanager
 async def bench_for(options: Crt310Options = FAST, **setup: object) -> AsyncIterator[Bench]:
-    rig = MemoryRig(**setup)
-    async with rig.wire() as emulator:
-        driver = Crt310Driver(rig.host, options)
-        heard = Recorder()
-        await driver.open(heard)
-        try:
-            yield Bench(rig, emulator, driver, heard)
-        finally:
-            await driver.close()
+    async with driven(MemoryRig(**setup), lambda host: Crt310Driver(host, options)) as made:
+        yield made
 
 
 @pytest.fixture
@@ -98,11 +82,7 @@ async def bench() -> AsyncIterator[Bench]:
 
 
 async def insert(bench: Bench, profile: str = "visa") -> None:
-    """Accept a card the customer inserts once the reader asks for it."""
-    accepting = asyncio.create_task(bench.driver.accept_card(MAG))
-    await bench.heard.wait_for(InsertCard)
-    await bench.rig.control.insert_card(profile)
-    await asyncio.wait_for(accepting, 2)
+    await insert_card(bench, MAG, profile)
 
 
 # --- a whole cycle against the emulator ------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 import pytest
 
@@ -67,7 +66,8 @@ from protocols.crt591 import (
 from simulator.models.card_reader import CardPosition
 from simulator.wire.crt591 import Crt591Emulator
 from simulator.wire.crt591_firmware import VERSION
-from tests.creator_rig import Recorder
+from tests.creator_rig import Bench, Recorder, driven
+from tests.creator_rig import insert as insert_card
 from tests.crt591_rig import STACKER, MemoryRig, crt591_registered
 
 CHIP = frozenset({Track.CHIP})
@@ -77,25 +77,10 @@ FAST = Crt591Options(
 SELECT_PSE = bytes.fromhex("00A404000E") + b"1PAY.SYS.DDF01" + b"\x00"
 
 
-@dataclass
-class Bench:
-    rig: MemoryRig
-    emulator: Crt591Emulator
-    driver: Crt591Driver
-    heard: Recorder
-
-
 @asynccontextmanager
 async def bench_for(options: Crt591Options = FAST, **setup: object) -> AsyncIterator[Bench]:
-    rig = MemoryRig(**setup)
-    async with rig.wire() as emulator:
-        driver = Crt591Driver(rig.host, options)
-        heard = Recorder()
-        await driver.open(heard)
-        try:
-            yield Bench(rig, emulator, driver, heard)
-        finally:
-            await driver.close()
+    async with driven(MemoryRig(**setup), lambda host: Crt591Driver(host, options)) as made:
+        yield made
 
 
 @pytest.fixture
@@ -105,11 +90,7 @@ async def bench() -> AsyncIterator[Bench]:
 
 
 async def insert(bench: Bench, profile: str = "visa") -> None:
-    """The customer brings a card back once the unit enables entry."""
-    accepting = asyncio.create_task(bench.driver.accept_card(CHIP))
-    await bench.heard.wait_for(InsertCard)
-    await bench.rig.control.insert_card(profile)
-    await asyncio.wait_for(accepting, 2)
+    await insert_card(bench, CHIP, profile)
 
 
 def moves(emulator: Crt591Emulator) -> list[int]:
