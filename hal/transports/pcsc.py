@@ -21,11 +21,20 @@ how long a wait the cancel missed can hold the reader's thread).
 
 - `PcscReader.open()` establishes a PC/SC context and finds the reader; ``close()``
   (idempotent) disconnects leaving the card as it is, releases the context and stops
-  the reader's thread. Both are safe to call again.
+  the reader's thread. Both are safe to call again. An open that a close overtakes
+  raises `ConnectionLost` (it does not return with the reader closed); an open made
+  while a close runs waits for it.
 - Every pyscard call is blocking, so each `PcscReader` owns **one executor thread**
-  and every call runs there, in the order made: the library never sees two calls on
-  the reader's context at once, and the event loop never blocks (pyscard releases the
-  GIL inside the calls).
+  (a daemon, `hal.transports.pcsc_thread.ReaderThread`) and every call runs there, in
+  the order made: the library never sees two calls on the reader's context at once,
+  and the event loop never blocks (pyscard releases the GIL inside the calls).
+- ``close()`` takes at most ``close_timeout`` seconds (3 by default). A pyscard call
+  that never returns (pcscd, vpcd or the card froze in the middle of an APDU:
+  ``SCardCancel`` interrupts only status waits) would otherwise hold it for ever: at
+  the bound the reader is marked `PcscReader.lost`, the warning is logged, the callers
+  waiting on the reader get `ConnectionLost`, and the thread is abandoned, not joined
+  (it releases its PC/SC context and ends by itself if the call ever returns). A later
+  `open()` starts afresh.
 - `state()` is the reader's state now (card present, mute, the ATR pcscd read at
   insertion). `wait_change(known, timeout)` waits until it differs from ``known``
   (pcscd counts events, so a card pulled and pushed back in between still counts);
@@ -38,7 +47,14 @@ how long a wait the cancel missed can hold the reader's thread).
   protocol agreed and the ATR; `reconnect(Init.RESET)` is a warm reset,
   `reconnect(Init.UNPOWER)` a power cycle (cold reset); `transmit(apdu)` exchanges one
   APDU as it is (a T=0 ``61xx`` answer is the caller's to follow with GET RESPONSE);
-  `disconnect(disposition)` leaves, resets, unpowers or ejects the card.
+  `disconnect(disposition)` leaves, resets, unpowers or ejects the card. When another
+  application sharing the card resets it, pcscd refuses our next transmit with
+  ``SCARD_W_RESET_CARD`` (before sending anything); `transmit` then reconnects once,
+  leaving the card as it is, and sends the APDU again (the card lost its state in
+  that reset, as the answers will show).
+- `firmware()` is what the reader's driver tells of its firmware through
+  ``SCardGetAttrib`` (``SCARD_ATTR_VENDOR_IFD_VERSION``, after the vendor name): empty
+  when it tells nothing, as vpcd (``SCARD_E_UNSUPPORTED_FEATURE``).
 - Errors: `ConnectionLost` when pcscd or the reader went away (the next call tries a
   fresh context, so the reader recovers when it comes back); `NoMedia` for no card or
   a card pulled out (``SCARD_E_NO_SMARTCARD``, ``SCARD_W_REMOVED_CARD``, and
@@ -53,8 +69,8 @@ pyscard is imported on first use, so this module imports without the ``pcsc`` ex
 using a reader without it raises `ConfigurationError` saying to install
 ``tellerhal[pcsc]``.
 
-The code: this module holds `PcscReader` (the executor thread, the waits and their
-cancelling) and the registry entry; `hal.transports.pcsc_session` the blocking pyscard
+The code: this module holds `PcscReader` (the waits and their cancelling, the bounded
+close) and the registry entry; `hal.transports.pcsc_thread` the reader's thread; `hal.transports.pcsc_session` the blocking pyscard
 calls on the reader's thread; `hal.transports.pcsc_errors` the PC/SC result codes and
 the exception each becomes; `hal.transports.pcsc_types` the options, `ReaderState`,
 `Disposition` and `Init`. Import all of them from here.
@@ -64,14 +80,16 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from hal.address import DeviceAddress
-from hal.errors import ConfigurationError, HalTimeout, TransportError
+from hal.errors import ConfigurationError, ConnectionLost, HalTimeout, TransportError
 from hal.registry import TransportSpec
 from hal.transports.pcsc_session import ScardSession, pcsc_available, scard_module
+from hal.transports.pcsc_thread import ReaderThread
 from hal.transports.pcsc_types import PROTOCOL_NAMES, Disposition, Init, PcscOptions, ReaderState
 
 __all__ = [
@@ -89,6 +107,12 @@ __all__ = [
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
+#: How long `PcscReader.close` waits for a pyscard call in progress before it gives the
+#: reader's thread up (seconds).
+CLOSE_TIMEOUT = 3.0
+
 #: How often an interrupted wait is cancelled again while it has not returned.
 _CANCEL_RETRY = 0.005
 #: How long the reader must have been idle before a status wait takes its thread.
@@ -103,14 +127,23 @@ class PcscReader:
             ``options.index`` (or the first reader).
         options: share mode, protocol, wait slice.
         label: how messages name the reader's user (the device name).
+        close_timeout: the longest `close()` waits for a pyscard call in progress.
     """
 
     def __init__(
-        self, reader: str = "", options: PcscOptions | None = None, *, label: str = "pcsc"
+        self,
+        reader: str = "",
+        options: PcscOptions | None = None,
+        *,
+        label: str = "pcsc",
+        close_timeout: float = CLOSE_TIMEOUT,
     ) -> None:
         self.options = options if options is not None else PcscOptions()
+        self.close_timeout = close_timeout
         self._session = ScardSession(reader, self.options, label)
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._executor: ReaderThread | None = None
+        self._closing: asyncio.Future[None] | None = None  # a close in progress
+        self._lost = False
         self._slice: asyncio.Future[Any] | None = None  # the status wait running now
         self._busy = 0  # calls other than status waits, queued or running
         self._idle = asyncio.Event()
@@ -138,6 +171,12 @@ class PcscReader:
         return self._executor is not None
 
     @property
+    def lost(self) -> bool:
+        """The last `close()` had to give up a pyscard call that did not return (pcscd,
+        the reader or the card froze); a successful `open()` clears it."""
+        return self._lost
+
+    @property
     def name(self) -> str:
         """The reader's full PC/SC name (known after `open()`)."""
         return self._session.name
@@ -162,33 +201,87 @@ class PcscReader:
 
         Raises:
             ConfigurationError: pyscard is not installed.
-            ConnectionLost: pcscd does not answer, or no such reader.
+            ConnectionLost: pcscd does not answer, or no such reader, or `close()` was
+                called while it opened.
         """
+        if self._closing is not None:  # a close in progress: let it finish first
+            await asyncio.shield(self._closing)
         if self._executor is not None:
             return
         scard_module()
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix=f"pcsc {self.wanted or self.label}"
-        )
+        executor = ReaderThread(f"pcsc {self.wanted or self.label}")
+        self._executor = executor
         try:
             await self._run(self._session.find_reader)
         except BaseException:
-            await self.close()
+            if self._executor is executor:
+                await self.close()
             raise
+        if self._executor is not executor:
+            raise ConnectionLost(f"{self.label}: the PC/SC reader was closed while it opened")
+        self._lost = False
 
     async def close(self) -> None:
-        """Disconnect (card left as it is), release the context, stop the thread."""
+        """Disconnect (card left as it is), release the context, stop the thread.
+
+        A pyscard call that does not return (pcscd, the reader or the card froze in the
+        middle of an APDU; ``SCardCancel`` interrupts only status waits) bounds this to
+        ``close_timeout`` seconds: then the reader is marked `lost`, its callers get
+        `ConnectionLost`, and the thread is abandoned, not joined (it releases the
+        context and ends by itself if the call ever returns). A later `open()` starts
+        afresh.
+        """
+        if self._closing is not None:  # another close runs: it is done when that is
+            await asyncio.shield(self._closing)
+            return
         executor, self._executor = self._executor, None
         if executor is None:
             return
         loop = asyncio.get_running_loop()
-        release = loop.run_in_executor(executor, self._session.release)
+        self._closing = closing = loop.create_future()
+        release = executor.submit(self._session.release)
         try:
-            await self._free_thread(release)
-            await asyncio.shield(release)
-        finally:
+            await asyncio.wait_for(self._free_and_wait(release), self.close_timeout)
+        except TimeoutError:
+            self._abandon(executor, release)
+        except BaseException:  # cancelled: the thread ends once the release ran
+            executor.shutdown(wait=False)
+            raise
+        else:
             executor.shutdown(wait=True)  # idle by now: the thread ends at once
+        finally:
             self._slice = None
+            self._closing = None
+            closing.set_result(None)
+
+    async def _free_and_wait(self, release: concurrent.futures.Future[None]) -> None:
+        """Cancel the status wait in the way of the release, then wait for the release
+        (shielded: a timeout must not cancel it, the abandoned thread still runs it)."""
+        waiting = asyncio.wrap_future(release)
+        await self._free_thread(waiting)
+        await asyncio.shield(waiting)
+
+    def _abandon(self, executor: ReaderThread, release: concurrent.futures.Future[None]) -> None:
+        """Give up the reader's thread, stuck in a call that does not return."""
+        self._lost = True
+        where = self.name or self.wanted or "PC/SC"
+        log.warning(
+            "%s: a PC/SC call on %r did not return within %s s (pcscd, the reader or the "
+            "card froze); the reader is lost and its thread abandoned",
+            self.label,
+            where,
+            self.close_timeout,
+        )
+        executor.abandon(
+            lambda: ConnectionLost(
+                f"{self.label}: the PC/SC reader {where!r} stopped answering and was closed"
+            ),
+            keep=release,
+        )
+        # The stuck thread keeps the old session (and releases it if it ever can); a
+        # later open starts from a fresh one.
+        old = self._session
+        self._session = ScardSession(old.wanted, self.options, old.label)
 
     async def __aenter__(self) -> PcscReader:
         await self.open()
@@ -295,6 +388,11 @@ class PcscReader:
         """Close the connection to the card (nothing if none is open)."""
         await self._run(self._session.disconnect, disposition)
 
+    async def firmware(self) -> str:
+        """The reader's firmware version as its driver tells it (``SCardGetAttrib``);
+        empty when it tells none (vpcd tells none)."""
+        return await self._run(self._session.firmware)
+
     async def transmit(self, apdu: bytes) -> bytes:
         """Send one command APDU to the connected card; return the response APDU.
 
@@ -305,7 +403,7 @@ class PcscReader:
 
     # --- running calls on the reader's thread ------------------------------------------
 
-    def _require(self) -> concurrent.futures.ThreadPoolExecutor:
+    def _require(self) -> ReaderThread:
         if self._executor is None:
             raise TransportError(f"{self.label}: the PC/SC reader is not open")
         return self._executor

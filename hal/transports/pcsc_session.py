@@ -21,24 +21,30 @@ from typing import Any
 
 from hal.errors import ConfigurationError, ConnectionLost, HalError, NoMedia
 from hal.transports.pcsc_errors import (
+    LOST,
     NO_CARD,
     SCARD_E_CANCELLED,
     SCARD_E_NO_READERS_AVAILABLE,
     SCARD_E_TIMEOUT,
     SCARD_S_SUCCESS,
+    SCARD_W_RESET_CARD,
     error_for,
     scard_code,
 )
 from hal.transports.pcsc_types import (
+    ATTR_VENDOR_IFD_VERSION,
+    ATTR_VENDOR_NAME,
     PROTOCOL_NAMES,
     PROTOCOLS,
     SHARE,
+    SHARE_DIRECT,
     STATE_UNAVAILABLE,
     STATE_UNKNOWN,
     Disposition,
     Init,
     PcscOptions,
     ReaderState,
+    firmware_text,
 )
 
 __all__ = ["ScardSession", "pcsc_available", "scard_module"]
@@ -264,12 +270,80 @@ class ScardSession:
             raise self._fail(hresult, "disconnect from the card")
 
     def transmit(self, apdu: bytes) -> bytes:
-        """One command APDU to the connected card; the response APDU."""
+        """One command APDU to the connected card; the response APDU.
+
+        If another application reset the card (shared access), pcscd refuses every
+        transmit on our handle with ``SCARD_W_RESET_CARD`` until we reconnect: the
+        handle is reconnected once (leaving the card as it is) and the APDU sent again.
+        pcscd refuses before it sends anything, so the card never saw the first try;
+        it did lose what it was doing (the application selected, say) in the reset.
+        """
         if self.handle is None:
             raise NoMedia(f"{self.label}: not connected to a card on {self.name!r}")
         hresult, response = scard_module().SCardTransmit(self.handle, self.protocol, list(apdu))
+        if scard_code(hresult) == SCARD_W_RESET_CARD:
+            log.warning(
+                "%s: another application reset the card in %r; reconnecting",
+                self.label,
+                self.name,
+            )
+            self._resume()
+            hresult, response = scard_module().SCardTransmit(self.handle, self.protocol, list(apdu))
         self._check(hresult, "transmit an APDU")
         return bytes(response)
+
+    def _resume(self) -> None:
+        """Make a handle pcscd refuses after another application's reset usable again."""
+        hresult, protocol = scard_module().SCardReconnect(
+            self.handle,
+            SHARE[self.options.share],
+            PROTOCOLS[self.options.protocol],
+            int(Disposition.LEAVE),
+        )
+        self._check(hresult, "reconnect to the card after another application reset it")
+        self.protocol = int(protocol)
+        self._read_atr()
+
+    def firmware(self) -> str:
+        """The reader's firmware as its driver tells it (``SCardGetAttrib`` of
+        ``SCARD_ATTR_VENDOR_IFD_VERSION`` and ``..._VENDOR_NAME`` on a direct connection,
+        which powers no card); empty when the driver refuses the attributes (vpcd does:
+        ``SCARD_E_UNSUPPORTED_FEATURE``) or the reader is held by someone else.
+
+        Raises:
+            ConnectionLost: pcscd or the reader went away.
+        """
+        context = self._ensure_context()
+        hresult, handle, _ = scard_module().SCardConnect(context, self.name, SHARE_DIRECT, 0)
+        if scard_code(hresult) != SCARD_S_SUCCESS:
+            if scard_code(hresult) in LOST:
+                raise self._fail(hresult, "connect to the reader")
+            log.debug(
+                "%s: no direct connection to %r for its firmware: 0x%08X",
+                self.label,
+                self.name,
+                scard_code(hresult),
+            )
+            return ""
+        try:
+            version = self._attribute(handle, ATTR_VENDOR_IFD_VERSION, "IFD version")
+            vendor = self._attribute(handle, ATTR_VENDOR_NAME, "vendor name")
+        finally:
+            scard_module().SCardDisconnect(handle, int(Disposition.LEAVE))
+        return firmware_text(vendor, version)
+
+    def _attribute(self, handle: Any, attribute: int, what: str) -> bytes | None:
+        hresult, value = scard_module().SCardGetAttrib(handle, attribute)
+        if scard_code(hresult) != SCARD_S_SUCCESS:
+            log.debug(
+                "%s: the reader %r gives no %s: 0x%08X",
+                self.label,
+                self.name,
+                what,
+                scard_code(hresult),
+            )
+            return None
+        return bytes(value)
 
     def release(self) -> None:
         """Leave the card as it is and release the context; never raises."""

@@ -17,13 +17,19 @@ from typing import Literal
 from hal.errors import ConfigurationError
 
 __all__ = [
+    "ATTR_VENDOR_IFD_VERSION",
+    "ATTR_VENDOR_NAME",
     "PROTOCOLS",
     "PROTOCOL_NAMES",
     "SHARE",
+    "SHARE_DIRECT",
     "Disposition",
     "Init",
     "PcscOptions",
     "ReaderState",
+    "firmware_text",
+    "ifd_version",
+    "vendor_name",
 ]
 
 # Reader state bits (SCARDSTATE_*); the high 16 bits count events.
@@ -42,6 +48,36 @@ _PROTOCOL_T0, _PROTOCOL_T1 = 1, 2
 PROTOCOLS = {"any": _PROTOCOL_T0 | _PROTOCOL_T1, "T0": _PROTOCOL_T0, "T1": _PROTOCOL_T1}
 #: An agreed SCARD_PROTOCOL_* -> its name.
 PROTOCOL_NAMES = {_PROTOCOL_T0: "T0", _PROTOCOL_T1: "T1"}
+#: SCARD_SHARE_DIRECT: a connection to the reader itself (no card needed, none powered).
+SHARE_DIRECT = 3
+#: SCardGetAttrib attributes: the reader driver's vendor name, and its version (a DWORD
+#: 0xMMmmbbbb: major, minor, build).
+ATTR_VENDOR_NAME = 0x10100
+ATTR_VENDOR_IFD_VERSION = 0x10102
+
+
+def ifd_version(value: bytes) -> str:
+    """``SCARD_ATTR_VENDOR_IFD_VERSION`` as text, ``MAJOR.MINOR.BUILD`` (empty if the
+    value is not the 4-byte little-endian DWORD pcsclite hands over)."""
+    if len(value) != 4:
+        return ""
+    number = int.from_bytes(value, "little")
+    return f"{number >> 24}.{(number >> 16) & 0xFF}.{number & 0xFFFF}"
+
+
+def vendor_name(value: bytes) -> str:
+    """``SCARD_ATTR_VENDOR_NAME`` as text (a NUL-terminated ASCII string)."""
+    return value.split(b"\x00", 1)[0].decode("ascii", "replace").strip()
+
+
+def firmware_text(vendor: bytes | None, version: bytes | None) -> str:
+    """What the reader's driver says of its firmware: the version, after the vendor
+    name when it gives one (``ACS 2.3.0``); empty without a version."""
+    text = ifd_version(version or b"")
+    if not text:
+        return ""
+    name = vendor_name(vendor or b"")
+    return f"{name} {text}" if name else text
 
 
 class Disposition(IntEnum):

@@ -28,6 +28,12 @@ re-arms ``TCP_QUICKACK`` after every receive (Linux clears it by itself), which 
 an APDU round trip down to well under a millisecond (``bench/bench_pcsc.py``).
 ``quickack=False`` leaves it off, for the benchmark.
 
+**A card that freezes mid-APDU** (a fault switch, for the tests of a stuck PC/SC
+call): with ``answers_apdus`` set to ``False`` the card takes every command APDU and
+never replies (it still answers vpcd's control bytes). vpcd then waits for the answer
+with no time limit, and so does the ``SCardTransmit`` behind it, until the card is
+pulled (its connection closes) or pcscd stops.
+
 The card is an asyncio protocol on the running loop: no thread, no polling.
 """
 
@@ -116,7 +122,7 @@ class CardStats:
     """What the card saw on the wire.
 
     Attributes:
-        apdus: command APDUs answered.
+        apdus: command APDUs received (answered or, with the fault switch, not).
         atr_polls: "get ATR" requests (vpcd's presence polls included).
         power_ons: power-on and reset requests.
         bytes_in: bytes received from vpcd.
@@ -185,6 +191,10 @@ class VirtualCard:
         host: where vpcd listens.
         quickack: re-arm ``TCP_QUICKACK`` after every receive (see the header).
         protocols: the protocols the reader offers (the card picks its ATR from them).
+
+    Attributes:
+        answers_apdus: the fault switch: ``False`` makes the card swallow command APDUs
+            without a reply (see the module header); control bytes are still answered.
     """
 
     def __init__(
@@ -203,6 +213,7 @@ class VirtualCard:
         self.atr, self.protocol = card_atr(profile, protocols)
         self.chip: EmvChip | None = None
         self.stats = CardStats()
+        self.answers_apdus = True
         self._protocol: _CardProtocol | None = None
         self._powered = False  # vpcd powered the chip since the card went in
         self._seen: asyncio.Event | None = None
@@ -280,6 +291,8 @@ class VirtualCard:
             log.debug("vpcd card on port %d: unknown control byte %02X", self.port, control)
             return None
         self.stats.apdus += 1
+        if not self.answers_apdus:
+            return None  # frozen mid-APDU: vpcd waits for ever
         if self.chip is None:
             return _NO_ANSWER
         return self.chip.exchange(payload)

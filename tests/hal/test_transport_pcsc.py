@@ -7,9 +7,11 @@ checked against the card profile and the EMV chip answering directly.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -26,6 +28,13 @@ from hal.errors import (
 from hal.options import parse_options
 from hal.transports import pcsc, pcsc_session
 from hal.transports.pcsc import Disposition, Init, PcscOptions, PcscReader, reader_from_address
+from hal.transports.pcsc_errors import SCARD_E_UNSUPPORTED_FEATURE, scard_code
+from hal.transports.pcsc_types import (
+    ATTR_VENDOR_IFD_VERSION,
+    ATTR_VENDOR_NAME,
+    SHARE_DIRECT,
+    firmware_text,
+)
 from simulator.emv import EmvChip
 from simulator.profiles import load_card_profile
 from simulator.wire.pcsc_slot import PcscSlot
@@ -241,31 +250,47 @@ async def test_connect_without_a_card_is_no_media(reader: PcscReader) -> None:
         await reader.connect()
 
 
-async def test_a_wait_times_out_and_a_cancelled_wait_ends_at_once(reader: PcscReader) -> None:
+# The timing tests below run with 5 s wait slices: a cancel that did not reach the wait
+# would take a whole slice, so a bound of 1.5 s tells a working cancel from a hang
+# however loaded the machine is (a working one takes milliseconds).
+LONG_SLICE = PcscOptions(wait_slice=5.0)
+NOT_A_HANG = 1.5
+
+
+@pytest.fixture
+async def slow_reader(pcscd: None) -> AsyncIterator[PcscReader]:
+    async with PcscReader(READERS[1], LONG_SLICE) as reader:
+        await reader.wait_absent(timeout=2)
+        yield reader
+
+
+async def test_a_wait_times_out_and_a_cancelled_wait_ends_at_once(
+    slow_reader: PcscReader,
+) -> None:
     start = time.perf_counter()
     with pytest.raises(HalTimeout, match=r"not a card came within 0\.3 s"):
-        await reader.wait_present(timeout=0.3)
-    assert 0.3 <= time.perf_counter() - start < 1.0
-    waiting = asyncio.create_task(reader.wait_present())
+        await slow_reader.wait_present(timeout=0.3)
+    assert 0.3 <= time.perf_counter() - start < 0.3 + NOT_A_HANG
+    waiting = asyncio.create_task(slow_reader.wait_present())
     await asyncio.sleep(0.2)  # past the idle pause: the wait holds the reader's thread
     start = time.perf_counter()
     waiting.cancel()
     await asyncio.gather(waiting, return_exceptions=True)
-    assert time.perf_counter() - start < 0.05
-    # The reader's thread is free at once: the next call does not wait out a slice.
+    assert time.perf_counter() - start < NOT_A_HANG
+    # The reader's thread is free at once: the next call does not wait out the slice.
     start = time.perf_counter()
-    assert not (await reader.state()).present
-    assert time.perf_counter() - start < 0.1
+    assert not (await slow_reader.state()).present
+    assert time.perf_counter() - start < NOT_A_HANG
 
 
-async def test_a_call_during_a_wait_does_not_wait_behind_it(reader: PcscReader) -> None:
-    waiting = asyncio.create_task(reader.wait_present(timeout=5))
+async def test_a_call_during_a_wait_does_not_wait_behind_it(slow_reader: PcscReader) -> None:
+    waiting = asyncio.create_task(slow_reader.wait_present(timeout=30))
     await asyncio.sleep(0.2)
     start = time.perf_counter()
     for _ in range(5):
-        await reader.state()
+        await slow_reader.state()
     elapsed = time.perf_counter() - start
-    assert elapsed < 0.1, elapsed  # a wait slice is 0.25 s
+    assert elapsed < NOT_A_HANG, elapsed  # one slice waited out would be 5 s
     assert not waiting.done()
     waiting.cancel()
     await asyncio.gather(waiting, return_exceptions=True)
@@ -281,3 +306,160 @@ async def test_close_is_idempotent_and_stops_the_thread(pcscd: None) -> None:
     with pytest.raises((TransportError, asyncio.CancelledError)):
         await waiting
     assert not reader.is_open
+
+
+async def test_a_close_during_open_makes_the_open_fail(pcscd: None) -> None:
+    reader = PcscReader(READERS[1])
+    opening = asyncio.create_task(reader.open())
+    await asyncio.sleep(0)  # the open waits for its thread to find the reader
+    await reader.close()
+    with pytest.raises(ConnectionLost, match="closed while it opened"):
+        await opening
+    assert not reader.is_open
+    # An open made while a close runs waits for it, then opens afresh.
+    await reader.open()
+    closing = asyncio.create_task(reader.close())
+    await asyncio.sleep(0)
+    await reader.open()
+    await closing
+    try:
+        assert reader.is_open
+        assert not (await reader.state()).present
+    finally:
+        await reader.close()
+
+
+async def _until(what: str, condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not {what} within {timeout} s"
+        await asyncio.sleep(0.01)
+
+
+def _reader_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == f"pcsc {READERS[1]}"]
+
+
+async def test_close_gives_up_a_call_stuck_in_the_middle_of_an_apdu(
+    pcscd: None, slot: PcscSlot, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The card takes the APDU and never answers: vpcd, pcscd and SCardTransmit wait
+    # for ever (SCardCancel interrupts only status waits). close() must not.
+    reader = PcscReader(READERS[1], close_timeout=0.5)
+    await reader.open()
+    threads = _reader_threads()
+    assert len(threads) == 1
+    try:
+        await reader.wait_absent(timeout=2)
+        await slot.insert("visa")
+        await reader.wait_present(timeout=5)
+        await reader.connect()
+        card = slot.card
+        assert card is not None
+        card.answers_apdus = False
+        stuck = asyncio.create_task(reader.transmit(SELECT_PSE))
+        await _until("the APDU reached the card", lambda: card.stats.apdus == 1)
+        with caplog.at_level(logging.WARNING, logger="hal.transports.pcsc"):
+            start = time.perf_counter()
+            await asyncio.wait_for(reader.close(), 0.5 + 5)
+            elapsed = time.perf_counter() - start
+        assert 0.5 <= elapsed < 0.5 + NOT_A_HANG
+        assert (reader.lost, reader.is_open) == (True, False)
+        assert "did not return within 0.5 s" in caplog.text
+        assert SELECT_PSE.hex() not in caplog.text.lower()
+        with pytest.raises(ConnectionLost, match="stopped answering and was closed"):
+            await asyncio.wait_for(stuck, 1)
+        assert threads[0].is_alive()  # abandoned, not joined
+        assert threads[0].daemon  # so it cannot hold up the interpreter's exit
+    finally:
+        await slot.pull()  # the card leaves: the stuck SCardTransmit returns
+    # The thread then releases the old context and ends by itself.
+    await _until("the abandoned thread ended", lambda: not threads[0].is_alive())
+    # A fresh open works: a new thread and a new PC/SC context.
+    async with reader:
+        assert not reader.lost
+        await reader.wait_absent(timeout=2)
+        assert not (await reader.state()).present
+
+
+def _reset_as_another_application(reader: str) -> None:
+    """Another program shares the card and warm-resets it (pyscard directly)."""
+    scard = pcsc.scard_module()
+    hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    assert hresult == scard.SCARD_S_SUCCESS
+    try:
+        hresult, handle, _ = scard.SCardConnect(
+            context, reader, scard.SCARD_SHARE_SHARED, scard.SCARD_PROTOCOL_T1
+        )
+        assert hresult == scard.SCARD_S_SUCCESS, scard.SCardGetErrorMessage(hresult)
+        hresult, _ = scard.SCardReconnect(
+            handle, scard.SCARD_SHARE_SHARED, scard.SCARD_PROTOCOL_T1, scard.SCARD_RESET_CARD
+        )
+        assert hresult == scard.SCARD_S_SUCCESS, scard.SCardGetErrorMessage(hresult)
+        scard.SCardDisconnect(handle, scard.SCARD_LEAVE_CARD)
+    finally:
+        scard.SCardReleaseContext(context)
+
+
+async def test_a_card_another_application_reset_is_reconnected_and_the_apdu_sent(
+    pcscd: None, slot: PcscSlot
+) -> None:
+    # pcscd refuses every transmit on our handle after someone else's reset
+    # (SCARD_W_RESET_CARD) until we reconnect: the reader does that once, by itself.
+    async with PcscReader(READERS[1], PcscOptions(share="shared")) as reader:
+        await reader.wait_absent(timeout=2)
+        await slot.insert("visa")
+        await reader.wait_present(timeout=5)
+        await reader.connect()
+        card = slot.card
+        assert card is not None
+        aid = VISA.chip.applications[0].aid
+        select = bytes([0, 0xA4, 4, 0, len(aid)]) + aid + b"\x00"
+        assert (await reader.transmit(select))[-2:] == b"\x90\x00"
+        resets = card.stats.power_ons
+        await asyncio.to_thread(_reset_as_another_application, READERS[1])
+        assert card.stats.power_ons == resets + 1
+        gpo = bytes.fromhex("80A8000002830000")
+        # The chip was reset: the application selected before is gone (GPO refused).
+        assert (await reader.transmit(gpo))[-2:] == b"\x69\x85"
+        assert await reader.transmit(SELECT_PSE) == EmvChip(VISA.chip, "T1").exchange(SELECT_PSE)
+        assert reader.atr == VISA.chip.atrs["T1"]
+        await reader.disconnect()
+
+
+async def test_vpcd_tells_no_firmware_and_the_reader_says_so(reader: PcscReader) -> None:
+    # What vpcd really answers: SCardGetAttrib on a direct connection refuses both the
+    # IFD version and the vendor name with SCARD_E_UNSUPPORTED_FEATURE.
+    scard = pcsc.scard_module()
+    hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    assert hresult == scard.SCARD_S_SUCCESS
+    try:
+        hresult, handle, _ = scard.SCardConnect(context, READERS[1], SHARE_DIRECT, 0)
+        assert hresult == scard.SCARD_S_SUCCESS, scard.SCardGetErrorMessage(hresult)
+        try:
+            for attribute in (ATTR_VENDOR_IFD_VERSION, ATTR_VENDOR_NAME):
+                hresult, value = scard.SCardGetAttrib(handle, attribute)
+                assert (scard_code(hresult), list(value)) == (SCARD_E_UNSUPPORTED_FEATURE, [])
+        finally:
+            scard.SCardDisconnect(handle, scard.SCARD_LEAVE_CARD)
+    finally:
+        scard.SCardReleaseContext(context)
+    assert await reader.firmware() == ""
+    assert not (await reader.state()).present  # the direct connection left no trace
+
+
+@pytest.mark.parametrize(
+    ("vendor", "version", "text"),
+    [
+        (b"ACS\x00", bytes.fromhex("00000302"), "ACS 2.3.0"),  # libccid: bcdDevice << 16
+        (None, bytes.fromhex("2a000105"), "5.1.42"),
+        (b"Vendor\x00junk", bytes.fromhex("00001001"), "Vendor 1.16.0"),
+        (b"ACS\x00", None, ""),  # a name is no firmware version
+        (None, b"\x01\x02", ""),  # not a DWORD
+        (None, None, ""),
+    ],
+)
+def test_the_firmware_text_from_the_attributes(
+    vendor: bytes | None, version: bytes | None, text: str
+) -> None:
+    assert firmware_text(vendor, version) == text
