@@ -37,7 +37,17 @@ def address(slot: int, options: str = "") -> str:
 
 @functools.cache
 def _pcscd_problem() -> str | None:
-    """Why the PC/SC tests cannot run here, or ``None``."""
+    """Why the PC/SC tests cannot run here, or ``None`` (asked once per run)."""
+    return pcscd_problem()
+
+
+def pcscd_ready() -> bool:
+    """pcscd answers now and has both vpcd readers (asked afresh)."""
+    return pcscd_problem() is None
+
+
+def pcscd_problem() -> str | None:
+    """Why the PC/SC tests cannot run here now, or ``None``."""
     if not pcsc_available():
         return "pyscard is not installed (pip install -e '.[pcsc]')"
     scard = scard_module()

@@ -17,7 +17,9 @@ A PC/SC reader of this kind is a **dip reader with chip contacts only**: the cus
 pushes the card in and pulls it out; the host cannot hold, eject or capture it.
 Capabilities: type ``dip``, ``read_tracks={chip}``, the chip protocols the
 ``protocol`` option allows, no retain bin, no exit or transport position, a card-taken
-sensor (pcscd reports the card leaving), every chip power action.
+sensor (pcscd reports the card leaving), every chip power action; ``firmware`` is what
+the reader's driver tells through ``SCardGetAttrib`` at open (`PcscReader.firmware`),
+empty when it tells nothing (vpcd refuses the attributes).
 
 How XFS4IoT card reader operations map to PC/SC:
 
@@ -45,7 +47,9 @@ pcscd or the reader going away: commands raise `ConnectionLost`, the status is
 ``noDevice`` (media ``unknown``), and the monitor tries again every
 ``retry_interval`` seconds with a fresh PC/SC context. When pcscd is back the status
 returns and a card found in the reader is reported as `MediaDetected`; no reopen by
-the app.
+the app. A read waiting for a card when pcscd goes away ends with `ConnectionLost`.
+Any other failure of the monitor (the reader closed under the driver) is logged as a
+warning once, then at debug level on each retry.
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ from hal.errors import (
     AtrNotObtained,
     ConfigurationError,
     ConnectionLost,
+    HalError,
     InvalidMedia,
     NoMedia,
     UnsupportedOperation,
@@ -157,6 +162,8 @@ class PcscDriver:
         self._last: CardReaderStatus | None = None
         self._changed = asyncio.Event()
         self._monitor: asyncio.Task[None] | None = None
+        self._firmware = ""  # what the reader's driver tells of its firmware
+        self._failing = False  # the monitor's last look failed (and was logged)
 
     # --- lifecycle and queries -------------------------------------------------------
 
@@ -170,6 +177,7 @@ class PcscDriver:
         await self.reader.open()
         try:
             state = await self.reader.state()
+            self._firmware = await self._read_firmware()
         except BaseException:
             await self.reader.close()
             raise
@@ -180,6 +188,16 @@ class PcscDriver:
         self._monitor = asyncio.get_running_loop().create_task(
             self._watch(), name=f"{self.name} pcsc monitor"
         )
+
+    async def _read_firmware(self) -> str:
+        """The firmware the reader's driver tells (``SCardGetAttrib``); vpcd tells none."""
+        try:
+            return await self.reader.firmware()
+        except ConnectionLost:
+            raise
+        except HalError as exc:
+            log.info("%s: no firmware version from the reader: %s", self.name, exc)
+            return ""
 
     async def close(self) -> None:
         """Stop the monitor, leave the card as it is, release the reader."""
@@ -204,6 +222,7 @@ class PcscDriver:
             card_taken_sensor=True,
             chip_power_actions=frozenset(ChipPowerAction),
             dispense_capacity=0,
+            firmware=self._firmware,
         )
 
     async def get_status(self) -> CardReaderStatus:
@@ -319,7 +338,12 @@ class PcscDriver:
         return self._state
 
     async def _watch(self) -> None:
-        """The monitor: follow the reader's state for as long as the device is open."""
+        """The monitor: follow the reader's state for as long as the device is open.
+
+        A failure other than pcscd going away (the reader closed under the driver, a
+        bad answer) is logged as a warning once, then at debug level on every retry
+        until a look succeeds again.
+        """
         while True:
             try:
                 if self._state is None:
@@ -327,10 +351,21 @@ class PcscDriver:
                     self._observe(await self.reader.state())
                 else:
                     self._observe(await self.reader.wait_change(self._state))
+                self._failing = False
             except ConnectionLost as exc:
+                self._failing = False
                 self._lost(exc)
             except Exception as exc:  # the monitor must outlive a bad answer
-                log.warning("%s: watching the reader failed: %s", self.name, exc)
+                if self._failing:
+                    log.debug("%s: watching the reader still fails: %s", self.name, exc)
+                else:
+                    log.warning(
+                        "%s: watching the reader failed (retrying every %s s): %s",
+                        self.name,
+                        self.options.retry_interval,
+                        exc,
+                    )
+                    self._failing = True
                 await asyncio.sleep(self.options.retry_interval)
 
     def _observe(self, state: ReaderState) -> None:
