@@ -29,6 +29,7 @@ from hal.options import parse_options
 from hal.transports import pcsc, pcsc_session
 from hal.transports.pcsc import Disposition, Init, PcscOptions, PcscReader, reader_from_address
 from hal.transports.pcsc_errors import SCARD_E_UNSUPPORTED_FEATURE, scard_code
+from hal.transports.pcsc_thread import ReaderThread
 from hal.transports.pcsc_types import (
     ATTR_VENDOR_IFD_VERSION,
     ATTR_VENDOR_NAME,
@@ -112,6 +113,44 @@ def test_the_transport_is_registered_under_pcsc() -> None:
 async def test_a_reader_not_open_refuses_calls() -> None:
     with pytest.raises(TransportError, match="not open"):
         await PcscReader(READERS[0]).state()
+
+
+def test_the_reader_thread_runs_calls_in_order_on_one_daemon_thread() -> None:
+    worker = ReaderThread("pcsc test")
+    try:
+        assert worker.thread.daemon
+        futures = [worker.submit(lambda n=n: (n, threading.current_thread())) for n in range(20)]
+        results = [f.result(timeout=2) for f in futures]
+        assert [n for n, _ in results] == list(range(20))
+        assert {t for _, t in results} == {worker.thread}
+        with pytest.raises(ValueError, match="invalid literal"):
+            worker.submit(int, "x").result(timeout=2)
+    finally:
+        worker.shutdown(wait=True)
+    assert not worker.thread.is_alive()
+    with pytest.raises(RuntimeError, match="shut down"):
+        worker.submit(int, "1")
+
+
+def test_an_abandoned_reader_thread_fails_its_callers_and_runs_only_what_it_keeps() -> None:
+    worker = ReaderThread("pcsc test")
+    unstick = threading.Event()
+    ran: list[str] = []
+    stuck = worker.submit(unstick.wait)
+    queued = worker.submit(ran.append, "queued")
+    keep = worker.submit(ran.append, "kept")
+    worker.abandon(lambda: ConnectionLost("gone"), keep=keep)
+    assert worker.abandoned
+    for future in (stuck, queued):  # at once, though the thread is still stuck
+        with pytest.raises(ConnectionLost, match="gone"):
+            future.result(timeout=0)
+    assert worker.thread.is_alive()
+    unstick.set()  # the stuck call returns: its result is dropped
+    keep.result(timeout=2)
+    worker.thread.join(timeout=2)
+    assert not worker.thread.is_alive()
+    assert ran == ["kept"]
+    assert stuck.exception() is not None
 
 
 # --- through pcscd ------------------------------------------------------------------------
