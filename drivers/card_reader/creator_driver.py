@@ -9,7 +9,14 @@ Both readers report nothing by themselves: the driver polls status. Shared here:
   the reader is mute), the events, a lost port, and the watcher that polls status while
   a card waits at the front (CRT-310) or the gate (CRT-591) until the customer takes it,
   capturing it after ``take_timeout`` seconds where the driver may; shutting the entry
-  after a cancelled wait for a card, reporting a card that got in meanwhile.
+  after a cancelled wait for a card, reporting a card that got in meanwhile;
+- the ledger around the watcher's capture: `CreatorDriver._capture_ticket` journals it
+  (`hal.devices.card_reader.begin_capture`) before the command goes, and a bin the
+  ledger counts full, or a ledger that cannot write, keeps the card at the exit;
+  `CreatorDriver._capture_failed` settles a capture that raised: ``False`` when the
+  device refused it (a negative reply), ``None`` when nobody can tell (no reply, a lost
+  port, a garbled reply, a cancel). After an unknown outcome the card's disappearance
+  is no `MediaRemoved` (it may be in the bin: the ledger holds an unknown capture).
 
 What each reader's commands are, what its status bytes mean and how it captures stay in
 `drivers.card_reader.crt310` and `drivers.card_reader.crt591`.
@@ -26,16 +33,29 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from drivers.card_reader.creator_link import CreatorLink
 from hal.device import BackendListener, DeviceState
 from hal.devices.card_reader import (
+    CaptureTicket,
     CardReaderCapabilities,
     CardReaderStatus,
     ChipPower,
     ChipPowerAction,
     MediaInserted,
+    MediaRemoved,
     MediaStatus,
     ReaderType,
     Track,
+    begin_capture,
 )
-from hal.errors import ConfigurationError, ConnectionLost, HalError, HalTimeout
+from hal.errors import (
+    ConfigurationError,
+    ConnectionLost,
+    DeviceNotReady,
+    HalError,
+    HalTimeout,
+    LedgerError,
+    ProtocolError,
+    RetainBinFull,
+    TransportError,
+)
 from hal.events import Event
 
 __all__ = ["NO_DEVICE", "OFFLINE", "CommonOptions", "CreatorDriver", "check_common_options"]
@@ -117,6 +137,9 @@ class CreatorDriver:
         self._chip: str | None = None  # "T0"/"T1" after a reset, until power goes
         self._presented = False  # a card we put at the front or gate, not yet taken
         self._presented_at = 0.0
+        # The watcher's capture of the presented card has an unknown outcome: its
+        # disappearance is not the customer taking it.
+        self._in_doubt = False
         self._watcher: asyncio.Task[None] | None = None
         self._firmware = ""  # the version string the reader answers
 
@@ -234,12 +257,63 @@ class CreatorDriver:
     def _present(self) -> None:
         """A card waits at the front or gate: watch for the customer taking it."""
         self._presented = True
+        self._in_doubt = False
         loop = asyncio.get_running_loop()
         self._presented_at = loop.time()
         if self._watcher is None or self._watcher.done():
             self._watcher = loop.create_task(
                 self._watch(), name=f"{self.name} {self._place} watcher"
             )
+
+    def _left_place(self, *, no_card: bool) -> None:
+        """The presented card is no longer at the front or gate (a status saw it)."""
+        self._presented = False
+        in_doubt, self._in_doubt = self._in_doubt, False
+        if not no_card:
+            return
+        if in_doubt:
+            log.warning(
+                "%s: the card is gone from the %s after a capture of unknown outcome: "
+                "not reported as taken (it may be in the bin)",
+                self.name,
+                self._place,
+            )
+            return
+        self._emit(MediaRemoved())
+
+    # --- the watcher's capture, in the ledger -------------------------------------------
+
+    def _capture_ticket(self) -> CaptureTicket | None:
+        """Journal the capture about to be sent; ``None``: the card must stay where it is
+        (the ledger counts the bin full, cannot write, or no service is open)."""
+        try:
+            return begin_capture(self._listener, "exit")
+        except (RetainBinFull, LedgerError, DeviceNotReady) as exc:
+            log.warning("%s: the card left at the %s stays there: %s", self.name, self._place, exc)
+            self._presented_at = math.inf  # no further attempt; keep watching for the take
+            return None
+
+    def _capture_failed(self, ticket: CaptureTicket, exc: BaseException) -> None:
+        """Settle a capture whose command raised ``exc`` (the card still presented).
+
+        A negative reply is the device saying it did not move the card (``False``);
+        anything else (no reply, a lost port, a garbled reply, a cancel) leaves the
+        outcome unknown (``None``) and the card's disappearance is then not reported.
+        """
+        refused = isinstance(exc, HalError) and not isinstance(exc, (TransportError, ProtocolError))
+        ticket.settle(False if refused else None)
+        self._presented = True
+        self._presented_at = math.inf
+        if refused:
+            log.warning("%s: the unit refused to capture the card: %s", self.name, exc)
+            return
+        self._in_doubt = True
+        log.warning(
+            "%s: the capture of the card left at the %s has an unknown outcome: %r",
+            self.name,
+            self._place,
+            exc,
+        )
 
     async def _watch(self) -> None:
         loop = asyncio.get_running_loop()

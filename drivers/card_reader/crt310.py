@@ -35,7 +35,10 @@ How XFS4IoT card reader operations become CRT-310 commands:
 - **card taken**: after a move to the exit a watcher polls status; the card gone from
   the front is `MediaRemoved`. The CRT-310 has no take timer: a card still at the front
   after ``take_timeout`` seconds is captured (32 33) and reported as `CardAction`
-  (exit to retain), if there is a retain bin (``retain_capacity`` > 0).
+  (exit to retain), if there is a retain bin (``retain_capacity`` > 0). The capture is
+  journalled in the ledger before 32 33 goes (`hal.devices.card_reader.begin_capture`);
+  a bin the ledger counts full keeps the card at the exit. A capture whose reply is lost
+  settles unknown, and the card then missing from the exit is not `MediaRemoved`.
 
 Replies become statuses and errors as `drivers.card_reader.crt310_codes` says. A port
 that went away gives status ``noDevice`` and `ConnectionLost` from commands; the next
@@ -67,7 +70,6 @@ from hal.devices.card_reader import (
     InvalidMediaEvent,
     MediaDetected,
     MediaInserted,
-    MediaRemoved,
     MoveTarget,
     ReadResult,
     ResetAction,
@@ -373,9 +375,7 @@ class Crt310Driver(CreatorDriver):
         if position is not CardPosition.INSIDE_IC_ENGAGED:
             self._chip = None
         if self._presented and position not in codes.FRONT:
-            self._presented = False
-            if position is CardPosition.NO_CARD:
-                self._emit(MediaRemoved())
+            self._left_place(no_card=position is CardPosition.NO_CARD)
         self._report(self._status_of(reply))
 
     def _status_of(self, reply: StatusReply) -> CardReaderStatus:
@@ -395,7 +395,15 @@ class Crt310Driver(CreatorDriver):
         return self.options.retain_capacity > 0
 
     async def _capture_left_card(self) -> None:
-        status = await self._plain(Command.CAPTURE)
+        ticket = self._capture_ticket()  # journalled before 32 33 goes
+        if ticket is None:
+            return  # the ledger refuses: the card stays at the exit
+        try:
+            status = await self._plain(Command.CAPTURE)
+        except BaseException as exc:
+            self._capture_failed(ticket, exc)
+            raise
+        ticket.settle(status is OperationStatus.SUCCESS)
         if status is OperationStatus.SUCCESS:
             self._presented = False
             self._chip = None

@@ -42,7 +42,10 @@ How XFS4IoT card reader operations become CRT-591 commands:
 - **card taken**: after a card reaches the gate a watcher polls status; st0 '0' is
   `MediaRemoved`. The CRT-591 has no take timer: a card still at the gate after
   ``take_timeout`` seconds is captured (32 33) and reported as `CardAction` (exit to
-  retain).
+  retain). The capture is journalled in the ledger before 32 33 goes
+  (`hal.devices.card_reader.begin_capture`); a bin the ledger counts full keeps the
+  card at the gate. A capture whose reply is lost settles unknown, and the card then
+  missing from the gate is not reported as `MediaRemoved`.
 
 Status: st0 as `drivers.card_reader.crt591_codes` says; st1 is the stacker's fill
 (``CardReaderStatus.stacker``), st2 the reject bin's (``full``). A port that went away
@@ -75,7 +78,6 @@ from hal.devices.card_reader import (
     InvalidMediaEvent,
     MediaDetected,
     MediaInserted,
-    MediaRemoved,
     MoveTarget,
     ReadResult,
     ResetAction,
@@ -447,9 +449,7 @@ class Crt591Driver(CreatorDriver):
         if reply.card is not CardStatus.AT_POSITION:
             self._chip = None
         if self._presented and reply.card is not CardStatus.AT_GATE:
-            self._presented = False
-            if reply.card is CardStatus.NO_CARD:
-                self._emit(MediaRemoved())
+            self._left_place(no_card=reply.card is CardStatus.NO_CARD)
         self._report(self._status_of(reply))
 
     # --- the gate watcher ------------------------------------------------------------
@@ -462,14 +462,18 @@ class Crt591Driver(CreatorDriver):
         reply = await self._status()
         if reply.card is not CardStatus.AT_GATE:
             return  # just taken: the poll saw it
+        ticket = self._capture_ticket()  # journalled before 32 33 goes
+        if ticket is None:
+            return  # the ledger refuses: the card stays at the gate
         self._presented = False  # the capture's reply (st0 '0') is no customer taking it
         try:
             await self._move(Position.REJECT_BIN, "capture the card left at the gate")
-        except HalError as exc:
-            log.warning("%s: the card left at the gate could not be captured: %s", self.name, exc)
-            self._presented = True
-            self._presented_at = math.inf
-            return
+        except BaseException as exc:
+            self._capture_failed(ticket, exc)
+            if isinstance(exc, HalError):
+                return
+            raise
+        ticket.settle(True)
         self._emit(CardAction(source="exit", to="retain"))
 
 

@@ -5,12 +5,15 @@ answers a command frame with a bad BCC with NAK, counts noise, sends a reply aga
 the host's NAK (the command is not run twice), paces both directions like a UART
 (`WirePacer`), forgets a half-received frame when the wire is plugged again, and holds
 the faults the driver tests inject: garbage before the next transmission (or at once),
-a NAK storm, a corrupted reply, slow replies, a muted reader. A model without power
-says nothing either.
+a NAK storm, a corrupted reply, a lost reply (the command runs, its answer never
+comes, and a NAK does not bring it back), slow replies, a muted reader. A model without
+power says nothing either.
 
 `CreatorFirmware` is what the two firmwares share: powering the model up and down, a
-listener that keeps the model's reports inside the reader (both are polled), and the
-card-entry task a command starts and others stop.
+listener that keeps the model's reports inside the reader (both are polled), the
+card-entry task a command starts and others stop, and ``on_command``, a test's hook
+called with each command just before the firmware carries it out (to look at what the
+host did before that command reached the reader).
 
 What differs stays in the subclasses (`simulator.wire.crt310.Crt310Emulator`,
 `simulator.wire.crt591.Crt591Emulator`): what a good frame starts (ACK and wait for
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ClassVar, Protocol, Self
@@ -72,6 +76,14 @@ class CreatorFirmware:
     def __init__(self, model: CardReaderModel) -> None:
         self.model = model
         self._accept_task: asyncio.Task[None] | None = None
+        #: A test's hook: called with each command (as ``executed`` lists it) just
+        #: before the firmware carries it out.
+        self.on_command: Callable[[Any], None] | None = None
+
+    def _heard(self, command: Any) -> None:
+        """A command is about to run: tell the test's hook."""
+        if self.on_command is not None:
+            self.on_command(command)
 
     async def power_up(self) -> None:
         """Open the model (this firmware becomes its listener)."""
@@ -178,6 +190,7 @@ class CreatorEmulator:
         self._garbage = b""
         self._naks = 0
         self._corrupt_next = False
+        self._drop_next = False
         self._reply_delay = 0.0
         self._muted = False
 
@@ -232,6 +245,10 @@ class CreatorEmulator:
     def corrupt_next_reply(self) -> None:
         """Send the next reply frame with a wrong BCC (a resend at NAK is correct)."""
         self._corrupt_next = True
+
+    def drop_next_reply(self) -> None:
+        """Run the next command but lose its reply frame (a NAK gets nothing back)."""
+        self._drop_next = True
 
     def set_reply_delay(self, seconds: float) -> None:
         """Wait ``seconds`` (real time) before each reply frame."""
@@ -320,6 +337,10 @@ class CreatorEmulator:
     async def _reply(self, reply: bytes | None) -> None:
         """Send a reply frame (after the set delay; corrupted if asked), kept for a NAK."""
         if reply is None:
+            return
+        if self._drop_next:
+            self._drop_next = False
+            self._last_reply = None
             return
         if self._reply_delay:
             await asyncio.sleep(self._reply_delay)

@@ -17,7 +17,8 @@ The CRT-310 sends nothing unsolicited: the host learns that a card went in, or w
 taken from the exit, by polling status (31 30).
 
 Faults, for driver tests: garbage bytes before the next transmission (or at once), a
-NAK storm (the next N command frames get NAK), a corrupted reply (bad BCC), slow
+NAK storm (the next N command frames get NAK), a corrupted reply (bad BCC), a lost
+reply (`drop_next_reply`), slow
 replies, a muted reader (and a model without power says nothing either); unplug and
 replug are the bridge's. ``baud`` paces both directions like a UART
 (`simulator.wire.link.WirePacer`): a pty has no baud rate of its own. The link layer

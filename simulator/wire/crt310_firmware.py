@@ -176,6 +176,7 @@ class Crt310Firmware(CreatorFirmware):
         except ProtocolError:
             return build_error_reply(frame.cm, ErrorCode.BAD_COMMAND)
         self.executed.append(request.command)
+        self._heard(request.command)
         handler = self._handlers.get(request.command)
         if handler is None:
             return build_error_reply(frame.cm, ErrorCode.CANNOT_EXECUTE)

@@ -20,7 +20,8 @@ The CRT-591 sends nothing unsolicited: the host learns that a card came in at th
 gate, or was taken from it, by polling status (31 30).
 
 Faults, for driver tests: garbage bytes before the next transmission (or at once), a
-NAK storm (the next N command frames get NAK), a corrupted reply (bad BCC), slow
+NAK storm (the next N command frames get NAK), a corrupted reply (bad BCC), a lost
+reply (`drop_next_reply`), slow
 replies, a muted reader (and a model without power says nothing either); unplug and
 replug are the bridge's. ``baud`` paces both directions like a UART. The link layer
 (NAK at a bad BCC, resend at the host's NAK, faults, pacing, replug) is

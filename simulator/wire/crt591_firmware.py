@@ -192,6 +192,7 @@ class Crt591Firmware(CreatorFirmware):
     async def execute(self, request: Request) -> bytes | None:
         """Carry out a command; the reply frame, or ``None`` for no answer."""
         self.executed.append((request.cm, request.pm))
+        self._heard((request.cm, request.pm))
         try:
             command = request.command
         except UnknownCodeError:
