@@ -23,8 +23,9 @@ from tests.creator_rig import SCALE as SCALE
 from tests.creator_rig import MemoryRigBase, PtyRigBase
 from tests.specs import registered
 
-#: Driver options that keep the tests fast: 10 ms polls, a 0.5 s take timeout.
-FAST = "poll_interval=0.01&take_timeout=0.5&ack_timeout=0.2&reply_timeout=1"
+#: Driver options that keep the tests fast: 10 ms polls; ACK and take timeouts a loaded
+#: machine does not trip (a missed ACK resends a command; a stall must not capture).
+FAST = "poll_interval=0.01&take_timeout=2&ack_timeout=0.3&reply_timeout=1"
 
 
 @contextmanager
