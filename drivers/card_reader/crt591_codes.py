@@ -9,7 +9,24 @@ The tables the ``crt591`` driver (`drivers.card_reader.crt591`) reads its replie
 - a negative reply ``e1 e0``: jam / long / short card `MediaJam`, stacker empty
   `NoMedia`, reject bin full `RetainBinFull`, undefined or unsupported commands
   `UnsupportedOperation`, bad parameter or data `InvalidData`, activation failures
-  `AtrNotObtained`, not initialised `DeviceNotReady`, the rest `HardwareError`.
+  `AtrNotObtained`, not initialised `DeviceNotReady`, and:
+
+  - ``02`` (command sequence error) `SequenceError`: the command makes no sense in the
+    unit's state (a capture with no card, an APDU before a reset); nothing is broken;
+  - ``45`` (card moved by hand) `SequenceError`, not `MediaJam`: the mechanism is
+    sound but the card is not where the command assumed (someone pushed or pulled
+    it); the caller asks the status and carries on from where the card is. A
+    `MediaJam` would send a working unit to an operator;
+  - ``67`` / ``68`` (IC transmission error, IC timeout) `AtrNotObtained`: the chip
+    did not answer (as the CRT-310 driver reports a chip that does not answer an
+    APDU); the driver forgets the chip's power and the caller resets the chip again.
+    Not `HalTimeout`: the link to the unit is fine, and a `HalTimeout` means the unit
+    itself did not answer (``offline``, an unknown outcome);
+  - ``43`` (cannot move the card to the IC position) `MediaJam`: the card did not
+    reach the contacts (bent, blocked or held); the caller's remedy is a jam's, a
+    reset (Initialize) that brings it back to the gate or into the bin. It is not in
+    `JAMS`: st0 still says where the card is and moves are not locked out;
+  - the rest `HardwareError`.
 """
 
 from __future__ import annotations
@@ -32,6 +49,7 @@ from hal.errors import (
     MediaJam,
     NoMedia,
     RetainBinFull,
+    SequenceError,
     UnsupportedOperation,
 )
 from protocols.crt591 import (
@@ -110,8 +128,10 @@ def where_is(card: CardStatus, *, jammed: bool) -> str:
 def error_for(name: str, error: ErrorCode, what: str) -> HalError:
     """The error a negative reply to ``what`` means."""
     text = f"{name}: the unit refused {what} ({error.value}: {error.meaning})"
-    if error in JAMS:
+    if error in JAMS or error is ErrorCode.CANNOT_MOVE_TO_IC:
         return MediaJam(text)
+    if error in (ErrorCode.SEQUENCE_ERROR, ErrorCode.MOVED_MANUALLY):
+        return SequenceError(text)
     if error is ErrorCode.STACKER_EMPTY:
         return NoMedia(text)
     if error is ErrorCode.BIN_FULL:
@@ -129,6 +149,8 @@ def error_for(name: str, error: ErrorCode, what: str) -> HalError:
         ErrorCode.IC_DISABLED,
         ErrorCode.NOT_SUPPORTED_BY_CURRENT_IC,
         ErrorCode.NOT_EMV_COMPLIANT,
+        ErrorCode.IC_TRANSMISSION_ERROR,
+        ErrorCode.IC_TIMEOUT,
     ):
         return AtrNotObtained(text)
     if error is ErrorCode.NOT_INITIALISED:

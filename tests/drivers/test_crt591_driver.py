@@ -8,6 +8,7 @@ state is the ground truth every check compares with.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,12 +17,12 @@ import pytest
 import hal
 from drivers.card_reader import crt591_codes as codes
 from drivers.card_reader.crt591 import CRT591_DRIVER, Crt591Driver, Crt591Options
+from hal.device import DeviceState
 from hal.devices.card_reader import (
     CardAction,
     ChipPower,
     ChipPowerAction,
     DataStatus,
-    DeviceState,
     InsertCard,
     MediaDetected,
     MediaRemoved,
@@ -46,6 +47,7 @@ from hal.errors import (
     NoMedia,
     Occupied,
     RetainBinFull,
+    SequenceError,
     UnsupportedOperation,
 )
 from hal.transports.memory import memory_pair
@@ -72,9 +74,12 @@ from tests.crt591_rig import STACKER, MemoryRig, crt591_registered
 
 CHIP = frozenset({Track.CHIP})
 FAST = Crt591Options(
-    poll_interval=0.005, ack_timeout=0.05, reply_timeout=0.5, take_timeout=0.2, refuse_after=0.02
+    poll_interval=0.005, ack_timeout=0.3, reply_timeout=0.5, take_timeout=2.0, refuse_after=0.02
 )
 SELECT_PSE = bytes.fromhex("00A404000E") + b"1PAY.SYS.DDF01" + b"\x00"
+#: For the tests about a silent reader (the ACK timer is what they wait out): a short
+#: ACK timeout; a mute reader runs nothing twice.
+SILENT = dataclasses.replace(FAST, ack_timeout=0.05)
 
 
 @asynccontextmanager
@@ -330,14 +335,15 @@ async def test_a_corrupted_reply_is_naked_and_sent_again_not_run_again(bench: Be
     assert bench.emulator.stats.acks == len(bench.emulator.executed)  # every reply ACKed
 
 
-async def test_a_silent_unit_times_out_and_reports_offline(bench: Bench) -> None:
-    bench.emulator.mute()
-    with pytest.raises(HalTimeout, match="did not acknowledge status"):
-        await bench.driver.link.exchange(Request(0x31, 0x30), what="status")
-    assert (await bench.driver.get_status()).device is DeviceState.OFFLINE
-    bench.emulator.mute(False)
-    assert (await bench.driver.get_status()).device is DeviceState.ONLINE
-    assert bench.driver.link.resyncs == 2  # EOT first after each failed exchange
+async def test_a_silent_unit_times_out_and_reports_offline() -> None:
+    async with bench_for(SILENT) as bench:
+        bench.emulator.mute()
+        with pytest.raises(HalTimeout, match="did not acknowledge status"):
+            await bench.driver.link.exchange(Request(0x31, 0x30), what="status")
+        assert (await bench.driver.get_status()).device is DeviceState.OFFLINE
+        bench.emulator.mute(False)
+        assert (await bench.driver.get_status()).device is DeviceState.ONLINE
+        assert bench.driver.link.resyncs == 2  # EOT first after each failed exchange
 
 
 async def test_a_late_reply_is_skipped_by_its_echo(bench: Bench) -> None:
@@ -352,14 +358,15 @@ async def test_a_late_reply_is_skipped_by_its_echo(bench: Bench) -> None:
     assert (await bench.driver.get_status()).device is DeviceState.ONLINE
 
 
-async def test_a_power_cycled_unit_is_initialised_again(bench: Bench) -> None:
-    await bench.rig.control.power_loss()
-    assert (await bench.driver.get_status()).device is DeviceState.OFFLINE
-    await bench.rig.control.power_loss(False)
-    assert not bench.emulator.firmware.initialised
-    await bench.driver.dispense_card(MoveTarget.TRANSPORT)  # B0, 30 33, then the move
-    assert bench.driver.reinitialised == 1
-    assert bench.rig.model.stacker_count == STACKER - 1
+async def test_a_power_cycled_unit_is_initialised_again() -> None:
+    async with bench_for(SILENT) as bench:
+        await bench.rig.control.power_loss()
+        assert (await bench.driver.get_status()).device is DeviceState.OFFLINE
+        await bench.rig.control.power_loss(False)
+        assert not bench.emulator.firmware.initialised
+        await bench.driver.dispense_card(MoveTarget.TRANSPORT)  # B0, 30 33, then the move
+        assert bench.driver.reinitialised == 1
+        assert bench.rig.model.stacker_count == STACKER - 1
 
 
 async def test_a_port_that_goes_and_comes_back_is_reopened_by_the_driver() -> None:
@@ -385,7 +392,7 @@ async def test_a_port_that_goes_and_comes_back_is_reopened_by_the_driver() -> No
 async def test_another_address_is_not_answered() -> None:
     rig = MemoryRig()
     async with rig.wire(address=3):
-        driver = Crt591Driver(rig.host, Crt591Options(address=3, ack_timeout=0.05))
+        driver = Crt591Driver(rig.host, Crt591Options(address=3, ack_timeout=0.3))
         await driver.open(Recorder())
         try:
             assert (await driver.get_status()).device is DeviceState.ONLINE
@@ -470,27 +477,47 @@ async def test_a_card_left_at_the_gate_past_refuse_after_is_refused() -> None:
 # --- the tables ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("code", "error"),
-    [
-        (ErrorCode.JAM, MediaJam),
-        (ErrorCode.LONG_CARD, MediaJam),
-        (ErrorCode.STACKER_EMPTY, NoMedia),
-        (ErrorCode.BIN_FULL, RetainBinFull),
-        (ErrorCode.NOT_SUPPORTED, UnsupportedOperation),
-        (ErrorCode.UNDEFINED_COMMAND, UnsupportedOperation),
-        (ErrorCode.BAD_PARAMETER, InvalidData),
-        (ErrorCode.BAD_DATA, InvalidData),
-        (ErrorCode.ACTIVATION_FAILED, AtrNotObtained),
-        (ErrorCode.NOT_INITIALISED, DeviceNotReady),
-        (ErrorCode.MOTOR_ERROR, HardwareError),
-        (ErrorCode.SENSOR_ERROR, HardwareError),
-    ],
-)
+#: Every negative reply code and the HAL error it becomes.
+ERROR_TABLE: list[tuple[ErrorCode, type[Exception]]] = [
+    (ErrorCode.JAM, MediaJam),
+    (ErrorCode.LONG_CARD, MediaJam),
+    (ErrorCode.STACKER_EMPTY, NoMedia),
+    (ErrorCode.BIN_FULL, RetainBinFull),
+    (ErrorCode.NOT_SUPPORTED, UnsupportedOperation),
+    (ErrorCode.UNDEFINED_COMMAND, UnsupportedOperation),
+    (ErrorCode.BAD_PARAMETER, InvalidData),
+    (ErrorCode.BAD_DATA, InvalidData),
+    (ErrorCode.ACTIVATION_FAILED, AtrNotObtained),
+    (ErrorCode.NOT_INITIALISED, DeviceNotReady),
+    (ErrorCode.MOTOR_ERROR, HardwareError),
+    (ErrorCode.SENSOR_ERROR, HardwareError),
+    (ErrorCode.CONTACT_NOT_RELEASED, HardwareError),
+    (ErrorCode.SEQUENCE_ERROR, SequenceError),
+    (ErrorCode.MOVED_MANUALLY, SequenceError),
+    (ErrorCode.IC_TRANSMISSION_ERROR, AtrNotObtained),
+    (ErrorCode.IC_TIMEOUT, AtrNotObtained),
+    (ErrorCode.CANNOT_MOVE_TO_IC, MediaJam),
+    (ErrorCode.SHORT_CARD, MediaJam),
+    (ErrorCode.IC_DISABLED, AtrNotObtained),
+    (ErrorCode.NOT_EMV_COMPLIANT, AtrNotObtained),
+    (ErrorCode.IC_COMMAND_NOT_SUPPORTED, UnsupportedOperation),
+    (ErrorCode.RECYCLE_FAILED, HardwareError),
+    (ErrorCode.IC_MAGNET_ERROR, HardwareError),
+    (ErrorCode.COUNTER_OVERFLOW, HardwareError),
+    (ErrorCode.IC_SHORT_CIRCUIT, HardwareError),
+    (ErrorCode.NOT_SUPPORTED_BY_CURRENT_IC, AtrNotObtained),
+]
+
+
+@pytest.mark.parametrize(("code", "error"), ERROR_TABLE)
 def test_error_codes_become_hal_errors(code: ErrorCode, error: type[Exception]) -> None:
     raised = codes.error_for("issuer", code, "move")
     assert type(raised) is error
     assert code.value in str(raised)
+
+
+def test_the_error_table_names_every_code() -> None:
+    assert sorted(code for code, _ in ERROR_TABLE) == sorted(ErrorCode)
 
 
 @pytest.mark.parametrize(
