@@ -21,43 +21,37 @@ however the reads split it, and each frame shows what cannot hold cardholder dat
 ``crt310``: track characters in track-read replies, the C-APDU after its header (a
 VERIFY carries a PIN block) and the R-APDU before its status word are masked, and so
 is the data of any frame the decoder does not know, of a frame with a bad BCC, and of
-noise; a frame with masked data has its BCC masked too. A protocol the spy has no
-decoder for is masked whole: each chunk shows as its length and ``**`` per byte.
+noise; a frame with masked data has its BCC masked too. For ``crt591``: the C-APDU after
+CLA INS P1 P2, the R-APDU before SW1 SW2, the card serial number, SAM, memory-card and
+RF data, and the same unknown, bad-BCC and noise rules. A protocol the spy has no
+masker for is masked whole: each chunk shows as its length and ``**`` per byte. The
+maskers are `hal.transports.spy_maskers`'.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
 
 from hal.address import DeviceAddress
 from hal.registry import TransportSpec, make_transport
 from hal.transports.base import Transport
-from protocols.crt310 import (
-    ApduReply,
-    BadFrame,
-    BadFrameReason,
-    Command,
-    Control,
-    Crt310StreamDecoder,
-    ErrorReply,
-    Frame,
-    OperationStatus,
-    PlainReply,
-    TrackReadReply,
-    TrackStatus,
-    decode_command,
-    decode_reply,
+from hal.transports.spy_maskers import (
+    MASKERS,
+    RX,
+    TX,
+    Crt310Masker,
+    Crt591Masker,
+    Masker,
+    OpaqueMasker,
 )
-from protocols.errors import ProtocolError
 
 __all__ = [
     "MASKERS",
     "SPY_TRANSPORT",
     "Crt310Masker",
+    "Crt591Masker",
     "Masker",
     "OpaqueMasker",
     "SpyOptions",
@@ -66,159 +60,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-TX, RX = "TX", "RX"
-_HIDDEN = "**"
-
-
-class Masker(Protocol):
-    """Turns the bytes of one direction into log lines, masking what may be secret."""
-
-    def lines(self, direction: str, data: bytes) -> list[str]:
-        """The lines for ``data`` (``direction`` is ``TX`` or ``RX``); may keep a tail."""
-        ...
-
-
-def _hex(raw: bytes, hidden: Iterable[int], reveal: bool) -> str:
-    masked = set() if reveal else set(hidden)
-    return " ".join(_HIDDEN if i in masked else f"{b:02X}" for i, b in enumerate(raw))
-
-
-class OpaqueMasker:
-    """For a protocol without a decoder: every chunk masked whole (unless revealed)."""
-
-    def __init__(self, reveal: bool = False) -> None:
-        self.reveal = reveal
-
-    def lines(self, direction: str, data: bytes) -> list[str]:
-        return [f"{len(data):3d} bytes: {_hex(data, range(len(data)), self.reveal)}"]
-
-
-# Commands whose DATA (and whose replies' DATA) never holds card data or keys.
-_PLAIN_COMMANDS = frozenset(
-    {
-        Command.RESET,
-        Command.RESET_EJECT_FRONT,
-        Command.RESET_EJECT_REAR,
-        Command.READ_SERIAL,
-        Command.ENTRY_CONTROL,
-        Command.STOP_POSITION,
-        Command.STATUS,
-        Command.CARD_TYPE,
-        Command.SENSORS_V2,
-        Command.SENSORS_V3,
-        Command.MOVE_TO_RF,
-        Command.MOVE_TO_IC,
-        Command.MOVE_FRONT_NO_HOLD,
-        Command.MOVE_FRONT_HOLD,
-        Command.MOVE_REAR_HOLD,
-        Command.CAPTURE,
-        Command.CLEAR_REAR,
-        Command.IC_POWER_ON,
-        Command.IC_POWER_OFF,
-        Command.SET_BAUD,
-        Command.CPU_COLD_RESET,
-        Command.CPU_WARM_RESET,
-        Command.READ_TRACKS,
-        Command.REREAD_TRACKS,
-        Command.LIGHT_ON,
-        Command.LIGHT_OFF,
-        Command.LIGHT_BLINK,
-        Command.PASS_THROUGH_ON,
-        Command.PASS_THROUGH_OFF,
-    }
-)
-_DATA = 5  # index of DATA in a frame: STX LEN_H LEN_L CM PM
-
-
-class Crt310Masker:
-    """CRT-310 traffic, frame by frame (see the module header for what is masked)."""
-
-    def __init__(self, reveal: bool = False) -> None:
-        self.reveal = reveal
-        self._decoders = {TX: Crt310StreamDecoder(), RX: Crt310StreamDecoder()}
-        self._request: Command | None = None
-
-    def reset(self) -> None:
-        """Forget partial frames and the last command (the port was reopened)."""
-        for decoder in self._decoders.values():
-            decoder.reset()
-        self._request = None
-
-    def lines(self, direction: str, data: bytes) -> list[str]:
-        return [self._line(direction, item) for item in self._decoders[direction].feed(data)]
-
-    def _line(self, direction: str, item: Control | Frame | BadFrame) -> str:
-        if isinstance(item, Control):
-            return f"{1:3d} {item.name}: {item.value:02X}"
-        if isinstance(item, BadFrame):
-            label = "BAD BCC" if item.reason is BadFrameReason.BCC else "NOISE"
-            raw = item.raw
-            return f"{len(raw):3d} {label}: {_hex(raw, range(len(raw)), self.reveal)}"
-        raw = item.to_bytes()
-        if direction == TX:
-            label, hidden = self._command(item)
-        else:
-            label, hidden = self._reply(item)
-        if hidden:
-            hidden.append(len(raw) - 1)  # the BCC would leak a parity of the data
-        return f"{len(raw):3d} {label}: {_hex(raw, hidden, self.reveal)}"
-
-    def _command(self, frame: Frame) -> tuple[str, list[int]]:
-        everything = [_DATA + i for i in range(len(frame.data))]
-        try:
-            request = decode_command(frame)
-        except ProtocolError:
-            self._request = None
-            return f"CM {frame.cm:02X} PM {frame.pm:02X}", everything
-        command = request.command
-        self._request = command
-        if command in (Command.APDU_T0, Command.APDU_T1):
-            # LEN_H LEN_L CLA INS P1 P2 stay visible; Lc, the data and Le do not.
-            return command.name, everything[6:]
-        return command.name, [] if command in _PLAIN_COMMANDS else everything
-
-    def _reply(self, frame: Frame) -> tuple[str, list[int]]:
-        everything = [_DATA + i for i in range(len(frame.data))]
-        request = self._request
-        try:
-            reply = decode_reply(frame, request)
-        except ProtocolError:
-            return f"CM {frame.cm:02X} PM {frame.pm:02X}", everything
-        if isinstance(reply, ErrorReply):
-            return "ERROR", []
-        label = reply.command.name
-        if isinstance(reply, TrackReadReply):
-            return label, _track_payloads(frame.data)
-        if isinstance(reply, ApduReply):
-            if reply.status is not OperationStatus.SUCCESS or len(reply.response) < 2:
-                return label, everything[3:]
-            return label, everything[3:-2]  # P, LEN_H, LEN_L and SW1 SW2 stay visible
-        if isinstance(reply, PlainReply) and reply.command not in _PLAIN_COMMANDS:
-            return label, everything
-        return label, []
-
-
-def _track_payloads(data: bytes) -> list[int]:
-    """Frame indexes of the characters of the tracks read OK (mode, selector, 1F and
-    status bytes, and the error code of a failed track, stay visible)."""
-    hidden: list[int] = []
-    index = 2
-    status: int | None = None
-    while index < len(data):
-        byte = data[index]
-        if byte == 0x1F:
-            status = data[index + 1] if index + 1 < len(data) else None
-            index += 2
-            continue
-        if status == TrackStatus.OK:
-            hidden.append(_DATA + index)
-        index += 1
-    return hidden
-
-
-#: The protocols the spy can decode, by the driver name in an address.
-MASKERS: dict[str, type[Crt310Masker]] = {"crt310": Crt310Masker}
 
 
 class SpyTransport:
@@ -247,9 +88,7 @@ class SpyTransport:
         self.label = label or inner.name
         self.logger = logger if logger is not None else log
         masker = MASKERS.get(protocol)
-        self._masker: Crt310Masker | OpaqueMasker = (
-            masker(reveal) if masker is not None else OpaqueMasker(reveal)
-        )
+        self._masker: Masker = masker(reveal) if masker is not None else OpaqueMasker(reveal)
 
     @property
     def name(self) -> str:
@@ -277,8 +116,7 @@ class SpyTransport:
         self._note("closed")
 
     async def reopen(self) -> None:
-        if isinstance(self._masker, Crt310Masker):
-            self._masker.reset()
+        self._masker.reset()
         await self.inner.reopen()
         self._note("reopened")
 

@@ -10,7 +10,14 @@ import pytest
 from hal.address import DeviceAddress
 from hal.registry import make_transport
 from hal.transports.memory import MEMORY_TRANSPORT, MemoryTransport, memory_pair
-from hal.transports.spy import SPY_TRANSPORT, Crt310Masker, OpaqueMasker, SpyTransport
+from hal.transports.spy import (
+    SPY_TRANSPORT,
+    Crt310Masker,
+    Crt591Masker,
+    OpaqueMasker,
+    SpyTransport,
+)
+from protocols import crt591
 from protocols.crt310 import (
     CardPosition,
     Command,
@@ -155,3 +162,134 @@ def test_spy_prefix_wraps_the_named_transport() -> None:
     assert transport.reveal
     assert transport.protocol == "crt310"
     assert transport.name == f"spy+{host.name}"
+
+
+# --- CRT-591 ---------------------------------------------------------------------------------
+
+C591 = crt591.Command
+CPU = crt591.CpuOperation
+IDLE = (crt591.CardStatus.AT_POSITION, crt591.StackerStatus.ENOUGH, crt591.BinStatus.NOT_FULL)
+# A READ RECORD answer holding a PAN and track 2 equivalent data (tag 57), then 90 00.
+RECORD = bytes.fromhex("7015") + bytes.fromhex("5A08") + bytes.fromhex(PAN.decode())
+RECORD += bytes.fromhex("5709") + bytes.fromhex("4761739001010010D2")
+R_APDU = RECORD + b"\x90\x00"
+
+
+@pytest.mark.parametrize("operation", [CPU.APDU_T0, CPU.APDU_T1, CPU.APDU_AUTO])
+def test_crt591_apdus_show_their_header_and_status_word_only(operation: CPU) -> None:
+    masker = Crt591Masker()
+    command = crt591.build_command(C591.CPU, operation, VERIFY)
+    reply = crt591.build_positive(crt591.Request(0x51, operation), *IDLE, R_APDU)
+    (tx,) = masker.lines("TX", command)
+    (rx,) = masker.lines("RX", reply)
+    size = 3 + len(VERIFY)  # TEXT: 'C' CM PM, the C-APDU
+    # F2 ADDR LEN 'C' 51 pm, CLA INS P1 P2 visible; Lc, the PIN block, ETX's BCC masked.
+    assert tx.startswith(f"{size + 6:3d} CPU {operation.name}: F2 00 00 {size:02X} 43 51")
+    assert f"{operation:02X} 00 20 00 80 ** **" in tx
+    assert tx.endswith("03 **")
+    # 'P' 51 pm st0 st1 st2 visible, the R-APDU masked but SW1 SW2.
+    assert f"50 51 {operation:02X} 32 32 30 ** **" in rx
+    assert rx.endswith("90 00 03 **")
+    assert rx.count("**") == len(RECORD) + 1
+    assert not leaks(tx + rx)
+    assert hexed(RECORD[4:12]) not in rx
+
+
+def test_crt591_a_pan_inside_an_r_apdu_never_reaches_the_log_however_it_is_split(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    reply = crt591.build_positive(crt591.Request(0x51, CPU.APDU_T0), *IDLE, R_APDU)
+    wire = b"\x06" + reply + b"\x06"
+    for cut in range(1, len(wire)):
+        masker = Crt591Masker()
+        out = masker.lines("RX", wire[:cut]) + masker.lines("RX", wire[cut:])
+        assert len(out) == 3
+        text = "\n".join(out)
+        assert not leaks(text), (cut, text)
+        assert hexed(PAN[:4]) not in text  # no digit pair of it in the clear
+
+
+def test_crt591_plain_frames_show_every_byte() -> None:
+    masker = Crt591Masker()
+    (tx,) = masker.lines("TX", crt591.build_command(C591.STATUS))
+    assert tx == "  9 STATUS: F2 00 00 03 43 31 30 03 B0"  # BCC: F2^03^43^31^30^03
+    status = crt591.build_positive(C591.STATUS, *IDLE)
+    (rx,) = masker.lines("RX", status)
+    assert "**" not in rx
+    assert rx.startswith(" 12 STATUS: F2 00 00 06 50 31 30 32 32 30 03")
+    (move,) = masker.lines("TX", crt591.build_command(C591.MOVE, crt591.Position.REJECT_BIN))
+    assert move.startswith("  9 MOVE REJECT_BIN: F2 00 00 03 43 32 33 03")
+    version = crt591.build_positive(C591.VERSION, *IDLE, b"CRT-591-M001")
+    (rx,) = masker.lines("RX", version)
+    assert hexed(b"CRT-591-M001") in rx
+    refusal = crt591.build_negative(
+        crt591.Request(0x32, crt591.Position.REJECT_BIN), crt591.ErrorCode.BIN_FULL
+    )
+    (rx,) = masker.lines("RX", refusal)
+    assert rx.startswith(" 11 MOVE REJECT_BIN REFUSED: F2 00 00 05 4E 32 33 41 31 03")
+    assert "**" not in rx
+    (control,) = masker.lines("RX", b"\x15")
+    assert control == "  1 NAK: 15"
+
+
+def test_crt591_the_card_serial_number_and_memory_card_data_are_masked() -> None:
+    masker = Crt591Masker()
+    serial = crt591.build_positive(C591.CARD_SERIAL, *IDLE, bytes.fromhex("04A1B2C3D4E5F6"))
+    (rx,) = masker.lines("RX", serial)
+    assert "A1 B2 C3" not in rx
+    assert "30 ** ** ** ** ** ** ** 03 **" in rx
+    sle = crt591.build_command(C591.SLE, 0x31, bytes.fromhex("3200201234"))
+    (tx,) = masker.lines("TX", sle)
+    assert "12 34" not in tx
+    assert tx.endswith("** ** ** ** ** 03 **")
+
+
+def test_crt591_unknown_frames_bad_bccs_and_noise_are_masked() -> None:
+    masker = Crt591Masker()
+    # A well-formed frame whose TEXT is no message the codec knows ('X' head).
+    unknown = crt591.build_frame(b"X\x51\x33" + PAN, 0)
+    (line,) = masker.lines("RX", unknown)
+    assert line.startswith(f"{len(unknown):3d} CM 51 PM 33: F2 00 00 {3 + len(PAN):02X} 58 51 33")
+    assert hexed(PAN[:4]) not in line
+    assert line.endswith("** 03 **")
+    reply = bytearray(crt591.build_positive(crt591.Request(0x51, CPU.APDU_T0), *IDLE, R_APDU))
+    reply[-1] ^= 0xFF
+    (bad,) = masker.lines("RX", bytes(reply) + b"\x06")[:1]
+    assert bad.startswith(f"{len(reply):3d} BAD BCC: **")
+    assert not leaks(bad)
+    noise = masker.lines("RX", b"\x47\x61\x73\x90\x06")
+    assert noise[0].startswith("  4 NOISE: ** ** ** **")
+
+
+def test_crt591_reveal_shows_everything() -> None:
+    masker = Crt591Masker(reveal=True)
+    reply = crt591.build_positive(crt591.Request(0x51, CPU.APDU_T1), *IDLE, R_APDU)
+    (line,) = masker.lines("RX", reply)
+    assert hexed(bytes.fromhex(PAN.decode())) in line
+    assert "**" not in line
+
+
+async def test_spy_prefix_uses_the_crt591_masker(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="hal.transports.spy")
+    _host, device = memory_pair("spied-591")
+    with registered(MEMORY_TRANSPORT, SPY_TRANSPORT):
+        spy = make_transport(DeviceAddress.parse("spy+crt591+memory://spied-591"))
+    assert isinstance(spy, SpyTransport)
+    await spy.open()
+    await device.open()
+    try:
+        await spy.write(crt591.build_command(C591.CPU, CPU.APDU_T0, VERIFY))
+        reply = crt591.build_positive(crt591.Request(0x51, CPU.APDU_T0), *IDLE, R_APDU)
+        await device.write(b"\x06" + reply)
+        received = b""
+        while len(received) < len(reply) + 1:
+            received += await spy.read(timeout=1)
+        await spy.reopen()  # the masker forgets partial frames, nothing breaks
+    finally:
+        await spy.close()
+        await device.close()
+    out = lines(caplog)
+    assert any(" TX " in line and "CPU APDU_T0" in line for line in out)
+    assert any(" RX " in line and line.endswith("90 00 03 **") for line in out)
+    assert not any(" bytes: " in line for line in out)  # not masked whole
+    assert not leaks("\n".join(out))
