@@ -48,7 +48,7 @@ TAKE = 0.1
 class Kind:
     """What differs between the two readers for these tests."""
 
-    rig: Callable[[], MemoryRigBase[Any]]
+    rig: Callable[..., MemoryRigBase[Any]]
     driver: Callable[[Any, float], Any]
     capture: object  # the capture command as the firmware's ``executed`` lists it
 
@@ -114,12 +114,12 @@ class Setup:
 
 @asynccontextmanager
 async def serviced(
-    kind: str, *, in_bin: int = 0, reply_timeout: float = 1.0
+    kind: str, *, in_bin: int = 0, reply_timeout: float = 1.0, **model: object
 ) -> AsyncIterator[Setup]:
     """The reader's driver under a service with an in-memory ledger; ``in_bin`` cards
-    already counted in the bin."""
+    already counted in the bin; ``model``: `CardReaderSetup` fields of the reader."""
     made = KINDS[kind]
-    rig = made.rig()
+    rig = made.rig(**model)
     ledger = Ledger.open(":memory:")
     try:
         if in_bin:
@@ -217,3 +217,30 @@ async def test_a_capture_whose_reply_is_lost_settles_unknown_and_is_no_media_rem
         bin_ = await setup.service.retain_bin()
         assert (bin_.count, bin_.unknown, bin_.pending) == (0, 1, 0)
         assert emulator.executed.count(KINDS[kind].capture) == 1
+
+
+async def test_a_capture_the_unit_refuses_settles_failed_and_the_card_stays() -> None:
+    # The unit's bin holds one card; the ledger thinks it has room for five.
+    async with serviced("crt591", retain_capacity=1) as setup:
+        await present(setup)
+        await setup.until(CardAction)
+        await present(setup)  # the second card: 32 33 answered A1 (bin full)
+        async with asyncio.timeout(2):  # a bound, not a hang
+            while not [r for r in setup.ledger.history(NAME) if _failed_capture(r)]:
+                await setup.service.status()  # one exchange: the watcher's turn comes
+        assert setup.rig.model.position is CardPosition.EXIT
+        assert setup.rig.model.retained_count == 1
+        bin_ = await setup.service.retain_bin()
+        assert (bin_.count, bin_.unknown, bin_.pending) == (1, 0, 0)
+        await setup.rig.control.take_card(timeout=2)
+        await setup.until(MediaRemoved)  # the customer's take is reported as ever
+        assert setup.kinds().count("CardAction") == 1
+
+
+def _failed_capture(record: Any) -> bool:
+    settled = record.settlement
+    return (
+        record.movement.destination == "retain"
+        and settled is not None
+        and settled.outcome.value == "failed"
+    )
