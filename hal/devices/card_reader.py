@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-from hal.device import BackendListener, Device
+from hal.device import BackendListener, Device, DeviceState
 from hal.devices.card_reader_model import (
     DISPENSE_UNIT,
     FEATURES,
@@ -54,6 +54,7 @@ __all__ = [
     "ChipPower",
     "ChipPowerAction",
     "DataStatus",
+    "DeviceState",
     "InsertCard",
     "InvalidMediaEvent",
     "MediaDetected",
