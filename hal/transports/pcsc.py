@@ -70,10 +70,11 @@ using a reader without it raises `ConfigurationError` saying to install
 ``tellerhal[pcsc]``.
 
 The code: this module holds `PcscReader` (the waits and their cancelling, the bounded
-close) and the registry entry; `hal.transports.pcsc_thread` the reader's thread; `hal.transports.pcsc_session` the blocking pyscard
-calls on the reader's thread; `hal.transports.pcsc_errors` the PC/SC result codes and
-the exception each becomes; `hal.transports.pcsc_types` the options, `ReaderState`,
-`Disposition` and `Init`. Import all of them from here.
+close) and the registry entry; `hal.transports.pcsc_thread` the reader's thread;
+`hal.transports.pcsc_session` the blocking pyscard calls on the reader's thread;
+`hal.transports.pcsc_errors` the PC/SC result codes and the exception each becomes;
+`hal.transports.pcsc_types` the options, `ReaderState`, `Disposition` and `Init`.
+Import all of them from here.
 """
 
 from __future__ import annotations
