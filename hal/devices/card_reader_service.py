@@ -68,6 +68,9 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
             in-memory ledger if ``None`` (counts then die with the process: give a file
             for a real kiosk).
         max_queue: commands queued or running before ``TooManyRequests``.
+        close_timeout: seconds `close` waits for cancelled commands to settle with the
+            device before it closes the backend under them (a command stuck on a frozen
+            device must not keep the device open for ever).
     """
 
     def __init__(
@@ -77,9 +80,11 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
         name: str = "card_reader",
         ledger: Ledger | str | os.PathLike[str] | None = None,
         max_queue: int = 16,
+        close_timeout: float = 30.0,
     ) -> None:
         super().__init__(name, max_queue=max_queue)
         self._backend = backend
+        self._close_timeout = close_timeout
         self._ledger_given = ledger
         self._ledger_opened: Ledger | None = None
         self._caps: CardReaderCapabilities | None = None
@@ -148,7 +153,18 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
         async with self._open_lock:
             if not self._opened:
                 return
-            await self._queue.cancel_all()
+            try:
+                await self._queue.cancel_all(wait=self._close_timeout)
+            except TimeoutError:
+                # A device that stopped answering mid-command: closing the backend is
+                # what ends that command (its transport's close is bounded). A movement
+                # it leaves pending is reconciled at the next open.
+                log.warning(
+                    "%s: commands did not settle within %s s of the close; closing the "
+                    "device under them",
+                    self.name,
+                    self._close_timeout,
+                )
             self._opened = False
             try:
                 await self._backend.close()

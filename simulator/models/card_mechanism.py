@@ -418,8 +418,23 @@ class CardReaderMechanism:
             raise DeviceNotReady(f"{self.name} is powered off")
 
     async def _reply_delay(self) -> None:
-        if self._reply_delay_s:
-            await self.clock.sleep(self._reply_delay_s)
+        """Wait out the reply delay; a close meanwhile ends the call (as a closed port
+        would) with `DeviceNotReady`."""
+        if not self._reply_delay_s:
+            return
+        listener = self._listener
+        delay = asyncio.ensure_future(self.clock.sleep(self._reply_delay_s))
+        closed = asyncio.ensure_future(
+            self._signal.wait_until(lambda: self._listener is not listener)
+        )
+        try:
+            await asyncio.wait({delay, closed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (delay, closed):
+                waiter.cancel()
+            await asyncio.gather(delay, closed, return_exceptions=True)
+        if not delay.done() or delay.cancelled():
+            raise DeviceNotReady(f"{self.name} was closed while it was answering")
 
     def _detect_media(self) -> None:
         if self._card is not None and self._card.position in DETECTED:

@@ -119,6 +119,7 @@ class CardReaderModel(CardReaderMechanism):
             await asyncio.gather(task, return_exceptions=True)
         self._update_status()
         self._listener = None
+        self._signal.notify()  # calls still waiting on the device end
 
     def capabilities(self) -> CardReaderCapabilities:
         """Motorised, tracks 1-3 (and the chip when it has contacts), its bin and exits."""

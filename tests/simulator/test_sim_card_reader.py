@@ -441,3 +441,23 @@ async def test_chip_io_takes_apdus_of_4_to_65544_bytes(reader: CardReaderService
     for size in (4, 65544):
         with pytest.raises(NoMedia):  # valid in length: it reaches the reader
             await reader.chip_io(bytes(size))
+
+
+async def test_close_does_not_wait_for_ever_on_a_frozen_device(world: World) -> None:
+    control = world.card_reader_control()
+    model = world.card_reader()
+    reader = CardReaderService(model, close_timeout=0.2)
+    await reader.open()
+    read = asyncio.create_task(reader.read_raw_data([Track.TRACK2], timeout=5))
+    await control.wait_for("gate_open", timeout=2)
+    await control.insert_card("visa")
+    await read
+    await control.slow_replies(1e9)  # the device stops answering: every call hangs
+    stuck = asyncio.create_task(reader.chip_power(ChipPowerAction.COLD))
+    await asyncio.sleep(0.05)
+    started = time.monotonic()
+    await asyncio.wait_for(reader.close(), 5)
+    assert time.monotonic() - started < 2
+    assert not model.is_open  # the backend was closed under the stuck command
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(stuck, 2)  # and closing it ended that command
