@@ -19,6 +19,7 @@ from typing import TextIO, TypeVar
 
 import hal
 from hal.devices.card_reader import (
+    DISPENSE_UNIT,
     CardAction,
     CardData,
     CardReader,
@@ -48,6 +49,7 @@ class DemoResult:
     events: list[str] = field(default_factory=list)
     pan_masked: str = ""
     chip_and_stripe_agree: bool = False
+    cards_issued: int = 0
     total_seconds: float = 0.0
 
 
@@ -186,10 +188,33 @@ async def _app(
             say("app", f"the customer left the card: the reader moved it to {ending.to}")
         else:
             say("app", "the customer took the card")
+            if "issue" in caps.features():
+                await _issue_new_card(reader, step, say, result, patience)
     finally:
         events.close()
         await watcher
         await step("close", reader.close())
+
+
+async def _issue_new_card(
+    reader: CardReader,
+    step: _Steps,
+    say: Callable[[str, str], None],
+    result: DemoResult,
+    patience: float,
+) -> None:
+    """The customer asked for a new card: issue one from the stacker to the exit."""
+    # The books start from what the operator counted in at replenishment.
+    await step("load_stacker(100): the operator's count", reader.load_stacker(100))
+    with reader.events(kinds=[MediaRemoved]) as taken:
+        await step(
+            "move(exit, from_unit='stacker'): here is your new card",
+            reader.move(MoveTarget.EXIT, from_unit=DISPENSE_UNIT),
+        )
+        await step("the new card left the exit", taken.get(timeout=patience))
+    stacker = await reader.stacker()
+    result.cards_issued += 1
+    say("app", f"new card issued; the stacker's books: {stacker.count} of {stacker.capacity}")
 
 
 def _show_track2(track2: CardData, say: Callable[[str, str], None], result: DemoResult) -> str:

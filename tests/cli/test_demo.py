@@ -30,6 +30,10 @@ def test_demo_reads_stripe_and_chip_and_returns_the_card(
     ]
     assert order == sorted(order)
     assert "the customer took the card" in out
+    # Then a new card is issued from the stacker, and the customer takes it too.
+    assert "here is your new card" in out
+    assert "new card issued; the stacker's books: 99 of 100" in out
+    assert out.count("MediaRemoved") == 2
     assert lines[-1].split()[-1] == "hal"  # the closing line
 
 
@@ -68,3 +72,4 @@ def test_demo_with_a_forgetful_customer_ends_with_the_card_captured(
     out = capsys.readouterr().out
     assert "the customer left the card: the reader moved it to retain" in out
     assert "CardAction" in out
+    assert "new card" not in out  # nobody is there to take one

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hal.devices.card_reader import CardAction, MediaRemoved, MoveTarget, Track
+from hal.devices.card_reader import DISPENSE_UNIT, CardAction, MediaRemoved, MoveTarget, Track
 from hal.errors import ConfigurationError
 from simulator.scenario import (
     build_world,
@@ -27,10 +27,11 @@ def test_the_shipped_scenarios_parse() -> None:
     assert demo.seed == 0
     assert demo.clock_scale == 1.0
     assert demo.card_readers["card_reader"] == CardReaderSetup(retain_capacity=50)
-    assert [s.action for s in demo.customer] == ["insert_card", "take_card"]
+    assert [s.action for s in demo.customer] == ["insert_card", "take_card", "take_card"]
     assert demo.customer[0].wait_for == "gate_open"
     assert demo.customer[0].profile == "visa"
     assert demo.customer[1].wait_for == "card_at_exit"
+    assert demo.customer[2].wait_for == "card_at_exit"  # the new card the demo issues
 
 
 def test_a_scenario_file_by_path(tmp_path: Path) -> None:
@@ -120,6 +121,10 @@ async def test_the_demo_customer_through_a_read_and_an_eject() -> None:
                 result = await reader.read_raw_data([Track.TRACK2], timeout=5)
                 assert result[Track.TRACK2].data.startswith(b"4761739001010010=")
                 await reader.move(MoveTarget.EXIT)
+                await sub.wait_for(MediaRemoved, timeout=5)
+                # The demo then issues a new card, which the customer takes too.
+                await reader.load_stacker(100)
+                await reader.move(MoveTarget.EXIT, from_unit=DISPENSE_UNIT)
                 await sub.wait_for(MediaRemoved, timeout=5)
             await asyncio.wait_for(customer, timeout=5)
         finally:
