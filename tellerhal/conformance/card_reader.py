@@ -19,13 +19,11 @@ retain bin, chip commands without contacts, issuing without a stacker) raises
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
 from hal.devices.card_reader import (
     DISPENSE_UNIT,
     CardAction,
     CardReader,
-    CardReaderCapabilities,
     ChipPowerAction,
     InsertCard,
     InvalidMediaEvent,
@@ -47,136 +45,42 @@ from hal.errors import (
     Occupied,
     UnsupportedOperation,
 )
-from hal.events import Event, StatusChanged, Subscription
-from hal.stimulus import CardReaderStimulus, CardSample
+from hal.events import StatusChanged
+from hal.stimulus import CardReaderStimulus
+from tellerhal.conformance.card_reader_steps import (
+    SELECT_PSE,
+    VALID_TS,
+    CardReaderHarness,
+    check_read,
+    eject_and_take,
+    insert_and_read,
+    need,
+    next_event,
+    one_source,
+    sources_of,
+)
 from tellerhal.conformance.framework import (
     ContractCase,
     ContractFailure,
-    Harness,
-    MissingCapability,
     check,
     expect_raises,
 )
 
 __all__ = ["CARD_READER_CASES", "CardReaderCase", "CardReaderHarness"]
 
-CardReaderHarness = Harness[CardReader, CardReaderStimulus]
 CardReaderCase = ContractCase[CardReader, CardReaderStimulus]
-
-MAG_TRACKS = (Track.TRACK1, Track.TRACK2, Track.TRACK3)
-SELECT_PSE = bytes.fromhex("00A404000E") + b"1PAY.SYS.DDF01" + b"\x00"
-#: Sources of an ATR's first byte (TS): direct or inverse convention.
-VALID_TS = (0x3B, 0x3F)
-
-
-async def _next(sub: Subscription, kind: type[Event], patience: float, what: str) -> Event:
-    try:
-        return await sub.wait_for(kind, timeout=patience)
-    except TimeoutError:
-        raise ContractFailure(f"{what}: no {kind.__name__} event within {patience} s") from None
-
-
-def _need(features: frozenset[str], *needed: str, why: str = "") -> None:
-    """Raise `MissingCapability` unless the reader has every feature ``needed``."""
-    missing = frozenset(needed) - features
-    if missing:
-        raise MissingCapability(missing, why)
-
-
-def _sources(caps: CardReaderCapabilities) -> tuple[Track, ...]:
-    """What a read asks for on this reader: its magnetic tracks, or (a chip-only
-    reader) the chip, whose data is the ATR."""
-    tracks = tuple(t for t in MAG_TRACKS if t in caps.read_tracks)
-    if tracks:
-        return tracks
-    if "chip" in caps.features() and Track.CHIP in caps.read_tracks:
-        return (Track.CHIP,)
-    raise MissingCapability({"tracks", "chip"}, "the reader reads neither tracks nor a chip")
-
-
-def _one_source(caps: CardReaderCapabilities) -> tuple[Track, ...]:
-    """One source to read when the case only needs a card inside (track 2 if it can)."""
-    sources = _sources(caps)
-    return (Track.TRACK2,) if Track.TRACK2 in sources else sources[:1]
-
-
-def _check_read(result: ReadResult, sample: CardSample, sources: Sequence[Track]) -> None:
-    """Every source asked for is in the result and matches the card."""
-    expected_by_source = {
-        Track.TRACK1: sample.track1,
-        Track.TRACK2: sample.track2,
-        Track.TRACK3: sample.track3,
-        Track.CHIP: sample.atr,
-    }
-    for source in sources:
-        data = result.get(source)
-        check(data is not None, f"{source.value} was asked for but is not in the result")
-        assert data is not None
-        expected = expected_by_source[source]
-        if source is Track.CHIP:
-            check(sample.has_chip, f"the {sample.profile!r} test card must have a chip")
-            check(data.status == "ok", f"chip status {data.status.value!r}")
-            check(
-                len(data.data) >= 2 and data.data[0] in VALID_TS,
-                f"the chip source is no ATR ({len(data.data)} bytes)",
-            )
-            if expected is not None:
-                check(data.data == expected, "the ATR read differs from the card's")
-        elif expected is None:
-            check(data.status != "ok", f"{source.value} is empty on the card but read ok")
-        else:
-            check(data.status == "ok", f"{source.value} status {data.status.value!r}")
-            check(data.data == expected, f"{source.value} differs from the card")
-
-
-async def _insert_and_read(
-    h: CardReaderHarness, reader: CardReader, profile: str, tracks: Sequence[Track]
-) -> tuple[ReadResult, CardSample, list[Event]]:
-    """Start a read, wait for InsertCard, insert the card, return the result and events."""
-    with reader.events() as record, reader.events(kinds=[InsertCard]) as ready:
-        task = asyncio.create_task(reader.read_raw_data(tracks, timeout=h.patience * 4))
-        try:
-            await _next(ready, InsertCard, h.patience, "read_raw_data with no card inside")
-            sample = await h.stimulus.insert_card(profile)
-            result = await task
-        finally:
-            # Never leave the read running, nor its exception unretrieved.
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        return result, sample, record.drain()
-
-
-async def _eject_and_take(h: CardReaderHarness, reader: CardReader) -> None:
-    """The card inside goes back to the customer: a motorised reader moves it to the
-    exit and the customer takes it; from a dip reader the customer pulls it out. A
-    reader with a taken sensor reports MediaRemoved and media ``notPresent``."""
-    features = (await reader.capabilities()).features()
-    with reader.events(kinds=[MediaRemoved]) as sub:
-        if "motor" in features:
-            await reader.move(MoveTarget.EXIT, timeout=h.patience)
-        await h.stimulus.take_card(timeout=h.patience)
-        if "taken_sensor" in features:
-            await _next(sub, MediaRemoved, h.patience, "the customer took the card")
-    position = await h.stimulus.card_position()
-    check(position == "customer", f"after the card was taken it is at {position!r}")
-    if "taken_sensor" in features:
-        status = await reader.status()
-        check(
-            status.media == MediaStatus.NOT_PRESENT,
-            f"after the card was taken, media is {status.media.value!r}, expected 'notPresent'",
-        )
 
 
 async def insert_read_eject(h: CardReaderHarness) -> None:
     async with h.open() as reader:
         caps = await reader.capabilities()
-        sources = _sources(caps)
+        sources = sources_of(caps)
         with reader.events() as sub:
-            result, sample, _ = await _insert_and_read(h, reader, "visa", sources)
-            _check_read(result, sample, sources)
+            result, sample, _ = await insert_and_read(h, reader, "visa", sources)
+            check_read(result, sample, sources)
             status = await reader.status()
             check(status.media == MediaStatus.PRESENT, f"media is {status.media.value!r}")
-            await _eject_and_take(h, reader)
+            await eject_and_take(h, reader)
             kinds = [type(e) for e in sub.drain() if not isinstance(e, StatusChanged)]
         check(InsertCard in kinds and MediaInserted in kinds, f"events were {kinds}")
         expected = [InsertCard, MediaInserted]
@@ -191,14 +95,14 @@ async def insert_read_eject(h: CardReaderHarness) -> None:
 
 async def command_events_carry_the_command_id(h: CardReaderHarness) -> None:
     async with h.open() as reader:
-        sources = _one_source(await reader.capabilities())
-        _, _, events = await _insert_and_read(h, reader, "visa", sources)
+        sources = one_source(await reader.capabilities())
+        _, _, events = await insert_and_read(h, reader, "visa", sources)
         inserted = [e for e in events if isinstance(e, InsertCard | MediaInserted)]
         check(len(inserted) == 2, f"expected InsertCard and MediaInserted, got {events}")
         ids = {e.command_id for e in inserted}
         check(None not in ids and len(ids) == 1, f"command events carry ids {ids}")
         with reader.events(kinds=[MediaRemoved]) as sub:
-            await _eject_and_take(h, reader)
+            await eject_and_take(h, reader)
             removed = sub.drain()
         check(
             all(e.command_id is None for e in removed),
@@ -208,9 +112,9 @@ async def command_events_carry_the_command_id(h: CardReaderHarness) -> None:
 
 async def status_changes_are_reported(h: CardReaderHarness) -> None:
     async with h.open() as reader:
-        sources = _one_source(await reader.capabilities())
+        sources = one_source(await reader.capabilities())
         with reader.events(kinds=[StatusChanged]) as sub:
-            await _insert_and_read(h, reader, "visa", sources)
+            await insert_and_read(h, reader, "visa", sources)
             changes = [e for e in sub.drain() if isinstance(e, StatusChanged)]
         media = [e for e in changes if "media" in e.changed]
         check(media, "inserting a card produced no StatusChanged naming 'media'")
@@ -223,12 +127,12 @@ async def status_changes_are_reported(h: CardReaderHarness) -> None:
             all(getattr(e.old, f) != getattr(e.new, f) for e in changes for f in e.changed),
             "a StatusChanged names a field that did not change",
         )
-        await _eject_and_take(h, reader)
+        await eject_and_take(h, reader)
 
 
 async def timeout_without_a_card(h: CardReaderHarness) -> None:
     async with h.open() as reader:
-        sources = _one_source(await reader.capabilities())
+        sources = one_source(await reader.capabilities())
         exc = await expect_raises(
             HalTimeout,
             reader.read_raw_data(sources, timeout=0.2),
@@ -241,16 +145,16 @@ async def timeout_without_a_card(h: CardReaderHarness) -> None:
         status = await reader.status()
         check(status.media == MediaStatus.NOT_PRESENT, f"media is {status.media.value!r}")
         # The reader still works after a timeout.
-        await _insert_and_read(h, reader, "visa", sources)
-        await _eject_and_take(h, reader)
+        await insert_and_read(h, reader, "visa", sources)
+        await eject_and_take(h, reader)
 
 
 async def cancel_mid_wait_loses_no_card(h: CardReaderHarness) -> None:
     async with h.open() as reader:
-        sources = _one_source(await reader.capabilities())
+        sources = one_source(await reader.capabilities())
         with reader.events(kinds=[InsertCard]) as sub:
             task = asyncio.create_task(reader.read_raw_data(sources))
-            await _next(sub, InsertCard, h.patience, "read_raw_data")
+            await next_event(sub, InsertCard, h.patience, "read_raw_data")
             # The customer pushes the card in just as the app gives up.
             await h.stimulus.insert_card("visa")
             task.cancel()
@@ -276,14 +180,14 @@ async def cancel_mid_wait_loses_no_card(h: CardReaderHarness) -> None:
                     f"the card inserted as the read was cancelled is lost: the stimulus "
                     f"puts it at {position!r}, yet the next read found no card"
                 ) from None
-        await _eject_and_take(h, reader)
+        await eject_and_take(h, reader)
 
 
 async def jam_reports_media_jam(h: CardReaderHarness) -> None:
     async with h.open() as reader:
         caps = await reader.capabilities()
-        _need(caps.features(), "motor", why="only a reader that moves the card can jam it")
-        await _insert_and_read(h, reader, "visa", _one_source(caps))
+        need(caps.features(), "motor", why="only a reader that moves the card can jam it")
+        await insert_and_read(h, reader, "visa", one_source(caps))
         await h.stimulus.jam()
         exc = await expect_raises(
             MediaJam, reader.move(MoveTarget.EXIT, timeout=h.patience), "move with a jam"
@@ -301,10 +205,10 @@ async def jam_reports_media_jam(h: CardReaderHarness) -> None:
 
 async def unreadable_card_is_returned(h: CardReaderHarness) -> None:
     async with h.open() as reader:
-        sources = _sources(await reader.capabilities())
+        sources = sources_of(await reader.capabilities())
         with reader.events() as sub:
             task = asyncio.create_task(reader.read_raw_data(sources, timeout=h.patience * 4))
-            await _next(sub, InsertCard, h.patience, "read_raw_data")
+            await next_event(sub, InsertCard, h.patience, "read_raw_data")
             await h.stimulus.insert_card("unreadable")
             if sources == (Track.CHIP,):
                 # A chip-only reader meets a card without a chip: it refuses the card,
@@ -316,7 +220,7 @@ async def unreadable_card_is_returned(h: CardReaderHarness) -> None:
                         chip is not None and chip.status != "ok",
                         f"a card without a chip read as {chip!r}",
                     )
-                    await _eject_and_take(h, reader)
+                    await eject_and_take(h, reader)
                     return
                 if not isinstance(outcome, InvalidMedia):
                     raise ContractFailure(
@@ -337,8 +241,8 @@ async def unreadable_card_is_returned(h: CardReaderHarness) -> None:
 async def chip_power_and_apdu(h: CardReaderHarness) -> None:
     async with h.open() as reader:
         caps = await reader.capabilities()
-        _need(caps.features(), "chip")
-        _, sample, _ = await _insert_and_read(h, reader, "visa", _one_source(caps))
+        need(caps.features(), "chip")
+        _, sample, _ = await insert_and_read(h, reader, "visa", one_source(caps))
         check(sample.has_chip, "the 'visa' test card must have a chip")
         atr = await reader.chip_power(ChipPowerAction.COLD, timeout=h.patience)
         check(len(atr) >= 2 and atr[0] in VALID_TS, f"ATR {atr.hex()} has no valid TS")
@@ -353,7 +257,7 @@ async def chip_power_and_apdu(h: CardReaderHarness) -> None:
         check(answer[0] == 0x6F, f"SELECT PSE answered no FCI (first byte {answer[0]:02X})")
         off = await reader.chip_power(ChipPowerAction.OFF, timeout=h.patience)
         check(off == b"", "chip power off returned data")
-        await _eject_and_take(h, reader)
+        await eject_and_take(h, reader)
         await expect_raises(
             NoMedia,
             reader.chip_power(ChipPowerAction.COLD, timeout=h.patience),
@@ -396,10 +300,10 @@ async def invalid_requests_are_refused(h: CardReaderHarness) -> None:
 async def retain_counts_persist(h: CardReaderHarness) -> None:
     async with h.open() as reader:
         caps = await reader.capabilities()
-        _need(caps.features(), "retain")
+        need(caps.features(), "retain")
         before = (await reader.retain_bin()).count
         physical_before = await h.stimulus.retained_count()
-        await _insert_and_read(h, reader, "visa", _one_source(caps))
+        await insert_and_read(h, reader, "visa", one_source(caps))
         await reader.move(MoveTarget.RETAIN, timeout=h.patience)
         after = await reader.retain_bin()
         check(after.count == before + 1, f"retain count went {before} -> {after.count}")
@@ -416,12 +320,12 @@ async def retain_counts_persist(h: CardReaderHarness) -> None:
 async def card_left_at_exit_is_captured(h: CardReaderHarness) -> None:
     async with h.open() as reader:
         caps = await reader.capabilities()
-        _need(caps.features(), "retain", "motor", why="the reader captures a card left out")
+        need(caps.features(), "retain", "motor", why="the reader captures a card left out")
         before = (await reader.retain_bin()).count
-        await _insert_and_read(h, reader, "never_taken", _one_source(caps))
+        await insert_and_read(h, reader, "never_taken", one_source(caps))
         with reader.events(kinds=[CardAction]) as sub:
             await reader.move(MoveTarget.EXIT, timeout=h.patience)
-            action = await _next(sub, CardAction, h.patience * 12, "a card left at the exit")
+            action = await next_event(sub, CardAction, h.patience * 12, "a card left at the exit")
         assert isinstance(action, CardAction)
         check(action.to == "retain", f"the card left at the exit went to {action.to!r}")
         check(action.command_id is None, "CardAction is unsolicited and carries no command id")
@@ -433,7 +337,7 @@ async def card_left_at_exit_is_captured(h: CardReaderHarness) -> None:
 async def issue_card(h: CardReaderHarness) -> None:
     async with h.open() as reader:
         caps = await reader.capabilities()
-        _need(caps.features(), "issue")
+        need(caps.features(), "issue")
         physical_before = await h.stimulus.stacker_count()
         check(physical_before > 0, "the card stacker is empty: load it to run this case")
         # The books start from what an operator counted, as after a replenishment.
@@ -448,7 +352,7 @@ async def issue_card(h: CardReaderHarness) -> None:
         check(physical == physical_before - 1, f"stacker holds {physical}, was {physical_before}")
         check(stacker.count == physical, f"the books count {stacker.count}, the stacker {physical}")
         check(stacker.pending == 0, f"{stacker.pending} dispenses left pending")
-        await _eject_and_take(h, reader)
+        await eject_and_take(h, reader)
         # A second card cannot be issued over one inside: issue, then try again.
         await reader.move(MoveTarget.TRANSPORT, from_unit=DISPENSE_UNIT, timeout=h.patience)
         await expect_raises(
@@ -460,7 +364,7 @@ async def issue_card(h: CardReaderHarness) -> None:
             await h.stimulus.stacker_count() == physical_before - 2,
             "a refused issue took a card from the stacker",
         )
-        await _eject_and_take(h, reader)
+        await eject_and_take(h, reader)
         # Straight to the customer: the card waits at the exit until taken.
         with reader.events(kinds=[MediaRemoved]) as sub:
             await reader.move(MoveTarget.EXIT, from_unit=DISPENSE_UNIT, timeout=h.patience)
@@ -468,7 +372,7 @@ async def issue_card(h: CardReaderHarness) -> None:
             check(position == "exit", f"a card issued to the exit is at {position!r}")
             await h.stimulus.take_card(timeout=h.patience)
             if "taken_sensor" in caps.features():
-                await _next(sub, MediaRemoved, h.patience, "the customer took the issued card")
+                await next_event(sub, MediaRemoved, h.patience, "the customer took the issued card")
         physical = await h.stimulus.stacker_count()
         books = (await reader.stacker()).count
         check(physical == physical_before - 3, f"stacker holds {physical}, was {physical_before}")
