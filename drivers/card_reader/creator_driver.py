@@ -140,6 +140,9 @@ class CreatorDriver:
         # The watcher's capture of the presented card has an unknown outcome: its
         # disappearance is not the customer taking it.
         self._in_doubt = False
+        # That capture's ledger entry, settled by the next status that says where the
+        # card is: still at the front, gate or inside (not captured), or gone (unknown).
+        self._doubt: CaptureTicket | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._firmware = ""  # the version string the reader answers
 
@@ -198,6 +201,7 @@ class CreatorDriver:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
         self._presented = False
+        self._settle_doubt(card_still_here=None)
         await self.link.close()
 
     def _motor_capabilities(
@@ -298,22 +302,39 @@ class CreatorDriver:
 
         A negative reply is the device saying it did not move the card (``False``);
         anything else (no reply, a lost port, a garbled reply, a cancel) leaves the
-        outcome unknown (``None``) and the card's disappearance is then not reported.
+        outcome in doubt until the next status says where the card is (see
+        `_settle_doubt`); meanwhile the card's disappearance is not reported as taken.
         """
         refused = isinstance(exc, HalError) and not isinstance(exc, (TransportError, ProtocolError))
-        ticket.settle(False if refused else None)
         self._presented = True
         self._presented_at = math.inf
         if refused:
+            ticket.settle(False)
             log.warning("%s: the unit refused to capture the card: %s", self.name, exc)
             return
         self._in_doubt = True
+        self._doubt = ticket  # the next status that tells where the card is settles it
         log.warning(
             "%s: the capture of the card left at the %s has an unknown outcome: %r",
             self.name,
             self._place,
             exc,
         )
+
+    def _settle_doubt(self, card_still_here: bool | None) -> None:
+        """Settle a capture of unknown outcome from a status: the card still at the
+        front, gate or inside was not captured (and its later take is reported); a card
+        gone is unknown (captured, or taken: its disappearance is not reported as taken);
+        ``None`` (closing, no status) leaves it unknown."""
+        ticket, self._doubt = self._doubt, None
+        if ticket is None:
+            return
+        if card_still_here:
+            ticket.settle(False)
+            self._in_doubt = False
+            log.info("%s: the card is still in the reader: the capture did not happen", self.name)
+        else:
+            ticket.settle(None)
 
     async def _watch(self) -> None:
         loop = asyncio.get_running_loop()

@@ -102,6 +102,7 @@ class CreatorLink:
         self._lock = asyncio.Lock()
         self._dirty = False
         self._lost = False
+        self._closed = True  # until open(): nothing reopens a port the driver closed
         #: Counters: commands sent again, NAKs received, replies NAKed, noise bytes
         #: skipped, resynchronisations, reconnections.
         self.resent = 0
@@ -119,12 +120,14 @@ class CreatorLink:
     async def open(self) -> None:
         """Open the transport."""
         await self.transport.open()
+        self._closed = False
         self._lost = False
         self._dirty = False
         self._discard()
 
     async def close(self) -> None:
-        """Close the transport."""
+        """Close the transport; exchanges after it fail instead of reopening the port."""
+        self._closed = True
         await self.transport.close()
 
     # --- what each protocol decides -------------------------------------------------------
@@ -170,6 +173,8 @@ class CreatorLink:
                 raise
 
     async def _reconnect(self) -> None:
+        if self._closed:
+            raise ConnectionLost(f"{self.name}: the port was closed")
         if not self._lost:
             return
         try:
@@ -275,9 +280,11 @@ class CreatorLink:
                 refused += 1
                 self.bad_replies += 1
                 if refused > self.retries:
+                    # No BCC values in the message: the expected one is a parity of
+                    # the reply's bytes, which may be card data (spy+ masks it too).
                     raise ChecksumError(
-                        f"{self.name}: the reply to {what} failed its BCC "
-                        f"{refused} times ({item.detail})"
+                        f"{self.name}: the reply to {what} failed its BCC {refused} times "
+                        f"({item.reason.value})"
                     )
                 await self.transport.write(self._nak_byte)
                 deadline = loop.time() + timeout

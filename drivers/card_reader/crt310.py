@@ -374,6 +374,7 @@ class Crt310Driver(CreatorDriver):
         position = reply.position
         if position is not CardPosition.INSIDE_IC_ENGAGED:
             self._chip = None
+        self._settle_doubt(card_still_here=position is not CardPosition.NO_CARD)
         if self._presented and position not in codes.FRONT:
             self._left_place(no_card=position is CardPosition.NO_CARD)
         self._report(self._status_of(reply))

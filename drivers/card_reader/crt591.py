@@ -448,6 +448,7 @@ class Crt591Driver(CreatorDriver):
         """What st0 st1 st2 tell: the chip's power, a card taken from the gate."""
         if reply.card is not CardStatus.AT_POSITION:
             self._chip = None
+        self._settle_doubt(card_still_here=reply.card is not CardStatus.NO_CARD)
         if self._presented and reply.card is not CardStatus.AT_GATE:
             self._left_place(no_card=reply.card is CardStatus.NO_CARD)
         self._report(self._status_of(reply))

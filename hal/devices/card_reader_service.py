@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
 
 from hal.device import DeviceService, DeviceState
 from hal.devices.card_reader import (
@@ -39,9 +40,11 @@ from hal.errors import (
     ChipPowerNotSupported,
     DeviceNotReady,
     InvalidData,
+    LedgerError,
     MediaJam,
     NoMedia,
     Occupied,
+    SequenceError,
     UnsupportedOperation,
 )
 from hal.events import Event
@@ -173,6 +176,9 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
                 self._close_own_ledger()
 
     def _close_own_ledger(self) -> None:
+        # The books hold the ledger: new ones are made at the next open.
+        self._retain_book = None
+        self._stacker_book = None
         if self._ledger_opened is not None:
             self._ledger_opened.close()
             self._ledger_opened = None
@@ -379,11 +385,13 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
         try:
             await self._backend.dispense_card(to)
         except Exception as exc:
-            try:
-                after: CardReaderStatus | None = await self._backend.get_status()
-            except Exception:
-                after = None
-            book.settle_after_failure(movement_id, exc, after)
+            after: CardReaderStatus | None = None
+            if self._opened:  # a device closed under the command is not asked again
+                try:
+                    after = await self._backend.get_status()
+                except Exception:
+                    after = None
+            self._late_safe(book.settle_after_failure, movement_id, exc, after)
             if isinstance(exc, NoMedia):
                 self.event(StorageError(failure="empty", unit=DISPENSE_UNIT))
                 log.warning(
@@ -392,7 +400,7 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
                     book.count(),
                 )
             raise
-        book.settle_done(movement_id)
+        self._late_safe(book.settle_done, movement_id)
 
     async def stacker(self) -> CardStacker:
         self._require_open()
@@ -490,12 +498,29 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
         try:
             captured = await act()
         except Exception as exc:
-            book.settle(movement_id, await self._captured_after_failure(), type(exc).__name__)
+            after = await self._captured_after_failure()
+            self._late_safe(book.settle, movement_id, after, type(exc).__name__)
             raise
-        book.settle(movement_id, captured, "" if captured else "the card was not captured")
+        detail = "" if captured else "the card was not captured"
+        self._late_safe(book.settle, movement_id, captured, detail)
+
+    def _late_safe(self, settle: Callable[..., None], *args: Any) -> None:
+        """Settle a movement; after a close that did not wait for it (a frozen device),
+        a ledger that is closed, or a reconcile that got there first, leaves it to the
+        journal's reconcile rather than raise into a command nobody awaits."""
+        try:
+            settle(*args)
+        except (LedgerError, SequenceError) as exc:
+            if self._opened:
+                raise
+            log.warning(
+                "%s: a movement the close cut short is left to reconcile: %s", self.name, exc
+            )
 
     async def _captured_after_failure(self) -> bool | None:
         """A failed capture moved nothing if the card is still inside; else who knows."""
+        if not self._opened:  # closed under the command: the device is not asked again
+            return None
         try:
             status = await self._backend.get_status()
         except Exception:
@@ -513,7 +538,8 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
         self.status_changed(status)
 
     async def _refresh(self) -> None:
-        self._report_status(await self._backend.get_status())
+        if self._opened:  # a command cut short by a close does not ask the device again
+            self._report_status(await self._backend.get_status())
 
 
 def _names(tracks: Iterable[Track]) -> str:

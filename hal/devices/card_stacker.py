@@ -37,7 +37,6 @@ from hal.errors import (
     InvalidData,
     NoMedia,
     Occupied,
-    SequenceError,
     UnsupportedOperation,
 )
 from hal.ledger import Ledger, Movement, Outcome
@@ -52,7 +51,7 @@ STACKER = "stacker"
 CARD = "card"
 
 #: Errors with which a device refuses a dispense before picking a card.
-_REFUSALS = (NoMedia, Occupied, DeviceNotReady, InvalidData, UnsupportedOperation, SequenceError)
+_REFUSALS = (NoMedia, Occupied, DeviceNotReady, InvalidData, UnsupportedOperation)
 
 #: Where the media status says a card is in the reader (or at its exit).
 _IN_READER = frozenset({MediaStatus.PRESENT, MediaStatus.JAMMED, MediaStatus.ENTERING})
@@ -67,7 +66,7 @@ class StackerBook:
     """The ledger side of one reader's card stacker.
 
     Args:
-        ledger: the reader's ledger (read through a callable: it is opened with the device).
+        ledger: the reader's ledger (the service makes new books at each open).
         device: the reader's name in the ledger.
         capacity: cards the stacker holds.
     """
@@ -139,22 +138,20 @@ class StackerBook:
     ) -> None:
         """Settle a dispense the device failed, from the error and the status after it.
 
-        ``status`` is ``None`` when the device could not be asked. ``done`` when a card
-        is in the reader now (none was before: checked first); ``failed`` only when the
-        error is a refusal that proves nothing was picked and the reader, online, shows
-        no card; ``unknown`` for everything else (a lost link, a timeout, a hardware
-        fault, a device that cannot tell where its media is).
+        ``status`` is ``None`` when the device could not be asked. ``failed`` when an
+        online device refused before picking (stacker empty, a card in the way, not
+        ready): a card seen then is a customer's; ``done`` for any other error when a
+        card is in the reader now (none was before: checked first); ``unknown`` for the
+        rest (a lost link, a timeout, a hardware fault, a sequence error, a device that
+        cannot tell where its media is).
         """
         online = status is not None and status.device is DeviceState.ONLINE
-        if online and status is not None and card_in_reader(status.media):
+        if isinstance(error, _REFUSALS):
+            # Refused before picking: a card seen now is one a customer pushed in
+            # meanwhile, not ours. Only an online device's refusal is believed.
+            outcome = Outcome.FAILED if online else Outcome.UNKNOWN
+        elif online and status is not None and card_in_reader(status.media):
             outcome = Outcome.DONE
-        elif (
-            online
-            and status is not None
-            and status.media is MediaStatus.NOT_PRESENT
-            and isinstance(error, _REFUSALS)
-        ):
-            outcome = Outcome.FAILED
         else:
             outcome = Outcome.UNKNOWN
         moved = 1 if outcome is Outcome.DONE else None

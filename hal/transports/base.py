@@ -246,6 +246,7 @@ class BufferedTransport:
 
     _buffer: ReceiveBuffer
     _closed: bool
+    _closes: int = 0  # close() calls so far: a reopen tells a close made meanwhile
 
     @property
     def name(self) -> str:
@@ -258,24 +259,27 @@ class BufferedTransport:
         raise NotImplementedError
 
     async def close(self) -> None:
+        self._closes += 1
         await self._release_link()
         self._closed = True
         self._buffer.lose(ConnectionLost(f"{self.name} was closed"))
 
     async def reopen(self) -> None:
+        closes = self._closes
         await self._release_link()
         self._buffer.reset()
         try:
             await self.open()
-        except ConnectionLost as exc:
-            self._closed = False  # still gone, not closed: reads say so
-            self._buffer.lose(exc)
-            raise
         except HalError as exc:
-            # Refused (busy, no permission): the link is down all the same, and a read
-            # must say so rather than wait for ever for bytes that cannot come.
-            self._closed = False
-            self._buffer.lose(ConnectionLost(f"{exc.message} (reopening failed)"))
+            if self._closes != closes:
+                raise  # closed meanwhile: it stays closed, not merely lost
+            self._closed = False  # still gone, not closed: reads say so
+            if isinstance(exc, ConnectionLost):
+                self._buffer.lose(exc)
+            else:
+                # Refused (busy, no permission): the link is down all the same, and a
+                # read must say so rather than wait for ever for bytes that cannot come.
+                self._buffer.lose(ConnectionLost(f"{exc.message} (reopening failed)"))
             raise
 
     def _check(self) -> None:

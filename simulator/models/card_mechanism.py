@@ -417,12 +417,14 @@ class CardReaderMechanism:
         if not self._powered:
             raise DeviceNotReady(f"{self.name} is powered off")
 
-    async def _reply_delay(self) -> None:
-        """Wait out the reply delay; a close meanwhile ends the call (as a closed port
-        would) with `DeviceNotReady`."""
+    async def _reply_delay(self, *, opening: bool = False) -> None:
+        """Wait out the reply delay; a close meanwhile, or a call on a closed model
+        (but the one opening it), ends with `DeviceNotReady`, as a closed port would."""
         if not self._reply_delay_s:
             return
         listener = self._listener
+        if listener is None and not opening:
+            raise DeviceNotReady(f"{self.name} is closed")
         delay = asyncio.ensure_future(self.clock.sleep(self._reply_delay_s))
         closed = asyncio.ensure_future(
             self._signal.wait_until(lambda: self._listener is not listener)

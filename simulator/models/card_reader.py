@@ -101,7 +101,7 @@ class CardReaderModel(CardReaderMechanism):
         """
         if self._listener is not None and self._listener is not listener:
             raise DeviceNotReady(f"{self.name} is already open by another service; close it first")
-        await self._reply_delay()
+        await self._reply_delay(opening=True)
         self._listener = listener
         self._last_status = None
         if self._powered:

@@ -25,9 +25,11 @@ from hal.devices.card_reader import (
     MediaRemoved,
     MoveTarget,
     Track,
+    begin_capture,
 )
 from hal.devices.card_reader_service import CardReaderService
 from hal.devices.card_stacker import CARD
+from hal.errors import HalTimeout
 from hal.events import Event, StatusChanged, Subscription
 from hal.ledger import Ledger
 from protocols.crt310 import Command as Crt310Command
@@ -244,3 +246,25 @@ def _failed_capture(record: Any) -> bool:
         and settled is not None
         and settled.outcome.value == "failed"
     )
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+async def test_a_capture_in_doubt_with_the_card_still_there_did_not_happen(kind: str) -> None:
+    # The capture command failed with no answer (in doubt), yet the next status sees the
+    # card still at the exit: it was not captured, and its later take is the customer's.
+    async with serviced(kind) as setup:
+        driver = setup.service._backend  # type: ignore[attr-defined]
+        driver._take_timeout = None  # no capture of its own: this test makes the doubt
+        await present(setup, "visa")  # a customer who does take the card
+        ticket = begin_capture(setup.service, "exit")
+        driver._capture_failed(ticket, HalTimeout("no reply to the capture"))
+        assert len(setup.retain_movements("pending")) == 1
+        await setup.service.status()  # the card is still at the exit
+        assert setup.retain_movements("pending") == []
+        assert setup.retain_movements("unknown") == []
+        (record,) = [r for r in setup.ledger.history(NAME) if r.movement.destination == "retain"]
+        assert _failed_capture(record)
+        await setup.rig.control.take_card(timeout=2)
+        await setup.until(MediaRemoved)  # reported: the doubt is over
+        bin_ = await setup.service.retain_bin()
+        assert (bin_.count, bin_.unknown, bin_.pending) == (0, 0, 0)

@@ -39,8 +39,10 @@ from hal.errors import (
     SequenceError,
 )
 from hal.events import Event, StatusChanged
-from hal.ledger import Ledger
+from hal.ledger import Ledger, Outcome
+from simulator.clock import SimClock
 from simulator.control import CardReaderControl
+from simulator.models.card_reader import CardReaderModel
 from simulator.world import World
 
 InsertAndRead = Callable[..., Awaitable[Any]]
@@ -443,21 +445,48 @@ async def test_chip_io_takes_apdus_of_4_to_65544_bytes(reader: CardReaderService
             await reader.chip_io(bytes(size))
 
 
-async def test_close_does_not_wait_for_ever_on_a_frozen_device(world: World) -> None:
-    control = world.card_reader_control()
-    model = world.card_reader()
-    reader = CardReaderService(model, close_timeout=0.2)
+class _Watched(CardReaderModel):
+    """The simulator's reader, telling when a backend call has reached it."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.entered = asyncio.Event()
+
+    async def _reply_delay(self, *, opening: bool = False) -> None:
+        if not opening:
+            self.entered.set()
+        await super()._reply_delay(opening=opening)
+
+
+@pytest.mark.parametrize("command", ["chip_power", "capture"])
+async def test_close_does_not_wait_for_ever_on_a_frozen_device(command: str) -> None:
+    ledger = Ledger.open(":memory:")
+    model = _Watched(clock=SimClock(0.005))
+    control = CardReaderControl(model)
+    reader = CardReaderService(model, ledger=ledger, close_timeout=0.2)
     await reader.open()
     read = asyncio.create_task(reader.read_raw_data([Track.TRACK2], timeout=5))
     await control.wait_for("gate_open", timeout=2)
     await control.insert_card("visa")
     await read
     await control.slow_replies(1e9)  # the device stops answering: every call hangs
-    stuck = asyncio.create_task(reader.chip_power(ChipPowerAction.COLD))
-    await asyncio.sleep(0.05)
+    model.entered.clear()
+    if command == "capture":  # uncancellable: the close cannot wait it out
+        stuck = asyncio.create_task(reader.move(MoveTarget.RETAIN))
+    else:
+        stuck = asyncio.create_task(reader.chip_power(ChipPowerAction.COLD))
+    await asyncio.wait_for(model.entered.wait(), 2)  # the call is in the device
     started = time.monotonic()
     await asyncio.wait_for(reader.close(), 5)
     assert time.monotonic() - started < 2
     assert not model.is_open  # the backend was closed under the stuck command
-    with pytest.raises(asyncio.CancelledError):
-        await asyncio.wait_for(stuck, 2)  # and closing it ended that command
+    # Closing it ended that command, which did not ask the closed device again.
+    results = await asyncio.wait_for(asyncio.gather(stuck, return_exceptions=True), 2)
+    assert isinstance(results[0], asyncio.CancelledError | DeviceNotReady), results
+    if command == "capture":
+        # Where the card went cannot be known: settled unknown, never counted.
+        (record,) = ledger.history("card_reader")
+        assert record.settlement is not None
+        assert record.settlement.outcome is Outcome.UNKNOWN
+        assert ledger.counts("card_reader")["retain"] == 0
+    ledger.close()

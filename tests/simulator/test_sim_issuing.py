@@ -28,6 +28,7 @@ from hal.errors import (
     MediaJam,
     NoMedia,
     Occupied,
+    SequenceError,
     UnsupportedOperation,
 )
 from hal.ledger import Ledger, Outcome
@@ -251,6 +252,10 @@ ONLINE_EMPTY = CardReaderStatus(media=MediaStatus.NOT_PRESENT)
     [
         (NoMedia("empty"), ONLINE_EMPTY, Outcome.FAILED),
         (Occupied("in the way"), ONLINE_EMPTY, Outcome.FAILED),
+        # A customer pushed a card in as the pick was refused: it is not ours.
+        (Occupied("in the way"), CardReaderStatus(media=MediaStatus.ENTERING), Outcome.FAILED),
+        # The picked card was pulled out by hand (a CRT-591 '45'): nobody can tell.
+        (SequenceError("moved by hand"), ONLINE_EMPTY, Outcome.UNKNOWN),
         (MediaJam("jam"), CardReaderStatus(media=MediaStatus.JAMMED), Outcome.DONE),
         (MediaJam("jam"), ONLINE_EMPTY, Outcome.UNKNOWN),
         (HalTimeout("no reply"), ONLINE_EMPTY, Outcome.UNKNOWN),
@@ -262,7 +267,18 @@ ONLINE_EMPTY = CardReaderStatus(media=MediaStatus.NOT_PRESENT)
         ),
         (HardwareError("motor"), CardReaderStatus(media=MediaStatus.ENTERING), Outcome.DONE),
     ],
-    ids=["empty", "occupied", "jam-inside", "jam-gone", "timeout", "lost", "offline", "exit"],
+    ids=[
+        "empty",
+        "occupied",
+        "occupied-by-a-customer-card",
+        "pulled",
+        "jam-inside",
+        "jam-gone",
+        "timeout",
+        "lost",
+        "offline",
+        "exit",
+    ],
 )
 def test_a_failed_dispense_is_settled_from_what_can_be_known(
     error: Exception, after: CardReaderStatus | None, outcome: Outcome
