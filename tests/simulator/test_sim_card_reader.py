@@ -490,3 +490,21 @@ async def test_close_does_not_wait_for_ever_on_a_frozen_device(command: str) -> 
         assert record.settlement.outcome is Outcome.UNKNOWN
         assert ledger.counts("card_reader")["retain"] == 0
     ledger.close()
+
+
+@pytest.mark.parametrize("own_ledger", ["memory", "file"])
+async def test_a_reader_opens_again_after_a_close(
+    world: World, tmp_path: Path, own_ledger: str
+) -> None:
+    ledger = str(tmp_path / "ledger.sqlite") if own_ledger == "file" else None
+    reader = world.open_card_reader(ledger=ledger)
+    control = world.card_reader_control()
+    for _ in range(2):
+        async with reader:  # the same service, twice: its ledger is opened again
+            read = asyncio.create_task(reader.read_raw_data([Track.TRACK2], timeout=5))
+            await control.wait_for("gate_open", timeout=2)
+            await control.insert_card("visa")
+            await read
+            await reader.move(MoveTarget.RETAIN)
+            count = (await reader.retain_bin()).count
+    assert count == (2 if own_ledger == "file" else 1)
