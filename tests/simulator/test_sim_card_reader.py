@@ -499,6 +499,8 @@ async def test_a_reader_opens_again_after_a_close(
     ledger = str(tmp_path / "ledger.sqlite") if own_ledger == "file" else None
     reader = world.open_card_reader(ledger=ledger)
     control = world.card_reader_control()
+    async with reader:
+        pass  # opened and closed with nothing done: no count was ever cached
     for _ in range(2):
         async with reader:  # the same service, twice: its ledger is opened again
             read = asyncio.create_task(reader.read_raw_data([Track.TRACK2], timeout=5))
