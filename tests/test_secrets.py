@@ -29,7 +29,7 @@ from hal.remote.messages import Header, Message, MessageType
 from hal.remote.security import CurveClientKeys, CurveServerKeys
 from hal.remote.sessions import Outcome, Request, ServerSession
 from hal.stimulus import CardSample
-from protocols import apdu, crt310, crt591, tlv, tracks
+from protocols import apdu, crt310, crt591, pinblock, tlv, tracks
 from protocols.errors import HalError, ProtocolError
 from simulator.models.card_mechanism import Card
 from simulator.profiles import CardProfile, EmvRecord, load_card_profile, load_card_profile_file
@@ -110,6 +110,7 @@ def _card_data_holders() -> Iterator[object]:
         record + b"\x90\x00",
     )
     yield crt591.CpuResetData(t1=True, atr=t2)  # an ATR; hidden whatever it holds
+    yield pinblock.build_format4_fields("7305", PAN)  # ISO 9564 format 4 plain fields
     yield CardData(DataStatus.OK, t2)
     yield ReadResult(
         {Track.TRACK1: CardData(DataStatus.OK, t1), Track.TRACK2: CardData(DataStatus.OK, t2)}
