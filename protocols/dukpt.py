@@ -46,6 +46,7 @@ __all__ = [
     "KsnExhaustedError",
     "TdesKeyUsage",
     "TdesKsn",
+    "TdesOriginator",
     "apply_variant",
     "decrypt_pin_block",
     "derive_ipek",
@@ -298,3 +299,69 @@ def decrypt_pin_block(ipek: bytes, ksn: TdesKsn | bytes | str, encrypted: bytes)
     """Decrypt an 8-byte PIN block encrypted under the PIN key of the KSN."""
     block = _key(encrypted, "encrypted PIN block", (8,))
     return _tdes_ecb(derive_key(ipek, ksn, TdesKeyUsage.PIN), block, decrypt=True)
+
+
+class TdesOriginator:
+    """The PIN pad side of TDES DUKPT: future key registers, the IPEK discarded once loaded.
+
+    Register ``b`` holds the key of the current counter's prefix with bit ``b`` added. Loading
+    fills the 21 registers from the IPEK; a transaction uses the register of its counter's
+    lowest set bit; afterwards, unless the counter has 10 one-bits, it fills the registers of
+    the lower bits from its own key, erases its register and moves to the next valid counter.
+    Gives the same keys as `derive_transaction_key` on the host (tested).
+    """
+
+    __slots__ = ("_counter", "_key_set", "_registers")
+
+    def __init__(self, ipek: bytes, ksn: TdesKsn | bytes | str) -> None:
+        key = _key(ipek, "IPEK", (16,))
+        initial = TdesKsn.parse(ksn).initial
+        self._key_set = initial.key_set
+        self._registers: dict[int, bytes] = {}
+        self._fill(key, 0, TDES_COUNTER_BITS)
+        self._counter = 1
+
+    def _fill(self, key: bytes, prefix: int, below: int) -> None:
+        base = (self._key_set & ((1 << 64) - 1)) | prefix
+        for position in range(below):
+            bit = 1 << position
+            self._registers[bit] = non_reversible_key(key, (base | bit).to_bytes(8, "big"))
+
+    @property
+    def ksn(self) -> TdesKsn:
+        """The KSN of the current transaction (sent beside its PIN block)."""
+        return TdesKsn(self._key_set, self._counter)
+
+    @property
+    def exhausted(self) -> bool:
+        return self._counter == 0
+
+    def transaction_key(self) -> bytes:
+        """The current transaction key (no variant)."""
+        if self.exhausted:
+            raise KsnExhaustedError("the transaction counter is exhausted")
+        return self._registers[self._counter & -self._counter]
+
+    def key(self, usage: TdesKeyUsage) -> bytes:
+        """The current transaction's working key of ``usage``."""
+        return apply_variant(self.transaction_key(), usage)
+
+    def advance(self) -> TdesKsn:
+        """End the current transaction; the KSN of the next (KsnExhaustedError at the end)."""
+        key = self.transaction_key()
+        counter = self._counter
+        low = counter & -counter
+        del self._registers[low]
+        if ones(counter) < TDES_MAX_ONE_BITS:
+            self._fill(key, counter, low.bit_length() - 1)
+        try:
+            self._counter = next_counter(counter, TDES_COUNTER_BITS, TDES_MAX_ONE_BITS)
+        except KsnExhaustedError:
+            self._registers.clear()
+            self._counter = 0
+            raise
+        return self.ksn
+
+    def __repr__(self) -> str:
+        state = "exhausted" if self.exhausted else self.ksn.hex()
+        return f"TdesOriginator(ksn={state!r}, registers={len(self._registers)})"

@@ -8,6 +8,8 @@ key of counter 1 and the two first encrypted PIN blocks also in reference/ecosys
 from __future__ import annotations
 
 import pytest
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+from cryptography.hazmat.primitives.ciphers import Cipher, modes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +20,7 @@ from protocols.dukpt import (
     KsnExhaustedError,
     TdesKeyUsage,
     TdesKsn,
+    TdesOriginator,
     apply_variant,
     decrypt_pin_block,
     derive_ipek,
@@ -114,6 +117,44 @@ def test_rollover_sequence_and_the_counter_skips() -> None:
         assert derive_transaction_key(IPEK, ksn).hex().upper() == txn_key, ksn_hex
         assert encrypt_pin_block(IPEK, ksn, PIN_BLOCK).hex().upper() == encrypted, ksn_hex
         ksn = ksn.next()
+
+
+def test_the_originator_walks_the_initial_sequence() -> None:
+    device = TdesOriginator(IPEK, IKSN)
+    for number, (txn_key, encrypted) in enumerate(INITIAL_SEQUENCE, start=1):
+        assert device.ksn == IKSN.with_counter(number)
+        assert device.transaction_key().hex().upper() == txn_key, number
+        pin_key = device.key(TdesKeyUsage.PIN)
+        assert pin_key == derive_key(IPEK, device.ksn, TdesKeyUsage.PIN)
+        encryptor = Cipher(TripleDES(pin_key + pin_key[:8]), modes.ECB()).encryptor()
+        assert (encryptor.update(PIN_BLOCK) + encryptor.finalize()).hex().upper() == encrypted
+        device.advance()
+    assert "6AC292" not in repr(device)
+
+
+def test_the_originator_agrees_with_the_host_over_2000_transactions() -> None:
+    device = TdesOriginator(IPEK, IKSN.with_counter(5))  # loading starts from counter 0
+    assert device.ksn.counter == 1
+    seen = set()
+    for _ in range(2000):
+        key = device.transaction_key()
+        assert key == derive_transaction_key(IPEK, device.ksn), device.ksn
+        seen.add(key)
+        previous = device.ksn.counter
+        assert device.advance().counter == IKSN.with_counter(previous).next().counter
+    assert len(seen) == 2000
+    assert len(device._registers) <= 21
+
+
+def test_the_originator_stops_when_the_counter_is_exhausted() -> None:
+    device = TdesOriginator(IPEK, IKSN)
+    device._counter = 0x1FF800  # white-box: the last valid counter (its register exists)
+    with pytest.raises(KsnExhaustedError):
+        device.advance()
+    assert device.exhausted
+    with pytest.raises(KsnExhaustedError):
+        device.transaction_key()
+    assert repr(device) == "TdesOriginator(ksn='exhausted', registers=0)"
 
 
 def test_pin_key_of_counter_1_and_the_host_side() -> None:
