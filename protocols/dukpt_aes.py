@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from protocols.dukpt import (
     DukptKeyError,
     KsnError,
+    KsnExhaustedError,
     check_counter,
     next_counter,
     parse_hex_or_bytes,
@@ -48,6 +49,7 @@ __all__ = [
     "AesKeyType",
     "AesKeyUsage",
     "AesKsn",
+    "AesOriginator",
     "derive_derivation_key",
     "derive_initial_key",
     "derive_working_key",
@@ -257,3 +259,73 @@ def host_derive_working_key(
     """The host side: the working key of ``usage`` and ``kind`` for a KSN, from the BDK."""
     parsed = AesKsn.parse(ksn)
     return derive_working_key(derive_initial_key(bdk, parsed), parsed, usage, kind)
+
+
+class AesOriginator:
+    """The PIN pad side of AES DUKPT: 32 intermediate derivation key registers.
+
+    Loading fills the registers from the initial key, which is not kept. A transaction's
+    derivation key is the register of its counter's lowest set bit; working keys are derived
+    from it; afterwards, unless the counter has 16 one-bits, the registers of the lower bits
+    are filled from it, its own register is erased and the counter moves to the next valid
+    value. Gives the same keys as `derive_derivation_key` on the host (tested).
+    """
+
+    __slots__ = ("_counter", "_kind", "_ksn", "_registers")
+
+    def __init__(self, initial_key: bytes, ksn: AesKsn | bytes | str) -> None:
+        key, self._kind = _aes_key(initial_key, "initial key")
+        self._ksn = AesKsn.parse(ksn).with_counter(0)
+        self._registers: dict[int, bytes] = {}
+        self._fill(key, 0, AES_COUNTER_BITS)
+        self._counter = 1
+
+    def _fill(self, key: bytes, prefix: int, below: int) -> None:
+        device = self._ksn.derivation_id.to_bytes(4, "big")
+        for position in range(below):
+            bit = 1 << position
+            tail = device + (prefix | bit).to_bytes(4, "big")
+            self._registers[bit] = _derive(key, AesKeyUsage.KEY_DERIVATION, self._kind, tail)
+
+    @property
+    def ksn(self) -> AesKsn:
+        """The KSN of the current transaction."""
+        return self._ksn.with_counter(self._counter)
+
+    @property
+    def exhausted(self) -> bool:
+        return self._counter == 0
+
+    def derivation_key(self) -> bytes:
+        """The current transaction's intermediate derivation key."""
+        if self.exhausted:
+            raise KsnExhaustedError("the transaction counter is exhausted")
+        return self._registers[self._counter & -self._counter]
+
+    def working_key(self, usage: AesKeyUsage, kind: AesKeyType) -> bytes:
+        """The current transaction's working key of ``usage`` and ``kind``."""
+        if usage not in _WORKING_USAGES:
+            raise DukptKeyError(f"{usage.name} is not a working key usage")
+        _check_strength(self._kind, kind)
+        tail = self._ksn.derivation_id.to_bytes(4, "big") + self._counter.to_bytes(4, "big")
+        return _derive(self.derivation_key(), usage, kind, tail)
+
+    def advance(self) -> AesKsn:
+        """End the current transaction; the KSN of the next (KsnExhaustedError at the end)."""
+        key = self.derivation_key()
+        counter = self._counter
+        low = counter & -counter
+        del self._registers[low]
+        if counter.bit_count() < AES_MAX_ONE_BITS:
+            self._fill(key, counter, low.bit_length() - 1)
+        try:
+            self._counter = next_counter(counter, AES_COUNTER_BITS, AES_MAX_ONE_BITS)
+        except KsnExhaustedError:
+            self._registers.clear()
+            self._counter = 0
+            raise
+        return self.ksn
+
+    def __repr__(self) -> str:
+        state = "exhausted" if self.exhausted else self.ksn.hex()
+        return f"AesOriginator(ksn={state!r}, registers={len(self._registers)})"

@@ -21,6 +21,7 @@ from protocols.dukpt_aes import (
     AesKeyType,
     AesKeyUsage,
     AesKsn,
+    AesOriginator,
     derive_derivation_key,
     derive_initial_key,
     derive_working_key,
@@ -156,6 +157,42 @@ def test_working_keys_of_every_usage() -> None:
     for usage, expected in WORKING_KEYS_128_COUNTER_1.items():
         key = derive_working_key(IK128, ksn(1), usage, AesKeyType.AES128)
         assert key.hex().upper() == expected, usage.name
+
+
+def test_the_originator_gives_the_published_keys() -> None:
+    device = AesOriginator(IK128, ksn(0))
+    for counter in range(1, 9):
+        assert device.ksn == ksn(counter)
+        assert device.derivation_key().hex().upper() == DERIVATION_KEYS_128[counter]
+        if counter in WORKING_KEYS_128:
+            got = [device.working_key(u, AesKeyType.AES128).hex().upper() for u in TRIPLE]
+            assert tuple(got) == WORKING_KEYS_128[counter]
+        device.advance()
+    assert "1273671E" not in repr(device)
+
+
+def test_the_aes256_originator_agrees_with_the_host_over_600_transactions() -> None:
+    device = AesOriginator(IK256, ksn(0))
+    seen = set()
+    for _ in range(600):
+        key = device.derivation_key()
+        assert key == derive_derivation_key(IK256, device.ksn), device.ksn
+        seen.add(key)
+        device.advance()
+    assert len(seen) == 600
+    assert device.working_key(AesKeyUsage.PIN_ENCRYPTION, AesKeyType.AES256) == (
+        derive_working_key(IK256, device.ksn, AesKeyUsage.PIN_ENCRYPTION, AesKeyType.AES256)
+    )
+
+
+def test_the_originator_stops_when_the_counter_is_exhausted() -> None:
+    device = AesOriginator(IK128, ksn(0))
+    device._counter = 0xFFFF0000  # white-box: the last valid counter (its register exists)
+    with pytest.raises(KsnExhaustedError):
+        device.advance()
+    assert device.exhausted
+    with pytest.raises(KsnExhaustedError):
+        device.working_key(AesKeyUsage.PIN_ENCRYPTION, AesKeyType.AES128)
 
 
 def test_working_keys_over_counters() -> None:
