@@ -31,10 +31,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import ClassVar
 
-from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
-from cryptography.hazmat.primitives.ciphers import Cipher, modes
-
+from protocols.crypto_primitives import Algorithm, decrypt_ecb, encrypt_ecb, xor_bytes
 from protocols.errors import Completion, ProtocolError
 
 __all__ = [
@@ -44,6 +43,7 @@ __all__ = [
     "DukptKeyError",
     "KsnError",
     "KsnExhaustedError",
+    "RegisterOriginator",
     "TdesKeyUsage",
     "TdesKsn",
     "TdesOriginator",
@@ -92,19 +92,9 @@ def _key(value: bytes, name: str, lengths: tuple[int, ...]) -> bytes:
     return key
 
 
-def _xor(a: bytes, b: bytes) -> bytes:
-    return bytes(x ^ y for x, y in zip(a, b, strict=True))
-
-
 def _tdes_ecb(key: bytes, data: bytes, *, decrypt: bool = False) -> bytes:
     """TDES ECB under an 8-, 16- or 24-byte key (single and double length expanded)."""
-    if len(key) == 8:
-        key = key * 3
-    elif len(key) == 16:
-        key = key + key[:8]
-    cipher = Cipher(TripleDES(key), modes.ECB())
-    ctx = cipher.decryptor() if decrypt else cipher.encryptor()
-    return ctx.update(data) + ctx.finalize()
+    return (decrypt_ecb if decrypt else encrypt_ecb)(Algorithm.TDES, key, data)
 
 
 def ones(counter: int) -> int:
@@ -241,7 +231,7 @@ def derive_ipek(bdk: bytes, ksn: TdesKsn | bytes | str) -> bytes:
     key = _key(bdk, "BDK", (16,))
     ksn8 = TdesKsn.parse(ksn).initial.to_bytes()[:8]
     left = _tdes_ecb(key, ksn8)
-    right = _tdes_ecb(_xor(key, _KEY_MASK), ksn8)
+    right = _tdes_ecb(xor_bytes(key, _KEY_MASK), ksn8)
     return left + right
 
 
@@ -251,9 +241,9 @@ def non_reversible_key(key: bytes, register: bytes) -> bytes:
     reg = _key(register, "crypto register", (8,))
 
     def half(k: bytes) -> bytes:
-        return _xor(_tdes_ecb(k[:8], _xor(reg, k[8:])), k[8:])
+        return xor_bytes(_tdes_ecb(k[:8], xor_bytes(reg, k[8:])), k[8:])
 
-    return half(_xor(key, _KEY_MASK)) + half(key)
+    return half(xor_bytes(key, _KEY_MASK)) + half(key)
 
 
 def derive_transaction_key(ipek: bytes, ksn: TdesKsn | bytes | str) -> bytes:
@@ -273,7 +263,7 @@ def derive_transaction_key(ipek: bytes, ksn: TdesKsn | bytes | str) -> bytes:
 
 def apply_variant(transaction_key: bytes, usage: TdesKeyUsage) -> bytes:
     """The working key of ``usage`` made from a transaction key."""
-    key = _xor(_key(transaction_key, "transaction key", (16,)), _VARIANTS[usage])
+    key = xor_bytes(_key(transaction_key, "transaction key", (16,)), _VARIANTS[usage])
     if usage in _DATA_USAGES:
         key = _tdes_ecb(key, key[:8]) + _tdes_ecb(key, key[8:])
     return key
@@ -301,46 +291,89 @@ def decrypt_pin_block(ipek: bytes, ksn: TdesKsn | bytes | str, encrypted: bytes)
     return _tdes_ecb(derive_key(ipek, ksn, TdesKeyUsage.PIN), block, decrypt=True)
 
 
-class TdesOriginator:
-    """The PIN pad side of TDES DUKPT: future key registers, the IPEK discarded once loaded.
+class RegisterOriginator:
+    """The originator's (PIN pad's) future-key registers, shared by TDES and AES DUKPT.
 
-    Register ``b`` holds the key of the current counter's prefix with bit ``b`` added. Loading
-    fills the 21 registers from the IPEK; a transaction uses the register of its counter's
-    lowest set bit; afterwards, unless the counter has 10 one-bits, it fills the registers of
-    the lower bits from its own key, erases its register and moves to the next valid counter.
-    Gives the same keys as `derive_transaction_key` on the host (tested).
+    Register ``b`` holds the key of the current counter's prefix with bit ``b`` added.
+    Loading fills every register from the initial key, which is not kept; a transaction
+    uses the register of its counter's lowest set bit; afterwards, unless the counter has
+    the most one-bits allowed, it fills the registers of the lower bits from its own key,
+    erases its register and moves to the next valid counter. A subclass says how a
+    register's key derives from its parent (`_register_key`).
     """
 
-    __slots__ = ("_counter", "_key_set", "_registers")
+    __slots__ = ("_counter", "_registers")
+
+    #: Bits of the transaction counter, and the one-bits a counter may have.
+    counter_bits: ClassVar[int]
+    max_one_bits: ClassVar[int]
+
+    def _load(self, key: bytes) -> None:
+        self._registers: dict[int, bytes] = {}
+        self._fill(key, 0, self.counter_bits)
+        self._counter = 1
+
+    def _register_key(self, key: bytes, counter: int) -> bytes:
+        """The key of the register for ``counter``, derived from ``key``."""
+        raise NotImplementedError
+
+    def _fill(self, key: bytes, prefix: int, below: int) -> None:
+        for position in range(below):
+            bit = 1 << position
+            self._registers[bit] = self._register_key(key, prefix | bit)
+
+    @property
+    def exhausted(self) -> bool:
+        """The counter has run out: the device needs a new initial key."""
+        return self._counter == 0
+
+    def _current(self) -> bytes:
+        if self.exhausted:
+            raise KsnExhaustedError("the transaction counter is exhausted")
+        return self._registers[self._counter & -self._counter]
+
+    def _advance(self) -> None:
+        key = self._current()
+        counter = self._counter
+        low = counter & -counter
+        del self._registers[low]
+        if ones(counter) < self.max_one_bits:
+            self._fill(key, counter, low.bit_length() - 1)
+        try:
+            self._counter = next_counter(counter, self.counter_bits, self.max_one_bits)
+        except KsnExhaustedError:
+            self._registers.clear()
+            self._counter = 0
+            raise
+
+
+class TdesOriginator(RegisterOriginator):
+    """The PIN pad side of TDES DUKPT (see `RegisterOriginator`): 21 registers loaded from
+    the IPEK. Gives the same keys as `derive_transaction_key` on the host (tested).
+    """
+
+    __slots__ = ("_key_set",)
+
+    counter_bits = TDES_COUNTER_BITS
+    max_one_bits = TDES_MAX_ONE_BITS
 
     def __init__(self, ipek: bytes, ksn: TdesKsn | bytes | str) -> None:
         key = _key(ipek, "IPEK", (16,))
-        initial = TdesKsn.parse(ksn).initial
-        self._key_set = initial.key_set
-        self._registers: dict[int, bytes] = {}
-        self._fill(key, 0, TDES_COUNTER_BITS)
-        self._counter = 1
+        self._key_set = TdesKsn.parse(ksn).initial.key_set
+        self._load(key)
 
-    def _fill(self, key: bytes, prefix: int, below: int) -> None:
-        base = (self._key_set & ((1 << 64) - 1)) | prefix
-        for position in range(below):
-            bit = 1 << position
-            self._registers[bit] = non_reversible_key(key, (base | bit).to_bytes(8, "big"))
+    def _register_key(self, key: bytes, counter: int) -> bytes:
+        base = self._key_set & ((1 << 64) - 1)
+        return non_reversible_key(key, (base | counter).to_bytes(8, "big"))
 
     @property
     def ksn(self) -> TdesKsn:
         """The KSN of the current transaction (sent beside its PIN block)."""
         return TdesKsn(self._key_set, self._counter)
 
-    @property
-    def exhausted(self) -> bool:
-        return self._counter == 0
-
     def transaction_key(self) -> bytes:
         """The current transaction key (no variant)."""
-        if self.exhausted:
-            raise KsnExhaustedError("the transaction counter is exhausted")
-        return self._registers[self._counter & -self._counter]
+        return self._current()
 
     def key(self, usage: TdesKeyUsage) -> bytes:
         """The current transaction's working key of ``usage``."""
@@ -348,18 +381,7 @@ class TdesOriginator:
 
     def advance(self) -> TdesKsn:
         """End the current transaction; the KSN of the next (KsnExhaustedError at the end)."""
-        key = self.transaction_key()
-        counter = self._counter
-        low = counter & -counter
-        del self._registers[low]
-        if ones(counter) < TDES_MAX_ONE_BITS:
-            self._fill(key, counter, low.bit_length() - 1)
-        try:
-            self._counter = next_counter(counter, TDES_COUNTER_BITS, TDES_MAX_ONE_BITS)
-        except KsnExhaustedError:
-            self._registers.clear()
-            self._counter = 0
-            raise
+        self._advance()
         return self.ksn
 
     def __repr__(self) -> str:

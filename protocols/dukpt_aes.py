@@ -32,12 +32,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
+from protocols.crypto_primitives import Algorithm, encrypt_ecb
 from protocols.dukpt import (
     DukptKeyError,
     KsnError,
-    KsnExhaustedError,
+    RegisterOriginator,
     check_counter,
     next_counter,
     parse_hex_or_bytes,
@@ -193,13 +192,12 @@ def _aes_key(key: bytes, name: str) -> tuple[bytes, AesKeyType]:
 
 def _derive(key: bytes, usage: AesKeyUsage, kind: AesKeyType, tail: bytes) -> bytes:
     """Derive a ``kind`` key from ``key`` with derivation data ending in ``tail`` (8 bytes)."""
-    encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
     head = (
         usage.to_bytes(2, "big") + kind.indicator.to_bytes(2, "big") + kind.bits.to_bytes(2, "big")
     )
     blocks = (kind.length + 15) // 16
     data = b"".join(bytes((0x01, i)) + head + tail for i in range(1, blocks + 1))
-    return (encryptor.update(data) + encryptor.finalize())[: kind.length]
+    return encrypt_ecb(Algorithm.AES, key, data)[: kind.length]
 
 
 def derive_initial_key(bdk: bytes, initial_key_id: bytes | str | AesKsn) -> bytes:
@@ -261,46 +259,34 @@ def host_derive_working_key(
     return derive_working_key(derive_initial_key(bdk, parsed), parsed, usage, kind)
 
 
-class AesOriginator:
-    """The PIN pad side of AES DUKPT: 32 intermediate derivation key registers.
-
-    Loading fills the registers from the initial key, which is not kept. A transaction's
-    derivation key is the register of its counter's lowest set bit; working keys are derived
-    from it; afterwards, unless the counter has 16 one-bits, the registers of the lower bits
-    are filled from it, its own register is erased and the counter moves to the next valid
-    value. Gives the same keys as `derive_derivation_key` on the host (tested).
+class AesOriginator(RegisterOriginator):
+    """The PIN pad side of AES DUKPT (see `RegisterOriginator`): 32 intermediate
+    derivation key registers loaded from the initial key; working keys derive from the
+    current one. Gives the same keys as `derive_derivation_key` on the host (tested).
     """
 
-    __slots__ = ("_counter", "_kind", "_ksn", "_registers")
+    __slots__ = ("_kind", "_ksn")
+
+    counter_bits = AES_COUNTER_BITS
+    max_one_bits = AES_MAX_ONE_BITS
 
     def __init__(self, initial_key: bytes, ksn: AesKsn | bytes | str) -> None:
         key, self._kind = _aes_key(initial_key, "initial key")
         self._ksn = AesKsn.parse(ksn).with_counter(0)
-        self._registers: dict[int, bytes] = {}
-        self._fill(key, 0, AES_COUNTER_BITS)
-        self._counter = 1
+        self._load(key)
 
-    def _fill(self, key: bytes, prefix: int, below: int) -> None:
-        device = self._ksn.derivation_id.to_bytes(4, "big")
-        for position in range(below):
-            bit = 1 << position
-            tail = device + (prefix | bit).to_bytes(4, "big")
-            self._registers[bit] = _derive(key, AesKeyUsage.KEY_DERIVATION, self._kind, tail)
+    def _register_key(self, key: bytes, counter: int) -> bytes:
+        tail = self._ksn.derivation_id.to_bytes(4, "big") + counter.to_bytes(4, "big")
+        return _derive(key, AesKeyUsage.KEY_DERIVATION, self._kind, tail)
 
     @property
     def ksn(self) -> AesKsn:
         """The KSN of the current transaction."""
         return self._ksn.with_counter(self._counter)
 
-    @property
-    def exhausted(self) -> bool:
-        return self._counter == 0
-
     def derivation_key(self) -> bytes:
         """The current transaction's intermediate derivation key."""
-        if self.exhausted:
-            raise KsnExhaustedError("the transaction counter is exhausted")
-        return self._registers[self._counter & -self._counter]
+        return self._current()
 
     def working_key(self, usage: AesKeyUsage, kind: AesKeyType) -> bytes:
         """The current transaction's working key of ``usage`` and ``kind``."""
@@ -312,18 +298,7 @@ class AesOriginator:
 
     def advance(self) -> AesKsn:
         """End the current transaction; the KSN of the next (KsnExhaustedError at the end)."""
-        key = self.derivation_key()
-        counter = self._counter
-        low = counter & -counter
-        del self._registers[low]
-        if counter.bit_count() < AES_MAX_ONE_BITS:
-            self._fill(key, counter, low.bit_length() - 1)
-        try:
-            self._counter = next_counter(counter, AES_COUNTER_BITS, AES_MAX_ONE_BITS)
-        except KsnExhaustedError:
-            self._registers.clear()
-            self._counter = 0
-            raise
+        self._advance()
         return self.ksn
 
     def __repr__(self) -> str:
