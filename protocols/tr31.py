@@ -166,7 +166,7 @@ def wrap(
 
 
 def _from_hex(text: str, what: str) -> bytes:
-    if not text.isascii():
+    if not text or not all(ch in "0123456789ABCDEFabcdef" for ch in text):
         raise Tr31Error(f"the {what} is not hex")
     try:
         return bytes.fromhex(text)

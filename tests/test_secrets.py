@@ -173,6 +173,7 @@ NOT_CARDHOLDER_DATA = {
     "hal.remote.security.CurveServerKeys": "CURVE keys (repr hides the secret: tested below)",
     "hal.remote.security.CurveClientKeys": "CURVE keys (repr hides the secret: tested below)",
     "tellerhal.emv.EmvApplication": "AID and label from the card's directory",
+    "protocols.tr31.Tr31Key": "a key, no card data (repr hides it: tests/protocols/test_tr31.py)",
 }
 
 

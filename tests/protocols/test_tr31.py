@@ -201,6 +201,8 @@ def test_wrong_kbpk_is_refused_as_mac_error() -> None:
         (lambda b: b[:10], Tr31LengthError),
         (lambda b: b[:20] + "ZZ" + b[22:], Tr31Error),
         (lambda b: b[:20] + "é" + b[21:], Tr31Error),
+        (lambda b: b[:20] + " " + b[21:], Tr31Error),
+        (lambda b: b[:-2] + " 1", Tr31Error),
     ],
 )
 def test_malformed_blocks_get_typed_errors(mutate: object, error: type[Tr31Error]) -> None:
