@@ -87,6 +87,9 @@ class DriverSpec:
             class (``{"card_reader": frozenset({"tracks", "chip", "motor"})}``; names
             from the device class's ``features()``). Certification runs the cases they
             call for and fails a driver that promises nothing.
+        masker: makes the ``spy+`` masker of the driver's protocol (called with
+            ``reveal``; see `hal.transports.spy_maskers.Masker`); ``None``: its traffic
+            is masked whole.
     """
 
     name: str
@@ -97,6 +100,7 @@ class DriverSpec:
     transports: frozenset[str] = frozenset()
     transport_optional: bool = False
     capabilities: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    masker: Callable[[bool], Any] | None = None
 
 
 @dataclass(frozen=True)

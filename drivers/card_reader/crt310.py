@@ -56,6 +56,7 @@ from dataclasses import dataclass
 
 from drivers.card_reader import crt310_codes as codes
 from drivers.card_reader.creator_driver import CreatorDriver, check_common_options
+from drivers.card_reader.creator_maskers import Crt310Masker
 from drivers.card_reader.crt310_link import Crt310Link, shielded
 from hal.address import DeviceAddress
 from hal.device import BackendListener
@@ -430,5 +431,6 @@ CRT310_DRIVER = DriverSpec(
     transports=frozenset({"serial", "memory", "usb"}),
     # The bin is optional (retain_capacity=0 by default): not promised.
     capabilities={"card_reader": frozenset({"tracks", "chip", "motor", "taken_sensor"})},
+    masker=Crt310Masker,
 )
 """The ``crt310`` driver, registered through the ``tellerhal.drivers`` entry point."""

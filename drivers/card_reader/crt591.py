@@ -64,6 +64,7 @@ from dataclasses import dataclass
 from drivers.card_reader import crt591_codes as codes
 from drivers.card_reader.creator_driver import CreatorDriver, check_common_options
 from drivers.card_reader.creator_link import shielded
+from drivers.card_reader.creator_maskers import Crt591Masker
 from drivers.card_reader.crt591_link import Crt591Link
 from hal.address import DeviceAddress
 from hal.device import BackendListener
@@ -493,5 +494,6 @@ CRT591_DRIVER = DriverSpec(
     transports=frozenset({"serial", "memory", "usb"}),
     # A CRT-591 always has its stacker and reject bin (both capacities are >= 1).
     capabilities={"card_reader": frozenset({"issue", "chip", "motor", "retain", "taken_sensor"})},
+    masker=Crt591Masker,
 )
 """The ``crt591`` driver, registered through the ``tellerhal.drivers`` entry point."""

@@ -15,7 +15,8 @@ Each line goes to the logger ``hal.transports.spy`` at INFO, from the host's sid
     crt310+serial:///dev/ttyUSB0 RX   1 ACK: 06
     crt310+serial:///dev/ttyUSB0 RX  60 READ_TRACKS: 02 00 37 45 30 30 37 1F 59 ** ** ...
 
-Masking is per protocol (the address's driver names it), as ``tellerhal decode`` does
+Masking is per protocol (the address's driver names it, and its ``DriverSpec.masker``
+makes the masker), as ``tellerhal decode`` does
 (DESIGN "Security rules"): the protocol's stream decoder cuts the traffic into frames,
 however the reads split it, and each frame shows what cannot hold cardholder data. For
 ``crt310``: track characters in track-read replies, the C-APDU after its header (a
@@ -25,7 +26,8 @@ noise; a frame with masked data has its BCC masked too. For ``crt591``: the C-AP
 CLA INS P1 P2, the R-APDU before SW1 SW2, the card serial number, SAM, memory-card and
 RF data, and the same unknown, bad-BCC and noise rules. A protocol the spy has no
 masker for is masked whole: each chunk shows as its length and ``**`` per byte. The
-maskers are `hal.transports.spy_maskers`'.
+contract is `hal.transports.spy_maskers`; the Creator maskers are
+`drivers.card_reader.creator_maskers`.
 """
 
 from __future__ import annotations
@@ -35,23 +37,13 @@ import logging
 from dataclasses import dataclass
 
 from hal.address import DeviceAddress
-from hal.registry import TransportSpec, make_transport
+from hal.errors import DriverNotFound
+from hal.registry import TransportSpec, driver, make_transport
 from hal.transports.base import Transport
-from hal.transports.spy_maskers import (
-    MASKERS,
-    RX,
-    TX,
-    Crt310Masker,
-    Crt591Masker,
-    Masker,
-    OpaqueMasker,
-)
+from hal.transports.spy_maskers import RX, TX, Masker, OpaqueMasker
 
 __all__ = [
-    "MASKERS",
     "SPY_TRANSPORT",
-    "Crt310Masker",
-    "Crt591Masker",
     "Masker",
     "OpaqueMasker",
     "SpyOptions",
@@ -67,7 +59,8 @@ class SpyTransport:
 
     Args:
         inner: the transport spied on.
-        protocol: the protocol spoken (a key of `MASKERS`; others are masked whole).
+        protocol: the protocol spoken: the driver whose ``DriverSpec.masker`` masks
+            it (a driver without one, or no driver, is masked whole).
         reveal: log every byte unmasked.
         label: how lines name the link; the inner transport's name by default.
         logger: where lines go; ``hal.transports.spy`` by default.
@@ -87,8 +80,7 @@ class SpyTransport:
         self.reveal = reveal
         self.label = label or inner.name
         self.logger = logger if logger is not None else log
-        masker = MASKERS.get(protocol)
-        self._masker: Masker = masker(reveal) if masker is not None else OpaqueMasker(reveal)
+        self._masker: Masker = _masker_for(protocol, reveal)
 
     @property
     def name(self) -> str:
@@ -170,3 +162,15 @@ SPY_TRANSPORT = TransportSpec(
     description="spy+ prefix: logs the traffic of any transport as hex, card data masked",
 )
 """The ``spy`` transport (the ``spy+`` prefix), registered through the entry point."""
+
+
+def _masker_for(protocol: str, reveal: bool) -> Masker:
+    """The masker the driver named ``protocol`` declares, or `OpaqueMasker`."""
+    try:
+        make = driver(protocol).masker if protocol else None
+    except DriverNotFound:
+        make = None
+    if make is None:
+        return OpaqueMasker(reveal)
+    masker: Masker = make(reveal)
+    return masker

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import pytest
 
+from drivers.card_reader.creator_maskers import Crt310Masker, Crt591Masker
+from hal import registry
 from hal.address import DeviceAddress
 from hal.registry import make_transport
 from hal.transports.memory import MEMORY_TRANSPORT, MemoryTransport, memory_pair
-from hal.transports.spy import (
-    SPY_TRANSPORT,
-    Crt310Masker,
-    Crt591Masker,
-    OpaqueMasker,
-    SpyTransport,
-)
+from hal.transports.spy import SPY_TRANSPORT, OpaqueMasker, SpyTransport
 from protocols import crt591
 from protocols.crt310 import (
     CardPosition,
@@ -293,3 +290,36 @@ async def test_spy_prefix_uses_the_crt591_masker(caplog: pytest.LogCaptureFixtur
     assert any(" RX " in line and line.endswith("90 00 03 **") for line in out)
     assert not any(" bytes: " in line for line in out)  # not masked whole
     assert not leaks("\n".join(out))
+
+
+def test_a_driver_brings_its_own_masker(caplog: pytest.LogCaptureFixture) -> None:
+    """A vendor's driver declares its masker in its DriverSpec; hal names no vendor."""
+
+    class Vendor:
+        def __init__(self, reveal: bool) -> None:
+            self.reveal = reveal
+
+        def lines(self, direction: str, data: bytes) -> list[str]:
+            return [f"vendor {direction} {len(data)}"]
+
+        def reset(self) -> None:
+            pass
+
+    spec = registry.DriverSpec(
+        name="vendorx",
+        device_classes=frozenset({"card_reader"}),
+        options=VendorOptions,
+        factory=lambda address, options: None,  # type: ignore[arg-type,return-value]
+        masker=Vendor,
+    )
+    a, _ = memory_pair("vendor-spy")
+    with registered(spec):
+        assert isinstance(SpyTransport(a, protocol="vendorx")._masker, Vendor)
+    # Without the driver registered, or with no masker, the traffic is masked whole.
+    assert isinstance(SpyTransport(a, protocol="vendorx")._masker, OpaqueMasker)
+    assert isinstance(SpyTransport(a, protocol="")._masker, OpaqueMasker)
+
+
+@dataclass(frozen=True)
+class VendorOptions:
+    """No options."""
