@@ -36,16 +36,27 @@ __all__ = [
     "DeviceError",
     "DeviceNotReady",
     "DriverNotFound",
+    "DukptOverflow",
+    "DuplicateKey",
     "ErrorCode",
+    "FormatNotSupported",
     "FramingError",
     "HalError",
     "HalTimeout",
     "HardwareError",
     "InvalidData",
+    "InvalidKeyLength",
     "InvalidMedia",
+    "KcvMismatch",
+    "KeyInvalid",
+    "KeyNoValue",
+    "KeyNotFound",
+    "KeyNotSupported",
     "LedgerError",
     "MediaJam",
     "MediaRetained",
+    "ModeNotSupported",
+    "NoKeyRam",
     "NoMedia",
     "Occupied",
     "ProtocolError",
@@ -58,6 +69,7 @@ __all__ = [
     "TransportError",
     "UnknownCodeError",
     "UnsupportedOperation",
+    "UseViolation",
     "WriteMethod",
     "error_class_for",
 ]
@@ -83,6 +95,21 @@ class ErrorCode(StrEnum):
     ATR_NOT_OBTAINED = "atrNotObtained"
     CHIP_POWER_NOT_SUPPORTED = "chipPowerNotSupported"
     INVALID_DATA = "invalidData"
+    # PinPad, KeyManagement, Crypto and Keyboard
+    KEY_NOT_FOUND = "keyNotFound"
+    KEY_NO_VALUE = "keyNoValue"
+    USE_VIOLATION = "useViolation"
+    KCV_VERIFICATION_FAIL = "kcvVerificationFail"
+    INVALID_KEY_LENGTH = "invalidKeyLength"
+    FORMAT_NOT_SUPPORTED = "formatNotSupported"
+    MODE_NOT_SUPPORTED = "modeNotSupported"
+    DUPLICATE_KEY = "duplicateKey"
+    NO_KEY_RAM = "noKeyRam"
+    DUKPT_OVERFLOW = "dukptOverflow"
+    KEY_INVALID = "keyInvalid"
+    KEY_NOT_SUPPORTED = "keyNotSupported"
+    NO_TERMINATE_KEYS = "noTerminatekeys"
+    MINIMUM_LENGTH = "minimumLength"
 
 
 class ConfigurationError(HalError, ValueError):
@@ -243,6 +270,78 @@ class ChipPowerNotSupported(DeviceError):
     default_error_code = ErrorCode.CHIP_POWER_NOT_SUPPORTED.value
 
 
+class KeyNotFound(DeviceError):
+    """No key of that name is loaded in the PIN pad."""
+
+    default_error_code = ErrorCode.KEY_NOT_FOUND.value
+
+
+class KeyNoValue(DeviceError):
+    """The key's name exists but it has no value yet (its components are incomplete)."""
+
+    default_error_code = ErrorCode.KEY_NO_VALUE.value
+
+
+class UseViolation(DeviceError):
+    """A key used outside its usage or mode of use (a MAC key asked for a PIN block)."""
+
+    default_error_code = ErrorCode.USE_VIOLATION.value
+
+
+class KcvMismatch(DeviceError):
+    """A key whose check value differs from the one that came with it; not loaded."""
+
+    default_error_code = ErrorCode.KCV_VERIFICATION_FAIL.value
+
+
+class InvalidKeyLength(DeviceError):
+    """A key of a length its algorithm does not have."""
+
+    default_error_code = ErrorCode.INVALID_KEY_LENGTH.value
+
+
+class FormatNotSupported(DeviceError):
+    """A PIN block format (or key block version) the PIN pad does not make."""
+
+    default_error_code = ErrorCode.FORMAT_NOT_SUPPORTED.value
+
+
+class ModeNotSupported(DeviceError):
+    """A cipher mode or algorithm the PIN pad does not offer for that key."""
+
+    default_error_code = ErrorCode.MODE_NOT_SUPPORTED.value
+
+
+class DuplicateKey(DeviceError):
+    """A key of that name already exists and cannot be replaced that way."""
+
+    default_error_code = ErrorCode.DUPLICATE_KEY.value
+
+
+class NoKeyRam(DeviceError):
+    """The PIN pad has no room for another key."""
+
+    default_error_code = ErrorCode.NO_KEY_RAM.value
+
+
+class DukptOverflow(DeviceError):
+    """The DUKPT key's transaction counter is exhausted: no more PIN blocks from it."""
+
+    default_error_code = ErrorCode.DUKPT_OVERFLOW.value
+
+
+class KeyInvalid(DeviceError):
+    """A key name in active or terminate keys that is no key of this keyboard."""
+
+    default_error_code = ErrorCode.KEY_INVALID.value
+
+
+class KeyNotSupported(DeviceError):
+    """A key the keyboard has but cannot use in this entry."""
+
+    default_error_code = ErrorCode.KEY_NOT_SUPPORTED.value
+
+
 _BY_ERROR_CODE: dict[str, type[DeviceError]] = {
     str(cls.default_error_code): cls
     for cls in (
@@ -260,6 +359,18 @@ _BY_ERROR_CODE: dict[str, type[DeviceError]] = {
         ProtocolNotSupported,
         AtrNotObtained,
         ChipPowerNotSupported,
+        KeyNotFound,
+        KeyNoValue,
+        UseViolation,
+        KcvMismatch,
+        InvalidKeyLength,
+        FormatNotSupported,
+        ModeNotSupported,
+        DuplicateKey,
+        NoKeyRam,
+        DukptOverflow,
+        KeyInvalid,
+        KeyNotSupported,
     )
 }
 
