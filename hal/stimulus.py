@@ -8,11 +8,12 @@ bench a person does it when prompted. The contract tests see only these methods.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hal.errors import UnsupportedOperation
 
-__all__ = ["CardReaderStimulus", "CardSample"]
+__all__ = ["CardReaderStimulus", "CardSample", "PinPadStimulus"]
 
 
 @dataclass(frozen=True, repr=False)
@@ -82,3 +83,20 @@ class CardReaderStimulus(ABC):
             UnsupportedOperation: this stimulus cannot tell (the reader issues no cards).
         """
         raise UnsupportedOperation(f"{type(self).__name__} cannot count a card stacker")
+
+
+class PinPadStimulus(ABC):
+    """What a customer does to a PIN pad's keyboard."""
+
+    @abstractmethod
+    async def press_keys(self, keys: Sequence[str], *, timeout: float = 10.0) -> None:
+        """Press ``keys`` (XFS4IoT key names: ``zero``..``nine``, ``enter``, ``cancel``,
+        ``clear``, ``backspace``, ``fdk01``...) one after another.
+
+        Waits (up to ``timeout``) until an entry is under way on the pad, then presses
+        them in order; returns once the pad has taken them all.
+        """
+
+    @abstractmethod
+    async def entry_active(self) -> bool:
+        """Whether the pad is in an entry now (its keyboard accepting keys)."""
