@@ -186,6 +186,7 @@ class PinPad(Device[PinPadStatus, PinPadCapabilities]):
                 and no ``auto_end`` (``noTerminatekeys``).
             HalTimeout: the customer did not finish within ``timeout`` (the PIN typed
                 so far is discarded).
+            SequenceError: the pad needs `set_pin_block_data` first.
         """
 
     @abstractmethod
@@ -236,7 +237,29 @@ class PinPad(Device[PinPadStatus, PinPadCapabilities]):
             FormatNotSupported: a format this pad or this key does not make.
             InvalidData: a PAN that is not 13-19 digits (12-19 for format 4).
             SequenceError: no PIN was entered (or it was already used).
+            InvalidData: arguments other than those given to `set_pin_block_data`
+                before this entry.
             DukptOverflow: the DUKPT key's counter is exhausted.
+        """
+
+    @abstractmethod
+    async def set_pin_block_data(
+        self,
+        key: str,
+        *,
+        format: PinFormat,
+        customer_data: str = "",
+        padding: int = 0x0F,
+        timeout: float | None = None,
+    ) -> None:
+        """Give the PIN block's data before the PIN is entered (XFS4IoT
+        ``PinPad.SetPinBlockData``).
+
+        Some pads (``capabilities().pin_block_data_first``, e.g. the ZT588) format the
+        PIN block when the entry starts: on them call this before `pin_entry`, then
+        `get_pin_block` with the same arguments. Other pads accept it too, so an app
+        that always calls it runs on every pad. Arguments and errors as
+        `get_pin_block`; the key's usage is checked here already.
         """
 
     # --- key management ---------------------------------------------------------------
@@ -478,6 +501,12 @@ class PinPadBackend(Protocol):
         self, key: str, format: PinFormat, customer_data: str, padding: int
     ) -> PinBlock:
         """Encipher the PIN entered under ``key``; erase the PIN."""
+
+    async def set_pin_block_data(
+        self, key: str, format: PinFormat, customer_data: str, padding: int
+    ) -> None:
+        """Take the next PIN block's data before the entry (a pad that formats late
+        may ignore it; the service has checked the key's usage)."""
 
     async def load_component(
         self, name: str, component: bytes, attributes: KeyAttributes, kcv: bytes

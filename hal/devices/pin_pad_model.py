@@ -334,6 +334,8 @@ class PinPadCapabilities:
         data_entry: its keyboard does clear data entry.
         max_keys: how many keys it holds.
         pin_max: the longest PIN it takes.
+        pin_block_data_first: the pad needs ``set_pin_block_data`` before a PIN entry
+            (XFS4IoT ``setPinblockDataRequired``): it formats the block as entry starts.
         firmware: the firmware version it reports (``""`` when it tells none).
     """
 
@@ -356,6 +358,7 @@ class PinPadCapabilities:
     data_entry: bool = True
     max_keys: int = 64
     pin_max: int = 12
+    pin_block_data_first: bool = False
     firmware: str = ""
 
     def features(self) -> frozenset[str]:
