@@ -494,6 +494,25 @@ class SyncPinPad(SyncDevice[PinPadStatus, PinPadCapabilities]):
             timeout=timeout,
         )
 
+    def set_pin_block_data(
+        self,
+        key: str,
+        *,
+        format: PinFormat,
+        customer_data: str = "",
+        padding: int = 0x0F,
+        timeout: float | None = None,
+    ) -> None:
+        """See `PinPad.set_pin_block_data`."""
+        self._call(
+            self._device.set_pin_block_data,
+            key,
+            format=format,
+            customer_data=customer_data,
+            padding=padding,
+            timeout=timeout,
+        )
+
     def import_key_component(
         self,
         name: str,
