@@ -19,7 +19,7 @@ import argparse
 import json
 import string
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Any, NoReturn
 
@@ -41,7 +41,19 @@ class InputError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    """Argument errors as one ``error: ...`` line and exit 2 (no usage block)."""
+    """Argument errors as one ``error: ...`` line and exit 2 (no usage block).
+
+    Leftover arguments are refused here, without echoing them (they may hold a key),
+    instead of being handed up to the top-level parser, which would quote them.
+    """
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error("unrecognized arguments")
+        return parsed, extras
 
     def error(self, message: str) -> NoReturn:
         if message.startswith("unrecognized arguments"):
@@ -588,7 +600,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
             "JSON object. Exit 0 done, 1 a MAC that does not verify, 2 bad input."
         ),
     )
-    actions = _group(parser, "crypto_action")
+    actions = parser.add_subparsers(dest="crypto_action", metavar="ACTION", parser_class=_Parser)
+    parser.set_defaults(func=_no_action)
     _register_pinblock(actions)
     _register_kcv(actions)
     _register_tr31(actions)
@@ -596,6 +609,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     _register_mac(actions)
     _register_cipher(actions, "encrypt")
     _register_cipher(actions, "decrypt")
+
+
+def _no_action(args: argparse.Namespace) -> int:
+    print(f"error: {_PROGRAM}: choose an action (see --help)", file=sys.stderr)
+    return 2
 
 
 def _print(result: Result, as_json: bool) -> None:

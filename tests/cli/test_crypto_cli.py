@@ -486,6 +486,22 @@ def test_argument_errors_are_one_line_and_do_not_echo_values(
     assert "--key" in err
 
 
+def test_unrecognised_arguments_are_refused_without_echoing_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A mistyped option followed by a key must not print the key.
+    with pytest.raises(SystemExit) as info:
+        main(["crypto", "kcv", "--algorithm", "tdes", "--key", "00" * 8, "--kye", SECRET_KEY])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err == "error: tellerhal crypto kcv: unrecognized arguments (see --help)\n"
+
+
+def test_no_action_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["crypto"]) == 2
+    assert capsys.readouterr().err == "error: tellerhal crypto: choose an action (see --help)\n"
+
+
 def test_help_says_decode_is_for_test_keys(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["crypto", "pinblock", "decode", "--help"])
