@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hal.devices.card_reader import CardData, DataStatus, ReadResult, Track
+from hal.devices.pin_pad import PinFormat
 from hal.remote import interfaces as remote
 from hal.remote.messages import Header, Message, MessageType
 from hal.remote.security import CurveClientKeys, CurveServerKeys
@@ -130,6 +131,7 @@ def _card_data_holders() -> Iterator[object]:
     yield remote.WriteRawDataPayload({Track.TRACK1: t1, Track.TRACK2: t2})
     yield remote.ChipIOPayload(bytes.fromhex("00DC010C") + bytes((len(record),)) + record)
     yield remote.ChipIOCompletion(record + b"\x90\x00")
+    yield remote.GetPinBlockPayload("pin_key", PinFormat.ISO0, PAN.encode(), 0x0F)
     header = Header(type=MessageType.COMMAND, name="CardReader.WriteRawData", request_id=1)
     yield Message(header, {"data": {"track2": {"blob": 0}}}, (t2, record))
     outcome = Outcome("success", result=record + b"\x90\x00")  # what chip_io returned
@@ -173,6 +175,24 @@ NOT_CARDHOLDER_DATA = {
     "hal.remote.security.CurveServerKeys": "CURVE keys (repr hides the secret: tested below)",
     "hal.remote.security.CurveClientKeys": "CURVE keys (repr hides the secret: tested below)",
     "tellerhal.emv.EmvApplication": "AID and label from the card's directory",
+    # The PinPad over the remote: keys, data and MACs, no card data (each repr shows
+    # lengths: tests/hal/remote/test_pin_pad_codec.py).
+    **{
+        f"hal.remote.interfaces.{name}": "keys, data, MACs or KCVs; repr shows lengths"
+        for name in (
+            "ImportKeyComponentPayload",
+            "ActivateKeyPayload",
+            "ImportKeyPayload",
+            "ImportKeyBlockPayload",
+            "KcvCompletion",
+            "CryptoDataPayload",
+            "CryptoDataCompletion",
+            "GenerateMacPayload",
+            "MacCompletion",
+            "VerifyMacPayload",
+            "RandomCompletion",
+        )
+    },
     "protocols.tr31.Tr31Key": "a key, no card data (repr hides it: tests/protocols/test_tr31.py)",
 }
 

@@ -9,7 +9,8 @@ Server side (``tellerhal serve`` builds on it)::
 
 Client side: ``hal.open("zmq://127.0.0.1:5740/card_reader")`` or
 ``hal.open("zmq+ipc:///run/tellerhal/kiosk.sock/card_reader")`` gives a
-`RemoteCardReader`, which behaves like the in-process reader. The wire format is in
+`RemoteCardReader`, which behaves like the in-process reader; ``.../pin_pad`` a
+`RemotePinPad`. The wire format is in
 ``docs/remote.md`` and `hal.remote.messages`.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 from hal.remote.card_reader import RemoteCardReader
 from hal.remote.client import Session, session_for
 from hal.remote.messages import VERSION, AckStatus, Header, Message, MessageType
+from hal.remote.pin_pad import RemotePinPad
 from hal.remote.security import (
     ANY,
     CurveClientKeys,
@@ -36,6 +38,7 @@ __all__ = [
     "Message",
     "MessageType",
     "RemoteCardReader",
+    "RemotePinPad",
     "RemoteServer",
     "Session",
     "check_endpoint_security",

@@ -366,8 +366,8 @@ class Dispatcher:
     async def _run(self, request: Request, payload: Any, timeout: float | None) -> None:
         request.started = True
         command = request.command
-        method = getattr(self._devices[request.device], command.method)
-        arguments = command.arguments(payload)
+        method_name, arguments = command.call_of(payload)
+        method = getattr(self._devices[request.device], method_name)
         try:
             if request.cancel_requested:
                 raise asyncio.CancelledError  # cancelled before it began

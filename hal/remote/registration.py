@@ -6,8 +6,9 @@ Addresses (entry point ``zmq`` in group ``tellerhal.drivers``)::
     zmq+ipc:///PATH/TO/SOCKET/DEVICE[?...]
 
 ``zmq://`` reaches ``tcp://HOST:PORT``; ``zmq+ipc://`` the Unix socket ``ipc:///PATH/TO/
-SOCKET``. ``DEVICE`` (the last path segment) is the device's name on the server
-(``card_reader``). Options:
+SOCKET``. ``DEVICE`` (the last path segment) is the device's name on the server, which
+is its kind in a kiosk: ``card_reader`` (a `RemoteCardReader`) or ``pin_pad`` (a
+`RemotePinPad`). Options:
 
 - ``timeout``: seconds for the handshake and for each acknowledge (default 5);
 - ``heartbeat``: seconds between heartbeats (default: the server's interval);
@@ -22,14 +23,17 @@ this module loads); it only names the socket, the driver does the rest.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hal.address import DeviceAddress
 from hal.device import Device
 from hal.errors import ConfigurationError
 from hal.registry import DriverSpec, TransportSpec, register, transports
 from hal.remote.card_reader import RemoteCardReader
+from hal.remote.pin_pad import RemotePinPad
 from hal.remote.security import CurveClientKeys
 
 __all__ = [
@@ -136,19 +140,28 @@ def open_remote_device(address: DeviceAddress, options: ZmqOptions) -> Device[ob
     curve = None
     if options.client_key is not None and options.server_key is not None:
         curve = CurveClientKeys.from_files(options.client_key, options.server_key)
-    if device != "card_reader":
+    client = _CLIENTS.get(device)
+    if client is None:
+        known = ", ".join(sorted(_CLIENTS))
         raise ConfigurationError(
-            f"{address.location}: the remote client knows card_reader devices; got {device!r}"
+            f"{address.location}: the remote client knows {known} devices; got {device!r}"
         )
-    reader: Device[object, object] = RemoteCardReader(  # type: ignore[assignment]
+    built: Device[object, object] = client(
         endpoint, device, timeout=options.timeout, heartbeat=options.heartbeat, curve=curve
     )
-    return reader
+    return built
+
+
+#: The client class of each device name a kiosk may serve (the name is the class).
+_CLIENTS: dict[str, Callable[..., Device[Any, Any]]] = {
+    "card_reader": RemoteCardReader,
+    "pin_pad": RemotePinPad,
+}
 
 
 ZMQ_DRIVER = DriverSpec(
     name="zmq",
-    device_classes=frozenset({"card_reader"}),
+    device_classes=frozenset({"card_reader", "pin_pad"}),
     options=ZmqOptions,
     factory=open_remote_device,
     description="a device served by tellerhal serve, over ZeroMQ (tcp, or ipc with zmq+ipc)",

@@ -11,7 +11,7 @@ import hal
 from hal import registry
 from hal.address import DeviceAddress
 from hal.errors import ConfigurationError
-from hal.remote import RemoteCardReader
+from hal.remote import RemoteCardReader, RemotePinPad
 from hal.remote.registration import ZMQ_DRIVER, ZmqOptions, remote_endpoint
 
 
@@ -73,9 +73,17 @@ def test_bad_options_are_refused(query: str, why: str) -> None:
         hal.open(f"zmq://127.0.0.1:5740/card_reader?{query}")
 
 
-def test_only_card_readers_have_a_remote_client_yet() -> None:
-    with pytest.raises(ConfigurationError, match="card_reader devices"):
-        hal.open("zmq://127.0.0.1:5740/pin_pad")
+def test_hal_open_builds_a_remote_pin_pad() -> None:
+    device = hal.open("zmq://127.0.0.1:5740/pin_pad?timeout=0.5")
+    assert isinstance(device, RemotePinPad)
+    assert device.endpoint == "tcp://127.0.0.1:5740"
+    assert device.name == "pin_pad"
+    assert isinstance(hal.open("zmq+ipc:///tmp/x.sock/pin_pad"), RemotePinPad)
+
+
+def test_devices_without_a_remote_client_are_refused() -> None:
+    with pytest.raises(ConfigurationError, match="knows card_reader, pin_pad devices"):
+        hal.open("zmq://127.0.0.1:5740/cash_dispenser")
 
 
 def test_missing_key_files_are_a_configuration_error(tmp_path: Path) -> None:
