@@ -194,6 +194,8 @@ NOT_CARDHOLDER_DATA = {
         )
     },
     "protocols.tr31.Tr31Key": "a key, no card data (repr hides it: tests/protocols/test_tr31.py)",
+    "hal.devices.pin_pad_model.KeyDetail": "a key's KCV and KSN: they identify, not reveal",
+    "hal.devices.pin_pad_model.PinBlock": "an enciphered PIN block (repr shows its length)",
 }
 
 
