@@ -1,4 +1,5 @@
-"""A `CardReaderStimulus` for the vendor's bench: a person does what the suite asks.
+"""The vendor's bench: a person does what the suite asks (`CardReaderStimulus`,
+`PinPadStimulus`).
 
 The contract cases need a customer (insert a card, take it) and a witness (where is the
 card now? how many cards are in the retain bin?). On real hardware this stimulus asks a
@@ -17,6 +18,9 @@ person at the terminal, and reads the test cards' expected contents from a TOML 
 
 Profiles the suite uses: ``visa`` (tracks and a chip), ``unreadable`` (blank stripe, no
 chip), ``never_taken`` (any card; the person leaves it at the exit).
+
+A PIN pad needs no file: the person is asked to press keys (test PINs such as
+``4 7 2 9 ENTER``) when the pad asks for input, and whether the pad is waiting for keys.
 """
 
 from __future__ import annotations
@@ -26,14 +30,15 @@ import queue
 import sys
 import threading
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from hal.devices.pin_pad_model import DIGIT_KEYS
 from hal.errors import ConfigurationError, HalTimeout
-from hal.stimulus import CardReaderStimulus, CardSample
+from hal.stimulus import CardReaderStimulus, CardSample, PinPadStimulus
 
-__all__ = ["BenchCardReaderStimulus", "load_bench_cards"]
+__all__ = ["BenchCardReaderStimulus", "BenchPinPadStimulus", "key_label", "load_bench_cards"]
 
 POSITIONS = ("none", "exit", "inside", "jammed", "retained", "customer")
 
@@ -143,24 +148,18 @@ class _TerminalLines:
         raise ConfigurationError("standard input ended: nobody is at the bench")
 
 
-class BenchCardReaderStimulus(CardReaderStimulus):
-    """Asks a person to act and to say what they see.
+class _Person:
+    """Asks a person at the bench and reads the answers.
 
     Args:
-        cards: the bench's test cards by profile name.
         ask: how a question reaches the person and the answer comes back; default: the
             terminal (prompts on ``out``, answers read from standard input).
         out: where instructions are written.
     """
 
     def __init__(
-        self,
-        cards: dict[str, CardSample],
-        *,
-        ask: Callable[[str], str] | None = None,
-        out: TextIO = sys.stderr,
+        self, *, ask: Callable[[str], str] | None = None, out: TextIO = sys.stderr
     ) -> None:
-        self._cards = cards
         self._ask = ask
         self._out = out
         self._terminal: _TerminalLines | None = None
@@ -182,6 +181,27 @@ class BenchCardReaderStimulus(CardReaderStimulus):
             self._out.write(f"\n(time is up after {timeout} s: that step is abandoned)\n")
             raise HalTimeout(f"the person did not answer within {timeout} s: {text}") from None
         return answer.strip()
+
+
+class BenchCardReaderStimulus(_Person, CardReaderStimulus):
+    """Asks a person to act and to say what they see.
+
+    Args:
+        cards: the bench's test cards by profile name.
+        ask: how a question reaches the person and the answer comes back; default: the
+            terminal (prompts on ``out``, answers read from standard input).
+        out: where instructions are written.
+    """
+
+    def __init__(
+        self,
+        cards: dict[str, CardSample],
+        *,
+        ask: Callable[[str], str] | None = None,
+        out: TextIO = sys.stderr,
+    ) -> None:
+        super().__init__(ask=ask, out=out)
+        self._cards = cards
 
     async def insert_card(self, profile: str = "visa") -> CardSample:
         card = self._cards.get(profile)
@@ -224,3 +244,48 @@ class BenchCardReaderStimulus(CardReaderStimulus):
             if answer.isdigit():
                 return int(answer)
             self._out.write("Please answer with a number.\n")
+
+
+#: How a key is labelled for the person at the bench.
+_KEY_LABELS = {
+    **{name: str(digit) for digit, name in enumerate(DIGIT_KEYS)},
+    "enter": "ENTER",
+    "cancel": "CANCEL",
+    "clear": "CLEAR",
+    "backspace": "BACKSPACE",
+    "help": "HELP",
+    "decPoint": ".",
+    "doubleZero": "00",
+}
+
+
+def key_label(name: str) -> str:
+    """The label of the key ``name`` as printed on a PIN pad (``fdk01``: ``F1``)."""
+    if name in _KEY_LABELS:
+        return _KEY_LABELS[name]
+    if name.startswith("fdk") and name[3:].isdigit():
+        return f"F{int(name[3:])}"
+    return name
+
+
+class BenchPinPadStimulus(_Person, PinPadStimulus):
+    """Asks a person at the bench to press keys on the PIN pad under test.
+
+    The keys the suite asks for are test PINs (never a real customer's): they are shown
+    to the person, one label per key (``4 7 2 9 ENTER``).
+    """
+
+    async def press_keys(self, keys: Sequence[str], *, timeout: float = 10.0) -> None:
+        labels = " ".join(key_label(k) for k in keys)
+        await self._prompt(
+            f"When the PIN pad asks for input, press these keys on it, in order: {labels}  "
+            f"-- then press Enter here (within {timeout:g} s).",
+            timeout,
+        )
+
+    async def entry_active(self) -> bool:
+        while True:
+            answer = (await self._prompt("Is the PIN pad waiting for keys now? (yes/no)")).lower()
+            if answer in ("yes", "y", "no", "n"):
+                return answer.startswith("y")
+            self._out.write("Please answer yes or no.\n")
