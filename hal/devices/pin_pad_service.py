@@ -626,7 +626,7 @@ class PinPadService(DeviceService[PinPadStatus, PinPadCapabilities], PinPad):
             self._check_unwrapping(wrapper, KeyUsage.KBPK, "key block protection key")
             wanted = _TR31_VERSION_ALGORITHM[version]
             if wrapper.algorithm is not wanted:
-                raise InvalidData(
+                raise FormatNotSupported(
                     f"a version {version.value} key block is protected by a {wanted.value} "
                     f"key; {kbpk!r} is {wrapper.algorithm.value}"
                 )

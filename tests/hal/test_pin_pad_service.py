@@ -10,7 +10,9 @@ simulator's PIN pad model, the real secure element: PIN blocks are deciphered wi
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -28,6 +30,13 @@ from hal.devices.pin_pad_model import (
     PinPadStatus,
 )
 from hal.devices.pin_pad_service import PinPadService
+from protocols import dukpt, dukpt_aes, pinblock, tr31
+from protocols.crypto_primitives import encrypt_ecb
+from protocols.kcv import kcv_legacy
+from protocols.pinblock import decipher_pin_block
+from protocols.tr31_header import Header, Version
+from simulator.models.pin_pad import PinPadModel
+from simulator.pin_pad_control import PinPadControl
 
 PAN = "4761739001010010"
 KEY_HEX = "0123456789ABCDEFFEDCBA9876543210"
@@ -441,3 +450,528 @@ async def test_the_service_repr_names_the_backend_only(pad: PinPadService) -> No
     assert repr(pad) == "PinPadService(name='pin_pad', backend=_Unreachable)"
     assert dataclasses.is_dataclass(await pad.capabilities())
     assert await pad.status() == PinPadStatus()
+
+
+# --- over the simulator's PIN pad ---------------------------------------------------------
+#
+# Keys go in through the service as a custodian loads them: a TDES KEK from two clear
+# components with their check values, then working keys enciphered under it.
+
+PIN = "739182"  # distinctive: it must be found nowhere but in the block
+KEK_PARTS = (
+    bytes.fromhex("0123456789ABCDEF0123456789ABCDEF"),
+    bytes.fromhex("F0E1D2C3B4A5968778695A4B3C2D1E0F"),
+)
+KEK = bytes(a ^ b for a, b in zip(*KEK_PARTS, strict=True))
+PIN_KEY = bytes.fromhex("1C2D3E4F5A6B7C8D9EAFB0C1D2E3F405")
+AES_PIN_KEY = bytes.fromhex("00112233445566778899AABBCCDDEEFF")
+DATA_KEY = bytes.fromhex("89ABCDEF0123456776543210FEDCBA98")
+MAC_KEY = bytes.fromhex("3131313131313131A2A2A2A2A2A2A2A2")
+# ANSI X9.24-1:2009 A.4: the BDK's IPEK for KSN FFFF9876543210E00000.
+IPEK = bytes.fromhex("6AC292FAA1315B4D858AB3A3D7D5933A")
+IPEK_KSN = bytes.fromhex("FFFF9876543210E00000")
+SECRET_KEYS = (*KEK_PARTS, KEK, PIN_KEY, AES_PIN_KEY, DATA_KEY, MAC_KEY, IPEK)
+
+
+def _kcv(key: bytes, algorithm: KeyAlgorithm = KeyAlgorithm.TDES) -> bytes:
+    return kcv_legacy(algorithm, key)
+
+
+async def _load_kek(
+    pad: PinPadService,
+    name: str = "kek",
+    *,
+    usage: KeyUsage = KeyUsage.KEK,
+    mode: ModeOfUse = ModeOfUse.BOTH,
+) -> None:
+    for part in KEK_PARTS:
+        await pad.import_key_component(
+            name, part, algorithm=KeyAlgorithm.TDES, kcv=_kcv(part), usage=usage, mode_of_use=mode
+        )
+    await pad.activate_key(name, kcv=_kcv(KEK))
+
+
+async def _load(
+    pad: PinPadService,
+    name: str,
+    key: bytes,
+    usage: KeyUsage,
+    mode: ModeOfUse,
+    *,
+    algorithm: KeyAlgorithm = KeyAlgorithm.TDES,
+    ksn: bytes = b"",
+    kek: str = "kek",
+) -> hal.KeyDetail:
+    return await pad.import_key(
+        name,
+        encrypt_ecb(KeyAlgorithm.TDES, KEK, key),
+        kek=kek,
+        usage=usage,
+        algorithm=algorithm,
+        mode_of_use=mode,
+        kcv=_kcv(key, algorithm),
+        ksn=ksn,
+    )
+
+
+@dataclasses.dataclass
+class Sim:
+    pad: PinPadService
+    control: PinPadControl
+    model: PinPadModel
+
+    async def enter(self, pin: str = PIN, **kwargs: Any) -> hal.PinEntryResult:
+        """A PIN entry the customer completes with ``pin`` and enter."""
+        entry = asyncio.create_task(self.pad.pin_entry(timeout=5, **kwargs))
+        await self.control.type_pin(pin, timeout=5)
+        return await entry
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Sim]:
+    model = PinPadModel()
+    pad = PinPadService(model)
+    await pad.open()
+    try:
+        await _load_kek(pad)
+        await _load(pad, "pin", PIN_KEY, KeyUsage.PIN, ModeOfUse.ENCRYPT)
+        await _load(
+            pad, "pin_aes", AES_PIN_KEY, KeyUsage.PIN, ModeOfUse.BOTH, algorithm=KeyAlgorithm.AES
+        )
+        await _load(pad, "data", DATA_KEY, KeyUsage.DATA, ModeOfUse.BOTH)
+        await _load(pad, "data_e", DATA_KEY, KeyUsage.DATA, ModeOfUse.ENCRYPT)
+        await _load(pad, "mac", MAC_KEY, KeyUsage.MAC_ISO9797_3, ModeOfUse.GENERATE_VERIFY)
+        await _load(pad, "mac_v", MAC_KEY, KeyUsage.MAC_ISO9797_1, ModeOfUse.VERIFY)
+        yield Sim(pad, PinPadControl(model), model)
+    finally:
+        await pad.close()
+
+
+@pytest.mark.parametrize(
+    ("key", "fmt", "pan", "secret"),
+    [
+        ("pin", PinFormat.ISO0, PAN, PIN_KEY),
+        ("pin", PinFormat.ISO1, "", PIN_KEY),
+        ("pin", PinFormat.ISO3, PAN, PIN_KEY),
+        ("pin_aes", PinFormat.ISO4, PAN, AES_PIN_KEY),
+    ],
+)
+async def test_a_pin_typed_comes_back_from_its_block(
+    sim: Sim, key: str, fmt: PinFormat, pan: str, secret: bytes
+) -> None:
+    events = sim.pad.events(kinds=[hal.EnterData, hal.KeyEvent])
+    result = await sim.enter()
+    assert result == hal.PinEntryResult(len(PIN), hal.EntryCompletion.ENTER, "enter")
+    block = await sim.pad.get_pin_block(key, format=fmt, customer_data=pan)
+    assert block.format is fmt
+    assert block.ksn == b""
+    number = {"iso0": 0, "iso1": 1, "iso3": 3, "iso4": 4}[fmt.value]
+    assert decipher_pin_block(number, secret, block.block, pan or None) == PIN
+    seen = events.drain()
+    assert isinstance(seen[0], hal.EnterData)
+    keys = [e for e in seen if isinstance(e, hal.KeyEvent)]
+    assert [(e.completion, e.digit) for e in keys] == [
+        *[(hal.EntryCompletion.CONTINUE, None)] * len(PIN),
+        (hal.EntryCompletion.ENTER, "enter"),
+    ]
+    ids = {e.command_id for e in seen}
+    assert len(ids) == 1
+    assert None not in ids
+    # A PIN makes one block.
+    with pytest.raises(hal.SequenceError, match="no PIN is waiting"):
+        await sim.pad.get_pin_block(key, format=fmt, customer_data=pan)
+
+
+async def test_a_dukpt_pin_block_comes_with_its_ksn(sim: Sim) -> None:
+    detail = await _load(
+        sim.pad, "ipek", IPEK, KeyUsage.INITIAL_DUKPT, ModeOfUse.DERIVE, ksn=IPEK_KSN
+    )
+    assert detail.usage is KeyUsage.INITIAL_DUKPT
+    blocks = []
+    for _ in range(2):
+        await sim.enter()
+        blocks.append(await sim.pad.get_pin_block("ipek", format=PinFormat.ISO0, customer_data=PAN))
+    assert blocks[0].ksn != blocks[1].ksn
+    for block in blocks:
+        assert block.ksn[:8] == IPEK_KSN[:8]
+        clear = dukpt.decrypt_pin_block(IPEK, block.ksn, block.block)
+        assert pinblock.recover_pin(0, clear, PAN) == PIN
+    with pytest.raises(hal.FormatNotSupported, match="iso4 PIN block is enciphered under aes"):
+        await sim.pad.get_pin_block("ipek", format=PinFormat.ISO4, customer_data=PAN)
+
+
+async def test_an_aes_dukpt_key_makes_format_4_blocks(sim: Sim) -> None:
+    initial_key = bytes.fromhex("1273671EA26AC29AFA4D1084127652A1")
+    initial_ksn = bytes.fromhex("123456789012345600000000")
+    await _load(
+        sim.pad,
+        "ipek_aes",
+        initial_key,
+        KeyUsage.INITIAL_DUKPT,
+        ModeOfUse.DERIVE,
+        algorithm=KeyAlgorithm.AES,
+        ksn=initial_ksn,
+    )
+    await sim.enter()
+    with pytest.raises(hal.FormatNotSupported, match="iso0 PIN block is enciphered under tdes"):
+        await sim.pad.get_pin_block("ipek_aes", format=PinFormat.ISO0, customer_data=PAN)
+    block = await sim.pad.get_pin_block("ipek_aes", format=PinFormat.ISO4, customer_data=PAN)
+    assert len(block.ksn) == 12
+    pin_key = dukpt_aes.derive_working_key(
+        initial_key,
+        block.ksn,
+        dukpt_aes.AesKeyUsage.PIN_ENCRYPTION,
+        dukpt_aes.AesKeyType.aes_of_length(16),
+    )
+    assert pinblock.decipher_iso4(pin_key, block.block, PAN) == PIN
+
+
+async def test_a_refused_key_leaves_the_pin_for_the_right_one(sim: Sim) -> None:
+    await sim.enter()
+    events = sim.pad.events(kinds=[hal.IllegalKeyAccess])
+    with pytest.raises(hal.UseViolation, match="'mac' is a M3 key; PIN blocks need a PIN key"):
+        await sim.pad.get_pin_block("mac", format=PinFormat.ISO0, customer_data=PAN)
+    (event,) = events.drain()
+    assert event == hal.IllegalKeyAccess(
+        key_name="mac",
+        error_code="useViolation",
+        device="pin_pad",
+        timestamp=event.timestamp,
+    )
+    assert event.command_id is None
+    block = await sim.pad.get_pin_block("pin", format=PinFormat.ISO0, customer_data=PAN)
+    assert decipher_pin_block(0, PIN_KEY, block.block, PAN) == PIN
+
+
+async def _refused(
+    sim: Sim, call: Awaitable[Any], error: type[hal.HalError], key: str, message: str
+) -> None:
+    events = sim.pad.events(kinds=[hal.IllegalKeyAccess])
+    with pytest.raises(error, match=message) as info:
+        await call
+    code = info.value.error_code
+    assert [(e.key_name, e.error_code) for e in events.drain()] == [(key, code)]
+
+
+async def test_key_usage_is_enforced(sim: Sim) -> None:
+    pad = sim.pad
+    await _refused(sim, pad.encrypt("pin", bytes(8)), hal.UseViolation, "pin", "only data keys")
+    await _refused(sim, pad.decrypt("mac", bytes(8)), hal.UseViolation, "mac", "only data keys")
+    await _refused(
+        sim, pad.decrypt("data_e", bytes(8)), hal.UseViolation, "data_e", "may not decipher"
+    )
+    await _refused(
+        sim, pad.generate_mac("data", b"payload"), hal.UseViolation, "data", "need a MAC key"
+    )
+    await _refused(
+        sim,
+        pad.generate_mac("mac_v", b"payload"),
+        hal.UseViolation,
+        "mac_v",
+        "may not generate MACs",
+    )
+    await _refused(
+        sim, pad.verify_mac("kek", b"payload", bytes(4)), hal.UseViolation, "kek", "MAC key"
+    )
+    await _refused(
+        sim,
+        _load(pad, "x", DATA_KEY, KeyUsage.DATA, ModeOfUse.BOTH, kek="pin"),
+        hal.UseViolation,
+        "pin",
+        "not a key-encryption key",
+    )
+    await _refused(
+        sim,
+        pad.import_key_block("x", _block("B....P0TE00E0000"), kbpk="kek"),
+        hal.UseViolation,
+        "kek",
+        "not a key block protection key",
+    )
+    await _refused(
+        sim, pad.generate_kcv("nothing"), hal.KeyNotFound, "nothing", "holds no key 'nothing'"
+    )
+    await _refused(sim, pad.encrypt("gone", bytes(8)), hal.KeyNotFound, "gone", "no key")
+
+
+async def test_a_kek_that_may_only_encrypt_cannot_unwrap(sim: Sim) -> None:
+    await _load_kek(sim.pad, "kek_e", mode=ModeOfUse.ENCRYPT)
+    await _refused(
+        sim,
+        _load(sim.pad, "x", DATA_KEY, KeyUsage.DATA, ModeOfUse.BOTH, kek="kek_e"),
+        hal.UseViolation,
+        "kek_e",
+        "may not decipher the keys it protects",
+    )
+
+
+async def test_a_key_still_in_components_has_no_value(sim: Sim) -> None:
+    part = KEK_PARTS[0]
+    await sim.pad.import_key_component("kek2", part, algorithm=KeyAlgorithm.TDES, kcv=_kcv(part))
+    detail = await sim.pad.key_detail("kek2")
+    assert detail.state is hal.KeyState.CONSTRUCTING
+    assert detail.components == 1
+    await _refused(sim, sim.pad.generate_kcv("kek2"), hal.KeyNoValue, "kek2", "no value yet")
+    with pytest.raises(hal.KeyNoValue, match="1 component"):
+        await sim.pad.activate_key("kek2", kcv=_kcv(part))
+    with pytest.raises(hal.InvalidData, match="components of 'kek2' are usage=K0"):
+        await sim.pad.import_key_component(
+            "kek2", part, algorithm=KeyAlgorithm.TDES, kcv=_kcv(part), usage=KeyUsage.KBPK
+        )
+    with pytest.raises(hal.InvalidKeyLength, match="16 bytes long; this one is 24"):
+        await sim.pad.import_key_component(
+            "kek2", part + part[:8], algorithm=KeyAlgorithm.TDES, kcv=_kcv(part + part[:8])
+        )
+    with pytest.raises(hal.KcvMismatch):
+        await sim.pad.import_key_component(
+            "kek2", KEK_PARTS[1], algorithm=KeyAlgorithm.TDES, kcv=_kcv(part)
+        )
+    with pytest.raises(hal.InvalidData, match="'pin' holds a loaded key"):
+        await sim.pad.import_key_component("pin", part, algorithm=KeyAlgorithm.TDES, kcv=_kcv(part))
+    with pytest.raises(hal.KeyNotFound, match="no components are being loaded under 'pin'"):
+        await sim.pad.activate_key("pin", kcv=_kcv(part))
+
+
+async def test_an_enciphered_key_of_a_wrong_length_is_refused(sim: Sim) -> None:
+    with pytest.raises(hal.InvalidKeyLength, match="8, 16, 24 bytes long; got 12"):
+        await sim.pad.import_key(
+            "x",
+            bytes(12),
+            kek="kek",
+            usage=KeyUsage.DATA,
+            algorithm=KeyAlgorithm.TDES,
+            mode_of_use=ModeOfUse.BOTH,
+            kcv=b"\x00\x00\x00",
+        )
+
+
+async def test_a_tr31_key_block_loads_and_makes_pin_blocks(sim: Sim) -> None:
+    await _load_kek(sim.pad, "kbpk", usage=KeyUsage.KBPK)
+    block = tr31.wrap(
+        KEK, Header(version=Version.B, key_usage="P0", algorithm="T", mode_of_use="E"), PIN_KEY
+    )
+    detail = await sim.pad.import_key_block("pin31", block, kbpk="kbpk")
+    assert (detail.usage, detail.algorithm, detail.mode_of_use) == (
+        KeyUsage.PIN,
+        KeyAlgorithm.TDES,
+        ModeOfUse.ENCRYPT,
+    )
+    assert detail.kcv == _kcv(PIN_KEY)
+    await sim.enter()
+    made = await sim.pad.get_pin_block("pin31", format=PinFormat.ISO0, customer_data=PAN)
+    assert decipher_pin_block(0, PIN_KEY, made.block, PAN) == PIN
+    aes_block = _block("D....P0AE00E0000")
+    with pytest.raises(hal.FormatNotSupported, match="version D key block is protected by a aes"):
+        await sim.pad.import_key_block("x", aes_block, kbpk="kbpk")
+    tampered = block[:-1] + ("0" if block[-1] != "0" else "1")
+    with pytest.raises(hal.InvalidData):
+        await sim.pad.import_key_block("x", tampered, kbpk="kbpk")
+
+
+async def test_encrypt_mac_random_and_kcv_go_through(sim: Sim) -> None:
+    pad = sim.pad
+    data = bytes(range(16))
+    ciphertext = await pad.encrypt("data", data)
+    assert ciphertext == encrypt_ecb(KeyAlgorithm.TDES, DATA_KEY, data)
+    assert await pad.decrypt("data", ciphertext) == data
+    iv = bytes(range(8, 16))
+    cbc = await pad.encrypt("data_e", data, mode=hal.CipherMode.CBC, iv=iv)
+    assert await pad.decrypt("data", cbc, mode=hal.CipherMode.CBC, iv=iv) == data
+    with pytest.raises(hal.InvalidData, match="whole 8-byte blocks; got 12 bytes"):
+        await pad.encrypt("data", bytes(12))
+    with pytest.raises(hal.InvalidData, match="IV is 8 bytes; got 16"):
+        await pad.encrypt("data", data, mode=hal.CipherMode.CBC, iv=bytes(16))
+    payload = b"a payload of three blocks"
+    mac = await pad.generate_mac("mac", payload)
+    assert await pad.verify_mac("mac", payload, mac)
+    assert not await pad.verify_mac("mac", payload[:-1] + b"S", mac)
+    # The same key bytes as an algorithm 1 key make another MAC over several blocks.
+    assert not await pad.verify_mac("mac_v", payload, mac)
+    random = await pad.generate_random(32)
+    assert len(random) == 32
+    assert random != await pad.generate_random(32)
+    assert await pad.generate_kcv("data") == _kcv(DATA_KEY)
+    assert len(await pad.generate_kcv("pin_aes", method=hal.KcvMethod.CMAC)) == 5
+
+
+async def test_keys_and_key_detail(sim: Sim) -> None:
+    keys = await sim.pad.keys()
+    assert [k.name for k in keys] == ["data", "data_e", "kek", "mac", "mac_v", "pin", "pin_aes"]
+    pin = await sim.pad.key_detail("pin")
+    assert pin == next(k for k in keys if k.name == "pin")
+    assert (pin.usage, pin.mode_of_use, pin.length, pin.kcv) == (
+        KeyUsage.PIN,
+        ModeOfUse.ENCRYPT,
+        16,
+        _kcv(PIN_KEY),
+    )
+    with pytest.raises(hal.KeyNotFound, match="holds no key 'nope'"):
+        await sim.pad.key_detail("nope")
+    status = await sim.pad.status()
+    assert (status.encryption_state, status.keys) == (hal.EncryptionState.READY, 7)
+    changes = sim.pad.events(kinds=[hal.StatusChanged])
+    await sim.pad.delete_key("data_e")
+    with pytest.raises(hal.KeyNotFound):
+        await sim.pad.delete_key("data_e")
+    (changed,) = changes.drain()
+    assert isinstance(changed, hal.StatusChanged)
+    assert changed.changed == frozenset({"keys"})
+    assert changed.new.keys == 6
+
+
+async def test_initialize_erases_every_key_and_says_so_once(sim: Sim) -> None:
+    events = sim.pad.events(kinds=[hal.Initialized])
+    await sim.enter()
+    await sim.pad.initialize()
+    assert [type(e) for e in events.drain()] == [hal.Initialized]
+    assert await sim.pad.keys() == ()
+    status = await sim.pad.status()
+    assert (status.keys, status.encryption_state) == (0, hal.EncryptionState.NOT_INITIALIZED)
+    with pytest.raises(hal.KeyNotFound):
+        await sim.pad.get_pin_block("pin", format=PinFormat.ISO0, customer_data=PAN)
+
+
+async def test_initialize_says_so_when_the_backend_does_not() -> None:
+    class Forgetful(PinPadModel):
+        def _emit(self, event: hal.Event) -> None:
+            if not isinstance(event, hal.Initialized):
+                super()._emit(event)
+
+    pad = PinPadService(Forgetful())
+    await pad.open()
+    try:
+        events = pad.events(kinds=[hal.Initialized])
+        await pad.initialize()
+        (event,) = events.drain()
+        assert isinstance(event, hal.Initialized)
+        assert event.command_id is None
+    finally:
+        await pad.close()
+
+
+async def test_an_entry_that_times_out_leaves_no_pin(sim: Sim) -> None:
+    entry = asyncio.create_task(sim.pad.pin_entry(timeout=0.3))
+    await sim.control.press_keys(["seven", "three", "nine", "one"], timeout=5)
+    with pytest.raises(hal.HalTimeout, match=r"PinPad.PinEntry did not finish within 0.3 s"):
+        await entry
+    assert not sim.model.entry_active
+    assert not sim.model.pin_held
+    with pytest.raises(hal.SequenceError, match="no PIN is waiting"):
+        await sim.pad.get_pin_block("pin", format=PinFormat.ISO0, customer_data=PAN)
+    # The pad is ready for the next customer.
+    await sim.enter()
+    block = await sim.pad.get_pin_block("pin", format=PinFormat.ISO0, customer_data=PAN)
+    assert decipher_pin_block(0, PIN_KEY, block.block, PAN) == PIN
+
+
+async def test_cancelling_an_entry_ends_it_on_the_pad(sim: Sim) -> None:
+    entry = asyncio.create_task(sim.pad.pin_entry())
+    await sim.control.press_keys(["seven", "three"], timeout=5)
+    entry.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await entry
+    assert not sim.model.entry_active
+    assert not sim.model.pin_held
+    with pytest.raises(hal.SequenceError):
+        await sim.pad.get_pin_block("pin", format=PinFormat.ISO0, customer_data=PAN)
+
+
+async def test_the_cancel_key_discards_the_pin(sim: Sim) -> None:
+    entry = asyncio.create_task(sim.pad.pin_entry(timeout=5))
+    await sim.control.press_keys(["seven", "three", "nine", "one", "cancel"], timeout=5)
+    assert await entry == hal.PinEntryResult(0, hal.EntryCompletion.CANCEL, "cancel")
+    with pytest.raises(hal.SequenceError):
+        await sim.pad.get_pin_block("pin", format=PinFormat.ISO0, customer_data=PAN)
+
+
+async def test_commands_queue_behind_an_entry_but_status_does_not(sim: Sim) -> None:
+    entry = asyncio.create_task(sim.pad.pin_entry(timeout=5))
+    await sim.control.wait_for_entry(timeout=5)
+    later = asyncio.create_task(sim.pad.keys(timeout=5))
+    await asyncio.sleep(0.01)
+    assert not later.done()
+    assert (await sim.pad.status()).device is hal.DeviceState.ONLINE
+    assert (await sim.pad.capabilities()).pin_max == 12
+    await sim.control.type_pin(PIN, timeout=5)
+    await entry
+    assert len(await later) == 7
+
+
+async def test_a_data_entry_names_its_keys(sim: Sim) -> None:
+    events = sim.pad.events(kinds=[hal.KeyEvent])
+    entry = asyncio.create_task(sim.pad.data_entry(max_len=6, timeout=5))
+    await sim.control.press_keys(["one", "two", "decPoint", "five", "enter"], timeout=5)
+    assert await entry == hal.DataEntryResult("12.5", hal.EntryCompletion.ENTER, "enter")
+    assert [e.digit for e in events.drain() if isinstance(e, hal.KeyEvent)] == [
+        "one",
+        "two",
+        "decPoint",
+        "five",
+        "enter",
+    ]
+
+
+async def test_pin_block_data_given_first_must_match(sim: Sim) -> None:
+    await sim.pad.set_pin_block_data("pin", format=PinFormat.ISO0, customer_data=PAN)
+    await sim.enter()
+    other = PAN[:-1] + "7"
+    with pytest.raises(hal.InvalidData, match=r"^customer_data differ") as info:
+        await sim.pad.get_pin_block("pin", format=PinFormat.ISO0, customer_data=other)
+    assert PAN not in str(info.value)
+    assert other not in str(info.value)
+    block = await sim.pad.get_pin_block("pin", format=PinFormat.ISO0, customer_data=PAN)
+    assert decipher_pin_block(0, PIN_KEY, block.block, PAN) == PIN
+    await _refused(
+        sim,
+        sim.pad.set_pin_block_data("mac", format=PinFormat.ISO0, customer_data=PAN),
+        hal.UseViolation,
+        "mac",
+        "PIN blocks need a PIN key",
+    )
+
+
+async def test_a_pad_that_formats_first_needs_the_data_before_the_entry() -> None:
+    class FormatsFirst(PinPadModel):
+        def capabilities(self) -> PinPadCapabilities:
+            return dataclasses.replace(super().capabilities(), pin_block_data_first=True)
+
+    model = FormatsFirst()
+    pad = PinPadService(model)
+    await pad.open()
+    try:
+        await _load_kek(pad)
+        await _load(pad, "pin", PIN_KEY, KeyUsage.PIN, ModeOfUse.ENCRYPT)
+        with pytest.raises(hal.SequenceError, match="call set_pin_block_data before pin_entry"):
+            await pad.pin_entry(timeout=5)
+        await pad.set_pin_block_data("pin", format=PinFormat.ISO0, customer_data=PAN)
+        await Sim(pad, PinPadControl(model), model).enter()
+        block = await pad.get_pin_block("pin", format=PinFormat.ISO0, customer_data=PAN)
+        assert decipher_pin_block(0, PIN_KEY, block.block, PAN) == PIN
+        with pytest.raises(hal.SequenceError):  # the data went with that block
+            await pad.pin_entry(timeout=5)
+    finally:
+        await pad.close()
+
+
+async def test_debug_logs_show_commands_but_no_secret(
+    sim: Sim, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await _load(sim.pad, "data2", DATA_KEY, KeyUsage.DATA, ModeOfUse.BOTH)
+    await sim.enter()
+    block = await sim.pad.get_pin_block("pin", format=PinFormat.ISO0, customer_data=PAN)
+    plain = b"account 4761739001010010"
+    ciphertext = await sim.pad.encrypt("data", plain[:16])
+    mac = await sim.pad.generate_mac("mac", plain)
+    with pytest.raises(hal.UseViolation):
+        await sim.pad.get_pin_block("mac", format=PinFormat.ISO3, customer_data=PAN)
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    # The commands are there, with what may be shown.
+    assert "GetPinBlock" in text
+    assert "476173******0010" in text
+    assert "value=<16 bytes>" in text
+    assert "data=<16 bytes>" in text
+    secrets_ = [PIN, PAN, plain.decode()[:16]]
+    for value in (*SECRET_KEYS, block.block, ciphertext, mac):
+        secrets_ += [value.hex(), value.hex().upper(), repr(value)[2:-1]]
+    leaked = [s for s in secrets_ if s in text]
+    assert not leaked
