@@ -45,7 +45,7 @@ from hal.errors import (
 )
 from hal.events import Event, Subscription
 from hal.remote import RemoteCardReader, RemotePinPad, RemoteServer
-from protocols import pinblock, tr31
+from protocols import dukpt, pinblock, tr31
 from protocols.crypto_primitives import Algorithm, encrypt_cbc, encrypt_ecb, xor_bytes
 from protocols.kcv import compute_kcv
 from protocols.tr31_header import Header as Tr31Header
@@ -222,6 +222,33 @@ async def test_a_wrong_check_value_refuses_the_key(pad: RemotePinPad) -> None:
         await pad.key_detail("pin")
     with pytest.raises(KcvMismatch):
         await pad.import_key_component("kek2", COMPONENT_1, algorithm=TDES, kcv=b"\x00\x00\x00")
+
+
+async def test_a_dukpt_pin_block_comes_with_its_ksn(rig: Rig, pad: RemotePinPad) -> None:
+    # ANSI X9.24-1:2009 A.4: the test BDK and initial KSN.
+    bdk = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
+    initial_ksn = bytes.fromhex("FFFF9876543210E00000")
+    ipek = dukpt.derive_ipek(bdk, initial_ksn)
+    await load_kek(pad)
+    detail = await pad.import_key(
+        "dukpt",
+        encrypt_ecb(Algorithm.TDES, KEK, ipek),
+        kek="kek",
+        usage=KeyUsage.INITIAL_DUKPT,
+        algorithm=TDES,
+        mode_of_use=ModeOfUse.DERIVE,
+        kcv=kcv(ipek),
+        ksn=initial_ksn,
+    )
+    assert detail.usage is KeyUsage.INITIAL_DUKPT
+    entry = asyncio.create_task(pad.pin_entry(timeout=5))
+    await rig.control.type_pin(PIN)
+    await entry
+    block = await pad.get_pin_block("dukpt", format=PinFormat.ISO0, customer_data=PAN)
+    assert len(block.ksn) == 10
+    assert block.ksn[:8] == initial_ksn[:8]
+    pin_key = dukpt.host_derive_key(bdk, block.ksn, dukpt.TdesKeyUsage.PIN)
+    assert pinblock.decipher_pin_block(0, pin_key, block.block, PAN) == PIN
 
 
 async def test_a_pin_entry_that_times_out_is_hal_timeout_and_ends_on_the_pad(
