@@ -33,10 +33,11 @@ from tellerhal.cli.decode.fields import (
     tlv_nodes,
     track_fields,
 )
+from tellerhal.cli.decode.zt588 import decode_zt588
 
 __all__ = ["PROTOCOLS", "register", "run"]
 
-PROTOCOLS = ("crt310", "crt591", "track1", "track2", "track3", "tlv", "apdu")
+PROTOCOLS = ("crt310", "crt591", "zt588", "track1", "track2", "track3", "tlv", "apdu")
 
 DESCRIPTION = """\
 Decode captured bytes of a teller-machine protocol into JSON lines (one object per frame,
@@ -59,6 +60,11 @@ Protocols:
           be the baud-rate echo for 1200 / 2400 bps).
   crt591  Creator CRT-591 card issuer byte stream: frames and control bytes (ACK/NAK/EOT).
           A frame's head says its direction ('C' command, 'P'/'N'/'E' reply).
+  zt588   Zhengtong ZT588 PIN pad byte stream: frames and key presses. Frames decode as
+          host commands unless --direction reply / --from-device (key presses come only
+          from the pad); a capture may also be a line of a spy+ trace, which gives its
+          own direction, and replies are read against the last command of the run.
+          Keys, PIN blocks and authentication data are hidden and PANs masked.
   track1, track2, track3  ISO/IEC 7811/7813 magnetic tracks (LRC checked when present).
   tlv     EMV BER-TLV objects, nested objects decoded recursively.
   apdu    ISO/IEC 7816-4 command APDU; with --response a response APDU (data SW1 SW2),
@@ -78,6 +84,7 @@ example:
   tellerhal decode crt310 "06 02 00 02 31 30 03 02"
   tellerhal decode --from-device crt310 @capture.hex
   tellerhal decode crt591 "F2 00 00 03 43 31 30 03 B0 06"
+  tellerhal decode zt588 "02 30 30 31 33 03 30 31"
   tellerhal decode track2 ';4111111111111111=25121010000000000000?8'
 """
 
@@ -99,14 +106,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--direction",
         choices=("command", "reply"),
         default="command",
-        help="crt310: decode frames as host commands (default) or device replies",
+        help="crt310, zt588: decode frames as host commands (default) or device replies",
     )
     parser.add_argument(
         "--from-device",
         dest="direction",
         action="store_const",
         const="reply",
-        help="crt310: same as --direction reply",
+        help="crt310, zt588: same as --direction reply",
     )
     parser.add_argument(
         "--response", action="store_true", help="apdu: decode response APDUs (data SW1 SW2)"
@@ -121,8 +128,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Decode every capture; return the exit status."""
     protocol: str = args.protocol
+    # zt588 reads its captures itself: hex, or spy+ trace lines.
+    text = (protocol.startswith("track") and not args.hex) or protocol == "zt588"
     try:
-        captures = _read_captures(args.inputs, text=protocol.startswith("track") and not args.hex)
+        captures = _read_captures(args.inputs, text=text)
     except Failure as failure:
         print(f"tellerhal decode: {protocol}: {failure}", file=sys.stderr)
         return failure.status
@@ -215,6 +224,7 @@ def _decode_apdu(capture: bytes, args: argparse.Namespace) -> Iterator[Entry]:
 DECODERS: dict[str, Callable[[bytes, argparse.Namespace], Iterator[Entry]]] = {
     "crt310": decode_crt310,
     "crt591": decode_crt591,
+    "zt588": decode_zt588,
     "track1": _decode_track(1),
     "track2": _decode_track(2),
     "track3": _decode_track(3),
