@@ -22,7 +22,7 @@ from hal import registry
 from hal.config import Kiosk
 from hal.device import Device
 from hal.events import Subscription
-from hal.sync import SyncCardReader, SyncDevice, SyncKiosk, SyncSubscription
+from hal.sync import SyncCardReader, SyncDevice, SyncKiosk, SyncPinPad, SyncSubscription
 
 
 @pytest.fixture(autouse=True)
@@ -252,3 +252,83 @@ def test_end_to_end_with_the_simulator() -> None:
             assert reader.status().media == hal.MediaStatus.NOT_PRESENT
     finally:
         reset_worlds()
+
+
+def test_a_pin_pad_through_the_facade() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hal.devices.pin_pad_service import PinPadService
+    from protocols import pinblock, tr31
+    from protocols.crypto_primitives import Algorithm, encrypt_ecb
+    from protocols.kcv import kcv_legacy
+    from protocols.tr31_header import Header, Version
+    from simulator.models.pin_pad import PinPadModel
+    from simulator.pin_pad_control import PinPadControl
+
+    pin, pan = "739182", "4761739001010010"
+    parts = (bytes.fromhex("0123456789ABCDEF0123456789ABCDEF"), bytes(range(16)))
+    kek = bytes(a ^ b for a, b in zip(*parts, strict=True))
+    pin_key, data_key = bytes(range(16, 32)), bytes(range(32, 48))
+    tdes = Algorithm.TDES
+
+    model = PinPadModel()
+    control = PinPadControl(model)
+    pad = hal.sync.wrap(PinPadService(model))
+    assert isinstance(pad, SyncPinPad)
+    with pad, ThreadPoolExecutor(1) as customer:
+        assert pad.capabilities().pin_max == 12
+        for part in parts:
+            pad.import_key_component("kek", part, algorithm=tdes, kcv=kcv_legacy(tdes, part))
+        assert pad.activate_key("kek", kcv=kcv_legacy(tdes, kek)).state is hal.KeyState.LOADED
+        for name, key, usage, mode in [
+            ("pin", pin_key, hal.KeyUsage.PIN, hal.ModeOfUse.ENCRYPT),
+            ("data", data_key, hal.KeyUsage.DATA, hal.ModeOfUse.BOTH),
+        ]:
+            pad.import_key(
+                name,
+                encrypt_ecb(tdes, kek, key),
+                kek="kek",
+                usage=usage,
+                algorithm=tdes,
+                mode_of_use=mode,
+                kcv=kcv_legacy(tdes, key),
+                timeout=5,
+            )
+        block = tr31.wrap(
+            kek, Header(version=Version.B, key_usage="M3", algorithm="T", mode_of_use="C"), kek
+        )
+        with pytest.raises(hal.UseViolation):  # a K0 key is no KBPK
+            pad.import_key_block("mac", block, kbpk="kek")
+        details = pad.keys()
+        assert [k.name for k in details] == ["data", "kek", "pin"]
+        assert pad.key_detail("pin").kcv == kcv_legacy(tdes, pin_key)
+        assert pad.generate_kcv("data") == kcv_legacy(tdes, data_key)
+
+        with pad.events(kinds=[hal.KeyEvent]) as events:
+            pad.set_pin_block_data("pin", format=hal.PinFormat.ISO0, customer_data=pan)
+            typing = customer.submit(hal.sync.run, control.type_pin, pin)
+            result = pad.pin_entry(min_len=4, max_len=8, timeout=5)
+            typing.result(timeout=5)
+            assert result == hal.PinEntryResult(6, hal.EntryCompletion.ENTER, "enter")
+            assert events.wait_for(hal.KeyEvent, timeout=1).digit is None
+        made = pad.get_pin_block("pin", format=hal.PinFormat.ISO0, customer_data=pan, timeout=5)
+        assert pinblock.decipher_pin_block(0, pin_key, made.block, pan) == pin
+
+        keys = ["four", "two", "enter"]
+        typing = customer.submit(hal.sync.run, control.press_keys, keys)
+        assert pad.data_entry(max_len=4, timeout=5).data == "42"
+        typing.result(timeout=5)
+
+        data = bytes(range(8))
+        sealed = pad.encrypt("data", data, mode=hal.CipherMode.CBC, iv=bytes(8))
+        assert sealed == encrypt_ecb(tdes, data_key, data)  # one block, zero IV
+        assert pad.decrypt("data", sealed) == data
+        with pytest.raises(hal.UseViolation):
+            pad.generate_mac("data", data, padding=2)
+        with pytest.raises(hal.UseViolation):
+            pad.verify_mac("pin", data, bytes(4), padding=1)
+        assert len(pad.generate_random(16, timeout=5)) == 16
+        pad.delete_key("data")
+        pad.reset()
+        pad.initialize()
+        assert pad.status() == hal.PinPadStatus(keys=0)
