@@ -30,7 +30,7 @@ from hal.remote.messages import Header, Message, MessageType
 from hal.remote.security import CurveClientKeys, CurveServerKeys
 from hal.remote.sessions import Outcome, Request, ServerSession
 from hal.stimulus import CardSample
-from protocols import apdu, crt310, crt591, pinblock, tlv, tracks
+from protocols import apdu, crt310, crt591, pinblock, tlv, tracks, zt588
 from protocols.errors import HalError, ProtocolError
 from simulator.models.card_mechanism import Card
 from simulator.profiles import CardProfile, EmvRecord, load_card_profile, load_card_profile_file
@@ -112,6 +112,21 @@ def _card_data_holders() -> Iterator[object]:
     )
     yield crt591.CpuResetData(t1=True, atr=t2)  # an ATR; hidden whatever it holds
     yield pinblock.build_format4_fields("7305", PAN)  # ISO 9564 format 4 plain fields
+    # ZT588 PIN pad: a PAN in a start-PIN-entry (as a frame, a bad frame, a clear-PIN
+    # request), and the PAN as the bytes of every field that may hold a key or a block.
+    pin_text = zt588.StartPinEntry(0x40, zt588.PinFormat.ISO9564_0, 0, 4, PAN).encode()
+    yield zt588.Frame(pin_text)
+    yield zt588.decode_command(zt588.Frame(pin_text))
+    yield zt588.ClearPinRequest(0x40, 0, 4, PAN)
+    yield zt588.BadFrame(zt588.BadFrameReason.CHECKSUM, b"\x02" + pin_text, "CHK is 30 30")
+    pan_bytes = bytes.fromhex(PAN)
+    yield zt588.LoadPlainKey(0x80, zt588.KeyType.IMK, pan_bytes)
+    yield zt588.LoadEncryptedKey(0x40, 0x00, zt588.KeyType.TPK, pan_bytes)
+    yield zt588.Authenticate(0x91, pan_bytes)
+    yield zt588.PinBlockReply(0x37, 2, 4, pan_bytes)
+    yield zt588.AuthReply(0x3A, pan_bytes)
+    yield zt588.Ack(0x36, PAN.encode())
+    yield zt588.ErrorReply(0xE9, PAN.encode())
     yield CardData(DataStatus.OK, t2)
     yield ReadResult(
         {Track.TRACK1: CardData(DataStatus.OK, t1), Track.TRACK2: CardData(DataStatus.OK, t2)}
@@ -193,6 +208,11 @@ NOT_CARDHOLDER_DATA = {
             "RandomCompletion",
         )
     },
+    "protocols.zt588_commands.LoadScancodes": "the pad's key matrix",
+    "protocols.zt588_commands.Control": "a setting: mode, speed, lengths, mask character",
+    "protocols.zt588_replies.KeyLoaded": "a key check value",
+    "protocols.zt588_replies.Settings": "the pad's settings",
+    "protocols.zt588_replies.UserInfo": "the pad's label, settings, model and versions",
     "protocols.tr31.Tr31Key": "a key, no card data (repr hides it: tests/protocols/test_tr31.py)",
     "hal.devices.pin_pad_model.KeyDetail": "a key's KCV and KSN: they identify, not reveal",
     "hal.devices.pin_pad_model.PinBlock": "an enciphered PIN block (repr shows its length)",
