@@ -39,7 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
-from construct import Bytes, Const, ExprAdapter, Rebuild, Struct, len_, this
+from construct import Bytes, Check, Const, ExprAdapter, Rebuild, Struct, len_, this
 
 from protocols.checksums import bcc_xor
 from protocols.errors import ChecksumError, FramingError, ProtocolError
@@ -166,16 +166,25 @@ _LEN: ExprAdapter[bytes, bytes, int, int] = ExprAdapter(
     lambda raw, _ctx: int(raw) if raw.isdigit() else -1,
     lambda value, _ctx: b"%03d" % value,
 )
+
+
+def _buildable(text: bytes) -> bool:
+    check_not_clear_pin(text)
+    return True
+
+
 FRAME = Struct(
     "stx" / Const(bytes((STX,))),
     "length" / Rebuild(_LEN, len_(this.text)),
     "text" / Bytes(this.length),
+    # Building, as everywhere in this codec, refuses a clear-PIN request.
+    Check(lambda ctx: ctx._parsing or _buildable(ctx.text)),
     "etx" / Const(bytes((ETX,))),
     "chk" / Bytes(2),
 )
 """The frame layout in construct (a LEN that is no digits reads as -1; the CHK is not
-checked by it); ``parse_frame`` and the decoder are the fast path, held equal to it by
-the property tests."""
+checked by it; building a clear-PIN request raises `ClearPinRefused`); ``parse_frame``
+and the decoder are the fast path, held equal to it by the property tests."""
 
 
 def checksum(covered: bytes | bytearray) -> bytes:

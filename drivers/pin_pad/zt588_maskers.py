@@ -59,7 +59,7 @@ class Zt588Masker:
             raw = item.raw
             label = item.reason.name.replace("_", " ")
             return f"{len(raw):3d} {label}: {hex_masked(raw, range(len(raw)), self.reveal)}"
-        raw = zt588_frame_bytes(item)
+        raw = _wire_bytes(item)
         etx = len(raw) - 3
         if direction == TX:
             label, hidden = self._command(item, etx)
@@ -109,7 +109,7 @@ class Zt588Masker:
         return label, everything  # AuthReply, an Ack with a payload
 
 
-def zt588_frame_bytes(frame: zt588.Frame) -> bytes:
+def _wire_bytes(frame: zt588.Frame) -> bytes:
     """A frame's bytes as they were on the wire, a clear-PIN request included (which
     `protocols.zt588.build_frame` refuses to build): the spy shows what came."""
     covered = b"%03d" % len(frame.text) + frame.text + b"\x03"

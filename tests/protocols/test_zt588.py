@@ -230,6 +230,9 @@ def test_no_frame_builder_carries_a_clear_pin_request() -> None:
         build_frame(text)
     with pytest.raises(ClearPinRefused):
         Frame(text).to_bytes()
+    with pytest.raises(ClearPinRefused):
+        zt588.FRAME.build({"text": text, "chk": b"00"})
+    assert zt588.FRAME.parse(frame_of(text)).text == text  # parsing a capture still works
     # Every public name that builds bytes was tried above or takes a typed command.
     builders = {n for n, v in vars(zt588).items() if n.startswith("build") and callable(v)}
     assert builders == {"build_command", "build_frame", "build_reply"}
