@@ -176,9 +176,19 @@ def _encode_bytes(value: bytes, blobs: list[bytes]) -> Any:
     return {"$blob": len(blobs) - 1}
 
 
+_KINDS = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+
+
+def _kind(value: Any) -> str:
+    return _KINDS.get(type(value), "a number")
+
+
 def _decode_bytes(value: Any, blobs: Sequence[bytes], path: str) -> bytes:
     if type(value) is not dict or value.keys() != {"$blob"}:
-        raise _fail(path, 'bytes as {"$blob": N}', value)
+        # Not quoted: what should have been a blob may be a key, a PAN or track data.
+        raise WireValueError(
+            f'{path or "the payload"}: expected bytes as {{"$blob": N}}, got {_kind(value)}'
+        )
     index = value["$blob"]
     if type(index) is not int or not 0 <= index < len(blobs):
         raise _fail(path, f"a blob index below {len(blobs)}", index)

@@ -363,10 +363,17 @@ def test_a_payload_with_an_unknown_field_is_refused(name: str) -> None:
         codec_for(PIN_PAD.commands[name].payload).decode({**data, "constructing": True}, blobs, "")
 
 
-def test_bytes_inside_json_are_refused() -> None:
+def test_bytes_inside_json_are_refused_without_quoting_them() -> None:
     data, blobs = _wire("KeyManagement.ImportKey")
-    with pytest.raises(WireValueError, match=r'value: expected bytes as \{"\$blob": N\}'):
+    with pytest.raises(
+        WireValueError, match=r'value: expected bytes as \{"\$blob": N\}, got a string'
+    ):
         codec_for(ImportKeyPayload).decode({**data, "value": ENCIPHERED.hex()}, blobs, "")
+    data, blobs = _wire("PinPad.GetPinBlock")
+    for pan in (PAN, [PAN], {"pan": PAN}, int(PAN)):
+        with pytest.raises(WireValueError, match="customerData: expected bytes") as info:
+            codec_for(GetPinBlockPayload).decode({**data, "customerData": pan}, blobs, "")
+        assert PAN[:6] not in str(info.value)
 
 
 def test_a_pan_or_a_key_block_that_is_not_ascii_is_refused_without_echo() -> None:
