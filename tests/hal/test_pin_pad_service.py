@@ -849,9 +849,11 @@ async def test_initialize_says_so_when_the_backend_does_not() -> None:
 
 
 async def test_an_entry_that_times_out_leaves_no_pin(sim: Sim) -> None:
-    entry = asyncio.create_task(sim.pad.pin_entry(timeout=0.3))
+    # Long enough for the four keys on a loaded machine; the customer never presses enter.
+    entry = asyncio.create_task(sim.pad.pin_entry(timeout=1.0))
     await sim.control.press_keys(["seven", "three", "nine", "one"], timeout=5)
-    with pytest.raises(hal.HalTimeout, match=r"PinPad.PinEntry did not finish within 0.3 s"):
+    assert sim.model.keys_pressed == 4
+    with pytest.raises(hal.HalTimeout, match=r"PinPad.PinEntry did not finish within 1.0 s"):
         await entry
     assert not sim.model.entry_active
     assert not sim.model.pin_held
