@@ -8,6 +8,10 @@ below, carried by `hal.remote.codec` (camelCase fields, bytes as blob frames).
 
 Timeouts here are real seconds, as in `simulator.control.CardReaderControl`; durations
 given to the model (``Control.SlowReplies``) are simulated seconds.
+
+A command acts on a card reader, a PIN pad or either (`ControlCommand.target`). On a PIN
+pad, ``Control.PressKeys`` is the customer's fingers: key names (``seven``, ``enter``),
+which the simulator never logs (it logs how many keys were pressed).
 """
 
 from __future__ import annotations
@@ -24,16 +28,27 @@ __all__ = [
     "MAX_WAIT",
     "ControlCommand",
     "CountCompletion",
+    "EntryActiveCompletion",
     "InsertCardPayload",
     "PositionCompletion",
     "PowerLossPayload",
+    "PressKeysPayload",
     "SlowRepliesPayload",
     "TakeCardPayload",
+    "WaitForEntryPayload",
     "WaitForPayload",
 ]
 
 #: The longest wait a control command may ask for, in real seconds.
 MAX_WAIT: Final = 3600.0
+
+#: The most keys one ``Control.PressKeys`` presses.
+MAX_KEYS: Final = 64
+
+#: What a command acts on (`ControlCommand.target`).
+CARD_READER: Final = "card_reader"
+PIN_PAD: Final = "pin_pad"
+ANY_DEVICE: Final = "any"
 
 
 def _check_wait(what: str, seconds: float) -> None:
@@ -95,6 +110,37 @@ class LoadStackerPayload:
 
 
 @dataclass(frozen=True)
+class PressKeysPayload:
+    """``Control.PressKeys``: key names pressed in order, each once an entry takes keys,
+    and real seconds the whole sequence may wait for entries."""
+
+    keys: tuple[str, ...]
+    timeout: float
+
+    def __post_init__(self) -> None:
+        _check_wait("timeout", self.timeout)
+        if not 1 <= len(self.keys) <= MAX_KEYS:
+            raise ValueError(f"keys must be 1 to {MAX_KEYS} key names, got {len(self.keys)}")
+
+
+@dataclass(frozen=True)
+class WaitForEntryPayload:
+    """``Control.WaitForEntry``: real seconds to wait for the PIN pad to start an entry."""
+
+    timeout: float
+
+    def __post_init__(self) -> None:
+        _check_wait("timeout", self.timeout)
+
+
+@dataclass(frozen=True)
+class EntryActiveCompletion:
+    """Whether the PIN pad is in an entry (its keyboard taking keys)."""
+
+    active: bool
+
+
+@dataclass(frozen=True)
 class PositionCompletion:
     """Where the card really is (``none``, ``exit``, ``inside``, ``jammed``...)."""
 
@@ -118,6 +164,7 @@ class ControlCommand:
         completion: the completion payload's dataclass, or ``None`` for ``{}``.
         device: the command acts on a device named in the header.
         wait: the payload field holding how long the command may wait (real seconds).
+        target: the kind of device it acts on: ``card_reader``, ``pin_pad`` or ``any``.
     """
 
     name: str
@@ -125,6 +172,7 @@ class ControlCommand:
     completion: type[Any] | None = None
     device: bool = True
     wait: str | None = None
+    target: str = CARD_READER
 
 
 COMMANDS: Final[dict[str, ControlCommand]] = {
@@ -139,9 +187,12 @@ COMMANDS: Final[dict[str, ControlCommand]] = {
         ControlCommand("Control.EmptyRetainBin", completion=CountCompletion),
         ControlCommand("Control.StackerCount", completion=CountCompletion),
         ControlCommand("Control.LoadStacker", LoadStackerPayload),
-        ControlCommand("Control.PowerLoss", PowerLossPayload),
-        ControlCommand("Control.SlowReplies", SlowRepliesPayload),
+        ControlCommand("Control.PowerLoss", PowerLossPayload, target=ANY_DEVICE),
+        ControlCommand("Control.SlowReplies", SlowRepliesPayload, target=ANY_DEVICE),
         ControlCommand("Control.WaitFor", WaitForPayload, wait="timeout"),
+        ControlCommand("Control.PressKeys", PressKeysPayload, wait="timeout", target=PIN_PAD),
+        ControlCommand("Control.WaitForEntry", WaitForEntryPayload, wait="timeout", target=PIN_PAD),
+        ControlCommand("Control.EntryActive", completion=EntryActiveCompletion, target=PIN_PAD),
         ControlCommand("Control.Reset", device=False),
     )
 }

@@ -6,10 +6,11 @@ Address format::
     sim://DEVICE[?profile=NAME&world=NAME&seed=N&clock_scale=X&ledger=PATH
                   &retain_capacity=N&stacker_capacity=N&variant=NAME]
 
-``DEVICE`` is the device name the simulator offers a model for (``card_reader``). The
-device is an in-process model in the named world (`simulator.world.get_world`): two
-addresses naming the same world and device reach the same model, so a card inserted
-through the control API is seen by every service opened over it. Options:
+``DEVICE`` is the device name the simulator offers a model for (``card_reader``,
+``pin_pad``). The device is an in-process model in the named world
+(`simulator.world.get_world`): two addresses naming the same world and device reach the
+same model, so a card inserted (or a key pressed) through the control API is seen by
+every service opened over it, and keys loaded into a PIN pad stay loaded. Options:
 
 - ``profile``: a card (from `simulator.profiles`) waiting in the slot when the device is
   made, so the first read takes it; empty for none.
@@ -21,6 +22,9 @@ through the control API is seen by every service opened over it. Options:
   issues no cards).
 - ``variant``: a deliberately broken reader from `simulator.broken` (to test the
   conformance suite); empty for the faithful one.
+
+``profile``, ``ledger``, ``retain_capacity``, ``stacker_capacity`` and ``variant`` are
+the card reader's; a ``sim://pin_pad`` address naming one is refused.
 """
 
 from __future__ import annotations
@@ -32,10 +36,12 @@ from dataclasses import dataclass
 
 from hal.address import DeviceAddress
 from hal.devices.card_reader_service import CardReaderService
+from hal.devices.pin_pad_service import PinPadService
 from hal.errors import ConfigurationError
 from hal.registry import DriverSpec
 from simulator.broken import BROKEN_VARIANTS
 from simulator.models.card_reader import CardPosition
+from simulator.models.pin_pad import PinPadModel
 from simulator.profiles import load_card_profile, profile_names
 from simulator.wire import usb as _usb  # noqa: F401  (registers the pyusb backend "sim")
 from simulator.world import CardReaderSetup, get_world
@@ -43,7 +49,10 @@ from simulator.world import CardReaderSetup, get_world
 __all__ = ["SIM_DEVICES", "SIM_DRIVER", "SimOptions", "open_sim_device"]
 
 #: The device names the simulator has models for.
-SIM_DEVICES = frozenset({"card_reader"})
+SIM_DEVICES = frozenset({"card_reader", "pin_pad"})
+
+#: The options only a card reader takes.
+_CARD_READER_OPTIONS = ("profile", "ledger", "retain_capacity", "stacker_capacity", "variant")
 
 _WORLD_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _EMPTY = (CardPosition.NONE, CardPosition.CUSTOMER, CardPosition.RETAINED)
@@ -108,7 +117,9 @@ class SimOptions:
             )
 
 
-def open_sim_device(address: DeviceAddress, options: SimOptions) -> CardReaderService:
+def open_sim_device(
+    address: DeviceAddress, options: SimOptions
+) -> CardReaderService | PinPadService:
     """Build the unopened service over the model an address names (the driver factory).
 
     The world's seed and clock scale, and the reader's retain capacity and variant,
@@ -131,6 +142,14 @@ def open_sim_device(address: DeviceAddress, options: SimOptions) -> CardReaderSe
         seed=options.seed if "seed" in given else None,
         clock_scale=options.clock_scale if "clock_scale" in given else None,
     )
+    if device == "pin_pad":
+        misplaced = [key for key in _CARD_READER_OPTIONS if key in given]
+        if misplaced:
+            raise ConfigurationError(
+                f"{address.location}: {', '.join(misplaced)} is a card reader option; a PIN "
+                "pad takes world, seed and clock_scale"
+            )
+        return world.open_pin_pad(device)
     setup = None
     keys = ("retain_capacity", "stacker_capacity", "variant")
     named = {key: getattr(options, key) for key in keys if key in given}
@@ -154,7 +173,9 @@ SIM_DRIVER = DriverSpec(
     capabilities={
         "card_reader": frozenset(
             {"tracks", "write_tracks", "chip", "motor", "retain", "taken_sensor", "issue"}
-        )
+        ),
+        # Every PinPadCapabilities feature the model has (tests check it against the model).
+        "pin_pad": PinPadModel().capabilities().features(),
     },
 )
 """The ``sim`` driver, registered through the ``tellerhal.drivers`` entry point."""

@@ -1,4 +1,5 @@
-"""`RemoteCardReaderControl`: the simulator's control API from another process.
+"""`RemoteCardReaderControl`, `RemotePinPadControl`: the simulator's control API from
+another process.
 
 The stimulus the conformance suite drives, over the control socket of a ``tellerhal
 sim`` (`simulator.server.ControlServer`)::
@@ -12,11 +13,18 @@ control call is rare, and no socket (nor ZeroMQ thread) outlives it, so the obje
 needs no closing. Errors are the `HalError` classes the simulator raised (an unknown
 profile or condition is `InvalidData`); a simulator that does not answer is
 `ConnectionLost`.
+
+`RemotePinPadControl` is the customer's fingers on a PIN pad of the simulator, so a
+``tellerhal sim`` and an app on ``zmq://.../pin_pad`` can run a PIN entry::
+
+    pad = RemotePinPadControl("tcp://127.0.0.1:5741")
+    await pad.type_pin("7391")   # digits, then enter, once the app's entry starts
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import zmq
@@ -27,20 +35,24 @@ from hal.remote.connection import Connection
 from hal.remote.interfaces import Empty
 from hal.remote.messages import valid_device_name
 from hal.remote.security import endpoint_scheme
-from hal.stimulus import CardReaderStimulus, CardSample
+from hal.stimulus import CardReaderStimulus, CardSample, PinPadStimulus
 from simulator.control_commands import (
     COMMANDS,
     CountCompletion,
+    EntryActiveCompletion,
     InsertCardPayload,
     LoadStackerPayload,
     PositionCompletion,
     PowerLossPayload,
+    PressKeysPayload,
     SlowRepliesPayload,
     TakeCardPayload,
+    WaitForEntryPayload,
     WaitForPayload,
 )
+from simulator.pin_pad_control import pin_keys
 
-__all__ = ["RemoteCardReaderControl", "control_call"]
+__all__ = ["RemoteCardReaderControl", "RemotePinPadControl", "control_call"]
 
 
 async def control_call(
@@ -207,3 +219,72 @@ class RemoteCardReaderControl(CardReaderStimulus):
 
     def __repr__(self) -> str:
         return f"RemoteCardReaderControl({self.endpoint!r}, {self.device!r})"
+
+
+class RemotePinPadControl(PinPadStimulus):
+    """The customer's fingers (and fate) on a PIN pad of a ``tellerhal sim``.
+
+    Args:
+        endpoint: the simulator's control socket.
+        device: the PIN pad's device name.
+        timeout: seconds to reach the simulator and get each acknowledge.
+
+    Raises:
+        ConfigurationError: a bad endpoint.
+        ValueError: a bad device name or timeout.
+    """
+
+    def __init__(self, endpoint: str, device: str = "pin_pad", *, timeout: float = 5.0) -> None:
+        endpoint_scheme(endpoint)
+        if not valid_device_name(device):
+            raise ValueError(f"device name {device!r} is not a-z, 0-9, '_' or '-'")
+        if not timeout > 0:
+            raise ValueError(f"timeout must be > 0, got {timeout}")
+        self.endpoint = endpoint
+        self.device = device
+        self._timeout = timeout
+
+    async def _call(self, name: str, payload: Any = None, wait: float = 0.0) -> Any:
+        return await control_call(
+            self.endpoint, name, payload, device=self.device, timeout=self._timeout, wait=wait
+        )
+
+    # --- PinPadStimulus ----------------------------------------------------------------
+
+    async def press_keys(self, keys: Sequence[str], *, timeout: float = 10.0) -> None:
+        """Press ``keys`` in order, each once an entry takes keys (``timeout`` real seconds).
+
+        Raises:
+            HalTimeout: no entry took the keys in time.
+            InvalidData: a key the keyboard does not have, or more than 64 keys.
+        """
+        if isinstance(keys, str):
+            raise ValueError("keys is a sequence of key names, not one string")
+        await self._call("Control.PressKeys", PressKeysPayload(tuple(keys), timeout), wait=timeout)
+
+    async def entry_active(self) -> bool:
+        """Whether the pad is in an entry now."""
+        done = await self._call("Control.EntryActive")
+        assert isinstance(done, EntryActiveCompletion)
+        return done.active
+
+    # --- conveniences and fate ---------------------------------------------------------
+
+    async def type_pin(self, pin: str, *, enter: bool = True, timeout: float = 10.0) -> None:
+        """Type ``pin`` (ASCII digits) and ``enter`` (as key names; never logged)."""
+        await self.press_keys(pin_keys(pin, enter=enter), timeout=timeout)
+
+    async def wait_for_entry(self, timeout: float = 10.0) -> None:
+        """Wait (``timeout`` real seconds) until an entry is under way (`HalTimeout`)."""
+        await self._call("Control.WaitForEntry", WaitForEntryPayload(timeout), wait=timeout)
+
+    async def power_loss(self, on: bool = True) -> None:
+        """Cut the pad's power (``on=True``) or restore it (``on=False``)."""
+        await self._call("Control.PowerLoss", PowerLossPayload(on))
+
+    async def slow_replies(self, seconds: float) -> None:
+        """Delay every reply of the pad by ``seconds`` simulated seconds (0: none)."""
+        await self._call("Control.SlowReplies", SlowRepliesPayload(seconds))
+
+    def __repr__(self) -> str:
+        return f"RemotePinPadControl({self.endpoint!r}, {self.device!r})"

@@ -15,6 +15,11 @@ A scenario (``simulator/scenarios/<name>.toml``, or any file) looks like::
     motion_time = 0.3
     variant = ""                     # a broken variant, for testing the suite
 
+    [devices.pin_pad]                # an encrypting PIN pad (no keys loaded at start)
+    pin_max = 12                     # the longest PIN its keyboard takes
+    max_keys = 64
+    min_components = 2               # clear components a key-encryption key needs
+
     [[customer]]                     # the customer's steps, in order
     wait_for = "gate_open"           # wait until the reader asks for a card
     after = 0.5                      # then 0.5 simulated seconds more
@@ -32,6 +37,11 @@ default 300), ``after`` (simulated seconds). Actions: ``insert_card`` (needs
 ``slow_replies`` (needs ``seconds``), ``empty_retain_bin``; a step without one only
 waits. ``device`` names the device acted on (default ``card_reader``).
 
+On the ``pin_pad``: ``wait_for = "entry_active"`` waits for an entry, ``type_pin``
+(needs ``pin``, 4-12 digits) types the PIN and ``enter``, ``press_keys`` (needs
+``keys``, a list of key names) presses keys; ``power_off``, ``power_on`` and
+``slow_replies`` work there too. A step's PIN and keys never appear in a log or a repr.
+
 An unknown key, a bad value or an unsupported version is a `ConfigurationError` that
 names the allowed keys or values.
 """
@@ -43,7 +53,7 @@ import math
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -51,9 +61,10 @@ from typing import Any
 
 from hal.errors import ConfigurationError
 from simulator.control import CONDITIONS
+from simulator.models.pin_pad import KEYBOARD
 from simulator.profiles import load_card_profile
 from simulator.tomlcheck import check_keys, typed
-from simulator.world import CardReaderSetup, World
+from simulator.world import CardReaderSetup, PinPadSetup, World
 
 __all__ = [
     "ACTIONS",
@@ -82,14 +93,23 @@ ACTIONS = frozenset(
         "power_on",
         "slow_replies",
         "empty_retain_bin",
+        "type_pin",
+        "press_keys",
     }
 )
+#: The actions and ``wait_for`` conditions of each kind of device.
+_DEVICE_ACTIONS = {
+    "card_reader": ACTIONS - {"type_pin", "press_keys"},
+    "pin_pad": frozenset({"type_pin", "press_keys", "power_off", "power_on", "slow_replies"}),
+}
+_DEVICE_CONDITIONS = {"card_reader": frozenset(CONDITIONS), "pin_pad": frozenset({"entry_active"})}
 _TOP_KEYS = frozenset({"version", "description", "seed", "clock_scale", "devices", "customer"})
 _STEP_KEYS = frozenset(
-    {"at", "wait_for", "timeout", "after", "action", "profile", "seconds", "device"}
+    {"at", "wait_for", "timeout", "after", "action", "profile", "seconds", "device", "pin", "keys"}
 )
 _SETUP_KEYS = frozenset(f.name for f in fields(CardReaderSetup))
-_DEVICES = frozenset({"card_reader"})
+_PIN_PAD_KEYS = frozenset(f.name for f in fields(PinPadSetup))
+_DEVICES = frozenset({"card_reader", "pin_pad"})
 _NAME = re.compile(r"^[a-z0-9_]+$")
 _DEFAULT_WAIT = 300.0
 
@@ -108,6 +128,8 @@ class Step:
         profile: the card of ``insert_card``.
         seconds: the delay of ``slow_replies``.
         device: the device acted on.
+        pin: the PIN of ``type_pin`` (not in the repr).
+        keys: the key names of ``press_keys`` (not in the repr).
     """
 
     action: str | None = None
@@ -118,6 +140,8 @@ class Step:
     profile: str | None = None
     seconds: float | None = None
     device: str = "card_reader"
+    pin: str | None = field(default=None, repr=False)
+    keys: tuple[str, ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -131,6 +155,7 @@ class Scenario:
         clock_scale: real seconds per simulated second.
         card_readers: how each card reader is built, by device name.
         customer: the customer's steps, in order.
+        pin_pads: how each PIN pad is built, by device name.
     """
 
     name: str
@@ -139,6 +164,7 @@ class Scenario:
     clock_scale: float
     card_readers: Mapping[str, CardReaderSetup]
     customer: tuple[Step, ...]
+    pin_pads: Mapping[str, PinPadSetup] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def scenario_names() -> list[str]:
@@ -195,10 +221,19 @@ def parse_scenario(text: str, *, name: str = "scenario") -> Scenario:
     devices = typed(doc, "devices", dict, where, {})
     check_keys(devices, _DEVICES, f"{where} [devices]")
     readers: dict[str, CardReaderSetup] = {}
+    pads: dict[str, PinPadSetup] = {}
     for device, table in devices.items():
         at = f"{where} [devices.{device}]"
         if not isinstance(table, dict):
             raise ConfigurationError(f"{at}: expected a table")
+        if device == "pin_pad":
+            check_keys(table, _PIN_PAD_KEYS, at)
+            pads[device] = PinPadSetup(
+                pin_max=typed(table, "pin_max", int, at, 12),
+                max_keys=typed(table, "max_keys", int, at, 64),
+                min_components=typed(table, "min_components", int, at, 2),
+            )
+            continue
         check_keys(table, _SETUP_KEYS, at)
         take_timeout = _number(table, "take_timeout", at, 30.0)
         readers[device] = CardReaderSetup(
@@ -219,6 +254,7 @@ def parse_scenario(text: str, *, name: str = "scenario") -> Scenario:
         clock_scale=clock_scale,
         card_readers=MappingProxyType(readers),
         customer=steps,
+        pin_pads=MappingProxyType(pads),
     )
 
 
@@ -231,10 +267,33 @@ def _parse_step(raw: object, where: str) -> Step:
         raise ConfigurationError(
             f"{where}: unknown action {action!r}; actions: {', '.join(sorted(ACTIONS))}"
         )
-    wait_for = typed(raw, "wait_for", str, where, None)
-    if wait_for is not None and wait_for not in CONDITIONS:
+    device = typed(raw, "device", str, where, "card_reader")
+    if device not in _DEVICES:
         raise ConfigurationError(
-            f"{where}: unknown condition {wait_for!r}; conditions: {', '.join(sorted(CONDITIONS))}"
+            f"{where}: device {device!r}; devices: {', '.join(sorted(_DEVICES))}"
+        )
+    if action is not None and action not in _DEVICE_ACTIONS[device]:
+        raise ConfigurationError(
+            f"{where}: a {device} has no action {action!r}; its actions: "
+            f"{', '.join(sorted(_DEVICE_ACTIONS[device]))}"
+        )
+    conditions = _DEVICE_CONDITIONS[device]
+    wait_for = typed(raw, "wait_for", str, where, None)
+    if wait_for is not None and wait_for not in conditions:
+        raise ConfigurationError(
+            f"{where}: unknown condition {wait_for!r}; conditions: {', '.join(sorted(conditions))}"
+        )
+    pin = typed(raw, "pin", str, where, None)
+    if (pin is not None) != (action == "type_pin"):
+        raise ConfigurationError(f"{where}: 'pin' goes with action type_pin, and only there")
+    if pin is not None and not (pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 12):
+        raise ConfigurationError(f"{where}: 'pin' is 4 to 12 digits")  # never quoted
+    keys = typed(raw, "keys", list, where, None)
+    if (keys is not None) != (action == "press_keys"):
+        raise ConfigurationError(f"{where}: 'keys' goes with action press_keys, and only there")
+    if keys is not None and (not keys or not all(k in KEYBOARD for k in keys)):
+        raise ConfigurationError(
+            f"{where}: 'keys' is a non-empty list of key names: {', '.join(sorted(KEYBOARD))}"
         )
     profile = typed(raw, "profile", str, where, None)
     if (profile is not None) != (action == "insert_card"):
@@ -246,9 +305,6 @@ def _parse_step(raw: object, where: str) -> Step:
         raise ConfigurationError(
             f"{where}: 'seconds' goes with action slow_replies, and only there"
         )
-    device = typed(raw, "device", str, where, "card_reader")
-    if device not in _DEVICES:
-        raise ConfigurationError(f"{where}: device {device!r}; devices: {', '.join(_DEVICES)}")
     step = Step(
         action=action,
         at=_number(raw, "at", where, None),
@@ -258,6 +314,8 @@ def _parse_step(raw: object, where: str) -> Step:
         profile=profile,
         seconds=seconds,
         device=device,
+        pin=pin,
+        keys=tuple(keys or ()),
     )
     for key in ("at", "timeout", "after", "seconds"):
         value = getattr(step, key)
@@ -283,6 +341,8 @@ def build_world(
     )
     for device, setup in scenario.card_readers.items():
         world.card_reader(device, setup)
+    for device, pad_setup in scenario.pin_pads.items():
+        world.pin_pad(device, pad_setup)
     return world
 
 
@@ -297,6 +357,9 @@ async def run_customer(world: World, scenario: Scenario) -> None:
     clock = world.clock
     start = clock.now()
     for number, step in enumerate(scenario.customer, 1):
+        if step.device == "pin_pad":
+            await _pin_pad_step(world, scenario, number, step, start)
+            continue
         control = world.card_reader_control(step.device)
         if step.at is not None:
             await clock.sleep(max(0.0, start + step.at - clock.now()))
@@ -320,6 +383,30 @@ async def run_customer(world: World, scenario: Scenario) -> None:
             await control.slow_replies(step.seconds or 0.0)
         elif step.action == "empty_retain_bin":
             await control.empty_retain_bin()
+
+
+async def _pin_pad_step(
+    world: World, scenario: Scenario, number: int, step: Step, start: float
+) -> None:
+    """One customer step on a PIN pad (its PIN and keys are never logged)."""
+    clock = world.clock
+    control = world.pin_pad_control(step.device)
+    if step.at is not None:
+        await clock.sleep(max(0.0, start + step.at - clock.now()))
+    if step.wait_for is not None:
+        await control.wait_for_entry(clock.to_real(step.timeout))
+    if step.after:
+        await clock.sleep(step.after)
+    log.debug("%s: customer step %d: %s", scenario.name, number, step.action or "wait")
+    if step.action == "type_pin":
+        assert step.pin is not None  # checked when parsed
+        await control.type_pin(step.pin, timeout=clock.to_real(step.timeout))
+    elif step.action == "press_keys":
+        await control.press_keys(step.keys, timeout=clock.to_real(step.timeout))
+    elif step.action in ("power_off", "power_on"):
+        await control.power_loss(step.action == "power_off")
+    elif step.action == "slow_replies":
+        await control.slow_replies(step.seconds or 0.0)
 
 
 def _number(table: Mapping[str, Any], key: str, where: str, default: Any) -> Any:

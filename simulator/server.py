@@ -26,6 +26,7 @@ import zmq
 import zmq.asyncio
 
 from hal.devices.card_reader_service import CardReaderService
+from hal.devices.pin_pad_service import PinPadService
 from hal.errors import Completion, ConfigurationError, HalError, TransportError
 from hal.remote import RemoteServer
 from hal.remote.codec import WireValueError, codec_for
@@ -35,11 +36,15 @@ from hal.remote.security import check_endpoint_security, endpoint_scheme, remove
 from hal.remote.sessions import Outbox, Outcome
 from simulator.control import CardReaderControl
 from simulator.control_commands import (
+    CARD_READER,
     COMMANDS,
+    PIN_PAD,
     ControlCommand,
     CountCompletion,
+    EntryActiveCompletion,
     PositionCompletion,
 )
+from simulator.pin_pad_control import PinPadControl
 from simulator.scenario import Scenario, run_customer
 from simulator.world import CardReaderSetup, World
 
@@ -142,6 +147,35 @@ _ACTIONS: Final[dict[str, Callable[[CardReaderControl, Any], Awaitable[Any]]]] =
     "Control.PowerLoss": _power,
     "Control.SlowReplies": _slow,
     "Control.WaitFor": _wait_for,
+}
+
+
+async def _press_keys(control: PinPadControl, payload: Any) -> Any:
+    await control.press_keys(payload.keys, timeout=payload.timeout)
+
+
+async def _wait_for_entry(control: PinPadControl, payload: Any) -> Any:
+    await control.wait_for_entry(payload.timeout)
+
+
+async def _entry_active(control: PinPadControl, payload: Any) -> Any:
+    return EntryActiveCompletion(await control.entry_active())
+
+
+async def _pad_power(control: PinPadControl, payload: Any) -> Any:
+    await control.power_loss(payload.on)
+
+
+async def _pad_slow(control: PinPadControl, payload: Any) -> Any:
+    await control.slow_replies(payload.seconds)
+
+
+_PIN_PAD_ACTIONS: Final[dict[str, Callable[[PinPadControl, Any], Awaitable[Any]]]] = {
+    "Control.PressKeys": _press_keys,
+    "Control.WaitForEntry": _wait_for_entry,
+    "Control.EntryActive": _entry_active,
+    "Control.PowerLoss": _pad_power,
+    "Control.SlowReplies": _pad_slow,
 }
 
 
@@ -271,7 +305,11 @@ class ControlServer:
             refuse(AckStatus.INVALID_MESSAGE, f"{name} is not one of {', '.join(COMMANDS)}")
             return
         if command.device:
-            offered = self._world().models
+            world = self._world()
+            offered: Mapping[str, object] = {
+                CARD_READER: world.card_readers,
+                PIN_PAD: world.pin_pads,
+            }.get(command.target, world.models)
             if device not in offered:
                 wanted = "a device in the header" if device is None else f"no device {device!r}"
                 refuse(AckStatus.INVALID_MESSAGE, f"{name}: {wanted}; offered: {_list(offered)}")
@@ -320,7 +358,10 @@ class ControlServer:
             await self._reset()
             return None
         assert device is not None
-        control = self._world().card_reader_control(device)
+        world = self._world()
+        if device in world.pin_pads:
+            return await _PIN_PAD_ACTIONS[command.name](world.pin_pad_control(device), payload)
+        control = world.card_reader_control(device)
         return await _ACTIONS[command.name](control, payload)
 
 
@@ -371,7 +412,7 @@ class SimServer:
         self._interval = heartbeat_interval
         self._customer = customer
         self.world = self._build_world()
-        self._services: dict[str, CardReaderService] = {}
+        self._services: dict[str, CardReaderService | PinPadService] = {}
         self._server: RemoteServer | None = None
         self._customer_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -401,6 +442,8 @@ class SimServer:
         setups = dict(scenario.card_readers) if scenario is not None else {}
         for name, setup in (setups or {"card_reader": CardReaderSetup()}).items():
             world.card_reader(name, setup)
+        for name, pad_setup in (scenario.pin_pads if scenario is not None else {}).items():
+            world.pin_pad(name, pad_setup)
         return world
 
     async def start(self) -> None:
@@ -439,12 +482,16 @@ class SimServer:
             self._start_customer()
 
     async def _serve(self, *, fresh_bins: bool = False) -> None:
-        for name in self.world.models:
+        for name in self.world.card_readers:
             service = self.world.open_card_reader(name, ledger=self._ledger)
             await service.open()
             self._services[name] = service
             if fresh_bins and (await service.retain_bin()).count:
                 await service.empty_retain_bin(reason="simulator reset: a fresh world")
+        for name in self.world.pin_pads:
+            pad = self.world.open_pin_pad(name)
+            await pad.open()
+            self._services[name] = pad
         server = RemoteServer(
             self._services,
             self.endpoint,

@@ -4,7 +4,8 @@ Everything a simulated kiosk needs lives in a `World`: the `SimClock` all its mo
 and scripted customers share, a `random.Random` per device seeded from the world's
 seed (so ``--seed`` repeats a run), and the models themselves, which outlive the
 services opened over them (close a `CardReaderService` and open another: the card
-inside and the cards in the bin are still there).
+inside and the cards in the bin are still there; close a `PinPadService` and open
+another: the keys are still loaded).
 
 Worlds are kept by name (`get_world`), so a ``sim://`` address opened twice reaches
 the same model; tests start from scratch with `reset_worlds`.
@@ -21,16 +22,20 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from hal.devices.card_reader_service import CardReaderService
+from hal.devices.pin_pad_service import PinPadService
 from hal.errors import ConfigurationError
 from simulator.broken import BROKEN_VARIANTS
 from simulator.clock import SimClock, seeded_random
 from simulator.control import CardReaderControl
 from simulator.models.card_reader import CardReaderModel
+from simulator.models.pin_pad import PinPadModel
+from simulator.models.secure_element import SecureElement
+from simulator.pin_pad_control import PinPadControl
 
 if TYPE_CHECKING:
     from hal.ledger import Ledger
 
-__all__ = ["CardReaderSetup", "World", "get_world", "reset_worlds"]
+__all__ = ["CardReaderSetup", "PinPadSetup", "World", "get_world", "reset_worlds"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,32 @@ class CardReaderSetup:
             )
 
 
+@dataclass(frozen=True)
+class PinPadSetup:
+    """How a world's PIN pad is built.
+
+    Attributes:
+        pin_max: the longest PIN its keyboard takes (4-12).
+        max_keys: keys its secure element holds.
+        min_components: the fewest clear components a key is built from.
+    """
+
+    pin_max: int = 12
+    max_keys: int = 64
+    min_components: int = 2
+
+    def __post_init__(self) -> None:
+        for what, value, low, high in (
+            ("pin_max", self.pin_max, 4, 12),
+            ("max_keys", self.max_keys, 1, 1000),
+            ("min_components", self.min_components, 1, 9),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigurationError(
+                    f"{what} is an integer from {low} to {high}, got {value!r}"
+                )
+
+
 class World:
     """A clock, a seed and the device models of one simulated kiosk.
 
@@ -83,15 +114,26 @@ class World:
         #: The world's own randomness (devices draw from `World.random` streams).
         self.rng = seeded_random(seed)
         self._card_readers: dict[str, tuple[CardReaderSetup, CardReaderModel]] = {}
+        self._pin_pads: dict[str, tuple[PinPadSetup, PinPadModel]] = {}
 
     def random(self, stream: str) -> random.Random:
         """A randomness for ``stream`` (a device name) that depends only on the seed."""
         return seeded_random(self.seed, stream)
 
     @property
-    def models(self) -> Mapping[str, CardReaderModel]:
+    def models(self) -> Mapping[str, CardReaderModel | PinPadModel]:
         """Every model made so far, by device name."""
+        return MappingProxyType({**self.card_readers, **self.pin_pads})
+
+    @property
+    def card_readers(self) -> Mapping[str, CardReaderModel]:
+        """The card reader models made so far, by device name."""
         return MappingProxyType({name: m for name, (_, m) in self._card_readers.items()})
+
+    @property
+    def pin_pads(self) -> Mapping[str, PinPadModel]:
+        """The PIN pad models made so far, by device name."""
+        return MappingProxyType({name: m for name, (_, m) in self._pin_pads.items()})
 
     def card_reader(
         self, name: str = "card_reader", setup: CardReaderSetup | None = None
@@ -106,6 +148,8 @@ class World:
         Raises:
             ConfigurationError: it exists and was built with a different setup.
         """
+        if name in self._pin_pads:
+            raise ConfigurationError(f"world {self.name!r}: {name} is a PIN pad")
         existing = self._card_readers.get(name)
         if existing is not None:
             built, model = existing
@@ -154,10 +198,58 @@ class World:
         """
         return CardReaderService(self.card_reader(name), name=name, ledger=ledger)
 
+    def pin_pad(self, name: str = "pin_pad", setup: PinPadSetup | None = None) -> PinPadModel:
+        """The PIN pad called ``name``, made on first use (with no keys loaded).
+
+        Args:
+            name: the device name.
+            setup: how to build it; ``None`` takes the defaults (or whatever it was
+                built with, if it exists).
+
+        Raises:
+            ConfigurationError: it exists and was built with a different setup, or
+                ``name`` is a card reader.
+        """
+        if name in self._card_readers:
+            raise ConfigurationError(f"world {self.name!r}: {name} is a card reader")
+        existing = self._pin_pads.get(name)
+        if existing is not None:
+            built, model = existing
+            if setup is not None and setup != built:
+                raise ConfigurationError(
+                    f"world {self.name!r} already has {name} built with {built}; "
+                    f"cannot rebuild it with {setup}"
+                )
+            return model
+        setup = setup if setup is not None else PinPadSetup()
+        model = PinPadModel(
+            name=name,
+            clock=self.clock,
+            secure_element=SecureElement(
+                max_keys=setup.max_keys, min_components=setup.min_components
+            ),
+            pin_max=setup.pin_max,
+        )
+        self._pin_pads[name] = (setup, model)
+        return model
+
+    def pin_pad_setup(self, name: str = "pin_pad") -> PinPadSetup | None:
+        """How the PIN pad ``name`` was built, or ``None`` if it is not made yet."""
+        existing = self._pin_pads.get(name)
+        return existing[0] if existing is not None else None
+
+    def pin_pad_control(self, name: str = "pin_pad") -> PinPadControl:
+        """The customer's fingers on the PIN pad ``name`` (made on first use)."""
+        return PinPadControl(self.pin_pad(name))
+
+    def open_pin_pad(self, name: str = "pin_pad") -> PinPadService:
+        """A new, unopened `PinPadService` over the model (use ``async with``)."""
+        return PinPadService(self.pin_pad(name), name=name)
+
     def __repr__(self) -> str:
         return (
             f"World({self.name!r}, seed={self.seed}, clock_scale={self.clock.scale}, "
-            f"devices={sorted(self._card_readers)})"
+            f"devices={sorted(self.models)})"
         )
 
 

@@ -19,7 +19,7 @@ from simulator.world import CardReaderSetup, get_world
 
 def test_the_entry_point_gives_the_sim_driver() -> None:
     assert registry.driver("sim") is SIM_DRIVER
-    assert SIM_DRIVER.device_classes == {"card_reader"}
+    assert SIM_DRIVER.device_classes == {"card_reader", "pin_pad"}
     assert SIM_DRIVER.options is SimOptions
 
 
@@ -50,7 +50,9 @@ def test_address_options_are_parsed_and_checked() -> None:
 
 def test_an_unknown_device_lists_what_the_simulator_offers() -> None:
     address = DeviceAddress.parse("sim://cash_dispenser")
-    with pytest.raises(ConfigurationError, match="the simulator offers card_reader; got 'cash"):
+    with pytest.raises(
+        ConfigurationError, match="the simulator offers card_reader, pin_pad; got 'cash"
+    ):
         open_sim_device(address, SimOptions())
 
 

@@ -93,7 +93,7 @@ def test_a_scenario_file_by_path(tmp_path: Path) -> None:
         ("version = 1\n[[customer]]\nwait_for = 'rain'\n", "unknown condition 'rain'; conditions:"),
         ("version = 1\n[[customer]]\nat = -1\n", "'at' must be >= 0"),
         ("version = 1\n[[customer]]\nafter = 'soon'\n", "'after' must be a finite number"),
-        ("version = 1\n[[customer]]\ndevice = 'pin_pad'\n", "device 'pin_pad'"),
+        ("version = 1\n[[customer]]\ndevice = 'cash_dispenser'\n", "device 'cash_dispenser'"),
         ("version = 1\ncustomer = [1]\n", "customer step 1: expected a table"),
         ("version = = 1\n", "not valid TOML"),
     ],
