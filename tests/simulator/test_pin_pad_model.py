@@ -13,6 +13,8 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hal.device import DeviceState
 from hal.devices.pin_pad import (
@@ -317,3 +319,61 @@ async def test_no_pin_in_events_reprs_or_logs(
     for text in texts:
         leaked = sorted(s for s in forbidden if s in text)
         assert not leaked, f"{leaked} in {text!r}"
+
+
+def _replay(keys: list[str], max_len: int) -> str:
+    """What a PIN entry should hold after ``keys``: an independent replay of the rules."""
+    pin = ""
+    for key in keys:
+        if key in DIGIT_KEYS and len(pin) < max_len:
+            pin += str(DIGIT_KEYS.index(key))
+        elif key == "backspace":
+            pin = pin[:-1]
+        elif key == "clear":
+            pin = ""
+    return pin
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    keys=st.lists(
+        st.sampled_from([*DIGIT_KEYS, "backspace", "clear", "decPoint", "fdk01"]), max_size=20
+    ),
+    max_len=st.integers(4, 12),
+)
+def test_the_pin_kept_is_the_pin_typed(keys: list[str], max_len: int) -> None:
+    expected = _replay(keys, max_len)
+
+    async def run() -> tuple[int, str | None]:
+        pad = PinPadModel(clock=SimClock(0.005))
+        se = pad.secure_element
+        se.load_component(
+            "k", KEK, KeyAttributes(KeyUsage.KEK, TDES, ModeOfUse.BOTH), b"\x08\xd7\xb4"
+        )
+        se.load_component(
+            "k",
+            bytes(16),
+            KeyAttributes(KeyUsage.KEK, TDES, ModeOfUse.BOTH),
+            compute_kcv(TDES, bytes(16)),
+        )
+        se.activate("k", compute_kcv(TDES, KEK))
+        se.load_key(
+            "pin",
+            prim.encrypt_ecb(TDES, KEK, PIN_KEY),
+            "k",
+            KeyAttributes(KeyUsage.PIN, TDES, ModeOfUse.ENCRYPT),
+            compute_kcv(TDES, PIN_KEY),
+        )
+        await pad.open(Recorder())
+        try:
+            result = await entry_with(pad, [*keys, "enter"], spec(0, max_len))
+            if result.digits < 4:
+                return result.digits, None
+            return result.digits, await recovered_pin(pad)
+        finally:
+            await pad.close()
+
+    digits, pin = asyncio.run(run())
+    assert digits == len(expected)
+    if len(expected) >= 4:
+        assert pin == expected
