@@ -20,6 +20,7 @@ from protocols.zt588 import (
     Authenticate,
     AuthReply,
     BadFrame,
+    ClearPinRequest,
     Command,
     CommandCode,
     Communication,
@@ -262,3 +263,29 @@ def test_a_frame_survives_any_junk_around_it(before: bytes, command: Command, af
     decoder = Zt588Decoder()
     items = decoder.feed(before + raw + after) + decoder.flush()
     assert Frame(command.encode()) in items
+
+
+@settings(max_examples=400)
+@given(
+    st.sampled_from(b"1234567:")
+    .map(lambda c: bytes((c,)))
+    .flatmap(lambda head: st.binary(max_size=60).map(lambda rest: head + rest))
+    | st.binary(max_size=160),
+    st.sampled_from([None, *CommandCode, QueryUserInfo(), GetPinBlock()]),
+)
+def test_any_text_parses_and_rebuilds_byte_for_byte_or_raises_a_protocol_error(
+    text: bytes, command: CommandCode | Command | None
+) -> None:
+    try:
+        parsed = parse_command(text)
+    except ProtocolError:
+        pass
+    else:
+        if not isinstance(parsed, ClearPinRequest):
+            assert parsed.encode() == text
+    try:
+        reply = parse_reply(text, command)
+    except ProtocolError:
+        pass
+    else:
+        assert encode_reply(reply) == text
