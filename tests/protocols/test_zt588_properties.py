@@ -88,7 +88,7 @@ def _fixed(width: int) -> st.SearchStrategy[str]:
 
 user_infos = st.builds(
     UserInfo,
-    byte.filter(lambda b: not 0xE0 <= b <= 0xEF),
+    byte.filter(lambda b: not 0xE0 <= b <= 0xEF and b != 0x02),
     _fixed(50),
     st.binary(min_size=24, max_size=24),
     st.binary(min_size=10, max_size=10).map(Settings),
