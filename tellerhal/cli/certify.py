@@ -1,7 +1,7 @@
 """``tellerhal certify DEVICE ADDRESS``: certify a driver for a device class.
 
-Runs the device class's contract suite (``card_reader``) against the device at ADDRESS
-and decides certification:
+Runs the device class's contract suite (``card_reader``, ``pin_pad``) against the device
+at ADDRESS and decides certification:
 
 - the driver must declare the capability features it promises (its
   ``DriverSpec.capabilities``); a driver declaring nothing is refused at once;
@@ -12,7 +12,8 @@ and decides certification:
 The customer: for a ``sim://`` address the simulator's control API (a fresh world per
 case); with ``--stimulus ENDPOINT`` the control socket of a ``tellerhal sim`` whose
 simulated device is at ADDRESS (e.g. behind a wire emulator); otherwise a person at the
-bench, prompted on the terminal, with the bench's test cards (``--cards``). Timeouts:
+bench, prompted on the terminal: with the bench's test cards (``--cards``) for a card
+reader; a PIN pad needs none (the person presses the test PINs shown). Timeouts:
 each step waits ``--patience`` seconds (default 120 at the bench), times
 ``--timeout-scale``.
 
@@ -59,7 +60,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument("device", metavar="DEVICE", help=f"one of {', '.join(runner.SUITES)}")
     parser.add_argument("address", metavar="ADDRESS", help="the device, e.g. crt310+serial://...")
-    parser.add_argument("--cards", type=Path, help="the bench's test cards (TOML)")
+    parser.add_argument("--cards", type=Path, help="the bench's test cards (TOML; card readers)")
     parser.add_argument(
         "--stimulus", metavar="ENDPOINT", help="a tellerhal sim control socket (simulated device)"
     )

@@ -11,7 +11,8 @@ reports, and the three ways to make its world act:
   simulator in another process acts, e.g. behind a wire emulator; the runner asks it for
   a fresh world before each case when it can (``Control.Reset``) and goes on without
   when it refuses;
-- anything else: a person at the bench, with the bench's test cards (``cards``).
+- anything else: a person at the bench, with the bench's test cards (``cards``) when
+  the class needs test media (a card reader; a PIN pad needs none).
 """
 
 from __future__ import annotations
@@ -26,13 +27,16 @@ from typing import Any
 import hal
 from hal.address import DeviceAddress
 from hal.devices.card_reader import CardReader
+from hal.devices.pin_pad import PinPad
 from hal.errors import ConfigurationError, InvalidData
 from tellerhal.conformance.card_reader import CARD_READER_CASES
 from tellerhal.conformance.framework import CaseResult, ContractCase, Harness, run_suite
+from tellerhal.conformance.pin_pad import PIN_PAD_CASES
 
 __all__ = [
     "BENCH_PATIENCE",
     "CARD_READER_SUITE",
+    "PIN_PAD_SUITE",
     "REMOTE_PATIENCE",
     "SUITES",
     "DeviceReport",
@@ -74,7 +78,10 @@ class DeviceSuite:
         sim_stimulus: the in-process simulator's stimulus for a ``sim://`` address of
             one case's world, and the patience that world's clock calls for.
         remote_stimulus: the stimulus of a ``tellerhal sim`` control socket.
-        bench_stimulus: the bench stimulus, from the bench's test cards file.
+        bench_stimulus: the bench stimulus, from the bench's test cards file (``None``
+            for a class that needs no test media).
+        needs_cards: the bench needs test cards (``--cards``) for this class.
+        uses_ledger: the class's simulated devices keep a ledger (a fresh file per case).
     """
 
     device_class: str
@@ -83,7 +90,9 @@ class DeviceSuite:
     describe: Callable[[Any], Awaitable[DeviceReport]]
     sim_stimulus: Callable[[DeviceAddress], tuple[Any, float]]
     remote_stimulus: Callable[[str], Any]
-    bench_stimulus: Callable[[Path], Any]
+    bench_stimulus: Callable[[Path | None], Any]
+    needs_cards: bool = True
+    uses_ledger: bool = True
 
 
 async def _describe_card_reader(reader: CardReader) -> DeviceReport:
@@ -129,9 +138,10 @@ def _remote_card_reader(endpoint: str) -> Any:
     return RemoteCardReaderControl(endpoint)
 
 
-def _bench_card_reader(cards: Path) -> Any:
+def _bench_card_reader(cards: Path | None) -> Any:
     from tellerhal.conformance.bench import BenchCardReaderStimulus, load_bench_cards
 
+    assert cards is not None  # SuiteRun.check asks for them
     return BenchCardReaderStimulus(load_bench_cards(cards))
 
 
@@ -145,8 +155,48 @@ CARD_READER_SUITE = DeviceSuite(
     bench_stimulus=_bench_card_reader,
 )
 
+
+async def _describe_pin_pad(pad: PinPad) -> DeviceReport:
+    caps = await pad.capabilities()
+    return DeviceReport(caps.features(), await firmware_of(pad, caps))
+
+
+def _sim_pin_pad(address: DeviceAddress) -> tuple[Any, float]:
+    from simulator.world import get_world
+
+    hal.open(address)  # makes the world and the model as the address says
+    world = get_world(address.options["world"])
+    return world.pin_pad_control(address.authority or "pin_pad"), 2.0
+
+
+def _remote_pin_pad(endpoint: str) -> Any:
+    from simulator.remote_control import RemotePinPadControl
+
+    return RemotePinPadControl(endpoint)
+
+
+def _bench_pin_pad(cards: Path | None) -> Any:
+    from tellerhal.conformance.bench import BenchPinPadStimulus
+
+    return BenchPinPadStimulus()
+
+
+PIN_PAD_SUITE = DeviceSuite(
+    device_class="pin_pad",
+    interface=PinPad,
+    cases=PIN_PAD_CASES,
+    describe=_describe_pin_pad,
+    sim_stimulus=_sim_pin_pad,
+    remote_stimulus=_remote_pin_pad,
+    bench_stimulus=_bench_pin_pad,
+    needs_cards=False,
+    uses_ledger=False,
+)
+
 #: Every device class with a contract suite, by device name.
-SUITES: dict[str, DeviceSuite] = {suite.device_class: suite for suite in (CARD_READER_SUITE,)}
+SUITES: dict[str, DeviceSuite] = {
+    suite.device_class: suite for suite in (CARD_READER_SUITE, PIN_PAD_SUITE)
+}
 
 
 def select_cases(suite: DeviceSuite, wanted: Sequence[str]) -> list[ContractCase[Any, Any]]:
@@ -199,13 +249,23 @@ class SuiteRun:
                 or a bad patience or scale.
         """
         where = self.address.location
+        if self.cards is not None and not self.suite.needs_cards:
+            raise ConfigurationError(
+                f"--cards is for card readers; a {self.suite.device_class.replace('_', ' ')} "
+                "needs no test cards"
+            )
         if self.simulated and self.cards is not None:
             raise ConfigurationError("--cards is for a real device; sim:// has its own customer")
         if self.simulated and self.stimulus is not None:
             raise ConfigurationError("--stimulus is for a device outside this process")
         if self.cards is not None and self.stimulus is not None:
             raise ConfigurationError("give --cards (a person) or --stimulus (a simulator)")
-        if not self.simulated and self.stimulus is None and self.cards is None:
+        if (
+            self.suite.needs_cards
+            and not self.simulated
+            and self.stimulus is None
+            and self.cards is None
+        ):
             raise ConfigurationError(
                 f"{where}: a real device needs a person and the bench's test cards: "
                 "give --cards FILE"
@@ -229,7 +289,7 @@ class SuiteRun:
         """A fresh simulated world's address for one case (cases must not share a jam)."""
         base = self.address.options.get("world", "default")
         target = self.address.with_options({"world": f"{base}-{tag}"})
-        if "ledger" not in target.options:
+        if self.suite.uses_ledger and "ledger" not in target.options:
             # The suite reopens the device and expects its counts back: a file ledger.
             target = target.with_options({"ledger": str(self.workdir / f"{tag}.sqlite")})
         return target
@@ -275,7 +335,6 @@ async def run(
         remote = suite.remote_stimulus(plan.stimulus)
         can_reset = await _try_reset(remote)
     else:
-        assert plan.cards is not None
         bench = suite.bench_stimulus(plan.cards)
     async with plan.open(probe_address) as device:
         report = await suite.describe(device)
