@@ -66,6 +66,8 @@ BLOCK_SIZES: dict[Algorithm, int] = {
 
 def as_algorithm(value: Algorithm | str) -> Algorithm:
     """`value` as an `Algorithm`; `CryptoError` if it names none ("tdes", "aes", "sm4")."""
+    if type(value) is Algorithm:
+        return value
     try:
         return Algorithm(value)
     except ValueError:
@@ -105,14 +107,15 @@ def _cipher_algorithm(algorithm: Algorithm, key: bytes) -> BlockCipherAlgorithm:
     algorithm = as_algorithm(algorithm)
     check_key(algorithm, key)
     if algorithm is Algorithm.TDES:
-        return TripleDES(tdes_expand(key))
+        key = bytes(key)
+        return TripleDES(key * 3 if len(key) == 8 else key + key[:8] if len(key) == 16 else key)
     if algorithm is Algorithm.AES:
         return algorithms.AES(bytes(key))
     return algorithms.SM4(bytes(key))
 
 
 def _check_data(algorithm: Algorithm, data: bytes, what: str = "data") -> None:
-    size = block_size(algorithm)
+    size = BLOCK_SIZES[algorithm]
     if not isinstance(data, bytes | bytearray):
         raise DataLengthError(f"{algorithm.value} {what} must be bytes")
     if len(data) == 0 or len(data) % size:
@@ -184,4 +187,5 @@ def xor_bytes(left: bytes, right: bytes) -> bytes:
     """The XOR of two byte strings of equal length."""
     if len(left) != len(right):
         raise DataLengthError("XOR operands must be the same length")
-    return bytes(a ^ b for a, b in zip(left, right, strict=True))
+    size = len(left)
+    return (int.from_bytes(left, "big") ^ int.from_bytes(right, "big")).to_bytes(size, "big")
