@@ -1,9 +1,14 @@
 """``tellerhal demo``: a kiosk app and a scripted customer on the embedded simulator.
 
-The app side uses only the public API (``hal.open("sim://card_reader")``), exactly as it
-would on real hardware. The customer is a scenario file (`simulator/scenarios/demo.toml`)
-played through the simulator's control API. Every step prints its time since the start
-and how long it took; PANs are masked, track data and names never printed.
+The app side uses only the public API (``hal.open("sim://card_reader")``,
+``hal.open("sim://pin_pad")``), exactly as it would on real hardware. The customer is a
+scenario file (`simulator/scenarios/demo.toml`) played through the simulator's control
+API: they insert a card and, when the scenario has a PIN pad, type their PIN on it. The
+app loads a test key-encryption key from two clear components and a PIN key under it,
+as a bank's key custodians would, and gets an ISO-0 PIN block for the card's PAN. Every
+step prints its time since the start and how long it took; PANs are masked, track data
+and names never printed, the PIN never (only how many digits it has and the size of its
+enciphered block), and no key (only check values).
 """
 
 from __future__ import annotations
@@ -29,16 +34,36 @@ from hal.devices.card_reader import (
     MoveTarget,
     Track,
 )
+from hal.devices.pin_pad import (
+    EntryCompletion,
+    KeyAlgorithm,
+    KeyEvent,
+    KeyUsage,
+    ModeOfUse,
+    PinFormat,
+    PinPad,
+)
 from hal.events import Event, StatusChanged, Subscription
+from protocols.crypto_primitives import encrypt_ecb, xor_bytes
 from protocols.errors import ProtocolError
+from protocols.kcv import compute_kcv
 from protocols.tracks import mask_pan, parse_track2
 from simulator.scenario import Scenario, load_scenario, run_customer
 from simulator.world import World, get_world
 from tellerhal.emv import read_application
 
-__all__ = ["DemoResult", "run_demo"]
+__all__ = ["TEST_KEK_COMPONENTS", "TEST_PIN_KEY", "DemoResult", "run_demo"]
 
 T = TypeVar("T")
+
+#: The demo's test key-encryption key, as the two clear components its two custodians
+#: hold (double-length TDES). Test values, printed in no output: never use them for real.
+TEST_KEK_COMPONENTS = (
+    bytes.fromhex("1C587F1C13924FEF6D3B2A8C0E0F6B1A"),
+    bytes.fromhex("E3A2B9C4D5016E7F8091A2B3C4D5E6F7"),
+)
+#: The demo's test PIN key (TDES), loaded enciphered under the KEK.
+TEST_PIN_KEY = bytes.fromhex("2315208C9110AD402315208C9110AD40")
 
 
 @dataclass
@@ -50,6 +75,9 @@ class DemoResult:
     pan_masked: str = ""
     chip_and_stripe_agree: bool = False
     cards_issued: int = 0
+    pin_pad: bool = False
+    pin_digits: int = 0
+    pin_block: bytes = field(default=b"", repr=False)
     total_seconds: float = 0.0
 
 
@@ -74,10 +102,14 @@ def _world(scenario: Scenario, clock_scale: float | None) -> World:
     )
     for device, setup in scenario.card_readers.items():
         world.card_reader(device, setup)
+    for device, pad_setup in scenario.pin_pads.items():
+        world.pin_pad(device, pad_setup)
     return world
 
 
-async def _watch(sub: Subscription, say: Callable[[str, str], None], result: DemoResult) -> None:
+async def _watch(
+    sub: Subscription, say: Callable[[str, str], None], result: DemoResult, who: str = "event"
+) -> None:
     async for event in sub:
         if isinstance(event, StatusChanged):
             fields = ", ".join(
@@ -88,11 +120,16 @@ async def _watch(sub: Subscription, say: Callable[[str, str], None], result: Dem
         else:
             text = _event_text(event)
         result.events.append(type(event).__name__)
-        say("event", text)
+        say(who, text)
 
 
 def _event_text(event: Event) -> str:
     command = f" (command {event.command_id})" if event.command_id is not None else ""
+    if isinstance(event, KeyEvent):
+        # In a PIN entry the event names no digit; a function key it does name.
+        named = event.digit is not None and event.digit != event.completion.value
+        key = f" ({event.digit})" if named else ""
+        return f"KeyEvent{command}: {event.completion.value}{key}"
     return f"{type(event).__name__}{command}"
 
 
@@ -118,10 +155,16 @@ async def run_demo(
     customer = asyncio.create_task(run_customer(world, plan), name="demo customer")
     reader = hal.open(f"sim://card_reader?world={world.name}")
     assert isinstance(reader, CardReader)
+    pad: PinPad | None = None
+    if "pin_pad" in world.pin_pads:
+        device = hal.open(f"sim://pin_pad?world={world.name}")
+        assert isinstance(device, PinPad)
+        pad = device
+        result.pin_pad = True
     try:
         # Simulated minutes: long enough for a customer who forgets the card to be
         # overtaken by the reader's take timeout.
-        await _app(reader, printer, result, patience=world.clock.to_real(120))
+        await _app(reader, pad, printer, result, patience=world.clock.to_real(120))
         await asyncio.wait_for(customer, timeout=max(5.0, world.clock.to_real(60)))
     finally:
         if not customer.done():
@@ -152,7 +195,12 @@ class _Steps:
 
 
 async def _app(
-    reader: CardReader, printer: _Printer, result: DemoResult, *, patience: float
+    reader: CardReader,
+    pad: PinPad | None,
+    printer: _Printer,
+    result: DemoResult,
+    *,
+    patience: float,
 ) -> None:
     say = printer.line
     step = _Steps(printer, result)
@@ -181,6 +229,9 @@ async def _app(
         agree = "agree" if result.chip_and_stripe_agree else "DISAGREE"
         say("app", f"chip and stripe {agree} on the PAN")
         await step("chip_power(off)", reader.chip_power(ChipPowerAction.OFF))
+        pan = chip.pan or stripe_pan
+        if pad is not None and pan:
+            await _pin_entry(pad, pan, printer, result, patience)
         with reader.events(kinds=[MediaRemoved, CardAction]) as gone:
             await step("move(exit): please take your card", reader.move(MoveTarget.EXIT))
             ending = await step("the card left the exit", gone.get(timeout=patience))
@@ -194,6 +245,85 @@ async def _app(
         events.close()
         await watcher
         await step("close", reader.close())
+
+
+async def _pin_entry(
+    pad: PinPad, pan: str, printer: _Printer, result: DemoResult, patience: float
+) -> None:
+    """Load the test keys, let the customer type their PIN, get its ISO-0 PIN block."""
+    say = printer.line
+    step = _Steps(printer, result)
+    await step("open sim://pin_pad", pad.open())
+    events = pad.events()
+    watcher = asyncio.create_task(
+        _watch(events, say, result, who="pin pad"), name="demo PIN pad events"
+    )
+    try:
+        await _load_test_keys(pad, step, say)
+        caps = await pad.capabilities()
+        if caps.pin_block_data_first:
+            await step(
+                "set_pin_block_data(iso0, PAN)",
+                pad.set_pin_block_data("pin", format=PinFormat.ISO0, customer_data=pan),
+            )
+        say("app", "pin_entry(min 4, max 12): please enter your PIN and press ENTER")
+        entry = await step(
+            "pin_entry returned", pad.pin_entry(min_len=4, max_len=12, timeout=patience)
+        )
+        result.pin_digits = entry.digits
+        say(
+            "app",
+            f"PIN entry ended by {entry.completion.value}: {entry.digits} digits, which "
+            "stay in the PIN pad",
+        )
+        if entry.completion in (EntryCompletion.ENTER, EntryCompletion.AUTO):
+            block = await step(
+                f"get_pin_block(iso0, PAN {mask_pan(pan)})",
+                pad.get_pin_block("pin", format=PinFormat.ISO0, customer_data=pan),
+            )
+            result.pin_block = block.block
+            kcv = compute_kcv(KeyAlgorithm.TDES, TEST_PIN_KEY).hex().upper()
+            say(
+                "app",
+                f"PIN block: {len(block.block)} bytes, ISO-0 enciphered under the PIN key "
+                f"(KCV {kcv}), ready for the host",
+            )
+    finally:
+        events.close()
+        await watcher
+        await step("close the PIN pad", pad.close())
+
+
+async def _load_test_keys(pad: PinPad, step: _Steps, say: Callable[[str, str], None]) -> None:
+    """The key custodians' job: the KEK from two clear components (each with its check
+    value, the combined key's checked too), then the PIN key enciphered under it."""
+    tdes = KeyAlgorithm.TDES
+    kek = xor_bytes(*TEST_KEK_COMPONENTS)
+    for number, component in enumerate(TEST_KEK_COMPONENTS, 1):
+        kcv = compute_kcv(tdes, component)
+        await step(
+            f"import_key_component(kek): custodian {number}'s component, KCV {kcv.hex().upper()}",
+            pad.import_key_component("kek", component, algorithm=tdes, kcv=kcv),
+        )
+    kek_kcv = compute_kcv(tdes, kek)
+    await step(
+        f"activate_key(kek): the combined KEK, KCV {kek_kcv.hex().upper()}",
+        pad.activate_key("kek", kcv=kek_kcv),
+    )
+    pin_kcv = compute_kcv(tdes, TEST_PIN_KEY)
+    await step(
+        f"import_key(pin) under the KEK, KCV {pin_kcv.hex().upper()}",
+        pad.import_key(
+            "pin",
+            encrypt_ecb(tdes, kek, TEST_PIN_KEY),
+            kek="kek",
+            usage=KeyUsage.PIN,
+            algorithm=tdes,
+            mode_of_use=ModeOfUse.ENCRYPT,
+            kcv=pin_kcv,
+        ),
+    )
+    say("app", "keys loaded: the PIN pad holds the KEK and the PIN key, no one else does")
 
 
 async def _issue_new_card(

@@ -17,8 +17,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="a scripted customer uses the simulated kiosk through the public API",
         description=(
             "Runs a kiosk app against the in-process simulator: a scripted customer "
-            "inserts a chip card, the app reads its tracks and its EMV application, "
-            "ejects it, and the customer takes it. Each step prints its timing."
+            "inserts a chip card, the app reads its tracks and its EMV application, the "
+            "customer types a PIN on the PIN pad and the app gets its ISO-0 PIN block "
+            "(never the PIN), the card is ejected and the customer takes it, then a new "
+            "card is issued. Each step prints its timing."
         ),
     )
     parser.add_argument(
@@ -37,7 +39,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the demo; exit 0 when the customer got the card back and all went to plan."""
+    """Run the demo; exit 0 when the customer got the card back and all went to plan
+    (chip and stripe agree; with a PIN pad, a PIN block was made)."""
     from tellerhal.demo import run_demo
 
     if args.clock_scale is not None and not args.clock_scale > 0:
@@ -50,5 +53,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     except TimeoutError:
         print("tellerhal demo: the scripted customer did not finish in time", file=sys.stderr)
+        return 1
+    if result.pin_pad and not result.pin_block:
+        print("tellerhal demo: no PIN block was made", file=sys.stderr)
         return 1
     return 0 if result.chip_and_stripe_agree else 1

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from protocols import pinblock
+from protocols.crypto_primitives import Algorithm
+from protocols.kcv import compute_kcv
+from simulator.scenario import load_scenario
 from tellerhal.cli.main import main
+from tellerhal.demo import TEST_KEK_COMPONENTS, TEST_PIN_KEY, run_demo
 
 FULL_PAN = "4761739001010010"  # the visa test profile's PAN (simulator/profiles/visa.toml)
 
@@ -73,3 +79,53 @@ def test_demo_with_a_forgetful_customer_ends_with_the_card_captured(
     assert "the customer left the card: the reader moved it to retain" in out
     assert "CardAction" in out
     assert "new card" not in out  # nobody is there to take one
+
+
+# --- the PIN entry ---------------------------------------------------------------------
+
+
+def _demo_pin() -> str:
+    (step,) = [s for s in load_scenario("demo").customer if s.action == "type_pin"]
+    assert step.pin is not None
+    return step.pin
+
+
+def test_the_customer_types_a_pin_and_only_its_block_comes_out(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = asyncio.run(run_demo(clock_scale=0.01))
+    out = capsys.readouterr().out
+    pin = _demo_pin()
+    assert result.pin_pad
+    assert result.pin_digits == len(pin)
+    # The block the app got is the customer's PIN under the demo's PIN key, for the PAN.
+    assert pinblock.decipher_pin_block(0, TEST_PIN_KEY, result.pin_block, FULL_PAN) == pin
+    assert f"PIN entry ended by enter: {len(pin)} digits" in out
+    kcv = compute_kcv(Algorithm.TDES, TEST_PIN_KEY).hex().upper()
+    assert f"PIN block: 8 bytes, ISO-0 enciphered under the PIN key (KCV {kcv})" in out
+    lines = out.splitlines()
+    entered = [i for i, line in enumerate(lines) if "KeyEvent" in line]
+    assert len(entered) == len(pin) + 1  # the digits, then enter
+    ready = next(i for i, line in enumerate(lines) if "EnterData" in line)
+    assert ready < entered[0]
+    # The PIN is typed by the scenario's customer and printed nowhere, in no form; the
+    # keys and the components are printed only as check values.
+    assert pin not in out
+    assert pin.encode().hex() not in out.lower()
+    assert " ".join(pin) not in out
+    kek = bytes(a ^ b for a, b in zip(*TEST_KEK_COMPONENTS, strict=True))
+    for key in (*TEST_KEK_COMPONENTS, kek, TEST_PIN_KEY, result.pin_block):
+        assert key.hex() not in out.lower()
+    # The card comes back after the PIN, as before.
+    taken = next(i for i, line in enumerate(lines) if "the customer took the card" in line)
+    assert entered[-1] < taken
+
+
+def test_a_scenario_without_a_pin_pad_asks_for_no_pin(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = asyncio.run(run_demo(scenario="forgetful", clock_scale=0.002))
+    out = capsys.readouterr().out
+    assert not result.pin_pad
+    assert result.pin_block == b""
+    assert "pin_entry" not in out

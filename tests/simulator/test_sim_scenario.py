@@ -27,11 +27,13 @@ def test_the_shipped_scenarios_parse() -> None:
     assert demo.seed == 0
     assert demo.clock_scale == 1.0
     assert demo.card_readers["card_reader"] == CardReaderSetup(retain_capacity=50)
-    assert [s.action for s in demo.customer] == ["insert_card", "take_card", "take_card"]
+    actions = [s.action for s in demo.customer]
+    assert actions == ["insert_card", "type_pin", "take_card", "take_card"]
     assert demo.customer[0].wait_for == "gate_open"
     assert demo.customer[0].profile == "visa"
-    assert demo.customer[1].wait_for == "card_at_exit"
-    assert demo.customer[2].wait_for == "card_at_exit"  # the new card the demo issues
+    assert (demo.customer[1].device, demo.customer[1].wait_for) == ("pin_pad", "entry_active")
+    assert demo.customer[2].wait_for == "card_at_exit"
+    assert demo.customer[3].wait_for == "card_at_exit"  # the new card the demo issues
 
 
 def test_a_scenario_file_by_path(tmp_path: Path) -> None:
@@ -120,6 +122,8 @@ async def test_the_demo_customer_through_a_read_and_an_eject() -> None:
             with reader.events(kinds=[MediaRemoved]) as sub:
                 result = await reader.read_raw_data([Track.TRACK2], timeout=5)
                 assert result[Track.TRACK2].data.startswith(b"4761739001010010=")
+                async with world.open_pin_pad() as pad:  # the customer types a PIN
+                    assert (await pad.pin_entry(timeout=5)).digits == 4
                 await reader.move(MoveTarget.EXIT)
                 await sub.wait_for(MediaRemoved, timeout=5)
                 # The demo then issues a new card, which the customer takes too.
