@@ -216,6 +216,10 @@ NOT_CARDHOLDER_DATA = {
     "protocols.tr31.Tr31Key": "a key, no card data (repr hides it: tests/protocols/test_tr31.py)",
     "hal.devices.pin_pad_model.KeyDetail": "a key's KCV and KSN: they identify, not reveal",
     "hal.devices.pin_pad_model.PinBlock": "an enciphered PIN block (repr shows its length)",
+    "tellerhal.conformance.pin_pad_steps.LoadedKey": (
+        "a random test key a contract case made (repr: name and algorithm only)"
+    ),
+    "tellerhal.demo.DemoResult": "the demo's enciphered PIN block (not in the repr)",
 }
 
 

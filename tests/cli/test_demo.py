@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -129,3 +130,10 @@ def test_a_scenario_without_a_pin_pad_asks_for_no_pin(
     assert not result.pin_pad
     assert result.pin_block == b""
     assert "pin_entry" not in out
+
+
+def test_the_demo_result_repr_shows_no_pin_block() -> None:
+    result = asyncio.run(run_demo(clock_scale=0.01, out=io.StringIO()))
+    assert result.pin_block
+    assert result.pin_block.hex() not in repr(result).lower()
+    assert repr(result.pin_block)[2:-1] not in repr(result)

@@ -30,9 +30,12 @@ import hal
 from hal.devices.pin_pad import (
     EntryCompletion,
     Initialized,
+    KeyAlgorithm,
     KeyAttributes,
     KeyDetail,
     KeyEvent,
+    KeyUsage,
+    ModeOfUse,
     PinBlock,
     PinFormat,
     PinPad,
@@ -47,6 +50,7 @@ from simulator.registration import SIM_DRIVER
 from simulator.world import get_world, reset_worlds
 from tellerhal.conformance.framework import Harness, Verdict, acceptable, run_case
 from tellerhal.conformance.pin_pad import PIN_PAD_CASES, PinPadCase, PinPadHarness
+from tellerhal.conformance.pin_pad_steps import LoadedKey
 
 _worlds = itertools.count()
 
@@ -250,3 +254,9 @@ async def test_a_faithful_model_passes_every_case_directly() -> None:
         )
         result = await run_case(case, harness)
         assert result.verdict is Verdict.PASSED, result
+
+
+def test_a_loaded_test_key_prints_no_key() -> None:
+    detail = KeyDetail("pin", KeyUsage.PIN, KeyAlgorithm.TDES, ModeOfUse.ENCRYPT, 16)
+    key = LoadedKey("pin", KeyAlgorithm.TDES, bytes(range(16)), detail)
+    assert repr(key) == "LoadedKey('pin', tdes)"
