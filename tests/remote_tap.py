@@ -35,9 +35,10 @@ __all__ = ["FrameTap", "Tapped"]
 Direction = Literal["to_server", "to_client"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Tapped:
-    """One message the tap forwarded.
+    """One message the tap forwarded (its repr shows the header and blob sizes only:
+    the blobs may be key components or PIN blocks).
 
     Attributes:
         direction: ``to_server`` (a client's command or heartbeat) or ``to_client``.
@@ -48,6 +49,11 @@ class Tapped:
     direction: Direction
     client: int
     frames: tuple[bytes, ...]
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"<{len(blob)} bytes>" for blob in self.blobs)
+        head = self.frames[0].decode("utf-8", "replace") if self.frames else ""
+        return f"Tapped({self.direction}, client={self.client}, {head}, blobs=({sizes}))"
 
     @property
     def header(self) -> dict[str, Any]:

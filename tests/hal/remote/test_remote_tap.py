@@ -55,3 +55,21 @@ async def test_each_client_is_its_own_peer_upstream(server: RemoteServer) -> Non
             assert server.session_count == 2
         assert {m.client for m in tap.messages} == {0, 1}
         assert {m.direction for m in tap.messages} == {"to_server", "to_client"}
+
+
+async def test_a_tapped_message_prints_no_blob(
+    server: RemoteServer, control: CardReaderControl
+) -> None:
+    async with (
+        FrameTap(server.endpoint) as tap,
+        RemoteCardReader(tap.endpoint, timeout=2.0) as reader,
+    ):
+        read = asyncio.create_task(reader.read_raw_data([Track.TRACK2], timeout=5))
+        await control.wait_for("gate_open", timeout=2)
+        sample = await control.insert_card("visa")
+        await read
+    assert sample.track2 is not None
+    shown = repr(tap.messages)
+    assert "CardReader.ReadRawData" in shown
+    assert f"<{len(sample.track2)} bytes>" in shown
+    assert sample.track2.decode() not in shown
