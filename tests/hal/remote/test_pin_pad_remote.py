@@ -43,7 +43,7 @@ from hal.errors import (
     SequenceError,
     UseViolation,
 )
-from hal.events import Event, Subscription
+from hal.events import Event, StatusChanged, Subscription
 from hal.remote import RemoteCardReader, RemotePinPad, RemoteServer
 from protocols import dukpt, pinblock, tr31
 from protocols.crypto_primitives import Algorithm, encrypt_cbc, encrypt_ecb, xor_bytes
@@ -352,6 +352,23 @@ async def test_keys_list_delete_and_initialize(rig: Rig, pad: RemotePinPad) -> N
     assert await pad.keys() == ()
     with pytest.raises(KeyNotFound):
         await pad.encrypt("data", bytes(8))
+
+
+async def test_status_changes_arrive_as_status_changed(pad: RemotePinPad) -> None:
+    changes = pad.events(kinds=[StatusChanged])
+    await load_kek(pad)
+    event = None
+    async with asyncio.timeout(2):
+        while event is None or event.new.encryption_state is not EncryptionState.READY:
+            got = await changes.get()
+            assert isinstance(got, StatusChanged)
+            event = got
+    changes.close()
+    assert event.old.encryption_state is EncryptionState.NOT_INITIALIZED
+    assert "encryption_state" in event.changed
+    assert event.new == await pad.status()
+    await pad.reset()
+    assert (await pad.status()).keys == 1  # a reset keeps the keys
 
 
 async def test_results_and_errors_equal_the_in_process_ones(rig: Rig, pad: RemotePinPad) -> None:
