@@ -57,9 +57,11 @@ class PtyRig:
         return self.directory / "zt588"
 
     def address(self, extra: str = "", *, spy: bool = False, keymap: bool = True) -> str:
+        """The driver's address; ``extra`` options override the fast defaults."""
         scheme = "spy+zt588+serial" if spy else "zt588+serial"
-        options = FAST + (f"&keymap={self.keymap}" if keymap else "")
-        return f"{scheme}://{self.symlink}?{options}{'&' + extra if extra else ''}"
+        given = FAST + (f"&keymap={self.keymap}" if keymap else "") + (f"&{extra}" if extra else "")
+        options = dict(pair.split("=", 1) for pair in given.split("&"))
+        return f"{scheme}://{self.symlink}?" + "&".join(f"{k}={v}" for k, v in options.items())
 
     @asynccontextmanager
     async def wire(self, **emulator: object) -> AsyncIterator[Zt588Emulator]:
