@@ -9,10 +9,14 @@ one cancelled with the whole PIN typed, a second block of one PIN), and `initial
 Everything an observer could see is captured: every log record of every logger at DEBUG
 (message, arguments, exception text), every event, every exception (text, repr, args,
 the whole traceback with its causes), the repr of every public dataclass of
-`hal.devices.pin_pad_model` and of every result, and, over ``zmq://``, every frame between
-the app and the server (`tests.remote_tap.FrameTap`). The PIN is in none of them, in any
-of its spellings (`tests.secret_forms`), nor is any key: the clear components (except in
-the one command that carries each to the pad), the combined KEK, the PIN key, the MAC key.
+`hal.devices.pin_pad_model` and of every result, and the wire: over ``zmq://`` every
+frame between the app and the server (`tests.remote_tap.FrameTap`), over the zt588 driver
+every frame and key byte on the pty, both ways. The PIN is in none of them, in any of its
+spellings (`tests.secret_forms`), nor is any key: the clear components, the combined KEK,
+the PIN key, the MAC key. Clear key material is allowed on the wire only in the commands
+that load it: over ``zmq://`` each component in its ``ImportKeyComponent``; to the ZT588,
+which has no component loading, the KEK the driver combined, in its load-plain-key
+command ('1') (so the serial line between the PC and the pad carries it once).
 
 The search helper is shown to find what it looks for: a PIN planted in a log line or a
 frame, in each spelling, is found.
@@ -26,10 +30,12 @@ import dataclasses
 import inspect
 import itertools
 import logging
+import tempfile
 import traceback
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,12 +65,13 @@ from hal.errors import (
     KcvMismatch,
     KeyNotFound,
     SequenceError,
+    UnsupportedOperation,
     UseViolation,
 )
 from hal.events import Event
 from hal.remote import RemoteServer
 from hal.stimulus import PinPadStimulus
-from protocols import pinblock
+from protocols import pinblock, zt588
 from protocols.crypto_primitives import encrypt_ecb, xor_bytes
 from protocols.kcv import compute_kcv
 from simulator.models.pin_pad import PinPadModel
@@ -73,6 +80,7 @@ from simulator.world import get_world, reset_worlds
 from tellerhal.conformance.pin_pad_steps import make_key
 from tests.remote_tap import FrameTap, Tapped
 from tests.secret_forms import Found, Secret, key_secret, leaks, pin_secret
+from tests.zt588_rig import PtyRig, zt588_registered
 
 #: The customer's PIN: distinctive and long enough that no form of it turns up by
 #: chance in random key material, ciphertext or timestamps (see `tests.secret_forms`).
@@ -155,13 +163,18 @@ class Seen:
         self.texts.append((f"str of {what}", str(value)))
         return value
 
-    async def refused(self, kind: type[BaseException], awaitable: Any, what: str) -> None:
+    async def refused(
+        self,
+        kind: type[BaseException] | tuple[type[BaseException], ...],
+        awaitable: Any,
+        what: str,
+    ) -> None:
         try:
             result = await awaitable
         except kind as exc:
             self.errors.append(exc)
             return
-        raise AssertionError(f"{what}: expected {kind.__name__}, got {result!r}")
+        raise AssertionError(f"{what}: expected {kind}, got {result!r}")
 
     def error_texts(self) -> Iterator[tuple[str, str]]:
         for n, exc in enumerate(self.errors):
@@ -214,6 +227,9 @@ async def whole_session(pad: PinPad, stimulus: PinPadStimulus, seen: Seen) -> Ma
     pin_key = make_key(TDES)
     mac_key = make_key(TDES)
     caps = seen.keep("capabilities", await pad.capabilities())
+    features = caps.features()
+    # A pad without MACs (the ZT588) has no MAC key: the KEK is the key of another usage.
+    other = "mac" if "mac" in features else "kek"
     seen.keep("status", await pad.status())
     with pad.events(maxsize=10_000) as events:
         # A wrong component KCV: refused, nothing kept.
@@ -254,10 +270,10 @@ async def whole_session(pad: PinPad, stimulus: PinPadStimulus, seen: Seen) -> Ma
             "a PIN key with a wrong KCV",
         )
         await seen.refused(KeyNotFound, pad.key_detail("pin"), "the refused PIN key")
-        for name, value, usage, mode in (
-            ("pin", pin_key, KeyUsage.PIN, ModeOfUse.ENCRYPT),
-            ("mac", mac_key, KeyUsage.MAC_ISO9797_3, ModeOfUse.GENERATE_VERIFY),
-        ):
+        loading = [("pin", pin_key, KeyUsage.PIN, ModeOfUse.ENCRYPT)]
+        if other == "mac":
+            loading.append(("mac", mac_key, KeyUsage.MAC_ISO9797_3, ModeOfUse.GENERATE_VERIFY))
+        for name, value, usage, mode in loading:
             seen.keep(
                 "KeyDetail",
                 await pad.import_key(
@@ -287,26 +303,34 @@ async def whole_session(pad: PinPad, stimulus: PinPadStimulus, seen: Seen) -> Ma
             pad.get_pin_block("pin", format=PinFormat.ISO0, customer_data=PAN),
             "a second block",
         )
-        # Key usage: a MAC key makes no PIN block; a PIN key encrypts and MACs nothing.
+        # Key usage: a MAC key (or the KEK) makes no PIN block; a PIN key encrypts and
+        # MACs nothing (a pad that does neither says so: unsupported).
         with pad.events(kinds=[IllegalKeyAccess]) as illegal:
             await seen.refused(
                 UseViolation,
-                pad.set_pin_block_data("mac", format=PinFormat.ISO0, customer_data=PAN),
-                "PIN block data under the MAC key",
+                pad.set_pin_block_data(other, format=PinFormat.ISO0, customer_data=PAN),
+                "PIN block data under a key of another usage",
             )
             if not caps.pin_block_data_first:
                 await _entry(pad, stimulus, [*_pin_keys(PIN), "enter"], seen)
                 await seen.refused(
                     UseViolation,
-                    pad.get_pin_block("mac", format=PinFormat.ISO0, customer_data=PAN),
-                    "a PIN block under the MAC key",
+                    pad.get_pin_block(other, format=PinFormat.ISO0, customer_data=PAN),
+                    "a PIN block under a key of another usage",
                 )
-            await seen.refused(UseViolation, pad.encrypt("pin", bytes(8)), "encrypt, PIN key")
-            await seen.refused(UseViolation, pad.generate_mac("pin", bytes(8)), "MAC, PIN key")
+            for feature, call in (
+                ("encrypt", pad.encrypt("pin", bytes(8))),
+                ("mac", pad.generate_mac("pin", bytes(8))),
+            ):
+                kinds = (
+                    UseViolation if feature in features else (UseViolation, UnsupportedOperation)
+                )
+                await seen.refused(kinds, call, f"{feature} under the PIN key")
             access = seen.keep("event", await illegal.get(timeout=5))
             assert isinstance(access, IllegalKeyAccess)
             assert access.error_code == "useViolation"
-        seen.keep("MAC", await pad.generate_mac("mac", b"an amount: 125.50"))
+        if other == "mac":
+            seen.keep("MAC", await pad.generate_mac("mac", b"an amount: 125.50"))
         # The whole PIN typed, then the entry times out; then typed and cancelled.
         if caps.pin_block_data_first:
             await pad.set_pin_block_data("pin", format=PinFormat.ISO0, customer_data=PAN)
@@ -324,14 +348,15 @@ async def whole_session(pad: PinPad, stimulus: PinPadStimulus, seen: Seen) -> Ma
         assert cancelled.completion is EntryCompletion.CANCEL
         # Zeroize: no key works afterwards.
         await pad.initialize()
-        for name in ("kek", "pin", "mac"):
+        for name in {"kek", "pin", other}:
             await seen.refused(KeyNotFound, pad.key_detail(name), f"{name} after initialize")
         await seen.refused(
             KeyNotFound,
             pad.set_pin_block_data("pin", format=PinFormat.ISO0, customer_data=PAN),
             "the erased PIN key",
         )
-        await seen.refused(KeyNotFound, pad.generate_mac("mac", b"data"), "the erased MAC key")
+        if other == "mac":
+            await seen.refused(KeyNotFound, pad.generate_mac("mac", b"data"), "the erased MAC")
         await seen.refused(
             KeyNotFound,
             pad.import_key(
@@ -378,9 +403,24 @@ def _more_dataclasses(seen: Seen) -> None:
 
 @dataclass
 class Rig:
+    """An implementation to run the session through.
+
+    Attributes:
+        open: opens the pad as an app does.
+        stimulus: the customer's fingers.
+        wire: every unit that crossed between the app and the device (or server), as
+            ``(where, bytes)``, after the session; empty when nothing crosses.
+        clear_load: whether a wire unit is one that loads clear key material (a clear
+            component, and on a pad that combines components on the host, the KEK).
+        kek_crosses: the combined KEK travels in clear (the ZT588 has no component
+            loading: the driver combines the components and loads the KEK with '1').
+    """
+
     open: Callable[[], PinPad]
     stimulus: PinPadStimulus
-    frames: Callable[[], list[Tapped]] = lambda: []
+    wire: Callable[[], list[tuple[str, str | bytes]]] = lambda: []
+    clear_load: Callable[[str], bool] = lambda where: False
+    kek_crosses: bool = False
 
 
 def _opener(address: str) -> Callable[[], PinPad]:
@@ -412,13 +452,74 @@ async def zmq_rig() -> AsyncIterator[Rig]:
         ) as server,
         FrameTap(server.endpoint) as tap,
     ):
-        yield Rig(_opener(tap.address("pin_pad")), world.pin_pad_control(), lambda: tap.messages)
+        yield Rig(
+            _opener(tap.address("pin_pad")),
+            world.pin_pad_control(),
+            wire=lambda: _zmq_wire(tap.messages),
+            clear_load=lambda where: where.endswith("to_server KeyManagement.ImportKeyComponent"),
+        )
 
 
-# zt588 (the driver on its pty emulator) joins here once it exists: its rig must give
-# an opener for ``zt588+serial://...``, the emulator's PinPadStimulus, and (for the
-# frame search) every byte written and read on the pty.
-RIGS: dict[str, Callable[[], Any]] = {"sim": sim_rig, "zmq": zmq_rig}
+def _zmq_wire(messages: list[Tapped]) -> list[tuple[str, str | bytes]]:
+    names = {m.header.get("name") for m in messages}
+    assert {"PinPad.GetPinBlock", "Keyboard.PinEntry"} <= names, names
+    wire: list[tuple[str, str | bytes]] = [
+        (f"frame {n}.{i} {m.direction} {m.header.get('name')}", frame)
+        for n, m in enumerate(messages)
+        for i, frame in enumerate(m.frames)
+    ]
+    key_events = [
+        m.payload.get("digit")
+        for m in messages
+        if m.header.get("name") == "Keyboard.KeyEvent" and isinstance(m.payload, dict)
+    ]
+    wire.append(("the key events' keys on the wire, in order", " ".join(map(str, key_events))))
+    return wire
+
+
+@asynccontextmanager
+async def zt588_rig() -> AsyncIterator[Rig]:
+    """The zt588 driver on a pty, against the ZT588 emulator: every byte the host wrote
+    (the emulator's ``received``) and every byte the pad sent (recorded on its link)."""
+    with tempfile.TemporaryDirectory(prefix="zt588-") as directory, zt588_registered():
+        rig = PtyRig(Path(directory))
+        async with rig.wire() as emulator:
+            sent: list[bytes] = []
+            link_send = emulator.link.send
+
+            async def send(data: bytes) -> None:
+                sent.append(bytes(data))
+                await link_send(data)
+
+            emulator.link.send = send  # type: ignore[method-assign]
+            yield Rig(
+                _opener(rig.address()),
+                emulator.keyboard,
+                wire=lambda: _zt588_wire(bytes(emulator.received), b"".join(sent)),
+                clear_load=lambda where: where.startswith("host frame") and where.endswith("'1'"),
+                kek_crosses=True,
+            )
+
+
+def _zt588_wire(host: bytes, pad: bytes) -> list[tuple[str, str | bytes]]:
+    """Both directions cut into frames (by the codec's decoder), labelled by command;
+    the pad's key bytes between frames in order as one more unit."""
+    wire: list[tuple[str, str | bytes]] = []
+    for side, stream in (("host", host), ("pad", pad)):
+        keys = bytearray()
+        for n, item in enumerate(zt588.Zt588Decoder().feed(stream)):
+            if isinstance(item, zt588.Frame):
+                wire.append((f"{side} frame {n} command {chr(item.text[0])!r}", item.text))
+            elif isinstance(item, zt588.KeyPress):
+                keys.append(item.raw)
+            else:
+                wire.append((f"{side} bytes {n}", bytes(getattr(item, "raw", b""))))
+        wire.append((f"{side} key bytes, in order", bytes(keys)))
+    assert any(" command '7'" in where for where, _ in wire), "no PIN block was read"
+    return wire
+
+
+RIGS: dict[str, Callable[[], Any]] = {"sim": sim_rig, "zmq": zmq_rig, "zt588": zt588_rig}
 
 
 def _debug_everywhere(caplog: pytest.LogCaptureFixture) -> None:
@@ -446,8 +547,8 @@ def _log_texts(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
 async def observe(rig: Callable[[], Any], caplog: pytest.LogCaptureFixture) -> list[Found]:
     """Run the whole session through ``rig`` and return every leak found: of the PIN,
     the keys and the components in everything observed, of the full PAN outside the
-    wire, and on the wire (if the rig records one) of a component anywhere but in the
-    command that carries it to the pad."""
+    wire, and on the wire (if the rig records one) of the PIN or a key, or of clear key
+    material anywhere but in the commands that load it into the pad."""
     _debug_everywhere(caplog)
     seen = Seen()
     async with rig() as built:
@@ -455,7 +556,7 @@ async def observe(rig: Callable[[], Any], caplog: pytest.LogCaptureFixture) -> l
             made = await whole_session(pad, built.stimulus, seen)
             seen.keep("the pad", pad)
         seen.keep("the stimulus", built.stimulus)
-        frames = built.frames()
+        wire, clear_load, kek_crosses = built.wire(), built.clear_load, built.kek_crosses
     _more_dataclasses(seen)
     missing = _model_dataclasses() - {type(o) for o in seen.objects}
     assert not missing, f"no instance of {sorted(t.__name__ for t in missing)} was searched"
@@ -474,29 +575,18 @@ async def observe(rig: Callable[[], Any], caplog: pytest.LogCaptureFixture) -> l
     pan = Secret("PAN", {"ASCII": PAN.encode(), "BCD": bytes.fromhex(PAN)})
     observed = [*seen.texts, *seen.error_texts(), *_log_texts(caplog)]
     found = leaks([pin, *keys, *components, pan], observed)
-    if not frames:
+    if not wire:
         return found
-    names = {m.header.get("name") for m in frames}
-    assert {"PinPad.GetPinBlock", "Keyboard.PinEntry"} <= names, names
-    wire: list[tuple[str, str | bytes]] = [
-        (f"frame {n}.{i} {m.direction} {m.header.get('name')}", frame)
-        for n, m in enumerate(frames)
-        for i, frame in enumerate(m.frames)
-    ]
-    key_events = [
-        m.payload.get("digit")
-        for m in frames
-        if m.header.get("name") == "Keyboard.KeyEvent" and isinstance(m.payload, dict)
-    ]
-    wire.append(("the key events' keys on the wire, in order", " ".join(map(str, key_events))))
-    found += leaks([pin, *keys], wire)
-    # A clear component travels once, to the pad, in the command that loads it.
-    for component in components:
-        hits = leaks([component], wire)
-        assert hits, f"{component.name} never reached the pad over the wire"
-        found += [
-            f for f in hits if not f.where.endswith("to_server KeyManagement.ImportKeyComponent")
-        ]
+    kek, never = keys[0], keys[1:]
+    found += leaks([pin, *never, *([] if kek_crosses else [kek])], wire)
+    # Clear key material travels only in the commands that load it into the pad.
+    # (What carries the key to the pad must be seen, or the search saw the wrong wire:
+    # each component, or the KEK a driver combined from them.)
+    for material in [*components, *([kek] if kek_crosses else [])]:
+        hits = leaks([material], wire)
+        carrier = material is kek or not kek_crosses
+        assert hits or not carrier, f"{material.name} never reached the pad over the wire"
+        found += [f for f in hits if not clear_load(f.where)]
     return found
 
 

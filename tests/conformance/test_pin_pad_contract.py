@@ -7,8 +7,8 @@ the customer is the implementation's `PinPadStimulus`:
 - ``zmq``: the same simulated pad served by a `RemoteServer` on a real TCP socket and
   reached through ``zmq://127.0.0.1:PORT/pin_pad``, pressed through the control API on
   the server's side (the app side knows only the address);
-- ``zt588``: not yet here. When ``drivers/pin_pad/zt588.py`` and its pty emulator land,
-  add a harness to `IMPLEMENTATIONS` (see `zt588_harness` below for what it needs).
+- ``zt588``: the real ZT588 driver on a pty against the ZT588 emulator, pressed through
+  the emulator's keyboard (key bytes between frames, as the pad sends them).
 
 A case's run is accepted as `tellerhal.conformance.framework.acceptable` says: it passed,
 or it was skipped for missing features none of which the implementation declares (its
@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 import hal
+from drivers.pin_pad.zt588 import ZT588_DRIVER
 from hal.devices.pin_pad import (
     EntryCompletion,
     Initialized,
@@ -51,6 +52,7 @@ from simulator.world import get_world, reset_worlds
 from tellerhal.conformance.framework import Harness, Verdict, acceptable, run_case
 from tellerhal.conformance.pin_pad import PIN_PAD_CASES, PinPadCase, PinPadHarness
 from tellerhal.conformance.pin_pad_steps import LoadedKey
+from tests.zt588_rig import zt588_harness
 
 _worlds = itertools.count()
 
@@ -95,19 +97,21 @@ async def zmq_harness(patience: float = 1.0) -> AsyncIterator[PinPadHarness]:
         yield Harness(open=_opener(address), stimulus=stimulus, patience=patience)
 
 
-# The zt588 driver on its pty emulator goes here once it exists. Its rig must give:
-# an address (``zt588+serial://<pty symlink>``) that ``hal.open`` turns into a PinPad
-# over the real driver; a PinPadStimulus pressing keys on the emulated pad (key bytes
-# sent between frames, as the ZT588 does); the driver's DriverSpec.capabilities for
-# DECLARED; and it must close its pty and tasks when the harness ends (the leak check).
-
-IMPLEMENTATIONS: dict[str, Callable[..., Any]] = {"sim": sim_harness, "zmq": zmq_harness}
+#: ``zt588``: the real driver (``zt588+serial://<pty symlink>``) against the ZT588
+#: emulator, whose keyboard sends key bytes between frames as the pad does
+#: (`tests.zt588_rig.zt588_harness`).
+IMPLEMENTATIONS: dict[str, Callable[..., Any]] = {
+    "sim": sim_harness,
+    "zmq": zmq_harness,
+    "zt588": zt588_harness,
+}
 
 #: What each implementation declares it can do (its driver's ``DriverSpec.capabilities``).
 #: ``zmq`` is a proxy that declares nothing itself; here it serves the simulator.
 DECLARED = {
     "sim": SIM_DRIVER.capabilities.get("pin_pad", frozenset()),
     "zmq": SIM_DRIVER.capabilities.get("pin_pad", frozenset()),
+    "zt588": ZT588_DRIVER.capabilities.get("pin_pad", frozenset()),
 }
 
 
