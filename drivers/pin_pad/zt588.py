@@ -111,6 +111,7 @@ from hal.devices.pin_pad import (
 from hal.devices.pin_pad_service import PinPadService
 from hal.errors import (
     ConfigurationError,
+    ConnectionLost,
     DeviceError,
     FormatNotSupported,
     HalError,
@@ -400,7 +401,7 @@ class Zt588Driver:
         self.keymap.load()
         await self.link.open()
         try:
-            reply = await self.link.exchange(zt588.QueryUserInfo())
+            reply = await self._ask(zt588.QueryUserInfo())
             if not isinstance(reply, zt588.UserInfo):
                 raise self._refused(reply, "identify")
             self.identity = reply
@@ -503,17 +504,14 @@ class Zt588Driver:
             _account_digits(data.format, data.customer_data),
         )
         self.link.drop_keys()
-        reply = await self.link.exchange(start)
+        reply = await self._ask(start)
         if isinstance(reply, zt588.ErrorReply):
             raise self._refused(reply, "start the PIN entry", key=data.key)
         tracker = EntryTracker(spec, secure=True)
-        completed = False
-        try:
-            await self._follow(tracker, secure=True)
-            completed = tracker.done is not EntryCompletion.CANCEL
-        finally:
-            await _shielded(self._end_entry(discard=not completed))
+        await self._keyboard(self._follow(tracker, secure=True), discard=True)
         assert tracker.done is not None
+        completed = tracker.done is not EntryCompletion.CANCEL
+        await self._end_entry(discard=not completed)
         self._pin_held = completed
         log.debug("%s: PIN entry ended %s, %d digits", self.name, tracker.done, tracker.length)
         return PinEntryResult(tracker.length, tracker.done, tracker.key)
@@ -524,13 +522,23 @@ class Zt588Driver:
         await self._control(zt588.Control.misc(zt588.Misc.ENABLE_INPUT), "enable input")
         tracker = EntryTracker(spec, secure=False)
         data: list[str] = []
-        try:
-            await self._follow(tracker, secure=False, data=data)
-        finally:
-            await _shielded(self._end_entry(discard=False))
+        await self._keyboard(self._follow(tracker, secure=False, data=data), discard=False)
+        await self._end_entry(discard=False)
         assert tracker.done is not None
         text = "" if tracker.done is EntryCompletion.CANCEL else "".join(data)
         return DataEntryResult(text, tracker.done, tracker.key)
+
+    async def _keyboard(self, following: Coroutine[Any, Any, None], *, discard: bool) -> None:
+        """Run an entry's key loop; if it fails or is cancelled (a timeout, the app),
+        end the entry on the pad first (``discard``: and drop the PIN typed)."""
+        try:
+            await following
+        except BaseException as exc:
+            try:
+                await _shielded(self._end_entry(discard=discard))
+            except HalError as cleanup:
+                exc.add_note(f"ending the entry on the pad failed too: {cleanup.message}")
+            raise
 
     async def _follow(
         self, tracker: EntryTracker, *, secure: bool, data: list[str] | None = None
@@ -585,7 +593,7 @@ class Zt588Driver:
             raise SequenceError(f"{self.name}: no PIN is waiting for a PIN block")
         if data != _BlockData(key, format, customer_data):
             raise InvalidData(f"{self.name}: the PIN block data differ from set_pin_block_data's")
-        reply = await self.link.exchange(zt588.GetPinBlock())
+        reply = await self._ask(zt588.GetPinBlock())
         if isinstance(reply, zt588.ErrorReply):
             raise self._refused(reply, "make the PIN block", key=key)
         if not isinstance(reply, zt588.PinBlockReply) or len(reply.block) != 8:
@@ -655,7 +663,7 @@ class Zt588Driver:
                 raise KcvMismatch(f"{self.name}: the combined key {name!r} has another KCV")
             slot = self._free_slot(KeyUsage.KEK)
             command = zt588.LoadPlainKey(slot, zt588.KeyType.TMK, combined)
-            reply = await self.link.exchange(command)
+            reply = await self._ask(command)
             if isinstance(reply, zt588.ErrorReply):
                 raise self._refused(reply, "load the key", key=name)
             if not isinstance(reply, zt588.KeyLoaded) or not _kcv_matches(check, reply.kcv):
@@ -701,9 +709,7 @@ class Zt588Driver:
             raise KcvMismatch(f"{self.name}: no check value came with {name!r}")
         key_type = _KEY_TYPES[attributes.usage]
         slot = self._free_slot(attributes.usage)
-        reply = await self.link.exchange(
-            zt588.LoadEncryptedKey(slot, wrapper.slot, key_type, value)
-        )
+        reply = await self._ask(zt588.LoadEncryptedKey(slot, wrapper.slot, key_type, value))
         if isinstance(reply, zt588.ErrorReply):
             raise self._refused(reply, "load the key", key=kek)
         if not isinstance(reply, zt588.KeyLoaded) or not _kcv_matches(reply.kcv, kcv):
@@ -818,7 +824,7 @@ class Zt588Driver:
         else:
             command = zt588.LoadEncryptedKey(slot, under, key_type, noise)
         try:
-            reply = await self.link.exchange(command)
+            reply = await self._ask(command)
         except HalError as exc:
             log.error("%s: slot %02Xh could not be overwritten: %s", self.name, slot, exc)
             raise HardwareError(
@@ -827,8 +833,26 @@ class Zt588Driver:
         if isinstance(reply, zt588.ErrorReply):
             log.error("%s: slot %02Xh could not be overwritten: %s", self.name, slot, reply)
 
+    async def _ask(self, command: zt588.Command) -> zt588.Reply:
+        """One exchange; the device state follows what the link saw."""
+        try:
+            reply = await self.link.exchange(command)
+        except HalTimeout:
+            self._set_state(DeviceState.OFFLINE)
+            raise
+        except ConnectionLost:
+            self._set_state(DeviceState.NO_DEVICE)
+            raise
+        self._set_state(DeviceState.ONLINE)
+        return reply
+
+    def _set_state(self, state: DeviceState) -> None:
+        if state is not self._state:
+            self._state = state
+            self._report()
+
     async def _control(self, command: zt588.Control, what: str) -> None:
-        reply = await self.link.exchange(command)
+        reply = await self._ask(command)
         if isinstance(reply, zt588.ErrorReply):
             raise self._refused(reply, what)
 

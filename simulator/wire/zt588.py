@@ -110,12 +110,13 @@ class Zt588Emulator:
         self._garbage_before += data
 
     def corrupt_replies(self, count: int = 1) -> None:
-        """The next ``count`` replies go out with a wrong CHK."""
-        self._corrupt += count
+        """The next ``count`` replies go out with a wrong CHK (0: none from now on)."""
+        self._corrupt = count
 
     def drop_replies(self, count: int = 1) -> None:
-        """The next ``count`` commands are carried out but get no reply (silence)."""
-        self._drop += count
+        """The next ``count`` commands are carried out but get no reply (silence; 0: the
+        replies come again)."""
+        self._drop = count
 
     def slow_replies(self, seconds: float) -> None:
         """Wait ``seconds`` before each reply (0: none)."""

@@ -18,6 +18,7 @@ import pytest
 
 import hal
 from drivers.pin_pad.zt588 import KEYBOARD, ZT588_DRIVER, Zt588Options
+from hal.device import DeviceState
 from hal.devices.pin_pad import (
     DIGIT_KEYS,
     EntryCompletion,
@@ -374,6 +375,10 @@ async def test_silence_ends_in_hal_timeout_within_the_retries(tmp_path: Path) ->
         with pytest.raises(HalTimeout):
             await b.pad.pin_entry(timeout=5)
         assert loop.time() - started < 2
+        assert (await b.pad.status()).device is DeviceState.OFFLINE
+        b.emulator.drop_replies(0)
+        await b.pad.reset()
+        assert (await b.pad.status()).device is DeviceState.ONLINE
 
 
 async def test_a_broken_pin_block_reply_is_not_asked_for_twice(tmp_path: Path) -> None:
