@@ -14,6 +14,7 @@ import pytest
 import hal
 from hal.address import DeviceAddress
 from hal.devices.pin_pad import DIGIT_KEYS, PinPad
+from hal.errors import ConfigurationError
 from simulator.registration import SIM_DRIVER
 from simulator.world import get_world, reset_worlds
 from tellerhal.cli.main import main
@@ -157,3 +158,13 @@ async def test_the_runner_drives_a_pin_pad_behind_tellerhal_sim_with_its_control
     assert [r.case for r in results] == CASE_IDS
     assert [acceptable(r, declared) for r in results] == [None] * len(CASE_IDS)
     assert {r.verdict for r in results} == {Verdict.PASSED}
+
+
+def test_a_real_pin_pad_goes_to_the_bench_without_cards(tmp_path: Path) -> None:
+    address = DeviceAddress.parse("zt588+serial:///dev/ttyUSB7")
+    pin_pad = runner.SuiteRun(runner.PIN_PAD_SUITE, address, [], tmp_path)
+    pin_pad.check()  # a person at the bench, no test cards needed
+    assert isinstance(runner.PIN_PAD_SUITE.bench_stimulus(None), BenchPinPadStimulus)
+    reader = runner.SuiteRun(runner.CARD_READER_SUITE, address, [], tmp_path)
+    with pytest.raises(ConfigurationError, match="give --cards FILE"):
+        reader.check()
