@@ -22,6 +22,7 @@ import secrets
 from hal.devices.pin_pad import (
     CipherMode,
     DataEntryResult,
+    EncryptionState,
     EntryCompletion,
     IllegalKeyAccess,
     Initialized,
@@ -196,6 +197,12 @@ async def pin_key_under_kek(h: PinPadHarness) -> None:
         names = [k.name for k in await pad.keys(timeout=h.patience)]
         check(names == sorted(names), f"keys() is not sorted by name: {names}")
         check({"kek_tdes", "pin_tdes"} <= set(names), f"keys() lists {names}")
+        status = await pad.status()
+        check(status.keys == len(names), f"status counts {status.keys} keys, keys() {names}")
+        check(
+            status.encryption_state is EncryptionState.READY,
+            f"with a KEK and a PIN key loaded, encryption_state is {status.encryption_state}",
+        )
 
 
 async def pin_key_wrong_kcv(h: PinPadHarness) -> None:
