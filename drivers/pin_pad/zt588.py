@@ -327,11 +327,16 @@ class _Components:
         return f"_Components({self.count}, <{len(self.value)} bytes>)"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class _BlockData:
+    """What `set_pin_block_data` gave; the PAN is never shown."""
+
     key: str
     format: PinFormat
     customer_data: str
+
+    def __repr__(self) -> str:
+        return f"_BlockData({self.key!r}, {self.format.value}, <{len(self.customer_data)} digits>)"
 
 
 def _account_digits(format: PinFormat, pan: str) -> str:
