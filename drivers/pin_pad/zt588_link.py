@@ -14,6 +14,8 @@ decoder (`protocols.zt588.Zt588Decoder`) and separates the two:
   `HalTimeout` (silence) or the bad frame's typed `ChecksumError` / `FramingError`;
 - bytes outside frames that are no key are noise: counted and skipped (the decoder
   resynchronises at the next STX);
+- a port that went away (`ConnectionLost`) is opened again at the next exchange (the
+  same path: a udev link, the simulator's pty symlink); still gone: `ConnectionLost`;
 - after an exchange that ended abnormally (a timeout, a bad reply, a cancellation) the
   link is *dirty*: a late reply to it could be taken for the answer to the next
   command, so the next exchange first lets the line go quiet for ``settle`` seconds and
@@ -29,7 +31,7 @@ import asyncio
 import logging
 from collections import deque
 
-from hal.errors import HalTimeout, ProtocolError
+from hal.errors import ConnectionLost, HalTimeout, ProtocolError
 from hal.transports.base import Transport
 from protocols import zt588
 
@@ -73,11 +75,14 @@ class Zt588Link:
         self._keys: deque[zt588.KeyPress] = deque()
         self._lock = asyncio.Lock()
         self._dirty = False
-        #: Counters: commands sent again, broken replies, noise bytes, stale frames dropped.
+        self._lost = False
+        #: Counters: commands sent again, broken replies, noise bytes, stale frames
+        #: dropped, reopens of a port that went away.
         self.resent = 0
         self.bad_replies = 0
         self.noise = 0
         self.stale = 0
+        self.reconnects = 0
 
     async def open(self) -> None:
         """Open the transport and forget anything from before."""
@@ -87,6 +92,7 @@ class Zt588Link:
         self._frames.clear()
         self._keys.clear()
         self._dirty = False
+        self._lost = False
 
     async def close(self) -> None:
         await self.transport.close()
@@ -113,7 +119,11 @@ class Zt588Link:
                 remaining = None if deadline is None else deadline - loop.time()
                 if remaining is not None and remaining <= 0:
                     raise HalTimeout(f"{self.name}: no key pressed within {timeout} s")
-                await self._receive(remaining)
+                try:
+                    await self._receive(remaining)
+                except ConnectionLost:
+                    self._dirty = self._lost = True
+                    raise
                 self._drop_frames("while waiting for a key")
             return self._keys.popleft()
 
@@ -138,16 +148,37 @@ class Zt588Link:
         sends = 1 if command.command_code in _NOT_REPEATABLE else self.retries + 1
         async with self._lock:
             try:
+                await self._reconnect()
                 if self._dirty:
                     await self._quiet()
                 await self._take_pending()
                 self._drop_frames("before a command")
                 reply = await self._attempts(command, frame, what, timeout, sends)
+            except ConnectionLost:
+                self._dirty = self._lost = True
+                raise
             except BaseException:
                 self._dirty = True
                 raise
             self._dirty = False
             return reply
+
+    async def _reconnect(self) -> None:
+        """A port that went away is opened again (same path: a udev link, the
+        simulator's pty symlink) before the next exchange.
+
+        Raises:
+            ConnectionLost: it is still gone.
+        """
+        if not self._lost:
+            return
+        await self.transport.reopen()
+        self._lost = False
+        self._decoder.reset()
+        self._frames.clear()
+        self._keys.clear()
+        self.reconnects += 1
+        log.info("%s: the port is back (%s)", self.name, self.transport.name)
 
     async def _attempts(
         self, command: zt588.Command, frame: bytes, what: str, timeout: float, sends: int

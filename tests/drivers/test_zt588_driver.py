@@ -32,6 +32,7 @@ from hal.devices.pin_pad import (
 from hal.errors import (
     ChecksumError,
     ConfigurationError,
+    ConnectionLost,
     FormatNotSupported,
     HalTimeout,
     InvalidData,
@@ -468,3 +469,21 @@ async def test_an_invalid_pan_is_refused_before_the_pad(tmp_path: Path) -> None:
         await load_keys(b.pad)
         with pytest.raises(InvalidData):
             await b.pad.set_pin_block_data("pin", format=PinFormat.ISO0, customer_data="12AB")
+
+
+async def test_an_unplugged_pad_is_found_again_after_replug(tmp_path: Path) -> None:
+    async with bench(tmp_path) as b:
+        keys = await load_keys(b.pad)
+        bridge = b.rig.bridge
+        assert bridge is not None
+        bridge.unplug()
+        await b.pad.set_pin_block_data("pin", format=PinFormat.ISO0, customer_data=PAN)
+        with pytest.raises(ConnectionLost):
+            await b.pad.pin_entry(timeout=2)
+        assert (await b.pad.status()).device is DeviceState.NO_DEVICE
+        with pytest.raises(ConnectionLost):  # still gone: the reopen fails at once
+            await b.pad.pin_entry(timeout=2)
+        bridge.replug()
+        await entry(b, [*pin_keys(PIN), "enter"])
+        assert await block_pin(b, keys) == PIN
+        assert (await b.pad.status()).device is DeviceState.ONLINE
