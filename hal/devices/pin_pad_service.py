@@ -14,6 +14,7 @@ key block (its header fields only).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import TypeVar
 from hal.device import DeviceService
 from hal.devices.pin_pad import (
     DEFAULT_TERMINATE_KEYS,
+    FUNCTION_KEYS,
     KEY_CHARACTERS,
     MAC_USAGES,
     CipherMode,
@@ -34,6 +36,7 @@ from hal.devices.pin_pad import (
     KeyAlgorithm,
     KeyAttributes,
     KeyDetail,
+    KeyEvent,
     KeyState,
     KeyUsage,
     ModeOfUse,
@@ -119,6 +122,8 @@ _TR31_VERSION_ALGORITHM = {
     Version.D: KeyAlgorithm.AES,
 }
 _MAX_RANDOM = 256
+#: What a PIN entry's key event may name: function keys, never a digit.
+_NAMED_IN_PIN_MODE = frozenset(FUNCTION_KEYS)
 _MAC_PADDINGS = (1, 2)
 
 
@@ -168,9 +173,35 @@ class PinPadService(DeviceService[PinPadStatus, PinPadCapabilities], PinPad):
         self._initialized_seen = False
         # What set_pin_block_data gave for the next PIN block, if anything.
         self._pin_block_data: _PinBlockData | None = None
+        # A PIN entry is under way: key events must not name a digit.
+        self._secure_entry = False
 
     def __repr__(self) -> str:
         return f"PinPadService(name={self.name!r}, backend={type(self._backend).__name__})"
+
+    # --- BackendListener -----------------------------------------------------------------
+
+    def event(self, event: Event) -> None:
+        """Publish a backend event; during a PIN entry a key event names no digit.
+
+        The backend should already send ``digit=None`` for digit keys in a PIN entry;
+        this is the second line of defence: anything but a function key's name is
+        dropped from the event (and the drop logged, without the value).
+        """
+        if (
+            self._secure_entry
+            and isinstance(event, KeyEvent)
+            and event.digit is not None
+            and event.digit not in _NAMED_IN_PIN_MODE
+        ):
+            log.warning(
+                "%s: the backend named a key in a PIN entry's key event; the name was dropped",
+                self.name,
+            )
+            event = dataclasses.replace(event, digit=None)
+        if isinstance(event, Initialized):
+            self._initialized_seen = True
+        super().event(event)
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -231,13 +262,6 @@ class PinPadService(DeviceService[PinPadStatus, PinPadCapabilities], PinPad):
         if self._opened:  # a command cut short by a close does not ask the device again
             self.status_changed(await self._backend.get_status())
 
-    # --- BackendListener ---------------------------------------------------------------
-
-    def event(self, event: Event) -> None:
-        if isinstance(event, Initialized):
-            self._initialized_seen = True
-        super().event(event)
-
     # --- keyboard ----------------------------------------------------------------------
 
     async def pin_entry(
@@ -272,7 +296,11 @@ class PinPadService(DeviceService[PinPadStatus, PinPadCapabilities], PinPad):
                     "set_pin_block_data before pin_entry"
                 )
             self._pin_held = False  # a new entry replaces the PIN typed before
-            result = await self._backend.pin_entry(spec)
+            self._secure_entry = True
+            try:
+                result = await self._backend.pin_entry(spec)
+            finally:
+                self._secure_entry = False
             self._pin_held = result.completion is not EntryCompletion.CANCEL and result.digits > 0
             log.debug(
                 "%s: PinEntry #%d ended %s after %d digits",

@@ -18,7 +18,6 @@ must each fail the case written to catch them, and pass most others.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -29,12 +28,10 @@ import pytest
 import hal
 from drivers.pin_pad.zt588 import ZT588_DRIVER
 from hal.devices.pin_pad import (
-    EntryCompletion,
     Initialized,
     KeyAlgorithm,
     KeyAttributes,
     KeyDetail,
-    KeyEvent,
     KeyUsage,
     ModeOfUse,
     PinBlock,
@@ -42,7 +39,6 @@ from hal.devices.pin_pad import (
     PinPad,
 )
 from hal.devices.pin_pad_service import PinPadService
-from hal.events import Event
 from hal.remote import RemoteServer
 from protocols.kcv import compute_kcv
 from simulator.models.pin_pad import PinPadModel
@@ -203,19 +199,6 @@ class _MacsOtherData(PinPadModel):
         return await super().mac(key, data + b"\x00", padding)
 
 
-class _NamesDigits(PinPadModel):
-    """Key events of a PIN entry name the digit pressed."""
-
-    def _emit(self, event: Event) -> None:
-        if (
-            isinstance(event, KeyEvent)
-            and event.digit is None
-            and event.completion is EntryCompletion.CONTINUE
-        ):
-            event = dataclasses.replace(event, digit="five")
-        super()._emit(event)
-
-
 #: Each broken pad and the case that must catch it (others may too).
 BROKEN: dict[str, tuple[type[PinPadModel], str]] = {
     "wrong_pin": (_WrongPin, "pin_pad.pin_entry_iso0"),
@@ -223,7 +206,6 @@ BROKEN: dict[str, tuple[type[PinPadModel], str]] = {
     "initialize_keeps_keys": (_InitializeKeepsKeys, "pin_pad.initialize"),
     "no_backspace": (_NoBackspace, "pin_pad.backspace_and_clear"),
     "macs_other_data": (_MacsOtherData, "pin_pad.mac"),
-    "names_digits": (_NamesDigits, "pin_pad.pin_entry_iso0"),
 }
 
 
