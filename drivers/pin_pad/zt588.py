@@ -551,7 +551,7 @@ class Zt588Driver:
         self._emit(EnterData())
         while tracker.done is None:
             press = await self.link.next_key()
-            key = self._key_name(press, secure)
+            key = self._key_name(press, secure, tracker.spec)
             if key is None:
                 continue
             step = tracker.press(key)
@@ -566,14 +566,15 @@ class Zt588Driver:
                 completion, digit = step.event
                 self._emit(KeyEvent(completion=completion, digit=digit))
 
-    def _key_name(self, press: zt588.KeyPress, secure: bool) -> str | None:
+    def _key_name(self, press: zt588.KeyPress, secure: bool, spec: EntrySpec) -> str | None:
         if press.key is zt588.Key.MASKED:
-            # A digit in PIN mode: which one, only the pad knows. Every digit counts alike.
-            return DIGIT_KEYS[0] if secure else None
+            # A digit in PIN mode: which one, only the pad knows. Every digit counts alike
+            # (as an active digit key, if the entry has one).
+            return _stand_in(spec) if secure else None
         if press.key is zt588.Key.DIGIT:
             if secure:
                 log.warning("%s: the pad sent a digit in clear during a PIN entry", self.name)
-                return DIGIT_KEYS[0]
+                return _stand_in(spec)
             assert press.digit is not None
             return DIGIT_KEYS[int(press.digit)]
         return _NAMED_KEYS.get(press.key)
@@ -876,6 +877,11 @@ class Zt588Driver:
         for held in self._components.values():
             held.wipe()
         self._components.clear()
+
+
+def _stand_in(spec: EntrySpec) -> str:
+    """The digit key a masked press counts as: an active one if there is one."""
+    return next((key for key in DIGIT_KEYS if key in spec.active_keys), DIGIT_KEYS[0])
 
 
 def _kcv_matches(check: bytes, kcv: bytes) -> bool:

@@ -487,3 +487,12 @@ async def test_an_unplugged_pad_is_found_again_after_replug(tmp_path: Path) -> N
         await entry(b, [*pin_keys(PIN), "enter"])
         assert await block_pin(b, keys) == PIN
         assert (await b.pad.status()).device is DeviceState.ONLINE
+
+
+async def test_masked_presses_count_when_some_digit_keys_are_inactive(tmp_path: Path) -> None:
+    async with bench(tmp_path) as b:
+        keys = await load_keys(b.pad)
+        active = [*DIGIT_KEYS[1:], "enter", "cancel"]  # no "zero"
+        result = await entry(b, [*pin_keys(PIN), "enter"], active_keys=active)
+        assert (result.digits, result.completion) == (4, EntryCompletion.ENTER)  # type: ignore[attr-defined]
+        assert await block_pin(b, keys) == PIN
