@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from hal import registry
 from hal.address import DeviceAddress
 from hal.errors import ConfigurationError, HalError
 from tellerhal.conformance import runner
@@ -29,11 +30,17 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add the ``conformance`` sub-command."""
     parser = sub.add_parser(
         "conformance",
-        help="run the card reader contract suite against an address",
+        help="run a device class's contract suite (card reader, PIN pad) against an address",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("address", help="the device, e.g. sim://card_reader or crt310+serial://...")
+    parser.add_argument(
+        "--device",
+        choices=sorted(SUITES),
+        help="the device class (default: the one the address names, e.g. sim://pin_pad, "
+        "or the only one its driver offers)",
+    )
     parser.add_argument("--cards", type=Path, help="the bench's test cards (TOML); not for sim://")
     parser.add_argument(
         "--stimulus",
@@ -46,11 +53,29 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     parser.set_defaults(func=run)
 
 
+def device_class(address: DeviceAddress, given: str | None) -> str:
+    """The suite to run: ``given``, else the device the address names (``sim://pin_pad``,
+    ``zmq://host:port/pin_pad``), else the only class its driver offers, else the card
+    reader."""
+    if given:
+        return given
+    named = address.authority if address.driver == "sim" else address.path.rsplit("/", 1)[-1]
+    if named in SUITES:
+        return named
+    try:
+        spec = registry.driver(address.driver)
+    except ConfigurationError:
+        return "card_reader"
+    offered = sorted(c for c in spec.device_classes if c in SUITES)
+    return offered[0] if len(offered) == 1 else "card_reader"
+
+
 async def _run(args: argparse.Namespace, workdir: Path) -> int:
-    suite = SUITES["card_reader"]
+    address = DeviceAddress.parse(args.address)
+    suite = SUITES[device_class(address, args.device)]
     plan = SuiteRun(
         suite=suite,
-        address=DeviceAddress.parse(args.address),
+        address=address,
         cases=select_cases(suite, args.case),
         workdir=workdir,
         stimulus=args.stimulus,

@@ -12,14 +12,17 @@ from pathlib import Path
 import pytest
 
 import hal
+from hal.address import DeviceAddress
 from hal.devices.card_reader import CardReader
 from hal.errors import ConfigurationError, HalTimeout
 from simulator.remote_control import RemoteCardReaderControl
 from simulator.world import get_world, reset_worlds
+from tellerhal.cli.conformance import device_class
 from tellerhal.cli.main import main
 from tellerhal.conformance.bench import BenchCardReaderStimulus, load_bench_cards
 from tellerhal.conformance.card_reader import CARD_READER_CASES
 from tellerhal.conformance.framework import Harness, Verdict, run_case
+from tellerhal.conformance.pin_pad import PIN_PAD_CASES
 from tests.sim_process import sim
 
 FAST = "sim://card_reader?clock_scale=0.01"
@@ -34,6 +37,31 @@ def test_the_simulator_passes_every_case(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["conformance", FAST]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[-1] == f"{len(CARD_READER_CASES)} passed, 0 failed"
+
+
+def test_the_address_picks_the_suite_and_the_simulated_pad_passes_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["conformance", "sim://pin_pad?clock_scale=0.01"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == f"{len(PIN_PAD_CASES)} passed, 0 failed"
+    assert all(" pin_pad." in line for line in lines[:-1])
+
+
+@pytest.mark.parametrize(
+    ("address", "given", "suite"),
+    [
+        ("sim://pin_pad", None, "pin_pad"),
+        ("sim://card_reader", None, "card_reader"),
+        ("zmq://127.0.0.1:5740/pin_pad", None, "pin_pad"),
+        ("zmq+ipc:///run/th/kiosk.sock/card_reader", None, "card_reader"),
+        ("zt588+serial:///dev/ttyS3", None, "pin_pad"),
+        ("crt310+serial:///dev/ttyS0", None, "card_reader"),
+        ("sim://card_reader", "pin_pad", "pin_pad"),
+    ],
+)
+def test_which_suite_an_address_gets(address: str, given: str | None, suite: str) -> None:
+    assert device_class(DeviceAddress.parse(address), given) == suite
 
 
 def test_a_broken_reader_fails_and_the_failing_case_is_named(
