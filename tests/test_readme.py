@@ -15,11 +15,10 @@ def _blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
 
 
-def test_the_app_developer_example_runs(tmp_path: Path) -> None:
-    (example,) = _blocks("python")
+def _run(example: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     script = tmp_path / "example.py"
     script.write_text(example, encoding="utf-8")
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, str(script)],
         capture_output=True,
         text=True,
@@ -27,11 +26,25 @@ def test_the_app_developer_example_runs(tmp_path: Path) -> None:
         cwd=tmp_path,
         check=False,
     )
+
+
+def test_the_app_developer_example_runs(tmp_path: Path) -> None:
+    example, _ = _blocks("python")
+    done = _run(example, tmp_path)
     assert done.returncode == 0, done.stderr
     assert "status='ok'" in done.stdout
     assert "SW 9000" in done.stdout
     assert "InsertCard 1" in done.stdout
     assert "4761739001010010" not in done.stdout  # the test card's PAN never printed
+
+
+def test_the_pin_pad_example_runs_and_the_host_recovers_the_pin(tmp_path: Path) -> None:
+    _, example = _blocks("python")
+    done = _run(example, tmp_path)
+    assert done.returncode == 0, done.stderr  # its last line checks the block's PIN
+    assert "PinEntryResult(digits=4, completion=<EntryCompletion.ENTER" in done.stdout
+    assert "PinBlock(format='iso0', block=<8 bytes>)" in done.stdout
+    assert "4729" not in done.stdout
 
 
 def test_exactly_two_setup_commands_demo_and_ci() -> None:
