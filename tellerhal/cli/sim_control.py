@@ -4,6 +4,10 @@ One action per run, one JSON line of result on stdout (``{"ok": true, ...}``); o
 error, one line on stderr and a non-zero exit status. The simulator is found by
 ``--control ENDPOINT`` or by the ``--ready-file`` it wrote (default:
 ``tcp://127.0.0.1:5741``, next to the default ``tellerhal sim``).
+
+The PIN pad actions (``press-keys``, ``type-pin``, ``entry-active``) act on the device
+``pin_pad`` unless ``--device`` names another; the others on ``card_reader``. What
+``type-pin`` types is never printed nor logged: its result is the number of digits.
 """
 
 from __future__ import annotations
@@ -14,12 +18,19 @@ import json
 import sys
 from typing import Any
 
+from hal.devices.pin_pad_model import DIGIT_KEYS, FUNCTION_KEYS
 from hal.errors import ConfigurationError, HalError
 
-__all__ = ["register", "run"]
+__all__ = ["KEY_NAMES", "register", "run"]
 
 _PROGRAM = "tellerhal sim-control"
 _DEFAULT_CONTROL = "tcp://127.0.0.1:5741"
+
+#: The actions that act on a PIN pad (``--device`` defaults to ``pin_pad`` for them).
+_PIN_PAD_ACTIONS = frozenset({"press-keys", "type-pin", "entry-active"})
+
+#: The XFS4IoT key names ``press-keys`` takes: the digits, then the function keys.
+KEY_NAMES: tuple[str, ...] = (*DIGIT_KEYS, *FUNCTION_KEYS)
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -36,14 +47,19 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     where.add_argument("--control", metavar="E", help=f"the control socket ({_DEFAULT_CONTROL})")
     where.add_argument("--ready-file", metavar="F", help="the ready file the simulator wrote")
     parser.add_argument(
-        "--device", default="card_reader", metavar="NAME", help="the device (card_reader)"
+        "--device",
+        metavar="NAME",
+        help="the device (pin_pad for press-keys, type-pin, entry-active; else card_reader)",
     )
     parser.add_argument(
         "--timeout",
         type=float,
         default=10.0,
         metavar="S",
-        help="seconds to reach the simulator, and to wait in take-card and wait-for (default 10)",
+        help=(
+            "seconds to reach the simulator, and to wait in take-card, wait-for, "
+            "press-keys and type-pin (default 10)"
+        ),
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
@@ -61,7 +77,23 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     slow.add_argument("seconds", type=float, metavar="SECONDS")
     wait = actions.add_parser("wait-for", help="wait until a condition holds")
     wait.add_argument("condition", metavar="CONDITION", help="gate_open, card_at_exit, ...")
-    for waiting in (take, wait):  # --timeout after the action too
+    press = actions.add_parser(
+        "press-keys",
+        help="press PIN pad keys by XFS4IoT name (seven, enter...), each once an entry takes it",
+    )
+    press.add_argument("keys", nargs="+", metavar="KEY", help=", ".join(KEY_NAMES))
+    type_pin = actions.add_parser(
+        "type-pin",
+        help="type a PIN's digits, then enter (prints how many digits, never which)",
+    )
+    type_pin.add_argument(
+        "pin", metavar="DIGITS", help="the digits, or '-' to read them from standard input"
+    )
+    type_pin.add_argument(
+        "--no-enter", dest="enter", action="store_false", help="type the digits only"
+    )
+    actions.add_parser("entry-active", help="whether the PIN pad is in an entry now")
+    for waiting in (take, wait, press, type_pin):  # --timeout after the action too
         waiting.add_argument("--timeout", type=float, default=argparse.SUPPRESS, metavar="S")
     actions.add_parser("reset", help="a fresh world: every device rebuilt from the scenario")
     parser.set_defaults(func=run)
@@ -76,6 +108,12 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
     if not args.timeout > 0:
         return _fail("--timeout must be > 0", 2)
+    if args.device is None:
+        args.device = "pin_pad" if args.action in _PIN_PAD_ACTIONS else "card_reader"
+    try:
+        _check_keys(args)
+    except ValueError as exc:
+        return _fail(str(exc), 2)
     try:
         endpoint = _endpoint(args)
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -90,6 +128,37 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc), 2)
     print(json.dumps({"ok": True, **result}))
     return 0
+
+
+def _check_keys(args: argparse.Namespace) -> None:
+    """Check the key names of ``press-keys``; read the digits of ``type-pin -``.
+
+    Raises:
+        ValueError: an unknown key name (digits given as keys are counted, not quoted:
+            they may be a PIN), or no digits on standard input.
+    """
+    if args.action == "type-pin" and args.pin == "-":
+        args.pin = sys.stdin.readline().strip()
+        if not args.pin:
+            raise ValueError("type-pin -: no digits on standard input")
+    if args.action != "press-keys":
+        return
+    known = frozenset(KEY_NAMES)
+    unknown = [key for key in args.keys if key not in known]
+    if not unknown:
+        return
+    # A name with a digit in it may be part of a PIN typed as keys: counted, not quoted.
+    digits = sum(1 for key in unknown if any(ch.isdigit() for ch in key))
+    named = sorted({key for key in unknown if not any(ch.isdigit() for ch in key)})
+    parts = []
+    if named:
+        parts.append(f"no key named {', '.join(map(repr, named))}")
+    if digits:
+        parts.append(
+            f"{digits} key(s) with digits in them are not key names (digits go by "
+            "name: zero ... nine; type-pin takes digits)"
+        )
+    raise ValueError(f"press-keys: {'; '.join(parts)}; the keys are {', '.join(KEY_NAMES)}")
 
 
 def _endpoint(args: argparse.Namespace) -> str:
@@ -108,8 +177,10 @@ async def _act(endpoint: str, args: argparse.Namespace) -> dict[str, Any]:
     from protocols.tracks import mask_pan
     from simulator.remote_control import RemoteCardReaderControl
 
-    control = RemoteCardReaderControl(endpoint, args.device, timeout=args.timeout)
     action: str = args.action
+    if action in _PIN_PAD_ACTIONS:
+        return await _act_on_pin_pad(endpoint, args)
+    control = RemoteCardReaderControl(endpoint, args.device, timeout=args.timeout)
     if action == "insert-card":
         sample = await control.insert_card(args.profile)
         pan = mask_pan(sample.pan) if sample.pan else None
@@ -135,6 +206,21 @@ async def _act(endpoint: str, args: argparse.Namespace) -> dict[str, Any]:
     elif action == "reset":
         await control.reset()
     return {}
+
+
+async def _act_on_pin_pad(endpoint: str, args: argparse.Namespace) -> dict[str, Any]:
+    from simulator.pin_pad_control import pin_keys
+    from simulator.remote_control import RemotePinPadControl
+
+    pad = RemotePinPadControl(endpoint, args.device, timeout=args.timeout)
+    if args.action == "entry-active":
+        return {"active": await pad.entry_active()}
+    if args.action == "press-keys":
+        await pad.press_keys(args.keys, timeout=args.timeout)
+        return {"pressed": len(args.keys)}
+    keys = pin_keys(args.pin, enter=args.enter)  # ValueError, never quoting the digits
+    await pad.press_keys(keys, timeout=args.timeout)
+    return {"digits": len(args.pin), "enter": bool(args.enter)}
 
 
 def _fail(message: str, status: int) -> int:
