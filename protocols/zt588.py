@@ -217,10 +217,16 @@ def build_frame(text: bytes) -> bytes:
     """Frame ``text``.
 
     Raises:
+        TypeError: ``text`` is not bytes or a bytearray (a ``str`` is not encoded
+            here: encode it as ASCII first).
         ValueError: a TEXT outside 1..``MAX_TEXT`` bytes, or holding an STX (the
             decoder resynchronises on any STX, so a frame can hold none).
         ClearPinRefused: ``text`` is a clear-PIN ('@') request.
     """
+    if not isinstance(text, bytes | bytearray):
+        hint = " (encode a str as ASCII first)" if isinstance(text, str) else ""
+        raise TypeError(f"a frame's TEXT is bytes or a bytearray, got {type(text).__name__}{hint}")
+    text = bytes(text)
     if not MIN_TEXT <= len(text) <= MAX_TEXT:
         raise ValueError(f"TEXT is {len(text)} bytes, expected {MIN_TEXT}..{MAX_TEXT}")
     stx = text.find(STX)

@@ -204,6 +204,25 @@ def test_encoders_refuse_what_does_not_fit_the_wire() -> None:
         build_frame(b"")
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("A1", r"bytes or a bytearray, got str \(encode a str as ASCII first\)$"),
+        (65, "bytes or a bytearray, got int$"),
+        (None, "bytes or a bytearray, got NoneType$"),
+        (memoryview(b"A1"), "bytes or a bytearray, got memoryview$"),
+    ],
+)
+def test_build_frame_names_the_type_it_takes(text: object, message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        build_frame(text)  # type: ignore[arg-type]
+
+
+def test_build_frame_takes_a_bytearray_as_bytes() -> None:
+    assert build_frame(bytearray(b"A1")) == build_frame(b"A1")
+    assert parse_frame(build_frame(bytearray(b"A1"))).text == b"A1"
+
+
 # ----------------------------------------------------------------------------- '@'
 
 
