@@ -45,7 +45,10 @@ declares (`Zt588Driver.capabilities`):
   ends with control '5' '0' '2' (disable input), the PIN staying in the pad for '7'. A
   cancelled entry (the cancel key, a timeout, the app) also resets the pad ('5' '0' '0'),
   which drops the PIN typed so far [U: what else a reset does on a real pad is not
-  known]; no block is asked for it.
+  known]; no block is asked for it. No PIN outlives a session: `open()` resets the pad,
+  and `close()` does when an entry ran since the last reset (best effort, bounded,
+  shielded from cancellation).
+- Check values are compared over at least 3 bytes; a shorter one is refused.
 - Clear data entry: control '5' '0' '3' (enable input) makes the pad send each key as
   it is, digits included; '5' '0' '2' ends it.
 - Keys: the digits, enter, cancel, clear, decPoint, doubleZero and the side keys
@@ -166,6 +169,8 @@ _NAMED_KEYS = {
     **{zt588.Key(f"fdk{n:02d}"): f"fdk{n:02d}" for n in range(1, 9)},
 }
 _KCV_LENGTH = 3
+#: Seconds allowed beyond the link's own worst case for the reset at close.
+_CLOSE_MARGIN = 0.5
 _KEYMAP_VERSION = 1
 
 
@@ -352,14 +357,21 @@ def _des_check(key: bytes) -> bytes:
 
 
 async def _shielded(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to its end even if the caller is cancelled meanwhile."""
+    """Run ``coro`` to its end even if the caller is cancelled meanwhile; a cancellation
+    that came meanwhile is raised once it has ended (it is delayed, never lost)."""
     task = asyncio.ensure_future(coro)
+    cancelled = False
     while True:
         try:
-            return await asyncio.shield(task)
+            result = await asyncio.shield(task)
         except asyncio.CancelledError:
             if task.done():
                 raise
+            cancelled = True
+            continue
+        if cancelled:
+            raise asyncio.CancelledError
+        return result
 
 
 # --- the driver ----------------------------------------------------------------------------
@@ -391,6 +403,8 @@ class Zt588Driver:
         self._components: dict[str, _Components] = {}
         self._block_data: _BlockData | None = None
         self._pin_held = False
+        #: An entry started since the pad was last reset: a PIN may be in it.
+        self._reset_owed = False
         self._firmware = ""
         self._state = DeviceState.ONLINE
         self._last_status: PinPadStatus | None = None
@@ -401,8 +415,9 @@ class Zt588Driver:
     # --- lifecycle and queries ---------------------------------------------------------
 
     async def open(self, listener: BackendListener[PinPadStatus]) -> None:
-        """Open the port, identify the pad ('3'), set the PIN mask, disable input and
-        read the key map."""
+        """Open the port, identify the pad ('3'), reset it ('5' '0' '0': a PIN left in it
+        by an earlier session is dropped), set the PIN mask, disable input and read the
+        key map."""
         self.keymap.load()
         await self.link.open()
         try:
@@ -416,6 +431,7 @@ class Zt588Driver:
                 f"sw {reply.software_version.strip()}"
             )
             log.info("%s: %s (serial %s)", self.name, self._firmware, reply.serial.strip())
+            await self._control(zt588.Control.misc(zt588.Misc.RESET), "reset")
             await self._control(zt588.Control.pin_mask(zt588.MASK_CHAR), "set the PIN mask")
             await self._control(zt588.Control.misc(zt588.Misc.DISABLE_INPUT), "disable input")
         except BaseException:
@@ -423,13 +439,38 @@ class Zt588Driver:
             raise
         self._listener = listener
         self._state = DeviceState.ONLINE
+        self._reset_owed = False
 
     async def close(self) -> None:
+        """Forget the session's state and close the port. If an entry ran since the pad
+        was last reset (a PIN may be in it), reset it first ('5' '0' '0'): best effort,
+        bounded in time, carried out even if the caller is cancelled meanwhile."""
         self._listener = None
         self._wipe_components()
+        owed = self._reset_owed or self._pin_held
         self._pin_held = False
         self._block_data = None
-        await self.link.close()
+        try:
+            if owed:
+                await _shielded(self._reset_before_close())
+        finally:
+            await self.link.close()
+
+    async def _reset_before_close(self) -> None:
+        # The link's own worst case (every send waiting its reply_timeout), plus margin
+        # for a dirty link's settle: the bound holds even if a write never returns.
+        bound = self.options.reply_timeout * (self.options.retries + 1) + _CLOSE_MARGIN
+        try:
+            async with asyncio.timeout(bound):
+                await self._control(zt588.Control.misc(zt588.Misc.RESET), "reset")
+        except (HalError, TimeoutError) as exc:
+            detail = exc.message if isinstance(exc, HalError) else f"no answer within {bound} s"
+            log.warning(
+                "%s: the pad could not be reset on close; a PIN typed may remain in it "
+                "until the next open resets it: %s",
+                self.name,
+                detail,
+            )
 
     def capabilities(self) -> PinPadCapabilities:
         """What the reference documents (see the module header)."""
@@ -495,6 +536,7 @@ class Zt588Driver:
             )
         entry = self._check_block(data.key, data.format, 0x0F)
         self._pin_held = False
+        self._reset_owed = True
         await self._control(
             zt588.Control.number(zt588.ControlCode.MIN_PIN_LENGTH, spec.min_len), "set min_len"
         )
@@ -524,6 +566,7 @@ class Zt588Driver:
     async def data_entry(self, spec: EntrySpec) -> DataEntryResult:
         """'5' '0' '3' (enable input: clear keys), the keys, then '5' '0' '2'."""
         self.link.drop_keys()
+        self._reset_owed = True
         await self._control(zt588.Control.misc(zt588.Misc.ENABLE_INPUT), "enable input")
         tracker = EntryTracker(spec, secure=False)
         data: list[str] = []
@@ -584,6 +627,7 @@ class Zt588Driver:
         await self._control(zt588.Control.misc(zt588.Misc.DISABLE_INPUT), "disable input")
         if discard:
             await self._control(zt588.Control.misc(zt588.Misc.RESET), "reset")
+            self._reset_owed = False
 
     # --- PIN blocks ---------------------------------------------------------------------
 
@@ -630,6 +674,7 @@ class Zt588Driver:
             raise InvalidKeyLength(f"a TDES component is 8, 16 or 24 bytes, got {len(component)}")
         if name in self.keymap.keys:
             raise InvalidData(f"{self.name}: {name!r} holds a loaded key")
+        _check_kcv_length(kcv)
         if not _kcv_matches(_des_check(component), kcv):
             raise KcvMismatch(f"{self.name}: the check value of a component of {name!r} is wrong")
         held = self._components.get(name)
@@ -662,6 +707,7 @@ class Zt588Driver:
             raise KeyNotFound(f"{self.name}: no components were loaded for {name!r}")
         if held.count < 2:
             raise KeyNoValue(f"{self.name}: {name!r} has {held.count} component(s), needs 2")
+        _check_kcv_length(kcv)
         try:
             combined = bytes(held.value)
             check = _des_check(combined)
@@ -713,6 +759,7 @@ class Zt588Driver:
             raise InvalidKeyLength(f"a TDES key is 8, 16 or 24 bytes, got {len(value)}")
         if not kcv:
             raise KcvMismatch(f"{self.name}: no check value came with {name!r}")
+        _check_kcv_length(kcv)
         key_type = _KEY_TYPES[attributes.usage]
         slot = self._free_slot(attributes.usage)
         reply = await self._ask(zt588.LoadEncryptedKey(slot, wrapper.slot, key_type, value))
@@ -724,9 +771,13 @@ class Zt588Driver:
                 f"{self.name}: {name!r} deciphered to a key whose check value is not the one "
                 "given; nothing is loaded (the slot was overwritten)"
             )
-        shown = reply.kcv[:_KCV_LENGTH] if len(reply.kcv) >= _KCV_LENGTH else kcv[:_KCV_LENGTH]
         entry = _Slot(
-            slot, attributes.usage, attributes.algorithm, attributes.mode_of_use, len(value), shown
+            slot,
+            attributes.usage,
+            attributes.algorithm,
+            attributes.mode_of_use,
+            len(value),
+            reply.kcv[:_KCV_LENGTH],
         )
         old = self.keymap.keys.get(name)
         self._store(name, entry)
@@ -885,9 +936,16 @@ def _stand_in(spec: EntrySpec) -> str:
 
 
 def _kcv_matches(check: bytes, kcv: bytes) -> bool:
-    """Whether ``kcv`` (1-8 bytes) is the start of ``check`` (or ``check`` of it)."""
+    """Whether ``kcv`` is the start of ``check`` (or ``check`` of it), over at least
+    `_KCV_LENGTH` bytes: a shorter check value (one byte matches a wrong key one time in
+    256) checks nothing and never matches."""
     size = min(len(check), len(kcv))
-    return size >= 1 and secrets.compare_digest(check[:size], kcv[:size])
+    return size >= _KCV_LENGTH and secrets.compare_digest(check[:size], kcv[:size])
+
+
+def _check_kcv_length(kcv: bytes) -> None:
+    if len(kcv) < _KCV_LENGTH:
+        raise InvalidData(f"a key check value is at least {_KCV_LENGTH} bytes; got {len(kcv)}")
 
 
 _ERRORS: dict[zt588.Zt588Error, type[HalError]] = {

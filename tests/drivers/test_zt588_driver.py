@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import hal
-from drivers.pin_pad.zt588 import KEYBOARD, ZT588_DRIVER, Zt588Options
+from drivers.pin_pad.zt588 import KEYBOARD, ZT588_DRIVER, Zt588Options, _kcv_matches
 from hal.device import DeviceState
 from hal.devices.pin_pad import (
     DIGIT_KEYS,
@@ -496,3 +496,161 @@ async def test_masked_presses_count_when_some_digit_keys_are_inactive(tmp_path: 
         result = await entry(b, [*pin_keys(PIN), "enter"], active_keys=active)
         assert (result.digits, result.completion) == (4, EntryCompletion.ENTER)  # type: ignore[attr-defined]
         assert await block_pin(b, keys) == PIN
+
+
+# --- no PIN left in the pad: a reset at close and at open ----------------------------------
+
+
+def refuses_a_pin_block(firmware: Zt588Firmware) -> bool:
+    """Whether '7' now gets a refusal (no PIN is held), asked of the firmware itself."""
+    return isinstance(firmware.execute(zt588.GetPinBlock()), zt588.ErrorReply)
+
+
+async def test_close_resets_the_pad_so_a_pin_typed_does_not_stay_in_it(tmp_path: Path) -> None:
+    rig = PtyRig(tmp_path)
+    async with rig.wire() as emulator:
+        async with rig.pad() as pad:
+            await load_keys(pad)
+            await entry(Bench(rig, emulator, pad), [*pin_keys(PIN), "enter"])
+            assert rig.firmware.pin_length == len(PIN)  # held for '7', not asked for
+        assert sent_commands(emulator)[-1] == zt588.Control.misc(zt588.Misc.RESET)
+        assert rig.firmware.pin_length == 0
+        assert not rig.firmware.entry_active
+        assert refuses_a_pin_block(rig.firmware)
+
+
+async def test_close_after_an_entry_whose_block_was_taken_still_resets(tmp_path: Path) -> None:
+    rig = PtyRig(tmp_path)
+    async with rig.wire() as emulator:
+        async with rig.pad() as pad:
+            b = Bench(rig, emulator, pad)
+            keys = await load_keys(pad)
+            await entry(b, [*pin_keys(PIN), "enter"])
+            assert await block_pin(b, keys) == PIN
+        assert sent_commands(emulator)[-1] == zt588.Control.misc(zt588.Misc.RESET)
+
+
+async def test_close_without_an_entry_sends_no_reset(tmp_path: Path) -> None:
+    rig = PtyRig(tmp_path)
+    async with rig.wire() as emulator:
+        async with rig.pad() as pad:
+            await load_keys(pad)
+            opened = len(sent_commands(emulator))
+        assert len(sent_commands(emulator)) == opened
+
+
+async def test_open_resets_a_pin_left_in_the_pad_by_an_earlier_session(tmp_path: Path) -> None:
+    firmware = Zt588Firmware()
+    # An earlier host (or a crash) left a PIN in the pad: a key, an entry, digits typed.
+    slot = zt588.tpk_slot(0)
+    firmware.execute(zt588.LoadPlainKey(slot, zt588.KeyType.TPK, make_key(TDES)))
+    firmware.execute(zt588.StartPinEntry(slot, zt588.PinFormat.ISO9564_0, 0, 12, PAN[:-1][-12:]))
+    for key in pin_keys(PIN):
+        firmware.press(key)
+    assert firmware.pin_length == len(PIN)
+    rig = PtyRig(tmp_path, firmware)
+    async with rig.wire() as emulator, rig.pad():
+        assert firmware.pin_length == 0
+        assert zt588.Control.misc(zt588.Misc.RESET) in sent_commands(emulator)
+        assert refuses_a_pin_block(firmware)
+
+
+async def test_close_on_a_silent_pad_is_bounded_and_logs_without_raising(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig = PtyRig(tmp_path)
+    async with rig.wire() as emulator:
+        pad = hal.open(rig.address("retries=1&reply_timeout=0.2"))
+        assert isinstance(pad, PinPad)
+        await pad.open()
+        try:
+            await load_keys(pad)
+            await entry(Bench(rig, emulator, pad), [*pin_keys(PIN), "enter"])
+            emulator.drop_replies(100)
+        finally:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            await pad.close()
+            took = loop.time() - started
+        # two sends of 0.2 s each, plus the margin: well under a second
+        assert took < 1.2
+        assert "could not be reset on close" in caplog.text
+        assert PIN not in caplog.text
+        # The reset reached the pad even though its reply was dropped.
+        assert rig.firmware.pin_length == 0
+
+
+async def test_a_cancelled_close_still_resets_the_pad_and_then_raises(tmp_path: Path) -> None:
+    rig = PtyRig(tmp_path)
+    async with rig.wire() as emulator:
+        pad = hal.open(rig.address())
+        assert isinstance(pad, PinPad)
+        await pad.open()
+        try:
+            await load_keys(pad)
+            await entry(Bench(rig, emulator, pad), [*pin_keys(PIN), "enter"])
+        except BaseException:
+            await pad.close()
+            raise
+        emulator.slow_replies(0.3)
+        closing = asyncio.create_task(pad.close())
+        await asyncio.sleep(0.05)
+        closing.cancel()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+        # the cancellation waited for the reset's reply instead of abandoning it
+        assert loop.time() - started > 0.15
+        assert rig.firmware.pin_length == 0
+        assert sent_commands(emulator)[-1] == zt588.Control.misc(zt588.Misc.RESET)
+        # the port was closed all the same: a new session opens on it
+        emulator.slow_replies(0)
+        async with rig.pad() as again:
+            assert (await again.status()).device is DeviceState.ONLINE
+
+
+# --- check values shorter than 3 bytes check nothing ---------------------------------------
+
+
+def test_kcv_matches_needs_three_bytes_on_both_sides() -> None:
+    check = bytes.fromhex("0123456789ABCDEF")
+    assert _kcv_matches(check, check[:3])
+    assert _kcv_matches(check[:3], check)
+    assert not _kcv_matches(check, check[:2])
+    assert not _kcv_matches(check, check[:1])
+    assert not _kcv_matches(check[:2], check)
+    assert not _kcv_matches(check, b"")
+    assert not _kcv_matches(check, bytes.fromhex("012346"))
+
+
+async def test_a_one_or_two_byte_kcv_is_refused_for_every_key_load(tmp_path: Path) -> None:
+    async with bench(tmp_path) as b:
+        kek, first = make_key(TDES), make_key(TDES)
+        second = xor_bytes(kek, first)
+        for short in (1, 2):
+            with pytest.raises(InvalidData, match="at least 3 bytes"):
+                await b.pad.import_key_component(
+                    "kek", first, algorithm=TDES, kcv=compute_kcv(TDES, first)[:short]
+                )
+        for component in (first, second):
+            await b.pad.import_key_component(
+                "kek", component, algorithm=TDES, kcv=compute_kcv(TDES, component)
+            )
+        with pytest.raises(InvalidData, match="at least 3 bytes"):
+            await b.pad.activate_key("kek", kcv=compute_kcv(TDES, kek)[:1])
+        await b.pad.activate_key("kek", kcv=compute_kcv(TDES, kek))
+        pin = make_key(TDES)
+        loaded = len(b.rig.firmware.slots())
+        with pytest.raises(InvalidData, match="at least 3 bytes"):
+            await b.pad.import_key(
+                "pin",
+                encrypt_ecb(TDES, kek, pin),
+                kek="kek",
+                usage=KeyUsage.PIN,
+                algorithm=TDES,
+                mode_of_use=ModeOfUse.ENCRYPT,
+                kcv=compute_kcv(TDES, pin)[:1],
+            )
+        assert len(b.rig.firmware.slots()) == loaded  # refused before the pad
+        assert "pin" not in {d.name for d in await b.pad.keys()}
