@@ -15,6 +15,11 @@ random padding to a whole number of cipher blocks.
 - D (key derivation binding, AES KBPK): as B with AES (algorithm 0002/0003/0004 for
   AES-128/192/256) and a 16-byte MAC.
 
+The wrapped key's length must be one its algorithm (header byte 7) has: T (TDEA) 16 or 24
+bytes (two- and three-key; single-length TDEA is single DES, algorithm D), D (DEA) 8, A (AES)
+16, 24 or 32. Other algorithms (HMAC, RSA, ...) have no fixed lengths and are not checked.
+Wrap refuses such a key and unwrap such a block (after its MAC verified) with `Tr31KeyError`.
+
 Unwrap checks every length, compares the MAC in constant time, and refuses a block that fails
 with a typed `Tr31Error`; no error or repr carries key bytes.
 """
@@ -36,6 +41,7 @@ from protocols.crypto_primitives import (
 )
 from protocols.tr31_header import (
     Header,
+    KeyAlgorithm,
     Tr31Error,
     Tr31KeyError,
     Tr31LengthError,
@@ -55,6 +61,12 @@ _B_DERIVATION = {16: (0x0000, 128), 24: (0x0001, 192)}
 _D_DERIVATION = {16: (0x0002, 128), 24: (0x0003, 192), 32: (0x0004, 256)}
 _USAGE_ENCRYPTION = 0x0000
 _USAGE_MAC = 0x0001
+#: The key lengths (bytes) an algorithm of header byte 7 has; others are not checked.
+_KEY_LENGTHS: dict[str, tuple[int, ...]] = {
+    KeyAlgorithm.TDES: (16, 24),
+    KeyAlgorithm.DES: (8,),
+    KeyAlgorithm.AES: (16, 24, 32),
+}
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,18 @@ def _check_kbpk(version: Version, kbpk: bytes) -> None:
         raise Tr31KeyError(
             f"version {version.value} needs {kind} KBPK of {spelled} bytes, got {len(kbpk)}"
         )
+
+
+def _key_length_fault(header: Header, length: int) -> str | None:
+    """Why a key of ``length`` bytes cannot carry ``header``'s algorithm (None: it can)."""
+    allowed = _KEY_LENGTHS.get(str(header.algorithm))
+    if allowed is None or length in allowed:
+        return None
+    algorithm = header.algorithm
+    named = f"{algorithm.value} ({algorithm.name})" if isinstance(algorithm, KeyAlgorithm) else ""
+    *head, last = allowed
+    spelled = f"{', '.join(map(str, head))} or {last}" if head else str(last)
+    return f"a key of algorithm {named or algorithm} is {spelled} bytes, got {length}"
 
 
 def _variant_keys(kbpk: bytes) -> tuple[bytes, bytes]:
@@ -146,6 +170,9 @@ def wrap(
     _check_kbpk(version, kbpk)
     if not isinstance(key, bytes | bytearray) or not 0 < len(key) <= 0xFFFF // 8:
         raise Tr31KeyError("the key must be 1 to 8191 bytes")
+    fault = _key_length_fault(header, len(key))
+    if fault is not None:
+        raise Tr31KeyError(fault)
     kbpk, key = bytes(kbpk), bytes(key)
     size = cipher_block_size(version)
     data = _key_data(key, size, masked_key_length, fill)
@@ -216,4 +243,7 @@ def unwrap(kbpk: bytes, key_block: str) -> Tr31Key:
     bits = int.from_bytes(data[:2], "big")
     if bits == 0 or bits % 8 or 2 + bits // 8 > len(data):
         raise Tr31LengthError("the key length field does not fit the key data")
+    fault = _key_length_fault(header, bits // 8)
+    if fault is not None:
+        raise Tr31KeyError(f"the key block's key does not fit its header: {fault}")
     return Tr31Key(header, data[2 : 2 + bits // 8])

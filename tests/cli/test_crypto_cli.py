@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import psec.tr31
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,7 +22,7 @@ from protocols.kcv import KcvMethod
 from protocols.mac import MacAlgorithm
 from protocols.pinblock import encipher_iso4
 from tellerhal.cli.main import main
-from tests.protocols.crypto_oracles import STRICT_WARNINGS
+from tests.protocols.crypto_oracles import STRICT_WARNINGS, oracle_warnings_ignored
 from tests.protocols.test_crypto_primitives import ECB_VECTORS
 from tests.protocols.test_dukpt import (
     BDK,
@@ -405,6 +406,12 @@ def test_cbc_vector_sp800_38a(capsys: pytest.CaptureFixture[str]) -> None:
 
 SECRET_KEY = "C0FFEE0123456789ABCDEF0123456789"
 A72 = TR31_VECTORS[0]
+# A version B block, MACed under SECRET_KEY by psec (which checks no algorithm), whose
+# header says TDES (T) but whose key is 8 bytes (C0FFEE0123456789): authentic, yet invalid.
+with oracle_warnings_ignored():
+    SHORT_TDES_BLOCK = psec.tr31.wrap(
+        bytes.fromhex(SECRET_KEY), "B0000P0TE00E0000", bytes.fromhex(SECRET_KEY[:16])
+    )
 
 
 @pytest.mark.parametrize(
@@ -452,6 +459,25 @@ A72 = TR31_VECTORS[0]
         (
             f"encrypt --algorithm sm4 --mode ecb --key {SECRET_KEY} --data 0011".split(),
             "multiple of 16 bytes",
+        ),
+        (
+            f"tr31 wrap --kbpk {SECRET_KEY} --header D0000P0TE00E0000 --key C0FFEE11".split(),
+            "algorithm T (TDES) is 16 or 24 bytes, got 4",
+        ),
+        (
+            [
+                *("tr31", "wrap", "--kbpk", SECRET_KEY),
+                *("--header", "B0000D0AB00E0000", "--key", SECRET_KEY[:16]),
+            ],
+            "algorithm A (AES) is 16, 24 or 32 bytes, got 8",
+        ),
+        (
+            f"tr31 wrap --kbpk {SECRET_KEY} --header B0000D0DB00E0000 --key {SECRET_KEY}".split(),
+            "algorithm D (DES) is 8 bytes, got 16",
+        ),
+        (
+            ["tr31", "unwrap", "--kbpk", SECRET_KEY, "--block", SHORT_TDES_BLOCK],
+            "does not fit its header",
         ),
         (
             f"encrypt --algorithm aes --mode ecb --key {SECRET_KEY} --data {'00' * 16} "

@@ -8,6 +8,7 @@ Sources of the key blocks (KBPK, block, clear key):
 
 from __future__ import annotations
 
+import psec.tr31
 import pytest
 
 from protocols.crypto_primitives import Algorithm
@@ -29,7 +30,7 @@ from protocols.tr31_header import (
     Version,
     parse_header,
 )
-from tests.protocols.crypto_oracles import STRICT_WARNINGS
+from tests.protocols.crypto_oracles import STRICT_WARNINGS, oracle_warnings_ignored
 
 pytestmark = STRICT_WARNINGS
 
@@ -278,3 +279,48 @@ def test_optional_blocks_are_padded_to_the_cipher_block() -> None:
     assert [b.id for b in parsed.blocks] == ["KS", "PB"]
     assert block[12:14] == "02"
     assert unwrap(kbpk, block).key == b"\x44" * 16
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "good", "bad"),
+    [
+        (KeyAlgorithm.TDES, (16, 24), (2, 8, 15, 17, 32)),
+        (KeyAlgorithm.DES, (8,), (2, 7, 16, 24)),
+        (KeyAlgorithm.AES, (16, 24, 32), (2, 8, 15, 33, 40)),
+    ],
+)
+def test_wrap_takes_only_key_lengths_the_algorithm_has(
+    algorithm: KeyAlgorithm, good: tuple[int, ...], bad: tuple[int, ...]
+) -> None:
+    for version, kbpk in ((Version.B, bytes(range(16))), (Version.D, bytes(range(32)))):
+        header = Header(version, KeyUsage.DATA_ENCRYPTION, algorithm, ModeOfUse.BOTH)
+        for length in good:
+            assert unwrap(kbpk, wrap(kbpk, header, b"\x5a" * length)).key == b"\x5a" * length
+        for length in bad:
+            with pytest.raises(Tr31KeyError, match=f"algorithm {algorithm.value} .* got {length}"):
+                wrap(kbpk, header, b"\x5a" * length)
+
+
+def test_algorithms_without_fixed_lengths_are_not_checked() -> None:
+    kbpk = bytes(range(16))
+    for algorithm in (KeyAlgorithm.HMAC, KeyAlgorithm.RSA, "E"):
+        header = Header(Version.B, KeyUsage.DATA_ENCRYPTION, algorithm, ModeOfUse.BOTH)
+        assert unwrap(kbpk, wrap(kbpk, header, b"\x5a" * 2)).key == b"\x5a" * 2
+
+
+def test_unwrap_refuses_an_authentic_block_whose_key_does_not_fit_its_algorithm() -> None:
+    # psec (an independent TR-31 implementation that checks no algorithm) makes the blocks:
+    # properly MACed, but a 2-byte or single-length key where the header says TDES.
+    kbpk = bytes(range(16))
+    for key, header in (
+        (b"\x5a" * 2, "B0000D0TB00E0000"),
+        (b"\x5a" * 8, "B0000P0TE00E0000"),
+        (b"\x5a" * 16, "B0000D0DB00E0000"),
+    ):
+        with oracle_warnings_ignored():
+            block = psec.tr31.wrap(kbpk, header, key)
+        with pytest.raises(Tr31KeyError, match=f"does not fit its header.* got {len(key)}"):
+            unwrap(kbpk, block)
+    with oracle_warnings_ignored():
+        fine = psec.tr31.wrap(kbpk, "B0000P0DE00E0000", b"\x5a" * 8)
+    assert unwrap(kbpk, fine).key == b"\x5a" * 8

@@ -65,16 +65,32 @@ def headers(draw: st.DrawFn) -> Header:
     )
 
 
-def psec_header(version: Version) -> str:
-    algorithm = "A" if version is Version.D else "T"
-    return f"{version.value}0000P0{algorithm}E00N0000"
+#: The key lengths protocols.tr31 accepts for an algorithm (T 2/3-key TDEA, D single DES).
+ALGORITHM_LENGTHS = {"T": (16, 24), "D": (8,), "A": (16, 24, 32)}
+
+
+def usual_algorithm(version: Version, key: bytes) -> str:
+    """The algorithm a key of this length has: D (8 bytes), else A in D blocks, else T."""
+    if len(key) == 8:
+        return "D"
+    return "A" if version is Version.D else "T"
+
+
+def fitting(algorithm: KeyAlgorithm | str, version: Version, key: bytes) -> KeyAlgorithm | str:
+    """``algorithm`` if a key of this length can have it, else the usual one."""
+    allowed = ALGORITHM_LENGTHS.get(str(algorithm))
+    return algorithm if allowed is None or len(key) in allowed else usual_algorithm(version, key)
+
+
+def psec_header(version: Version, key: bytes) -> str:
+    return f"{version.value}0000P0{usual_algorithm(version, key)}E00N0000"
 
 
 @settings(max_examples=40, deadline=None)
 @given(kbpk_and_key())
 def test_our_wrap_psec_unwrap(case: tuple[Version, bytes, bytes]) -> None:
     version, kbpk, key = case
-    header, _, _ = parse_header(psec_header(version))
+    header, _, _ = parse_header(psec_header(version, key))
     block = wrap(kbpk, header, key)
     with oracle_warnings_ignored():
         their_header, their_key = psec.tr31.unwrap(kbpk, block)
@@ -88,7 +104,7 @@ def test_our_wrap_psec_unwrap(case: tuple[Version, bytes, bytes]) -> None:
 def test_psec_wrap_our_unwrap(case: tuple[Version, bytes, bytes]) -> None:
     version, kbpk, key = case
     with oracle_warnings_ignored():
-        block = psec.tr31.wrap(kbpk, psec_header(version), key)
+        block = psec.tr31.wrap(kbpk, psec_header(version, key), key)
     result = unwrap(kbpk, block)
     assert result.key == key
     assert result.header.version is version
@@ -104,7 +120,7 @@ def test_wrap_unwrap_round_trip_and_tampering(
     header = Header(
         version,
         header.key_usage,
-        header.algorithm,
+        fitting(header.algorithm, version, key),
         header.mode_of_use,
         header.key_version,
         header.exportability,
@@ -171,7 +187,11 @@ def test_optional_blocks_agree_with_psec(
     """psec reads our optional blocks (short and extended form, PB) and we read psec's."""
     version, kbpk, key = case
     header = Header(
-        version, KeyUsage.PIN_ENCRYPTION, header.algorithm, ModeOfUse.ENCRYPT, blocks=header.blocks
+        version,
+        KeyUsage.PIN_ENCRYPTION,
+        fitting(header.algorithm, version, key),
+        ModeOfUse.ENCRYPT,
+        blocks=header.blocks,
     )
     block = wrap(kbpk, header, key)
     with oracle_warnings_ignored():
