@@ -7,9 +7,8 @@ and the errors the same `HalError` classes, with the server's description.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import ClassVar
 
 from hal.devices.card_reader import (
     CardReader,
@@ -23,28 +22,26 @@ from hal.devices.card_reader import (
     RetainBin,
     Track,
 )
-from hal.errors import ConfigurationError, DeviceNotReady
-from hal.events import Event, EventHub, Subscription
-from hal.remote.client import Session, session_for
 from hal.remote.interfaces import (
     CARD_READER,
     ChipIOPayload,
     ChipPowerPayload,
     Empty,
     EmptyRetainBinPayload,
+    InterfaceSpec,
     LoadStackerPayload,
     MovePayload,
     ReadRawDataPayload,
     ResetPayload,
     WriteRawDataPayload,
 )
-from hal.remote.messages import valid_device_name
-from hal.remote.security import CurveClientKeys, endpoint_scheme
+from hal.remote.proxy import RemoteDevice
+from hal.remote.security import CurveClientKeys
 
 __all__ = ["RemoteCardReader"]
 
 
-class RemoteCardReader(CardReader):
+class RemoteCardReader(RemoteDevice[CardReaderStatus, CardReaderCapabilities], CardReader):
     """A card reader on a `hal.remote.server.RemoteServer`.
 
     Usually made by ``hal.open("zmq://HOST:PORT/card_reader")``. Opening it joins (or
@@ -61,6 +58,8 @@ class RemoteCardReader(CardReader):
         ConfigurationError: a bad endpoint or device name.
     """
 
+    spec: ClassVar[InterfaceSpec] = CARD_READER
+
     def __init__(
         self,
         endpoint: str,
@@ -70,86 +69,9 @@ class RemoteCardReader(CardReader):
         heartbeat: float | None = None,
         curve: CurveClientKeys | None = None,
     ) -> None:
-        endpoint_scheme(endpoint)
-        if not valid_device_name(device):
-            raise ConfigurationError(f"device name {device!r} is not a-z, 0-9, '_' or '-'")
-        self._endpoint = endpoint
-        self._device = device
-        self._timeout = timeout
-        self._heartbeat = heartbeat
-        self._curve = curve
-        self._hub = EventHub(device)
-        self._session: Session | None = None
-        self._open_lock = asyncio.Lock()
-
-    @property
-    def name(self) -> str:
-        return self._device
-
-    @property
-    def endpoint(self) -> str:
-        """The server's endpoint."""
-        return self._endpoint
-
-    def __repr__(self) -> str:
-        return f"RemoteCardReader({self._endpoint!r}, {self._device!r})"
-
-    async def open(self) -> None:
-        async with self._open_lock:
-            if self._session is not None:
-                return
-            session = session_for(
-                self._endpoint, timeout=self._timeout, heartbeat=self._heartbeat, curve=self._curve
-            )
-            try:
-                interface = await session.open_device(self._device, self._publish)
-                if interface != self.interface:
-                    await session.close_device(self._device, self._publish)
-                    raise ConfigurationError(
-                        f"{self._endpoint}: {self._device} is a {interface or 'unknown'} "
-                        f"device, not a {self.interface}"
-                    )
-            except BaseException:
-                await session.release()
-                raise
-            self._session = session
-
-    async def close(self) -> None:
-        async with self._open_lock:
-            session, self._session = self._session, None
-            if session is None:
-                return
-            try:
-                await session.close_device(self._device, self._publish)
-            finally:
-                self._hub.close()
-                await session.release()
-
-    def events(
-        self, maxsize: int = 256, kinds: Iterable[type[Event]] | None = None
-    ) -> Subscription:
-        return self._hub.subscribe(maxsize, kinds)
-
-    def _publish(self, event: Event) -> None:
-        self._hub.publish(event)
-
-    async def _call(self, name: str, payload: Any, timeout: float | None = None) -> Any:
-        session = self._session
-        if session is None:
-            raise DeviceNotReady(f"{self._device} is not open; call open() or use 'async with'")
-        return await session.call(
-            self._device, CARD_READER.commands[name], payload, timeout=timeout
-        )
+        super().__init__(endpoint, device, timeout=timeout, heartbeat=heartbeat, curve=curve)
 
     # --- CardReader ----------------------------------------------------------------------
-
-    async def status(self) -> CardReaderStatus:
-        result: CardReaderStatus = await self._call("Common.Status", Empty())
-        return result
-
-    async def capabilities(self) -> CardReaderCapabilities:
-        result: CardReaderCapabilities = await self._call("Common.Capabilities", Empty())
-        return result
 
     async def read_raw_data(
         self, tracks: Iterable[Track], *, timeout: float | None = None

@@ -3,8 +3,8 @@
 A remote device joins (or starts) its event loop's `hal.remote.client.Session` to the
 server's endpoint when opened, opens the device there, republishes the events the
 session hands it on its own `hal.events.EventHub`, and runs each method as one typed
-command of its interface (`hal.remote.interfaces.InterfaceSpec`). `RemotePinPad` is
-built on it; `RemoteCardReader` predates it and does the same by itself.
+command of its interface (`hal.remote.interfaces.InterfaceSpec`). `RemoteCardReader`
+and `RemotePinPad` are built on it.
 """
 
 from __future__ import annotations
