@@ -109,10 +109,12 @@ class LoadStackerPayload:
     count: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class PressKeysPayload:
     """``Control.PressKeys``: key names pressed in order, each once an entry takes keys,
-    and real seconds the whole sequence may wait for entries."""
+    and real seconds the whole sequence may wait for entries.
+
+    The keys may spell a PIN: the repr shows how many there are, never which."""
 
     keys: tuple[str, ...]
     timeout: float
@@ -121,6 +123,9 @@ class PressKeysPayload:
         _check_wait("timeout", self.timeout)
         if not 1 <= len(self.keys) <= MAX_KEYS:
             raise ValueError(f"keys must be 1 to {MAX_KEYS} key names, got {len(self.keys)}")
+
+    def __repr__(self) -> str:
+        return f"PressKeysPayload(<{len(self.keys)} keys>, timeout={self.timeout!r})"
 
 
 @dataclass(frozen=True)
