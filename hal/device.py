@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import itertools
 import logging
+import math
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
@@ -22,7 +23,7 @@ from enum import StrEnum
 from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar
 
-from hal.errors import DeviceNotReady, HalTimeout, TooManyRequests
+from hal.errors import DeviceNotReady, HalTimeout, InvalidData, TooManyRequests
 from hal.events import Event, EventHub, StatusChanged, Subscription, changed_fields
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "Device",
     "DeviceService",
     "DeviceState",
+    "check_timeout",
 ]
 
 log = logging.getLogger(__name__)
@@ -134,6 +136,28 @@ class Device(ABC, Generic[StatusT, CapsT]):
         await self.close()
 
 
+def check_timeout(timeout: object, what: str) -> None:
+    """Refuse a command timeout that is not ``None`` (no limit) nor a finite number of
+    seconds >= 0: a negative one, NaN (which no clock ever passes), infinity (``None``
+    says "for ever", and no wire carries infinity) or no number at all.
+
+    Raises:
+        InvalidData: naming ``what`` and the value.
+    """
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise InvalidData(
+            f"{what}: timeout must be seconds (a number >= 0) or None, "
+            f"got a {type(timeout).__name__}"
+        )
+    if math.isnan(timeout) or math.isinf(timeout) or timeout < 0:
+        raise InvalidData(
+            f"{what}: timeout must be a finite number of seconds >= 0, or None for no "
+            f"limit; got {timeout}"
+        )
+
+
 class CommandQueue:
     """One FIFO queue of commands for one device.
 
@@ -181,13 +205,13 @@ class CommandQueue:
             settle: run after ``op`` is cancelled or times out, before raising.
 
         Raises:
+            InvalidData: ``timeout`` is not ``None`` nor a finite number >= 0.
             TooManyRequests: ``max_depth`` commands are already queued or running.
             HalTimeout: the command did not finish within ``timeout``, or reached the
                 head of the queue after the caller's `COMMAND_DEADLINE`.
             asyncio.CancelledError: the caller cancelled; settle has run.
         """
-        if timeout is not None and timeout < 0:
-            raise ValueError(f"timeout must be >= 0 or None, got {timeout}")
+        check_timeout(timeout, f"{self.device}: {name}")
         if self._depth >= self.max_depth:
             raise TooManyRequests(
                 f"{self.device}: {self._depth} commands already queued (limit "
