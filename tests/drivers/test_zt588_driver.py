@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 import hal
-from drivers.pin_pad.zt588 import KEYBOARD, ZT588_DRIVER, Zt588Options, _kcv_matches
+from drivers.pin_pad.zt588 import KEYBOARD, ZT588_DRIVER, Zt588Driver, Zt588Options, _kcv_matches
+from hal.address import DeviceAddress
 from hal.device import DeviceState
 from hal.devices.pin_pad import (
     DIGIT_KEYS,
@@ -29,6 +30,7 @@ from hal.devices.pin_pad import (
     PinFormat,
     PinPad,
 )
+from hal.devices.pin_pad_model import KeyAttributes
 from hal.errors import (
     ChecksumError,
     ConfigurationError,
@@ -42,6 +44,7 @@ from hal.errors import (
     SequenceError,
     UnsupportedOperation,
 )
+from hal.registry import make_transport
 from protocols import pinblock, zt588
 from protocols.crypto_primitives import encrypt_ecb, xor_bytes
 from protocols.kcv import compute_kcv
@@ -624,33 +627,57 @@ def test_kcv_matches_needs_three_bytes_on_both_sides() -> None:
     assert not _kcv_matches(check, bytes.fromhex("012346"))
 
 
-async def test_a_one_or_two_byte_kcv_is_refused_for_every_key_load(tmp_path: Path) -> None:
-    async with bench(tmp_path) as b:
-        kek, first = make_key(TDES), make_key(TDES)
-        second = xor_bytes(kek, first)
-        for short in (1, 2):
-            with pytest.raises(InvalidData, match="at least 3 bytes"):
-                await b.pad.import_key_component(
-                    "kek", first, algorithm=TDES, kcv=compute_kcv(TDES, first)[:short]
+class _Listener:
+    """What a service would hear from the driver (kept, unused)."""
+
+    def __init__(self) -> None:
+        self.heard: list[object] = []
+
+    def event(self, event: object) -> None:
+        self.heard.append(event)
+
+    def status_changed(self, status: object) -> None:
+        self.heard.append(status)
+
+
+async def test_the_driver_itself_refuses_a_one_or_two_byte_kcv(tmp_path: Path) -> None:
+    """The backend, without the service in front (which refuses them too): a short check
+    value is refused for a component, the combined key and a key under the KEK, and
+    nothing reaches the pad."""
+    rig = PtyRig(tmp_path)
+    attributes = KeyAttributes(KeyUsage.KEK, TDES, ModeOfUse.ENCRYPT)
+    async with rig.wire() as emulator:
+        driver = Zt588Driver(
+            make_transport(DeviceAddress.parse(rig.address())), Zt588Options(reply_timeout=1)
+        )
+        await driver.open(_Listener())
+        try:
+            kek, first = make_key(TDES), make_key(TDES)
+            second = xor_bytes(kek, first)
+            for short in (1, 2):
+                with pytest.raises(InvalidData, match="at least 3 bytes"):
+                    await driver.load_component(
+                        "kek", first, attributes, compute_kcv(TDES, first)[:short]
+                    )
+            for component in (first, second):
+                await driver.load_component(
+                    "kek", component, attributes, compute_kcv(TDES, component)
                 )
-        for component in (first, second):
-            await b.pad.import_key_component(
-                "kek", component, algorithm=TDES, kcv=compute_kcv(TDES, component)
-            )
-        with pytest.raises(InvalidData, match="at least 3 bytes"):
-            await b.pad.activate_key("kek", kcv=compute_kcv(TDES, kek)[:1])
-        await b.pad.activate_key("kek", kcv=compute_kcv(TDES, kek))
-        pin = make_key(TDES)
-        loaded = len(b.rig.firmware.slots())
-        with pytest.raises(InvalidData, match="at least 3 bytes"):
-            await b.pad.import_key(
-                "pin",
-                encrypt_ecb(TDES, kek, pin),
-                kek="kek",
-                usage=KeyUsage.PIN,
-                algorithm=TDES,
-                mode_of_use=ModeOfUse.ENCRYPT,
-                kcv=compute_kcv(TDES, pin)[:1],
-            )
-        assert len(b.rig.firmware.slots()) == loaded  # refused before the pad
-        assert "pin" not in {d.name for d in await b.pad.keys()}
+            with pytest.raises(InvalidData, match="at least 3 bytes"):
+                await driver.activate_key("kek", compute_kcv(TDES, kek)[:1])
+            await driver.activate_key("kek", compute_kcv(TDES, kek))
+            pin = make_key(TDES)
+            sent = len(sent_commands(emulator))
+            with pytest.raises(InvalidData, match="at least 3 bytes"):
+                await driver.load_key(
+                    "pin",
+                    encrypt_ecb(TDES, kek, pin),
+                    "kek",
+                    KeyAttributes(KeyUsage.PIN, TDES, ModeOfUse.ENCRYPT),
+                    compute_kcv(TDES, pin)[:2],
+                    b"",
+                )
+            assert len(sent_commands(emulator)) == sent  # refused before the pad
+            assert set(await driver.key_details()) == {"kek"}
+        finally:
+            await driver.close()
