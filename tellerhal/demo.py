@@ -63,7 +63,7 @@ TEST_KEK_COMPONENTS = (
     bytes.fromhex("E3A2B9C4D5016E7F8091A2B3C4D5E6F7"),
 )
 #: The demo's test PIN key (TDES), loaded enciphered under the KEK.
-TEST_PIN_KEY = bytes.fromhex("2315208C9110AD402315208C9110AD40")
+TEST_PIN_KEY = bytes.fromhex("2315208C9110AD40F1E0D3C2B5A49786")
 
 
 @dataclass

@@ -41,6 +41,8 @@ __all__ = [
     "PinPadCapabilities",
     "PinPadStatus",
     "check_key_name",
+    "key_strength",
+    "key_weakness",
 ]
 
 #: The ten digit keys, by XFS4IoT name, in digit order.
@@ -104,9 +106,41 @@ def check_key_name(name: object) -> str:
     Raises:
         ValueError: it is not (the service turns this into `InvalidData`).
     """
-    if not isinstance(name, str) or not _KEY_NAME.match(name):
-        raise ValueError(f"a key name is 1-64 letters, digits, '_', '.' or '-'; got {name!r}")
-    return name
+    if isinstance(name, str) and _KEY_NAME.match(name):
+        return name
+    # Never quote what came: a non-str may be a key's bytes passed by mistake, and an
+    # over-long string may be a key in hex.
+    got = f"{len(name)} characters" if isinstance(name, str) else f"a {type(name).__name__}"
+    raise ValueError(f"a key name is 1-64 letters, digits, '_', '.' or '-'; got {got}")
+
+
+def key_weakness(algorithm: KeyAlgorithm, value: bytes | bytearray) -> str | None:
+    """Why ``value`` is no key a PIN pad takes, or ``None``; the reason names no bytes.
+
+    Refused: a key (or component) of all zeros, and a TDES key two of whose DES keys are
+    equal (``K1 == K2``; for 24 bytes also ``K2 == K3`` or ``K1 == K3``): single-DES
+    strength. DES parity bits (the low bit of each byte) are ignored, as DES ignores them.
+    """
+    canonical = bytes(b & 0xFE for b in value)
+    if not any(canonical):
+        return "it is all zeros"
+    if algorithm is KeyAlgorithm.TDES and len(canonical) in (16, 24):
+        k1, k2, k3 = canonical[:8], canonical[8:16], canonical[16:]
+        if k1 == k2 or (k3 and (k2 == k3 or k1 == k3)):
+            return "two of its DES keys are equal (single-DES strength)"
+    return None
+
+
+def key_strength(algorithm: KeyAlgorithm, length: int) -> int:
+    """The rank of a key's strength, for the rule that no key is protected by a weaker
+    one: TDES 16 bytes (1) < TDES 24 (2) < AES-128 = SM4 (3) < AES-192 (4) < AES-256
+    (5); 0 for single DES (8-byte TDES), which no key may be protected by.
+    """
+    if algorithm is KeyAlgorithm.TDES:
+        return {16: 1, 24: 2}.get(length, 0)
+    if algorithm is KeyAlgorithm.SM4:
+        return 3
+    return {16: 3, 24: 4, 32: 5}.get(length, 0)
 
 
 class KeyUsage(StrEnum):

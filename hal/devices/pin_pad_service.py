@@ -10,12 +10,26 @@ What never appears in a log line, an event or an error message here: a PIN (the 
 never sees one), a key value or component, a PIN block (its length only), data to
 encipher or decipher (its length only), a full PAN (masked first 6 / last 4), a TR-31
 key block (its header fields only).
+
+Key separation (``docs/pinpad.md``, "Key separation rules"): what the service can know
+from the device's `key_details` and from the arguments it is given, it enforces for
+every backend, before the device is asked: clear components only while no
+key-encryption key (``K0``/``K1``) is loaded (`UseViolation`); no component of all
+zeros or with equal DES halves, no component identical to one already given for that
+name, no combined key whose check value is the all-zero key's (`KeyInvalid`); a name
+in use replaced only by a key of the same usage, algorithm and mode of use
+(`DuplicateKey`); no key stronger than its KEK or KBPK (`UseViolation`); check values
+of 3 bytes at least (`InvalidData`). The secure element behind a backend enforces the
+rest (weak combined or deciphered keys, one usage per key value).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -49,7 +63,9 @@ from hal.devices.pin_pad import (
     PinPadStatus,
     check_key_name,
 )
+from hal.devices.pin_pad_model import key_strength, key_weakness
 from hal.errors import (
+    DuplicateKey,
     ErrorCode,
     FormatNotSupported,
     InvalidData,
@@ -64,6 +80,7 @@ from hal.errors import (
 )
 from hal.events import Event
 from protocols.crypto_primitives import BLOCK_SIZES, KEY_LENGTHS
+from protocols.kcv import compute_kcv
 from protocols.tr31_header import Tr31Error, Version, parse_header
 from protocols.tracks import mask_pan
 
@@ -125,6 +142,10 @@ _MAX_RANDOM = 256
 #: What a PIN entry's key event may name: function keys, never a digit.
 _NAMED_IN_PIN_MODE = frozenset(FUNCTION_KEYS)
 _MAC_PADDINGS = (1, 2)
+#: The shortest key check value taken (a shorter one checks next to nothing).
+KCV_MIN_LENGTH = 3
+#: Usages a loaded key of which ends clear component loading (the first KEK is in).
+_KEK_USAGES = (KeyUsage.KEK, KeyUsage.KBPK)
 
 
 @dataclass(frozen=True, repr=False)
@@ -175,6 +196,10 @@ class PinPadService(DeviceService[PinPadStatus, PinPadCapabilities], PinPad):
         self._pin_block_data: _PinBlockData | None = None
         # A PIN entry is under way: key events must not name a digit.
         self._secure_entry = False
+        # The components given for each key under construction, as HMACs under a secret
+        # of this service (never the values), to refuse one given twice.
+        self._component_secret = secrets.token_bytes(32)
+        self._components_seen: dict[str, list[bytes]] = {}
 
     def __repr__(self) -> str:
         return f"PinPadService(name={self.name!r}, backend={type(self._backend).__name__})"
@@ -512,10 +537,19 @@ class PinPadService(DeviceService[PinPadStatus, PinPadCapabilities], PinPad):
         component = _key_bytes(component, "component")
         _check_key_length(attributes.algorithm, len(component), "a component")
         kcv = _kcv_bytes(kcv, attributes.algorithm)
+        weakness = key_weakness(attributes.algorithm, component)
+        if weakness is not None:
+            raise KeyInvalid(f"a component of {name!r} is refused: {weakness}")
+        fingerprint = hmac.new(
+            self._component_secret, bytes(b & 0xFE for b in component), hashlib.sha256
+        ).digest()
 
         async def op(command_id: int) -> KeyDetail:
-            existing = (await self._backend.key_details()).get(name)
-            if existing is not None:
+            details = await self._backend.key_details()
+            existing = details.get(name)
+            if existing is None:
+                self._components_seen.pop(name, None)  # nothing under way on the device
+            else:
                 if existing.state is not KeyState.CONSTRUCTING:
                     raise InvalidData(
                         f"{name!r} holds a loaded key; delete it (or initialize) before "
@@ -531,7 +565,15 @@ class PinPadService(DeviceService[PinPadStatus, PinPadCapabilities], PinPad):
                         f"the components of {name!r} are {existing.length} bytes long; "
                         f"this one is {len(component)} bytes"
                     )
+            self._check_no_kek(name, details)
+            seen = self._components_seen.setdefault(name, [])
+            if any(hmac.compare_digest(fingerprint, other) for other in seen):
+                raise KeyInvalid(
+                    f"a component of {name!r} is identical to one already given (each "
+                    "custodian brings their own)"
+                )
             detail = await self._backend.load_component(name, component, attributes, kcv)
+            seen.append(fingerprint)
             await self._refresh()
             return detail
 
@@ -549,15 +591,28 @@ class PinPadService(DeviceService[PinPadStatus, PinPadCapabilities], PinPad):
         kcv = _kcv_bytes(kcv, None)
 
         async def op(command_id: int) -> KeyDetail:
-            existing = (await self._backend.key_details()).get(name)
+            details = await self._backend.key_details()
+            existing = details.get(name)
             if existing is None or existing.state is not KeyState.CONSTRUCTING:
                 raise KeyNotFound(f"{self.name}: no components are being loaded under {name!r}")
+            self._check_no_kek(name, details)
             if existing.components < caps.min_components:
                 raise KeyNoValue(
                     f"{name!r} has {existing.components} component(s); {self.name} builds "
                     f"a key from at least {caps.min_components}"
                 )
-            detail = await self._backend.activate_key(name, kcv)
+            # The combined key's check value is the all-zero key's: the components
+            # cancel out (the device checks that the key has this check value).
+            zero = compute_kcv(existing.algorithm, bytes(existing.length or 16))
+            if hmac.compare_digest(kcv[: len(zero)], zero[: len(kcv)]):
+                raise KeyInvalid(
+                    f"the combined key of {name!r} would be all zeros (its check value is "
+                    "the zero key's); load other components"
+                )
+            try:
+                detail = await self._backend.activate_key(name, kcv)
+            finally:
+                self._components_seen.pop(name, None)
             await self._refresh()
             return detail
 
@@ -599,6 +654,11 @@ class PinPadService(DeviceService[PinPadStatus, PinPadCapabilities], PinPad):
                     f"{wrapper.algorithm.value} key {kek!r} is "
                     f"{_numbers(fits)} bytes long; got {len(value)}"
                 )
+            lengths = [
+                n for n in KEY_LENGTHS[attributes.algorithm] if -(-n // block) * block == len(value)
+            ]
+            self._check_strength(name, attributes.algorithm, lengths, wrapper)
+            self._check_replaceable(name, attributes, await self._backend.key_details())
             detail = await self._backend.load_key(name, value, kek, attributes, kcv, ksn)
             await self._refresh()
             return detail
@@ -649,6 +709,8 @@ class PinPadService(DeviceService[PinPadStatus, PinPadCapabilities], PinPad):
             raise FormatNotSupported(f"{self.name} derives no {algorithm.value} DUKPT keys")
         version = header.version
 
+        attributes = KeyAttributes(usage, algorithm, mode)
+
         async def op(command_id: int) -> KeyDetail:
             wrapper = await self._usable_key(kbpk)
             self._check_unwrapping(wrapper, KeyUsage.KBPK, "key block protection key")
@@ -658,6 +720,11 @@ class PinPadService(DeviceService[PinPadStatus, PinPadCapabilities], PinPad):
                     f"a version {version.value} key block is protected by a {wanted.value} "
                     f"key; {kbpk!r} is {wrapper.algorithm.value}"
                 )
+            # The key's length is inside the block: its algorithm's shortest is the
+            # least it can be (the device checks the length it finds).
+            usable = [n for n in KEY_LENGTHS[algorithm] if key_strength(algorithm, n)]
+            self._check_strength(name, algorithm, usable, wrapper)
+            self._check_replaceable(name, attributes, await self._backend.key_details())
             detail = await self._backend.load_key_block(name, key_block, kbpk)
             await self._refresh()
             return detail
@@ -946,6 +1013,45 @@ class PinPadService(DeviceService[PinPadStatus, PinPadCapabilities], PinPad):
         self.event(IllegalKeyAccess(key_name=key, error_code=ErrorCode.USE_VIOLATION.value))
         raise UseViolation(message)
 
+    def _check_no_kek(self, name: str, details: Mapping[str, KeyDetail]) -> None:
+        """Clear components build the first key-encryption key only."""
+        keks = sorted(
+            d.name
+            for d in details.values()
+            if d.usage in _KEK_USAGES and d.state is KeyState.LOADED
+        )
+        if keks:
+            raise UseViolation(
+                f"{self.name} holds the key-encryption key {keks[0]!r}: clear components "
+                f"(here for {name!r}) are no longer taken; load a new KEK enciphered under "
+                "it, or initialize first"
+            )
+
+    @staticmethod
+    def _check_replaceable(
+        name: str, attributes: KeyAttributes, details: Mapping[str, KeyDetail]
+    ) -> None:
+        """A key replaces one of its name only if it has the same attributes."""
+        old = details.get(name)
+        if old is not None and old.attributes != attributes:
+            raise DuplicateKey(
+                f"{name!r} holds a key of {_describe(old.attributes)}; a key of "
+                f"{_describe(attributes)} does not replace it (delete it first)"
+            )
+
+    def _check_strength(
+        self, name: str, algorithm: KeyAlgorithm, lengths: Iterable[int], wrapper: KeyDetail
+    ) -> None:
+        """Refuse a key stronger than the key protecting it (whatever its length)."""
+        least = min((key_strength(algorithm, n) for n in lengths), default=0)
+        protecting = key_strength(wrapper.algorithm, wrapper.length)
+        if least > protecting:
+            self._refuse(
+                wrapper.name,
+                f"a {algorithm.value} key {name!r} is stronger than {wrapper.name!r} "
+                f"({wrapper.algorithm.value}, {wrapper.length} bytes), which would protect it",
+            )
+
     def _check_unwrapping(self, wrapper: KeyDetail, usage: KeyUsage, what: str) -> None:
         if wrapper.usage is not usage:
             self._refuse(
@@ -1019,23 +1125,27 @@ def _is_int(value: object) -> bool:
 
 
 def _key_name(name: object, what: str) -> str:
-    """A valid key name; never echoes an invalid one (it could be key bytes by mistake)."""
+    """A valid key name; never echoes an invalid one (it could be key bytes by mistake).
+
+    The error is raised outside the ``except`` block, so it carries no context that
+    could hold what came.
+    """
     try:
         return check_key_name(name)
     except ValueError:
-        got = f"{len(name)} characters" if isinstance(name, str) else type(name).__name__
-        raise InvalidData(
-            f"{what} must name a key: 1-64 letters, digits, '_', '.' or '-' (got {got})"
-        ) from None
+        pass
+    got = f"{len(name)} characters" if isinstance(name, str) else type(name).__name__
+    raise InvalidData(f"{what} must name a key: 1-64 letters, digits, '_', '.' or '-' (got {got})")
 
 
 def _enum(cls: type[E], value: str, what: str) -> E:
+    """``value`` as a member of ``cls``; the error quotes nothing that came and carries
+    no context (a ``ValueError`` from the enum would quote it)."""
     try:
         return cls(value)
     except ValueError:
-        raise InvalidData(
-            f"{what} must be one of {_names(member.value for member in cls)}"
-        ) from None
+        pass
+    raise InvalidData(f"{what} must be one of {_names(member.value for member in cls)}")
 
 
 def _tr31_value(cls: type[E], value: str) -> E | None:
@@ -1073,13 +1183,15 @@ def _data_bytes(value: object, what: str) -> bytes:
 
 
 def _kcv_bytes(kcv: object, algorithm: KeyAlgorithm | None) -> bytes:
-    """A check value: 1 to one cipher block of bytes."""
+    """A check value: 3 bytes (`KCV_MIN_LENGTH`) to one cipher block."""
     if not isinstance(kcv, bytes | bytearray | memoryview):
         raise InvalidData("kcv must be bytes")
     kcv = bytes(kcv)
     longest = BLOCK_SIZES[algorithm] if algorithm is not None else max(BLOCK_SIZES.values())
-    if not 1 <= len(kcv) <= longest:
-        raise InvalidData(f"a key check value is 1 to {longest} bytes; got {len(kcv)}")
+    if not KCV_MIN_LENGTH <= len(kcv) <= longest:
+        raise InvalidData(
+            f"a key check value is {KCV_MIN_LENGTH} to {longest} bytes; got {len(kcv)}"
+        )
     return kcv
 
 

@@ -20,6 +20,26 @@ Rules it enforces itself (a secure element does not trust its host):
   ``D``); a TR-31 block needs a ``K1`` key block protection key (``B`` or ``D``);
 - a key's check value is checked before it is kept: a wrong one loads nothing.
 
+Key separation (the rules of ``docs/pinpad.md`` "Key separation rules"):
+
+- clear components are taken only while no key-encryption key (``K0`` or ``K1``) is
+  loaded: they build the *first* KEK; a later one arrives enciphered under it, or the
+  pad is initialized first (`UseViolation`; a constructing key that could not be
+  activated is discarded);
+- a component identical to one already held for that name, a component or combined key
+  of all zeros, and a TDES key whose halves (``K1 == K2``; ``K2 == K3`` or ``K1 == K3``
+  for 24 bytes) are equal, wherever it comes from, are refused (`KeyInvalid`); DES
+  parity bits are ignored in these comparisons, as DES ignores them;
+- a key under a name in use with another usage, algorithm or mode of use is refused
+  (`DuplicateKey`: delete it first); with the same attributes it replaces it;
+- a key value is bound to the usage, algorithm and mode it was first loaded with until
+  `SecureElement.initialize`: the element keeps an HMAC-SHA256 fingerprint (under a
+  random secret made at creation and at each initialize; never the value) of every
+  value it has loaded, and refuses a value seen under other attributes, even after the
+  first key was deleted, and a value equal to its own KEK (`UseViolation`);
+- a key is never stronger than the key protecting it (TDES-16 < TDES-24 < AES-128 =
+  SM4 < AES-192 < AES-256, `hal.devices.pin_pad_model.key_strength`): `UseViolation`.
+
 Keys live in `bytearray` buffers that are overwritten with zeros when a key is deleted,
 replaced or erased. Python makes short-lived `bytes` copies when a key goes into
 `cryptography`; those cannot be wiped, which a real secure element would not allow (the
@@ -35,6 +55,8 @@ Nothing here puts a key, a PIN or a PAN in a message or a ``repr``: errors from
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -54,14 +76,18 @@ from hal.devices.pin_pad_model import (
     PinBlock,
     PinFormat,
     check_key_name,
+    key_strength,
+    key_weakness,
 )
 from hal.errors import (
     DukptOverflow,
+    DuplicateKey,
     FormatNotSupported,
     HalError,
     InvalidData,
     InvalidKeyLength,
     KcvMismatch,
+    KeyInvalid,
     KeyNotFound,
     KeyNoValue,
     ModeNotSupported,
@@ -123,6 +149,16 @@ def _wipe(buffer: bytearray) -> None:
     buffer[:] = bytes(len(buffer))
 
 
+def _canonical(value: bytes | bytearray) -> bytes:
+    """``value`` without its DES parity bits (the low bit of each byte).
+
+    DES ignores them, so two TDES keys that differ only there are one key. For AES and
+    SM4 keys the comparison is as good: two honest random keys never agree on all
+    their other bits.
+    """
+    return bytes(b & 0xFE for b in value)
+
+
 @contextmanager
 def _crypto(what: str) -> Iterator[None]:
     """Re-raise a `protocols` crypto error as a typed hal error, without its traceback."""
@@ -153,6 +189,7 @@ class _Key:
     __slots__ = (
         "algorithm",
         "components",
+        "fingerprint",
         "kcvs",
         "length",
         "mode",
@@ -174,6 +211,7 @@ class _Key:
         self.kcvs: dict[KcvMethod, bytes] = {}
         self.version = "00"
         self.originator: _Originator | None = None
+        self.fingerprint = b""
 
     @property
     def loaded(self) -> bool:
@@ -233,6 +271,10 @@ class SecureElement:
         self.max_keys = max_keys
         self.min_components = min_components
         self._keys: dict[str, _Key] = {}
+        # Key separation: the attributes each key value was first loaded with, by an
+        # HMAC of the value under a secret of this element (never the value itself).
+        self._fingerprint_secret = secrets.token_bytes(32)
+        self._seen: dict[bytes, KeyAttributes] = {}
 
     # --- what is there ------------------------------------------------------------------
 
@@ -285,6 +327,10 @@ class SecureElement:
             InvalidKeyLength: a length the algorithm does not have, or not the first's.
             InvalidData: a usage that may not arrive in the clear, a bad mode of use, a
                 name holding a loaded key, or a check value under 3 bytes.
+            UseViolation: a key-encryption key is loaded already (components build the
+                first KEK only).
+            KeyInvalid: a component of all zeros, one with equal DES halves, or one
+                identical to a component already held for ``name``.
             NoKeyRam: the store is full.
         """
         self._check_name(name)
@@ -294,6 +340,7 @@ class SecureElement:
                 f"key {name!r}: only key-encryption keys (K0, K1) arrive as clear components, "
                 f"not {attributes.usage.value}"
             )
+        self._check_no_kek(name)
         existing = self._keys.get(name)
         if existing is not None and existing.loaded:
             raise InvalidData(
@@ -315,8 +362,20 @@ class SecureElement:
             self._check_room(name)
         algorithm = attributes.algorithm if existing is None else existing.algorithm
         self._check_kcv_length(name, kcv)
-        with _crypto(f"key {name!r}: component {self._components(name) + 1}"):
+        number = self._components(name) + 1
+        with _crypto(f"key {name!r}: component {number}"):
             verify_kcv(algorithm, bytes(component), bytes(kcv))
+        weakness = key_weakness(algorithm, component)
+        if weakness is not None:
+            raise KeyInvalid(f"key {name!r}: component {number} is refused: {weakness}")
+        if existing is not None:
+            canonical = _canonical(component)
+            for held in existing.components:
+                if hmac.compare_digest(_canonical(held), canonical):
+                    raise KeyInvalid(
+                        f"key {name!r}: component {number} is identical to one already "
+                        "loaded (each custodian brings their own)"
+                    )
         if existing is None:
             existing = self._keys[name] = _Key(name, attributes, len(component))
         existing.components.append(bytearray(component))
@@ -330,10 +389,20 @@ class SecureElement:
             KeyNoValue: fewer than ``min_components`` components.
             KcvMismatch: the combined key's check value is wrong; the components are
                 discarded.
+            UseViolation: a key-encryption key was loaded meanwhile, or the combined
+                value was loaded before as another kind of key; the components are
+                discarded.
+            KeyInvalid: the combined key is all zeros or has equal DES halves; the
+                components are discarded.
         """
         key = self._keys.get(name)
         if key is None or key.loaded:
             raise KeyNotFound(f"no components were loaded under key {name!r}")
+        try:
+            self._check_no_kek(name)
+        except UseViolation:
+            self._discard(name)
+            raise
         if len(key.components) < self.min_components:
             raise KeyNoValue(
                 f"key {name!r} has {len(key.components)} component(s); it needs at least "
@@ -344,17 +413,32 @@ class SecureElement:
         for component in key.components:
             for i, byte in enumerate(component):
                 combined[i] ^= byte
+        refusal: HalError | None = None
         try:
             with _crypto(f"key {name!r}: the combined key"):
                 verify_kcv(key.algorithm, bytes(combined), bytes(kcv))
         except KcvMismatch:
-            _wipe(combined)
-            key.wipe()
-            del self._keys[name]
-            raise KcvMismatch(
+            refusal = KcvMismatch(
                 f"key {name!r}: the combined key's check value does not match; its components "
                 "are discarded, load them again"
-            ) from None
+            )
+        if refusal is None:
+            weakness = key_weakness(key.algorithm, combined)
+            if weakness is not None:
+                refusal = KeyInvalid(
+                    f"key {name!r}: the combined key is refused: {weakness}; its components "
+                    "are discarded"
+                )
+        if refusal is None:
+            attributes = KeyAttributes(key.usage, key.algorithm, key.mode)
+            try:
+                self._check_separation(name, attributes, combined, None)
+            except UseViolation as exc:
+                refusal = exc
+        if refusal is not None:
+            _wipe(combined)
+            self._discard(name)
+            raise refusal
         for component in key.components:
             _wipe(component)
         key.components.clear()
@@ -377,13 +461,18 @@ class SecureElement:
 
         Raises:
             KeyNotFound, KeyNoValue: ``kek`` is not loaded.
-            UseViolation: ``kek`` is not a ``K0`` key that may decipher (``B``, ``D``).
+            UseViolation: ``kek`` is not a ``K0`` key that may decipher (``B``, ``D``);
+                the key is stronger than ``kek``, equal to it, or its value was loaded
+                before with other attributes (key separation).
+            DuplicateKey: ``name`` holds a key with other attributes.
             KcvMismatch: the check value is wrong; nothing is loaded.
+            KeyInvalid: an all-zero key, or a TDES key with equal halves.
             InvalidKeyLength: a length the algorithm (or usage) does not have.
             InvalidData: a bad mode of use or KSN.
         """
         self._check_name(name)
         self._check_attributes(attributes)
+        self._check_replaceable(name, attributes)
         wrapper = self._usable(kek)
         if wrapper.usage is not KeyUsage.KEK or wrapper.mode not in _UNWRAP:
             raise UseViolation(
@@ -401,8 +490,10 @@ class SecureElement:
             clear = bytearray(prim.decrypt_ecb(wrapper.algorithm, wrapper.secret(), bytes(value)))
         try:
             self._check_length(name, attributes, clear)
+            self._check_strength(name, attributes, len(clear), wrapper)
             with _crypto(f"key {name!r}"):
                 verify_kcv(attributes.algorithm, bytes(clear), bytes(kcv))
+            self._check_value(name, attributes, clear, wrapper)
             self._store(name, attributes, clear, ksn, "00")
         finally:
             _wipe(clear)
@@ -417,7 +508,11 @@ class SecureElement:
 
         Raises:
             KeyNotFound, KeyNoValue: ``kbpk`` is not loaded.
-            UseViolation: ``kbpk`` is not a ``K1`` key that may unwrap (``B``, ``D``).
+            UseViolation: ``kbpk`` is not a ``K1`` key that may unwrap (``B``, ``D``);
+                the key is stronger than ``kbpk``, equal to it, or its value was loaded
+                before with other attributes (key separation).
+            DuplicateKey: ``name`` holds a key with other attributes.
+            KeyInvalid: an all-zero key, or a TDES key with equal halves.
             InvalidData: a malformed block, a MAC that does not verify, no KSN for B1.
             FormatNotSupported: a version the KBPK cannot open, or a usage, algorithm or
                 mode of use the element does not take.
@@ -446,7 +541,10 @@ class SecureElement:
             attributes = self._block_attributes(name, header)
             ksn = self._block_ksn(name, header, attributes)
             self._check_attributes(attributes)
+            self._check_replaceable(name, attributes)
             self._check_length(name, attributes, clear)
+            self._check_strength(name, attributes, len(clear), wrapper)
+            self._check_value(name, attributes, clear, wrapper)
             self._store(name, attributes, clear, ksn, header.key_version)
         finally:
             _wipe(clear)
@@ -459,10 +557,13 @@ class SecureElement:
         del self._keys[name]
 
     def initialize(self) -> None:
-        """Erase every key: buffers overwritten, DUKPT registers dropped."""
+        """Erase every key: buffers overwritten, DUKPT registers dropped; the key
+        separation fingerprints are forgotten and made under a new secret from now."""
         for key in self._keys.values():
             key.wipe()
         self._keys.clear()
+        self._seen.clear()
+        self._fingerprint_secret = secrets.token_bytes(32)
 
     # --- using keys ---------------------------------------------------------------------
 
@@ -595,6 +696,71 @@ class SecureElement:
             raise KeyNoValue(f"key {name!r} has components only; activate it first")
         return key
 
+    def _discard(self, name: str) -> None:
+        key = self._keys.pop(name, None)
+        if key is not None:
+            key.wipe()
+
+    def _check_no_kek(self, name: str) -> None:
+        """Clear components build the first key-encryption key only."""
+        if any(k.loaded and k.usage in COMPONENT_USAGES for k in self._keys.values()):
+            raise UseViolation(
+                f"key {name!r}: a key-encryption key is loaded, so clear components are no "
+                "longer taken; load a new KEK enciphered under it, or initialize first"
+            )
+
+    def _check_replaceable(self, name: str, attributes: KeyAttributes) -> None:
+        """A key replaces one of its name only if they have the same attributes."""
+        old = self._keys.get(name)
+        if old is not None and (old.usage, old.algorithm, old.mode) != (
+            attributes.usage,
+            attributes.algorithm,
+            attributes.mode_of_use,
+        ):
+            raise DuplicateKey(
+                f"key {name!r} is a {old.usage.value}/{old.algorithm.value}/{old.mode.value} "
+                f"key; a {attributes.usage.value}/{attributes.algorithm.value}/"
+                f"{attributes.mode_of_use.value} key does not replace it (delete it first)"
+            )
+
+    @staticmethod
+    def _check_strength(name: str, attributes: KeyAttributes, length: int, wrapper: _Key) -> None:
+        """No key is stronger than the key that protects it."""
+        if key_strength(attributes.algorithm, length) > key_strength(
+            wrapper.algorithm, wrapper.length
+        ):
+            raise UseViolation(
+                f"key {name!r} ({attributes.algorithm.value}, {length} bytes) is stronger than "
+                f"{wrapper.name!r} ({wrapper.algorithm.value}, {wrapper.length} bytes), which "
+                "protects it"
+            )
+
+    def _check_value(
+        self, name: str, attributes: KeyAttributes, value: bytearray, wrapper: _Key
+    ) -> None:
+        """Refuse a weak value, or one that breaks key separation."""
+        weakness = key_weakness(attributes.algorithm, value)
+        if weakness is not None:
+            raise KeyInvalid(f"key {name!r} is refused: {weakness}")
+        self._check_separation(name, attributes, value, wrapper)
+
+    def _fingerprint(self, value: bytes | bytearray) -> bytes:
+        return hmac.new(self._fingerprint_secret, _canonical(value), hashlib.sha256).digest()
+
+    def _check_separation(
+        self, name: str, attributes: KeyAttributes, value: bytearray, wrapper: _Key | None
+    ) -> None:
+        fingerprint = self._fingerprint(value)
+        if wrapper is not None and hmac.compare_digest(fingerprint, wrapper.fingerprint):
+            raise UseViolation(f"key {name!r} is refused: it equals the key that protects it")
+        first = self._seen.get(fingerprint)
+        if first is not None and first != attributes:
+            raise UseViolation(
+                f"key {name!r} is refused: its value was loaded before as a "
+                f"{first.usage.value}/{first.algorithm.value}/{first.mode_of_use.value} key; "
+                "a key value keeps the usage it was first loaded with until initialize"
+            )
+
     def _components(self, name: str) -> int:
         key = self._keys.get(name)
         return 0 if key is None else len(key.components)
@@ -605,10 +771,13 @@ class SecureElement:
 
     @staticmethod
     def _check_name(name: str) -> None:
+        problem = ""
         try:
             check_key_name(name)
         except ValueError as exc:
-            raise InvalidData(str(exc)) from None
+            problem = str(exc)  # names no value but its length or type
+        if problem:  # raised outside the handler: no context to carry what came
+            raise InvalidData(problem)
 
     @staticmethod
     def _check_attributes(attributes: KeyAttributes) -> None:
@@ -653,6 +822,7 @@ class SecureElement:
         if attributes.usage is KeyUsage.INITIAL_DUKPT:
             key.kcvs = self._kcvs(attributes.algorithm, clear)
             key.originator = self._originator(name, attributes.algorithm, clear, ksn)
+            self._remember(key, clear)
         else:
             if ksn:
                 raise InvalidData(f"key {name!r}: only an initial DUKPT key (B1) takes a KSN")
@@ -665,6 +835,11 @@ class SecureElement:
     def _set_value(self, key: _Key, value: bytearray) -> None:
         key.kcvs = self._kcvs(key.algorithm, value)
         key.value = value
+        self._remember(key, value)
+
+    def _remember(self, key: _Key, value: bytearray) -> None:
+        key.fingerprint = self._fingerprint(value)
+        self._seen.setdefault(key.fingerprint, KeyAttributes(key.usage, key.algorithm, key.mode))
 
     @staticmethod
     def _kcvs(algorithm: KeyAlgorithm, value: bytearray) -> dict[KcvMethod, bytes]:

@@ -584,6 +584,14 @@ async def delete_one_key(h: PinPadHarness) -> None:
 # --- crypto ------------------------------------------------------------------------------
 
 
+async def _start_again(h: PinPadHarness, pad: PinPad) -> None:
+    """Initialize so the next KEK may come as clear components (they build the first
+    KEK only); a pad that keeps keys fails here rather than at the next component."""
+    await pad.initialize(timeout=h.patience)
+    left = [k.name for k in await pad.keys(timeout=h.patience)]
+    check(not left, f"after initialize the pad still holds {left}")
+
+
 def _algorithms(features: frozenset[str]) -> list[KeyAlgorithm]:
     return [KeyAlgorithm.TDES] + [
         a for a in (KeyAlgorithm.AES, KeyAlgorithm.SM4) if a.value in features
@@ -594,7 +602,9 @@ async def encrypt_decrypt(h: PinPadHarness) -> None:
     async with h.open() as pad:
         features = await features_of(pad, "kek_components", "encrypted_keys", "encrypt")
         modes = (await pad.capabilities()).cipher_modes
-        for algorithm in _algorithms(features):
+        for number, algorithm in enumerate(_algorithms(features)):
+            if number:  # clear components build the first KEK only: start again
+                await _start_again(h, pad)
             kek = await load_kek(h, pad, f"kek_{algorithm.value}", algorithm)
             key = await load_key(
                 h, pad, kek, f"data_{algorithm.value}", KeyUsage.DATA, ModeOfUse.BOTH
@@ -637,13 +647,18 @@ async def mac_generate_verify(h: PinPadHarness) -> None:
             for algorithm in algorithms:
                 if algorithm is not KeyAlgorithm.SM4:
                     plan += [(KeyUsage.MAC_CMAC, algorithm, mac.MacAlgorithm.CMAC, 1)]
-        keks: dict[KeyAlgorithm, LoadedKey] = {}
+        kek: LoadedKey | None = None
         data = b"tellerhal conformance: MAC over 37 b"
+        # One KEK per algorithm (a KEK protects no stronger key), each from clear
+        # components after an initialize (components build the first KEK only).
+        plan.sort(key=lambda step: step[1].value)
         for n, (usage, algorithm, mac_algorithm, padding) in enumerate(plan):
-            if algorithm not in keks:
-                keks[algorithm] = await load_kek(h, pad, f"kek_{algorithm.value}", algorithm)
+            if kek is None or kek.algorithm is not algorithm:
+                if kek is not None:
+                    await _start_again(h, pad)
+                kek = await load_kek(h, pad, f"kek_{algorithm.value}", algorithm)
             key = await load_key(
-                h, pad, keks[algorithm], f"mac{n}", usage, ModeOfUse.GENERATE_VERIFY, algorithm
+                h, pad, kek, f"mac{n}", usage, ModeOfUse.GENERATE_VERIFY, algorithm
             )
             made = await pad.generate_mac(key.name, data, padding=padding, timeout=h.patience)
             method = None if mac_algorithm is mac.MacAlgorithm.CMAC else padding

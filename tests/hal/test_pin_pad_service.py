@@ -31,7 +31,7 @@ from hal.devices.pin_pad_model import (
 )
 from hal.devices.pin_pad_service import PinPadService
 from protocols import dukpt, dukpt_aes, pinblock, tr31
-from protocols.crypto_primitives import encrypt_ecb
+from protocols.crypto_primitives import encrypt_cbc, encrypt_ecb
 from protocols.kcv import kcv_legacy
 from protocols.pinblock import decipher_pin_block
 from protocols.tr31_header import Header, Version
@@ -231,8 +231,9 @@ async def test_clear_components_are_checked_before_the_device(pad: PinPadService
         )
     with pytest.raises(hal.InvalidKeyLength, match="component is empty"):
         await pad.import_key_component("kek", b"", algorithm=KeyAlgorithm.TDES, kcv=kcv)
-    with pytest.raises(hal.InvalidData, match="check value is 1 to 8 bytes; got 0"):
-        await pad.import_key_component("kek", component, algorithm=KeyAlgorithm.TDES, kcv=b"")
+    for short in (b"", kcv[:1], kcv[:2]):  # a 1-byte KCV checks next to nothing
+        with pytest.raises(hal.InvalidData, match=f"check value is 3 to 8 bytes; got {len(short)}"):
+            await pad.import_key_component("kek", component, algorithm=KeyAlgorithm.TDES, kcv=short)
     with pytest.raises(hal.InvalidData, match="kcv must be bytes"):
         await pad.import_key_component(
             "kek",
@@ -244,8 +245,11 @@ async def test_clear_components_are_checked_before_the_device(pad: PinPadService
         await pad.import_key_component(
             "kek", component, algorithm=KeyAlgorithm.TDES, kcv=kcv, mode_of_use=ModeOfUse.GENERATE
         )
-    with pytest.raises(hal.InvalidData, match="check value is 1 to 16 bytes; got 0"):
-        await pad.activate_key("kek", kcv=b"")
+    for short in (b"", kcv[:1], kcv[:2]):
+        with pytest.raises(
+            hal.InvalidData, match=f"check value is 3 to 16 bytes; got {len(short)}"
+        ):
+            await pad.activate_key("kek", kcv=short)
     # No message quotes the component.
     assert KEY_HEX not in str(info.value)
 
@@ -315,7 +319,9 @@ def _import(pad: PinPadService, **changes: Any) -> Awaitable[Any]:
         ({"ksn": bytes(10)}, hal.InvalidData, "only an initial DUKPT key"),
         ({"value": b""}, hal.InvalidKeyLength, "value is empty"),
         ({"value": "00" * 16}, hal.InvalidData, "value must be bytes"),
-        ({"kcv": b""}, hal.InvalidData, "check value is 1 to 8 bytes"),
+        ({"kcv": b""}, hal.InvalidData, "check value is 3 to 8 bytes"),
+        ({"kcv": b"\x08"}, hal.InvalidData, "check value is 3 to 8 bytes; got 1"),
+        ({"kcv": b"\x08\xd7"}, hal.InvalidData, "check value is 3 to 8 bytes; got 2"),
         ({"kek": "kek!"}, hal.InvalidData, "kek must name a key"),
         ({"name": ""}, hal.InvalidData, "key must name a key"),
     ],
@@ -454,23 +460,38 @@ async def test_the_service_repr_names_the_backend_only(pad: PinPadService) -> No
 
 # --- over the simulator's PIN pad ---------------------------------------------------------
 #
-# Keys go in through the service as a custodian loads them: a TDES KEK from two clear
-# components with their check values, then working keys enciphered under it.
+# Keys go in through the service as a custodian loads them: an AES-256 KEK from two clear
+# components with their check values, then working keys enciphered under it (AES-256
+# protects TDES and AES keys alike; one value per key: key separation).
 
 PIN = "739182"  # distinctive: it must be found nowhere but in the block
 KEK_PARTS = (
-    bytes.fromhex("0123456789ABCDEF0123456789ABCDEF"),
-    bytes.fromhex("F0E1D2C3B4A5968778695A4B3C2D1E0F"),
+    bytes.fromhex("0123456789ABCDEFFEDCBA98765432100F1E2D3C4B5A69788796A5B4C3D2E1F0"),
+    bytes.fromhex("F0E1D2C3B4A5968778695A4B3C2D1E0F13579BDF02468ACEECA8642FDB975310"),
 )
 KEK = bytes(a ^ b for a, b in zip(*KEK_PARTS, strict=True))
 PIN_KEY = bytes.fromhex("1C2D3E4F5A6B7C8D9EAFB0C1D2E3F405")
 AES_PIN_KEY = bytes.fromhex("00112233445566778899AABBCCDDEEFF")
 DATA_KEY = bytes.fromhex("89ABCDEF0123456776543210FEDCBA98")
+DATA_E_KEY = bytes.fromhex("2C4E6A8193B5D7F01F3D5B7968A4C2E0")
 MAC_KEY = bytes.fromhex("3131313131313131A2A2A2A2A2A2A2A2")
+MAC_V_KEY = bytes.fromhex("A2A2A2A2A2A2A2A23131313131313131")
+KBPK_KEY = bytes.fromhex("DD7515F2BFC17F85CE48F3CA25CB21F6")
 # ANSI X9.24-1:2009 A.4: the BDK's IPEK for KSN FFFF9876543210E00000.
 IPEK = bytes.fromhex("6AC292FAA1315B4D858AB3A3D7D5933A")
 IPEK_KSN = bytes.fromhex("FFFF9876543210E00000")
-SECRET_KEYS = (*KEK_PARTS, KEK, PIN_KEY, AES_PIN_KEY, DATA_KEY, MAC_KEY, IPEK)
+SECRET_KEYS = (
+    *KEK_PARTS,
+    KEK,
+    PIN_KEY,
+    AES_PIN_KEY,
+    DATA_KEY,
+    DATA_E_KEY,
+    MAC_KEY,
+    MAC_V_KEY,
+    KBPK_KEY,
+    IPEK,
+)
 
 
 def _kcv(key: bytes, algorithm: KeyAlgorithm = KeyAlgorithm.TDES) -> bytes:
@@ -484,11 +505,12 @@ async def _load_kek(
     usage: KeyUsage = KeyUsage.KEK,
     mode: ModeOfUse = ModeOfUse.BOTH,
 ) -> None:
+    aes = KeyAlgorithm.AES
     for part in KEK_PARTS:
         await pad.import_key_component(
-            name, part, algorithm=KeyAlgorithm.TDES, kcv=_kcv(part), usage=usage, mode_of_use=mode
+            name, part, algorithm=aes, kcv=_kcv(part, aes), usage=usage, mode_of_use=mode
         )
-    await pad.activate_key(name, kcv=_kcv(KEK))
+    await pad.activate_key(name, kcv=_kcv(KEK, aes))
 
 
 async def _load(
@@ -504,7 +526,7 @@ async def _load(
 ) -> hal.KeyDetail:
     return await pad.import_key(
         name,
-        encrypt_ecb(KeyAlgorithm.TDES, KEK, key),
+        encrypt_ecb(KeyAlgorithm.AES, KEK, key),
         kek=kek,
         usage=usage,
         algorithm=algorithm,
@@ -539,9 +561,9 @@ async def sim() -> AsyncIterator[Sim]:
             pad, "pin_aes", AES_PIN_KEY, KeyUsage.PIN, ModeOfUse.BOTH, algorithm=KeyAlgorithm.AES
         )
         await _load(pad, "data", DATA_KEY, KeyUsage.DATA, ModeOfUse.BOTH)
-        await _load(pad, "data_e", DATA_KEY, KeyUsage.DATA, ModeOfUse.ENCRYPT)
+        await _load(pad, "data_e", DATA_E_KEY, KeyUsage.DATA, ModeOfUse.ENCRYPT)
         await _load(pad, "mac", MAC_KEY, KeyUsage.MAC_ISO9797_3, ModeOfUse.GENERATE_VERIFY)
-        await _load(pad, "mac_v", MAC_KEY, KeyUsage.MAC_ISO9797_1, ModeOfUse.VERIFY)
+        await _load(pad, "mac_v", MAC_V_KEY, KeyUsage.MAC_ISO9797_1, ModeOfUse.VERIFY)
         yield Sim(pad, PinPadControl(model), model)
     finally:
         await pad.close()
@@ -694,7 +716,7 @@ async def test_key_usage_is_enforced(sim: Sim) -> None:
 
 
 async def test_a_kek_that_may_only_encrypt_cannot_unwrap(sim: Sim) -> None:
-    await _load_kek(sim.pad, "kek_e", mode=ModeOfUse.ENCRYPT)
+    await _load(sim.pad, "kek_e", KBPK_KEY, KeyUsage.KEK, ModeOfUse.ENCRYPT)
     await _refused(
         sim,
         _load(sim.pad, "x", DATA_KEY, KeyUsage.DATA, ModeOfUse.BOTH, kek="kek_e"),
@@ -705,7 +727,12 @@ async def test_a_kek_that_may_only_encrypt_cannot_unwrap(sim: Sim) -> None:
 
 
 async def test_a_key_still_in_components_has_no_value(sim: Sim) -> None:
-    part = KEK_PARTS[0]
+    part = KEK_PARTS[0][:16]
+    with pytest.raises(hal.InvalidData, match="'pin' holds a loaded key"):
+        await sim.pad.import_key_component("pin", part, algorithm=KeyAlgorithm.TDES, kcv=_kcv(part))
+    with pytest.raises(hal.KeyNotFound, match="no components are being loaded under 'pin'"):
+        await sim.pad.activate_key("pin", kcv=_kcv(part))
+    await sim.pad.initialize()  # clear components build the first KEK only
     await sim.pad.import_key_component("kek2", part, algorithm=KeyAlgorithm.TDES, kcv=_kcv(part))
     detail = await sim.pad.key_detail("kek2")
     assert detail.state is hal.KeyState.CONSTRUCTING
@@ -717,22 +744,19 @@ async def test_a_key_still_in_components_has_no_value(sim: Sim) -> None:
         await sim.pad.import_key_component(
             "kek2", part, algorithm=KeyAlgorithm.TDES, kcv=_kcv(part), usage=KeyUsage.KBPK
         )
+    longer = part + KEK_PARTS[1][:8]
     with pytest.raises(hal.InvalidKeyLength, match="16 bytes long; this one is 24"):
         await sim.pad.import_key_component(
-            "kek2", part + part[:8], algorithm=KeyAlgorithm.TDES, kcv=_kcv(part + part[:8])
+            "kek2", longer, algorithm=KeyAlgorithm.TDES, kcv=_kcv(longer)
         )
     with pytest.raises(hal.KcvMismatch):
         await sim.pad.import_key_component(
-            "kek2", KEK_PARTS[1], algorithm=KeyAlgorithm.TDES, kcv=_kcv(part)
+            "kek2", KEK_PARTS[1][:16], algorithm=KeyAlgorithm.TDES, kcv=_kcv(part)
         )
-    with pytest.raises(hal.InvalidData, match="'pin' holds a loaded key"):
-        await sim.pad.import_key_component("pin", part, algorithm=KeyAlgorithm.TDES, kcv=_kcv(part))
-    with pytest.raises(hal.KeyNotFound, match="no components are being loaded under 'pin'"):
-        await sim.pad.activate_key("pin", kcv=_kcv(part))
 
 
 async def test_an_enciphered_key_of_a_wrong_length_is_refused(sim: Sim) -> None:
-    with pytest.raises(hal.InvalidKeyLength, match="8, 16, 24 bytes long; got 12"):
+    with pytest.raises(hal.InvalidKeyLength, match="16, 32 bytes long; got 12"):
         await sim.pad.import_key(
             "x",
             bytes(12),
@@ -745,9 +769,9 @@ async def test_an_enciphered_key_of_a_wrong_length_is_refused(sim: Sim) -> None:
 
 
 async def test_a_tr31_key_block_loads_and_makes_pin_blocks(sim: Sim) -> None:
-    await _load_kek(sim.pad, "kbpk", usage=KeyUsage.KBPK)
+    await _load(sim.pad, "kbpk", KBPK_KEY, KeyUsage.KBPK, ModeOfUse.BOTH)
     block = tr31.wrap(
-        KEK, Header(version=Version.B, key_usage="P0", algorithm="T", mode_of_use="E"), PIN_KEY
+        KBPK_KEY, Header(version=Version.B, key_usage="P0", algorithm="T", mode_of_use="E"), PIN_KEY
     )
     detail = await sim.pad.import_key_block("pin31", block, kbpk="kbpk")
     assert (detail.usage, detail.algorithm, detail.mode_of_use) == (
@@ -775,7 +799,7 @@ async def test_encrypt_mac_random_and_kcv_go_through(sim: Sim) -> None:
     assert await pad.decrypt("data", ciphertext) == data
     iv = bytes(range(8, 16))
     cbc = await pad.encrypt("data_e", data, mode=hal.CipherMode.CBC, iv=iv)
-    assert await pad.decrypt("data", cbc, mode=hal.CipherMode.CBC, iv=iv) == data
+    assert cbc == encrypt_cbc(KeyAlgorithm.TDES, DATA_E_KEY, data, iv)
     with pytest.raises(hal.InvalidData, match="whole 8-byte blocks; got 12 bytes"):
         await pad.encrypt("data", bytes(12))
     with pytest.raises(hal.InvalidData, match="IV is 8 bytes; got 16"):
@@ -784,7 +808,7 @@ async def test_encrypt_mac_random_and_kcv_go_through(sim: Sim) -> None:
     mac = await pad.generate_mac("mac", payload)
     assert await pad.verify_mac("mac", payload, mac)
     assert not await pad.verify_mac("mac", payload[:-1] + b"S", mac)
-    # The same key bytes as an algorithm 1 key make another MAC over several blocks.
+    # Another key (one value, one usage) does not verify it.
     assert not await pad.verify_mac("mac_v", payload, mac)
     random = await pad.generate_random(32)
     assert len(random) == 32
@@ -977,3 +1001,281 @@ async def test_debug_logs_show_commands_but_no_secret(
         secrets_ += [value.hex(), value.hex().upper(), repr(value)[2:-1]]
     leaked = [s for s in secrets_ if s in text]
     assert not leaked
+
+
+# --- key separation enforced by the service (security review of issue 5) -------------------
+#
+# `_Lax` is the simulator's pad with a secure element that trusts its host (the rules
+# of the review switched off), standing for a backend that cannot enforce them (the
+# ZT588 combines components on the host): what it is asked to do, it counts. The
+# service must refuse before the device is asked.
+
+TDES = KeyAlgorithm.TDES
+LAX_KEK_PARTS = (
+    bytes.fromhex("0123456789ABCDEFFEDCBA9876543210"),
+    bytes.fromhex("5DB50B454F8389ADCE573BE50861F2BF"),
+)
+LAX_KEK = bytes(a ^ b for a, b in zip(*LAX_KEK_PARTS, strict=True))
+
+
+class _Lax(PinPadModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[str] = []
+        element = self.secure_element
+        # White-box: switch off the element's own key separation rules.
+        element._check_no_kek = lambda name: None  # type: ignore[method-assign]
+        element._check_replaceable = lambda name, attributes: None  # type: ignore[method-assign]
+        element._check_strength = lambda *args: None  # type: ignore[method-assign]
+
+    async def load_component(self, *args: Any) -> hal.KeyDetail:
+        self.asked.append("load_component")
+        return await super().load_component(*args)
+
+    async def activate_key(self, *args: Any) -> hal.KeyDetail:
+        self.asked.append("activate_key")
+        return await super().activate_key(*args)
+
+    async def load_key(self, *args: Any) -> hal.KeyDetail:
+        self.asked.append("load_key")
+        return await super().load_key(*args)
+
+    async def load_key_block(self, *args: Any) -> hal.KeyDetail:
+        self.asked.append("load_key_block")
+        return await super().load_key_block(*args)
+
+
+@pytest.fixture
+async def lax() -> AsyncIterator[tuple[PinPadService, _Lax]]:
+    model = _Lax()
+    pad = PinPadService(model)
+    await pad.open()
+    try:
+        yield pad, model
+    finally:
+        await pad.close()
+
+
+async def _lax_kek(pad: PinPadService, name: str = "kek") -> None:
+    for part in LAX_KEK_PARTS:
+        await pad.import_key_component(name, part, algorithm=TDES, kcv=_kcv(part))
+    await pad.activate_key(name, kcv=_kcv(LAX_KEK))
+
+
+async def test_the_service_takes_components_for_the_first_kek_only(
+    lax: tuple[PinPadService, _Lax],
+) -> None:
+    # The review's attack A (/tmp/rev/attack1.py): with the bank's KEK in, the host
+    # loads a KEK of its own from components.
+    pad, model = lax
+    await pad.import_key_component("late", DATA_KEY, algorithm=TDES, kcv=_kcv(DATA_KEY))
+    await _lax_kek(pad)
+    model.asked.clear()
+    own = bytes(range(16))
+    with pytest.raises(hal.UseViolation, match=r"clear components .* are no longer taken"):
+        await pad.import_key_component("evil", own, algorithm=TDES, kcv=_kcv(own))
+    with pytest.raises(hal.UseViolation, match="no longer taken"):
+        await pad.import_key_component(
+            "evil", own, algorithm=TDES, kcv=_kcv(own), usage=KeyUsage.KBPK
+        )
+    # Components begun before the KEK was activated cannot be completed after it.
+    with pytest.raises(hal.UseViolation, match="no longer taken"):
+        await pad.import_key_component("late", MAC_KEY, algorithm=TDES, kcv=_kcv(MAC_KEY))
+    with pytest.raises(hal.UseViolation, match="no longer taken"):
+        await pad.activate_key("late", kcv=_kcv(bytes(16)))
+    assert model.asked == []
+    # A later KEK arrives enciphered under the first.
+    await pad.import_key(
+        "kek2",
+        encrypt_ecb(TDES, LAX_KEK, DATA_KEY),
+        kek="kek",
+        usage=KeyUsage.KEK,
+        algorithm=TDES,
+        mode_of_use=ModeOfUse.BOTH,
+        kcv=_kcv(DATA_KEY),
+    )
+    # After initialize the first KEK is loaded again from components.
+    await pad.initialize()
+    await _lax_kek(pad)
+
+
+async def test_the_service_refuses_weak_and_repeated_components(
+    lax: tuple[PinPadService, _Lax],
+) -> None:
+    # The review's zero.py: one caller sends one component twice: an all-zero KEK.
+    pad, model = lax
+    part = LAX_KEK_PARTS[0]
+    await pad.import_key_component("kek", part, algorithm=TDES, kcv=_kcv(part))
+    model.asked.clear()
+    flipped = bytes(b ^ 1 for b in part)  # parity bits only: the same DES key
+    for same in (part, flipped):
+        with pytest.raises(hal.KeyInvalid, match="identical to one already given") as info:
+            await pad.import_key_component("kek", same, algorithm=TDES, kcv=_kcv(same))
+        assert KEY_HEX not in str(info.value)
+        assert KEY_HEX.lower() not in str(info.value)
+    half = bytes.fromhex("1122334455667788")
+    for weak in (bytes(16), half * 2, half * 2 + part[:8], part[:8] + half * 2):
+        with pytest.raises(hal.KeyInvalid, match=r"zeros|single-DES"):
+            await pad.import_key_component("kek", weak, algorithm=TDES, kcv=_kcv(weak))
+    assert model.asked == []
+    # Three components that cancel out: refused at activation by the zero key's KCV.
+    second, third = (
+        LAX_KEK_PARTS[1],
+        bytes(a ^ b for a, b in zip(part, LAX_KEK_PARTS[1], strict=True)),
+    )
+    for component in (second, third):
+        await pad.import_key_component("kek", component, algorithm=TDES, kcv=_kcv(component))
+    model.asked.clear()
+    with pytest.raises(hal.KeyInvalid, match="all zeros"):
+        await pad.activate_key("kek", kcv=_kcv(bytes(16)))
+    assert model.asked == []
+
+
+async def test_a_name_in_use_keeps_its_attributes(lax: tuple[PinPadService, _Lax]) -> None:
+    pad, model = lax
+    await _lax_kek(pad)
+    pin = {"usage": KeyUsage.PIN, "algorithm": TDES, "mode_of_use": ModeOfUse.ENCRYPT}
+    await pad.import_key(
+        "pin", encrypt_ecb(TDES, LAX_KEK, PIN_KEY), kek="kek", kcv=_kcv(PIN_KEY), **pin
+    )
+    model.asked.clear()
+    for usage, mode in ((KeyUsage.DATA, ModeOfUse.BOTH), (KeyUsage.PIN, ModeOfUse.BOTH)):
+        with pytest.raises(hal.DuplicateKey, match="does not replace it") as info:
+            await pad.import_key(
+                "pin",
+                encrypt_ecb(TDES, LAX_KEK, DATA_KEY),
+                kek="kek",
+                usage=usage,
+                algorithm=TDES,
+                mode_of_use=mode,
+                kcv=_kcv(DATA_KEY),
+            )
+        assert info.value.error_code == "duplicateKey"
+    await pad.import_key(
+        "kbpk",
+        encrypt_ecb(TDES, LAX_KEK, KBPK_KEY),
+        kek="kek",
+        usage=KeyUsage.KBPK,
+        algorithm=TDES,
+        mode_of_use=ModeOfUse.BOTH,
+        kcv=_kcv(KBPK_KEY),
+    )
+    model.asked.clear()
+    header = Header(version=Version.B, key_usage="D0", algorithm="T", mode_of_use="B")
+    with pytest.raises(hal.DuplicateKey):
+        await pad.import_key_block("pin", tr31.wrap(KBPK_KEY, header, DATA_KEY), kbpk="kbpk")
+    assert model.asked == []
+    # The same attributes replace it.
+    detail = await pad.import_key(
+        "pin", encrypt_ecb(TDES, LAX_KEK, MAC_KEY), kek="kek", kcv=_kcv(MAC_KEY), **pin
+    )
+    assert detail.kcv == _kcv(MAC_KEY)
+
+
+async def test_no_key_stronger_than_its_kek_reaches_the_device(
+    lax: tuple[PinPadService, _Lax],
+) -> None:
+    pad, model = lax
+    await _lax_kek(pad)
+    await pad.import_key(
+        "kbpk",
+        encrypt_ecb(TDES, LAX_KEK, KBPK_KEY),
+        kek="kek",
+        usage=KeyUsage.KBPK,
+        algorithm=TDES,
+        mode_of_use=ModeOfUse.BOTH,
+        kcv=_kcv(KBPK_KEY),
+    )
+    model.asked.clear()
+    events = pad.events(kinds=[hal.IllegalKeyAccess])
+    aes_256 = bytes(range(0x21, 0x41))
+    for value, algorithm in ((aes_256, KeyAlgorithm.AES), (AES_PIN_KEY, KeyAlgorithm.SM4)):
+        with pytest.raises(hal.UseViolation, match="stronger than 'kek'"):
+            await pad.import_key(
+                "strong",
+                encrypt_ecb(TDES, LAX_KEK, value),
+                kek="kek",
+                usage=KeyUsage.DATA,
+                algorithm=algorithm,
+                mode_of_use=ModeOfUse.BOTH,
+                kcv=_kcv(value, algorithm),
+            )
+    header = Header(version=Version.B, key_usage="D0", algorithm="A", mode_of_use="B")
+    with pytest.raises(hal.UseViolation, match="stronger than 'kbpk'"):
+        await pad.import_key_block("strong", tr31.wrap(KBPK_KEY, header, aes_256), kbpk="kbpk")
+    assert model.asked == []
+    assert [e.key_name for e in events.drain()] == ["kek", "kek", "kbpk"]
+    # A 24-byte TDES key's length shows in its enciphered value: refused here too.
+    with pytest.raises(hal.UseViolation, match="stronger"):
+        await pad.import_key(
+            "strong",
+            encrypt_ecb(TDES, LAX_KEK, DATA_KEY + PIN_KEY[:8]),
+            kek="kek",
+            usage=KeyUsage.DATA,
+            algorithm=TDES,
+            mode_of_use=ModeOfUse.BOTH,
+            kcv=_kcv(DATA_KEY + PIN_KEY[:8]),
+        )
+    assert model.asked == []
+
+
+async def test_the_review_attacks_fail_on_the_simulated_pad() -> None:
+    # /tmp/rev/attack1.py end to end over the real secure element: a host KEK from
+    # components (A), the wrapped PIN key re-imported as a data key (B) or a KEK (C).
+    model = PinPadModel()
+    pad = PinPadService(model)
+    await pad.open()
+    try:
+        await _lax_kek(pad)
+        wrapped = encrypt_ecb(TDES, LAX_KEK, PIN_KEY)
+        common = {"kek": "kek", "algorithm": TDES, "kcv": _kcv(PIN_KEY)}
+        await pad.import_key(
+            "pin", wrapped, usage=KeyUsage.PIN, mode_of_use=ModeOfUse.ENCRYPT, **common
+        )
+        own = bytes(range(16))
+        with pytest.raises(hal.UseViolation):
+            await pad.import_key_component("evil", own, algorithm=TDES, kcv=_kcv(own))
+        for usage, mode in ((KeyUsage.DATA, ModeOfUse.BOTH), (KeyUsage.KEK, ModeOfUse.BOTH)):
+            with pytest.raises(hal.UseViolation, match="loaded before as a P0") as info:
+                await pad.import_key("twin", wrapped, usage=usage, mode_of_use=mode, **common)
+            for secret in (PIN_KEY.hex(), PIN_KEY.hex().upper(), _kcv(PIN_KEY).hex().upper()):
+                assert secret not in str(info.value)
+        assert [k.name for k in await pad.keys()] == ["kek", "pin"]
+    finally:
+        await pad.close()
+
+
+async def test_a_bad_name_or_enum_is_refused_without_quoting_it(pad: PinPadService) -> None:
+    key = bytes.fromhex(KEY_HEX)
+    calls: list[Callable[[], Awaitable[Any]]] = [
+        lambda: pad.key_detail(key),  # type: ignore[arg-type]
+        lambda: pad.key_detail(KEY_HEX * 3),
+        lambda: pad.import_key(
+            "x",
+            key,
+            kek=key,
+            usage=KeyUsage.PIN,
+            algorithm=TDES,  # type: ignore[arg-type]
+            mode_of_use=ModeOfUse.ENCRYPT,
+            kcv=b"abc",
+        ),
+        lambda: pad.import_key(
+            "x",
+            key,
+            kek="kek",
+            usage=key,
+            algorithm=TDES,  # type: ignore[arg-type]
+            mode_of_use=ModeOfUse.ENCRYPT,
+            kcv=b"abc",
+        ),
+    ]
+    for call in calls:
+        with pytest.raises(hal.InvalidData) as info:
+            await call()
+        error = info.value
+        assert error.__context__ is None
+        assert error.__cause__ is None
+        for text in (str(error), repr(error)):
+            assert KEY_HEX not in text
+            assert KEY_HEX.lower() not in text
+            assert "\\x01#E" not in text

@@ -266,7 +266,7 @@ def test_a_pin_pad_through_the_facade() -> None:
     from simulator.pin_pad_control import PinPadControl
 
     pin, pan = "739182", "4761739001010010"
-    parts = (bytes.fromhex("0123456789ABCDEF0123456789ABCDEF"), bytes(range(16)))
+    parts = (bytes.fromhex("0123456789ABCDEFFEDCBA9876543210"), bytes(range(16)))
     kek = bytes(a ^ b for a, b in zip(*parts, strict=True))
     pin_key, data_key = bytes(range(16, 32)), bytes(range(32, 48))
     tdes = Algorithm.TDES

@@ -347,14 +347,17 @@ def test_the_pin_kept_is_the_pin_typed(keys: list[str], max_len: int) -> None:
     async def run() -> tuple[int, str | None]:
         pad = PinPadModel(clock=SimClock(0.005))
         se = pad.secure_element
+        # Two components (neither all zeros: the element refuses that) whose XOR is KEK.
+        other = bytes(range(1, 17))
+        first = prim.xor_bytes(KEK, other)
         se.load_component(
-            "k", KEK, KeyAttributes(KeyUsage.KEK, TDES, ModeOfUse.BOTH), b"\x08\xd7\xb4"
+            "k", first, KeyAttributes(KeyUsage.KEK, TDES, ModeOfUse.BOTH), compute_kcv(TDES, first)
         )
         se.load_component(
             "k",
-            bytes(16),
+            other,
             KeyAttributes(KeyUsage.KEK, TDES, ModeOfUse.BOTH),
-            compute_kcv(TDES, bytes(16)),
+            compute_kcv(TDES, other),
         )
         se.activate("k", compute_kcv(TDES, KEK))
         se.load_key(

@@ -12,6 +12,10 @@ Vectors and their sources:
   AF8CB133..., as carried by paysec-dukpt's tests).
 - TR-31: TR-31:2018 A.7.2.2 (version B, P0 TDES key, KCV 57C409) and A.7.4 (version D,
   P0 AES key, CMAC-based KCV 08793E), as carried by openemv/tr31.
+
+Key separation (docs/pinpad.md): one key value, one usage, so each test key below is a
+distinct value; AES and SM4 keys go under an AES-256 KEK (`aes_se`), never under a
+weaker TDES one.
 """
 
 from __future__ import annotations
@@ -36,11 +40,13 @@ from hal.devices.pin_pad_model import (
 )
 from hal.errors import (
     DukptOverflow,
+    DuplicateKey,
     FormatNotSupported,
     HalError,
     InvalidData,
     InvalidKeyLength,
     KcvMismatch,
+    KeyInvalid,
     KeyNotFound,
     KeyNoValue,
     ModeNotSupported,
@@ -85,6 +91,18 @@ PAN = "4761739001010010"
 
 KEK_ATTRS = KeyAttributes(KeyUsage.KEK, TDES, ModeOfUse.BOTH)
 
+# An AES-256 KEK (made up) and its two components, for AES and SM4 keys.
+AES_KEK = bytes.fromhex("603DEB1015CA71BE2B73AEF0857D77811F352C073B6108D72D9810A30914DFF4")
+AES_COMPONENT_1 = bytes.fromhex("8E73B0F7DA0E6452C810F32B809079E562F8EAD2522C6B7B0123456789ABCDEF")
+AES_COMPONENT_2 = bytes(a ^ b for a, b in zip(AES_KEK, AES_COMPONENT_1, strict=True))
+AES_KEK_ATTRS = KeyAttributes(KeyUsage.KEK, AES, ModeOfUse.BOTH)
+
+# Distinct TDES test keys (made up, no two halves equal).
+KEY_A = bytes.fromhex("89ABCDEF0123456776543210FEDCBA98")
+KEY_B = bytes.fromhex("0F1E2D3C4B5A69788796A5B4C3D2E1F0")
+KEY_C = bytes.fromhex("13579BDF02468ACEECA8642FDB975310")
+KEY_D = bytes.fromhex("2C4E6A8193B5D7F01F3D5B7968A4C2E0")
+
 
 def attrs(usage: KeyUsage, algorithm: KeyAlgorithm, mode: ModeOfUse) -> KeyAttributes:
     return KeyAttributes(usage, algorithm, mode)
@@ -106,6 +124,36 @@ def se() -> SecureElement:
     element.load_component("kek", COMPONENT_2, KEK_ATTRS, COMPONENT_2_KCV)
     element.activate("kek", KEK_KCV)
     return element
+
+
+@pytest.fixture
+def aes_se() -> SecureElement:
+    """A secure element holding the AES-256 KEK ``kek``, built from two components."""
+    element = SecureElement()
+    for component in (AES_COMPONENT_1, AES_COMPONENT_2):
+        element.load_component("kek", component, AES_KEK_ATTRS, kcv(AES, component))
+    element.activate("kek", kcv(AES, AES_KEK))
+    return element
+
+
+def load_aes(
+    se: SecureElement,
+    name: str,
+    key: bytes,
+    usage: KeyUsage,
+    algorithm: KeyAlgorithm = AES,
+    mode: ModeOfUse = ModeOfUse.BOTH,
+    ksn: bytes = b"",
+) -> None:
+    """Load ``key`` enciphered under `aes_se`'s AES-256 KEK."""
+    se.load_key(
+        name,
+        prim.encrypt_ecb(AES, AES_KEK, key),
+        "kek",
+        attrs(usage, algorithm, mode),
+        kcv(algorithm, key),
+        ksn,
+    )
 
 
 def load(
@@ -244,7 +292,7 @@ def test_a_wrong_kcv_leaves_the_key_it_would_replace(se: SecureElement) -> None:
 
 def test_the_kek_must_be_a_k0_that_deciphers(se: SecureElement) -> None:
     load(se, "pin", PIN_KEY, KeyUsage.PIN)
-    load(se, "wrap_only", KEK, KeyUsage.KEK, mode=ModeOfUse.ENCRYPT)
+    load(se, "wrap_only", KEY_A, KeyUsage.KEK, mode=ModeOfUse.ENCRYPT)
     p0 = attrs(KeyUsage.PIN, TDES, ModeOfUse.ENCRYPT)
     for kek in ("pin", "wrap_only"):
         with pytest.raises(UseViolation):
@@ -306,8 +354,9 @@ def test_tdes_dukpt_agrees_with_the_host(se: SecureElement) -> None:
         se.pin_block("ipek", PinFormat.ISO4, PAN, 0xF, PIN)
 
 
-def test_aes_dukpt_pin_blocks_agree_with_the_host(se: SecureElement) -> None:
-    load(se, "ik", AES_IK, KeyUsage.INITIAL_DUKPT, AES, ModeOfUse.DERIVE, ksn=AES_IKSN)
+def test_aes_dukpt_pin_blocks_agree_with_the_host(aes_se: SecureElement) -> None:
+    se = aes_se
+    load_aes(se, "ik", AES_IK, KeyUsage.INITIAL_DUKPT, AES, ModeOfUse.DERIVE, ksn=AES_IKSN)
     first = se.pin_block("ik", PinFormat.ISO4, PAN, 0xF, PIN)
     assert first.ksn.hex().upper() == "123456789012345600000001"
     # X9.24-3:2017 supplement: the AES-128 PIN working key of counter 1.
@@ -359,9 +408,10 @@ def test_tr31_version_b_p0_block_of_annex_a722(se: SecureElement) -> None:
     assert pinblock.decipher_pin_block(0, clear_key, made.block, PAN) == PIN
 
 
-def test_tr31_version_d_aes_p0_block_of_annex_a74(se: SecureElement) -> None:
+def test_tr31_version_d_aes_p0_block_of_annex_a74(aes_se: SecureElement) -> None:
+    se = aes_se
     kbpk = bytes.fromhex("88E1AB2A2E3DD38C1FA039A536500CC8A87AB9D62DC92C01058FA79F44657DE6")
-    load(se, "kbpk", kbpk, KeyUsage.KBPK, AES)
+    load_aes(se, "kbpk", kbpk, KeyUsage.KBPK)
     block = (
         "D0112P0AE00E0000B82679114F470F540165EDFBF7E250FCEA43F810D215F8D2"
         "07E2E417C07156A27E8E31DA05F7425509593D03A457DC34"
@@ -373,7 +423,7 @@ def test_tr31_version_d_aes_p0_block_of_annex_a74(se: SecureElement) -> None:
     clear_key = bytes.fromhex("3F419E1CB7079442AA37474C2EFBF8B8")
     assert pinblock.decipher_iso4(clear_key, made.block, PAN) == PIN
     # A TDES KBPK cannot open a version D block.
-    load(se, "kbpk_t", KEK, KeyUsage.KBPK)
+    load_aes(se, "kbpk_t", KEK, KeyUsage.KBPK, TDES)
     with pytest.raises(FormatNotSupported):
         se.load_key_block("other", block, "kbpk_t")
 
@@ -415,9 +465,10 @@ def test_tr31_initial_dukpt_key_takes_its_ksn_from_ks(se: SecureElement) -> None
 # --- crypto and usage -----------------------------------------------------------------
 
 
-def test_data_encryption(se: SecureElement) -> None:
+def test_data_encryption(aes_se: SecureElement) -> None:
+    se = aes_se
     data_key = bytes.fromhex("2B7E151628AED2A6ABF7158809CF4F3C")
-    load(se, "data", data_key, KeyUsage.DATA, AES)
+    load_aes(se, "data", data_key, KeyUsage.DATA)
     data = bytes(range(32))
     iv = bytes(range(16, 32))
     enc = se.crypt("data", data, True, CipherMode.CBC, iv)
@@ -428,39 +479,42 @@ def test_data_encryption(se: SecureElement) -> None:
     )
     with pytest.raises(InvalidData):
         se.crypt("data", data[:5], True, CipherMode.ECB, None)
-    load(se, "sm4", bytes.fromhex("0123456789ABCDEFFEDCBA9876543210"), KeyUsage.DATA, SM4)
+    load_aes(se, "sm4", bytes.fromhex("0123456789ABCDEFFEDCBA9876543210"), KeyUsage.DATA, SM4)
     # GB/T 32907-2016 A.1: the key encrypts itself to 681EDF34...
     assert se.crypt("sm4", KEK, True, CipherMode.ECB, None).hex().upper() == (
         "681EDF34D206965E86B3E94F536E4246"
     )
-    load(se, "enc_only", data_key, KeyUsage.DATA, AES, ModeOfUse.ENCRYPT)
+    enc_key = bytes(reversed(data_key))
+    load_aes(se, "enc_only", enc_key, KeyUsage.DATA, AES, ModeOfUse.ENCRYPT)
     with pytest.raises(UseViolation):
-        se.crypt("enc_only", enc, False, CipherMode.ECB, None)
+        se.crypt("enc_only", prim.encrypt_ecb(AES, enc_key, data), False, CipherMode.ECB, None)
 
 
-def test_macs_by_usage(se: SecureElement) -> None:
+def test_macs_by_usage(aes_se: SecureElement) -> None:
+    se = aes_se
     key = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
     data = b"Now is the time for all "
     gv = ModeOfUse.GENERATE_VERIFY
-    load(se, "m1", key, KeyUsage.MAC_ISO9797_1, mode=gv)
-    load(se, "m3", key, KeyUsage.MAC_ISO9797_3, mode=gv)
-    load(se, "m6", key, KeyUsage.MAC_CMAC, AES, gv)
-    load(se, "m1sm4", key, KeyUsage.MAC_ISO9797_1, SM4, gv)
+    # One value per usage (key separation): the SM4 MAC key is the GB/T 32907 key.
+    load_aes(se, "m1", KEY_A, KeyUsage.MAC_ISO9797_1, TDES, gv)
+    load_aes(se, "m3", KEY_B, KeyUsage.MAC_ISO9797_3, TDES, gv)
+    load_aes(se, "m6", KEY_C, KeyUsage.MAC_CMAC, AES, gv)
+    load_aes(se, "m1sm4", key, KeyUsage.MAC_ISO9797_1, SM4, gv)
     cases = [
-        ("m1", TDES, maclib.MacAlgorithm.ISO9797_1, 2),
-        ("m3", TDES, maclib.MacAlgorithm.ISO9797_3, 1),
-        ("m6", AES, maclib.MacAlgorithm.CMAC, None),
+        ("m1", KEY_A, TDES, maclib.MacAlgorithm.ISO9797_1, 2),
+        ("m3", KEY_B, TDES, maclib.MacAlgorithm.ISO9797_3, 1),
+        ("m6", KEY_C, AES, maclib.MacAlgorithm.CMAC, None),
     ]
-    for name, alg, mac_alg, padding in cases:
+    for name, value, alg, mac_alg, padding in cases:
         mac = se.mac(name, data, padding or 1)
-        assert mac == maclib.generate_mac(alg, key, data, mac_alg, padding=padding)
+        assert mac == maclib.generate_mac(alg, value, data, mac_alg, padding=padding)
         assert se.verify_mac(name, data, mac, padding or 1)
         assert se.verify_mac(name, data, mac[:4], padding or 1)
         assert not se.verify_mac(name, data + b"!", mac, padding or 1)
     assert se.mac("m1sm4", data, 2) == maclib.sm4_mac(key, data)
     with pytest.raises(InvalidData):
         se.mac("m1", data, 3)
-    load(se, "verify_only", key, KeyUsage.MAC_CMAC, mode=ModeOfUse.VERIFY)
+    load_aes(se, "verify_only", KEY_D, KeyUsage.MAC_CMAC, TDES, ModeOfUse.VERIFY)
     with pytest.raises(UseViolation):
         se.mac("verify_only", data, 1)
     assert not se.verify_mac("verify_only", data, bytes(8), 1)
@@ -468,9 +522,9 @@ def test_macs_by_usage(se: SecureElement) -> None:
 
 def test_usage_is_enforced(se: SecureElement) -> None:
     gv = ModeOfUse.GENERATE_VERIFY
-    load(se, "mac", KEK, KeyUsage.MAC_ISO9797_1, mode=gv)
+    load(se, "mac", KEY_A, KeyUsage.MAC_ISO9797_1, mode=gv)
     load(se, "pin", PIN_KEY, KeyUsage.PIN)
-    load(se, "data", PIN_KEY, KeyUsage.DATA)
+    load(se, "data", KEY_B, KeyUsage.DATA)
     violations = [
         lambda: se.pin_block("mac", PinFormat.ISO0, PAN, 0xF, PIN),  # a MAC key: no PIN block
         lambda: se.pin_block("data", PinFormat.ISO0, PAN, 0xF, PIN),
@@ -494,13 +548,13 @@ def test_usage_is_enforced(se: SecureElement) -> None:
         se.pin_block("pin", PinFormat.ISO0, "", 0xF, PIN)
 
 
-def test_kcv_methods(se: SecureElement) -> None:
+def test_kcv_methods(se: SecureElement, aes_se: SecureElement) -> None:
     assert se.kcv("kek") == KEK_KCV
     assert se.kcv("kek", KcvMethod.CMAC) == compute_kcv(TDES, KEK, KcvMethod.CMAC)
-    load(se, "sm4", KEK, KeyUsage.DATA, SM4)
-    assert se.kcv("sm4") == bytes.fromhex("2677F46B")
+    load_aes(aes_se, "sm4", KEK, KeyUsage.DATA, SM4)
+    assert aes_se.kcv("sm4") == bytes.fromhex("2677F46B")
     with pytest.raises(ModeNotSupported):
-        se.kcv("sm4", KcvMethod.CMAC)
+        aes_se.kcv("sm4", KcvMethod.CMAC)
 
 
 def test_random() -> None:
@@ -514,7 +568,7 @@ def test_random() -> None:
 
 def test_delete_and_initialize(se: SecureElement) -> None:
     load(se, "pin", PIN_KEY, KeyUsage.PIN)
-    load(se, "data", PIN_KEY, KeyUsage.DATA)
+    load(se, "data", KEY_A, KeyUsage.DATA)
     load(se, "ipek", IPEK, KeyUsage.INITIAL_DUKPT, mode=ModeOfUse.DERIVE, ksn=IKSN)
     buffer = se._keys["pin"].value
     assert buffer is not None
@@ -583,3 +637,227 @@ def test_strict_warnings_hold() -> None:
         element.load_component("kek", COMPONENT_1, KEK_ATTRS, COMPONENT_1_KCV)
         element.load_component("kek", COMPONENT_2, KEK_ATTRS, COMPONENT_2_KCV)
         element.activate("kek", KEK_KCV)
+
+
+# --- key separation (security review of issue 5; /tmp/rev attack1.py, zero.py) --------
+
+
+def test_clear_components_only_build_the_first_kek(se: SecureElement) -> None:
+    # The review's attack A: with the bank's KEK loaded, the host loads its own KEK from
+    # components it made, then a PIN key it knows under the bank's key name.
+    for name, attributes in (
+        ("evil", KEK_ATTRS),
+        ("evil1", attrs(KeyUsage.KBPK, TDES, ModeOfUse.BOTH)),
+    ):
+        with pytest.raises(UseViolation, match="clear components are no longer taken"):
+            se.load_component(name, KEY_A, attributes, kcv(TDES, KEY_A))
+        with pytest.raises(KeyNotFound):
+            se.detail(name)
+    # Components begun before the first KEK was activated cannot be activated after it.
+    element = SecureElement()
+    for name, first in (("one", KEY_A), ("two", KEY_B)):
+        element.load_component(name, first, KEK_ATTRS, kcv(TDES, first))
+        element.load_component(name, KEY_C, KEK_ATTRS, kcv(TDES, KEY_C))
+    element.activate("one", kcv(TDES, prim.xor_bytes(KEY_A, KEY_C)))
+    with pytest.raises(UseViolation):
+        element.activate("two", kcv(TDES, prim.xor_bytes(KEY_B, KEY_C)))
+    assert set(element.details()) == {"one"}  # the refused components are discarded
+    # A KEK deleted, or the pad initialized: components are taken again.
+    element.delete_key("one")
+    element.load_component("one", KEY_A, KEK_ATTRS, kcv(TDES, KEY_A))
+    se.initialize()
+    se.load_component("kek", COMPONENT_1, KEK_ATTRS, COMPONENT_1_KCV)
+
+
+def test_a_later_kek_arrives_enciphered_under_the_first(se: SecureElement) -> None:
+    load(se, "kek2", KEY_A, KeyUsage.KEK)
+    load(se, "kbpk", KEY_B, KeyUsage.KBPK)
+    assert se.detail("kek2").usage is KeyUsage.KEK
+    se.load_key(
+        "pin",
+        prim.encrypt_ecb(TDES, KEY_A, PIN_KEY),
+        "kek2",
+        attrs(KeyUsage.PIN, TDES, ModeOfUse.ENCRYPT),
+        PIN_KEY_KCV,
+    )
+
+
+def test_identical_and_all_zero_components_are_refused() -> None:
+    # The review's zero.py: one caller sends one component twice; the KEK is all zeros.
+    element = SecureElement()
+    element.load_component("k", KEY_A, KEK_ATTRS, kcv(TDES, KEY_A))
+    with pytest.raises(KeyInvalid, match="identical"):
+        element.load_component("k", KEY_A, KEK_ATTRS, kcv(TDES, KEY_A))
+    # Parity bits do not make a component another one (DES ignores them).
+    flipped = bytes(b ^ 1 for b in KEY_A)
+    with pytest.raises(KeyInvalid, match="identical"):
+        element.load_component("k", flipped, KEK_ATTRS, kcv(TDES, flipped))
+    assert element.detail("k").components == 1
+    for zero in (bytes(16), bytes.fromhex("01" * 16)):
+        with pytest.raises(KeyInvalid, match="zeros"):
+            element.load_component("z", zero, KEK_ATTRS, kcv(TDES, zero))
+    # Three components that cancel out: the combined key is all zeros.
+    element.load_component("k", KEY_B, KEK_ATTRS, kcv(TDES, KEY_B))
+    third = prim.xor_bytes(KEY_A, KEY_B)
+    element.load_component("k", third, KEK_ATTRS, kcv(TDES, third))
+    with pytest.raises(KeyInvalid, match="zeros"):
+        element.activate("k", kcv(TDES, bytes(16)))
+    with pytest.raises(KeyNotFound):  # discarded: loading starts again
+        element.detail("k")
+    assert element.encryption_state is EncryptionState.NOT_INITIALIZED
+
+
+def test_tdes_keys_with_equal_halves_are_refused(se: SecureElement) -> None:
+    half = bytes.fromhex("1122334455667788")
+    other = bytes.fromhex("8877665544332211")
+    weak_16 = half + half
+    weak_24 = [half + half + other, other + half + half, half + other + half]
+    element = SecureElement()
+    with pytest.raises(KeyInvalid, match="single-DES"):
+        element.load_component("k", weak_16, KEK_ATTRS, kcv(TDES, weak_16))
+    # Two sound components whose XOR has equal halves.
+    element.load_component("k", KEY_A, KEK_ATTRS, kcv(TDES, KEY_A))
+    second = prim.xor_bytes(KEY_A, weak_16)
+    element.load_component("k", second, KEK_ATTRS, kcv(TDES, second))
+    with pytest.raises(KeyInvalid, match="single-DES"):
+        element.activate("k", kcv(TDES, weak_16))
+    p0 = attrs(KeyUsage.PIN, TDES, ModeOfUse.ENCRYPT)
+    for weak in (weak_16, half[:-1] + b"\x89" + half):  # 0x88/0x89: parity bits only
+        with pytest.raises(KeyInvalid, match="single-DES"):
+            se.load_key("weak", under_kek(weak), "kek", p0, kcv(TDES, weak))
+    # 24-byte keys under a 24-byte KEK (a weaker KEK may not protect them at all).
+    kek_24 = KEY_A + KEY_C[:8]
+    element = SecureElement()
+    element.load_component("k", KEY_B + KEY_C[8:], KEK_ATTRS, kcv(TDES, KEY_B + KEY_C[8:]))
+    second = prim.xor_bytes(kek_24, KEY_B + KEY_C[8:])
+    element.load_component("k", second, KEK_ATTRS, kcv(TDES, second))
+    element.activate("k", kcv(TDES, kek_24))
+    for weak in weak_24:
+        with pytest.raises(KeyInvalid, match="single-DES"):
+            element.load_key("weak", prim.encrypt_ecb(TDES, kek_24, weak), "k", p0, kcv(TDES, weak))
+    kbpk = bytes.fromhex("DD7515F2BFC17F85CE48F3CA25CB21F6")
+    load(se, "kbpk", kbpk, KeyUsage.KBPK)
+    with pytest.raises(KeyInvalid, match="single-DES"):
+        se.load_key_block("weak", wrap(kbpk, Header(Version.B, "P0", "T", "E"), weak_16), "kbpk")
+    assert set(se.details()) == {"kek", "kbpk"}
+
+
+def test_a_name_in_use_is_replaced_only_by_a_key_of_its_attributes(se: SecureElement) -> None:
+    load(se, "pin", PIN_KEY, KeyUsage.PIN, mode=ModeOfUse.ENCRYPT)
+    for usage, mode in ((KeyUsage.DATA, ModeOfUse.BOTH), (KeyUsage.PIN, ModeOfUse.BOTH)):
+        with pytest.raises(DuplicateKey) as caught:
+            load(se, "pin", KEY_A, usage, mode=mode)
+        assert caught.value.error_code == "duplicateKey"
+    kbpk = bytes.fromhex("DD7515F2BFC17F85CE48F3CA25CB21F6")
+    load(se, "kbpk", kbpk, KeyUsage.KBPK)
+    with pytest.raises(DuplicateKey):
+        se.load_key_block("pin", wrap(kbpk, Header(Version.B, "D0", "T", "B"), KEY_B), "kbpk")
+    assert se.detail("pin").kcv == PIN_KEY_KCV
+    # The same attributes: the new key replaces the old one.
+    load(se, "pin", KEY_A, KeyUsage.PIN, mode=ModeOfUse.ENCRYPT)
+    assert se.detail("pin").kcv == kcv(TDES, KEY_A)
+    se.load_key_block("pin", wrap(kbpk, Header(Version.B, "P0", "T", "E"), KEY_B), "kbpk")
+    assert se.detail("pin").kcv == kcv(TDES, KEY_B)
+
+
+def test_a_key_value_keeps_its_first_usage_until_initialize(se: SecureElement) -> None:
+    # The review's attacks B and C: the captured wrapped PIN key re-imported as a data
+    # key (it would decipher PIN blocks) or as a KEK (to wrap keys the host knows).
+    wrapped = under_kek(PIN_KEY)
+    p0 = attrs(KeyUsage.PIN, TDES, ModeOfUse.ENCRYPT)
+    se.load_key("pin", wrapped, "kek", p0, PIN_KEY_KCV)
+    others = [
+        attrs(KeyUsage.DATA, TDES, ModeOfUse.BOTH),
+        attrs(KeyUsage.KEK, TDES, ModeOfUse.BOTH),
+        attrs(KeyUsage.PIN, TDES, ModeOfUse.BOTH),  # same usage, another mode
+        attrs(KeyUsage.MAC_ISO9797_1, TDES, ModeOfUse.GENERATE_VERIFY),
+    ]
+    messages = []
+    for other in others:
+        with pytest.raises(UseViolation) as caught:
+            se.load_key("twin", wrapped, "kek", other, PIN_KEY_KCV)
+        messages.append(str(caught.value))
+    # Through a TR-31 block too, and after the first key was deleted.
+    kbpk = bytes.fromhex("DD7515F2BFC17F85CE48F3CA25CB21F6")
+    load(se, "kbpk", kbpk, KeyUsage.KBPK)
+    se.delete_key("pin")
+    with pytest.raises(UseViolation) as caught:
+        se.load_key_block("twin", wrap(kbpk, Header(Version.B, "D0", "T", "B"), PIN_KEY), "kbpk")
+    messages.append(str(caught.value))
+    with pytest.raises(UseViolation):
+        load(se, "twin", PIN_KEY, KeyUsage.DATA)
+    assert set(se.details()) == {"kek", "kbpk"}
+    # With its first attributes it loads again, under any name.
+    se.load_key("pin2", wrapped, "kek", p0, PIN_KEY_KCV)
+    # A combined KEK is bound too: its value loads as nothing else.
+    with pytest.raises(UseViolation):
+        load(se, "kek_twin", KEK, KeyUsage.DATA)
+    for message in messages:
+        assert "P0" in message
+        for secret in (PIN_KEY.hex(), PIN_KEY.hex().upper(), PIN_KEY_KCV.hex().upper()):
+            assert secret not in message
+    # initialize forgets the bindings (and their secret).
+    secret_before = se._fingerprint_secret
+    se.initialize()
+    assert se._seen == {}
+    assert se._fingerprint_secret != secret_before
+    se.load_component("kek", COMPONENT_1, KEK_ATTRS, COMPONENT_1_KCV)
+    se.load_component("kek", COMPONENT_2, KEK_ATTRS, COMPONENT_2_KCV)
+    se.activate("kek", KEK_KCV)
+    load(se, "data", PIN_KEY, KeyUsage.DATA)
+
+
+def test_the_fingerprints_are_hmacs_not_values(se: SecureElement) -> None:
+    load(se, "pin", PIN_KEY, KeyUsage.PIN)
+    assert len(se._seen) == 2  # the KEK and the PIN key
+    for fingerprint in se._seen:
+        assert len(fingerprint) == 32
+        assert PIN_KEY not in fingerprint
+        assert KEK not in fingerprint
+    # Under another element's secret the same value has another fingerprint.
+    other = SecureElement()
+    assert other._fingerprint(PIN_KEY) != se._fingerprint(PIN_KEY)
+    assert other._fingerprint(PIN_KEY) not in se._seen
+
+
+def test_a_key_equal_to_its_kek_is_refused(se: SecureElement) -> None:
+    with pytest.raises(UseViolation, match="equals the key that protects it"):
+        load(se, "kek_again", KEK, KeyUsage.KEK)
+    assert set(se.details()) == {"kek"}
+
+
+def test_no_key_is_stronger_than_its_kek(se: SecureElement, aes_se: SecureElement) -> None:
+    # The review: an AES-256 key under a TDES KEK.
+    aes_256 = bytes(range(0x21, 0x41))
+    for value, algorithm in (
+        (aes_256, AES),
+        (aes_256[:16], AES),
+        (aes_256[:16], SM4),
+        (KEY_A + KEY_B[:8], TDES),  # TDES-24 under TDES-16
+    ):
+        with pytest.raises(UseViolation, match="stronger"):
+            load(se, "strong", value, KeyUsage.DATA, algorithm)
+    # TR-31: a TDES-24 key in a version B block under a TDES-16 key block protection key.
+    kbpk = bytes.fromhex("DD7515F2BFC17F85CE48F3CA25CB21F6")
+    load(se, "kbpk", kbpk, KeyUsage.KBPK)
+    header = Header(Version.B, "D0", "T", "B")
+    with pytest.raises(UseViolation, match="stronger"):
+        se.load_key_block("strong", wrap(kbpk, header, KEY_A + KEY_B[:8]), "kbpk")
+    assert set(se.details()) == {"kek", "kbpk"}
+    # Equal or weaker is fine: AES-256 protects anything; SM4 ranks with AES-128.
+    load_aes(aes_se, "aes128_kek", aes_256[:16], KeyUsage.KEK, mode=ModeOfUse.DECRYPT)
+    aes_se.load_key(
+        "sm4",
+        prim.encrypt_ecb(AES, aes_256[:16], KEY_B),
+        "aes128_kek",
+        attrs(KeyUsage.DATA, SM4, ModeOfUse.BOTH),
+        kcv(SM4, KEY_B),
+    )
+    with pytest.raises(UseViolation, match="stronger"):  # AES-192 under AES-128
+        aes_se.load_key(
+            "aes192",
+            prim.encrypt_ecb(AES, aes_256[:16], aes_256[8:] + bytes(8)),
+            "aes128_kek",
+            attrs(KeyUsage.DATA, AES, ModeOfUse.BOTH),
+            kcv(AES, aes_256[8:]),
+        )
