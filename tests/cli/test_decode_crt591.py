@@ -168,3 +168,29 @@ def test_any_input_ends_in_a_status_not_a_traceback(capsys: pytest.CaptureFixtur
             assert PAN not in out + err
 
     check()
+
+
+@pytest.mark.parametrize(
+    ("data", "shown"),
+    [
+        (b"CRT-591 V1.05", True),  # the unit's own text: shown
+        (b"FW 4761739001010010", False),  # printable, but an account-number-long run
+        (bytes.fromhex("70125A08476173900101001057060000000000009000"), False),  # a record
+    ],
+)
+def test_a_text_reply_is_shown_only_when_it_cannot_be_card_data(
+    capsys: pytest.CaptureFixture[str], data: bytes, shown: bool
+) -> None:
+    # Found by the fuzz test: an Initialize reply (whose DATA is the unit's version
+    # text) carrying a chip record printed the PAN without --reveal.
+    reply = Reply(0x30, 0x30, CardStatus.NO_CARD, StackerStatus.ENOUGH, BinStatus.NOT_FULL, data)
+    status, entries, _ = run(capsys, ["crt591", hexed(reply)])
+    assert status == 0
+    fields = entries[0]["fields"]
+    if shown:
+        assert fields["text"] == data.decode()
+    else:
+        assert fields["data"] == f"<{len(data)} bytes hidden>"
+        assert "text" not in fields
+    status, entries, _ = run(capsys, ["--reveal", "crt591", hexed(reply)])
+    assert entries[0]["fields"]["data"] == data.hex().upper()

@@ -11,6 +11,7 @@ configuration) and hidden whole otherwise (SAM, memory-card, RF data, anything u
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Iterator
 
 from protocols import apdu as apdu_codec
@@ -46,19 +47,26 @@ def _command_name(cm: int, pm: int) -> tuple[crt591.Command, str]:
     return command, name
 
 
+_LONG_DIGITS = re.compile(r"[0-9]{12,}")
+
+
 def _data_fields(command: crt591.Command, data: bytes, reveal: bool, *, reply: bool) -> Entry:
     """DATA the decoder does not dissect: shown for the commands whose DATA is the unit's
     own text (a reply's version or configuration), hidden for any other (it might be card
     data on a unit that speaks a dialect we do not know)."""
     if not data:
         return {}
-    if not reply or command not in TEXT_COMMANDS:
-        return {"data": secret_bytes(data, reveal)}
-    fields: Entry = {"data": hex_text(data)}
     text = printable(data)
-    if text is not None:
-        fields["text"] = text
-    return fields
+    if (
+        not reply
+        or command not in TEXT_COMMANDS
+        # The unit's text is printable and holds no account-number-long run of digits:
+        # anything else there (a fuzzed or foreign reply) may be card data.
+        or text is None
+        or _LONG_DIGITS.search(text)
+    ):
+        return {"data": secret_bytes(data, reveal)}
+    return {"data": hex_text(data), "text": text}
 
 
 def _request_fields(command: crt591.Command, request: crt591.Request, reveal: bool) -> Entry:
