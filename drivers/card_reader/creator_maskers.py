@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import re
+
 from hal.transports.spy_maskers import RX, TX, hex_masked
 from protocols import crt591
 from protocols.crt310 import (
@@ -238,13 +240,28 @@ class Crt591Masker:
             start = _COMMAND_DATA
             if command is C591.CPU and message.pm in _APDUS:
                 return name, list(range(start + _APDU_HEADER, etx))
-            return name, [] if _plain_591(command, message.pm) else list(range(start, etx))
+            plain = _plain_591(command, message.pm) and not _looks_like_a_pan(message.data)
+            return name, [] if plain else list(range(start, etx))
         start = _REPLY_DATA
         if command is C591.CPU and message.pm in _APDUS:
             if etx - start < _SW:
                 return name, list(range(start, etx))
             return name, list(range(start, etx - _SW))
-        return name, [] if _plain_591(command, message.pm) else list(range(start, etx))
+        plain = _plain_591(command, message.pm) and not _looks_like_a_pan(message.data)
+        return name, [] if plain else list(range(start, etx))
+
+
+# Account numbers are 12-19 digits (ISO/IEC 7812). In packed BCD a run starts at 13
+# digits, as ATRs hold runs of 12 (``00 00 80 31 80 66``).
+_ASCII_PAN = re.compile(r"[0-9]{12,}")
+_BCD_PAN = re.compile(r"[0-9]{13,}")
+
+
+def _looks_like_a_pan(data: bytes) -> bool:
+    """Whether DATA the unit should own holds an account-number-long run of digits, as
+    ASCII or as packed BCD (a foreign dialect, a fuzzed reply, a chip record): then it is
+    hidden like card data."""
+    return bool(_BCD_PAN.search(data.hex()) or _ASCII_PAN.search(data.decode("latin-1")))
 
 
 def _plain_591(command: crt591.Command, pm: int) -> bool:

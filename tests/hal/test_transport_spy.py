@@ -323,3 +323,21 @@ def test_a_driver_brings_its_own_masker(caplog: pytest.LogCaptureFixture) -> Non
 @dataclass(frozen=True)
 class VendorOptions:
     """No options."""
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        bytes.fromhex("70125A08") + bytes.fromhex(PAN.decode()) + bytes(8) + b"\x90\x00",
+        b"FW " + PAN,
+    ],
+    ids=["bcd_record", "ascii_digits"],
+)
+def test_crt591_unit_data_that_may_be_card_data_is_masked(data: bytes) -> None:
+    # An Initialize or Version reply carries the unit's own text; one carrying an
+    # account-number-long run of digits (a foreign dialect, a fuzzed reply) is masked.
+    masker = Crt591Masker()
+    for command in (crt591.Request(0x30, 0x30), C591.VERSION):  # Initialize to the gate
+        (rx,) = masker.lines("RX", crt591.build_positive(command, *IDLE, data))
+        assert not leaks(rx), rx
+        assert hexed(PAN[:4]) not in rx
