@@ -265,6 +265,7 @@ def _tr31_inspect(args: argparse.Namespace) -> Result:
         "header": _header_fields(header),
         "declared_length": declared,
         "actual_length": len(args.block),
+        "length_ok": declared == len(args.block),
         "header_length": head_len,
         "encrypted_key_data_chars": max(0, body - mac_chars),
         "mac_chars": mac_chars,
@@ -645,7 +646,10 @@ def run(args: argparse.Namespace) -> int:
         result = action(args)
     except (InputError, HalError) as exc:
         message = exc.message if isinstance(exc, HalError) else str(exc)
-        print(f"error: {message}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"error": message}), file=sys.stderr)
+        else:
+            print(f"error: {message}", file=sys.stderr)
         return 2
     _print(result, args.json)
     return 1 if result.get("verified") is False else 0

@@ -56,6 +56,10 @@ def crypto(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[st
     """Run ``tellerhal crypto ARGV --json``: exit status, the JSON object (or {}), stderr."""
     status = main(["crypto", *argv, "--json"])
     out, err = capsys.readouterr()
+    if err:
+        # With --json an error is one JSON object on stderr: {"error": "..."}.
+        assert err.count("\n") == 1, err
+        err = f"error: {json.loads(err)['error']}\n"
     return status, (json.loads(out) if out else {}), err
 
 
@@ -498,6 +502,31 @@ def test_bad_input_is_one_line_exit_2_without_the_key(
     assert "Traceback" not in err
     for fragment in ("C0FFEE", "c0ffee", "7305"):
         assert fragment not in err
+
+
+def test_with_json_an_error_is_a_json_object_and_without_it_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["crypto", "kcv", "--algorithm", "aes", "--key", "00" * 5]
+    assert main([*argv, "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert set(json.loads(err)) == {"error"}
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("error: ")
+    assert err.count("\n") == 1
+
+
+def test_tr31_inspect_says_whether_the_length_field_is_right(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    block = TR31_VECTORS[2][2]
+    assert ok(capsys, "tr31", "inspect", "--block", block)["length_ok"] is True
+    padded = block + "00000000"  # 8 characters more than its length field says
+    result = ok(capsys, "tr31", "inspect", "--block", padded)
+    assert (result["declared_length"], result["actual_length"]) == (96, 104)
+    assert result["length_ok"] is False
 
 
 def test_argument_errors_are_one_line_and_do_not_echo_values(

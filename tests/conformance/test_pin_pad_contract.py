@@ -223,8 +223,9 @@ async def test_the_suite_fails_every_broken_pad(variant: str) -> None:
         results.append(await run_case(case, harness))
     caught = [r for r in results if r.verdict is Verdict.FAILED]
     assert catcher in {r.case for r in caught}, [(r.case, r.detail) for r in caught]
-    # The faithful parts of a broken pad still pass: the suite pinpoints (a pad naming
-    # digits fails every case with a PIN entry, but not the key-loading ones).
+    # The faithful parts of a broken pad still pass: the suite pinpoints (a pad that
+    # enciphers a wrong PIN fails every case with a PIN entry, but not the key-loading
+    # ones).
     assert len(caught) < len(results), [(r.case, r.detail) for r in caught]
     assert not [r for r in results if r.verdict is Verdict.ERROR], results
 
