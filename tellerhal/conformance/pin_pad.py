@@ -37,9 +37,11 @@ from hal.devices.pin_pad import (
 )
 from hal.errors import (
     Completion,
+    DuplicateKey,
     HalTimeout,
     InvalidData,
     KcvMismatch,
+    KeyInvalid,
     KeyNotFound,
     SequenceError,
     UnsupportedOperation,
@@ -254,6 +256,147 @@ async def pin_key_wrong_kcv(h: PinPadHarness) -> None:
                 kcv=kcv_of(KeyAlgorithm.TDES, value),
             ),
             "a PIN key under a KEK that is not loaded",
+        )
+
+
+# --- key separation (docs/pinpad.md "Key separation rules") ------------------------------
+
+
+async def _component(pad: PinPad, name: str, value: bytes) -> None:
+    algorithm = KeyAlgorithm.TDES
+    await pad.import_key_component(name, value, algorithm=algorithm, kcv=kcv_of(algorithm, value))
+
+
+async def components_first_kek_only(h: PinPadHarness) -> None:
+    async with h.open() as pad:
+        await features_of(pad, "kek_components", "encrypted_keys")
+        # Components begun before the first KEK cannot be completed after it.
+        early = make_key(KeyAlgorithm.TDES)
+        await _component(pad, "early", early)
+        kek, pin_key = await load_pin_key(h, pad)
+        own = make_key(KeyAlgorithm.TDES)
+        await expect_raises(
+            UseViolation,
+            _component(pad, "own_kek", own),
+            "a clear component with a KEK loaded (a host loading a KEK of its own)",
+        )
+        await expect_raises(
+            UseViolation, _component(pad, "early", own), "completing components begun before"
+        )
+        await expect_raises(
+            UseViolation,
+            pad.activate_key("early", kcv=kcv_of(KeyAlgorithm.TDES, xor_bytes(early, own))),
+            "activating components once a KEK is loaded",
+        )
+        await expect_raises(KeyNotFound, pad.key_detail("own_kek"), "the refused component")
+        check(
+            await pad.generate_kcv(pin_key.name) == kcv_of(KeyAlgorithm.TDES, pin_key.clear),
+            "the PIN key changed",
+        )
+        # After initialize the first KEK comes from components again.
+        await _start_again(h, pad)
+        await load_kek(h, pad, kek.name)
+
+
+async def weak_keys_refused(h: PinPadHarness) -> None:
+    async with h.open() as pad:
+        await features_of(pad, "kek_components", "encrypted_keys")
+        tdes = KeyAlgorithm.TDES
+        first = make_key(tdes)
+        await _component(pad, "kek", first)
+        await expect_raises(
+            KeyInvalid, _component(pad, "kek", first), "the same component given twice"
+        )
+        half = make_key(tdes, 8)
+        for weak, what in ((bytes(16), "all zeros"), (half + half, "equal DES halves")):
+            await expect_raises(KeyInvalid, _component(pad, "kek", weak), f"a component of {what}")
+        # Three components that cancel out make an all-zero KEK.
+        second = make_key(tdes)
+        await _component(pad, "kek", second)
+        await _component(pad, "kek", xor_bytes(first, second))
+        await expect_raises(
+            KeyInvalid,
+            pad.activate_key("kek", kcv=kcv_of(tdes, bytes(16))),
+            "a combined KEK of all zeros",
+        )
+        await _start_again(h, pad)
+        kek, pin_key = await load_pin_key(h, pad)
+        value = make_key(tdes)
+        wrapped = crypto_primitives.encrypt_ecb(tdes, kek.clear, value)
+        await expect_raises(
+            InvalidData,
+            pad.import_key(
+                "short_kcv",
+                wrapped,
+                kek=kek.name,
+                usage=KeyUsage.PIN,
+                algorithm=tdes,
+                mode_of_use=ModeOfUse.ENCRYPT,
+                kcv=kcv_of(tdes, value)[:1],
+            ),
+            "a 1-byte check value",
+        )
+        # A name in use keeps its attributes; a key stronger than its KEK is refused.
+        await expect_raises(
+            DuplicateKey,
+            pad.import_key(
+                pin_key.name,
+                wrapped,
+                kek=kek.name,
+                usage=KeyUsage.KEK,
+                algorithm=tdes,
+                mode_of_use=ModeOfUse.BOTH,
+                kcv=kcv_of(tdes, value),
+            ),
+            "a K0 key under the name of a P0 key",
+        )
+        longer = make_key(tdes, 24)
+        await expect_raises(
+            UseViolation,
+            pad.import_key(
+                "longer",
+                crypto_primitives.encrypt_ecb(tdes, kek.clear, longer),
+                kek=kek.name,
+                usage=KeyUsage.PIN,
+                algorithm=tdes,
+                mode_of_use=ModeOfUse.ENCRYPT,
+                kcv=kcv_of(tdes, longer),
+            ),
+            "a 24-byte TDES key under a 16-byte KEK",
+        )
+        names = sorted(k.name for k in await pad.keys())
+        check(names == sorted([kek.name, pin_key.name]), f"refused keys left {names}")
+
+
+async def one_usage_per_key_value(h: PinPadHarness) -> None:
+    # The attack: the wrapped PIN key, captured, re-imported as a data key deciphers
+    # PIN blocks (or as a KEK, with a data key of the same value, wraps keys the host
+    # knows). A pad without data encryption offers no such oracle.
+    async with h.open() as pad:
+        features = await features_of(pad, *_PIN_KEYS, "encrypt")
+        kek, pin_key = await load_pin_key(h, pad)
+        tdes = KeyAlgorithm.TDES
+        wrapped = crypto_primitives.encrypt_ecb(tdes, kek.clear, pin_key.clear)
+        if "delete_key" in features:
+            await pad.delete_key(pin_key.name, timeout=h.patience)  # deleting frees nothing
+        for usage, mode in ((KeyUsage.DATA, ModeOfUse.BOTH), (KeyUsage.KEK, ModeOfUse.BOTH)):
+            await expect_raises(
+                UseViolation,
+                pad.import_key(
+                    "twin",
+                    wrapped,
+                    kek=kek.name,
+                    usage=usage,
+                    algorithm=tdes,
+                    mode_of_use=mode,
+                    kcv=kcv_of(tdes, pin_key.clear),
+                ),
+                f"the PIN key's value loaded again as a {usage.value} key",
+            )
+        await expect_raises(KeyNotFound, pad.key_detail("twin"), "the refused twin")
+        # With its own attributes it loads again.
+        await load_key(
+            h, pad, kek, "pin_again", KeyUsage.PIN, ModeOfUse.ENCRYPT, clear=pin_key.clear
         )
 
 
@@ -834,6 +977,22 @@ PIN_PAD_CASES: tuple[PinPadCase, ...] = (
         "pin_pad.pin_key_wrong_kcv",
         "a key with a wrong KCV, or under another KEK, is refused and nothing is loaded",
         pin_key_wrong_kcv,
+    ),
+    ContractCase(
+        "pin_pad.components_first_kek_only",
+        "clear components build the first KEK only: refused once a KEK is loaded",
+        components_first_kek_only,
+    ),
+    ContractCase(
+        "pin_pad.weak_keys",
+        "repeated, all-zero and single-DES components, a zero KEK, a short KCV, a name "
+        "reused with other attributes and a key stronger than its KEK are refused",
+        weak_keys_refused,
+    ),
+    ContractCase(
+        "pin_pad.key_separation",
+        "a key value keeps its first usage: a wrapped PIN key loads as no data key or KEK",
+        one_usage_per_key_value,
     ),
     ContractCase(
         "pin_pad.pin_entry_iso0",
