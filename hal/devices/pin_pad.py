@@ -148,6 +148,23 @@ class PinPad(Device[PinPadStatus, PinPadCapabilities]):
     Keys are named (1-64 letters, digits, ``_.-``). A key's usage is enforced: a MAC
     key makes no PIN block and a PIN key encrypts no data (`UseViolation`, with an
     `IllegalKeyAccess` event).
+
+    Key separation (``docs/pinpad.md``, "Key separation rules"), on every pad:
+
+    - clear components build the *first* key-encryption key only: while a ``K0`` or
+      ``K1`` key is loaded none is taken (`UseViolation`); a later KEK arrives
+      enciphered under the first, or the pad is initialized first;
+    - no component identical to one already given for the name, no key or component of
+      all zeros, no TDES key with single-DES strength (``K1 == K2``; ``K2 == K3`` or
+      ``K1 == K3`` for 24 bytes), DES parity bits ignored (`KeyInvalid`);
+    - a name in use is replaced only by a key of the same usage, algorithm and mode of
+      use (`DuplicateKey`: delete it first);
+    - a key value keeps the usage, algorithm and mode of use it was first loaded with
+      until `initialize`, even after it is deleted, and is never its own KEK
+      (`UseViolation`; on pads whose device can tell, the simulated one among them);
+    - no key is stronger than the KEK or key block protection key protecting it:
+      TDES-16 < TDES-24 < AES-128 = SM4 < AES-192 < AES-256 (`UseViolation`);
+    - a key check value is at least 3 bytes (`InvalidData`).
     """
 
     interface = "PinPad"
@@ -278,15 +295,22 @@ class PinPad(Device[PinPadStatus, PinPadCapabilities]):
     ) -> KeyDetail:
         """Load one clear component of a key under dual control (the first KEK).
 
-        Each custodian loads their component with its check value; the key is built
-        (XOR of the components) by `activate_key`. A component's KCV is checked before
-        it is kept. The first component fixes usage, algorithm and mode of use.
+        Each custodian loads their component with its check value (3 bytes at least);
+        the key is built (XOR of the components) by `activate_key`. A component's KCV is
+        checked before it is kept. The first component fixes usage, algorithm and mode
+        of use. Components are taken only while no key-encryption key (``K0`` or
+        ``K1``) is loaded: they build the first KEK; later ones arrive enciphered under
+        it (`import_key`), or the pad is initialized first.
 
         Raises:
             KcvMismatch: the component's check value is wrong (it is not kept).
             InvalidKeyLength: not a length ``algorithm`` has, or not the first's.
             InvalidData: a usage a clear component may not have (only key-encryption
-                keys arrive in the clear), or a name already holding a loaded key.
+                keys arrive in the clear), a name already holding a loaded key, or a
+                check value under 3 bytes.
+            UseViolation: a key-encryption key is loaded already.
+            KeyInvalid: a component of all zeros, one with equal DES halves, or one
+                identical to a component already given for ``name``.
         """
 
     @abstractmethod
@@ -300,6 +324,10 @@ class PinPad(Device[PinPadStatus, PinPadCapabilities]):
             KeyNoValue: fewer than ``min_components`` components.
             KcvMismatch: the combined key's check value is wrong; the components are
                 discarded and loading starts again.
+            UseViolation: a key-encryption key was loaded meanwhile.
+            KeyInvalid: the combined key is all zeros (its check value is the zero
+                key's) or, where the device can tell, has equal DES halves.
+            InvalidData: a check value under 3 bytes.
         """
 
     @abstractmethod
@@ -318,15 +346,21 @@ class PinPad(Device[PinPadStatus, PinPadCapabilities]):
     ) -> KeyDetail:
         """Load a key enciphered (ECB) under the key-encryption key ``kek``.
 
-        The deciphered key's check value must equal ``kcv``. An initial DUKPT key
-        (``B1``) comes with its initial ``ksn`` (10 bytes TDES, 12 bytes AES). A key
-        loaded under a name already in use replaces it.
+        The deciphered key's check value must equal ``kcv`` (3 bytes at least). An
+        initial DUKPT key (``B1``) comes with its initial ``ksn`` (10 bytes TDES, 12
+        bytes AES). A key loaded under a name already in use replaces it if it has the
+        same usage, algorithm and mode of use.
 
         Raises:
             KeyNotFound: ``kek`` is not loaded.
-            UseViolation: ``kek`` is not a key-encryption key.
+            UseViolation: ``kek`` is not a key-encryption key; the key is stronger than
+                ``kek``, equal to it, or its value was loaded before with other
+                attributes (key separation).
+            DuplicateKey: ``name`` holds a key of another usage, algorithm or mode.
+            KeyInvalid: the key is all zeros or a TDES key with equal halves.
             KcvMismatch: the check value is wrong; nothing is loaded.
-            InvalidKeyLength, InvalidData: a bad length, usage or mode of use.
+            InvalidKeyLength, InvalidData: a bad length, usage, mode of use or a check
+                value under 3 bytes.
         """
 
     @abstractmethod
@@ -341,7 +375,11 @@ class PinPad(Device[PinPadStatus, PinPadCapabilities]):
 
         Raises:
             KeyNotFound: ``kbpk`` is not loaded.
-            UseViolation: ``kbpk`` is not a key block protection key.
+            UseViolation: ``kbpk`` is not a key block protection key; the key is
+                stronger than ``kbpk``, equal to it, or its value was loaded before with
+                other attributes (key separation).
+            DuplicateKey: ``name`` holds a key of another usage, algorithm or mode.
+            KeyInvalid: the key is all zeros or a TDES key with equal halves.
             InvalidData: a malformed block, or one whose MAC does not verify.
             FormatNotSupported: a block version or usage the pad does not take.
         """
@@ -384,7 +422,10 @@ class PinPad(Device[PinPadStatus, PinPadCapabilities]):
 
     @abstractmethod
     async def initialize(self, *, timeout: float | None = None) -> None:
-        """Erase every key (zeroize); emits `Initialized`. No key works afterwards."""
+        """Erase every key (zeroize); emits `Initialized`. No key works afterwards.
+
+        The pad then takes clear components for a first KEK again, and forgets which
+        usage each key value had (key separation starts afresh)."""
 
     # --- crypto -----------------------------------------------------------------------
 
