@@ -489,6 +489,10 @@ class SecureElement:
         with _crypto(f"key {name!r}: deciphering under {kek!r}"):
             clear = bytearray(prim.decrypt_ecb(wrapper.algorithm, wrapper.secret(), bytes(value)))
         try:
+            length = self._unpadded_length(attributes.algorithm, clear, size, kcv)
+            if length != len(clear):  # a key shorter than whole blocks of the KEK's cipher
+                padded, clear = clear, bytearray(clear[:length])
+                _wipe(padded)
             self._check_length(name, attributes, clear)
             self._check_strength(name, attributes, len(clear), wrapper)
             with _crypto(f"key {name!r}"):
@@ -695,6 +699,24 @@ class SecureElement:
         if not key.loaded:
             raise KeyNoValue(f"key {name!r} has components only; activate it first")
         return key
+
+    @staticmethod
+    def _unpadded_length(algorithm: KeyAlgorithm, clear: bytearray, block: int, kcv: bytes) -> int:
+        """The key's length in ``clear``, deciphered whole blocks of its KEK's cipher.
+
+        A TDES-24 key under an AES KEK fills 32 bytes, as do AES-192 and AES-256 keys:
+        of the lengths that pad to ``len(clear)``, the one whose check value is ``kcv``
+        (the longest if none is; the check that follows then refuses it).
+        """
+        size = len(clear)
+        lengths = [n for n in prim.KEY_LENGTHS[algorithm] if -(-n // block) * block == size]
+        if len(lengths) <= 1:
+            return lengths[0] if lengths else size
+        for length in sorted(lengths, reverse=True):
+            with contextlib.suppress(HalError):
+                verify_kcv(algorithm, bytes(clear[:length]), bytes(kcv))
+                return length
+        return size
 
     def _discard(self, name: str) -> None:
         key = self._keys.pop(name, None)

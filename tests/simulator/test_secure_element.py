@@ -846,6 +846,17 @@ def test_no_key_is_stronger_than_its_kek(se: SecureElement, aes_se: SecureElemen
     assert set(se.details()) == {"kek", "kbpk"}
     # Equal or weaker is fine: AES-256 protects anything; SM4 ranks with AES-128.
     load_aes(aes_se, "aes128_kek", aes_256[:16], KeyUsage.KEK, mode=ModeOfUse.DECRYPT)
+    # A TDES-24 or AES-192 key fills two AES blocks (zero-padded): its KCV tells its length.
+    for value, algorithm in ((KEY_A + KEY_C[:8], TDES), (aes_256[8:], AES)):
+        aes_se.load_key(
+            f"padded_{algorithm.value}",
+            prim.encrypt_ecb(AES, AES_KEK, value + bytes(32 - len(value))),
+            "kek",
+            attrs(KeyUsage.DATA, algorithm, ModeOfUse.BOTH),
+            kcv(algorithm, value),
+        )
+        detail = aes_se.detail(f"padded_{algorithm.value}")
+        assert (detail.length, detail.kcv) == (24, kcv(algorithm, value))
     aes_se.load_key(
         "sm4",
         prim.encrypt_ecb(AES, aes_256[:16], KEY_B),
