@@ -634,10 +634,10 @@ class SecureElement:
         if entry.mode not in allowed:
             verb = "encrypt" if encrypt else "decrypt"
             raise UseViolation(f"key {key!r} (mode {entry.mode.value}) may not {verb}")
-        try:
-            mode = CipherMode(mode)
-        except ValueError:
-            raise ModeNotSupported(f"cipher mode {mode!r}: the pad offers ecb and cbc") from None
+        if not isinstance(mode, str) or mode not in {m.value for m in CipherMode}:
+            # Quotes nothing that came (it may be data passed by mistake).
+            raise ModeNotSupported("a cipher mode the pad does not offer: it offers ecb and cbc")
+        mode = CipherMode(mode)
         what = f"{'encrypting' if encrypt else 'decrypting'} under {key!r}"
         with _crypto(what):
             if mode is CipherMode.ECB:

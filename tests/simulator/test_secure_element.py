@@ -872,3 +872,23 @@ def test_no_key_is_stronger_than_its_kek(se: SecureElement, aes_se: SecureElemen
             attrs(KeyUsage.DATA, AES, ModeOfUse.BOTH),
             kcv(AES, aes_256[8:]),
         )
+
+
+def test_a_bad_name_or_cipher_mode_is_refused_without_quoting_it(se: SecureElement) -> None:
+    # A key's bytes passed by mistake as a name or a mode: no message quotes them and no
+    # exception context carries them.
+    load(se, "data", KEY_A, KeyUsage.DATA)
+    calls = [
+        lambda: se.load_key(KEY_A, under_kek(KEY_B), "kek", KEK_ATTRS, kcv(TDES, KEY_B)),  # type: ignore[arg-type]
+        lambda: se.load_key(KEY_A.hex() * 3, under_kek(KEY_B), "kek", KEK_ATTRS, b"abc"),
+        lambda: se.crypt("data", bytes(8), True, KEY_A, None),  # type: ignore[arg-type]
+        lambda: se.crypt("data", bytes(8), True, KEY_A.hex(), None),  # type: ignore[arg-type]
+    ]
+    for call in calls:
+        with pytest.raises(HalError) as caught:
+            call()
+        error = caught.value
+        assert error.__context__ is None
+        for text in (str(error), repr(error)):
+            assert KEY_A.hex() not in text.lower()
+            assert repr(KEY_A)[2:-1] not in text
