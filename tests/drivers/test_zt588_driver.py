@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 import hal
-from drivers.pin_pad.zt588 import KEYBOARD, ZT588_DRIVER, Zt588Driver, Zt588Options, _kcv_matches
+from drivers.pin_pad.zt588 import KEYBOARD, ZT588_DRIVER, Zt588Driver, Zt588Options
+from drivers.pin_pad.zt588_keys import _kcv_matches
 from hal.address import DeviceAddress
 from hal.device import DeviceState
 from hal.devices.pin_pad import (
