@@ -23,12 +23,14 @@ from hal.devices.pin_pad import (
     KeyState,
     KeyUsage,
 )
+from hal.devices.pin_pad_model import key_weakness
 from hal.errors import (
     HalError,
     HardwareError,
     InvalidData,
     InvalidKeyLength,
     KcvMismatch,
+    KeyInvalid,
     KeyNotFound,
     KeyNoValue,
     ModeNotSupported,
@@ -110,6 +112,11 @@ class Zt588KeyManagement(Zt588Core):
         _check_kcv_length(kcv)
         try:
             combined = bytes(held.value)
+            weakness = key_weakness(KeyAlgorithm.TDES, combined)
+            if weakness is not None:
+                # Sound components can still combine into a weak key; it never reaches
+                # the pad (the service cannot see the combined value: only we do).
+                raise KeyInvalid(f"{self.name}: the combined key {name!r} is refused: {weakness}")
             check = _des_check(combined)
             if not _kcv_matches(check, kcv):
                 raise KcvMismatch(f"{self.name}: the combined key {name!r} has another KCV")

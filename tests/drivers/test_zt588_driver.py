@@ -40,6 +40,7 @@ from hal.errors import (
     HalTimeout,
     InvalidData,
     KcvMismatch,
+    KeyInvalid,
     KeyNotFound,
     ModeNotSupported,
     SequenceError,
@@ -680,5 +681,35 @@ async def test_the_driver_itself_refuses_a_one_or_two_byte_kcv(tmp_path: Path) -
                 )
             assert len(sent_commands(emulator)) == sent  # refused before the pad
             assert set(await driver.key_details()) == {"kek"}
+        finally:
+            await driver.close()
+
+
+async def test_sound_components_combining_into_a_weak_kek_never_reach_the_pad(
+    tmp_path: Path,
+) -> None:
+    """Two components each sound can XOR into a key with equal halves (single-DES
+    strength): the driver, the only one that sees the combined value, refuses it."""
+    rig = PtyRig(tmp_path)
+    attributes = KeyAttributes(KeyUsage.KEK, TDES, ModeOfUse.ENCRYPT)
+    half = make_key(TDES)[:8]
+    weak = half + half
+    async with rig.wire() as emulator:
+        driver = Zt588Driver(
+            make_transport(DeviceAddress.parse(rig.address())), Zt588Options(reply_timeout=1)
+        )
+        await driver.open(_Listener())
+        try:
+            first = make_key(TDES)
+            second = xor_bytes(weak, first)
+            for component in (first, second):
+                await driver.load_component(
+                    "kek", component, attributes, compute_kcv(TDES, component)
+                )
+            sent = len(sent_commands(emulator))
+            with pytest.raises(KeyInvalid, match="single-DES strength"):
+                await driver.activate_key("kek", compute_kcv(TDES, weak))
+            assert len(sent_commands(emulator)) == sent  # nothing went to the pad
+            assert await driver.key_details() == {}
         finally:
             await driver.close()
