@@ -506,7 +506,7 @@ class PinPadService(DeviceService[PinPadStatus, PinPadCapabilities], PinPad):
         wanted = PIN_FORMAT_ALGORITHMS[data.format]
         if detail.algorithm is not wanted:
             raise FormatNotSupported(
-                f"a {data.format.value} PIN block is enciphered under {wanted.value}; "
+                f"{_a(data.format.value)} PIN block is enciphered under {wanted.value}; "
                 f"{key!r} is a {detail.algorithm.value} key"
             )
 
@@ -650,7 +650,7 @@ class PinPadService(DeviceService[PinPadStatus, PinPadCapabilities], PinPad):
             fits = {-(-n // block) * block for n in KEY_LENGTHS[attributes.algorithm]}
             if len(value) not in fits:
                 raise InvalidKeyLength(
-                    f"a {attributes.algorithm.value} key enciphered under the "
+                    f"{_a(attributes.algorithm.value)} key enciphered under the "
                     f"{wrapper.algorithm.value} key {kek!r} is "
                     f"{_numbers(fits)} bytes long; got {len(value)}"
                 )
@@ -882,7 +882,9 @@ class PinPadService(DeviceService[PinPadStatus, PinPadCapabilities], PinPad):
                     f"got {len(data)} bytes"
                 )
             if iv is not None and len(iv) != block:
-                raise InvalidData(f"a {detail.algorithm.value} IV is {block} bytes; got {len(iv)}")
+                raise InvalidData(
+                    f"{_a(detail.algorithm.value)} IV is {block} bytes; got {len(iv)}"
+                )
             return await self._backend.crypt(key, data, encrypt, cipher_mode, iv)
 
         args = f"key={key!r}, mode={cipher_mode.value}, data=<{len(data)} bytes>" + (
@@ -1048,7 +1050,7 @@ class PinPadService(DeviceService[PinPadStatus, PinPadCapabilities], PinPad):
         if least > protecting:
             self._refuse(
                 wrapper.name,
-                f"a {algorithm.value} key {name!r} is stronger than {wrapper.name!r} "
+                f"{_a(algorithm.value)} key {name!r} is stronger than {wrapper.name!r} "
                 f"({wrapper.algorithm.value}, {wrapper.length} bytes), which would protect it",
             )
 
@@ -1216,7 +1218,7 @@ def _check_customer_data(pin_format: PinFormat, customer_data: object) -> None:
     low, high = _PAN_LENGTHS.get(pin_format, (0, _PAN_MAX))
     if not low <= len(customer_data) <= high:
         raise InvalidData(
-            f"a {pin_format.value} PIN block needs a PAN of {low} to {high} digits; got "
+            f"{_a(pin_format.value)} PIN block needs a PAN of {low} to {high} digits; got "
             f"{len(customer_data)} digits"
         )
 
@@ -1250,3 +1252,8 @@ def _numbers(values: Iterable[int]) -> str:
 
 def _names(values: Iterable[str]) -> str:
     return ", ".join(sorted(values)) or "none"
+
+
+def _a(word: str) -> str:
+    """``word`` with its indefinite article (``an iso4``, ``a tdes``)."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
