@@ -2,7 +2,8 @@
 them the way a bank would (a first KEK from two clear components under dual control,
 later keys enciphered under it with their check value), and a customer typing a PIN.
 
-Internal to the conformance suite: `tellerhal.conformance.pin_pad` holds the cases.
+Internal to the conformance suite: `tellerhal.conformance.pin_pad` lists the cases
+(and holds the PIN entry ones), `pin_pad_keys` and `pin_pad_crypto` hold the others.
 
 Every key a case uses is made fresh by the case (random bytes), so the case can check
 what comes out of the pad with the ``protocols`` library alone: a PIN block is
@@ -26,13 +27,15 @@ from hal.devices.pin_pad import (
     KeyEvent,
     KeyUsage,
     ModeOfUse,
+    PinBlock,
     PinEntryResult,
     PinFormat,
     PinPad,
 )
 from hal.events import Event, Subscription
 from hal.stimulus import PinPadStimulus
-from protocols.crypto_primitives import encrypt_ecb, xor_bytes
+from protocols import pinblock
+from protocols.crypto_primitives import CryptoError, encrypt_ecb, xor_bytes
 from protocols.kcv import compute_kcv
 from tellerhal.conformance.framework import (
     ContractFailure,
@@ -45,13 +48,17 @@ __all__ = [
     "KEY_LENGTHS",
     "PAN",
     "PIN",
+    "PIN_KEY_FEATURES",
     "PIN_LONG",
     "BlockData",
     "LoadedKey",
     "PinPadHarness",
+    "block_data",
     "check_entry_events",
+    "check_pin",
     "enter_pin",
     "features_of",
+    "get_block",
     "kcv_of",
     "load_kek",
     "load_key",
@@ -59,7 +66,9 @@ __all__ = [
     "make_key",
     "need",
     "next_event",
+    "pin_block_of",
     "pin_keys",
+    "start_again",
 ]
 
 PinPadHarness = Harness[PinPad, PinPadStimulus]
@@ -273,3 +282,63 @@ def check_entry_events(events: Sequence[Event]) -> None:
         and (e.digit in DIGIT_KEYS or (e.completion in adding and e.digit is not None))
     ]
     check(not named, f"{len(named)} key events of a PIN entry named the key pressed")
+
+
+# --- PIN blocks of an entry ---------------------------------------------------------
+
+_FORMAT_NUMBER = {
+    PinFormat.ISO0: pinblock.PinBlockFormat.ISO_0,
+    PinFormat.ISO1: pinblock.PinBlockFormat.ISO_1,
+    PinFormat.ISO3: pinblock.PinBlockFormat.ISO_3,
+    PinFormat.ISO4: pinblock.PinBlockFormat.ISO_4,
+}
+
+PIN_KEY_FEATURES = ("pin", "kek_components", "encrypted_keys")
+
+
+def block_data(key: LoadedKey | str, format: PinFormat = PinFormat.ISO0) -> BlockData:
+    """The PIN block data of an entry: the PAN for every format but ISO-1."""
+    name = key if isinstance(key, str) else key.name
+    return BlockData(name, format, "" if format is PinFormat.ISO1 else PAN)
+
+
+async def get_block(h: PinPadHarness, pad: PinPad, data: BlockData) -> PinBlock:
+    return await pad.get_pin_block(
+        data.key, format=data.format, customer_data=data.pan, timeout=h.patience
+    )
+
+
+async def pin_block_of(
+    h: PinPadHarness, pad: PinPad, key: LoadedKey, format: PinFormat = PinFormat.ISO0
+) -> str:
+    """Ask for the PIN block of the last entry and decipher it with the case's own key."""
+    data = block_data(key, format)
+    pan = data.pan or None
+    block = await get_block(h, pad, data)
+    size = 16 if format is PinFormat.ISO4 else 8
+    check(len(block.block) == size, f"a {format.value} PIN block of {len(block.block)} bytes")
+    check(block.format == format, f"asked for {format.value}, got a {block.format.value} block")
+    check(block.ksn == b"", "a PIN block under a fixed key came with a KSN")
+    try:
+        return pinblock.decipher_pin_block(_FORMAT_NUMBER[format], key.clear, block.block, pan)
+    except CryptoError as exc:
+        raise ContractFailure(
+            f"the {format.value} PIN block does not decipher under the PIN key: {exc}"
+        ) from None
+
+
+def check_pin(recovered: str, typed: str, what: str) -> None:
+    # Never quote the PINs: only whether they match, and the lengths.
+    check(
+        recovered == typed,
+        f"{what}: the PIN block holds a {len(recovered)}-digit PIN that is not the "
+        f"{len(typed)}-digit PIN typed",
+    )
+
+
+async def start_again(h: PinPadHarness, pad: PinPad) -> None:
+    """Initialize so the next KEK may come as clear components (they build the first
+    KEK only); a pad that keeps keys fails here rather than at the next component."""
+    await pad.initialize(timeout=h.patience)
+    left = [k.name for k in await pad.keys(timeout=h.patience)]
+    check(not left, f"after initialize the pad still holds {left}")
