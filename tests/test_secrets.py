@@ -184,7 +184,7 @@ NOT_CARDHOLDER_DATA = {
     "simulator.profiles.EmvApplication": "AID, label, PDOL, AIP, AFL: the card's product",
     "simulator.profiles.ChipProfile": "ATRs and applications: the chip's product",
     "protocols.crt310_replies.CpuResetReply": "an ATR: the chip's product (repr hides it too)",
-    "hal.remote.interfaces.ChipPowerCompletion": "an ATR: the chip's product",
+    "hal.remote.interfaces_card_reader.ChipPowerCompletion": "an ATR: the chip's product",
     "hal.transports.pcsc_types.ReaderState": "an ATR: the chip's product (repr shows its length)",
     "hal.remote.codec.Codec": "a pair of functions: holds no data",
     "hal.remote.security.CurveServerKeys": "CURVE keys (repr hides the secret: tested below)",
@@ -193,7 +193,7 @@ NOT_CARDHOLDER_DATA = {
     # The PinPad over the remote: keys, data and MACs, no card data (each repr shows
     # lengths: tests/hal/remote/test_pin_pad_codec.py).
     **{
-        f"hal.remote.interfaces.{name}": "keys, data, MACs or KCVs; repr shows lengths"
+        f"hal.remote.interfaces_pin_pad.{name}": "keys, data, MACs or KCVs; repr shows lengths"
         for name in (
             "ImportKeyComponentPayload",
             "ActivateKeyPayload",
@@ -208,8 +208,8 @@ NOT_CARDHOLDER_DATA = {
             "RandomCompletion",
         )
     },
-    "protocols.zt588_control_commands.LoadScancodes": "the pad's key matrix",
-    "protocols.zt588_control_commands.Control": "a setting: mode, speed, lengths, mask character",
+    "protocols.zt588_commands.LoadScancodes": "the pad's key matrix",
+    "protocols.zt588_commands.Control": "a setting: mode, speed, lengths, mask character",
     "protocols.zt588_replies.KeyLoaded": "a key check value",
     "protocols.zt588_replies.Settings": "the pad's settings",
     "protocols.zt588_replies.UserInfo": "the pad's label, settings, model and versions",

@@ -8,15 +8,19 @@ encodes the result; the client does the reverse, so a remote caller gets the sam
 typed values as an in-process one.
 
 Names follow XFS4IoT where it has the command (``Common.Status``,
-``Common.Capabilities``, ``CardReader.Move``...). ``CardReader.GetRetainBin``,
-``CardReader.EmptyRetainBin``, ``CardReader.GetStacker`` and ``CardReader.LoadStacker``
-are ours (XFS4IoT spreads the same over ``Storage``). ``CardReader.Move`` carries the
-XFS4IoT ``from`` as ``from_unit`` (``null``: the card inside; ``"stacker"``: issue one).
+``Common.Capabilities``, ``CardReader.Move``...).
 
 Events travel by their ``xfs_name`` with the event's own fields as payload (the base
 fields ``device``, ``command_id`` and ``timestamp`` live in the header or are local).
 `StatusChanged` travels as the XFS4IoT delta: the changed fields of ``new`` only, plus
 ``old`` (the whole status before) so our client can rebuild both.
+
+This module holds the machinery and the session-level (``Common``) payloads; each
+interface's payloads and `InterfaceSpec` live in their own module
+(`hal.remote.interfaces_card_reader`: `CARD_READER`, `hal.remote.interfaces_pin_pad`:
+`PIN_PAD`) and are re-exported here, with `INTERFACES`, so every name is importable
+from this module. Those modules import the machinery from here: import them after it
+(``hal.remote`` does, through this module).
 """
 
 from __future__ import annotations
@@ -26,42 +30,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from hal.devices.card_reader import (
-    CardAction,
-    CardReaderCapabilities,
-    CardReaderStatus,
-    CardStacker,
-    ChipPowerAction,
-    InsertCard,
-    InvalidMediaEvent,
-    MediaDetected,
-    MediaInserted,
-    MediaRemoved,
-    MoveTarget,
-    ReadResult,
-    ResetAction,
-    RetainBin,
-    StorageError,
-    Track,
-)
-from hal.devices.pin_pad import (
-    CipherMode,
-    DataEntryResult,
-    EnterData,
-    IllegalKeyAccess,
-    Initialized,
-    KcvMethod,
-    KeyAlgorithm,
-    KeyDetail,
-    KeyEvent,
-    KeyUsage,
-    ModeOfUse,
-    PinBlock,
-    PinEntryResult,
-    PinFormat,
-    PinPadCapabilities,
-    PinPadStatus,
-)
 from hal.events import Event, StatusChanged
 from hal.remote.codec import Codec, WireValueError, dataclass_codec, field_codecs
 
@@ -73,12 +41,43 @@ __all__ = [
     "OPEN",
     "PIN_PAD",
     "STATUS",
+    "ActivateKeyPayload",
     "CancelPayload",
+    "ChipIOCompletion",
+    "ChipIOPayload",
+    "ChipPowerCompletion",
+    "ChipPowerPayload",
     "Command",
+    "CryptoDataCompletion",
+    "CryptoDataPayload",
+    "DataEntryPayload",
     "Empty",
+    "EmptyRetainBinPayload",
+    "GenerateKcvPayload",
+    "GenerateMacPayload",
+    "GenerateRandomPayload",
+    "GetPinBlockPayload",
+    "ImportKeyBlockPayload",
+    "ImportKeyComponentPayload",
+    "ImportKeyPayload",
     "InterfaceSpec",
+    "KcvCompletion",
+    "KeyListCompletion",
+    "KeyNamePayload",
+    "LoadStackerPayload",
+    "MacCompletion",
+    "MovePayload",
     "OpenCompletion",
+    "PinEntryPayload",
+    "RandomCompletion",
+    "ReadRawDataPayload",
+    "ResetPayload",
     "ServiceInfo",
+    "VerifyMacCompletion",
+    "VerifyMacPayload",
+    "WriteRawDataPayload",
+    "build_interface",
+    "size_only",
 ]
 
 # --- Common: session-level commands ------------------------------------------------------
@@ -285,13 +284,15 @@ def event_codec(cls: type[Event]) -> Codec[Any]:
     return dataclass_codec(cls, _BASE_FIELDS)
 
 
-def _interface(
+def build_interface(
     name: str,
     status: type[Any],
     capabilities: type[Any],
     commands: Iterable[Command],
     events: Iterable[type[Event]],
 ) -> InterfaceSpec:
+    """The spec of an interface: its commands plus ``Common.Status`` and
+    ``Common.Capabilities``, every payload's codec built (and checked) now."""
     common = (
         Command(STATUS, "status", completion=status, queued=False),
         Command(CAPABILITIES, "capabilities", completion=capabilities, queued=False),
@@ -304,502 +305,49 @@ def _interface(
     return InterfaceSpec(name, status, table, tuple(events))
 
 
-# --- CardReader --------------------------------------------------------------------------
-
-
-def _size(data: bytes) -> str:
-    # Track data, APDUs and R-APDUs are cardholder data: a repr shows their size only.
+def size_only(data: bytes) -> str:
+    """How a repr shows a byte value that may be secret: its size only."""
     return f"<{len(data)} bytes>"
 
 
-@dataclass(frozen=True)
-class ReadRawDataPayload:
-    """``CardReader.ReadRawData``: the sources to read."""
-
-    tracks: tuple[Track, ...]
-
-
-@dataclass(frozen=True, repr=False)
-class WriteRawDataPayload:
-    """``CardReader.WriteRawData``: the characters to write, per track (never printed)."""
-
-    data: Mapping[Track, bytes]
-
-    def __repr__(self) -> str:
-        tracks = ", ".join(f"{Track(t).value}={_size(v)}" for t, v in self.data.items())
-        return f"WriteRawDataPayload({tracks})"
-
-
-@dataclass(frozen=True)
-class MovePayload:
-    """``CardReader.Move``: where to, and from which storage unit (``None``: the card
-    inside)."""
-
-    to: MoveTarget
-    from_unit: str | None = None
-
-
-@dataclass(frozen=True)
-class ChipPowerPayload:
-    """``CardReader.ChipPower``."""
-
-    action: ChipPowerAction
-
-
-@dataclass(frozen=True)
-class ChipPowerCompletion:
-    """The ATR of a reset (``b""`` for off)."""
-
-    atr: bytes
-
-
-@dataclass(frozen=True, repr=False)
-class ChipIOPayload:
-    """``CardReader.ChipIO``: one command APDU (an offline PIN VERIFY: never printed)."""
-
-    apdu: bytes
-
-    def __repr__(self) -> str:
-        return f"ChipIOPayload(apdu={_size(self.apdu)})"
-
-
-@dataclass(frozen=True, repr=False)
-class ChipIOCompletion:
-    """The response APDU (a READ RECORD holds the PAN: never printed)."""
-
-    response: bytes
-
-    def __repr__(self) -> str:
-        return f"ChipIOCompletion(response={_size(self.response)})"
-
-
-@dataclass(frozen=True)
-class ResetPayload:
-    """``CardReader.Reset``."""
-
-    to: ResetAction
-
-
-@dataclass(frozen=True)
-class EmptyRetainBinPayload:
-    """``CardReader.EmptyRetainBin``: why (for the ledger)."""
-
-    reason: str
-
-
-@dataclass(frozen=True)
-class LoadStackerPayload:
-    """``CardReader.LoadStacker``: the cards counted into the stacker, and why."""
-
-    count: int
-    reason: str
-
-
-CARD_READER: Final = _interface(
-    "CardReader",
-    CardReaderStatus,
-    CardReaderCapabilities,
-    (
-        Command("CardReader.ReadRawData", "read_raw_data", ReadRawDataPayload, ReadResult),
-        Command("CardReader.WriteRawData", "write_raw_data", WriteRawDataPayload),
-        Command("CardReader.Move", "move", MovePayload),
-        Command("CardReader.ChipPower", "chip_power", ChipPowerPayload, ChipPowerCompletion, "atr"),
-        Command("CardReader.ChipIO", "chip_io", ChipIOPayload, ChipIOCompletion, "response"),
-        Command("CardReader.Reset", "reset", ResetPayload),
-        Command("CardReader.GetRetainBin", "retain_bin", completion=RetainBin, queued=False),
-        Command(
-            "CardReader.EmptyRetainBin", "empty_retain_bin", EmptyRetainBinPayload, queued=False
-        ),
-        Command("CardReader.GetStacker", "stacker", completion=CardStacker, queued=False),
-        Command("CardReader.LoadStacker", "load_stacker", LoadStackerPayload, queued=False),
-    ),
-    (
-        InsertCard,
-        MediaInserted,
-        InvalidMediaEvent,
-        MediaRemoved,
-        MediaDetected,
-        CardAction,
-        StorageError,
-    ),
-)
-
-
-# --- PinPad ------------------------------------------------------------------------------
+# --- the interfaces ----------------------------------------------------------------------
 #
-# XFS4IoT Keyboard, PinPad, KeyManagement and Crypto, served as one device. Every byte
-# value (key components, enciphered keys, TR-31 key blocks, data, MACs, PIN blocks,
-# KSNs, KCVs) travels as a blob, and so does the PAN given to GetPinBlock: none of it
-# is ever in a JSON frame, the frames people log, and the reprs below show lengths.
-# XFS4IoT loads a key component with ImportKey{constructing: true}; here a component is
-# KeyManagement.ImportKeyComponent and the combination KeyManagement.ActivateKey, one
-# command per method. KeyManagement.ListKeys is ours (XFS4IoT's GetKeyDetail without
-# a key name).
-
-
-def _ascii(data: bytes, what: str) -> None:
-    # The value is not named in the message: it is a PAN or a key block.
-    if not data.isascii():
-        raise ValueError(f"{what} must be ASCII text")
-
-
-@dataclass(frozen=True)
-class PinEntryPayload:
-    """``Keyboard.PinEntry``: the entry's rules (``activeKeys`` null: every key)."""
-
-    min_len: int
-    max_len: int
-    auto_end: bool
-    active_keys: tuple[str, ...] | None
-    terminate_keys: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class DataEntryPayload:
-    """``Keyboard.DataEntry``: a clear entry's rules."""
-
-    max_len: int
-    auto_end: bool
-    active_keys: tuple[str, ...] | None
-    terminate_keys: tuple[str, ...]
-
-
-@dataclass(frozen=True, repr=False)
-class GetPinBlockPayload:
-    """``PinPad.GetPinBlock`` and ``PinPad.SetPinBlockData``: the key, the format, and
-    the PAN (a blob of ASCII digits, never printed)."""
-
-    key: str
-    format: PinFormat
-    customer_data: bytes
-    padding: int
-
-    def __post_init__(self) -> None:
-        _ascii(self.customer_data, "customerData")
-
-    def __repr__(self) -> str:
-        return (
-            f"GetPinBlockPayload(key={self.key!r}, format={PinFormat(self.format).value!r}, "
-            f"customer_data={_size(self.customer_data)}, padding={self.padding})"
-        )
-
-
-def _pin_block_arguments(payload: GetPinBlockPayload) -> dict[str, Any]:
-    return {
-        "key": payload.key,
-        "format": payload.format,
-        "customer_data": payload.customer_data.decode("ascii"),
-        "padding": payload.padding,
-    }
-
-
-def _get_pin_block(payload: GetPinBlockPayload) -> tuple[str, dict[str, Any]]:
-    return "get_pin_block", _pin_block_arguments(payload)
-
-
-def _set_pin_block_data(payload: GetPinBlockPayload) -> tuple[str, dict[str, Any]]:
-    return "set_pin_block_data", _pin_block_arguments(payload)
-
-
-@dataclass(frozen=True, repr=False)
-class ImportKeyComponentPayload:
-    """``KeyManagement.ImportKeyComponent``: one clear component (never printed)."""
-
-    name: str
-    component: bytes
-    algorithm: KeyAlgorithm
-    kcv: bytes
-    usage: KeyUsage
-    mode_of_use: ModeOfUse
-
-    def __repr__(self) -> str:
-        return (
-            f"ImportKeyComponentPayload(name={self.name!r}, component={_size(self.component)}, "
-            f"algorithm={KeyAlgorithm(self.algorithm).value!r}, kcv={_size(self.kcv)}, "
-            f"usage={KeyUsage(self.usage).value!r}, "
-            f"mode_of_use={ModeOfUse(self.mode_of_use).value!r})"
-        )
-
-
-@dataclass(frozen=True, repr=False)
-class ActivateKeyPayload:
-    """``KeyManagement.ActivateKey``: combine the components of ``name``."""
-
-    name: str
-    kcv: bytes
-
-    def __repr__(self) -> str:
-        return f"ActivateKeyPayload(name={self.name!r}, kcv={_size(self.kcv)})"
-
-
-@dataclass(frozen=True, repr=False)
-class ImportKeyPayload:
-    """``KeyManagement.ImportKey``: a key enciphered under ``kek`` (never printed)."""
-
-    name: str
-    value: bytes
-    kek: str
-    usage: KeyUsage
-    algorithm: KeyAlgorithm
-    mode_of_use: ModeOfUse
-    kcv: bytes
-    ksn: bytes
-
-    def __repr__(self) -> str:
-        return (
-            f"ImportKeyPayload(name={self.name!r}, value={_size(self.value)}, "
-            f"kek={self.kek!r}, usage={KeyUsage(self.usage).value!r}, "
-            f"algorithm={KeyAlgorithm(self.algorithm).value!r}, "
-            f"mode_of_use={ModeOfUse(self.mode_of_use).value!r}, kcv={_size(self.kcv)}, "
-            f"ksn={_size(self.ksn)})"
-        )
-
-
-@dataclass(frozen=True, repr=False)
-class ImportKeyBlockPayload:
-    """``KeyManagement.ImportKeyBlock``: a TR-31 key block (ASCII, as a blob; never
-    printed) and the key block protection key."""
-
-    name: str
-    key_block: bytes
-    kbpk: str
-
-    def __post_init__(self) -> None:
-        _ascii(self.key_block, "keyBlock")
-
-    def __repr__(self) -> str:
-        return (
-            f"ImportKeyBlockPayload(name={self.name!r}, key_block={_size(self.key_block)}, "
-            f"kbpk={self.kbpk!r})"
-        )
-
-
-def _import_key_block(payload: ImportKeyBlockPayload) -> tuple[str, dict[str, Any]]:
-    return "import_key_block", {
-        "name": payload.name,
-        "key_block": payload.key_block.decode("ascii"),
-        "kbpk": payload.kbpk,
-    }
-
-
-@dataclass(frozen=True)
-class KeyNamePayload:
-    """``KeyManagement.DeleteKey`` and ``KeyManagement.GetKeyDetail``: the key's name."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class KeyListCompletion:
-    """``KeyManagement.ListKeys``: every key, sorted by name."""
-
-    keys: tuple[KeyDetail, ...]
-
-
-@dataclass(frozen=True)
-class GenerateKcvPayload:
-    """``KeyManagement.GenerateKCV``."""
-
-    name: str
-    method: KcvMethod
-
-
-@dataclass(frozen=True, repr=False)
-class KcvCompletion:
-    """The check value."""
-
-    kcv: bytes
-
-    def __repr__(self) -> str:
-        return f"KcvCompletion(kcv={_size(self.kcv)})"
-
-
-@dataclass(frozen=True, repr=False)
-class CryptoDataPayload:
-    """``Crypto.CryptoData``: encipher (``modeOfUse`` ``E``) or decipher (``D``) ``data``
-    under ``key`` with ``cryptoMethod`` (``ecb``, ``cbc``); data never printed."""
-
-    key: str
-    mode_of_use: ModeOfUse
-    crypto_method: CipherMode
-    data: bytes
-    iv: bytes | None
-
-    def __post_init__(self) -> None:
-        if self.mode_of_use not in (ModeOfUse.ENCRYPT, ModeOfUse.DECRYPT):
-            raise ValueError("modeOfUse is 'E' (encrypt) or 'D' (decrypt)")
-
-    def __repr__(self) -> str:
-        iv = "None" if self.iv is None else _size(self.iv)
-        return (
-            f"CryptoDataPayload(key={self.key!r}, "
-            f"mode_of_use={ModeOfUse(self.mode_of_use).value!r}, "
-            f"crypto_method={CipherMode(self.crypto_method).value!r}, "
-            f"data={_size(self.data)}, iv={iv})"
-        )
-
-
-def _crypto_data(payload: CryptoDataPayload) -> tuple[str, dict[str, Any]]:
-    method = "encrypt" if payload.mode_of_use == ModeOfUse.ENCRYPT else "decrypt"
-    return method, {
-        "key": payload.key,
-        "data": payload.data,
-        "mode": payload.crypto_method,
-        "iv": payload.iv,
-    }
-
-
-@dataclass(frozen=True, repr=False)
-class CryptoDataCompletion:
-    """The enciphered or deciphered data (never printed)."""
-
-    data: bytes
-
-    def __repr__(self) -> str:
-        return f"CryptoDataCompletion(data={_size(self.data)})"
-
-
-@dataclass(frozen=True, repr=False)
-class GenerateMacPayload:
-    """``Crypto.GenerateAuthentication``: the MAC of ``data`` under ``key`` (the key's
-    usage picks the algorithm; ``padding`` is the ISO/IEC 9797-1 method)."""
-
-    key: str
-    data: bytes
-    padding: int
-
-    def __repr__(self) -> str:
-        return (
-            f"GenerateMacPayload(key={self.key!r}, data={_size(self.data)}, padding={self.padding})"
-        )
-
-
-@dataclass(frozen=True, repr=False)
-class MacCompletion:
-    """The MAC."""
-
-    mac: bytes
-
-    def __repr__(self) -> str:
-        return f"MacCompletion(mac={_size(self.mac)})"
-
-
-@dataclass(frozen=True, repr=False)
-class VerifyMacPayload:
-    """``Crypto.VerifyAuthentication``: whether ``mac`` is the MAC of ``data``."""
-
-    key: str
-    data: bytes
-    mac: bytes
-    padding: int
-
-    def __repr__(self) -> str:
-        return (
-            f"VerifyMacPayload(key={self.key!r}, data={_size(self.data)}, "
-            f"mac={_size(self.mac)}, padding={self.padding})"
-        )
-
-
-@dataclass(frozen=True)
-class VerifyMacCompletion:
-    """Whether the MAC verified (XFS4IoT fails with ``macInvalid``; ours answers)."""
-
-    valid: bool
-
-
-@dataclass(frozen=True)
-class GenerateRandomPayload:
-    """``Crypto.GenerateRandom``: how many bytes."""
-
-    length: int
-
-
-@dataclass(frozen=True, repr=False)
-class RandomCompletion:
-    """The random bytes (they may become a nonce or a key: never printed)."""
-
-    data: bytes
-
-    def __repr__(self) -> str:
-        return f"RandomCompletion(data={_size(self.data)})"
-
-
-PIN_PAD: Final = _interface(
-    "PinPad",
-    PinPadStatus,
-    PinPadCapabilities,
-    (
-        Command("Keyboard.PinEntry", "pin_entry", PinEntryPayload, PinEntryResult),
-        Command("Keyboard.DataEntry", "data_entry", DataEntryPayload, DataEntryResult),
-        Command(
-            "PinPad.GetPinBlock",
-            "get_pin_block",
-            GetPinBlockPayload,
-            PinBlock,
-            route=_get_pin_block,
-        ),
-        Command(
-            "PinPad.SetPinBlockData",
-            "set_pin_block_data",
-            GetPinBlockPayload,
-            route=_set_pin_block_data,
-        ),
-        Command(
-            "KeyManagement.ImportKeyComponent",
-            "import_key_component",
-            ImportKeyComponentPayload,
-            KeyDetail,
-        ),
-        Command("KeyManagement.ActivateKey", "activate_key", ActivateKeyPayload, KeyDetail),
-        Command("KeyManagement.ImportKey", "import_key", ImportKeyPayload, KeyDetail),
-        Command(
-            "KeyManagement.ImportKeyBlock",
-            "import_key_block",
-            ImportKeyBlockPayload,
-            KeyDetail,
-            route=_import_key_block,
-        ),
-        Command("KeyManagement.DeleteKey", "delete_key", KeyNamePayload),
-        Command("KeyManagement.GetKeyDetail", "key_detail", KeyNamePayload, KeyDetail),
-        Command(
-            "KeyManagement.ListKeys", "keys", completion=KeyListCompletion, result_field="keys"
-        ),
-        Command(
-            "KeyManagement.GenerateKCV", "generate_kcv", GenerateKcvPayload, KcvCompletion, "kcv"
-        ),
-        Command("KeyManagement.Initialization", "initialize"),
-        Command(
-            "Crypto.CryptoData",
-            "encrypt",
-            CryptoDataPayload,
-            CryptoDataCompletion,
-            "data",
-            route=_crypto_data,
-        ),
-        Command(
-            "Crypto.GenerateAuthentication",
-            "generate_mac",
-            GenerateMacPayload,
-            MacCompletion,
-            "mac",
-        ),
-        Command(
-            "Crypto.VerifyAuthentication",
-            "verify_mac",
-            VerifyMacPayload,
-            VerifyMacCompletion,
-            "valid",
-        ),
-        Command(
-            "Crypto.GenerateRandom",
-            "generate_random",
-            GenerateRandomPayload,
-            RandomCompletion,
-            "data",
-        ),
-        Command("PinPad.Reset", "reset"),
-    ),
-    (EnterData, KeyEvent, IllegalKeyAccess, Initialized),
+# Re-exported from their modules, which import the machinery above (so they come last).
+
+from hal.remote.interfaces_card_reader import (  # noqa: E402
+    CARD_READER,
+    ChipIOCompletion,
+    ChipIOPayload,
+    ChipPowerCompletion,
+    ChipPowerPayload,
+    EmptyRetainBinPayload,
+    LoadStackerPayload,
+    MovePayload,
+    ReadRawDataPayload,
+    ResetPayload,
+    WriteRawDataPayload,
+)
+from hal.remote.interfaces_pin_pad import (  # noqa: E402
+    PIN_PAD,
+    ActivateKeyPayload,
+    CryptoDataCompletion,
+    CryptoDataPayload,
+    DataEntryPayload,
+    GenerateKcvPayload,
+    GenerateMacPayload,
+    GenerateRandomPayload,
+    GetPinBlockPayload,
+    ImportKeyBlockPayload,
+    ImportKeyComponentPayload,
+    ImportKeyPayload,
+    KcvCompletion,
+    KeyListCompletion,
+    KeyNamePayload,
+    MacCompletion,
+    PinEntryPayload,
+    RandomCompletion,
+    VerifyMacCompletion,
+    VerifyMacPayload,
 )
 
 #: Every interface the remote carries, by XFS4IoT name.
