@@ -208,8 +208,8 @@ NOT_CARDHOLDER_DATA = {
             "RandomCompletion",
         )
     },
-    "protocols.zt588_commands.LoadScancodes": "the pad's key matrix",
-    "protocols.zt588_commands.Control": "a setting: mode, speed, lengths, mask character",
+    "protocols.zt588_control_commands.LoadScancodes": "the pad's key matrix",
+    "protocols.zt588_control_commands.Control": "a setting: mode, speed, lengths, mask character",
     "protocols.zt588_replies.KeyLoaded": "a key check value",
     "protocols.zt588_replies.Settings": "the pad's settings",
     "protocols.zt588_replies.UserInfo": "the pad's label, settings, model and versions",
