@@ -58,6 +58,7 @@ __all__ = [
     "ModeNotSupported",
     "NoKeyRam",
     "NoMedia",
+    "NotDispensable",
     "Occupied",
     "ProtocolError",
     "ProtocolNotSupported",
@@ -65,6 +66,7 @@ __all__ = [
     "SecurityFail",
     "SequenceError",
     "ShutterFail",
+    "TooManyItems",
     "TooManyRequests",
     "TransportError",
     "UnknownCodeError",
@@ -110,6 +112,9 @@ class ErrorCode(StrEnum):
     KEY_NOT_SUPPORTED = "keyNotSupported"
     NO_TERMINATE_KEYS = "noTerminatekeys"
     MINIMUM_LENGTH = "minimumLength"
+    # CashDispenser
+    NOT_DISPENSABLE = "notDispensable"
+    TOO_MANY_ITEMS = "tooManyItems"
 
 
 class ConfigurationError(HalError, ValueError):
@@ -342,6 +347,18 @@ class KeyNotSupported(DeviceError):
     default_error_code = ErrorCode.KEY_NOT_SUPPORTED.value
 
 
+class NotDispensable(DeviceError):
+    """The amount cannot be made from the notes available (in the mix asked for)."""
+
+    default_error_code = ErrorCode.NOT_DISPENSABLE.value
+
+
+class TooManyItems(DeviceError):
+    """The amount needs more notes than one dispense may hold."""
+
+    default_error_code = ErrorCode.TOO_MANY_ITEMS.value
+
+
 _BY_ERROR_CODE: dict[str, type[DeviceError]] = {
     str(cls.default_error_code): cls
     for cls in (
@@ -371,6 +388,8 @@ _BY_ERROR_CODE: dict[str, type[DeviceError]] = {
         DukptOverflow,
         KeyInvalid,
         KeyNotSupported,
+        NotDispensable,
+        TooManyItems,
     )
 }
 
