@@ -342,6 +342,8 @@ class RawReply:
 
     def __post_init__(self) -> None:
         _code(self.model, self.op)
+        if self.model is not Model.LCDM4000 and self.op in _TYPED:
+            raise ValueError(f"the {self.op.value} reply has a typed layout")
         if ETX in self.data or len(self.data) >= MAX_BODY:
             raise ValueError(f"DATA is under {MAX_BODY} bytes, none 03h")
 
@@ -349,6 +351,9 @@ class RawReply:
         """DATA."""
         return self.data
 
+
+_TYPED = {Op.PURGE, Op.DISPENSE, Op.UPPER_DISPENSE, Op.LOWER_DISPENSE, Op.STATUS, Op.ROM_VERSION}
+"""The ops whose LCDM-1000/2000 replies have a typed layout (not `RawReply`)."""
 
 Reply = PurgeReply | DispenseReply | StatusReply | RomReply | RawReply
 
