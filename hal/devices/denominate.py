@@ -186,14 +186,48 @@ def _solve(
         return None
     taken = list(lows)
     for (value, _), extra in zip(groups, counts, strict=True):
-        members = [k for k, unit in enumerate(units) if unit.value == value]
-        for _ in range(extra):
-            k = max(
-                (k for k in members if taken[k] < highs[k]),
-                key=lambda k: (units[k].count - taken[k], -k),
-            )
-            taken[k] += 1
+        _fill(units, value, extra, taken, highs)
     return {unit.id: n for unit, n in zip(units, taken, strict=True) if n}
+
+
+def _fill(
+    units: Sequence[Cassette], value: int, extra: int, taken: list[int], highs: Sequence[int]
+) -> None:
+    """Add ``extra`` notes of ``value`` to ``taken``, each from the cassette of that value
+    with the most notes left (the lower index on a tie) that may still give one.
+
+    Done as water-filling rather than note by note: find the lowest level ``L`` such that
+    bringing every cassette down to ``L`` (as far as its limit lets it) takes at most
+    ``extra`` notes, then take the few notes left over from cassettes at ``L``, in order.
+    """
+    members = [k for k, unit in enumerate(units) if unit.value == value]
+    if not extra or not members:
+        return
+    left = {k: units[k].count - taken[k] for k in members}
+    spare = {k: highs[k] - taken[k] for k in members}
+
+    def takes(level: int) -> int:
+        return sum(min(spare[k], max(0, left[k] - level)) for k in members)
+
+    low, high = 0, max(left.values())
+    while low < high:
+        middle = (low + high) // 2
+        if takes(middle) <= extra:
+            high = middle
+        else:
+            low = middle + 1
+    rest = extra
+    at_level: list[int] = []
+    for k in members:
+        give = min(spare[k], max(0, left[k] - low))
+        taken[k] += give
+        rest -= give
+        if left[k] - give == low and give < spare[k]:
+            at_level.append(k)
+    for k in at_level[:rest]:
+        taken[k] += 1
+    if rest > len(at_level):
+        raise AssertionError("denomination spread more notes than the cassettes allow")
 
 
 def _total(result: dict[str, int]) -> int:
@@ -326,14 +360,9 @@ def _spread(
     units: Sequence[Cassette], values: Sequence[int], counts: Sequence[int]
 ) -> dict[str, int]:
     taken = [0] * len(units)
+    highs = [u.limit for u in units]
     for value, wanted in zip(values, counts, strict=True):
-        members = [k for k, u in enumerate(units) if u.value == value]
-        for _ in range(wanted):
-            k = max(
-                (k for k in members if taken[k] < units[k].limit),
-                key=lambda k: (units[k].count - taken[k], -k),
-            )
-            taken[k] += 1
+        _fill(units, value, wanted, taken, highs)
     return {unit.id: n for unit, n in zip(units, taken, strict=True) if n}
 
 

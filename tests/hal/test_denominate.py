@@ -318,3 +318,31 @@ def test_equal_emptying_against_brute_force(
     # Hence never less balanced than fewest_notes.
     fewest = as_vector(cassettes, fewest_notes(cassettes, amount, max_items=max_items))
     assert max_left(cassettes, counts) <= max_left(cassettes, fewest)
+
+
+def one_note_at_a_time(cassettes: list[Cassette], extra: int) -> dict[str, int]:
+    """The spreading rule written plainly: each note from the fullest (lowest index on a tie)."""
+    taken = [0] * len(cassettes)
+    for _ in range(extra):
+        k = max(
+            (k for k, c in enumerate(cassettes) if taken[k] < c.limit),
+            key=lambda k: (cassettes[k].count - taken[k], -k),
+        )
+        taken[k] += 1
+    return {c.id: n for c, n in zip(cassettes, taken, strict=True) if n}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 40), st.none() | st.integers(0, 40)), min_size=1, max_size=5),
+    st.data(),
+)
+def test_spreading_within_one_value(
+    stocks: list[tuple[int, int | None]], data: st.DataObject
+) -> None:
+    cassettes = [unit(f"u{i}", 20, count, limit) for i, (count, limit) in enumerate(stocks)]
+    room = sum(c.limit for c in cassettes)
+    if room == 0:
+        return
+    extra = data.draw(st.integers(1, room))
+    assert fewest_notes(cassettes, usd(20 * extra)) == one_note_at_a_time(cassettes, extra)
