@@ -166,14 +166,11 @@ def _min_notes(groups: Sequence[tuple[int, int]], target: int) -> list[int] | No
     return counts
 
 
-def _solve(
+def _fewest(
     units: Sequence[Cassette], lows: Sequence[int], highs: Sequence[int], target: int
-) -> dict[str, int] | None:
-    """Fewest-notes counts per cassette with ``lows[k] <= n_k <= highs[k]``, or ``None``.
-
-    The lows are taken first; the rest is solved per denomination and spread within one
-    denomination to the cassette with the most notes left, one note at a time.
-    """
+) -> tuple[int, list[tuple[int, int]], list[int]] | None:
+    """(total notes, (value, cap) groups, extra count per group) of the fewest-notes way
+    with ``lows[k] <= n_k <= highs[k]`` per cassette, or ``None``."""
     rest = target - sum(low * u.value for low, u in zip(lows, units, strict=True))
     if rest < 0 or any(low > high for low, high in zip(lows, highs, strict=True)):
         return None
@@ -184,6 +181,21 @@ def _solve(
     counts = _min_notes(groups, rest)
     if counts is None:
         return None
+    return sum(lows) + sum(counts), groups, counts
+
+
+def _solve(
+    units: Sequence[Cassette], lows: Sequence[int], highs: Sequence[int], target: int
+) -> dict[str, int] | None:
+    """Fewest-notes counts per cassette with ``lows[k] <= n_k <= highs[k]``, or ``None``.
+
+    The lows are taken first; the rest is solved per denomination, then spread within
+    one denomination to the cassettes with the most notes left (`_fill`).
+    """
+    plan = _fewest(units, lows, highs, target)
+    if plan is None:
+        return None
+    _, groups, counts = plan
     taken = list(lows)
     for (value, _), extra in zip(groups, counts, strict=True):
         _fill(units, value, extra, taken, highs)
@@ -202,6 +214,9 @@ def _fill(
     """
     members = [k for k, unit in enumerate(units) if unit.value == value]
     if not extra or not members:
+        return
+    if len(members) == 1:
+        taken[members[0]] += extra
         return
     left = {k: units[k].count - taken[k] for k in members}
     spare = {k: highs[k] - taken[k] for k in members}
@@ -265,27 +280,33 @@ def equal_emptying(
     limit = _check_max_items(max_items)
     highs = [u.limit for u in units]
 
-    def at(ceiling: int) -> dict[str, int] | None:
-        lows = [max(0, u.count - ceiling) for u in units]
-        return _solve(units, lows, highs, target)
+    def lows(ceiling: int) -> list[int]:
+        return [max(0, u.count - ceiling) for u in units]
+
+    def notes(ceiling: int) -> int | None:
+        plan = _fewest(units, lows(ceiling), highs, target)
+        return None if plan is None else plan[0]
 
     top = max((u.count for u in units), default=0)
-    loosest = at(top)
+    loosest = notes(top)
     if loosest is None:
         raise NotDispensable(f"{amount} cannot be made from the notes available")
-    if _total(loosest) > limit:
-        raise TooManyItems(f"{amount} needs {_total(loosest)} notes; at most {limit} allowed")
+    if loosest > limit:
+        raise TooManyItems(f"{amount} needs {loosest} notes; at most {limit} allowed")
     # The fewest notes under a ceiling never grow as the ceiling rises: search the lowest
     # ceiling that still has a way within max_items.
-    low, high, found = 0, top, loosest
+    low, high = 0, top
     while low < high:
         middle = (low + high) // 2
-        attempt = at(middle)
-        if attempt is not None and _total(attempt) <= limit:
-            high, found = middle, attempt
+        total = notes(middle)
+        if total is not None and total <= limit:
+            high = middle
         else:
             low = middle + 1
-    return found
+    result = _solve(units, lows(low), highs, target)
+    if result is None:  # pragma: no cover - the search found this ceiling feasible
+        raise AssertionError("equal_emptying lost its own solution")
+    return result
 
 
 @dataclass(frozen=True, slots=True)
