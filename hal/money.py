@@ -117,12 +117,20 @@ class Money:
             return cls(amount * 10**exponent, currency)
         if not amount.is_finite():
             raise InvalidData(f"amount must be finite, got {amount}")
-        scaled = amount.scaleb(exponent)
-        if scaled != scaled.to_integral_value():
-            raise InvalidData(
-                f"{currency} has {exponent} decimal places; {amount} has more (not rounded)"
-            )
-        return cls(int(scaled), currency)
+        # Exact integer arithmetic: Decimal.scaleb would round to the context precision.
+        sign, digits, places = amount.as_tuple()
+        assert isinstance(places, int)  # finite
+        whole = int("".join(map(str, digits)) or "0")
+        shift = places + exponent
+        if shift >= 0:
+            minor = whole * 10**shift
+        else:
+            minor, dropped = divmod(whole, 10**-shift)
+            if dropped:
+                raise InvalidData(
+                    f"{currency} has {exponent} decimal places; {amount} has more (not rounded)"
+                )
+        return cls(-minor if sign else minor, currency)
 
     @property
     def exponent(self) -> int:
@@ -132,7 +140,7 @@ class Money:
     @property
     def amount(self) -> Decimal:
         """The amount in major units, exact (``Decimal("12.34")``)."""
-        return Decimal(self.minor).scaleb(-self.exponent)
+        return Decimal(f"{self.minor}e-{self.exponent}")  # exact, whatever the context
 
     def _same(self, other: object, op: str) -> Money:
         if not isinstance(other, Money):

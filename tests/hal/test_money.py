@@ -66,6 +66,12 @@ def test_more_places_than_the_currency_is_refused_not_rounded() -> None:
     with pytest.raises(InvalidData, match="finite"):
         Money.of(Decimal("Infinity"), "USD")
     assert Money.of(Decimal("1.500"), "USD").minor == 150  # trailing zeros are exact
+    assert Money.of(Decimal("1E+3"), "USD").minor == 100000
+    big = Decimal("123456789012345678901234567890.12")  # more digits than the context
+    assert Money.of(big, "CNY").minor == 12345678901234567890123456789012
+    assert Money.of(big, "CNY").amount == big
+    with pytest.raises(InvalidData):
+        Money.of(Decimal("123456789012345678901234567890.125"), "CNY")
 
 
 @pytest.mark.parametrize("code", ["XYZ", "usd", "US", "USDD", "ＵＳＤ"])
@@ -114,7 +120,7 @@ def test_hashable_and_frozen() -> None:
 
 
 @given(
-    minor=st.integers(min_value=-(10**15), max_value=10**15),
+    minor=st.integers(min_value=-(10**40), max_value=10**40),
     currency=st.sampled_from(sorted(CURRENCY_EXPONENTS)),
 )
 def test_decimal_round_trip(minor: int, currency: str) -> None:
