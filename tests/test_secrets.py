@@ -181,6 +181,9 @@ def test_shipped_profiles_print_no_card_data() -> None:
 
 # Dataclasses with bytes (or card text) fields that hold no cardholder data.
 NOT_CARDHOLDER_DATA = {
+    "protocols.lcdm.Frame": "a cash dispenser frame: note counts, error codes, sensor bits",
+    "protocols.lcdm_commands.Command": "a cash dispenser command: counts and set-up bytes",
+    "protocols.lcdm_replies.RawReply": "a cash dispenser reply: counts, codes, sensor bits",
     "simulator.profiles.EmvApplication": "AID, label, PDOL, AIP, AFL: the card's product",
     "simulator.profiles.ChipProfile": "ATRs and applications: the chip's product",
     "protocols.crt310_replies.CpuResetReply": "an ATR: the chip's product (repr hides it too)",

@@ -33,11 +33,12 @@ from tellerhal.cli.decode.fields import (
     tlv_nodes,
     track_fields,
 )
+from tellerhal.cli.decode.lcdm import MODELS, decode_lcdm
 from tellerhal.cli.decode.zt588 import decode_zt588
 
 __all__ = ["PROTOCOLS", "register", "run"]
 
-PROTOCOLS = ("crt310", "crt591", "zt588", "track1", "track2", "track3", "tlv", "apdu")
+PROTOCOLS = ("crt310", "crt591", "zt588", "lcdm", "track1", "track2", "track3", "tlv", "apdu")
 
 DESCRIPTION = """\
 Decode captured bytes of a teller-machine protocol into JSON lines (one object per frame,
@@ -65,6 +66,10 @@ Protocols:
           from the pad); a capture may also be a line of a spy+ trace, which gives its
           own direction, and replies are read against the last command of the run.
           Keys, PIN blocks and authentication data are hidden and PANs masked.
+  lcdm    Puloon LCDM-1000/2000/4000 cash dispenser byte stream: frames and control
+          bytes (ACK/NAK); EOT frames are commands, SOH frames replies. --model picks
+          the layouts (default: ID 30h as LCDM-4000, ID 50h as LCDM-1000; give
+          --model 2000 for an LCDM-2000). Nothing to mask in cash frames.
   track1, track2, track3  ISO/IEC 7811/7813 magnetic tracks (LRC checked when present).
   tlv     EMV BER-TLV objects, nested objects decoded recursively.
   apdu    ISO/IEC 7816-4 command APDU; with --response a response APDU (data SW1 SW2),
@@ -85,6 +90,7 @@ example:
   tellerhal decode --from-device crt310 @capture.hex
   tellerhal decode crt591 "F2 00 00 03 43 31 30 03 B0 06"
   tellerhal decode zt588 "02 30 30 31 33 03 30 31"
+  tellerhal decode lcdm "04 50 02 45 31 30 03 11 06"
   tellerhal decode track2 ';4111111111111111=25121010000000000000?8'
 """
 
@@ -117,6 +123,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument(
         "--response", action="store_true", help="apdu: decode response APDUs (data SW1 SW2)"
+    )
+    parser.add_argument(
+        "--model", choices=MODELS, help="lcdm: the dispenser model (default: from the ID)"
     )
     parser.add_argument("--hex", action="store_true", help="track1/2/3: INPUT is hex")
     parser.add_argument(
@@ -225,6 +234,7 @@ DECODERS: dict[str, Callable[[bytes, argparse.Namespace], Iterator[Entry]]] = {
     "crt310": decode_crt310,
     "crt591": decode_crt591,
     "zt588": decode_zt588,
+    "lcdm": decode_lcdm,
     "track1": _decode_track(1),
     "track2": _decode_track(2),
     "track3": _decode_track(3),
