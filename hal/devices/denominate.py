@@ -276,9 +276,15 @@ def equal_emptying(
     maximum of ``count - taken`` over the cassettes of the currency; among the ways that
     reach it, this one has the fewest notes. Same errors as `fewest_notes`.
     """
-    units, target = _usable(cassettes, amount)
+    everything = list(cassettes)
+    units, target = _usable(everything, amount)
     limit = _check_max_items(max_items)
     highs = [u.limit for u in units]
+    # Cassettes of the currency that cannot give a note still count in the maximum left.
+    floor = max(
+        (u.count for u in everything if u.currency == amount.currency and u.limit == 0),
+        default=0,
+    )
 
     def lows(ceiling: int) -> list[int]:
         return [max(0, u.count - ceiling) for u in units]
@@ -287,7 +293,7 @@ def equal_emptying(
         plan = _fewest(units, lows(ceiling), highs, target)
         return None if plan is None else plan[0]
 
-    top = max((u.count for u in units), default=0)
+    top = max((u.count for u in units), default=floor)
     loosest = notes(top)
     if loosest is None:
         raise NotDispensable(f"{amount} cannot be made from the notes available")
@@ -295,7 +301,7 @@ def equal_emptying(
         raise TooManyItems(f"{amount} needs {loosest} notes; at most {limit} allowed")
     # The fewest notes under a ceiling never grow as the ceiling rises: search the lowest
     # ceiling that still has a way within max_items.
-    low, high = 0, top
+    low, high = min(floor, top), top
     while low < high:
         middle = (low + high) // 2
         total = notes(middle)

@@ -266,7 +266,12 @@ def machines(draw: st.DrawFn) -> tuple[list[Cassette], Money, int | None]:
         )
         for i, value in enumerate(values)
     ]
-    amount = Money(draw(st.integers(min_value=1, max_value=400)), "USD")
+    if draw(st.booleans()):
+        # Most random amounts cannot be made from a few notes; make half of them possible.
+        made = sum(c.value * draw(st.integers(0, c.limit)) for c in cassettes)
+        amount = Money(max(made, 1), "USD")
+    else:
+        amount = Money(draw(st.integers(min_value=1, max_value=400)), "USD")
     max_items = draw(st.none() | st.integers(min_value=0, max_value=12))
     return cassettes, amount, max_items
 
@@ -346,3 +351,11 @@ def test_spreading_within_one_value(
         return
     extra = data.draw(st.integers(1, room))
     assert fewest_notes(cassettes, usd(20 * extra)) == one_note_at_a_time(cassettes, extra)
+
+
+def test_equal_emptying_counts_cassettes_that_cannot_give() -> None:
+    # "s" may give nothing this dispense (limit 0) and keeps 10 notes whatever happens,
+    # so the maximum left is 10 anyway: no reason to take 5 twenties instead of one 100.
+    cassettes = [unit("s", 5, 10, limit=0), unit("h", 100, 8), unit("t", 20, 10)]
+    assert equal_emptying(cassettes, usd(100)) == {"h": 1}
+    assert equal_emptying(cassettes[1:], usd(100)) == {"t": 5}
