@@ -15,6 +15,9 @@ No length field: a frame ends at the first ETX after STX. That works because no 
 byte is ever 03h: the 1000/2000 send ASCII digits and codes 30h-4Fh, sensor bytes have
 bit 7 set, and the 4000 sends values + 20h.
 
+Hot path: ``parse_frame``, ``build_frame`` and the stream decoder use slices and
+``bcc_xor``; ``FRAME`` is the same layout in construct.
+
 The model is a parameter where layouts differ (`Model`); a frame's ID tells 4000 from
 1000/2000, but 1000 and 2000 share ID 50h and codes 44h-47h, 76h.
 
@@ -35,12 +38,18 @@ exactly is an assumption, marked [U] here and listed in docs/lcdm.md:
   the per-cassette quantity is 0..100 (error 2Ch says 100 is "too many").
 - [U] LCDM-4000 set commands (5Ah, 5Ch, 5Eh) carry DATA whose layout is not given:
   kept as raw bytes.
+- [U] the first status DATA byte (30h, unnamed) is kept as given (any 30h-7Fh).
+- [U] LCDM-2000 upper+lower counts are 0..60 each, not both 0; reply counts 0..99.
+- [U] LCDM-4000 error codes the reference gives as a group (22-24, 40-43, 50-56, 60-63)
+  each get a member with the group's meaning.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum, IntEnum
+
+from construct import Const, GreedyBytes, Int8ub, NullTerminated, OneOf, Struct
 
 from protocols.checksums import bcc_xor
 from protocols.creator_frames import BadFrame, BadFrameReason
@@ -49,6 +58,7 @@ from protocols.errors import ChecksumError, FramingError
 __all__ = [
     "EOT",
     "ETX",
+    "FRAME",
     "MAX_BODY",
     "SOH",
     "STX",
@@ -103,6 +113,18 @@ class Model(Enum):
 
 
 # ----------------------------------------------------------------------------- frames
+
+FRAME = Struct(
+    "start" / OneOf(Int8ub, [EOT, SOH]),
+    "frame_id" / Int8ub,
+    "stx" / Const(STX, Int8ub),
+    "cmd" / Int8ub,
+    "data" / NullTerminated(GreedyBytes, term=bytes((ETX,))),
+    "bcc" / Int8ub,
+).compile()
+"""The frame layout in construct (compiled): the declarative definition, checked against
+the fast path (`build_frame`, `parse_frame`) by the property tests. It does not check
+the BCC, the ID or the size limit."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from protocols.errors import ProtocolError
 from protocols.lcdm import (
     ETX,
+    FRAME,
     BadFrame,
     BadFrameReason,
     Control,
@@ -187,3 +188,27 @@ def test_any_single_changed_byte_is_refused(frame: bytes, data: st.DataObject) -
         raise AssertionError(f"accepted {changed.hex(' ')}")
     items = LcdmStreamDecoder().feed(changed)
     assert not any(isinstance(i, Frame) and i.to_bytes() == changed for i in items)
+
+
+@settings(max_examples=150)
+@given(frames)
+def test_construct_layout_equals_the_fast_path(raw: bytes) -> None:
+    frame = parse_frame(raw)
+    parsed = FRAME.parse(raw)
+    assert (parsed.start, parsed.frame_id, parsed.cmd) == (
+        frame.direction.value,
+        frame.frame_id,
+        frame.cmd,
+    )
+    assert parsed.data == frame.data
+    assert parsed.bcc == raw[-1]
+    built = FRAME.build(
+        {
+            "start": frame.direction.value,
+            "frame_id": frame.frame_id,
+            "cmd": frame.cmd,
+            "data": frame.data,
+            "bcc": raw[-1],
+        }
+    )
+    assert built == raw
