@@ -16,11 +16,13 @@ import asyncio
 import math
 import random
 import time
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
-from hal.errors import ConfigurationError
+from hal.errors import ConfigurationError, DeviceNotReady
+from hal.events import Notifier
 
-__all__ = ["SimClock", "seeded_random"]
+__all__ = ["SimClock", "reply_delay", "seeded_random"]
 
 
 class SimClock:
@@ -75,6 +77,38 @@ class SimClock:
 
     def __repr__(self) -> str:
         return f"SimClock(scale={self._scale!r})"
+
+
+async def reply_delay(
+    clock: SimClock,
+    seconds: float,
+    *,
+    name: str,
+    listener: Callable[[], object],
+    signal: Notifier,
+    opening: bool = False,
+) -> None:
+    """A model's slow reply: wait ``seconds`` simulated seconds, unless the model closes.
+
+    ``listener()`` is the model's listener now (``None`` when closed); ``signal`` is
+    notified when it changes. A call on a closed model (but the one opening it), or a
+    close while waiting, ends with `DeviceNotReady`, as a closed port would.
+    """
+    if not seconds:
+        return
+    current = listener()
+    if current is None and not opening:
+        raise DeviceNotReady(f"{name} is closed")
+    delay = asyncio.ensure_future(clock.sleep(seconds))
+    closed = asyncio.ensure_future(signal.wait_until(lambda: listener() is not current))
+    try:
+        await asyncio.wait({delay, closed}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in (delay, closed):
+            waiter.cancel()
+        await asyncio.gather(delay, closed, return_exceptions=True)
+    if not delay.done() or delay.cancelled():
+        raise DeviceNotReady(f"{name} was closed while it was answering")
 
 
 def seeded_random(seed: int, stream: str = "") -> random.Random:

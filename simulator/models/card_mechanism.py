@@ -59,7 +59,7 @@ from hal.devices.card_reader import (
 )
 from hal.errors import ConfigurationError, DeviceNotReady, SequenceError
 from hal.events import Event, Notifier
-from simulator.clock import SimClock, seeded_random
+from simulator.clock import SimClock, reply_delay, seeded_random
 from simulator.emv import EmvChip
 from simulator.profiles import CardProfile
 
@@ -418,25 +418,15 @@ class CardReaderMechanism:
             raise DeviceNotReady(f"{self.name} is powered off")
 
     async def _reply_delay(self, *, opening: bool = False) -> None:
-        """Wait out the reply delay; a close meanwhile, or a call on a closed model
-        (but the one opening it), ends with `DeviceNotReady`, as a closed port would."""
-        if not self._reply_delay_s:
-            return
-        listener = self._listener
-        if listener is None and not opening:
-            raise DeviceNotReady(f"{self.name} is closed")
-        delay = asyncio.ensure_future(self.clock.sleep(self._reply_delay_s))
-        closed = asyncio.ensure_future(
-            self._signal.wait_until(lambda: self._listener is not listener)
+        """Wait out the reply delay (`simulator.clock.reply_delay`)."""
+        await reply_delay(
+            self.clock,
+            self._reply_delay_s,
+            name=self.name,
+            listener=lambda: self._listener,
+            signal=self._signal,
+            opening=opening,
         )
-        try:
-            await asyncio.wait({delay, closed}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in (delay, closed):
-                waiter.cancel()
-            await asyncio.gather(delay, closed, return_exceptions=True)
-        if not delay.done() or delay.cancelled():
-            raise DeviceNotReady(f"{self.name} was closed while it was answering")
 
     def _detect_media(self) -> None:
         if self._card is not None and self._card.position in DETECTED:

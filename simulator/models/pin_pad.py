@@ -30,7 +30,6 @@ Nothing the model logs or prints carries a digit of the PIN or a byte of a key.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Mapping
 
@@ -58,7 +57,7 @@ from hal.devices.pin_pad import (
 from hal.devices.pin_pad_model import EncryptionState
 from hal.errors import DeviceNotReady, SequenceError
 from hal.events import Event, Notifier
-from simulator.clock import SimClock
+from simulator.clock import SimClock, reply_delay
 from simulator.models.secure_element import SecureElement
 
 __all__ = ["KEYBOARD", "PinPadModel"]
@@ -466,24 +465,15 @@ class PinPadModel:
         self._pin = bytearray()
 
     async def _reply_delay(self, *, opening: bool = False) -> None:
-        """Wait out the reply delay; a close meanwhile ends the call (`DeviceNotReady`)."""
-        if not self._reply_delay_s:
-            return
-        listener = self._listener
-        if listener is None and not opening:
-            raise DeviceNotReady(f"{self.name} is closed")
-        delay = asyncio.ensure_future(self.clock.sleep(self._reply_delay_s))
-        closed = asyncio.ensure_future(
-            self._signal.wait_until(lambda: self._listener is not listener)
+        """Wait out the reply delay (`simulator.clock.reply_delay`)."""
+        await reply_delay(
+            self.clock,
+            self._reply_delay_s,
+            name=self.name,
+            listener=lambda: self._listener,
+            signal=self._signal,
+            opening=opening,
         )
-        try:
-            await asyncio.wait({delay, closed}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in (delay, closed):
-                waiter.cancel()
-            await asyncio.gather(delay, closed, return_exceptions=True)
-        if not delay.done() or delay.cancelled():
-            raise DeviceNotReady(f"{self.name} was closed while it was answering")
 
     def _emit(self, event: Event) -> None:
         if self._listener is not None:
