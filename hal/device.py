@@ -35,6 +35,7 @@ __all__ = [
     "DeviceService",
     "DeviceState",
     "check_timeout",
+    "run_to_end",
 ]
 
 log = logging.getLogger(__name__)
@@ -156,6 +157,28 @@ def check_timeout(timeout: object, what: str) -> None:
             f"{what}: timeout must be a finite number of seconds >= 0, or None for no "
             f"limit; got {timeout}"
         )
+
+
+async def run_to_end(coro: Awaitable[T]) -> T:
+    """Await ``coro`` to its end even if the caller is cancelled meanwhile; a
+    cancellation that came meanwhile is raised once it has ended (delayed, never lost).
+
+    For what cannot stop halfway: a card being captured, a PIN pad being told to drop
+    the PIN it holds.
+    """
+    task = asyncio.ensure_future(coro)
+    cancelled = False
+    while True:
+        try:
+            result = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done():
+                raise
+            cancelled = True
+            continue
+        if cancelled:
+            raise asyncio.CancelledError()
+        return result
 
 
 class CommandQueue:
@@ -295,21 +318,9 @@ class CommandQueue:
         """Await ``coro`` to completion even if the caller is cancelled meanwhile.
 
         For device actions that cannot stop halfway (a card being captured): the caller's
-        cancellation is delivered once the action has finished.
+        cancellation is delivered once the action has finished (`run_to_end`).
         """
-        task = asyncio.ensure_future(coro)
-        cancelled = False
-        while True:
-            try:
-                result = await asyncio.shield(task)
-            except asyncio.CancelledError:
-                if task.done():
-                    raise
-                cancelled = True
-                continue
-            if cancelled:
-                raise asyncio.CancelledError()
-            return result
+        return await run_to_end(coro)
 
 
 class DeviceService(Device[StatusT, CapsT]):

@@ -80,13 +80,12 @@ import logging
 import math
 from dataclasses import dataclass
 
-from drivers.pin_pad.zt588_core import _shielded
 from drivers.pin_pad.zt588_entry import _FORMATS, KEYBOARD, Zt588Entry
 from drivers.pin_pad.zt588_keymap import _KEY_TYPES, _SLOTS, KeyMap
 from drivers.pin_pad.zt588_keys import Zt588KeyManagement
 from drivers.pin_pad.zt588_maskers import Zt588Masker
 from hal.address import DeviceAddress
-from hal.device import BackendListener, DeviceState
+from hal.device import BackendListener, DeviceState, run_to_end
 from hal.devices.pin_pad import CipherMode, KeyAlgorithm, PinPadCapabilities, PinPadStatus
 from hal.devices.pin_pad_service import PinPadService
 from hal.errors import ConfigurationError, HalError, UnsupportedOperation
@@ -191,7 +190,7 @@ class Zt588Driver(Zt588Entry, Zt588KeyManagement):
         self._block_data = None
         try:
             if owed:
-                await _shielded(self._reset_before_close())
+                await run_to_end(self._reset_before_close())
         finally:
             await self.link.close()
 

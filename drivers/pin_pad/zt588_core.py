@@ -4,8 +4,8 @@
 state (`_BlockData`, a PIN held, a reset owed), the device state and the listener, and
 does what every command needs: one exchange with the state following what the link saw
 (`Zt588Core._ask`), a control command (`Zt588Core._control`), the typed error for a
-refusal (`Zt588Core._refused`, `_ERRORS`), the status reported, the events. `_shielded`
-runs a clean-up to its end through a cancellation. The PIN entry
+refusal (`Zt588Core._refused`, `_ERRORS`), the status reported, the events (clean-ups that
+must finish through a cancellation use `hal.device.run_to_end`). The PIN entry
 (`drivers.pin_pad.zt588_entry`) and key management (`drivers.pin_pad.zt588_keys`) build
 on it; `drivers.pin_pad.zt588.Zt588Driver` joins them (its module header describes the
 driver).
@@ -13,9 +13,7 @@ driver).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -55,24 +53,6 @@ class _BlockData:
 
     def __repr__(self) -> str:
         return f"_BlockData({self.key!r}, {self.format.value}, <{len(self.customer_data)} digits>)"
-
-
-async def _shielded(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to its end even if the caller is cancelled meanwhile; a cancellation
-    that came meanwhile is raised once it has ended (it is delayed, never lost)."""
-    task = asyncio.ensure_future(coro)
-    cancelled = False
-    while True:
-        try:
-            result = await asyncio.shield(task)
-        except asyncio.CancelledError:
-            if task.done():
-                raise
-            cancelled = True
-            continue
-        if cancelled:
-            raise asyncio.CancelledError
-        return result
 
 
 class Zt588Core:

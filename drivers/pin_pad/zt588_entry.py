@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Coroutine
 from typing import Any
 
-from drivers.pin_pad.zt588_core import Zt588Core, _BlockData, _shielded, log
+from drivers.pin_pad.zt588_core import Zt588Core, _BlockData, log
 from drivers.pin_pad.zt588_keymap import _Slot
+from hal.device import run_to_end
 from hal.devices.pin_entry import EntryAction, EntryTracker
 from hal.devices.pin_pad import (
     DIGIT_KEYS,
@@ -139,7 +140,7 @@ class Zt588Entry(Zt588Core):
             await following
         except BaseException as exc:
             try:
-                await _shielded(self._end_entry(discard=discard))
+                await run_to_end(self._end_entry(discard=discard))
             except HalError as cleanup:
                 exc.add_note(f"ending the entry on the pad failed too: {cleanup.message}")
             raise
