@@ -114,20 +114,17 @@ async def control_call(
         raise ProtocolError(f"{endpoint} answered {name} with {exc}") from None
 
 
-class RemoteCardReaderControl(CardReaderStimulus):
-    """The hands and faults acting on a card reader of a ``tellerhal sim``.
-
-    Args:
-        endpoint: the simulator's control socket.
-        device: the reader's device name.
-        timeout: seconds to reach the simulator and get each acknowledge.
+class _RemoteDeviceControl:
+    """What acts on one device of a ``tellerhal sim`` over its control socket: the
+    endpoint, the device's name, the commands every simulated device takes (power
+    loss, slow replies).
 
     Raises:
         ConfigurationError: a bad endpoint.
         ValueError: a bad device name or timeout.
     """
 
-    def __init__(self, endpoint: str, device: str = "card_reader", *, timeout: float = 5.0) -> None:
+    def __init__(self, endpoint: str, device: str, *, timeout: float = 5.0) -> None:
         endpoint_scheme(endpoint)
         if not valid_device_name(device):
             raise ValueError(f"device name {device!r} is not a-z, 0-9, '_' or '-'")
@@ -141,6 +138,34 @@ class RemoteCardReaderControl(CardReaderStimulus):
         return await control_call(
             self.endpoint, name, payload, device=self.device, timeout=self._timeout, wait=wait
         )
+
+    async def power_loss(self, on: bool = True) -> None:
+        """Cut the device's power (``on=True``) or restore it (``on=False``)."""
+        await self._call("Control.PowerLoss", PowerLossPayload(on))
+
+    async def slow_replies(self, seconds: float) -> None:
+        """Delay every reply of the device by ``seconds`` simulated seconds (0: none)."""
+        await self._call("Control.SlowReplies", SlowRepliesPayload(seconds))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.endpoint!r}, {self.device!r})"
+
+
+class RemoteCardReaderControl(_RemoteDeviceControl, CardReaderStimulus):
+    """The hands and faults acting on a card reader of a ``tellerhal sim``.
+
+    Args:
+        endpoint: the simulator's control socket.
+        device: the reader's device name.
+        timeout: seconds to reach the simulator and get each acknowledge.
+
+    Raises:
+        ConfigurationError: a bad endpoint.
+        ValueError: a bad device name or timeout.
+    """
+
+    def __init__(self, endpoint: str, device: str = "card_reader", *, timeout: float = 5.0) -> None:
+        super().__init__(endpoint, device, timeout=timeout)
 
     # --- CardReaderStimulus ------------------------------------------------------------
 
@@ -186,14 +211,6 @@ class RemoteCardReaderControl(CardReaderStimulus):
         """An operator fills the card stacker so that it holds ``count`` cards."""
         await self._call("Control.LoadStacker", LoadStackerPayload(count))
 
-    async def power_loss(self, on: bool = True) -> None:
-        """Cut the reader's power (``on=True``) or restore it (``on=False``)."""
-        await self._call("Control.PowerLoss", PowerLossPayload(on))
-
-    async def slow_replies(self, seconds: float) -> None:
-        """Delay every reply of the reader by ``seconds`` simulated seconds (0: none)."""
-        await self._call("Control.SlowReplies", SlowRepliesPayload(seconds))
-
     async def empty_retain_bin(self) -> int:
         """An operator empties the retain bin; returns how many cards came out."""
         done = await self._call("Control.EmptyRetainBin")
@@ -217,11 +234,8 @@ class RemoteCardReaderControl(CardReaderStimulus):
         """
         await control_call(self.endpoint, "Control.Reset", timeout=self._timeout, wait=30.0)
 
-    def __repr__(self) -> str:
-        return f"RemoteCardReaderControl({self.endpoint!r}, {self.device!r})"
 
-
-class RemotePinPadControl(PinPadStimulus):
+class RemotePinPadControl(_RemoteDeviceControl, PinPadStimulus):
     """The customer's fingers (and fate) on a PIN pad of a ``tellerhal sim``.
 
     Args:
@@ -235,19 +249,7 @@ class RemotePinPadControl(PinPadStimulus):
     """
 
     def __init__(self, endpoint: str, device: str = "pin_pad", *, timeout: float = 5.0) -> None:
-        endpoint_scheme(endpoint)
-        if not valid_device_name(device):
-            raise ValueError(f"device name {device!r} is not a-z, 0-9, '_' or '-'")
-        if not timeout > 0:
-            raise ValueError(f"timeout must be > 0, got {timeout}")
-        self.endpoint = endpoint
-        self.device = device
-        self._timeout = timeout
-
-    async def _call(self, name: str, payload: Any = None, wait: float = 0.0) -> Any:
-        return await control_call(
-            self.endpoint, name, payload, device=self.device, timeout=self._timeout, wait=wait
-        )
+        super().__init__(endpoint, device, timeout=timeout)
 
     # --- PinPadStimulus ----------------------------------------------------------------
 
@@ -277,14 +279,3 @@ class RemotePinPadControl(PinPadStimulus):
     async def wait_for_entry(self, timeout: float = 10.0) -> None:
         """Wait (``timeout`` real seconds) until an entry is under way (`HalTimeout`)."""
         await self._call("Control.WaitForEntry", WaitForEntryPayload(timeout), wait=timeout)
-
-    async def power_loss(self, on: bool = True) -> None:
-        """Cut the pad's power (``on=True``) or restore it (``on=False``)."""
-        await self._call("Control.PowerLoss", PowerLossPayload(on))
-
-    async def slow_replies(self, seconds: float) -> None:
-        """Delay every reply of the pad by ``seconds`` simulated seconds (0: none)."""
-        await self._call("Control.SlowReplies", SlowRepliesPayload(seconds))
-
-    def __repr__(self) -> str:
-        return f"RemotePinPadControl({self.endpoint!r}, {self.device!r})"
