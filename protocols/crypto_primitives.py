@@ -95,7 +95,11 @@ def check_key(algorithm: Algorithm, key: bytes) -> None:
 def tdes_expand(key: bytes) -> bytes:
     """A TDES key as the 24 bytes `cryptography` wants: K1 -> K1K1K1, K1K2 -> K1K2K1."""
     check_key(Algorithm.TDES, key)
-    key = bytes(key)
+    return _expand(bytes(key))
+
+
+def _expand(key: bytes) -> bytes:
+    """`tdes_expand` of a key already checked."""
     if len(key) == 8:
         return key * 3
     if len(key) == 16:
@@ -107,8 +111,7 @@ def _cipher_algorithm(algorithm: Algorithm, key: bytes) -> BlockCipherAlgorithm:
     algorithm = as_algorithm(algorithm)
     check_key(algorithm, key)
     if algorithm is Algorithm.TDES:
-        key = bytes(key)
-        return TripleDES(key * 3 if len(key) == 8 else key + key[:8] if len(key) == 16 else key)
+        return TripleDES(_expand(bytes(key)))
     if algorithm is Algorithm.AES:
         return algorithms.AES(bytes(key))
     return algorithms.SM4(bytes(key))
