@@ -133,13 +133,7 @@ class RemotePinPad(RemoteDevice[PinPadStatus, PinPadCapabilities], PinPad):
         padding: int = 0x0F,
         timeout: float | None = None,
     ) -> PinBlock:
-        # The PAN travels as a blob; a str that is not ASCII cannot be a PAN.
-        payload = GetPinBlockPayload(
-            key,
-            PinFormat(format),
-            customer_data.encode("ascii", errors="replace"),
-            padding,
-        )
+        payload = _pin_block_payload(key, format, customer_data, padding)
         result: PinBlock = await self._call("PinPad.GetPinBlock", payload, timeout)
         return result
 
@@ -152,12 +146,7 @@ class RemotePinPad(RemoteDevice[PinPadStatus, PinPadCapabilities], PinPad):
         padding: int = 0x0F,
         timeout: float | None = None,
     ) -> None:
-        payload = GetPinBlockPayload(
-            key,
-            PinFormat(format),
-            customer_data.encode("ascii", errors="replace"),
-            padding,
-        )
+        payload = _pin_block_payload(key, format, customer_data, padding)
         await self._call("PinPad.SetPinBlockData", payload, timeout)
 
     # --- key management ---------------------------------------------------------------
@@ -328,3 +317,13 @@ class RemotePinPad(RemoteDevice[PinPadStatus, PinPadCapabilities], PinPad):
 
     async def reset(self, *, timeout: float | None = None) -> None:
         await self._call("PinPad.Reset", Empty(), timeout)
+
+
+def _pin_block_payload(
+    key: str, format: PinFormat, customer_data: str, padding: int
+) -> GetPinBlockPayload:
+    """GetPinBlock's and SetPinBlockData's payload. The PAN travels as a blob; a str that
+    is not ASCII cannot be a PAN (its bytes are replaced, and the server refuses them)."""
+    return GetPinBlockPayload(
+        key, PinFormat(format), customer_data.encode("ascii", errors="replace"), padding
+    )
