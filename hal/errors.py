@@ -28,6 +28,7 @@ __all__ = [
     "AtrNotObtained",
     "CardTooLong",
     "CardTooShort",
+    "CashUnitError",
     "ChecksumError",
     "ChipPowerNotSupported",
     "Completion",
@@ -39,14 +40,17 @@ __all__ = [
     "DukptOverflow",
     "DuplicateKey",
     "ErrorCode",
+    "ExchangeActive",
     "FormatNotSupported",
     "FramingError",
     "HalError",
     "HalTimeout",
     "HardwareError",
+    "InvalidCurrency",
     "InvalidData",
     "InvalidKeyLength",
     "InvalidMedia",
+    "ItemsLeft",
     "KcvMismatch",
     "KeyInvalid",
     "KeyNoValue",
@@ -56,6 +60,8 @@ __all__ = [
     "MediaJam",
     "MediaRetained",
     "ModeNotSupported",
+    "NoExchangeActive",
+    "NoItems",
     "NoKeyRam",
     "NoMedia",
     "NotDispensable",
@@ -63,11 +69,14 @@ __all__ = [
     "ProtocolError",
     "ProtocolNotSupported",
     "RetainBinFull",
+    "SafeDoorOpen",
     "SecurityFail",
     "SequenceError",
     "ShutterFail",
+    "ShutterOpen",
     "TooManyItems",
     "TooManyRequests",
+    "TransactionActive",
     "TransportError",
     "UnknownCodeError",
     "UnsupportedOperation",
@@ -115,6 +124,15 @@ class ErrorCode(StrEnum):
     # CashDispenser
     NOT_DISPENSABLE = "notDispensable"
     TOO_MANY_ITEMS = "tooManyItems"
+    CASH_UNIT_ERROR = "cashUnitError"
+    EXCHANGE_ACTIVE = "exchangeActive"
+    NO_EXCHANGE_ACTIVE = "noExchangeActive"
+    TRANSACTION_ACTIVE = "transactionActive"
+    ITEMS_LEFT = "itemsLeft"
+    NO_ITEMS = "noItems"
+    SHUTTER_OPEN = "shutterOpen"
+    SAFE_DOOR_OPEN = "safeDoorOpen"
+    INVALID_CURRENCY = "invalidCurrency"
 
 
 class ConfigurationError(HalError, ValueError):
@@ -359,6 +377,60 @@ class TooManyItems(DeviceError):
     default_error_code = ErrorCode.TOO_MANY_ITEMS.value
 
 
+class CashUnitError(DeviceError):
+    """A cash unit cannot be used (missing, empty, inoperative, full)."""
+
+    default_error_code = ErrorCode.CASH_UNIT_ERROR.value
+
+
+class ExchangeActive(DeviceError):
+    """A replenishment (exchange) is under way: cash commands wait for its end."""
+
+    default_error_code = ErrorCode.EXCHANGE_ACTIVE.value
+
+
+class NoExchangeActive(DeviceError):
+    """The command needs an exchange under way, and none is."""
+
+    default_error_code = ErrorCode.NO_EXCHANGE_ACTIVE.value
+
+
+class TransactionActive(DeviceError):
+    """Notes of a transaction are still in the device (an exchange cannot start)."""
+
+    default_error_code = ErrorCode.TRANSACTION_ACTIVE.value
+
+
+class ItemsLeft(DeviceError):
+    """Notes of an earlier operation are still in the stacker or at the exit."""
+
+    default_error_code = ErrorCode.ITEMS_LEFT.value
+
+
+class NoItems(DeviceError):
+    """There are no notes to present, retract or reject."""
+
+    default_error_code = ErrorCode.NO_ITEMS.value
+
+
+class ShutterOpen(DeviceError):
+    """The shutter is open (or jammed open) and must be closed first."""
+
+    default_error_code = ErrorCode.SHUTTER_OPEN.value
+
+
+class SafeDoorOpen(DeviceError):
+    """The safe door is open: no cash moves."""
+
+    default_error_code = ErrorCode.SAFE_DOOR_OPEN.value
+
+
+class InvalidCurrency(DeviceError):
+    """No unit holds notes of the currency asked for."""
+
+    default_error_code = ErrorCode.INVALID_CURRENCY.value
+
+
 _BY_ERROR_CODE: dict[str, type[DeviceError]] = {
     str(cls.default_error_code): cls
     for cls in (
@@ -390,6 +462,15 @@ _BY_ERROR_CODE: dict[str, type[DeviceError]] = {
         KeyNotSupported,
         NotDispensable,
         TooManyItems,
+        CashUnitError,
+        ExchangeActive,
+        NoExchangeActive,
+        TransactionActive,
+        ItemsLeft,
+        NoItems,
+        ShutterOpen,
+        SafeDoorOpen,
+        InvalidCurrency,
     )
 }
 

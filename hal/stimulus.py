@@ -8,12 +8,12 @@ bench a person does it when prompted. The contract tests see only these methods.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from hal.errors import UnsupportedOperation
 
-__all__ = ["CardReaderStimulus", "CardSample", "PinPadStimulus"]
+__all__ = ["CardReaderStimulus", "CardSample", "CashDispenserStimulus", "PinPadStimulus"]
 
 
 @dataclass(frozen=True, repr=False)
@@ -100,3 +100,57 @@ class PinPadStimulus(ABC):
     @abstractmethod
     async def entry_active(self) -> bool:
         """Whether the pad is in an entry now (its keyboard accepting keys)."""
+
+
+class CashDispenserStimulus(ABC):
+    """What a customer, an operator or fate does to a cash dispenser.
+
+    On the simulator every method acts; on a bench a person is asked. `ground_truth`
+    is what only a simulator knows: where every note physically is.
+    """
+
+    @abstractmethod
+    async def take_notes(self, *, timeout: float = 10.0) -> int:
+        """The customer takes the notes at the exit (waits up to ``timeout`` for some).
+
+        Returns:
+            How many notes were taken.
+        """
+
+    @abstractmethod
+    async def notes_at_exit(self) -> int:
+        """How many notes are at the exit now."""
+
+    async def jam_next_dispense(self, after_notes: int = 1) -> None:
+        """The next dispense jams in the transport after ``after_notes`` notes.
+
+        Raises:
+            UnsupportedOperation: this stimulus cannot cause a jam.
+        """
+        raise UnsupportedOperation(f"{type(self).__name__} cannot cause a jam")
+
+    async def double_note_next_pick(self, unit: str) -> None:
+        """The next note picked from ``unit`` is a double note (rejected).
+
+        Raises:
+            UnsupportedOperation: this stimulus cannot cause one.
+        """
+        raise UnsupportedOperation(f"{type(self).__name__} cannot cause a double note")
+
+    async def clear_jam(self) -> None:
+        """An engineer clears a jam; the notes in the transport go to the reject unit."""
+        raise UnsupportedOperation(f"{type(self).__name__} cannot clear a jam")
+
+    async def replenish(self, unit: str, count: int) -> None:
+        """The operator fills ``unit`` so that it holds ``count`` notes (physically).
+
+        Raises:
+            UnsupportedOperation: this stimulus cannot (a bench asks a person).
+        """
+        raise UnsupportedOperation(f"{type(self).__name__} cannot replenish")
+
+    async def ground_truth(self) -> Mapping[str, int] | None:
+        """Where every note is: ``{unit id or position: notes}`` with the positions
+        ``stacker``, ``transport``, ``exit`` and ``customer``; ``None`` when this
+        stimulus cannot know (real hardware)."""
+        return None

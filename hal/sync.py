@@ -34,6 +34,7 @@ from hal.address import DeviceAddress
 from hal.config import Kiosk
 from hal.device import CapsT, Device, StatusT
 from hal.devices.card_reader import CardReader
+from hal.devices.cash_dispenser import CashDispenser
 from hal.devices.pin_pad import PinPad
 from hal.sync_base import (
     LOOP_THREAD_ERROR as LOOP_THREAD_ERROR,  # re-exported, as before the split
@@ -47,11 +48,13 @@ from hal.sync_base import (
     shutdown,
 )
 from hal.sync_card_reader import SyncCardReader
+from hal.sync_cash_dispenser import SyncCashDispenser
 from hal.sync_pin_pad import SyncPinPad
 
 __all__ = [
     "WRAPPERS",
     "SyncCardReader",
+    "SyncCashDispenser",
     "SyncDevice",
     "SyncKiosk",
     "SyncPinPad",
@@ -67,6 +70,7 @@ __all__ = [
 WRAPPERS: Mapping[type[Any], type[SyncDevice[Any, Any]]] = {
     CardReader: SyncCardReader,
     PinPad: SyncPinPad,
+    CashDispenser: SyncCashDispenser,
 }
 
 
@@ -74,6 +78,8 @@ WRAPPERS: Mapping[type[Any], type[SyncDevice[Any, Any]]] = {
 def wrap(device: CardReader) -> SyncCardReader: ...
 @overload
 def wrap(device: PinPad) -> SyncPinPad: ...
+@overload
+def wrap(device: CashDispenser) -> SyncCashDispenser: ...
 @overload
 def wrap(device: Device[StatusT, CapsT]) -> SyncDevice[StatusT, CapsT]: ...
 def wrap(device: Device[Any, Any]) -> SyncDevice[Any, Any]:
