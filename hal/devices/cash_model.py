@@ -22,6 +22,7 @@ from hal.errors import InvalidData
 from hal.money import Money
 
 __all__ = [
+    "CASH_FEATURES",
     "CUSTOMER",
     "EXIT",
     "POSITIONS",
@@ -411,6 +412,40 @@ class CashDispenserCapabilities:
     test_cash_units: bool = True
     knows_operations: bool = True
     dispense_to: str = STACKER
+
+    def features(self) -> frozenset[str]:
+        """The capability features the dispenser has, named as in `CASH_FEATURES`."""
+        has = {
+            "stacker": self.intermediate_stacker,
+            "present": self.dispense_to == STACKER,
+            "shutter": self.shutter,
+            "items_taken_sensor": self.items_taken_sensor,
+            "retract": bool(self.retract_areas),
+            "reject": self.reject,
+            "count": self.count,
+            "test_cash_units": self.test_cash_units,
+            "knows_operations": self.knows_operations,
+        }
+        return frozenset(name for name, present in has.items() if present)
+
+
+#: The CashDispenser capability features (see `CashDispenserCapabilities.features`):
+#: ``stacker`` (an intermediate stacker), ``present`` (notes wait for `present`),
+#: ``shutter``, ``items_taken_sensor``, ``retract``, ``reject``, ``count``,
+#: ``test_cash_units``, ``knows_operations`` (reconciles every interrupted operation).
+CASH_FEATURES: frozenset[str] = frozenset(
+    {
+        "stacker",
+        "present",
+        "shutter",
+        "items_taken_sensor",
+        "retract",
+        "reject",
+        "count",
+        "test_cash_units",
+        "knows_operations",
+    }
+)
 
 
 # --- the backend's reports ----------------------------------------------------------------
