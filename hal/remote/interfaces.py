@@ -18,9 +18,10 @@ fields ``device``, ``command_id`` and ``timestamp`` live in the header or are lo
 This module holds the machinery and the session-level (``Common``) payloads; each
 interface's payloads and `InterfaceSpec` live in their own module
 (`hal.remote.interfaces_card_reader`: `CARD_READER`, `hal.remote.interfaces_pin_pad`:
-`PIN_PAD`) and are re-exported here, with `INTERFACES`, so every name is importable
-from this module. Those modules import the machinery from here: import them after it
-(``hal.remote`` does, through this module).
+`PIN_PAD`, `hal.remote.interfaces_cash`: `CASH_DISPENSER`) and are re-exported here,
+with `INTERFACES`, so every name is importable from this module (the cash payloads
+from `hal.remote.interfaces_cash` itself). Those modules import the machinery from
+here: import them after it (``hal.remote`` does, through this module).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from hal.remote.codec import Codec, WireValueError, dataclass_codec, field_codec
 __all__ = [
     "CANCEL",
     "CARD_READER",
+    "CASH_DISPENSER",
     "CLOSE",
     "INTERFACES",
     "OPEN",
@@ -327,6 +329,7 @@ from hal.remote.interfaces_card_reader import (  # noqa: E402
     ResetPayload,
     WriteRawDataPayload,
 )
+from hal.remote.interfaces_cash import CASH_DISPENSER  # noqa: E402
 from hal.remote.interfaces_pin_pad import (  # noqa: E402
     PIN_PAD,
     ActivateKeyPayload,
@@ -354,4 +357,5 @@ from hal.remote.interfaces_pin_pad import (  # noqa: E402
 INTERFACES: Final[Mapping[str, InterfaceSpec]] = {
     CARD_READER.name: CARD_READER,
     PIN_PAD.name: PIN_PAD,
+    CASH_DISPENSER.name: CASH_DISPENSER,
 }
