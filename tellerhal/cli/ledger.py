@@ -4,7 +4,10 @@ For operators and support staff. The file is opened read-only: no owner lock, no
 migration, nothing written, so it can be read while the device process has it open.
 For each device (or each ``--device``) it prints the locations with their kind, item,
 capacity and derived counters, the movements still pending, the movements settled
-``unknown`` that no count has resolved yet, and the broken invariants; ``--history N``
+``unknown`` that no count has resolved yet, and the broken invariants; for a cash
+device also its cash units with their notes' value, what each position (stacker,
+transport, exit) holds by note, and the operations in flight by token
+(`tellerhal.cli.ledger_cash`); ``--history N``
 adds the last N movements with their outcome. ``--json`` prints one JSON object instead.
 
 Each view is its own read transaction. Pending movements are read first, so a movement
@@ -33,6 +36,7 @@ from hal.ledger import (
     Settlement,
     Violation,
 )
+from tellerhal.cli.ledger_cash import CashView, cash_view, is_cash_device, render_view, view_json
 
 __all__ = ["DeviceReport", "read_report", "register", "run"]
 
@@ -67,6 +71,8 @@ class DeviceReport:
         unknown: movements settled ``unknown`` and not yet resolved by a count.
         violations: broken invariants of its locations.
         history: its latest movements, newest first; ``None`` when not asked for.
+        cash: for a cash device (one with a cassette), its cash units, positions and
+            operations in flight (`tellerhal.cli.ledger_cash`); else ``None``.
     """
 
     device: str
@@ -76,6 +82,7 @@ class DeviceReport:
     unknown: list[Movement]
     violations: list[Violation]
     history: list[MovementRecord] | None
+    cash: CashView | None = None
 
     @property
     def needs_attention(self) -> bool:
@@ -141,15 +148,21 @@ def read_report(
         # Pending first: see the module docstring.
         pending = ledger.pending(device)
         counters = {c.location.name: c for c in ledger.counters(device)}
+        locations = ledger.locations(device)
+        unknown = ledger.unknown(device)
+        cash = None
+        if is_cash_device(locations):
+            cash = cash_view(ledger, device, locations, counters, pending, unknown)
         reports.append(
             DeviceReport(
                 device=device,
-                locations=ledger.locations(device),
+                locations=locations,
                 counters=counters,
                 pending=pending,
-                unknown=ledger.unknown(device),
+                unknown=unknown,
                 violations=ledger.check_invariants(device),
                 history=None if history is None else ledger.history(device, history),
+                cash=cash,
             )
         )
     return reports
@@ -232,6 +245,7 @@ def _device_json(report: DeviceReport) -> dict[str, Any]:
             for v in report.violations
         ],
         "history": None if report.history is None else [_record_json(r) for r in report.history],
+        "cash": None if report.cash is None else view_json(report.cash),
     }
 
 
@@ -320,6 +334,8 @@ def _render_device(report: DeviceReport) -> list[str]:
             row += [str(n) for n in (c.unknown_in, c.unknown_out, c.count)]
         rows.append(row)
     lines += _table(rows, "  ")
+    if report.cash is not None:
+        lines += render_view(report.cash, _text, _table)
     for title, movements in (("pending", report.pending), ("unknown", report.unknown)):
         lines.append(f"  {title} movements: {len(movements) or 'none'}")
         if movements:

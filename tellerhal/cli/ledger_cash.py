@@ -1,0 +1,310 @@
+"""The cash view of ``tellerhal ledger``: cash units, positions and notes in flight.
+
+A device is a cash device when the ledger has a cassette for it. For such a device the
+report adds:
+
+- its cash units (cassettes, reject and retain units) with the note's value, the
+  counters (initial, in, out, unknown, count) and the value of the notes counted;
+- its positions (``stacker``, ``transport``, ``exit``...) with what they hold by note,
+  found by replaying the movements settled ``done`` in settlement order: a move out of a
+  cassette carries the cassette's note; a position hands notes on first in, first out
+  (of the note named, when the movement names one). Notes the replay cannot name (a
+  position's count set by hand, a ``*`` move out of an empty position) are shown as
+  ``*``;
+- the operations still in flight: the pending movements grouped by their token (the
+  movement's ``command_id``), and the notes of movements settled ``unknown``.
+
+Nothing here changes the file; it reads what `tellerhal.cli.ledger` reads, plus the
+device's whole history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hal.errors import InvalidData
+from hal.ledger import ANY_ITEM, Counters, Ledger, Location, LocationKind, Movement, Outcome
+from hal.money import Money
+
+__all__ = ["CashUnitRow", "CashView", "PositionRow", "cash_view", "note_value"]
+
+#: Location kinds that are cash units (counted in the unit table).
+UNIT_KINDS = (LocationKind.CASSETTE, LocationKind.REJECT, LocationKind.RETAIN)
+
+#: How many movements the replay reads at most (the whole life of a device, in practice).
+HISTORY_LIMIT = 10_000_000
+
+
+def note_value(item: str) -> Money | None:
+    """The value of one note of ``item`` (``CNY:10000`` is 100.00 CNY); ``None`` for
+    ``*`` or an item that is not a note."""
+    currency, sep, value = item.partition(":")
+    if not sep or not value.isdigit():
+        return None
+    try:
+        return Money(int(value), currency)
+    except (InvalidData, TypeError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class CashUnitRow:
+    """One cash unit: its location, counters, note value and the value it holds."""
+
+    location: Location
+    counters: Counters
+
+    @property
+    def note(self) -> Money | None:
+        return note_value(self.location.item)
+
+    @property
+    def unknown(self) -> int:
+        return self.counters.unknown_in + self.counters.unknown_out
+
+    @property
+    def value(self) -> Money | None:
+        note = self.note
+        return None if note is None else note * self.counters.count
+
+
+@dataclass(frozen=True, slots=True)
+class PositionRow:
+    """One position: the ledger's count and what the replay says it holds, by note."""
+
+    name: str
+    count: int
+    holds: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class CashView:
+    """The cash part of one device's report.
+
+    Attributes:
+        units: the cash units, by name.
+        positions: the positions (their ledger count and notes held).
+        in_flight: pending movements by token (``None``: journalled without one),
+            oldest first.
+        unknown_notes: notes of movements settled ``unknown`` not yet resolved.
+    """
+
+    units: list[CashUnitRow]
+    positions: list[PositionRow]
+    in_flight: list[tuple[int | None, list[Movement]]]
+    unknown_notes: int
+
+
+def is_cash_device(locations: Iterable[Location]) -> bool:
+    """Whether a device's locations make it a cash device (it has a cassette)."""
+    return any(loc.kind is LocationKind.CASSETTE for loc in locations)
+
+
+def cash_view(
+    ledger: Ledger,
+    device: str,
+    locations: Sequence[Location],
+    counters: Mapping[str, Counters],
+    pending: Sequence[Movement],
+    unknown: Sequence[Movement],
+) -> CashView:
+    """Build the cash view of ``device`` from views already read, plus its history.
+
+    Raises:
+        LedgerError: the journal cannot be read.
+    """
+    units = [
+        CashUnitRow(loc, counters[loc.name])
+        for loc in locations
+        if loc.kind in UNIT_KINDS and loc.name in counters
+    ]
+    kinds = {loc.name: loc for loc in locations}
+    position_names = [loc.name for loc in locations if loc.kind is LocationKind.POSITION]
+    holds = _replay(ledger, device, kinds, position_names)
+    positions = []
+    for name in position_names:
+        count = counters[name].count if name in counters else 0
+        held = {item: n for item, n in holds.get(name, {}).items() if n}
+        named = sum(held.values())
+        if named != count:
+            # What the replay cannot name (or names too much of): shown, never hidden.
+            rest = count - named + held.pop(ANY_ITEM, 0)
+            if rest:
+                held[ANY_ITEM] = rest
+        positions.append(PositionRow(name, count, held))
+    groups: dict[int | None, list[Movement]] = {}
+    for movement in pending:
+        groups.setdefault(movement.command_id, []).append(movement)
+    return CashView(
+        units=units,
+        positions=positions,
+        in_flight=list(groups.items()),
+        unknown_notes=sum(m.count for m in unknown),
+    )
+
+
+def _replay(
+    ledger: Ledger, device: str, locations: Mapping[str, Location], positions: Sequence[str]
+) -> dict[str, dict[str, int]]:
+    """Each position's notes by item, from the movements settled ``done``."""
+    queues: dict[str, list[list[Any]]] = {name: [] for name in positions}
+    records = [
+        r
+        for r in ledger.history(device, HISTORY_LIMIT)
+        if r.settlement is not None and r.settlement.outcome is Outcome.DONE
+    ]
+    records.sort(key=lambda r: r.settlement.id if r.settlement is not None else 0)
+    for record in records:
+        movement, settlement = record.movement, record.settlement
+        assert settlement is not None
+        moved = movement.count if settlement.moved is None else settlement.moved
+        if moved <= 0:
+            continue
+        if movement.source in queues:
+            carried = _take(queues[movement.source], movement.item, moved)
+        else:
+            source = locations.get(movement.source)
+            item = movement.item
+            if item == ANY_ITEM and source is not None:
+                item = source.item
+            carried = [(item, moved)]
+        if movement.destination in queues:
+            queue = queues[movement.destination]
+            for item, n in carried:
+                if queue and queue[-1][0] == item:
+                    queue[-1][1] += n
+                else:
+                    queue.append([item, n])
+    result: dict[str, dict[str, int]] = {}
+    for name, queue in queues.items():
+        held: dict[str, int] = {}
+        for item, n in queue:
+            held[item] = held.get(item, 0) + n
+        result[name] = held
+    return result
+
+
+def _take(queue: list[list[Any]], item: str, count: int) -> list[tuple[str, int]]:
+    """Remove ``count`` notes (of ``item``, or any for ``*``) first in, first out."""
+    taken: list[tuple[str, int]] = []
+    left = count
+    for entry in queue:
+        if not left:
+            break
+        if item != ANY_ITEM and entry[0] != item:
+            continue
+        n = min(entry[1], left)
+        if n:
+            entry[1] -= n
+            left -= n
+            taken.append((entry[0], n))
+    queue[:] = [entry for entry in queue if entry[1]]
+    if left:
+        taken.append((item, left))  # more than the replay knew of: named as journalled
+    return taken
+
+
+def money_json(money: Money | None) -> dict[str, Any] | None:
+    """Money as ``{"minor": int, "currency": str}`` (never a float)."""
+    return None if money is None else {"minor": money.minor, "currency": money.currency}
+
+
+def view_json(view: CashView) -> dict[str, Any]:
+    """The cash view as JSON."""
+    return {
+        "units": [
+            {
+                "name": row.location.name,
+                "kind": row.location.kind.value,
+                "item": row.location.item,
+                "note": money_json(row.note),
+                "capacity": row.location.capacity,
+                "initial": row.counters.initial,
+                "in": row.counters.moved_in,
+                "out": row.counters.moved_out,
+                "unknown": row.unknown,
+                "count": row.counters.count,
+                "value": money_json(row.value),
+            }
+            for row in view.units
+        ],
+        "positions": [
+            {"name": p.name, "count": p.count, "holds": dict(p.holds)} for p in view.positions
+        ],
+        "in_flight": [
+            {
+                "token": token,
+                "movements": [m.id for m in movements],
+                "notes": sum(m.count for m in movements),
+            }
+            for token, movements in view.in_flight
+        ],
+        "unknown_notes": view.unknown_notes,
+    }
+
+
+def render_view(view: CashView, text: Any, table: Any) -> list[str]:
+    """The cash view as lines of the text report (``text`` and ``table`` are the report's
+    own escaping and table helpers)."""
+    lines = ["  cash units:"]
+    rows = [["UNIT", "KIND", "NOTE", "INITIAL", "IN", "OUT", "UNKNOWN", "COUNT", "VALUE"]]
+    for row in view.units:
+        c = row.counters
+        note, value = row.note, row.value
+        rows.append(
+            [
+                text(row.location.name),
+                row.location.kind.value,
+                "mixed" if note is None else str(note),
+                str(c.initial),
+                str(c.moved_in),
+                str(c.moved_out),
+                str(row.unknown),
+                str(c.count),
+                "-" if value is None else str(value),
+            ]
+        )
+    lines += table(rows, "    ")
+    totals = _totals(view.units)
+    if totals:
+        lines.append(f"    notes counted in cassettes: {', '.join(totals)}")
+    lines.append("  positions:")
+    rows = [["POSITION", "COUNT", "HOLDS"]]
+    for p in view.positions:
+        rows.append([text(p.name), str(p.count), _holds(p.holds, text)])
+    lines += table(rows, "    ")
+    if view.in_flight:
+        lines.append(f"  operations in flight: {len(view.in_flight)}")
+        for token, movements in view.in_flight:
+            moves = ", ".join(
+                f"{text(m.source)}->{text(m.destination)} {m.count} x {text(m.item)}"
+                for m in movements
+            )
+            lines.append(f"    token {'-' if token is None else token}: {moves}")
+    else:
+        lines.append("  operations in flight: none")
+    lines.append(f"  notes of unknown movements: {view.unknown_notes}")
+    return lines
+
+
+def _holds(holds: Mapping[str, int], text: Any) -> str:
+    if not holds:
+        return "-"
+    parts = []
+    for item, n in holds.items():
+        note = note_value(item)
+        parts.append(f"{n} x {'unnamed' if item == ANY_ITEM else note or text(item)}")
+    return ", ".join(parts)
+
+
+def _totals(units: Sequence[CashUnitRow]) -> list[str]:
+    by_currency: dict[str, Money] = {}
+    for row in units:
+        value = row.value
+        if value is None or row.location.kind is not LocationKind.CASSETTE:
+            continue
+        total = by_currency.get(value.currency)
+        by_currency[value.currency] = value if total is None else total + value
+    return [str(v) for v in by_currency.values()]
