@@ -57,8 +57,9 @@ class Codec(Generic[T]):
 
 
 def camel(name: str) -> str:
-    """``chip_power_actions`` -> ``chipPowerActions``."""
-    return re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), name)
+    """``chip_power_actions`` -> ``chipPowerActions``; a trailing ``_`` (a field named
+    after a keyword, ``in_``) is dropped: ``in``, as XFS4IoT spells it."""
+    return re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), name.rstrip("_") or name)
 
 
 _lock = threading.Lock()

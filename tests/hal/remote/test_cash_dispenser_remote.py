@@ -395,3 +395,36 @@ async def test_hal_open_gives_a_remote_cash_dispenser(rig: Rig) -> None:
         assert [u.id for u in units] == ["unit1", "unit2", "unit3", "reject", "retract"]
         assert units[0].info.value == 10000
         assert units[0].count == 50
+
+
+async def test_cash_units_travel_with_xfs4iot_names(rig: Rig) -> None:
+    async with FrameTap(rig.server.endpoint) as tap:
+        async with RemoteCashDispenser(tap.endpoint, timeout=2.0) as cash:
+            units = await cash.cash_units()
+        [completion] = [
+            m
+            for m in tap.messages
+            if m.header.get("name") == "Storage.GetStorage" and m.header["type"] == "completion"
+        ]
+    first = completion.payload["units"][0]
+    assert set(first) == {
+        "info",
+        "status",
+        "initial",
+        "count",
+        "out",
+        "in",
+        "replenishment",
+        "lowThreshold",
+        "highThreshold",
+    }
+    assert first["info"]["type"] == "cashOut"
+    assert first["info"]["value"] == 10000
+    assert first["in"] == {
+        "deposited": 0,
+        "retracted": 0,
+        "rejected": 0,
+        "transport": 0,
+        "unknown": 0,
+    }
+    assert units[0].in_.deposited == 0
