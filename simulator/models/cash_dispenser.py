@@ -1,0 +1,965 @@
+"""A simulated cash dispenser that knows where every note is: `CashDispenserModel`.
+
+The model implements `hal.devices.cash_dispenser.CashDispenserBackend` over a
+`simulator.models.cash_profiles.CashProfile` (its units, capabilities and timings). It
+is the machine, not the books: it keeps the *ground truth*, the notes physically in
+each cash unit and in each position (`STACKER`, `TRANSPORT`, `EXIT`, `CUSTOMER`), per
+item (``CNY:10000``), and reports every operation as a `MoveReport` of what really
+moved. `CashDispenserModel.ground_truth` sums them per location; the sum changes only
+by `CashDispenserModel.replenish` (an operator's hand). What the world does to it
+(a customer taking notes, a jam, a power cut) comes from
+`simulator.cash_control.CashDispenserControl`.
+
+Operations, in XFS4IoT terms (every moving one carries the service's ``token``):
+
+- ``dispense({unit: n})`` picks the notes one at a time, in the profile's unit order:
+  each note leaves its cassette into the transport, travels for ``pick_time``
+  simulated seconds, then lands where ``dispense_to`` says (the stacker, or the
+  customer for an LCDM). The report's moves are net: ``unit -> stacker`` for notes that
+  landed, ``unit -> reject`` for double notes, ``unit -> transport`` for a note that
+  jammed or was in flight when the power failed. Faults: a jam armed by
+  `jam_next_dispense` (the note stays in the transport; ``Fault("mediaJam")``); a
+  double note armed by `double_note_next_pick` (two notes stuck together, or the last
+  one, go to the reject unit, `NoteErrorReason.DOUBLE_NOTE`, and the pick goes on); an
+  empty cassette, one whose pick fails (`fail_next_pick`) or one that is missing or
+  inoperative (``Fault("cashUnitError", unit=...)``): the notes picked before are in
+  the report. Cancelled (`asyncio.CancelledError` in the awaiting caller), the pick
+  stops after the note in flight and the method returns with ``Fault("canceled")``.
+- ``present`` moves the stacker's notes to the exit after ``present_time`` and opens
+  the shutter; with a shutter jam armed (`jam_shutter`) the shutter jams, the notes
+  stay in the stacker and the report says ``Fault("shutterFail")``. The notes stay at
+  the exit until the customer takes them (`customer_takes`: the model sends
+  `ItemsTaken` to its listener, as its items-taken sensor would, and the shutter
+  closes) or a retract takes them back.
+- ``retract(area)`` moves the exit's notes (or, with none there, the stacker's) to the
+  retract or reject unit, the stacker or the transport; `partial_retract` leaves some
+  at the exit (``Fault("retractFailure")``). ``reject`` sends the stacker's notes to
+  the reject unit; ``count`` picks every note of units to the reject unit;
+  ``test_cash_units`` one note of each dispensing unit that has one; ``reset`` sends
+  the transport's and stacker's notes to the reject unit and retracts the exit's to the
+  retract unit (the reject unit without one), closes the shutter and clears a shutter
+  jam.
+- A command the device refuses in its state (notes left in the stacker or at the exit,
+  nothing to present, a jam not cleared, the safe door open, a jammed shutter) is
+  answered with a report that moves nothing and says why (``itemsLeft``, ``noItems``,
+  ``mediaJam``, ``safeDoorOpen``, ``shutterFail``); the model logs it as received. A
+  command it cannot take raises before it is received: `DeviceNotReady` (closed,
+  powered off), `UnsupportedOperation` (not in its capabilities), `InvalidData` (an
+  unknown or non-dispensing unit, a bad count or token, a token already used or
+  fenced), `TooManyItems` (over ``max_dispense_items`` or a unit's
+  ``max_per_dispense``), `SequenceError` (another operation is under way).
+- Every received operation runs to its end on the model, as on a separate machine,
+  even if its caller is cancelled (the method then waits for the end and returns the
+  report): all but ``dispense``, which stops at the next note. Each is kept in an
+  operation log by token (the last 1000): `operation` answers a finished one, waits
+  for one under way, and says ``received=False`` for a token it never got; such a token
+  is then *fenced*: a command carrying it later is refused, so the model never does
+  what a reconcile has settled as not done. A profile without ``knows_operations``
+  answers ``None``.
+- Power off (`set_power`): every call raises `DeviceNotReady`; an operation under way
+  stops at once, a note in flight stays in the transport, the operation is logged with
+  ``Fault("hardwareError")`` and its caller gets `ConnectionLost` (the host cannot know
+  what moved; `operation` tells once power is back). Status: ``powerOff``.
+- Status: the device is ``hardwareError`` with notes in the transport or a jammed
+  shutter, else ``online``; stacker, shutter, transport and exit as sensed; the safe
+  door (`set_safe_door`). Sensors: a cassette is ``low`` at or below its profile's
+  level, a reject or retract unit ``full`` at its capacity.
+
+Times are simulated seconds on the world's clock (`simulator.clock.SimClock`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter, OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
+
+from hal.device import BackendListener, DeviceState
+from hal.devices.cash_dispenser import (
+    CUSTOMER,
+    EXIT,
+    STACKER,
+    TRANSPORT,
+    CashDispenserCapabilities,
+    CashDispenserStatus,
+    CashUnitInfo,
+    CashUnitType,
+    Contents,
+    Fault,
+    ItemsTaken,
+    Move,
+    MoveReport,
+    NoteErrorReason,
+    OperationRecord,
+    RetractArea,
+    ShutterState,
+    StackerState,
+    TransportState,
+    UnitSensor,
+    UnitStatus,
+)
+from hal.errors import (
+    ConnectionLost,
+    DeviceNotReady,
+    HalTimeout,
+    InvalidData,
+    SequenceError,
+    TooManyItems,
+    UnsupportedOperation,
+)
+from hal.events import Notifier
+from simulator.clock import SimClock, reply_delay
+from simulator.models.cash_profiles import CashProfile, cash_profile
+
+__all__ = ["LOG_SIZE", "POSITION_ORDER", "CashDispenserModel"]
+
+log = logging.getLogger(__name__)
+
+#: How many operations the model remembers (the oldest finished ones go first).
+LOG_SIZE = 1000
+
+#: The positions `CashDispenserModel.ground_truth` always reports, after the units.
+POSITION_ORDER = (STACKER, TRANSPORT, EXIT, CUSTOMER)
+
+_MIXED = "*"
+
+
+class _Operation:
+    """One received operation: what it moved so far, why it stopped, whether it ended."""
+
+    __slots__ = ("fault", "finished", "kind", "moves", "note_errors", "power_lost", "stop", "token")
+
+    def __init__(self, token: int, kind: str) -> None:
+        self.token = token
+        self.kind = kind
+        self.moves: dict[tuple[str, str, str], int] = {}
+        self.fault: Fault | None = None
+        self.note_errors: list[NoteErrorReason] = []
+        self.finished = False
+        self.stop = False  # the caller was cancelled: a dispense stops at the next note
+        self.power_lost = False
+
+    def add(self, source: str, destination: str, item: str, count: int = 1) -> None:
+        key = (source, destination, item)
+        self.moves[key] = self.moves.get(key, 0) + count
+
+    def report(self) -> MoveReport:
+        return MoveReport(
+            moves=tuple(Move(s, d, item, n) for (s, d, item), n in self.moves.items() if n),
+            fault=self.fault,
+            note_errors=tuple(self.note_errors),
+        )
+
+    def __repr__(self) -> str:
+        state = "finished" if self.finished else "running"
+        return f"_Operation({self.token}, {self.kind!r}, {state})"
+
+
+class CashDispenserModel:
+    """A simulated cash dispenser built from a `CashProfile`.
+
+    Args:
+        profile: how it is built (``None``: the ``default`` profile).
+        name: the device name used in messages.
+        clock: the world's clock (every duration is simulated seconds); real time if
+            ``None``.
+        pick_time: overrides the profile's simulated seconds per note.
+
+    Raises:
+        ValueError: a negative ``pick_time``.
+    """
+
+    def __init__(
+        self,
+        profile: CashProfile | None = None,
+        *,
+        name: str = "cash_dispenser",
+        clock: SimClock | None = None,
+        pick_time: float | None = None,
+    ) -> None:
+        self.profile = profile if profile is not None else cash_profile("default")
+        self.name = name
+        self.clock = clock if clock is not None else SimClock()
+        if pick_time is not None and not (pick_time >= 0):
+            raise ValueError(f"pick_time is >= 0 simulated seconds, got {pick_time!r}")
+        self._pick_time = self.profile.pick_time if pick_time is None else float(pick_time)
+        caps = self.profile.capabilities
+        self._caps = caps
+        self._infos = tuple(unit.info() for unit in self.profile.units)
+        self._by_id: dict[str, CashUnitInfo] = {info.id: info for info in self._infos}
+        self._specs = {unit.id: unit for unit in self.profile.units}
+        self._reject_unit = next(i.id for i in self._infos if i.type is CashUnitType.REJECT)
+        self._retract_unit = next(
+            (i.id for i in self._infos if i.type is CashUnitType.RETRACT), None
+        )
+        self._notes: dict[str, Counter[str]] = {info.id: Counter() for info in self._infos}
+        for unit in self.profile.units:
+            if unit.count:
+                self._notes[unit.id][unit.item] = unit.count
+        for position in POSITION_ORDER:
+            self._notes[position] = Counter()
+        # the machine's state
+        self._powered = True
+        self._safe_door_open = False
+        self._shutter_open = False
+        self._shutter_jammed = False
+        self._exchange = False
+        self._taken: bool | None = None  # the last notes presented were taken
+        self._unit_status: dict[str, UnitStatus] = {}
+        # faults armed by the world
+        self._jam_after: int | None = None
+        self._double: Counter[str] = Counter()
+        self._fail_pick: set[str] = set()
+        self._shutter_jam_next = False
+        self._retract_leaves: int | None = None
+        self._never_take = False
+        self._reply_delay_s = 0.0
+        # the host side
+        self._listener: BackendListener[CashDispenserStatus] | None = None
+        self._last_status: CashDispenserStatus | None = None
+        self._signal = Notifier()
+        self._current: _Operation | None = None
+        self._log: OrderedDict[int, _Operation] = OrderedDict()
+        self._fenced: OrderedDict[int, None] = OrderedDict()
+        self.replenished = 0  # notes added (or taken, negative) by replenish, for checks
+
+    @classmethod
+    def from_profile(
+        cls,
+        profile: str = "default",
+        *,
+        clock_scale: float = 1.0,
+        seed: int = 0,
+        name: str = "cash_dispenser",
+        pick_time: float | None = None,
+    ) -> CashDispenserModel:
+        """A model of the shipped profile ``profile`` with its own clock.
+
+        ``seed`` is accepted for symmetry with the other models; this model draws no
+        random numbers (its faults are armed explicitly).
+
+        Raises:
+            ConfigurationError: no such profile, or a bad clock scale.
+        """
+        del seed
+        return cls(
+            cash_profile(profile), name=name, clock=SimClock(clock_scale), pick_time=pick_time
+        )
+
+    # --- ground truth (read by the control API and tests) --------------------------------
+
+    def ground_truth(self) -> dict[str, int]:
+        """Notes physically in every unit and position: ``{location: notes}``."""
+        return {location: sum(items.values()) for location, items in self._notes.items()}
+
+    def ground_truth_items(self) -> dict[str, dict[str, int]]:
+        """Notes physically in every location, per item: ``{location: {item: notes}}``."""
+        return {location: dict(+items) for location, items in self._notes.items()}
+
+    def notes_at(self, location: str) -> int:
+        """Notes physically in ``location`` (a unit id or a position).
+
+        Raises:
+            ValueError: no such location.
+        """
+        items = self._notes.get(location)
+        if items is None:
+            raise ValueError(f"{self.name} has no location {location!r}")
+        return sum(items.values())
+
+    @property
+    def operation_log(self) -> Mapping[int, tuple[bool, MoveReport]]:
+        """The operations remembered, by token: ``(finished, report so far)``."""
+        return MappingProxyType({t: (op.finished, op.report()) for t, op in self._log.items()})
+
+    @property
+    def busy(self) -> bool:
+        """An operation is under way."""
+        return self._current is not None
+
+    @property
+    def powered(self) -> bool:
+        """The dispenser has power."""
+        return self._powered
+
+    @property
+    def is_open(self) -> bool:
+        """A service has the dispenser open."""
+        return self._listener is not None
+
+    @property
+    def shutter(self) -> ShutterState:
+        """The shutter as it physically is."""
+        return self._shutter_state()
+
+    @property
+    def pick_time(self) -> float:
+        """Simulated seconds one note takes."""
+        return self._pick_time
+
+    async def wait_until(self, predicate: Callable[[], bool]) -> None:
+        """Return once ``predicate()`` holds (re-checked at every change)."""
+        await self._signal.wait_until(predicate)
+
+    # --- what the world does --------------------------------------------------------------
+
+    def customer_takes(self) -> int:
+        """The customer takes every note at the exit; returns how many.
+
+        The shutter closes behind them; with an items-taken sensor the listener gets
+        `ItemsTaken`.
+
+        Raises:
+            SequenceError: the customer never takes (`set_never_take`).
+        """
+        if self._never_take:
+            raise SequenceError(f"{self.name}: this customer never takes the notes")
+        notes = self.notes_at(EXIT)
+        if not notes:
+            return 0
+        self._shift_all(EXIT, CUSTOMER)
+        self._shutter_open = False
+        self._taken = True
+        log.info("%s: the customer took %d notes", self.name, notes)
+        if self._caps.items_taken_sensor and self._listener is not None and self._powered:
+            self._listener.event(ItemsTaken(count=notes))
+        self._update_status()
+        return notes
+
+    def set_never_take(self, never: bool = True) -> None:
+        """The customer walks away: notes at the exit are never taken (until undone)."""
+        self._never_take = never
+
+    def jam_next_dispense(self, after_notes: int = 1) -> None:
+        """The next dispense jams: after ``after_notes`` notes have landed, the next note
+        stops in the transport. The fault is used up by the next dispense, even one too
+        short to reach it."""
+        _check_count("after_notes", after_notes)
+        self._jam_after = after_notes
+
+    def double_note_next_pick(self, unit: str) -> None:
+        """The next pick from ``unit`` takes two notes stuck together (rejected).
+
+        Raises:
+            ValueError: no such dispensing unit.
+        """
+        self._dispensing(unit)
+        self._double[unit] += 1
+
+    def fail_next_pick(self, unit: str) -> None:
+        """The next pick from ``unit`` fails (``cashUnitError``) though notes are there.
+
+        Raises:
+            ValueError: no such dispensing unit.
+        """
+        self._dispensing(unit)
+        self._fail_pick.add(unit)
+
+    def set_unit_status(self, unit: str, status: UnitStatus) -> None:
+        """The unit's physical state (``missing``, ``inoperative``...); picks from a unit
+        that is not ``ok`` fail with ``cashUnitError``.
+
+        Raises:
+            ValueError: no such unit.
+        """
+        if unit not in self._by_id:
+            raise ValueError(f"{self.name} has no unit {unit!r}")
+        if status is UnitStatus.OK:
+            self._unit_status.pop(unit, None)
+        else:
+            self._unit_status[unit] = UnitStatus(status)
+        self._update_status()
+
+    def jam_shutter(self) -> None:
+        """The shutter jams at the next present (``shutterFail``).
+
+        Raises:
+            UnsupportedOperation: the dispenser has no shutter.
+        """
+        if not self._caps.shutter:
+            raise UnsupportedOperation(f"{self.name} has no shutter")
+        self._shutter_jam_next = True
+
+    def partial_retract(self, leave: int = 1) -> None:
+        """The next retract leaves ``leave`` notes at the exit (``retractFailure``)."""
+        _check_count("leave", leave)
+        self._retract_leaves = leave
+
+    def clear_jam(self) -> int:
+        """An engineer clears the transport (its notes go to the reject unit) and frees a
+        jammed shutter; returns the notes moved. No operation reports this move."""
+        notes = self.notes_at(TRANSPORT)
+        self._shift_all(TRANSPORT, self._reject_unit)
+        self._shutter_jammed = False
+        self._update_status()
+        return notes
+
+    def replenish(self, unit: str, count: int) -> int:
+        """An operator makes ``unit`` physically hold ``count`` notes (of its own kind;
+        0 empties a reject or retract unit). Returns the change in notes.
+
+        Raises:
+            ValueError: no such unit, a negative count or over its capacity.
+        """
+        _check_count("count", count)
+        info = self._by_id.get(unit)
+        if info is None:
+            raise ValueError(f"{self.name} has no unit {unit!r}")
+        if info.capacity is not None and count > info.capacity:
+            raise ValueError(f"{unit} holds at most {info.capacity} notes, not {count}")
+        before = self.notes_at(unit)
+        self._notes[unit] = Counter({info.item: count}) if count else Counter()
+        self.replenished += count - before
+        self._update_status()
+        return count - before
+
+    def set_power(self, on: bool) -> None:
+        """Cut or restore the power. Notes stay where they are; an operation under way
+        stops (a note in flight stays in the transport)."""
+        if on == self._powered:
+            return
+        self._powered = on
+        log.info("%s: power %s", self.name, "on" if on else "off")
+        self._update_status()
+
+    def set_safe_door(self, open_: bool) -> None:
+        """Open or close the safe door; while it is open no note moves."""
+        self._safe_door_open = open_
+        self._update_status()
+
+    def set_reply_delay(self, seconds: float) -> None:
+        """Delay every backend call by ``seconds`` simulated seconds (0: no delay)."""
+        if not seconds >= 0:
+            raise ValueError(f"a reply delay is >= 0 seconds, got {seconds!r}")
+        self._reply_delay_s = float(seconds)
+
+    def set_pick_time(self, seconds: float) -> None:
+        """Simulated seconds each note takes from now on."""
+        if not seconds >= 0:
+            raise ValueError(f"a pick time is >= 0 seconds, got {seconds!r}")
+        self._pick_time = float(seconds)
+
+    # --- CashDispenserBackend: the device ----------------------------------------------------
+
+    async def open(self, listener: BackendListener[CashDispenserStatus]) -> None:
+        """Start reporting to ``listener`` (one service at a time).
+
+        Raises:
+            DeviceNotReady: another service has it open.
+        """
+        if self._listener is not None and self._listener is not listener:
+            raise DeviceNotReady(f"{self.name} is already open by another service; close it first")
+        await self._reply_delay(opening=True)
+        self._listener = listener
+        self._last_status = None
+        self._update_status()
+
+    async def close(self) -> None:
+        """Stop reporting. An operation under way goes on to its end (its caller waits)."""
+        self._listener = None
+        self._signal.notify()
+
+    def capabilities(self) -> CashDispenserCapabilities:
+        """The profile's capabilities."""
+        return self._caps
+
+    def units(self) -> tuple[CashUnitInfo, ...]:
+        """The profile's units, reject and retract included."""
+        return self._infos
+
+    async def get_status(self) -> CashDispenserStatus:
+        """The status as the sensors see it now."""
+        await self._reply_delay()
+        return self._compute_status()
+
+    async def sensors(self) -> tuple[UnitSensor, ...]:
+        """Each unit's state and its near-end / full sensors."""
+        await self._device()
+        return tuple(self._sensor(info) for info in self._infos)
+
+    async def contents(self) -> Contents:
+        """Notes in the positions now, and whether the last notes presented were taken."""
+        await self._device()
+        return Contents(
+            stacker=self.notes_at(STACKER) if self._caps.intermediate_stacker else None,
+            transport=self.notes_at(TRANSPORT),
+            exit=self.notes_at(EXIT),
+            taken=self._taken if self._caps.items_taken_sensor else None,
+        )
+
+    async def exchange(self, active: bool) -> None:
+        """An exchange starts or ends (the model only notes it)."""
+        await self._device()
+        self._exchange = active
+
+    async def operation(self, token: int) -> OperationRecord | None:
+        """What operation ``token`` did; waits for one under way; ``None`` without
+        ``knows_operations``. A token never received is fenced from then on."""
+        await self._device()
+        if not self._caps.knows_operations:
+            return None
+        _check_token(token)
+        op = self._log.get(token)
+        if op is None:
+            self._fenced[token] = None
+            while len(self._fenced) > LOG_SIZE:
+                self._fenced.popitem(last=False)
+            return OperationRecord(token=token, received=False)
+        await self._signal.wait_until(lambda: op.finished or not self._powered)
+        if not op.finished:
+            raise DeviceNotReady(f"{self.name} lost power while operation {token} ran")
+        return OperationRecord(token=token, received=True, report=op.report())
+
+    # --- CashDispenserBackend: moving notes ----------------------------------------------
+
+    async def dispense(self, counts: Mapping[str, int], token: int) -> MoveReport:
+        """Pick ``{unit: notes}`` one note at a time to ``dispense_to``."""
+        wanted = self._check_dispense(counts)
+        return await self._operate(token, "dispense", lambda op: self._dispense(op, wanted), True)
+
+    async def present(self, token: int) -> MoveReport:
+        """Move the stacker's notes to the exit, opening the shutter."""
+        self._need(self._caps.intermediate_stacker, "present (it has no stacker)")
+        return await self._operate(token, "present", self._present)
+
+    async def retract(self, area: RetractArea, token: int) -> MoveReport:
+        """Move the exit's notes (or the stacker's, with none at the exit) to ``area``."""
+        area = RetractArea(area)
+        self._need(area in self._caps.retract_areas, f"retract to {area.value}")
+        return await self._operate(token, "retract", lambda op: self._retract(op, area))
+
+    async def reject(self, token: int) -> MoveReport:
+        """Move the stacker's notes to the reject unit."""
+        self._need(self._caps.reject, "reject")
+        return await self._operate(token, "reject", self._reject)
+
+    async def count(self, units: tuple[str, ...], token: int) -> MoveReport:
+        """Pick every note of ``units`` to the reject unit."""
+        self._need(self._caps.count, "count")
+        for unit in units:
+            self._dispensing(unit, InvalidData)
+        ordered = [info.id for info in self._infos if info.id in set(units)]
+        return await self._operate(token, "count", lambda op: self._count(op, ordered))
+
+    async def test_cash_units(self, token: int) -> MoveReport:
+        """Pick one note of each dispensing unit that has one to the reject unit."""
+        self._need(self._caps.test_cash_units, "test_cash_units")
+        return await self._operate(token, "test", self._test)
+
+    async def reset(self, token: int) -> MoveReport:
+        """Transport and stacker to the reject unit, exit to the retract unit."""
+        return await self._operate(token, "reset", self._reset)
+
+    # --- the operations, on the machine --------------------------------------------------
+
+    async def _dispense(self, op: _Operation, wanted: list[tuple[str, int]]) -> None:
+        destination = self._caps.dispense_to
+        if self._refused(op, items_left=True):
+            return
+        jam_after, self._jam_after = self._jam_after, None
+        landed = 0
+        for unit, n in wanted:
+            picked = 0
+            while picked < n:
+                if op.stop:
+                    op.fault = Fault("canceled", f"cancelled after {landed} notes")
+                    return
+                fault = self._pick_fault(unit)
+                if fault is not None:
+                    op.fault = Fault(
+                        "cashUnitError", f"{fault} after {landed} notes were dispensed", unit
+                    )
+                    return
+                double = self._double[unit] > 0
+                if double:
+                    self._double[unit] -= 1
+                item = self._unit_item(unit)
+                in_flight = min(2, self.notes_at(unit)) if double else 1
+                self._shift(unit, TRANSPORT, item, in_flight)
+                if not await self._work(self._pick_time):
+                    op.add(unit, TRANSPORT, item, in_flight)
+                    self._lose_power(op, f"after {landed} notes")
+                    return
+                if double:
+                    self._shift(TRANSPORT, self._reject_unit, item, in_flight)
+                    op.add(unit, self._reject_unit, item, in_flight)
+                    op.note_errors.append(NoteErrorReason.DOUBLE_NOTE)
+                    self._update_status()
+                    continue
+                if jam_after is not None and landed == jam_after:
+                    op.add(unit, TRANSPORT, item)
+                    op.fault = Fault(
+                        "mediaJam", f"a note jammed in the transport after {landed} notes"
+                    )
+                    self._update_status()
+                    return
+                self._shift(TRANSPORT, destination, item)
+                op.add(unit, destination, item)
+                picked += 1
+                landed += 1
+                self._update_status()
+        if destination == EXIT and landed:
+            self._shutter_open = self._caps.shutter
+            self._taken = False
+
+    async def _present(self, op: _Operation) -> None:
+        if self._refused(op):
+            return
+        if not self.notes_at(STACKER):
+            op.fault = Fault("noItems", "the stacker is empty")
+            return
+        if self.notes_at(EXIT):
+            op.fault = Fault("itemsLeft", "notes are still at the exit")
+            return
+        if self._shutter_jam_next:
+            self._shutter_jam_next = False
+            self._shutter_jammed = True
+            op.fault = Fault("shutterFail", "the shutter jammed; the notes are in the stacker")
+            return
+        if not await self._work(self.profile.present_time):
+            self._lose_power(op, "before the notes moved")
+            return
+        self._shift_all(STACKER, EXIT, op)
+        self._shutter_open = self._caps.shutter
+        self._taken = False
+
+    async def _retract(self, op: _Operation, area: RetractArea) -> None:
+        if self._refused(op, shutter=False):
+            return
+        source = EXIT if self.notes_at(EXIT) else STACKER
+        destination = {
+            RetractArea.RETRACT: self._retract_unit,
+            RetractArea.REJECT: self._reject_unit,
+            RetractArea.STACKER: STACKER,
+            RetractArea.TRANSPORT: TRANSPORT,
+        }[area]
+        assert destination is not None  # a profile retracting to it has the unit
+        there = self.notes_at(source)
+        if not there or source == destination:
+            op.fault = Fault("noItems", f"nothing to retract to {area.value}")
+            return
+        if not await self._work(self.profile.retract_time):
+            self._lose_power(op, "before the notes moved")
+            return
+        leave, self._retract_leaves = self._retract_leaves, None
+        move = there if leave is None else max(0, there - leave)
+        self._shift_first(source, destination, move, op)
+        if source == EXIT:
+            self._shutter_open = self._caps.shutter and bool(self.notes_at(EXIT))
+        if move < there:
+            op.fault = Fault(
+                "retractFailure", f"{there - move} of {there} notes stayed at the {source}"
+            )
+
+    async def _reject(self, op: _Operation) -> None:
+        if self._refused(op):
+            return
+        if not self.notes_at(STACKER):
+            op.fault = Fault("noItems", "the stacker is empty")
+            return
+        if not await self._work(self.profile.retract_time):
+            self._lose_power(op, "before the notes moved")
+            return
+        self._shift_all(STACKER, self._reject_unit, op)
+
+    async def _count(self, op: _Operation, units: list[str]) -> None:
+        if self._refused(op):
+            return
+        for unit in units:
+            while self.notes_at(unit):
+                if self._pick_fault(unit, empty_ok=True):
+                    op.fault = Fault("cashUnitError", f"{unit} cannot be picked", unit)
+                    return
+                if not await self._pick_to_reject(op, unit):
+                    return
+
+    async def _test(self, op: _Operation) -> None:
+        if self._refused(op):
+            return
+        for info in self._infos:
+            if info.type.dispenses and self.notes_at(info.id):
+                if self._pick_fault(info.id, empty_ok=True):
+                    continue  # a unit that cannot be picked is what the test finds
+                if not await self._pick_to_reject(op, info.id):
+                    return
+
+    async def _reset(self, op: _Operation) -> None:
+        if not await self._work(self.profile.retract_time):
+            self._lose_power(op, "before anything moved")
+            return
+        self._shift_all(TRANSPORT, self._reject_unit, op)
+        self._shift_all(STACKER, self._reject_unit, op)
+        self._shift_all(EXIT, self._retract_unit or self._reject_unit, op)
+        self._shutter_open = False
+        self._shutter_jammed = False
+
+    async def _pick_to_reject(self, op: _Operation, unit: str) -> bool:
+        """One note of ``unit`` through the transport to the reject unit."""
+        item = self._unit_item(unit)
+        self._shift(unit, TRANSPORT, item)
+        if not await self._work(self._pick_time):
+            op.add(unit, TRANSPORT, item)
+            self._lose_power(op, "during a pick")
+            return False
+        self._shift(TRANSPORT, self._reject_unit, item)
+        op.add(unit, self._reject_unit, item)
+        self._update_status()
+        return True
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    async def _operate(
+        self,
+        token: int,
+        kind: str,
+        body: Callable[[_Operation], Awaitable[None]],
+        stoppable: bool = False,
+    ) -> MoveReport:
+        """Receive operation ``token`` and run ``body`` on the machine to its end."""
+        await self._reply_delay()
+        self._require_power()
+        _check_token(token)
+        if token in self._log or token in self._fenced:
+            raise InvalidData(
+                f"{self.name}: token {token} was used already (or settled as never received)"
+            )
+        if self._current is not None:
+            raise SequenceError(
+                f"{self.name} is busy with {self._current.kind} {self._current.token}"
+            )
+        op = self._current = _Operation(token, kind)
+        self._log[token] = op
+        while len(self._log) > LOG_SIZE:
+            oldest = next(iter(self._log))
+            if not self._log[oldest].finished:
+                break
+            del self._log[oldest]
+        self._signal.notify()
+        task = asyncio.get_running_loop().create_task(self._drive(op, body))
+        while not task.done():
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                if task.done() and task.cancelled():
+                    raise
+                if stoppable:
+                    op.stop = True
+        report = task.result()
+        if op.power_lost:
+            raise ConnectionLost(f"{self.name} lost power during {kind} {token}")
+        return report
+
+    async def _drive(
+        self, op: _Operation, body: Callable[[_Operation], Awaitable[None]]
+    ) -> MoveReport:
+        try:
+            await body(op)
+        finally:
+            op.finished = True
+            self._current = None
+            self._update_status()
+        if op.fault is not None:
+            log.info("%s: %s %d stopped: %s", self.name, op.kind, op.token, op.fault.error_code)
+        return op.report()
+
+    async def _work(self, seconds: float) -> bool:
+        """The mechanism runs ``seconds``; ``False`` if the power fails meanwhile."""
+        if not self._powered:
+            return False
+        if seconds <= 0:
+            return True
+        try:
+            async with asyncio.timeout(self.clock.to_real(seconds)):
+                await self._signal.wait_until(lambda: not self._powered)
+        except TimeoutError:
+            return True
+        return False
+
+    def _lose_power(self, op: _Operation, when: str) -> None:
+        op.power_lost = True
+        op.fault = Fault("hardwareError", f"power lost {when}")
+
+    def _refused(self, op: _Operation, *, items_left: bool = False, shutter: bool = True) -> bool:
+        """Report (in ``op``) why the machine will not start, if it will not."""
+        if self._safe_door_open:
+            op.fault = Fault("safeDoorOpen", "the safe door is open")
+        elif self.notes_at(TRANSPORT):
+            op.fault = Fault("mediaJam", "notes are in the transport; clear the jam first")
+        elif shutter and self._shutter_jammed:
+            op.fault = Fault("shutterFail", "the shutter is jammed")
+        elif items_left and (self.notes_at(STACKER) or self.notes_at(EXIT)):
+            op.fault = Fault("itemsLeft", "notes are still in the stacker or at the exit")
+        return op.fault is not None
+
+    def _pick_fault(self, unit: str, *, empty_ok: bool = False) -> str | None:
+        status = self._unit_status.get(unit)
+        if status is not None:
+            return f"{unit} is {status.value}"
+        if unit in self._fail_pick:
+            self._fail_pick.discard(unit)
+            return f"the pick from {unit} failed"
+        if not empty_ok and not self.notes_at(unit):
+            return f"{unit} is empty"
+        return None
+
+    def _check_dispense(self, counts: Mapping[str, int]) -> list[tuple[str, int]]:
+        given = dict(counts)
+        total = 0
+        for unit, n in given.items():
+            info = self._dispensing(unit, InvalidData)
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                raise InvalidData(f"{self.name}: the count of {unit} is not an int >= 0: {n!r}")
+            if info.max_per_dispense is not None and n > info.max_per_dispense:
+                raise TooManyItems(
+                    f"{self.name}: {unit} gives at most {info.max_per_dispense} notes a "
+                    f"dispense, not {n}"
+                )
+            total += n
+        if total > self._caps.max_dispense_items:
+            raise TooManyItems(
+                f"{self.name} dispenses at most {self._caps.max_dispense_items} notes, not {total}"
+            )
+        return [(info.id, given[info.id]) for info in self._infos if given.get(info.id)]
+
+    def _dispensing(self, unit: str, error: type[Exception] = ValueError) -> CashUnitInfo:
+        info = self._by_id.get(unit)
+        if info is None or not info.type.dispenses:
+            dispensing = ", ".join(i.id for i in self._infos if i.type.dispenses)
+            raise error(f"{self.name} has no dispensing unit {unit!r}; it has {dispensing}")
+        return info
+
+    def _need(self, supported: bool, what: str) -> None:
+        if not supported:
+            raise UnsupportedOperation(f"{self.name} cannot {what}")
+
+    def _unit_item(self, unit: str) -> str:
+        return self._by_id[unit].item
+
+    def _shift(self, source: str, destination: str, item: str, count: int = 1) -> None:
+        """Physically move ``count`` notes of ``item``."""
+        held = self._notes[source]
+        if held[item] < count:  # a bug, never the world's doing
+            raise AssertionError(f"{source} holds {held[item]} of {item}, not {count}")
+        held[item] -= count
+        if not held[item]:
+            del held[item]
+        self._notes[destination][item] += count
+
+    def _shift_all(self, source: str, destination: str, op: _Operation | None = None) -> None:
+        self._shift_first(source, destination, self.notes_at(source), op)
+
+    def _shift_first(
+        self, source: str, destination: str, count: int, op: _Operation | None
+    ) -> None:
+        """Move ``count`` notes of ``source`` (item by item, in the order they came)."""
+        for item, held in list(self._notes[source].items()):
+            if count <= 0:
+                break
+            n = min(held, count)
+            self._shift(source, destination, item, n)
+            if op is not None:
+                op.add(source, destination, item, n)
+            count -= n
+        self._update_status()
+
+    def _sensor(self, info: CashUnitInfo) -> UnitSensor:
+        notes = self.notes_at(info.id)
+        spec = self._specs[info.id]
+        low = None
+        full = None
+        if info.type.dispenses and spec.low is not None:
+            low = notes <= spec.low
+        if not info.type.dispenses and info.capacity is not None:
+            full = notes >= info.capacity
+        return UnitSensor(
+            id=info.id, status=self._unit_status.get(info.id, UnitStatus.OK), low=low, full=full
+        )
+
+    def _shutter_state(self) -> ShutterState:
+        if not self._caps.shutter:
+            return ShutterState.NOT_SUPPORTED
+        if self._shutter_jammed:
+            return ShutterState.JAMMED
+        return ShutterState.OPEN if self._shutter_open else ShutterState.CLOSED
+
+    def _compute_status(self) -> CashDispenserStatus:
+        if not self._powered:
+            return CashDispenserStatus(
+                device=DeviceState.POWER_OFF,
+                stacker=StackerState.UNKNOWN
+                if self._caps.intermediate_stacker
+                else StackerState.NOT_SUPPORTED,
+                shutter=ShutterState.UNKNOWN if self._caps.shutter else ShutterState.NOT_SUPPORTED,
+                transport=TransportState.UNKNOWN,
+                exit_items=None,
+                safe_door_open=self._safe_door_open,
+            )
+        transport = self.notes_at(TRANSPORT)
+        broken = transport > 0 or self._shutter_jammed
+        if self._caps.intermediate_stacker:
+            stacker = StackerState.NOT_EMPTY if self.notes_at(STACKER) else StackerState.EMPTY
+        else:
+            stacker = StackerState.NOT_SUPPORTED
+        return CashDispenserStatus(
+            device=DeviceState.HARDWARE_ERROR if broken else DeviceState.ONLINE,
+            stacker=stacker,
+            shutter=self._shutter_state(),
+            transport=TransportState.NOT_EMPTY if transport else TransportState.EMPTY,
+            exit_items=self.notes_at(EXIT) > 0,
+            safe_door_open=self._safe_door_open,
+        )
+
+    def _update_status(self) -> None:
+        status = self._compute_status()
+        if status != self._last_status:
+            self._last_status = status
+            if self._listener is not None:
+                self._listener.status_changed(status)
+        self._signal.notify()
+
+    def _require_power(self) -> None:
+        if not self._powered:
+            raise DeviceNotReady(f"{self.name} is powered off")
+
+    async def _device(self) -> None:
+        await self._reply_delay()
+        self._require_power()
+
+    async def _reply_delay(self, *, opening: bool = False) -> None:
+        await reply_delay(
+            self.clock,
+            self._reply_delay_s,
+            name=self.name,
+            listener=lambda: self._listener,
+            signal=self._signal,
+            opening=opening,
+        )
+
+    async def wait_for_notes_at_exit(self, timeout: float | None) -> None:
+        """Wait (``timeout`` real seconds) until notes are at the exit.
+
+        Raises:
+            HalTimeout: none came in time.
+        """
+        try:
+            async with asyncio.timeout(timeout):
+                await self._signal.wait_until(lambda: self.notes_at(EXIT) > 0)
+        except TimeoutError:
+            raise HalTimeout(f"{self.name}: no notes reached the exit within {timeout} s") from None
+
+    def __repr__(self) -> str:
+        state = "on" if self._powered else "off"
+        busy = "" if self._current is None else f", running={self._current!r}"
+        return f"CashDispenserModel({self.name!r}, {self.profile.name!r}, power={state}{busy})"
+
+
+def _check_token(token: int) -> None:
+    if isinstance(token, bool) or not isinstance(token, int) or token <= 0:
+        raise InvalidData(f"a token is a positive int, got {token!r}")
+
+
+def _check_count(what: str, count: int) -> None:
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError(f"{what} is an int >= 0, got {count!r}")
