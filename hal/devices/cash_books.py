@@ -1,0 +1,363 @@
+"""The cash dispenser's books: what its ledger history says, as XFS4IoT counts.
+
+Pure functions over ledger rows (`MovementRecord`, `Counters`) and the units'
+configuration; no I/O, no clock. `CashDispenserService` reads the ledger and hands the
+rows here:
+
+- `replay`: every unit's ``count.out`` (`OutCounts`) and ``count.in`` (`InCounts`), and
+  what each position holds by origin unit. Notes carry their origin unit through the
+  stacker, transport and exit, first in first out, so notes retracted or taken later are
+  counted against the unit they came from.
+- `replenishment`: a unit's fill state from its thresholds, or its sensors.
+- `present_status`: `PresentStatus` of the last dispense, from the history alone.
+
+Which movements count: a unit's ``out`` and ``in`` restart at its latest initial count
+(XFS4IoT: setting ``initial`` resets ``in`` and ``out``). The ledger does not hand out
+where that cut lies, but its counters are exactly the sums of the movements after it, so
+`cut_after` finds it by walking the history back until the sums match (unambiguous:
+the sums only grow going back, and movements that move nothing count for nothing).
+``stacked`` and ``transport`` are what is there now, whatever the cut (XFS4IoT: they
+are not reset by ``initial``).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from hal.devices.cash_model import (
+    CUSTOMER,
+    EXIT,
+    STACKER,
+    TRANSPORT,
+    CashUnitInfo,
+    CashUnitType,
+    Denomination,
+    InCounts,
+    OutCounts,
+    PresentState,
+    PresentStatus,
+    ReplenishmentStatus,
+    UnitSensor,
+)
+from hal.ledger import Counters, LocationKind, MovementRecord, Outcome
+from hal.money import Money
+
+__all__ = [
+    "DISPENSE",
+    "PRESENT",
+    "Books",
+    "cut_after",
+    "location_kind",
+    "present_status",
+    "replay",
+    "replenishment",
+]
+
+#: The ``reason`` of the movements a dispense journals (`present_status` looks for it).
+DISPENSE = "dispense"
+#: The ``reason`` of the movements a present journals.
+PRESENT = "present"
+
+_HELD = (STACKER, TRANSPORT, EXIT)
+
+
+def location_kind(unit_type: CashUnitType) -> LocationKind:
+    """The ledger kind of a unit: cassettes dispense or take notes, bins keep them."""
+    if unit_type is CashUnitType.REJECT:
+        return LocationKind.REJECT
+    if unit_type is CashUnitType.RETRACT:
+        return LocationKind.RETAIN
+    return LocationKind.CASSETTE
+
+
+def _moved(record: MovementRecord) -> int:
+    s = record.settlement
+    if s is None or s.outcome is not Outcome.DONE or s.moved is None:
+        return 0
+    return s.moved
+
+
+def _unknown(record: MovementRecord) -> int:
+    s = record.settlement
+    return record.movement.count if s is not None and s.outcome is Outcome.UNKNOWN else 0
+
+
+def cut_after(unit: str, newest_first: Sequence[MovementRecord], counters: Counters) -> int:
+    """The id of the last movement before ``unit``'s latest initial count (``0``: none).
+
+    Walks the history back from the newest movement, summing the unit's done and unknown
+    flows, and stops where they equal its counters and the next older movement would
+    add to them.
+    """
+    target = (counters.moved_in, counters.moved_out, counters.unknown_in, counters.unknown_out)
+    sums = [0, 0, 0, 0]
+    for record in newest_first:
+        m = record.movement
+        add = [0, 0, 0, 0]
+        if m.destination == unit:
+            add[0], add[2] = _moved(record), _unknown(record)
+        if m.source == unit:
+            add[1], add[3] = _moved(record), _unknown(record)
+        if any(add) and tuple(sums) == target:
+            return m.id
+        sums = [a + b for a, b in zip(sums, add, strict=True)]
+    return 0
+
+
+@dataclass
+class _Out:
+    presented: int = 0
+    rejected: int = 0
+    distributed: int = 0
+    unknown: int = 0
+    retracted: int = 0
+
+
+@dataclass
+class _In:
+    deposited: int = 0
+    retracted: int = 0
+    rejected: int = 0
+    unknown: int = 0
+
+
+@dataclass(frozen=True)
+class Books:
+    """What `replay` found.
+
+    Attributes:
+        out: ``{unit id: OutCounts}`` for every unit.
+        in_: ``{unit id: InCounts}`` for every unit.
+        positions: ``{position: {origin unit id: notes}}`` for the stacker, transport
+            and exit; notes of no known origin under ``"?"``.
+    """
+
+    out: Mapping[str, OutCounts]
+    in_: Mapping[str, InCounts]
+    positions: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+
+
+class _Fifo:
+    """The notes of one position as ``(origin, n)`` runs, oldest first."""
+
+    def __init__(self) -> None:
+        self.runs: deque[tuple[str, int]] = deque()
+
+    def push(self, origin: str, n: int) -> None:
+        if self.runs and self.runs[-1][0] == origin:
+            self.runs[-1] = (origin, self.runs[-1][1] + n)
+        else:
+            self.runs.append((origin, n))
+
+    def pop(self, n: int) -> list[tuple[str, int]]:
+        taken: list[tuple[str, int]] = []
+        while n > 0 and self.runs:
+            origin, have = self.runs[0]
+            part = min(have, n)
+            taken.append((origin, part))
+            n -= part
+            if part == have:
+                self.runs.popleft()
+            else:
+                self.runs[0] = (origin, have - part)
+        if n > 0:
+            taken.append(("?", n))  # more left than the books put there
+        return taken
+
+    def by_origin(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for origin, n in self.runs:
+            found[origin] = found.get(origin, 0) + n
+        return found
+
+
+def replay(
+    newest_first: Sequence[MovementRecord],
+    units: Iterable[CashUnitInfo],
+    counters: Mapping[str, Counters],
+) -> Books:
+    """Replay a device's whole ledger history into XFS4IoT counts.
+
+    Args:
+        newest_first: the device's movements with their settlements, as
+            `hal.ledger.Ledger.history` returns them (newest first).
+        units: the units fitted.
+        counters: the ledger's counters by location name (to find each unit's cut).
+
+    Returns:
+        The counts and the positions' contents by origin.
+    """
+    infos = {u.id: u for u in units}
+    cuts = {
+        uid: cut_after(uid, newest_first, counters[uid]) if uid in counters else 0 for uid in infos
+    }
+    outs = {uid: _Out() for uid in infos}
+    ins = {uid: _In() for uid in infos}
+    held = {p: _Fifo() for p in _HELD}
+
+    for record in reversed(newest_first):
+        m = record.movement
+        moved, unknown = _moved(record), _unknown(record)
+        src, dst = m.source, m.destination
+        if src in infos and m.id > cuts[src] and unknown:
+            outs[src].unknown += unknown
+        if dst in infos and m.id > cuts[dst] and unknown:
+            ins[dst].unknown += unknown
+        if not moved:
+            continue
+        # Where the notes came from, by origin unit.
+        if src in infos:
+            origins = [(src, moved)]
+        elif src in held:
+            origins = held[src].pop(moved)
+        else:  # from the customer
+            origins = [("?", moved)]
+        for origin, n in origins:
+            if origin not in infos or m.id <= cuts[origin]:
+                continue
+            o = outs[origin]
+            if dst == EXIT or (dst == CUSTOMER and src != EXIT):
+                o.presented += n
+            if dst == CUSTOMER:
+                o.distributed += n
+            if src == EXIT:
+                pass  # presented, then retracted: counted as presented (and in ``in``)
+            elif dst in infos and infos[dst].type is CashUnitType.REJECT:
+                o.rejected += n
+            elif dst in infos and src in (STACKER, TRANSPORT):
+                o.retracted += n
+        if dst in held:
+            for origin, n in origins:
+                held[dst].push(origin, n)
+        elif dst in infos and m.id > cuts[dst]:
+            i = ins[dst]
+            if src == EXIT:
+                i.retracted += moved
+            elif src == CUSTOMER:
+                i.deposited += moved
+            elif infos[dst].type is CashUnitType.RETRACT:
+                i.retracted += moved
+            else:
+                i.rejected += moved
+
+    positions = {p: held[p].by_origin() for p in _HELD}
+    out: dict[str, OutCounts] = {}
+    for uid, o in outs.items():
+        out[uid] = OutCounts(
+            presented=o.presented,
+            rejected=o.rejected,
+            distributed=o.distributed,
+            unknown=o.unknown,
+            stacked=positions[STACKER].get(uid, 0),
+            transport=positions[TRANSPORT].get(uid, 0),
+            retracted=o.retracted,
+        )
+    in_ = {
+        uid: InCounts(
+            deposited=i.deposited, retracted=i.retracted, rejected=i.rejected, unknown=i.unknown
+        )
+        for uid, i in ins.items()
+    }
+    return Books(out=out, in_=in_, positions=positions)
+
+
+def replenishment(
+    info: CashUnitInfo,
+    count: int,
+    thresholds: tuple[int | None, int | None] | None,
+    sensor: UnitSensor | None,
+) -> ReplenishmentStatus:
+    """A unit's fill state (XFS4IoT ``replenishmentStatus``).
+
+    ``full`` at its capacity; a dispensing unit is ``empty`` at 0. Between, the
+    thresholds ``(low, high)`` decide (``low`` at or below low, ``high`` at or above
+    high); a unit with no threshold set reports its sensors (XFS4IoT: null thresholds
+    mean the hardware sensors are used).
+    """
+    if info.capacity is not None and count >= info.capacity:
+        return ReplenishmentStatus.FULL
+    if info.type.dispenses and count <= 0:
+        return ReplenishmentStatus.EMPTY
+    low, high = thresholds if thresholds is not None else (None, None)
+    if low is None and high is None:
+        if sensor is not None and sensor.full:
+            return ReplenishmentStatus.FULL
+        if sensor is not None and sensor.low:
+            return ReplenishmentStatus.LOW
+        return ReplenishmentStatus.OK
+    if high is not None and count >= high:
+        return ReplenishmentStatus.HIGH
+    if low is not None and count <= low:
+        return ReplenishmentStatus.LOW
+    return ReplenishmentStatus.OK
+
+
+def present_status(
+    newest_first: Sequence[MovementRecord],
+    units: Iterable[CashUnitInfo],
+    dispense_to: str,
+) -> PresentStatus:
+    """`PresentStatus` of the last dispense, from the history alone (after a restart).
+
+    The last dispense is the newest token with `DISPENSE` movements; its denomination is
+    what its movements settled as moved to ``dispense_to``. It is presented when it went
+    straight to the exit or the customer, or when a stacker->exit move followed it
+    (``unknown`` if that move was settled unknown); taken when an exit->customer move
+    followed, not taken when it was retracted or is still out there.
+    """
+    infos = {u.id: u for u in units}
+    token: int | None = None
+    for record in newest_first:
+        if record.movement.reason == DISPENSE and record.movement.command_id is not None:
+            token = record.movement.command_id
+            break
+    if token is None:
+        return PresentStatus(PresentState.NOT_PRESENTED)
+    counts: dict[str, int] = {}
+    first_id: int | None = None
+    for record in reversed(newest_first):
+        m = record.movement
+        if m.command_id != token:
+            continue
+        first_id = m.id if first_id is None else min(first_id, m.id)
+        if m.source in infos and m.destination == dispense_to and _moved(record):
+            counts[m.source] = counts.get(m.source, 0) + _moved(record)
+    denomination = _denomination(counts, infos)
+    if dispense_to == CUSTOMER:
+        return PresentStatus(PresentState.PRESENTED, denomination, taken=True)
+    state = PresentState.PRESENTED if dispense_to == EXIT else PresentState.NOT_PRESENTED
+    taken: bool | None = False
+    assert first_id is not None
+    for record in reversed(newest_first):
+        m = record.movement
+        if m.id < first_id or m.command_id == token:
+            continue
+        if m.source == STACKER and m.destination == EXIT and state is not PresentState.PRESENTED:
+            if _unknown(record):
+                state = PresentState.UNKNOWN
+            elif _moved(record):
+                state = PresentState.PRESENTED
+        elif m.source == EXIT and m.destination == CUSTOMER and _moved(record):
+            taken = True
+        elif m.source == EXIT and m.destination == CUSTOMER and _unknown(record):
+            taken = None
+        elif m.source == STACKER and m.destination != EXIT and _moved(record):
+            break  # rejected or retracted before any present: this dispense ended there
+    return PresentStatus(state, denomination, taken=taken)
+
+
+def _denomination(
+    counts: Mapping[str, int], infos: Mapping[str, CashUnitInfo]
+) -> Denomination | None:
+    currencies = {infos[u].currency for u in counts}
+    if not counts:
+        # Nothing moved: an amount of nothing in the dispensing units' currency.
+        currencies = {u.currency for u in infos.values() if u.type.dispenses}
+    if len(currencies) != 1:
+        return None  # no currency, or (never from this service) several in one dispense
+    currency = currencies.pop()
+    assert currency is not None  # dispensing units have one
+    total = sum(infos[u].value * n for u, n in counts.items())
+    return Denomination(Money(total, currency), counts)

@@ -1,0 +1,201 @@
+"""How the cash dispenser service writes its books: plans in, reports applied.
+
+Bookkeeping rules 1-3 and 5 of docs/cash.md, as functions over an open `Ledger`:
+
+- `journal_plans`: the planned movements of one operation, pending, with its token;
+- `apply_report`: settle them from the device's `MoveReport`, idempotently: movements
+  of the token already settled count as covered, and every move of the report that no
+  movement covers is journalled and settled at once, so applying the same report twice
+  (a reconcile cut short and run again) never counts a note twice;
+- `fault_error`: the typed error for a `Fault`, saying how many notes moved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from hal.devices.cash_model import Fault, MoveReport
+from hal.errors import Completion, DeviceError, HalError, HardwareError, error_class_for
+from hal.ledger import ANY_ITEM, Ledger, Movement, MovementRecord, Outcome
+
+__all__ = [
+    "ALL",
+    "Plan",
+    "apply_report",
+    "describe",
+    "fault_error",
+    "journal_plans",
+    "records_of",
+]
+
+#: A history limit that means "all of it".
+ALL = 1 << 62
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """One planned movement: ``count`` notes of ``item`` from ``source`` to ``destination``."""
+
+    source: str
+    destination: str
+    item: str
+    count: int
+
+
+def journal_plans(
+    ledger: Ledger, device: str, plans: Sequence[Plan], token: int, reason: str
+) -> list[Movement]:
+    """Journal ``plans`` as pending movements of ``token`` (before the device acts).
+
+    Raises:
+        LedgerError: the journal cannot be written: the device must not be asked.
+    """
+    return [
+        ledger.journal(
+            device,
+            source=p.source,
+            destination=p.destination,
+            item=p.item,
+            count=p.count,
+            command_id=token,
+            reason=reason,
+        )
+        for p in plans
+    ]
+
+
+def records_of(ledger: Ledger, device: str, token: int, since_id: int) -> list[MovementRecord]:
+    """The movements of ``token`` (oldest first); ``since_id`` is one of them.
+
+    A token's movements are journalled together, so reading back until a movement
+    older than ``since_id`` of another token shows up finds them all.
+    """
+    limit = 64
+    while True:
+        rows = ledger.history(device, limit)
+        oldest = rows[-1].movement if rows else None
+        if (
+            oldest is None
+            or len(rows) < limit
+            or (oldest.id < since_id and oldest.command_id != token)
+        ):
+            break
+        limit *= 8
+    return [r for r in reversed(rows) if r.movement.command_id == token]
+
+
+def item_for(source: str, destination: str, items: Sequence[str], held: Mapping[str, str]) -> str:
+    """The ledger item of notes moved between two locations.
+
+    A location that holds one kind of note (a cassette) decides; between locations of
+    any item, the notes' own item when the report gives just one, else `ANY_ITEM`.
+    """
+    for end in (source, destination):
+        if held.get(end, ANY_ITEM) != ANY_ITEM:
+            return held[end]
+    distinct = set(items)
+    return distinct.pop() if len(distinct) == 1 else ANY_ITEM
+
+
+def apply_report(
+    ledger: Ledger,
+    device: str,
+    report: MoveReport,
+    token: int,
+    reason: str,
+    since_id: int,
+    held: Mapping[str, str],
+    detail: str = "",
+) -> None:
+    """Settle the movements of ``token`` from ``report`` (rule 3), idempotently.
+
+    Each pending movement (source, destination) is settled ``done`` with what the report
+    moved between them beyond what earlier movements of the token already account for
+    (``failed`` when nothing); what is left over (more than planned, or moves nobody
+    planned: a double note to the reject unit, notes stopped in the transport) is
+    journalled and settled ``done`` at once.
+
+    Args:
+        ledger: the open ledger.
+        device: the device's name in it.
+        report: what the device says the operation did.
+        token: the operation's token.
+        reason: the ``reason`` for movements journalled here.
+        since_id: the id of one movement of the token (to find them all).
+        held: ``{location: item}`` of the device's locations.
+        detail: what to say in the settlements (a fault's description).
+
+    Raises:
+        LedgerError: the journal cannot be written (the rest stays pending).
+    """
+    remaining: dict[tuple[str, str], int] = {}
+    items: dict[tuple[str, str], list[str]] = {}
+    for move in report.moves:
+        pair = (move.source, move.destination)
+        remaining[pair] = remaining.get(pair, 0) + move.count
+        items.setdefault(pair, []).append(move.item)
+    records = records_of(ledger, device, token, since_id)
+    for record in records:
+        s = record.settlement
+        if s is not None and s.outcome is Outcome.DONE and s.moved:
+            pair = (record.movement.source, record.movement.destination)
+            remaining[pair] = remaining.get(pair, 0) - s.moved
+    suffix = f"; {detail}" if detail else ""
+    for record in records:
+        if record.settlement is not None:
+            continue
+        m = record.movement
+        pair = (m.source, m.destination)
+        moved = min(max(remaining.get(pair, 0), 0), m.count)
+        remaining[pair] = remaining.get(pair, 0) - moved
+        if moved:
+            ledger.settle(
+                m.id, Outcome.DONE, moved=moved, detail=f"{moved} of {m.count} moved{suffix}"
+            )
+        else:
+            ledger.settle(m.id, Outcome.FAILED, detail=f"none of {m.count} moved{suffix}")
+    for pair, left in remaining.items():
+        if left <= 0:
+            continue
+        extra = ledger.journal(
+            device,
+            source=pair[0],
+            destination=pair[1],
+            item=item_for(pair[0], pair[1], items.get(pair, []), held),
+            count=left,
+            command_id=token,
+            reason=f"{reason}: reported, not planned",
+        )
+        ledger.settle(extra.id, Outcome.DONE, moved=left, detail=f"reported by the device{suffix}")
+
+
+def describe(report: MoveReport) -> str:
+    """What moved, for messages: ``unit1->stacker 3, unit2->transport 1`` (or nothing)."""
+    totals: dict[tuple[str, str], int] = {}
+    for move in report.moves:
+        pair = (move.source, move.destination)
+        totals[pair] = totals.get(pair, 0) + move.count
+    return ", ".join(f"{s}->{d} {n}" for (s, d), n in totals.items()) or "no note moved"
+
+
+def fault_error(device: str, command: str, fault: Fault, moved: str) -> HalError:
+    """The typed error for a device ``fault`` (`MediaJam` for ``mediaJam``...).
+
+    Args:
+        device: the device's name.
+        command: the command (``Dispense``).
+        fault: what the device reported.
+        moved: what did move (`describe`, or a count in words).
+    """
+    where = f", unit {fault.unit}" if fault.unit else ""
+    message = (
+        f"{device}: {command} stopped short ({fault.error_code}{where}: "
+        f"{fault.description}); {moved}"
+    )
+    if fault.error_code == "hardwareError":
+        return HardwareError(message)
+    cls = error_class_for(Completion.COMMAND_ERROR_CODE, fault.error_code)
+    if cls is DeviceError:
+        return DeviceError(message, error_code=fault.error_code)
+    return cls(message)
