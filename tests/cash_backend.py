@@ -72,6 +72,7 @@ class Script:
     retract_leaves: int = 0  # notes a retract leaves at the exit
     pick_delay: float = 0.0  # seconds per note (so a cancel lands mid-dispense)
     safe_door_open: bool = False
+    fail_unit: str | None = None  # the next pick from this unit fails (cashUnitError)
 
 
 class ScriptedCashBackend:
@@ -200,8 +201,9 @@ class ScriptedCashBackend:
                         script.double_at.discard(picks)
                         self._move(moves, unit, self._reject_unit())
                         errors.append(NoteErrorReason.DOUBLE_NOTE)
-                    if self.notes[unit] <= 0:
-                        fault = Fault("cashUnitError", f"{unit} is empty", unit)
+                    if self.notes[unit] <= 0 or script.fail_unit == unit:
+                        script.fail_unit = None
+                        fault = Fault("cashUnitError", f"{unit}: the pick failed", unit)
                         return self._end(token, moves, fault, errors)
                     picks += 1
                     if script.jam_after is not None and picks > script.jam_after:
