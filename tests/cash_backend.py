@@ -72,6 +72,7 @@ class Script:
     retract_leaves: int = 0  # notes a retract leaves at the exit
     pick_delay: float = 0.0  # seconds per note (so a cancel lands mid-dispense)
     safe_door_open: bool = False
+    take_during_present: bool = False  # the customer grabs the notes as they come out
     fail_unit: str | None = None  # the next pick from this unit fails (cashUnitError)
 
 
@@ -223,6 +224,9 @@ class ScriptedCashBackend:
         if self.notes[STACKER]:
             self._move(moves, STACKER, EXIT, self.notes[STACKER])
             self.taken = False
+        if self.script.take_during_present:
+            self.script.take_during_present = False
+            self.customer_takes()  # before the present's answer reaches the service
         return self._end(token, moves)
 
     async def retract(self, area: RetractArea, token: int) -> MoveReport:

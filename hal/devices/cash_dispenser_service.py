@@ -27,6 +27,7 @@ from hal.devices.cash_dispenser import (
     IncompleteRetract,
     ItemsPresented,
     Mix,
+    MoveReport,
     PresentStatus,
     RetractArea,
     StartDispense,
@@ -159,12 +160,15 @@ class CashDispenserService(CashDispenserBase):
             if stacked <= 0:
                 raise NoItems(f"{self.name}: the ledger counts no note in the stacker")
             plans = [Plan(STACKER, EXIT, ANY_ITEM, stacked)]
+
+            def presented(report: MoveReport) -> None:
+                if report.total(STACKER, EXIT):
+                    self.event(ItemsPresented(position=EXIT, count=report.total(STACKER, EXIT)))
+
             report, cancelled = await self._operate(
-                cash_books.PRESENT, plans, self._backend.present
+                cash_books.PRESENT, plans, self._backend.present, landed=presented
             )
             moved = report.total(STACKER, EXIT)
-            if moved:
-                self.event(ItemsPresented(position=EXIT, count=moved))
             if cancelled:
                 raise asyncio.CancelledError()
             self._raise_fault("Present", report, f"{moved} of {stacked} notes reached the exit")

@@ -372,8 +372,13 @@ class CashDispenserBase(
         plans: list[Plan],
         call: Callable[[int], Awaitable[MoveReport]],
         start: Event | None = None,
+        landed: Callable[[MoveReport], None] | None = None,
     ) -> tuple[MoveReport, bool]:
         """Journal ``plans``, let the device act, apply its report (rules 2, 3, 4, 7).
+
+        ``start`` is published before the device is asked; ``landed`` publishes what the
+        report means once it is applied, before an `ItemsTaken` the device sent
+        meanwhile (so the app hears ``ItemsPresented`` before ``ItemsTaken``).
 
         Returns:
             The report, and whether the caller was cancelled meanwhile (the caller
@@ -400,14 +405,16 @@ class CashDispenserBase(
                     self._held,
                     report.fault.description if report.fault else "",
                 )
+            for reason_ in report.note_errors:
+                self.event(NoteError(reason=reason_))
+            if landed is not None:
+                landed(report)
         finally:
             self._busy = False
             self._present = None
             taken, self._taken_later = self._taken_later, []
             for event in taken:
                 self.event(event)
-        for reason_ in report.note_errors:
-            self.event(NoteError(reason=reason_))
         self._publish_levels()
         return report, cancelled
 

@@ -133,6 +133,22 @@ async def test_items_taken_is_booked_before_it_is_published(
     assert service.ledger.counts(D)[EXIT] == 0  # already journalled when it was heard
 
 
+async def test_items_taken_while_the_present_settles(
+    rig: tuple[CashDispenserService, ScriptedCashBackend],
+) -> None:
+    service, backend = rig
+    sub = service.events(kinds=[ItemsPresented, ItemsTaken])
+    await service.dispense(Money(20000, "CNY"))
+    backend.script.take_during_present = True
+    assert await service.present() == 2
+    events = await drain(sub)
+    assert [type(e) for e in events] == [ItemsPresented, ItemsTaken]
+    assert service.ledger.counts(D)[EXIT] == 0
+    books_match(service, backend)
+    status = await service.get_present_status()
+    assert status.taken is True
+
+
 async def test_amounts(rig: tuple[CashDispenserService, ScriptedCashBackend]) -> None:
     service, _ = rig
     by_decimal = await service.denominate(Decimal("170.00"), "CNY")
