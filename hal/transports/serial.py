@@ -32,6 +32,7 @@ import asyncio
 import errno
 import logging
 import os
+import select
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -260,7 +261,10 @@ class SerialTransport(BufferedTransport):
             self._lose(f"reading failed: {_reason(exc)}")
             return
         if not data:
-            self._lose("the port hung up (end of file)")
+            # A tty with VMIN=0 reads 0 bytes when nothing is there: the bytes that woke
+            # us were dropped by flush_input meanwhile. Only a hang-up is an end.
+            if _hung_up(fd):
+                self._lose("the port hung up (end of file)")
             return
         self._buffer.feed(data)
 
@@ -318,6 +322,13 @@ class SerialTransport(BufferedTransport):
     def __repr__(self) -> str:
         state = "open" if self.is_open else "closed"
         return f"SerialTransport({self.port!r}, baud={self.options.baud}, {state})"
+
+
+def _hung_up(fd: int) -> bool:
+    """The descriptor reports a hang-up or an error (poll, no wait)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return any(events & (select.POLLHUP | select.POLLERR) for _, events in poller.poll(0))
 
 
 def _resolve(waiter: asyncio.Future[None]) -> None:
