@@ -240,3 +240,39 @@ def test_notes_the_replay_cannot_name_are_shown_unnamed(
     lines = capsys.readouterr().out.splitlines()
     transport = position_line(lines, "transport")
     assert transport.split(None, 2) == ["transport", "2", "2 x unnamed"]
+
+
+async def test_a_ledger_the_service_wrote_shows_the_notes_where_they_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hal.devices.cash_dispenser import Denomination
+    from hal.errors import MediaJam
+    from hal.money import Money
+    from simulator.models.cash_dispenser import CashDispenserModel
+    from simulator.sim_cash_service import SimCashDispenserService
+
+    path = tmp_path / "service.sqlite"
+    model = CashDispenserModel.from_profile("default", clock_scale=0.01)
+    async with SimCashDispenserService(model, ledger=path) as cash:
+        await cash.dispense(Denomination(Money(16000, "CNY"), {"unit1": 1, "unit3": 3}))
+        await cash.present()  # at the exit, not taken
+        model.customer_takes()
+        model.double_note_next_pick("unit2")
+        await cash.dispense(Denomination(Money(15000, "CNY"), {"unit1": 1, "unit2": 1}))
+        await cash.reject()
+        model.jam_next_dispense(after_notes=3)
+        with pytest.raises(MediaJam):
+            await cash.dispense(
+                Denomination(Money(22000, "CNY"), {"unit1": 1, "unit2": 2, "unit4": 2})
+            )
+        truth = model.ground_truth_items()
+        # Read while the service holds the file open.
+        code, device = run_json(capsys, path)
+    assert code == 0
+    view = device["cash"]
+    for position in view["positions"]:
+        assert position["holds"] == truth[position["name"]], position["name"]
+    assert sum(p["count"] for p in view["positions"]) == 4  # 3 stacked, 1 jammed
+    for unit in view["units"]:
+        assert unit["count"] == sum(truth[unit["name"]].values()), unit["name"]
+    assert view["in_flight"] == []
