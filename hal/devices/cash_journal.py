@@ -107,6 +107,7 @@ def apply_report(
     since_id: int,
     held: Mapping[str, str],
     detail: str = "",
+    records: Sequence[MovementRecord] | None = None,
 ) -> None:
     """Settle the movements of ``token`` from ``report`` (rule 3), idempotently.
 
@@ -125,6 +126,8 @@ def apply_report(
         since_id: the id of one movement of the token (to find them all).
         held: ``{location: item}`` of the device's locations.
         detail: what to say in the settlements (a fault's description).
+        records: the token's movements, when the caller has just journalled them (none
+            settled yet); ``None``: read them from the ledger (a reconcile).
 
     Raises:
         LedgerError: the journal cannot be written (the rest stays pending).
@@ -135,7 +138,8 @@ def apply_report(
         pair = (move.source, move.destination)
         remaining[pair] = remaining.get(pair, 0) + move.count
         items.setdefault(pair, []).append(move.item)
-    records = records_of(ledger, device, token, since_id)
+    if records is None:
+        records = records_of(ledger, device, token, since_id)
     for record in records:
         s = record.settlement
         if s is not None and s.outcome is Outcome.DONE and s.moved:

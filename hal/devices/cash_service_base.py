@@ -50,7 +50,7 @@ from hal.errors import (
     UnsupportedOperation,
 )
 from hal.events import Event
-from hal.ledger import ANY_ITEM, Ledger, LocationKind, Movement, Outcome
+from hal.ledger import ANY_ITEM, Ledger, LocationKind, Movement, MovementRecord, Outcome
 from hal.money import Money
 
 __all__ = ["CashDispenserBase"]
@@ -404,6 +404,7 @@ class CashDispenserBase(
                     since,
                     self._held,
                     report.fault.description if report.fault else "",
+                    [MovementRecord(m, None) for m in movements],
                 )
             for reason_ in report.note_errors:
                 self.event(NoteError(reason=reason_))
