@@ -44,7 +44,6 @@ what moved with ``Fault("canceled")``.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections.abc import Awaitable, Mapping
 from typing import TypeVar
@@ -54,7 +53,8 @@ from drivers.cash.lcdm_options import MAX_PER_COMMAND, REJECT, LcdmOptions
 from drivers.cash.lcdm_report import pick_report, purge_report
 from drivers.cash.lcdm_status import dispenser_status, unit_sensors
 from hal.address import DeviceAddress
-from hal.device import BackendListener, Device
+from hal.device import BackendListener
+from hal.devices.cash_dispenser_service import CashDispenserService
 from hal.devices.cash_model import (
     CUSTOMER,
     TRANSPORT,
@@ -70,7 +70,6 @@ from hal.devices.cash_model import (
     UnitSensor,
 )
 from hal.errors import (
-    ConfigurationError,
     InvalidData,
     ProtocolError,
     TooManyItems,
@@ -379,21 +378,10 @@ async def _to_end(work: Awaitable[T]) -> tuple[T, bool]:
             cancelled = True
 
 
-def open_lcdm(address: DeviceAddress, options: LcdmOptions) -> Device[CashDispenserStatus, object]:
-    """Build the (unopened) cash dispenser an address names (the registry factory).
-
-    Raises:
-        ConfigurationError: the cash dispenser service is not installed.
-    """
-    try:
-        module = importlib.import_module("hal.devices.cash_dispenser_service")
-    except ImportError as exc:  # until the service lands
-        raise ConfigurationError(f"{address.location}: no cash dispenser service: {exc}") from exc
+def open_lcdm(address: DeviceAddress, options: LcdmOptions) -> CashDispenserService:
+    """Build the (unopened) cash dispenser an address names (the registry factory)."""
     driver = LcdmDriver(make_transport(address), options)
-    service: Device[CashDispenserStatus, object] = module.CashDispenserService(
-        driver, name=driver.name, ledger=options.ledger or None
-    )
-    return service
+    return CashDispenserService(driver, name=driver.name, ledger=options.ledger or None)
 
 
 LCDM_DRIVER = DriverSpec(
