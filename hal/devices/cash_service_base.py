@@ -336,6 +336,10 @@ class CashDispenserBase(
             self._taken(event)
         super().event(event)
 
+    def status_changed(self, status: CashDispenserStatus) -> None:
+        # The exchange is the service's: a backend's report must not flip it back.
+        super().status_changed(dataclasses.replace(status, exchange_active=self._exchange))
+
     def _taken(self, event: ItemsTaken) -> None:
         """Rule 6: the customer took what the ledger has at the exit."""
         try:

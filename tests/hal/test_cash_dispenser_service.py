@@ -48,7 +48,7 @@ from hal.errors import (
     TransactionActive,
     UnsupportedOperation,
 )
-from hal.events import Event, Subscription
+from hal.events import Event, StatusChanged, Subscription
 from hal.ledger import Ledger, Outcome
 from hal.money import Money
 from tests.cash_backend import DIRECT, ScriptedCashBackend
@@ -487,6 +487,9 @@ async def test_exchange(rig: tuple[CashDispenserService, ScriptedCashBackend]) -
     await service.start_exchange()
     assert (await service.status()).exchange_active
     assert backend.exchanging
+    status_events = service.events(kinds=[StatusChanged])
+    service.status_changed(await backend.get_status())  # as a backend reports it
+    assert await drain(status_events) == []  # still active: nothing changed
     for call in (
         service.reject(),
         service.reset(),
