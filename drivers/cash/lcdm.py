@@ -70,6 +70,8 @@ from hal.devices.cash_model import (
     UnitSensor,
 )
 from hal.errors import (
+    ConnectionLost,
+    HalTimeout,
     InvalidData,
     ProtocolError,
     TooManyItems,
@@ -121,6 +123,8 @@ class LcdmDriver:
         self._listener: BackendListener[CashDispenserStatus] | None = None
         #: Notes the driver saw stop in the transport since open, by unit (for PURGE).
         self._in_transport: dict[str, int] = {}
+        #: A moving command's answer was lost: the dispenser may still be at work.
+        self._unsure = False
         self.firmware = ""
 
     def __repr__(self) -> str:
@@ -321,8 +325,43 @@ class LcdmDriver:
         return asked
 
     async def _ask(self, command: Command, *, moving: bool = False) -> Reply:
-        timeout = self.options.reply_timeout if moving else self.options.status_timeout
-        return await self.link.exchange(command, reply_timeout=timeout)
+        """One exchange. After a moving command whose answer was lost, the dispenser may
+        still be at work and not reading: a command that moves notes goes out only once
+        a STATUS has been answered (a busy LCDM does not ACK, and the resends of an
+        un-ACKed command would wait in its input to run one after another)."""
+        if not moving:
+            return await self.link.exchange(command, reply_timeout=self.options.status_timeout)
+        if self._unsure:
+            await self._until_idle()
+        try:
+            return await self.link.exchange(command, reply_timeout=self.options.reply_timeout)
+        except (HalTimeout, ConnectionLost, asyncio.CancelledError):
+            self._unsure = True
+            raise
+
+    async def _until_idle(self) -> None:
+        """Ask STATUS until the dispenser answers, for up to ``reply_timeout``.
+
+        Raises:
+            HalTimeout: it never answered (the moving command is not sent).
+            ConnectionLost: the port went away.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.reply_timeout
+        while True:
+            try:
+                await self.link.exchange(
+                    Command(self.model, Op.STATUS), reply_timeout=self.options.status_timeout
+                )
+            except (HalTimeout, ProtocolError) as exc:
+                if loop.time() >= deadline:
+                    raise HalTimeout(
+                        f"{self.name}: the dispenser has not answered since a command whose "
+                        f"answer was lost ({exc.message})"
+                    ) from exc
+                continue
+            self._unsure = False
+            return
 
     async def _status_reply(self) -> StatusReply | Status4000:
         reply = await self._ask(Command(self.model, Op.STATUS))

@@ -202,6 +202,11 @@ class LcdmEmulator:
                     await self._handle(item)
                 except Exception:
                     log.exception("LCDM-%d emulator failed on %r", self.model.value, item)
+                # The model runs an operation to its end through a cancellation and
+                # returns normally: `stop` must not be swallowed by it.
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError
 
     def _powered(self) -> bool:
         return bool(getattr(self.backend, "powered", True))

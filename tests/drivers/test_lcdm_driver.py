@@ -368,3 +368,19 @@ async def test_through_hal_open_the_ledger_matches_ground_truth(tmp_path: Path) 
                 "exit": 0,
                 CUSTOMER: 6,
             }
+
+
+async def test_after_a_lost_answer_the_next_dispense_waits_for_the_busy_dispenser(
+    tmp_path: Path,
+) -> None:
+    rig = LcdmRig(tmp_path, 1000, pick_time=0.05)
+    async with rig.wire() as emulator, rig.driver(reply_timeout=0.6, ack_timeout=0.1) as driver:
+        before = rig.model.ground_truth()
+        with pytest.raises(HalTimeout):
+            await driver.dispense({"unit1": 20}, 1)  # 1 s of picking, 0.6 s of patience
+        # The dispenser is still picking and reads nothing: the driver polls STATUS
+        # (harmless if repeated) before it sends the next dispense, which runs once.
+        report = await driver.dispense({"unit1": 2}, 2)
+        assert report.total("unit1", CUSTOMER) == 2
+        assert rig.model.ground_truth()[CUSTOMER] == before[CUSTOMER] + 22
+        assert [c.counts for c in emulator.executed if c.op is Op.DISPENSE] == [(20,), (2,)]
