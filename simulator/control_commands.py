@@ -9,9 +9,16 @@ below, carried by `hal.remote.codec` (camelCase fields, bytes as blob frames).
 Timeouts here are real seconds, as in `simulator.control.CardReaderControl`; durations
 given to the model (``Control.SlowReplies``) are simulated seconds.
 
-A command acts on a card reader, a PIN pad or either (`ControlCommand.target`). On a PIN
-pad, ``Control.PressKeys`` is the customer's fingers: key names (``seven``, ``enter``),
-which the simulator never logs (it logs how many keys were pressed).
+A command acts on a card reader, a PIN pad, a cash dispenser, some of them or any
+(`ControlCommand.target`). On a PIN pad, ``Control.PressKeys`` is the customer's
+fingers: key names (``seven``, ``enter``), which the simulator never logs (it logs how
+many keys were pressed). On a cash dispenser (`simulator.cash_control`):
+``Control.TakeNotes`` (the customer takes the notes at the exit), ``Control.NotesAtExit``,
+``Control.GroundTruth`` (where every note is), ``Control.Replenish``, ``Control.ClearJam``,
+and the faults ``Control.JamNextDispense``, ``Control.DoubleNote``, ``Control.FailPick``,
+``Control.UnitStatus``, ``Control.JamShutter``, ``Control.PartialRetract``,
+``Control.NeverTake``, ``Control.SafeDoor``, ``Control.PickTime`` (simulated seconds a
+note).
 """
 
 from __future__ import annotations
@@ -29,12 +36,22 @@ __all__ = [
     "ControlCommand",
     "CountCompletion",
     "EntryActiveCompletion",
+    "GroundTruthCompletion",
     "InsertCardPayload",
+    "JamNextDispensePayload",
+    "LeavePayload",
+    "NeverTakePayload",
+    "PickTimePayload",
     "PositionCompletion",
     "PowerLossPayload",
     "PressKeysPayload",
+    "ReplenishPayload",
+    "SafeDoorPayload",
     "SlowRepliesPayload",
     "TakeCardPayload",
+    "TakeNotesPayload",
+    "UnitPayload",
+    "UnitStatusPayload",
     "WaitForEntryPayload",
     "WaitForPayload",
 ]
@@ -48,6 +65,7 @@ MAX_KEYS: Final = 64
 #: What a command acts on (`ControlCommand.target`).
 CARD_READER: Final = "card_reader"
 PIN_PAD: Final = "pin_pad"
+CASH_DISPENSER: Final = "cash_dispenser"
 ANY_DEVICE: Final = "any"
 
 
@@ -139,6 +157,84 @@ class WaitForEntryPayload:
 
 
 @dataclass(frozen=True)
+class TakeNotesPayload:
+    """``Control.TakeNotes``: real seconds to wait for notes at the exit."""
+
+    timeout: float
+
+    def __post_init__(self) -> None:
+        _check_wait("timeout", self.timeout)
+
+
+@dataclass(frozen=True)
+class JamNextDispensePayload:
+    """``Control.JamNextDispense``: notes that land before the next one jams."""
+
+    after_notes: int
+
+
+@dataclass(frozen=True)
+class UnitPayload:
+    """``Control.DoubleNote``, ``Control.FailPick``: the cash unit whose next pick fails."""
+
+    unit: str
+
+
+@dataclass(frozen=True)
+class UnitStatusPayload:
+    """``Control.UnitStatus``: a unit's physical state (``ok``, ``missing``...)."""
+
+    unit: str
+    status: str
+
+
+@dataclass(frozen=True)
+class ReplenishPayload:
+    """``Control.Replenish``: the notes an operator leaves in a unit."""
+
+    unit: str
+    count: int
+
+
+@dataclass(frozen=True)
+class LeavePayload:
+    """``Control.PartialRetract``: notes the next retract leaves at the exit."""
+
+    leave: int
+
+
+@dataclass(frozen=True)
+class NeverTakePayload:
+    """``Control.NeverTake``: the customer never takes the notes (``False`` undoes it)."""
+
+    never: bool
+
+
+@dataclass(frozen=True)
+class SafeDoorPayload:
+    """``Control.SafeDoor``: the safe door is open (``False``: closed)."""
+
+    open: bool
+
+
+@dataclass(frozen=True)
+class PickTimePayload:
+    """``Control.PickTime``: simulated seconds one note takes."""
+
+    seconds: float
+
+    def __post_init__(self) -> None:
+        _check_wait("seconds", self.seconds)
+
+
+@dataclass(frozen=True)
+class GroundTruthCompletion:
+    """Where every note physically is: ``{unit id or position: notes}``."""
+
+    notes: dict[str, int]
+
+
+@dataclass(frozen=True)
 class EntryActiveCompletion:
     """Whether the PIN pad is in an entry (its keyboard taking keys)."""
 
@@ -154,7 +250,7 @@ class PositionCompletion:
 
 @dataclass(frozen=True)
 class CountCompletion:
-    """A number of cards."""
+    """A number of cards (or notes)."""
 
     count: int
 
@@ -169,7 +265,8 @@ class ControlCommand:
         completion: the completion payload's dataclass, or ``None`` for ``{}``.
         device: the command acts on a device named in the header.
         wait: the payload field holding how long the command may wait (real seconds).
-        target: the kind of device it acts on: ``card_reader``, ``pin_pad`` or ``any``.
+        target: the kind of device it acts on: ``card_reader``, ``pin_pad``,
+            ``cash_dispenser`` or ``any``, or a tuple of kinds.
     """
 
     name: str
@@ -177,7 +274,12 @@ class ControlCommand:
     completion: type[Any] | None = None
     device: bool = True
     wait: str | None = None
-    target: str = CARD_READER
+    target: str | tuple[str, ...] = CARD_READER
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The kinds of device it acts on (``("any",)`` for every kind)."""
+        return (self.target,) if isinstance(self.target, str) else self.target
 
 
 COMMANDS: Final[dict[str, ControlCommand]] = {
@@ -186,7 +288,7 @@ COMMANDS: Final[dict[str, ControlCommand]] = {
         ControlCommand("Control.InsertCard", InsertCardPayload, CardSample),
         ControlCommand("Control.TakeCard", TakeCardPayload, wait="timeout"),
         ControlCommand("Control.Jam"),
-        ControlCommand("Control.ClearJam"),
+        ControlCommand("Control.ClearJam", target=(CARD_READER, CASH_DISPENSER)),
         ControlCommand("Control.CardPosition", completion=PositionCompletion),
         ControlCommand("Control.RetainedCount", completion=CountCompletion),
         ControlCommand("Control.EmptyRetainBin", completion=CountCompletion),
@@ -198,6 +300,27 @@ COMMANDS: Final[dict[str, ControlCommand]] = {
         ControlCommand("Control.PressKeys", PressKeysPayload, wait="timeout", target=PIN_PAD),
         ControlCommand("Control.WaitForEntry", WaitForEntryPayload, wait="timeout", target=PIN_PAD),
         ControlCommand("Control.EntryActive", completion=EntryActiveCompletion, target=PIN_PAD),
+        ControlCommand(
+            "Control.TakeNotes",
+            TakeNotesPayload,
+            CountCompletion,
+            wait="timeout",
+            target=CASH_DISPENSER,
+        ),
+        ControlCommand("Control.NotesAtExit", completion=CountCompletion, target=CASH_DISPENSER),
+        ControlCommand(
+            "Control.GroundTruth", completion=GroundTruthCompletion, target=CASH_DISPENSER
+        ),
+        ControlCommand("Control.Replenish", ReplenishPayload, target=CASH_DISPENSER),
+        ControlCommand("Control.JamNextDispense", JamNextDispensePayload, target=CASH_DISPENSER),
+        ControlCommand("Control.DoubleNote", UnitPayload, target=CASH_DISPENSER),
+        ControlCommand("Control.FailPick", UnitPayload, target=CASH_DISPENSER),
+        ControlCommand("Control.UnitStatus", UnitStatusPayload, target=CASH_DISPENSER),
+        ControlCommand("Control.JamShutter", target=CASH_DISPENSER),
+        ControlCommand("Control.PartialRetract", LeavePayload, target=CASH_DISPENSER),
+        ControlCommand("Control.NeverTake", NeverTakePayload, target=CASH_DISPENSER),
+        ControlCommand("Control.SafeDoor", SafeDoorPayload, target=CASH_DISPENSER),
+        ControlCommand("Control.PickTime", PickTimePayload, target=CASH_DISPENSER),
         ControlCommand("Control.Reset", device=False),
     )
 }

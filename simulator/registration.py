@@ -4,10 +4,10 @@ entry point ``sim`` (see pyproject).
 Address format::
 
     sim://DEVICE[?profile=NAME&world=NAME&seed=N&clock_scale=X&ledger=PATH
-                  &retain_capacity=N&stacker_capacity=N&variant=NAME]
+                  &retain_capacity=N&stacker_capacity=N&variant=NAME&cash_profile=NAME]
 
 ``DEVICE`` is the device name the simulator offers a model for (``card_reader``,
-``pin_pad``). The device is an in-process model in the named world
+``pin_pad``, ``cash_dispenser``). The device is an in-process model in the named world
 (`simulator.world.get_world`): two addresses naming the same world and device reach the
 same model, so a card inserted (or a key pressed) through the control API is seen by
 every service opened over it, and keys loaded into a PIN pad stay loaded. Options:
@@ -16,15 +16,23 @@ every service opened over it, and keys loaded into a PIN pad stay loaded. Option
   made, so the first read takes it; empty for none.
 - ``world``, ``seed``, ``clock_scale``: which world, and (when it is made) its seed and
   clock scale; naming different ones for an existing world is an error.
-- ``ledger``: the ledger file captures are journalled in; empty for an in-memory one.
+- ``ledger``: the ledger file captures (or notes' moves) are journalled in; empty for an
+  in-memory one. A cash dispenser's fresh ledger starts from the model's physical counts
+  (`simulator.sim_cash_service`).
 - ``retain_capacity``: cards the retain bin holds (0: no bin).
 - ``stacker_capacity``: cards the card stacker holds, full at start (0: the reader
   issues no cards).
 - ``variant``: a deliberately broken reader from `simulator.broken` (to test the
   conformance suite); empty for the faithful one.
 
-``profile``, ``ledger``, ``retain_capacity``, ``stacker_capacity`` and ``variant`` are
-the card reader's; a ``sim://pin_pad`` address naming one is refused.
+- ``cash_profile``: the cash dispenser's build, from
+  `simulator.models.cash_profiles.CASH_PROFILES` (``default``, ``lcdm1000``,
+  ``lcdm2000``, ``lcdm4000``); it counts when the model is made (naming another for a
+  dispenser already made is an error).
+
+``profile``, ``retain_capacity``, ``stacker_capacity`` and ``variant`` are the card
+reader's, ``cash_profile`` the cash dispenser's, ``ledger`` either's; an address naming
+one for another device is refused.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ import dataclasses
 import math
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from hal.address import DeviceAddress
 from hal.devices.card_reader_service import CardReaderService
@@ -41,18 +50,30 @@ from hal.errors import ConfigurationError
 from hal.registry import DriverSpec
 from simulator.broken import BROKEN_VARIANTS
 from simulator.models.card_reader import CardPosition
+from simulator.models.cash_profiles import CASH_PROFILES
 from simulator.models.pin_pad import PinPadModel
 from simulator.profiles import load_card_profile, profile_names
 from simulator.wire import usb as _usb  # noqa: F401  (registers the pyusb backend "sim")
-from simulator.world import CardReaderSetup, get_world
+from simulator.world import CardReaderSetup, CashDispenserSetup, get_world
+
+if TYPE_CHECKING:
+    from simulator.sim_cash_service import SimCashDispenserService
 
 __all__ = ["SIM_DEVICES", "SIM_DRIVER", "SimOptions", "open_sim_device"]
 
 #: The device names the simulator has models for.
-SIM_DEVICES = frozenset({"card_reader", "pin_pad"})
+SIM_DEVICES = frozenset({"card_reader", "pin_pad", "cash_dispenser"})
 
 #: The options only a card reader takes.
-_CARD_READER_OPTIONS = ("profile", "ledger", "retain_capacity", "stacker_capacity", "variant")
+_CARD_READER_OPTIONS = ("profile", "retain_capacity", "stacker_capacity", "variant")
+#: The options each device takes beyond world, seed and clock_scale.
+_DEVICE_OPTIONS = {
+    "card_reader": frozenset({*_CARD_READER_OPTIONS, "ledger"}),
+    "pin_pad": frozenset(),
+    "cash_dispenser": frozenset({"cash_profile", "ledger"}),
+}
+_SPECIFIC_OPTIONS = frozenset().union(*_DEVICE_OPTIONS.values())
+_LABELS = {"card_reader": "card reader", "pin_pad": "PIN pad", "cash_dispenser": "cash dispenser"}
 
 _WORLD_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _EMPTY = (CardPosition.NONE, CardPosition.CUSTOMER, CardPosition.RETAINED)
@@ -73,6 +94,7 @@ class SimOptions:
         stacker_capacity: cards the card stacker holds (it starts full); 0 for a reader
             that issues no cards.
         variant: a broken variant's name from `simulator.broken.BROKEN_VARIANTS`.
+        cash_profile: the cash dispenser's profile (when the model is made).
 
     Raises:
         ConfigurationError: a value out of range or naming nothing known.
@@ -86,6 +108,7 @@ class SimOptions:
     retain_capacity: int = 50
     stacker_capacity: int = 100
     variant: str = ""
+    cash_profile: str = "default"
 
     def __post_init__(self) -> None:
         if self.profile and self.profile not in profile_names():
@@ -110,6 +133,11 @@ class SimOptions:
             capacity = getattr(self, what)
             if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 0:
                 raise ConfigurationError(f"{what} is an integer >= 0, got {capacity!r}")
+        if self.cash_profile not in CASH_PROFILES:
+            raise ConfigurationError(
+                f"cash_profile {self.cash_profile!r} is not a cash profile; known: "
+                f"{', '.join(sorted(CASH_PROFILES))}"
+            )
         if self.variant and self.variant not in BROKEN_VARIANTS:
             raise ConfigurationError(
                 f"variant {self.variant!r} is not a broken variant; known: "
@@ -119,7 +147,7 @@ class SimOptions:
 
 def open_sim_device(
     address: DeviceAddress, options: SimOptions
-) -> CardReaderService | PinPadService:
+) -> CardReaderService | PinPadService | SimCashDispenserService:
     """Build the unopened service over the model an address names (the driver factory).
 
     The world's seed and clock scale, and the reader's retain capacity and variant,
@@ -142,14 +170,28 @@ def open_sim_device(
         seed=options.seed if "seed" in given else None,
         clock_scale=options.clock_scale if "clock_scale" in given else None,
     )
+    misplaced = sorted(k for k in given if k in _SPECIFIC_OPTIONS - _DEVICE_OPTIONS[device])
+    if misplaced:
+        owners = sorted(
+            {kind for key in misplaced for kind, keys in _DEVICE_OPTIONS.items() if key in keys}
+        )
+        takes = ", ".join(["world", "seed", "clock_scale", *sorted(_DEVICE_OPTIONS[device])])
+        raise ConfigurationError(
+            f"{address.location}: {', '.join(misplaced)} is a "
+            f"{' or '.join(_LABELS[o] for o in owners)} option; a {_LABELS[device]} takes "
+            f"{takes}"
+        )
     if device == "pin_pad":
-        misplaced = [key for key in _CARD_READER_OPTIONS if key in given]
-        if misplaced:
-            raise ConfigurationError(
-                f"{address.location}: {', '.join(misplaced)} is a card reader option; a PIN "
-                "pad takes world, seed and clock_scale"
-            )
         return world.open_pin_pad(device)
+    if device == "cash_dispenser":
+        cash_setup = None
+        if "cash_profile" in given:
+            cash_setup = CashDispenserSetup(profile=options.cash_profile)
+            made = world.cash_dispenser_setup(device)
+            if made is not None and made.profile == cash_setup.profile:
+                cash_setup = None  # the same build (a scenario's counts stand)
+        world.cash_dispenser(device, cash_setup)
+        return world.open_cash_dispenser(device, ledger=options.ledger or None)
     setup = None
     keys = ("retain_capacity", "stacker_capacity", "variant")
     named = {key: getattr(options, key) for key in keys if key in given}
@@ -176,6 +218,8 @@ SIM_DRIVER = DriverSpec(
         ),
         # Every PinPadCapabilities feature the model has (tests check it against the model).
         "pin_pad": PinPadModel().capabilities().features(),
+        # The default dispenser's; an address may choose a smaller one (cash_profile=lcdm1000).
+        "cash_dispenser": CASH_PROFILES["default"].capabilities.features(),
     },
 )
 """The ``sim`` driver, registered through the ``tellerhal.drivers`` entry point."""

@@ -1,5 +1,5 @@
-"""`RemoteCardReaderControl`, `RemotePinPadControl`: the simulator's control API from
-another process.
+"""`RemoteCardReaderControl`, `RemotePinPadControl`, `RemoteCashDispenserControl`: the
+simulator's control API from another process.
 
 The stimulus the conformance suite drives, over the control socket of a ``tellerhal
 sim`` (`simulator.server.ControlServer`)::
@@ -19,12 +19,19 @@ profile or condition is `InvalidData`); a simulator that does not answer is
 
     pad = RemotePinPadControl("tcp://127.0.0.1:5741")
     await pad.type_pin("7391")   # digits, then enter, once the app's entry starts
+
+`RemoteCashDispenserControl` is the customer at the cash exit and the faults of a
+dispenser; its `RemoteCashDispenserControl.ground_truth` says where every note is::
+
+    cash = RemoteCashDispenserControl("tcp://127.0.0.1:5741")
+    await cash.jam_next_dispense(after_notes=2)
+    taken = await cash.take_notes(timeout=10)
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import zmq
@@ -35,24 +42,39 @@ from hal.remote.connection import Connection
 from hal.remote.interfaces import Empty
 from hal.remote.messages import valid_device_name
 from hal.remote.security import endpoint_scheme
-from hal.stimulus import CardReaderStimulus, CardSample, PinPadStimulus
+from hal.stimulus import CardReaderStimulus, CardSample, CashDispenserStimulus, PinPadStimulus
 from simulator.control_commands import (
     COMMANDS,
     CountCompletion,
     EntryActiveCompletion,
+    GroundTruthCompletion,
     InsertCardPayload,
+    JamNextDispensePayload,
+    LeavePayload,
     LoadStackerPayload,
+    NeverTakePayload,
+    PickTimePayload,
     PositionCompletion,
     PowerLossPayload,
     PressKeysPayload,
+    ReplenishPayload,
+    SafeDoorPayload,
     SlowRepliesPayload,
     TakeCardPayload,
+    TakeNotesPayload,
+    UnitPayload,
+    UnitStatusPayload,
     WaitForEntryPayload,
     WaitForPayload,
 )
 from simulator.pin_pad_control import pin_keys
 
-__all__ = ["RemoteCardReaderControl", "RemotePinPadControl", "control_call"]
+__all__ = [
+    "RemoteCardReaderControl",
+    "RemoteCashDispenserControl",
+    "RemotePinPadControl",
+    "control_call",
+]
 
 
 async def control_call(
@@ -279,3 +301,93 @@ class RemotePinPadControl(_RemoteDeviceControl, PinPadStimulus):
     async def wait_for_entry(self, timeout: float = 10.0) -> None:
         """Wait (``timeout`` real seconds) until an entry is under way (`HalTimeout`)."""
         await self._call("Control.WaitForEntry", WaitForEntryPayload(timeout), wait=timeout)
+
+
+class RemoteCashDispenserControl(_RemoteDeviceControl, CashDispenserStimulus):
+    """The customer's hands, the operator's and fate on a cash dispenser of a
+    ``tellerhal sim`` (the methods of `simulator.cash_control.CashDispenserControl`).
+
+    Args:
+        endpoint: the simulator's control socket.
+        device: the dispenser's device name.
+        timeout: seconds to reach the simulator and get each acknowledge.
+
+    Raises:
+        ConfigurationError: a bad endpoint.
+        ValueError: a bad device name or timeout.
+    """
+
+    def __init__(
+        self, endpoint: str, device: str = "cash_dispenser", *, timeout: float = 5.0
+    ) -> None:
+        super().__init__(endpoint, device, timeout=timeout)
+
+    # --- CashDispenserStimulus -------------------------------------------------------------
+
+    async def take_notes(self, *, timeout: float = 10.0) -> int:
+        """Wait (``timeout`` real seconds) for notes at the exit and take them.
+
+        Raises:
+            HalTimeout: none came in time. SequenceError: the customer never takes.
+        """
+        done = await self._call("Control.TakeNotes", TakeNotesPayload(timeout), wait=timeout)
+        assert isinstance(done, CountCompletion)
+        return done.count
+
+    async def notes_at_exit(self) -> int:
+        """Notes physically at the exit now."""
+        done = await self._call("Control.NotesAtExit")
+        assert isinstance(done, CountCompletion)
+        return done.count
+
+    async def jam_next_dispense(self, after_notes: int = 1) -> None:
+        """The next dispense jams after ``after_notes`` notes."""
+        await self._call("Control.JamNextDispense", JamNextDispensePayload(after_notes))
+
+    async def double_note_next_pick(self, unit: str) -> None:
+        """The next pick from ``unit`` is a double note."""
+        await self._call("Control.DoubleNote", UnitPayload(unit))
+
+    async def clear_jam(self) -> None:
+        """An engineer clears the transport (to the reject unit) and the shutter."""
+        await self._call("Control.ClearJam")
+
+    async def replenish(self, unit: str, count: int) -> None:
+        """An operator makes ``unit`` physically hold ``count`` notes."""
+        await self._call("Control.Replenish", ReplenishPayload(unit, count))
+
+    async def ground_truth(self) -> Mapping[str, int]:
+        """Where every note physically is."""
+        done = await self._call("Control.GroundTruth")
+        assert isinstance(done, GroundTruthCompletion)
+        return done.notes
+
+    # --- more of fate ----------------------------------------------------------------------
+
+    async def fail_next_pick(self, unit: str) -> None:
+        """The next pick from ``unit`` fails (``cashUnitError``)."""
+        await self._call("Control.FailPick", UnitPayload(unit))
+
+    async def set_unit_status(self, unit: str, status: str) -> None:
+        """A unit's physical state (``ok``, ``missing``, ``inoperative``...)."""
+        await self._call("Control.UnitStatus", UnitStatusPayload(unit, status))
+
+    async def jam_shutter(self) -> None:
+        """The shutter jams at the next present."""
+        await self._call("Control.JamShutter")
+
+    async def partial_retract(self, leave: int = 1) -> None:
+        """The next retract leaves ``leave`` notes at the exit."""
+        await self._call("Control.PartialRetract", LeavePayload(leave))
+
+    async def never_take(self, never: bool = True) -> None:
+        """The customer never takes the notes (``False`` undoes it)."""
+        await self._call("Control.NeverTake", NeverTakePayload(never))
+
+    async def safe_door(self, open_: bool = True) -> None:
+        """Open (or close) the safe door."""
+        await self._call("Control.SafeDoor", SafeDoorPayload(open_))
+
+    async def pick_time(self, seconds: float) -> None:
+        """Each note takes ``seconds`` simulated seconds from now on."""
+        await self._call("Control.PickTime", PickTimePayload(seconds))

@@ -20,6 +20,11 @@ A scenario (``simulator/scenarios/<name>.toml``, or any file) looks like::
     max_keys = 64
     min_components = 2               # clear components a key-encryption key needs
 
+    [devices.cash_dispenser]         # a cash dispenser (simulator.models.cash_profiles)
+    profile = "default"              # default, lcdm1000, lcdm2000 or lcdm4000
+    counts = { unit1 = 500 }         # notes in units at start (others: the profile's)
+    pick_time = 0.05                 # simulated seconds a note (default: the profile's)
+
     [[customer]]                     # the customer's steps, in order
     wait_for = "gate_open"           # wait until the reader asks for a card
     after = 0.5                      # then 0.5 simulated seconds more
@@ -41,6 +46,10 @@ On the ``pin_pad``: ``wait_for = "entry_active"`` waits for an entry, ``type_pin
 (needs ``pin``, 4-12 digits) types the PIN and ``enter``, ``press_keys`` (needs
 ``keys``, a list of key names) presses keys; ``power_off``, ``power_on`` and
 ``slow_replies`` work there too. A step's PIN and keys never appear in a log or a repr.
+
+On the ``cash_dispenser``: ``wait_for = "notes_at_exit"`` waits for notes at the exit,
+``take_notes`` takes them (waiting up to ``timeout`` for them); ``clear_jam``,
+``power_off``, ``power_on`` and ``slow_replies`` work there too.
 
 An unknown key, a bad value or an unsupported version is a `ConfigurationError` that
 names the allowed keys or values.
@@ -64,7 +73,7 @@ from simulator.control import CONDITIONS
 from simulator.models.pin_pad import KEYBOARD
 from simulator.profiles import load_card_profile
 from simulator.tomlcheck import check_keys, typed
-from simulator.world import CardReaderSetup, PinPadSetup, World
+from simulator.world import CardReaderSetup, CashDispenserSetup, PinPadSetup, World
 
 __all__ = [
     "ACTIONS",
@@ -95,21 +104,30 @@ ACTIONS = frozenset(
         "empty_retain_bin",
         "type_pin",
         "press_keys",
+        "take_notes",
     }
 )
 #: The actions and ``wait_for`` conditions of each kind of device.
 _DEVICE_ACTIONS = {
-    "card_reader": ACTIONS - {"type_pin", "press_keys"},
+    "card_reader": ACTIONS - {"type_pin", "press_keys", "take_notes"},
     "pin_pad": frozenset({"type_pin", "press_keys", "power_off", "power_on", "slow_replies"}),
+    "cash_dispenser": frozenset(
+        {"take_notes", "clear_jam", "power_off", "power_on", "slow_replies"}
+    ),
 }
-_DEVICE_CONDITIONS = {"card_reader": frozenset(CONDITIONS), "pin_pad": frozenset({"entry_active"})}
+_DEVICE_CONDITIONS = {
+    "card_reader": frozenset(CONDITIONS),
+    "pin_pad": frozenset({"entry_active"}),
+    "cash_dispenser": frozenset({"notes_at_exit"}),
+}
 _TOP_KEYS = frozenset({"version", "description", "seed", "clock_scale", "devices", "customer"})
 _STEP_KEYS = frozenset(
     {"at", "wait_for", "timeout", "after", "action", "profile", "seconds", "device", "pin", "keys"}
 )
 _SETUP_KEYS = frozenset(f.name for f in fields(CardReaderSetup))
 _PIN_PAD_KEYS = frozenset(f.name for f in fields(PinPadSetup))
-_DEVICES = frozenset({"card_reader", "pin_pad"})
+_CASH_KEYS = frozenset({"profile", "counts", "pick_time"})
+_DEVICES = frozenset({"card_reader", "pin_pad", "cash_dispenser"})
 _NAME = re.compile(r"^[a-z0-9_]+$")
 _DEFAULT_WAIT = 300.0
 
@@ -156,6 +174,7 @@ class Scenario:
         card_readers: how each card reader is built, by device name.
         customer: the customer's steps, in order.
         pin_pads: how each PIN pad is built, by device name.
+        cash_dispensers: how each cash dispenser is built, by device name.
     """
 
     name: str
@@ -165,6 +184,9 @@ class Scenario:
     card_readers: Mapping[str, CardReaderSetup]
     customer: tuple[Step, ...]
     pin_pads: Mapping[str, PinPadSetup] = field(default_factory=lambda: MappingProxyType({}))
+    cash_dispensers: Mapping[str, CashDispenserSetup] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
 
 def scenario_names() -> list[str]:
@@ -222,6 +244,7 @@ def parse_scenario(text: str, *, name: str = "scenario") -> Scenario:
     check_keys(devices, _DEVICES, f"{where} [devices]")
     readers: dict[str, CardReaderSetup] = {}
     pads: dict[str, PinPadSetup] = {}
+    cash: dict[str, CashDispenserSetup] = {}
     for device, table in devices.items():
         at = f"{where} [devices.{device}]"
         if not isinstance(table, dict):
@@ -233,6 +256,9 @@ def parse_scenario(text: str, *, name: str = "scenario") -> Scenario:
                 max_keys=typed(table, "max_keys", int, at, 64),
                 min_components=typed(table, "min_components", int, at, 2),
             )
+            continue
+        if device == "cash_dispenser":
+            cash[device] = _cash_setup(table, at)
             continue
         check_keys(table, _SETUP_KEYS, at)
         take_timeout = _number(table, "take_timeout", at, 30.0)
@@ -255,7 +281,24 @@ def parse_scenario(text: str, *, name: str = "scenario") -> Scenario:
         card_readers=MappingProxyType(readers),
         customer=steps,
         pin_pads=MappingProxyType(pads),
+        cash_dispensers=MappingProxyType(cash),
     )
+
+
+def _cash_setup(table: Mapping[str, Any], at: str) -> CashDispenserSetup:
+    check_keys(table, _CASH_KEYS, at)
+    counts = typed(table, "counts", dict, at, {})
+    for unit, notes in counts.items():
+        if isinstance(notes, bool) or not isinstance(notes, int):
+            raise ConfigurationError(f"{at}: counts.{unit} must be an int")
+    try:
+        return CashDispenserSetup(
+            profile=typed(table, "profile", str, at, "default"),
+            counts=tuple(counts.items()),
+            pick_time=_number(table, "pick_time", at, None),
+        )
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{at}: {exc}") from None
 
 
 def _parse_step(raw: object, where: str) -> Step:
@@ -343,6 +386,8 @@ def build_world(
         world.card_reader(device, setup)
     for device, pad_setup in scenario.pin_pads.items():
         world.pin_pad(device, pad_setup)
+    for device, cash_setup in scenario.cash_dispensers.items():
+        world.cash_dispenser(device, cash_setup)
     return world
 
 
@@ -359,6 +404,9 @@ async def run_customer(world: World, scenario: Scenario) -> None:
     for number, step in enumerate(scenario.customer, 1):
         if step.device == "pin_pad":
             await _pin_pad_step(world, scenario, number, step, start)
+            continue
+        if step.device == "cash_dispenser":
+            await _cash_step(world, scenario, number, step, start)
             continue
         control = world.card_reader_control(step.device)
         if step.at is not None:
@@ -403,6 +451,30 @@ async def _pin_pad_step(
         await control.type_pin(step.pin, timeout=clock.to_real(step.timeout))
     elif step.action == "press_keys":
         await control.press_keys(step.keys, timeout=clock.to_real(step.timeout))
+    elif step.action in ("power_off", "power_on"):
+        await control.power_loss(step.action == "power_off")
+    elif step.action == "slow_replies":
+        await control.slow_replies(step.seconds or 0.0)
+
+
+async def _cash_step(
+    world: World, scenario: Scenario, number: int, step: Step, start: float
+) -> None:
+    """One customer (or fate) step on a cash dispenser."""
+    clock = world.clock
+    control = world.cash_dispenser_control(step.device)
+    model = control.model
+    if step.at is not None:
+        await clock.sleep(max(0.0, start + step.at - clock.now()))
+    if step.wait_for is not None:
+        await model.wait_for_notes_at_exit(clock.to_real(step.timeout))
+    if step.after:
+        await clock.sleep(step.after)
+    log.debug("%s: customer step %d: %s", scenario.name, number, step.action or "wait")
+    if step.action == "take_notes":
+        await control.take_notes(timeout=clock.to_real(step.timeout))
+    elif step.action == "clear_jam":
+        await control.clear_jam()
     elif step.action in ("power_off", "power_on"):
         await control.power_loss(step.action == "power_off")
     elif step.action == "slow_replies":

@@ -20,7 +20,7 @@ import os
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import PurePosixPath
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 
 import zmq
 import zmq.asyncio
@@ -28,25 +28,32 @@ import zmq.asyncio
 from hal.devices.card_reader_service import CardReaderService
 from hal.devices.pin_pad_service import PinPadService
 from hal.errors import Completion, ConfigurationError, HalError, TransportError
+from hal.ledger import Ledger
 from hal.remote import RemoteServer
 from hal.remote.codec import WireValueError, codec_for
 from hal.remote.messages import AckStatus, Limits, MessageError, MessageType, decode
 from hal.remote.registration import remote_address
 from hal.remote.security import check_endpoint_security, endpoint_scheme, remove_ipc_socket
 from hal.remote.sessions import Outbox, Outcome
+from simulator.cash_control import CashDispenserControl
 from simulator.control import CardReaderControl
 from simulator.control_commands import (
     CARD_READER,
+    CASH_DISPENSER,
     COMMANDS,
     PIN_PAD,
     ControlCommand,
     CountCompletion,
     EntryActiveCompletion,
+    GroundTruthCompletion,
     PositionCompletion,
 )
 from simulator.pin_pad_control import PinPadControl
 from simulator.scenario import Scenario, run_customer
 from simulator.world import CardReaderSetup, World
+
+if TYPE_CHECKING:
+    from hal.devices.cash_dispenser_service import CashDispenserService
 
 __all__ = ["DEFAULT_ENDPOINT", "ControlServer", "SimServer", "default_control_endpoint"]
 
@@ -179,6 +186,38 @@ _PIN_PAD_ACTIONS: Final[dict[str, Callable[[PinPadControl, Any], Awaitable[Any]]
 }
 
 
+async def _take_notes(control: CashDispenserControl, payload: Any) -> Any:
+    return CountCompletion(await control.take_notes(timeout=payload.timeout))
+
+
+async def _notes_at_exit(control: CashDispenserControl, payload: Any) -> Any:
+    return CountCompletion(await control.notes_at_exit())
+
+
+async def _ground_truth(control: CashDispenserControl, payload: Any) -> Any:
+    return GroundTruthCompletion(dict(await control.ground_truth()))
+
+
+_CASH_ACTIONS: Final[dict[str, Callable[[CashDispenserControl, Any], Awaitable[Any]]]] = {
+    "Control.TakeNotes": _take_notes,
+    "Control.NotesAtExit": _notes_at_exit,
+    "Control.GroundTruth": _ground_truth,
+    "Control.Replenish": lambda c, p: c.replenish(p.unit, p.count),
+    "Control.ClearJam": lambda c, p: c.clear_jam(),
+    "Control.JamNextDispense": lambda c, p: c.jam_next_dispense(p.after_notes),
+    "Control.DoubleNote": lambda c, p: c.double_note_next_pick(p.unit),
+    "Control.FailPick": lambda c, p: c.fail_next_pick(p.unit),
+    "Control.UnitStatus": lambda c, p: c.set_unit_status(p.unit, p.status),
+    "Control.JamShutter": lambda c, p: c.jam_shutter(),
+    "Control.PartialRetract": lambda c, p: c.partial_retract(p.leave),
+    "Control.NeverTake": lambda c, p: c.never_take(p.never),
+    "Control.SafeDoor": lambda c, p: c.safe_door(p.open),
+    "Control.PickTime": lambda c, p: c.pick_time(p.seconds),
+    "Control.PowerLoss": lambda c, p: c.power_loss(p.on),
+    "Control.SlowReplies": lambda c, p: c.slow_replies(p.seconds),
+}
+
+
 def _outcome(exc: BaseException, name: str) -> Outcome:
     if isinstance(exc, asyncio.CancelledError):
         return Outcome(Completion.CANCELED.value, description="the simulator is stopping")
@@ -306,10 +345,14 @@ class ControlServer:
             return
         if command.device:
             world = self._world()
-            offered: Mapping[str, object] = {
+            by_kind: Mapping[str, Mapping[str, object]] = {
                 CARD_READER: world.card_readers,
                 PIN_PAD: world.pin_pads,
-            }.get(command.target, world.models)
+                CASH_DISPENSER: world.cash_dispensers,
+            }
+            offered: dict[str, object] = {}
+            for kind in command.kinds:
+                offered.update(by_kind.get(kind, world.models))
             if device not in offered:
                 wanted = "a device in the header" if device is None else f"no device {device!r}"
                 refuse(AckStatus.INVALID_MESSAGE, f"{name}: {wanted}; offered: {_list(offered)}")
@@ -361,6 +404,9 @@ class ControlServer:
         world = self._world()
         if device in world.pin_pads:
             return await _PIN_PAD_ACTIONS[command.name](world.pin_pad_control(device), payload)
+        if device in world.cash_dispensers:
+            cash = world.cash_dispenser_control(device)
+            return await _CASH_ACTIONS[command.name](cash, payload)
         control = world.card_reader_control(device)
         return await _ACTIONS[command.name](control, payload)
 
@@ -412,7 +458,8 @@ class SimServer:
         self._interval = heartbeat_interval
         self._customer = customer
         self.world = self._build_world()
-        self._services: dict[str, CardReaderService | PinPadService] = {}
+        self._services: dict[str, CardReaderService | PinPadService | CashDispenserService] = {}
+        self._shared_ledger: Ledger | None = None
         self._server: RemoteServer | None = None
         self._customer_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -444,6 +491,8 @@ class SimServer:
             world.card_reader(name, setup)
         for name, pad_setup in (scenario.pin_pads if scenario is not None else {}).items():
             world.pin_pad(name, pad_setup)
+        for name, cash_setup in (scenario.cash_dispensers if scenario is not None else {}).items():
+            world.cash_dispenser(name, cash_setup)
         return world
 
     async def start(self) -> None:
@@ -482,8 +531,12 @@ class SimServer:
             self._start_customer()
 
     async def _serve(self, *, fresh_bins: bool = False) -> None:
+        ledger: Ledger | str | None = self._ledger
+        if self._ledger is not None and self.world.cash_dispensers:
+            # One writer per ledger file: the devices share one open ledger.
+            ledger = self._shared_ledger = Ledger.open(self._ledger)
         for name in self.world.card_readers:
-            service = self.world.open_card_reader(name, ledger=self._ledger)
+            service = self.world.open_card_reader(name, ledger=ledger)
             await service.open()
             self._services[name] = service
             if fresh_bins and (await service.retain_bin()).count:
@@ -492,6 +545,10 @@ class SimServer:
             pad = self.world.open_pin_pad(name)
             await pad.open()
             self._services[name] = pad
+        for name in self.world.cash_dispensers:
+            cash = self.world.open_cash_dispenser(name, ledger=ledger)
+            await cash.open()
+            self._services[name] = cash
         server = RemoteServer(
             self._services,
             self.endpoint,
@@ -515,6 +572,9 @@ class SimServer:
         for service in services.values():
             with contextlib.suppress(HalError):
                 await service.close()
+        shared, self._shared_ledger = self._shared_ledger, None
+        if shared is not None:
+            shared.close()
 
     def _start_customer(self) -> None:
         scenario = self.scenario

@@ -25,17 +25,28 @@ from hal.devices.card_reader_service import CardReaderService
 from hal.devices.pin_pad_service import PinPadService
 from hal.errors import ConfigurationError
 from simulator.broken import BROKEN_VARIANTS
+from simulator.cash_control import CashDispenserControl
 from simulator.clock import SimClock, seeded_random
 from simulator.control import CardReaderControl
 from simulator.models.card_reader import CardReaderModel
+from simulator.models.cash_dispenser import CashDispenserModel
+from simulator.models.cash_profiles import CASH_PROFILES, CashProfile, cash_profile
 from simulator.models.pin_pad import PinPadModel
 from simulator.models.secure_element import SecureElement
 from simulator.pin_pad_control import PinPadControl
 
 if TYPE_CHECKING:
     from hal.ledger import Ledger
+    from simulator.sim_cash_service import SimCashDispenserService
 
-__all__ = ["CardReaderSetup", "PinPadSetup", "World", "get_world", "reset_worlds"]
+__all__ = [
+    "CardReaderSetup",
+    "CashDispenserSetup",
+    "PinPadSetup",
+    "World",
+    "get_world",
+    "reset_worlds",
+]
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,41 @@ class PinPadSetup:
                 )
 
 
+@dataclass(frozen=True)
+class CashDispenserSetup:
+    """How a world's cash dispenser is built.
+
+    Attributes:
+        profile: a name from `simulator.models.cash_profiles.CASH_PROFILES`.
+        counts: ``(unit id, notes)`` pairs overriding the profile's starting counts.
+        pick_time: simulated seconds per note; ``None`` takes the profile's.
+    """
+
+    profile: str = "default"
+    counts: tuple[tuple[str, int], ...] = ()
+    pick_time: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.profile not in CASH_PROFILES:
+            raise ConfigurationError(
+                f"no cash profile named {self.profile!r}; known: {', '.join(sorted(CASH_PROFILES))}"
+            )
+        self.build()  # unknown units and bad counts are refused now
+        pick = self.pick_time
+        if pick is not None and (
+            isinstance(pick, bool) or not isinstance(pick, int | float) or not 0 <= pick < 3600
+        ):
+            raise ConfigurationError(f"pick_time is from 0 to 3600 seconds, got {pick!r}")
+
+    def build(self) -> CashProfile:
+        """The profile with the counts applied.
+
+        Raises:
+            ConfigurationError: a unit the profile does not have, or a bad count.
+        """
+        return cash_profile(self.profile, dict(self.counts))
+
+
 class World:
     """A clock, a seed and the device models of one simulated kiosk.
 
@@ -115,15 +161,16 @@ class World:
         self.rng = seeded_random(seed)
         self._card_readers: dict[str, tuple[CardReaderSetup, CardReaderModel]] = {}
         self._pin_pads: dict[str, tuple[PinPadSetup, PinPadModel]] = {}
+        self._cash_dispensers: dict[str, tuple[CashDispenserSetup, CashDispenserModel]] = {}
 
     def random(self, stream: str) -> random.Random:
         """A randomness for ``stream`` (a device name) that depends only on the seed."""
         return seeded_random(self.seed, stream)
 
     @property
-    def models(self) -> Mapping[str, CardReaderModel | PinPadModel]:
+    def models(self) -> Mapping[str, CardReaderModel | PinPadModel | CashDispenserModel]:
         """Every model made so far, by device name."""
-        return MappingProxyType({**self.card_readers, **self.pin_pads})
+        return MappingProxyType({**self.card_readers, **self.pin_pads, **self.cash_dispensers})
 
     @property
     def card_readers(self) -> Mapping[str, CardReaderModel]:
@@ -134,6 +181,20 @@ class World:
     def pin_pads(self) -> Mapping[str, PinPadModel]:
         """The PIN pad models made so far, by device name."""
         return MappingProxyType({name: m for name, (_, m) in self._pin_pads.items()})
+
+    @property
+    def cash_dispensers(self) -> Mapping[str, CashDispenserModel]:
+        """The cash dispenser models made so far, by device name."""
+        return MappingProxyType({name: m for name, (_, m) in self._cash_dispensers.items()})
+
+    def _check_free(self, name: str, kind: str) -> None:
+        for other, models in (
+            ("card reader", self._card_readers),
+            ("PIN pad", self._pin_pads),
+            ("cash dispenser", self._cash_dispensers),
+        ):
+            if other != kind and name in models:
+                raise ConfigurationError(f"world {self.name!r}: {name} is a {other}")
 
     def card_reader(
         self, name: str = "card_reader", setup: CardReaderSetup | None = None
@@ -148,8 +209,7 @@ class World:
         Raises:
             ConfigurationError: it exists and was built with a different setup.
         """
-        if name in self._pin_pads:
-            raise ConfigurationError(f"world {self.name!r}: {name} is a PIN pad")
+        self._check_free(name, "card reader")
         existing = self._card_readers.get(name)
         if existing is not None:
             built, model = existing
@@ -210,8 +270,7 @@ class World:
             ConfigurationError: it exists and was built with a different setup, or
                 ``name`` is a card reader.
         """
-        if name in self._card_readers:
-            raise ConfigurationError(f"world {self.name!r}: {name} is a card reader")
+        self._check_free(name, "PIN pad")
         existing = self._pin_pads.get(name)
         if existing is not None:
             built, model = existing
@@ -245,6 +304,68 @@ class World:
     def open_pin_pad(self, name: str = "pin_pad") -> PinPadService:
         """A new, unopened `PinPadService` over the model (use ``async with``)."""
         return PinPadService(self.pin_pad(name), name=name)
+
+    def cash_dispenser(
+        self, name: str = "cash_dispenser", setup: CashDispenserSetup | None = None
+    ) -> CashDispenserModel:
+        """The cash dispenser called ``name``, made on first use (its cassettes filled as
+        its profile says).
+
+        Args:
+            name: the device name.
+            setup: how to build it; ``None`` takes the defaults (or whatever it was
+                built with, if it exists).
+
+        Raises:
+            ConfigurationError: it exists and was built with a different setup, or
+                ``name`` is another kind of device.
+        """
+        self._check_free(name, "cash dispenser")
+        existing = self._cash_dispensers.get(name)
+        if existing is not None:
+            built, model = existing
+            if setup is not None and setup != built:
+                raise ConfigurationError(
+                    f"world {self.name!r} already has {name} built with {built}; "
+                    f"cannot rebuild it with {setup}"
+                )
+            return model
+        setup = setup if setup is not None else CashDispenserSetup()
+        model = CashDispenserModel(
+            setup.build(), name=name, clock=self.clock, pick_time=setup.pick_time
+        )
+        self._cash_dispensers[name] = (setup, model)
+        return model
+
+    def cash_dispenser_setup(self, name: str = "cash_dispenser") -> CashDispenserSetup | None:
+        """How the cash dispenser ``name`` was built, or ``None`` if it is not made yet."""
+        existing = self._cash_dispensers.get(name)
+        return existing[0] if existing is not None else None
+
+    def cash_dispenser_control(self, name: str = "cash_dispenser") -> CashDispenserControl:
+        """The hands and faults acting on the cash dispenser ``name`` (made on first use)."""
+        return CashDispenserControl(self.cash_dispenser(name))
+
+    def open_cash_dispenser(
+        self,
+        name: str = "cash_dispenser",
+        *,
+        ledger: Ledger | str | os.PathLike[str] | None = None,
+    ) -> SimCashDispenserService:
+        """A new, unopened `CashDispenserService` over the model (use ``async with``).
+
+        Args:
+            name: the device name.
+            ledger: where the notes' moves are journalled: an open `hal.ledger.Ledger`,
+                the path of one the service opens and closes with the device, or
+                ``None`` for an in-memory ledger. A ledger that never saw the device
+                starts from the model's physical counts
+                (`simulator.sim_cash_service.SimCashDispenserService`).
+        """
+        # Imported on first use: a simulator without a dispenser never loads the service.
+        from simulator.sim_cash_service import SimCashDispenserService
+
+        return SimCashDispenserService(self.cash_dispenser(name), name=name, ledger=ledger)
 
     def __repr__(self) -> str:
         return (

@@ -19,7 +19,7 @@ from simulator.world import CardReaderSetup, get_world
 
 def test_the_entry_point_gives_the_sim_driver() -> None:
     assert registry.driver("sim") is SIM_DRIVER
-    assert SIM_DRIVER.device_classes == {"card_reader", "pin_pad"}
+    assert SIM_DRIVER.device_classes == {"card_reader", "pin_pad", "cash_dispenser"}
     assert SIM_DRIVER.options is SimOptions
 
 
@@ -42,16 +42,19 @@ def test_bad_options_are_refused(options: dict[str, object], message: str) -> No
 
 
 def test_address_options_are_parsed_and_checked() -> None:
-    with pytest.raises(ConfigurationError, match="unknown option 'colour'; allowed: clock_scale"):
+    with pytest.raises(
+        ConfigurationError, match="unknown option 'colour'; allowed: cash_profile, clock_scale"
+    ):
         hal.open("sim://card_reader?colour=red")
     with pytest.raises(ConfigurationError, match="clock_scale"):
         hal.open("sim://card_reader?clock_scale=-2")
 
 
 def test_an_unknown_device_lists_what_the_simulator_offers() -> None:
-    address = DeviceAddress.parse("sim://cash_dispenser")
+    address = DeviceAddress.parse("sim://cash_acceptor")
     with pytest.raises(
-        ConfigurationError, match="the simulator offers card_reader, pin_pad; got 'cash"
+        ConfigurationError,
+        match="the simulator offers card_reader, cash_dispenser, pin_pad; got 'cash_acceptor'",
     ):
         open_sim_device(address, SimOptions())
 

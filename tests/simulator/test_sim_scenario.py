@@ -61,8 +61,8 @@ def test_a_scenario_file_by_path(tmp_path: Path) -> None:
         ("seed = 1\n", "version None is not supported"),
         ("version = 1\nspeed = 2\n", r"unknown key\(s\) speed; allowed: clock_scale, customer"),
         (
-            "version = 1\n[devices.cash_dispenser]\n",
-            "unknown key.*cash_dispenser; allowed: card_reader",
+            "version = 1\n[devices.cash_acceptor]\n",
+            "unknown key.*cash_acceptor; allowed: card_reader, cash_dispenser",
         ),
         (
             "version = 1\n[devices.card_reader]\ncolour = 1\n",
@@ -95,7 +95,7 @@ def test_a_scenario_file_by_path(tmp_path: Path) -> None:
         ("version = 1\n[[customer]]\nwait_for = 'rain'\n", "unknown condition 'rain'; conditions:"),
         ("version = 1\n[[customer]]\nat = -1\n", "'at' must be >= 0"),
         ("version = 1\n[[customer]]\nafter = 'soon'\n", "'after' must be a finite number"),
-        ("version = 1\n[[customer]]\ndevice = 'cash_dispenser'\n", "device 'cash_dispenser'"),
+        ("version = 1\n[[customer]]\ndevice = 'cash_acceptor'\n", "device 'cash_acceptor'"),
         ("version = 1\ncustomer = [1]\n", "customer step 1: expected a table"),
         ("version = = 1\n", "not valid TOML"),
     ],

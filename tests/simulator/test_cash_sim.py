@@ -1,0 +1,321 @@
+"""The simulated cash dispenser as apps reach it: the world, ``sim://cash_dispenser`` (a
+real `CashDispenserService` keeping a real ledger), scenarios, and the control socket
+over real ZeroMQ (`RemoteCashDispenserControl`). After every story the ledger's books
+are checked against the model's ground truth."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+
+import pytest
+
+import hal
+from hal.devices.cash_dispenser import (
+    CashDispenser,
+    Denomination,
+    IncompleteDispense,
+    ItemsTaken,
+    RetractArea,
+)
+from hal.errors import (
+    ConfigurationError,
+    HalTimeout,
+    InvalidData,
+    MediaJam,
+    ProtocolError,
+    SequenceError,
+    UnsupportedOperation,
+)
+from hal.ledger import Ledger
+from hal.money import Money
+from simulator.cash_control import CashDispenserControl
+from simulator.registration import SIM_DRIVER
+from simulator.remote_control import RemoteCashDispenserControl
+from simulator.scenario import build_world, parse_scenario, run_customer
+from simulator.server import ControlServer, SimServer
+from simulator.world import CashDispenserSetup, World, get_world
+
+SCALE = 0.001
+
+
+def books(ledger: Ledger, device: str = "cash_dispenser") -> dict[str, int]:
+    """The ledger's count of every counted location (units and positions)."""
+    return dict(ledger.counts(device))
+
+
+def assert_books_match(ledger: Ledger, truth: Mapping[str, int]) -> None:
+    counted = books(ledger)
+    for location, notes in truth.items():
+        if location in counted:
+            assert counted[location] == notes, (location, counted, dict(truth))
+    assert not ledger.pending("cash_dispenser")
+
+
+def test_the_sim_driver_promises_what_the_default_model_has() -> None:
+    model = World("caps").cash_dispenser()
+    assert SIM_DRIVER.capabilities["cash_dispenser"] == model.capabilities().features()
+
+
+def test_world_setups_and_name_clashes() -> None:
+    world = World("w", clock_scale=SCALE)
+    setup = CashDispenserSetup(profile="lcdm2000", counts=(("unit2", 9),), pick_time=0.0)
+    model = world.cash_dispenser("cash_dispenser", setup)
+    assert model.ground_truth()["unit2"] == 9
+    assert world.cash_dispenser() is model
+    assert world.cash_dispenser_setup() == setup
+    with pytest.raises(ConfigurationError, match="cannot rebuild"):
+        world.cash_dispenser("cash_dispenser", CashDispenserSetup())
+    with pytest.raises(ConfigurationError, match="cash_dispenser is a cash dispenser"):
+        world.card_reader("cash_dispenser")
+    world.pin_pad()
+    with pytest.raises(ConfigurationError, match="pin_pad is a PIN pad"):
+        world.cash_dispenser("pin_pad")
+    with pytest.raises(ConfigurationError, match="no unit 'unit3'"):
+        CashDispenserSetup(profile="lcdm2000", counts=(("unit3", 1),))
+    with pytest.raises(ConfigurationError, match="no cash profile named 'atm'"):
+        CashDispenserSetup(profile="atm")
+    with pytest.raises(ConfigurationError, match="pick_time"):
+        CashDispenserSetup(pick_time=-1.0)
+    assert "cash_dispenser" in world.models
+
+
+async def test_a_withdrawal_through_hal_open_keeps_exact_books(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    device = hal.open(f"sim://cash_dispenser?world=cash&clock_scale={SCALE}&ledger={path}")
+    assert isinstance(device, CashDispenser)
+    control = get_world("cash").cash_dispenser_control()
+    async with device as cash:
+        units = {u.id: u for u in await cash.cash_units()}
+        assert units["unit1"].count == 500  # a fresh ledger counts the cassettes in
+        with cash.events() as events:
+            dispensed = await cash.dispense(Money.of(380, "CNY"), timeout=5)
+            assert dispensed.amount == Money.of(380, "CNY")
+            assert await cash.present(timeout=5) == sum(dispensed.counts.values())
+            assert await control.take_notes(timeout=2) == sum(dispensed.counts.values())
+            taken = await asyncio.wait_for(_next(events, ItemsTaken), 2)
+            assert taken.count == sum(dispensed.counts.values())
+        truth = await control.ground_truth()
+        assert truth["customer"] == sum(dispensed.counts.values())
+    with Ledger.open(path, read_only=True) as ledger:
+        assert_books_match(ledger, truth)
+    # the model outlives the service: a second one over the same file carries on
+    again = hal.open(f"sim://cash_dispenser?world=cash&ledger={path}")
+    async with again as cash:
+        assert {u.id: u.count for u in await cash.cash_units()}["unit1"] == truth["unit1"]
+    with pytest.raises(ConfigurationError, match="cannot rebuild"):
+        hal.open("sim://cash_dispenser?world=cash&cash_profile=lcdm1000")
+
+
+async def test_a_jam_through_the_service_leaves_exact_partial_counts() -> None:
+    world = World("jam", clock_scale=SCALE)
+    control = world.cash_dispenser_control()
+    async with world.open_cash_dispenser() as cash:
+        await control.jam_next_dispense(after_notes=2)
+        with cash.events() as events, pytest.raises(MediaJam, match="2"):
+            await cash.dispense(Denomination(Money.of(250, "CNY"), {"unit1": 2, "unit2": 1}))
+        incomplete = await asyncio.wait_for(_next(events, IncompleteDispense), 2)
+        assert dict(incomplete.counts) == {"unit1": 2}
+        truth = await control.ground_truth()
+        assert (truth["stacker"], truth["transport"], truth["unit2"]) == (2, 1, 499)
+        assert_books_match(cash.ledger, truth)
+        await cash.reset(timeout=5)
+        assert_books_match(cash.ledger, await control.ground_truth())
+
+
+@pytest.mark.parametrize("profile", ["lcdm1000", "lcdm4000"])
+async def test_sim_lcdm_profiles_hand_notes_out(profile: str) -> None:
+    device = hal.open(f"sim://cash_dispenser?world={profile}&cash_profile={profile}")
+    assert isinstance(device, CashDispenser)
+    control = get_world(profile).cash_dispenser_control()
+    async with device as cash:
+        caps = await cash.capabilities()
+        assert caps.dispense_to == "customer"
+        await cash.dispense(Denomination(Money.of(300, "CNY"), {"unit1": 3}), timeout=5)
+        with pytest.raises(UnsupportedOperation):
+            await cash.present(timeout=5)
+        truth = await control.ground_truth()
+        assert truth["customer"] == 3
+        assert_books_match(cash.ledger, truth)
+
+
+def test_sim_cash_options_are_checked() -> None:
+    with pytest.raises(ConfigurationError, match="'atm' is not a cash profile"):
+        hal.open("sim://cash_dispenser?cash_profile=atm")
+    with pytest.raises(ConfigurationError, match="profile is a card reader option; a cash"):
+        hal.open("sim://cash_dispenser?profile=visa")
+    with pytest.raises(ConfigurationError, match="cash_profile is a cash dispenser option"):
+        hal.open("sim://pin_pad?cash_profile=lcdm1000")
+    with pytest.raises(ConfigurationError, match="ledger is a card reader or cash dispenser"):
+        hal.open("sim://pin_pad?ledger=x")
+
+
+SCENARIO = """
+version = 1
+clock_scale = 0.001
+
+[devices.cash_dispenser]
+profile = "lcdm2000"
+pick_time = 0.5
+counts = { unit1 = 40, unit2 = 7 }
+
+[[customer]]
+device = "cash_dispenser"
+wait_for = "notes_at_exit"
+action = "take_notes"
+"""
+
+
+async def test_a_scripted_customer_takes_the_notes() -> None:
+    scenario = parse_scenario(SCENARIO.replace("lcdm2000", "default"), name="cash")
+    world = build_world(scenario)
+    model = world.cash_dispenser()
+    assert (model.notes_at("unit1"), model.notes_at("unit2"), model.pick_time) == (40, 7, 0.5)
+    customer = asyncio.create_task(run_customer(world, scenario))
+    async with world.open_cash_dispenser() as cash:
+        await cash.dispense(Denomination(Money.of(150, "CNY"), {"unit1": 1, "unit2": 1}))
+        await cash.present(timeout=5)
+        await asyncio.wait_for(customer, 5)
+        assert model.notes_at("customer") == 2
+    lcdm = build_world(parse_scenario(SCENARIO, name="lcdm")).cash_dispenser()
+    assert lcdm.profile.name == "lcdm2000"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[devices.cash_dispenser]\nprofile = "atm"\n', "no cash profile named 'atm'"),
+        ("[devices.cash_dispenser]\ncounts = { unit9 = 1 }\n", "no unit 'unit9'"),
+        ("[devices.cash_dispenser]\ncounts = { unit1 = -1 }\n", "count is an integer >= 0"),
+        ("[devices.cash_dispenser]\ncolour = 1\n", "unknown key"),
+        ('[[customer]]\ndevice = "cash_dispenser"\naction = "insert_card"\n', "has no action"),
+        ('[[customer]]\ndevice = "cash_dispenser"\nwait_for = "gate_open"\n', "unknown cond"),
+    ],
+)
+def test_bad_cash_scenarios(text: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        parse_scenario("version = 1\n" + text)
+
+
+async def _next(events: AsyncIterator[object], kind: type[object]) -> object:
+    async for event in events:
+        if isinstance(event, kind):
+            return event
+    raise AssertionError(f"no {kind.__name__}")
+
+
+# --- the control socket over ZeroMQ ------------------------------------------------------
+
+
+@pytest.fixture
+async def controlled() -> AsyncIterator[tuple[World, RemoteCashDispenserControl]]:
+    world = World("remote", clock_scale=SCALE)
+    world.cash_dispenser()
+    world.card_reader()
+    server = ControlServer("tcp://127.0.0.1:0", lambda: world)
+    await server.start()
+    try:
+        yield world, RemoteCashDispenserControl(server.endpoint, timeout=2.0)
+    finally:
+        await server.stop()
+
+
+async def test_every_cash_control_command_over_zeromq(
+    controlled: tuple[World, RemoteCashDispenserControl],
+) -> None:
+    world, remote = controlled
+    model = world.cash_dispenser()
+    local = CashDispenserControl(model)
+    async with world.open_cash_dispenser() as cash:
+        assert (await remote.ground_truth())["unit1"] == 500
+        await remote.replenish("unit1", 20)
+        assert model.notes_at("unit1") == 20
+        await remote.pick_time(0.0)
+        assert model.pick_time == 0.0
+        await remote.double_note_next_pick("unit1")
+        await cash.dispense(Denomination(Money.of(100, "CNY"), {"unit1": 1}), timeout=5)
+        assert model.notes_at("reject") == 2
+        await cash.present(timeout=5)
+        assert await remote.notes_at_exit() == 1
+        await remote.never_take()
+        with pytest.raises(SequenceError, match="never takes"):
+            await remote.take_notes(timeout=1)
+        await remote.never_take(False)
+        assert await remote.take_notes(timeout=1) == 1
+        with pytest.raises(HalTimeout, match="no notes reached the exit"):
+            await remote.take_notes(timeout=0.05)
+        await remote.jam_next_dispense(after_notes=0)
+        with pytest.raises(MediaJam):
+            await cash.dispense(Denomination(Money.of(100, "CNY"), {"unit1": 1}), timeout=5)
+        await remote.clear_jam()
+        assert model.notes_at("transport") == 0
+        await cash.reset(timeout=5)
+        await remote.fail_next_pick("unit2")
+        await remote.set_unit_status("unit3", "inoperative")
+        await remote.set_unit_status("unit3", "ok")
+        await remote.jam_shutter()
+        await remote.partial_retract(leave=1)
+        await remote.safe_door(True)
+        assert (await cash.status()).safe_door_open
+        await remote.safe_door(False)
+        await remote.slow_replies(0.0)
+        await remote.power_loss()
+        assert not model.powered
+        await remote.power_loss(on=False)
+        # the faults armed remotely are the model's: a local look confirms them
+        assert await local.ground_truth() == await remote.ground_truth()
+        with pytest.raises(InvalidData, match="no dispensing unit 'retract'"):
+            await remote.double_note_next_pick("retract")
+        with pytest.raises(InvalidData, match="'sideways' is not a valid UnitStatus"):
+            await remote.set_unit_status("unit1", "sideways")
+    with pytest.raises(InvalidData, match="at most 2500"):
+        await remote.replenish("unit1", 99999)
+    await remote.partial_retract(leave=0)
+    assert sum(model.ground_truth().values()) == 2000 + model.replenished
+
+
+async def test_cash_commands_need_a_cash_dispenser(
+    controlled: tuple[World, RemoteCashDispenserControl],
+) -> None:
+    _, remote = controlled
+    wrong = RemoteCashDispenserControl(remote.endpoint, "card_reader", timeout=2.0)
+    with pytest.raises(ProtocolError, match="no device 'card_reader'; offered: cash_dispenser"):
+        await wrong.ground_truth()
+    # ClearJam acts on either kind; a reader with no jam clears nothing
+    await wrong.clear_jam()
+    assert repr(remote) == f"RemoteCashDispenserControl({remote.endpoint!r}, 'cash_dispenser')"
+
+
+async def test_a_retract_of_notes_left(tmp_path: Path) -> None:
+    world = World("left", clock_scale=SCALE)
+    control = world.cash_dispenser_control()
+    async with world.open_cash_dispenser(ledger=tmp_path / "l.sqlite") as cash:
+        await cash.dispense(Denomination(Money.of(50, "CNY"), {"unit4": 5}), timeout=5)
+        await cash.present(timeout=5)
+        await control.never_take()
+        assert await cash.retract(RetractArea.RETRACT, timeout=5) == 5
+        truth = await control.ground_truth()
+        assert truth["retract"] == 5
+        assert_books_match(cash.ledger, truth)
+
+
+async def test_tellerhal_sim_serves_the_dispenser_and_its_control(tmp_path: Path) -> None:
+    scenario = parse_scenario(
+        "version = 1\nclock_scale = 0.001\n[devices.card_reader]\n[devices.cash_dispenser]\n",
+        name="served",
+    )
+    path = tmp_path / "ledger.sqlite"
+    async with SimServer(scenario, "tcp://127.0.0.1:0", ledger=path) as sim:
+        assert set(sim.addresses) == {"card_reader", "cash_dispenser"}
+        customer = RemoteCashDispenserControl(sim.control_endpoint, timeout=2.0)
+        device = hal.open(sim.addresses["cash_dispenser"])
+        assert isinstance(device, CashDispenser)
+        async with device as cash:
+            await cash.dispense(Denomination(Money.of(70, "CNY"), {"unit3": 3, "unit4": 1}))
+            await cash.present(timeout=5)
+            assert await customer.take_notes(timeout=2) == 4
+            truth = await customer.ground_truth()
+    with Ledger.open(path, read_only=True) as ledger:
+        assert_books_match(ledger, truth)
+        assert set(ledger.devices()) >= {"card_reader", "cash_dispenser"}  # one shared file
