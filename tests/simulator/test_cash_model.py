@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from hal.device import DeviceState
 from hal.devices.cash_dispenser import (
@@ -21,6 +24,7 @@ from hal.devices.cash_dispenser import (
     Fault,
     ItemsTaken,
     Move,
+    MoveReport,
     NoteErrorReason,
     RetractArea,
     ShutterState,
@@ -546,3 +550,191 @@ async def test_replenish_changes_the_truth_by_what_it_says(model: CashDispenserM
         model.replenish("unit2", 3000)
     with pytest.raises(ValueError, match="no unit"):
         model.replenish("unit7", 1)
+
+
+# --- conservation: a state machine over every operation, fault and hand -------------------
+
+UNITS = ("unit1", "unit2", "unit3", "unit4")
+
+
+class CashMachine(RuleBasedStateMachine):
+    """Random sequences of operations, faults and hands on one model.
+
+    Two invariants after every step: the notes are all somewhere (the sum of the ground
+    truth changes only by replenish), and the reports tell exactly what moved: the
+    ground truth equals the start replayed with every report's moves and every hand's.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runner = asyncio.Runner()
+        profile = cash_profile("default", dict.fromkeys(UNITS, 12))
+        profile = dataclasses.replace(profile, present_time=0.0, retract_time=0.0)
+        self.model = CashDispenserModel(profile, clock=SimClock(SCALE), pick_time=0.0)
+        self.runner.run(self.model.open(Listener()))
+        self.shadow = self.model.ground_truth()
+        self.total = sum(self.shadow.values())
+        self.token = Tokens()
+
+    def teardown(self) -> None:
+        self.runner.run(self.model.close())
+        self.runner.close()
+
+    def apply(self, report: MoveReport) -> None:
+        for move in report.moves:
+            self.shadow[move.source] -= move.count
+            self.shadow[move.destination] += move.count
+
+    def run(self, operation: Awaitable[MoveReport]) -> None:
+        async def go() -> MoveReport:
+            return await operation
+
+        self.apply(self.runner.run(go()))
+
+    @rule(counts=st.dictionaries(st.sampled_from(UNITS), st.integers(0, 6), max_size=4))
+    def dispense(self, counts: dict[str, int]) -> None:
+        self.run(self.model.dispense(counts, self.token()))
+
+    @rule(counts=st.dictionaries(st.sampled_from(UNITS), st.integers(1, 8), min_size=1),
+          after=st.integers(0, 6))  # fmt: skip
+    def cancelled_dispense(self, counts: dict[str, int], after: int) -> None:
+        model = self.model
+
+        async def go() -> MoveReport:
+            model.set_pick_time(1.0)
+            task = asyncio.create_task(model.dispense(counts, self.token()))
+            await asyncio.sleep(0)
+            await model.wait_until(lambda: model.notes_at(STACKER) >= after or not model.busy)
+            task.cancel()
+            try:
+                return await task
+            finally:
+                model.set_pick_time(0.0)
+
+        self.apply(self.runner.run(go()))
+
+    @rule(counts=st.dictionaries(st.sampled_from(UNITS), st.integers(1, 8), min_size=1),
+          after=st.integers(0, 6))  # fmt: skip
+    def power_cut_mid_dispense(self, counts: dict[str, int], after: int) -> None:
+        model = self.model
+        token = self.token()
+
+        async def go() -> MoveReport | None:
+            model.set_pick_time(1.0)
+            task = asyncio.create_task(model.dispense(counts, token))
+            await asyncio.sleep(0)
+            await model.wait_until(lambda: model.notes_at(STACKER) >= after or not model.busy)
+            model.set_power(False)
+            try:
+                report = await task
+            except ConnectionLost:
+                report = None
+            except DeviceNotReady:
+                report = None
+            finally:
+                model.set_power(True)
+                model.set_pick_time(0.0)
+            record = await model.operation(token)
+            assert record is not None
+            if report is not None:
+                assert record.report == report
+            return record.report if record.received else None
+
+        report = self.runner.run(go())
+        if report is not None:
+            self.apply(report)
+
+    @rule()
+    def present(self) -> None:
+        self.run(self.model.present(self.token()))
+
+    @rule(area=st.sampled_from([RetractArea.RETRACT, RetractArea.REJECT]))
+    def retract(self, area: RetractArea) -> None:
+        self.run(self.model.retract(area, self.token()))
+
+    @rule()
+    def reject(self) -> None:
+        self.run(self.model.reject(self.token()))
+
+    @rule()
+    def reset(self) -> None:
+        self.run(self.model.reset(self.token()))
+
+    @rule(units=st.lists(st.sampled_from(UNITS), max_size=2, unique=True))
+    def count(self, units: list[str]) -> None:
+        self.run(self.model.count(tuple(units), self.token()))
+
+    @rule()
+    def test_units(self) -> None:
+        self.run(self.model.test_cash_units(self.token()))
+
+    @rule()
+    def take(self) -> None:
+        try:
+            taken = self.model.customer_takes()
+        except SequenceError:
+            return
+        self.shadow[EXIT] -= taken
+        self.shadow[CUSTOMER] += taken
+
+    @rule()
+    def clear_jam(self) -> None:
+        cleared = self.model.clear_jam()
+        self.shadow[TRANSPORT] -= cleared
+        self.shadow["reject"] += cleared
+
+    @rule(unit=st.sampled_from([*UNITS, "reject"]), notes=st.integers(0, 20))
+    def replenish(self, unit: str, notes: int) -> None:
+        change = self.model.replenish(unit, notes)
+        self.shadow[unit] += change
+        self.total += change
+
+    @rule(after=st.integers(0, 5))
+    def jam(self, after: int) -> None:
+        self.model.jam_next_dispense(after)
+
+    @rule(unit=st.sampled_from(UNITS))
+    def double_note(self, unit: str) -> None:
+        self.model.double_note_next_pick(unit)
+
+    @rule(unit=st.sampled_from(UNITS))
+    def fail_pick(self, unit: str) -> None:
+        self.model.fail_next_pick(unit)
+
+    @rule(unit=st.sampled_from(UNITS), status=st.sampled_from(list(UnitStatus)))
+    def unit_status(self, unit: str, status: UnitStatus) -> None:
+        self.model.set_unit_status(unit, status)
+
+    @rule()
+    def jam_shutter(self) -> None:
+        self.model.jam_shutter()
+
+    @rule(leave=st.integers(0, 3))
+    def partial_retract(self, leave: int) -> None:
+        self.model.partial_retract(leave)
+
+    @rule(never=st.booleans())
+    def never_take(self, never: bool) -> None:
+        self.model.set_never_take(never)
+
+    @rule(open_=st.booleans())
+    def safe_door(self, open_: bool) -> None:
+        self.model.set_safe_door(open_)
+
+    @invariant()
+    def every_note_is_somewhere(self) -> None:
+        truth = self.model.ground_truth()
+        assert sum(truth.values()) == self.total
+        assert all(notes >= 0 for notes in truth.values())
+        items = self.model.ground_truth_items()
+        assert {loc: sum(per.values()) for loc, per in items.items()} == truth
+
+    @invariant()
+    def the_reports_tell_exactly_what_moved(self) -> None:
+        assert self.model.ground_truth() == self.shadow
+
+
+CashMachine.TestCase.settings = settings(
+    max_examples=40, stateful_step_count=30, suppress_health_check=[HealthCheck.too_slow]
+)
+test_conservation_through_any_sequence = CashMachine.TestCase
