@@ -6,6 +6,9 @@ are checked against the model's ground truth."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
@@ -319,3 +322,21 @@ async def test_tellerhal_sim_serves_the_dispenser_and_its_control(tmp_path: Path
     with Ledger.open(path, read_only=True) as ledger:
         assert_books_match(ledger, truth)
         assert set(ledger.devices()) >= {"card_reader", "cash_dispenser"}  # one shared file
+
+
+def test_the_documented_example_runs(tmp_path: Path) -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "simulator.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in doc.split("```python\n")[1:]]
+    (example,) = [b for b in blocks if "sim://cash_dispenser?world=doc" in b]
+    script = tmp_path / "example.py"
+    script.write_text(example, encoding="utf-8")
+    root = str(Path(__file__).parents[2])
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=root,
+        env={**os.environ, "PYTHONPATH": root},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "2 of 3 notes reached the stacker (unit1->stacker 2, unit1->transport 1)" in lines[0]
+    assert "'stacker': 2, 'transport': 1" in lines[1]
+    assert lines[2:] == ["3 notes presented", "3 taken"]
