@@ -6,8 +6,11 @@ error, one line on stderr and a non-zero exit status. The simulator is found by
 ``tcp://127.0.0.1:5741``, next to the default ``tellerhal sim``).
 
 The PIN pad actions (``press-keys``, ``type-pin``, ``entry-active``) act on the device
-``pin_pad`` unless ``--device`` names another; the others on ``card_reader``. What
-``type-pin`` types is never printed nor logged: its result is the number of digits.
+``pin_pad`` unless ``--device`` names another; the cash actions (``take-notes``,
+``notes-at-exit``, ``jam-next-dispense``, ``double-note``, ``replenish``,
+``ground-truth``) on ``cash_dispenser``; the others on ``card_reader`` (``clear-jam``
+with ``--device cash_dispenser`` clears a dispenser's transport). What ``type-pin``
+types is never printed nor logged: its result is the number of digits.
 """
 
 from __future__ import annotations
@@ -29,6 +32,11 @@ _DEFAULT_CONTROL = "tcp://127.0.0.1:5741"
 #: The actions that act on a PIN pad (``--device`` defaults to ``pin_pad`` for them).
 _PIN_PAD_ACTIONS = frozenset({"press-keys", "type-pin", "entry-active"})
 
+#: The actions that act on a cash dispenser (``--device`` defaults to ``cash_dispenser``).
+_CASH_ACTIONS = frozenset(
+    {"take-notes", "notes-at-exit", "jam-next-dispense", "double-note", "replenish", "ground-truth"}
+)
+
 #: The XFS4IoT key names ``press-keys`` takes: the digits, then the function keys.
 KEY_NAMES: tuple[str, ...] = (*DIGIT_KEYS, *FUNCTION_KEYS)
 
@@ -49,7 +57,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--device",
         metavar="NAME",
-        help="the device (pin_pad for press-keys, type-pin, entry-active; else card_reader)",
+        help=(
+            "the device (pin_pad for press-keys, type-pin, entry-active; cash_dispenser "
+            "for the cash actions; else card_reader)"
+        ),
     )
     parser.add_argument(
         "--timeout",
@@ -58,7 +69,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         metavar="S",
         help=(
             "seconds to reach the simulator, and to wait in take-card, wait-for, "
-            "press-keys and type-pin (default 10)"
+            "press-keys, type-pin and take-notes (default 10)"
         ),
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
@@ -93,7 +104,31 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "--no-enter", dest="enter", action="store_false", help="type the digits only"
     )
     actions.add_parser("entry-active", help="whether the PIN pad is in an entry now")
-    for waiting in (take, wait, press, type_pin):  # --timeout after the action too
+    take_notes = actions.add_parser(
+        "take-notes", help="wait for notes at the dispenser's exit and take them"
+    )
+    actions.add_parser("notes-at-exit", help="notes physically at the dispenser's exit")
+    jam_dispense = actions.add_parser(
+        "jam-next-dispense", help="the next dispense jams (its next note stops in the transport)"
+    )
+    jam_dispense.add_argument(
+        "--after",
+        type=_count,
+        default=1,
+        metavar="N",
+        help="notes that land before the jam (default 1)",
+    )
+    double = actions.add_parser(
+        "double-note", help="the next pick from a unit takes two notes stuck together"
+    )
+    double.add_argument("unit", metavar="UNIT", help="a dispensing unit (unit1, ...)")
+    replenish = actions.add_parser(
+        "replenish", help="an operator makes a unit physically hold COUNT notes"
+    )
+    replenish.add_argument("unit", metavar="UNIT")
+    replenish.add_argument("count", type=_count, metavar="COUNT")
+    actions.add_parser("ground-truth", help="where every note physically is (units and positions)")
+    for waiting in (take, wait, press, type_pin, take_notes):  # --timeout after the action too
         waiting.add_argument("--timeout", type=float, default=argparse.SUPPRESS, metavar="S")
     actions.add_parser("reset", help="a fresh world: every device rebuilt from the scenario")
     parser.set_defaults(func=run)
@@ -109,7 +144,13 @@ def run(args: argparse.Namespace) -> int:
     if not args.timeout > 0:
         return _fail("--timeout must be > 0", 2)
     if args.device is None:
-        args.device = "pin_pad" if args.action in _PIN_PAD_ACTIONS else "card_reader"
+        args.device = (
+            "pin_pad"
+            if args.action in _PIN_PAD_ACTIONS
+            else "cash_dispenser"
+            if args.action in _CASH_ACTIONS
+            else "card_reader"
+        )
     try:
         _check_keys(args)
     except ValueError as exc:
@@ -180,6 +221,8 @@ async def _act(endpoint: str, args: argparse.Namespace) -> dict[str, Any]:
     action: str = args.action
     if action in _PIN_PAD_ACTIONS:
         return await _act_on_pin_pad(endpoint, args)
+    if action in _CASH_ACTIONS:
+        return await _act_on_cash(endpoint, args)
     control = RemoteCardReaderControl(endpoint, args.device, timeout=args.timeout)
     if action == "insert-card":
         sample = await control.insert_card(args.profile)
@@ -221,6 +264,36 @@ async def _act_on_pin_pad(endpoint: str, args: argparse.Namespace) -> dict[str, 
     keys = pin_keys(args.pin, enter=args.enter)  # ValueError, never quoting the digits
     await pad.press_keys(keys, timeout=args.timeout)
     return {"digits": len(args.pin), "enter": bool(args.enter)}
+
+
+async def _act_on_cash(endpoint: str, args: argparse.Namespace) -> dict[str, Any]:
+    from simulator.remote_control import RemoteCashDispenserControl
+
+    cash = RemoteCashDispenserControl(endpoint, args.device, timeout=args.timeout)
+    action: str = args.action
+    if action == "take-notes":
+        return {"taken": await cash.take_notes(timeout=args.timeout)}
+    if action == "notes-at-exit":
+        return {"notes": await cash.notes_at_exit()}
+    if action == "jam-next-dispense":
+        await cash.jam_next_dispense(args.after)
+    elif action == "double-note":
+        await cash.double_note_next_pick(args.unit)
+    elif action == "replenish":
+        await cash.replenish(args.unit, args.count)
+    elif action == "ground-truth":
+        return {"notes": dict(await cash.ground_truth())}
+    return {}
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
 
 
 def _fail(message: str, status: int) -> int:
