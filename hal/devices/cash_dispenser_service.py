@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from hal.devices import cash_books, cash_checks
+from hal.devices.cash_base_service import CashDispenserBase
 from hal.devices.cash_dispenser import (
     EXIT,
     STACKER,
@@ -35,7 +36,6 @@ from hal.devices.cash_dispenser import (
     UnitStatus,
 )
 from hal.devices.cash_journal import ALL, Plan
-from hal.devices.cash_service_base import CashDispenserBase
 from hal.errors import (
     InvalidData,
     ItemsLeft,
