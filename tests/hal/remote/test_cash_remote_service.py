@@ -33,9 +33,12 @@ from hal.errors import MediaJam
 from hal.events import StatusChanged, Subscription
 from hal.money import Money
 from hal.remote import RemoteCashDispenser, RemoteServer
+from simulator.clock import SimClock
 from simulator.models.cash_dispenser import CashDispenserModel
+from simulator.models.cash_profiles import cash_profile
 from simulator.sim_cash_service import SimCashDispenserService
 from tellerhal.cli.main import main
+from tests.hal.remote.test_cash_dispenser_remote import script
 
 CNY = "CNY"
 POSITIONS = ("stacker", "transport", "exit")
@@ -173,3 +176,33 @@ async def test_a_cancelled_remote_dispense_settles_with_the_books(
     assert await cash.reject() == picked
     await books_agree(cash, rig.model)
     sub.close()
+
+
+async def test_the_same_script_gives_the_same_values_and_errors_as_in_process(
+    tmp_path: Path,
+) -> None:
+    """Every method of the interface, in-process and remote, over the real service."""
+
+    def small() -> CashDispenserModel:
+        # Few notes and a fast clock: the script counts whole cassettes.
+        counts = {"unit1": 40, "unit2": 40, "unit3": 40, "unit4": 40}
+        return CashDispenserModel(cash_profile("default", counts=counts), clock=SimClock(0.002))
+
+    local_model = small()
+    async with SimCashDispenserService(local_model, ledger=tmp_path / "local.sqlite") as local:
+        expected = await script(local, local_model.customer_takes)
+    model = small()
+    service = SimCashDispenserService(model, ledger=tmp_path / "remote.sqlite")
+    async with (
+        RemoteServer({"cash_dispenser": service}, "tcp://127.0.0.1:0", simulator=True) as server,
+        RemoteCashDispenser(server.endpoint, timeout=2.0) as remote,
+    ):
+        got = await script(remote, model.customer_takes)
+    assert got == expected
+    assert model.ground_truth() == local_model.ground_truth()
+    # The script met refusals and faults of the real service, not only successes.
+    failures = {step[0]: step[1] for step in got if len(step) == 4}
+    assert failures["present empty"] == "NoItems"
+    assert failures["dispense again"] == "ItemsLeft"
+    assert failures["dispense in exchange"] == "ExchangeActive"
+    assert failures["set outside exchange"] == "NoExchangeActive"
