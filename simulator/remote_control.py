@@ -349,7 +349,8 @@ class RemoteCashDispenserControl(_RemoteDeviceControl, CashDispenserStimulus):
         await self._call("Control.DoubleNote", UnitPayload(unit))
 
     async def clear_jam(self) -> None:
-        """An engineer clears the transport (to the reject unit) and the shutter."""
+        """An engineer frees a jammed transport and shutter (a reset then takes the loose
+        notes to the reject unit)."""
         await self._call("Control.ClearJam")
 
     async def replenish(self, unit: str, count: int) -> None:

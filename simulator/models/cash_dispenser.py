@@ -39,8 +39,12 @@ Operations, in XFS4IoT terms (every moving one carries the service's ``token``):
   the transport's and stacker's notes to the reject unit and retracts the exit's to the
   retract unit (the reject unit without one), closes the shutter and clears a shutter
   jam.
+- A jam leaves its note in the transport and the device ``hardwareError`` until an
+  engineer frees it (`clear_jam`: the device is ``online`` again) or a ``reset`` purges
+  the transport; the loose notes stay in the transport until a ``reset`` takes them to
+  the reject unit and reports it, so every note's way is in a report.
 - A command the device refuses in its state (notes left in the stacker or at the exit,
-  nothing to present, a jam not cleared, the safe door open, a jammed shutter) is
+  nothing to present, notes in the transport, the safe door open, a jammed shutter) is
   answered with a report that moves nothing and says why (``itemsLeft``, ``noItems``,
   ``mediaJam``, ``safeDoorOpen``, ``shutterFail``); the model logs it as received. A
   command it cannot take raises before it is received: `DeviceNotReady` (closed,
@@ -60,8 +64,8 @@ Operations, in XFS4IoT terms (every moving one carries the service's ``token``):
   stops at once, a note in flight stays in the transport, the operation is logged with
   ``Fault("hardwareError")`` and its caller gets `ConnectionLost` (the host cannot know
   what moved; `operation` tells once power is back). Status: ``powerOff``.
-- Status: the device is ``hardwareError`` with notes in the transport or a jammed
-  shutter, else ``online``; stacker, shutter, transport and exit as sensed; the safe
+- Status: the device is ``hardwareError`` while a jam is not freed or the shutter is
+  jammed, else ``online``; stacker, shutter, transport and exit as sensed; the safe
   door (`set_safe_door`). Sensors: a cassette is ``low`` at or below its profile's
   level, a reject or retract unit ``full`` at its capacity.
 
@@ -205,6 +209,7 @@ class CashDispenserModel:
         self._safe_door_open = False
         self._shutter_open = False
         self._shutter_jammed = False
+        self._jammed = False  # notes jammed in the transport, not yet freed or purged
         self._exchange = False
         self._taken: bool | None = None  # the last notes presented were taken
         self._unit_status: dict[str, UnitStatus] = {}
@@ -388,13 +393,15 @@ class CashDispenserModel:
         self._retract_leaves = leave
 
     def clear_jam(self) -> int:
-        """An engineer clears the transport (its notes go to the reject unit) and frees a
-        jammed shutter; returns the notes moved. No operation reports this move."""
-        notes = self.notes_at(TRANSPORT)
-        self._shift_all(TRANSPORT, self._reject_unit)
+        """An engineer frees a jammed transport and a jammed shutter. The notes that
+        jammed stay loose in the transport, where the next ``reset`` finds them and takes
+        them to the reject unit, reporting it (so the books follow every note); the
+        device is ``online`` again, and refuses other operations until that reset.
+        Returns the notes left in the transport."""
+        self._jammed = False
         self._shutter_jammed = False
         self._update_status()
-        return notes
+        return self.notes_at(TRANSPORT)
 
     def replenish(self, unit: str, count: int) -> int:
         """An operator makes ``unit`` physically hold ``count`` notes (of its own kind;
@@ -589,6 +596,7 @@ class CashDispenserModel:
                     self._update_status()
                     continue
                 if jam_after is not None and landed == jam_after:
+                    self._jammed = True
                     op.add(unit, TRANSPORT, item)
                     op.fault = Fault(
                         "mediaJam", f"a note jammed in the transport after {landed} notes"
@@ -694,6 +702,7 @@ class CashDispenserModel:
         self._shift_all(EXIT, self._retract_unit or self._reject_unit, op)
         self._shutter_open = False
         self._shutter_jammed = False
+        self._jammed = False
 
     async def _pick_to_reject(self, op: _Operation, unit: str) -> bool:
         """One note of ``unit`` through the transport to the reject unit."""
@@ -786,7 +795,7 @@ class CashDispenserModel:
         if self._safe_door_open:
             op.fault = Fault("safeDoorOpen", "the safe door is open")
         elif self.notes_at(TRANSPORT):
-            op.fault = Fault("mediaJam", "notes are in the transport; clear the jam first")
+            op.fault = Fault("mediaJam", "notes are in the transport; a reset takes them out")
         elif shutter and self._shutter_jammed:
             op.fault = Fault("shutterFail", "the shutter is jammed")
         elif items_left and (self.notes_at(STACKER) or self.notes_at(EXIT)):
@@ -897,7 +906,7 @@ class CashDispenserModel:
                 safe_door_open=self._safe_door_open,
             )
         transport = self.notes_at(TRANSPORT)
-        broken = transport > 0 or self._shutter_jammed
+        broken = self._jammed or self._shutter_jammed
         if self._caps.intermediate_stacker:
             stacker = StackerState.NOT_EMPTY if self.notes_at(STACKER) else StackerState.EMPTY
         else:

@@ -234,6 +234,9 @@ async def test_every_cash_control_command_over_zeromq(
         assert (await remote.ground_truth())["unit1"] == 500
         await remote.replenish("unit1", 20)
         assert model.notes_at("unit1") == 20
+        await cash.start_exchange()  # the operator tells the books
+        await cash.set_cash_unit("unit1", initial=20)
+        await cash.end_exchange()
         await remote.pick_time(0.0)
         assert model.pick_time == 0.0
         await remote.double_note_next_pick("unit1")
@@ -252,8 +255,10 @@ async def test_every_cash_control_command_over_zeromq(
         with pytest.raises(MediaJam):
             await cash.dispense(Denomination(Money.of(100, "CNY"), {"unit1": 1}), timeout=5)
         await remote.clear_jam()
-        assert model.notes_at("transport") == 0
+        assert (await cash.status()).device.value == "online"
         await cash.reset(timeout=5)
+        assert model.notes_at("transport") == 0
+        assert_books_match(cash.ledger, await remote.ground_truth())
         await remote.fail_next_pick("unit2")
         await remote.set_unit_status("unit3", "inoperative")
         await remote.set_unit_status("unit3", "ok")
