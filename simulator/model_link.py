@@ -158,13 +158,19 @@ class _LinkTarget:
 
     async def wait_idle(self, timeout: float = 30.0) -> int:
         """Wait until no call but this one runs (the calls of a killed client have
-        ended); returns the calls still running then (1: this one)."""
+        ended) and the model has no operation under way (one a wire emulator started);
+        returns the calls still running then (1: this one)."""
         server = self._server
+        model = server.backend
         async with asyncio.timeout(timeout):
             while len(server._running) > 1:
                 ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                 server._ended.append(ended)
                 await ended
+            # A model driven by a wire emulator: its operation under way, too.
+            wait_until = getattr(model, "wait_until", None)
+            if wait_until is not None and hasattr(model, "busy"):
+                await wait_until(lambda: not model.busy)
         return len(server._running)
 
 
