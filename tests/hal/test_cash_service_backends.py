@@ -6,6 +6,7 @@ after every operation, faults included; and a random walk of operations and faul
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -225,8 +226,10 @@ _OPS = st.lists(
         st.tuples(st.just("jam"), st.integers(0, 3)),
         st.tuples(st.just("double"), st.sampled_from(UNITS)),
         st.tuples(st.just("fail"), st.sampled_from(UNITS)),
+        st.tuples(st.just("lose"), st.sampled_from(["before", "after"])),
+        st.tuples(st.just("restart"), st.none()),
     ),
-    max_size=10,
+    max_size=12,
 )
 
 
@@ -253,10 +256,25 @@ async def _walk(kind: str, ops: list[tuple[str, object]]) -> None:
                             rig.backend.fail_next_pick(str(arg))
                         else:
                             rig.backend.script.fail_unit = str(arg)
+                    elif op == "lose":  # the next backend call's answer is lost
+                        if isinstance(rig.backend, CashDispenserModel):
+                            rig.backend.set_power(False)
+                        else:
+                            rig.backend.script.lose = str(arg)
+                        continue
+                    elif op == "restart":
+                        await service.close()
+                        service = CashDispenserService(rig.backend, ledger=ledger)
+                        await service.open()  # reconciles what was left pending
                     else:
                         await getattr(service, op)()
                 except HalError:
                     pass  # refused or stopped short: the books must still be right
+                if isinstance(rig.backend, CashDispenserModel):
+                    rig.backend.set_power(True)
+                if ledger.pending(D):  # an answer was lost: the next command reconciles
+                    with contextlib.suppress(HalError):
+                        await service.denominate(Money(1000, "CNY"))
                 books_match(service, rig)
         finally:
             await service.close()
