@@ -44,6 +44,7 @@ from hal.devices.cash_dispenser import (
 from hal.devices.cash_journal import ALL, Plan, apply_report, describe, fault_error, journal_plans
 from hal.devices.denominate import Cassette, denominate
 from hal.errors import (
+    ConfigurationError,
     DeviceNotReady,
     ExchangeActive,
     LedgerError,
@@ -134,6 +135,12 @@ class CashDispenserBase(
         """Define the ledger's locations, reconcile, learn the levels."""
         self._caps = self._backend.capabilities()
         self._units = {u.id: u for u in self._backend.units()}
+        unknown = sorted(set(self._thresholds) - set(self._units))
+        if unknown:
+            raise ConfigurationError(
+                f"{self.name}: thresholds for {', '.join(unknown)}, which the device does "
+                f"not have (its units: {', '.join(self._units)})"
+            )
         ledger = self.ledger
         self._held = {}
         for info in self._units.values():

@@ -246,6 +246,8 @@ class CashDispenserService(CashDispenserBase):
         self._require_open()
         if not self._capabilities().count:
             raise UnsupportedOperation(f"{self.name} cannot count its units")
+        if isinstance(units, str):
+            raise TypeError(f"count takes unit ids (a list), not the string {units!r}")
         dispensing = [u for u, i in self._units.items() if i.type.dispenses]
         chosen = tuple(dispensing if units is None else units)
         for uid in chosen:

@@ -34,6 +34,7 @@ from hal.devices.cash_dispenser_service import CashDispenserService
 from hal.devices.cash_model import Move, OutCounts
 from hal.errors import (
     CashUnitError,
+    ConfigurationError,
     ExchangeActive,
     HalTimeout,
     InvalidCurrency,
@@ -471,6 +472,8 @@ async def test_reject_count_and_test(rig: tuple[CashDispenserService, ScriptedCa
     books_match(service, backend)  # the count corrected unit3 to what was there
     with pytest.raises(InvalidData):
         await service.count(["reject"])
+    with pytest.raises(TypeError):
+        await service.count("unit1")
     assert service.ledger.counts(D)["reject"] == 2 + 4 + 34
 
 
@@ -522,6 +525,16 @@ async def test_threshold_events() -> None:
         crossed = [(e.unit, e.replenishment) for e in events if isinstance(e, CashUnitThreshold)]
         assert crossed == [("unit1", ReplenishmentStatus.LOW)]
         assert len(events) == 1
+
+
+async def test_thresholds_for_a_unit_not_fitted_refuse_the_open() -> None:
+    backend = ScriptedCashBackend(notes=FULL)
+    service = CashDispenserService(backend, thresholds={"unit9": (1, None)})
+    with pytest.raises(ConfigurationError, match="unit9"):
+        await service.open()
+    assert not service.is_open
+    with pytest.raises(TypeError):
+        CashDispenserService(backend, thresholds={"unit1": (1.5, None)})  # type: ignore[dict-item]
 
 
 async def test_a_dispenser_without_stacker() -> None:
