@@ -2,8 +2,8 @@
 
 `LcdmRig` puts a `CashDispenserModel` of an LCDM profile behind an `LcdmEmulator` on a
 `PtyBridge`; `LcdmRig.driver()` is the real `LcdmDriver` over the real serial transport
-on that pty, open. `lcdm_registered()` registers the ``lcdm`` driver and the ``serial``
-and ``memory`` transports for a test that goes through ``hal.open``.
+on that pty, open. `lcdm_registered()` registers the ``lcdm`` driver and the ``serial``,
+``memory`` and ``spy`` transports for a test that goes through ``hal.open``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from hal.devices.cash_model import CashDispenserStatus
 from hal.events import Event
 from hal.transports.memory import MEMORY_TRANSPORT
 from hal.transports.serial import SERIAL_TRANSPORT, SerialOptions, SerialTransport
+from hal.transports.spy import SPY_TRANSPORT
 from protocols.lcdm import Model
 from simulator.models.cash_dispenser import CashDispenserModel
 from simulator.models.cash_profiles import cash_profile
@@ -37,8 +38,8 @@ UNITS = {
 
 @contextmanager
 def lcdm_registered() -> Iterator[None]:
-    """The lcdm driver and the serial and memory transports, for one test."""
-    with registered(LCDM_DRIVER, SERIAL_TRANSPORT, MEMORY_TRANSPORT):
+    """The lcdm driver and the serial, memory and spy transports, for one test."""
+    with registered(LCDM_DRIVER, SERIAL_TRANSPORT, MEMORY_TRANSPORT, SPY_TRANSPORT):
         yield
 
 

@@ -49,6 +49,7 @@ from collections.abc import Awaitable, Mapping
 from typing import TypeVar
 
 from drivers.cash.lcdm_link import LcdmLink
+from drivers.cash.lcdm_masker import LcdmMasker
 from drivers.cash.lcdm_options import MAX_PER_COMMAND, REJECT, LcdmOptions
 from drivers.cash.lcdm_report import pick_report, purge_report
 from drivers.cash.lcdm_status import dispenser_status, unit_sensors
@@ -413,7 +414,9 @@ async def _to_end(work: Awaitable[T]) -> tuple[T, bool]:
             return await asyncio.shield(task), cancelled
         except asyncio.CancelledError:
             if task.done():
-                raise
+                if task.cancelled():
+                    raise
+                return task.result(), True  # it ended as the cancellation came
             cancelled = True
 
 
@@ -430,6 +433,9 @@ LCDM_DRIVER = DriverSpec(
     factory=open_lcdm,
     description="Puloon LCDM-1000/2000/4000 cash dispenser (serial)",
     transports=frozenset({"serial", "memory"}),
+    # The one feature every LCDM model has is dispensing, which CASH_FEATURES does not
+    # name; count and test_cash_units are the 1000/2000's only.
     capabilities={"cash_dispenser": frozenset()},
+    masker=LcdmMasker,
 )
 """The ``lcdm`` driver, registered through the ``tellerhal.drivers`` entry point."""

@@ -11,6 +11,7 @@ cannot say: notes stopped in its transport, checked to the note).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
@@ -384,3 +385,22 @@ async def test_after_a_lost_answer_the_next_dispense_waits_for_the_busy_dispense
         assert report.total("unit1", CUSTOMER) == 2
         assert rig.model.ground_truth()[CUSTOMER] == before[CUSTOMER] + 22
         assert [c.counts for c in emulator.executed if c.op is Op.DISPENSE] == [(20,), (2,)]
+
+
+async def test_spy_shows_cash_frames_whole_and_noise_masked(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig = LcdmRig(tmp_path, 1000)
+    ledger = tmp_path / "ledger.db"
+    with lcdm_registered(), caplog.at_level(logging.INFO, logger="hal.transports.spy"):
+        async with rig.wire() as emulator:
+            device = hal.open("spy+" + rig.address(f"ledger={ledger}"))
+            assert isinstance(device, CashDispenser)
+            async with device:
+                emulator.inject_garbage(b"\x99\x98")
+                await device.cash_units()
+                await device.status()
+    lines = [r.getMessage() for r in caplog.records if r.name == "hal.transports.spy"]
+    assert any("TX" in line and "command 46h: 04 50 02 46 03 13" in line for line in lines)
+    assert any("RX" in line and "reply 46h: 01 50 02 46 30 30" in line for line in lines)
+    assert any("RX" in line and "NOISE: ** **" in line for line in lines)
