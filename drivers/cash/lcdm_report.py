@@ -194,6 +194,7 @@ def pick_report(
             "with no error code",
             unit=short[0],
         )
+    uncertain: list[Move] = []
     if fault is not None and reply.model is Model.LCDM4000 and fault.error_code == "mediaJam":
         fault = Fault(
             fault.error_code,
@@ -201,7 +202,20 @@ def pick_report(
             "does not count them)",
             fault.unit,
         )
-    return MoveReport(moves=tuple(moves), fault=fault, note_errors=tuple(errors))
+        # What was asked and neither came out nor was rejected may be in the transport
+        # (or still in its cassette): booked as unknown, never guessed; the purge that
+        # clears the jam counts them per cassette (`purge_report`).
+        for counts in reply.cassettes:
+            unit = units[counts.cassette - 1]
+            missing = asked.get(unit.id, 0) - counts.exit - counts.rejects
+            if counts.check is None and missing > 0:
+                uncertain.append(Move(unit.id, TRANSPORT, unit.item, missing))
+    return MoveReport(
+        moves=tuple(moves),
+        fault=fault,
+        note_errors=tuple(errors),
+        uncertain=tuple(uncertain),
+    )
 
 
 def purge_report(
@@ -227,9 +241,13 @@ def purge_report(
     pick = pick_reply(reply)
     moves: list[Move] = []
     for counts in pick.cassettes:
-        item = cassettes[counts.cassette - 1].item
+        # The LCDM-4000 counts a purge per cassette, and its jam replies count no note
+        # left in the transport (booked unknown, see `pick_report`): the purged notes are
+        # booked from their cassette, which puts that cassette's count right; the earlier
+        # unknown movement stays listed until the next count.
+        unit = cassettes[counts.cassette - 1]
         if counts.rejects:
-            moves.append(Move(TRANSPORT, REJECT, item, counts.rejects))
+            moves.append(Move(unit.id, REJECT, unit.item, counts.rejects))
         if counts.exit:
-            moves.append(Move(TRANSPORT, CUSTOMER, item, counts.exit))
+            moves.append(Move(unit.id, CUSTOMER, unit.item, counts.exit))
     return MoveReport(tuple(moves), fault_for(model, pick.error, ids))

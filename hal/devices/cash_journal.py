@@ -31,6 +31,8 @@ __all__ = [
 
 #: A history limit that means "all of it".
 ALL = 1 << 62
+#: The end of the reason of a movement the device may have made but cannot count.
+_UNCERTAIN = "may have moved, uncounted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +149,7 @@ def apply_report(
             remaining[pair] = remaining.get(pair, 0) - s.moved
     suffix = f"; {detail}" if detail else ""
     for record in records:
-        if record.settlement is not None:
+        if record.settlement is not None or record.movement.reason.endswith(_UNCERTAIN):
             continue
         m = record.movement
         pair = (m.source, m.destination)
@@ -172,6 +174,48 @@ def apply_report(
             reason=f"{reason}: reported, not planned",
         )
         ledger.settle(extra.id, Outcome.DONE, moved=left, detail=f"reported by the device{suffix}")
+    _apply_uncertain(ledger, device, report, token, reason, records, held, suffix)
+
+
+def _apply_uncertain(
+    ledger: Ledger,
+    device: str,
+    report: MoveReport,
+    token: int,
+    reason: str,
+    records: Sequence[MovementRecord],
+    held: Mapping[str, str],
+    suffix: str,
+) -> None:
+    """Journal the report's uncertain moves settled ``unknown`` (once: a movement of the
+    token already journalled for the same pair as uncertain covers it)."""
+    for move in report.uncertain:
+        pair = (move.source, move.destination)
+        known = [
+            r
+            for r in records
+            if (r.movement.source, r.movement.destination) == pair
+            and r.movement.reason.endswith(_UNCERTAIN)
+        ]
+        if any(r.settlement is not None for r in known):
+            continue
+        if known:
+            movement = known[0].movement
+        else:
+            movement = ledger.journal(
+                device,
+                source=move.source,
+                destination=move.destination,
+                item=item_for(move.source, move.destination, [move.item], held),
+                count=move.count,
+                command_id=token,
+                reason=f"{reason}: {_UNCERTAIN}",
+            )
+        ledger.settle(
+            movement.id,
+            Outcome.UNKNOWN,
+            detail=f"up to {move.count} notes; the device cannot count them{suffix}",
+        )
 
 
 def describe(report: MoveReport) -> str:

@@ -498,11 +498,16 @@ class MoveReport:
         moves: the notes moved, in order; a partial operation lists what did move.
         fault: why it stopped short; ``None`` when it did all it was asked.
         note_errors: notes rejected on the way, by reason (a `NoteError` event each).
+        uncertain: moves the device may have made but cannot count, each of at most its
+            ``count`` notes (an LCDM-4000 jam leaves notes in its transport and says not
+            how many): the service journals them settled ``unknown``, never guessed into
+            a count, until the next count of the units involved.
     """
 
     moves: tuple[Move, ...] = ()
     fault: Fault | None = None
     note_errors: tuple[NoteErrorReason, ...] = ()
+    uncertain: tuple[Move, ...] = ()
 
     def total(self, source: str | None = None, destination: str | None = None) -> int:
         """Notes moved, optionally only from ``source`` and/or to ``destination``."""
