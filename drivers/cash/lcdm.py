@@ -11,7 +11,8 @@ The serial options are the transport's (`hal.transports.serial`); the driver's a
 `drivers.cash.lcdm_options.LcdmOptions`: the device does not know what its cassettes
 hold, so ``units`` says it. The protocol is `protocols.lcdm` (docs/lcdm.md), the link
 `drivers.cash.lcdm_link.LcdmLink`, the reading of replies as note moves
-`drivers.cash.lcdm_report`.
+`drivers.cash.lcdm_report`; the state and the exchanges all operations share are
+`drivers.cash.lcdm_core.LcdmCore`.
 
 What the LCDM is, and so what this driver declares (`LcdmDriver.capabilities`):
 
@@ -45,25 +46,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping
-from typing import TypeVar
+from collections.abc import Mapping
 
-from drivers.cash.lcdm_link import LcdmLink
+from drivers.cash.lcdm_core import LcdmCore, cancelled_report, to_end
 from drivers.cash.lcdm_masker import LcdmMasker
-from drivers.cash.lcdm_options import MAX_PER_COMMAND, REJECT, LcdmOptions
-from drivers.cash.lcdm_report import pick_report, purge_report
+from drivers.cash.lcdm_options import MAX_PER_COMMAND, LcdmOptions
+from drivers.cash.lcdm_report import purge_report
 from drivers.cash.lcdm_status import dispenser_status, unit_sensors
 from hal.address import DeviceAddress
 from hal.device import BackendListener
 from hal.devices.cash_dispenser_service import CashDispenserService
 from hal.devices.cash_model import (
     CUSTOMER,
-    TRANSPORT,
     CashDispenserCapabilities,
     CashDispenserStatus,
     CashUnitInfo,
     Contents,
-    Fault,
     Move,
     MoveReport,
     OperationRecord,
@@ -71,32 +69,25 @@ from hal.devices.cash_model import (
     UnitSensor,
 )
 from hal.errors import (
-    ConnectionLost,
-    HalTimeout,
     InvalidData,
-    ProtocolError,
     TooManyItems,
     UnsupportedOperation,
 )
 from hal.registry import DriverSpec, make_transport
-from hal.transports.base import Transport
-from protocols.lcdm import Direction, Frame, Model
-from protocols.lcdm_commands import CODES, Command, Op
-from protocols.lcdm_layouts import Status4000, parse_status_4000, pick_reply
-from protocols.lcdm_replies import RawReply, Reply, RomReply, StatusReply
+from protocols.lcdm import Model
+from protocols.lcdm_commands import Command, Op
+from protocols.lcdm_replies import RomReply
 
 __all__ = ["LCDM_DRIVER", "LcdmDriver", "LcdmOptions", "open_lcdm"]
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 #: Notes one LCDM-4000 command may hold in all (its error 2Ch, "too many notes").
 MAX_PER_COMMAND_4000 = 100
-_TEST_OPS = {1: Op.UPPER_TEST_DISPENSE, 2: Op.LOWER_TEST_DISPENSE}
 
 
-class LcdmDriver:
+class LcdmDriver(LcdmCore):
     """An LCDM behind a `hal.transports.base.Transport` (see the module header).
 
     Args:
@@ -104,32 +95,6 @@ class LcdmDriver:
         options: the model, the cassettes' contents, retries and timeouts.
         name: the device name, for messages.
     """
-
-    def __init__(
-        self, transport: Transport, options: LcdmOptions, *, name: str = "cash_dispenser"
-    ) -> None:
-        self.options = options
-        self.name = name
-        self.model = options.lcdm_model
-        self.link = LcdmLink(
-            transport,
-            model=self.model,
-            name=name,
-            retries=options.retries,
-            ack_timeout=options.ack_timeout,
-            reply_timeout=options.reply_timeout,
-        )
-        self._units = options.unit_infos()
-        self._cassettes = self._units[:-1]
-        self._listener: BackendListener[CashDispenserStatus] | None = None
-        #: Notes the driver saw stop in the transport since open, by unit (for PURGE).
-        self._in_transport: dict[str, int] = {}
-        #: A moving command's answer was lost: the dispenser may still be at work.
-        self._unsure = False
-        self.firmware = ""
-
-    def __repr__(self) -> str:
-        return f"LcdmDriver({self.name!r}, LCDM-{self.model.value}, {self.link.transport.name})"
 
     # --- lifecycle and queries ---------------------------------------------------------
 
@@ -208,6 +173,8 @@ class LcdmDriver:
     async def dispense(self, counts: Mapping[str, int], token: int) -> MoveReport:
         """One command for the whole dispense (see the module header)."""
         asked = self._check_dispense(counts)
+        if (refused := await self._ready("dispense")) is not None:
+            return refused
         numbers = [asked.get(unit.id, 0) for unit in self._cassettes]
         if self.model is Model.LCDM1000:
             command = Command(self.model, Op.DISPENSE, (numbers[0],))
@@ -220,25 +187,29 @@ class LcdmDriver:
         else:
             command = Command(self.model, Op.LOWER_DISPENSE, (numbers[1],))
         log.info("%s: dispense %s (token %d)", self.name, dict(asked), token)
-        report, cancelled = await _to_end(self._pick(command, asked, CUSTOMER))
-        return _cancelled(report) if cancelled else report
+        report, cancelled = await to_end(self._pick(command, asked, CUSTOMER))
+        return cancelled_report(report) if cancelled else report
 
     async def test_cash_units(self, token: int) -> MoveReport:
         """One TEST_DISPENSE per cassette, to the reject tray; stops at the first fault."""
         self._need_tests("test_cash_units")
+        if (refused := await self._ready("test_cash_units")) is not None:
+            return refused
         moves: list[Move] = []
         for n, unit in enumerate(self._cassettes, start=1):
-            report, cancelled = await _to_end(self._test(n, unit))
+            report, cancelled = await to_end(self._test(n, unit))
             moves.extend(report.moves)
             if report.fault is not None or cancelled:
                 partial = MoveReport(tuple(moves), report.fault, report.note_errors)
-                return _cancelled(partial) if cancelled else partial
+                return cancelled_report(partial) if cancelled else partial
         return MoveReport(tuple(moves))
 
     async def count(self, units: tuple[str, ...], token: int) -> MoveReport:
         """TEST_DISPENSE until each unit reports bill end (its notes all in the reject
         tray, counted); stops at any other fault, or at a cancellation between notes."""
         self._need_tests("count")
+        if (refused := await self._ready("count")) is not None:
+            return refused
         by_id = {unit.id: n for n, unit in enumerate(self._cassettes, start=1)}
         for unit_id in units:
             if unit_id not in by_id:
@@ -249,12 +220,12 @@ class LcdmDriver:
             unit = self._cassettes[n - 1]
             while True:
                 try:
-                    report, cancelled = await _to_end(self._test(n, unit))
+                    report, cancelled = await to_end(self._test(n, unit))
                 except asyncio.CancelledError:
-                    return _cancelled(MoveReport(tuple(moves)))
+                    return cancelled_report(MoveReport(tuple(moves)))
                 moves.extend(report.moves)
                 if cancelled:
-                    return _cancelled(MoveReport(tuple(moves), report.fault))
+                    return cancelled_report(MoveReport(tuple(moves), report.fault))
                 fault = report.fault
                 if fault is None and report.moves:
                     continue
@@ -271,12 +242,14 @@ class LcdmDriver:
 
     async def reset(self, token: int) -> MoveReport:
         """PURGE: the transport's notes to the reject tray."""
+        if (refused := await self._ready("reset")) is not None:
+            return refused
         command = Command(self.model, Op.PURGE)
-        reply, cancelled = await _to_end(self._ask(command, moving=True))
+        reply, cancelled = await to_end(self._ask(command, moving=True))
         report = purge_report(reply, self._cassettes, self._in_transport)
         if report.fault is None:
             self._in_transport.clear()
-        return _cancelled(report) if cancelled else report
+        return cancelled_report(report) if cancelled else report
 
     # --- what the LCDM does not do ------------------------------------------------------
 
@@ -290,16 +263,6 @@ class LcdmDriver:
         raise UnsupportedOperation(f"{self.name}: the LCDM has no stacker to reject from")
 
     # --- helpers ------------------------------------------------------------------------
-
-    def _item(self, unit_id: str) -> str:
-        return next(unit.item for unit in self._cassettes if unit.id == unit_id)
-
-    def _need_tests(self, what: str) -> None:
-        if self.model is Model.LCDM4000:
-            raise UnsupportedOperation(
-                f"{self.name}: {what} needs the LCDM-4000 test dispense, whose DATA the "
-                "reference does not give"
-            )
 
     def _check_dispense(self, counts: Mapping[str, int]) -> dict[str, int]:
         known = {unit.id for unit in self._cassettes}
@@ -324,100 +287,6 @@ class LcdmDriver:
                 f"{self.capabilities().max_dispense_items} per command"
             )
         return asked
-
-    async def _ask(self, command: Command, *, moving: bool = False) -> Reply:
-        """One exchange. After a moving command whose answer was lost, the dispenser may
-        still be at work and not reading: a command that moves notes goes out only once
-        a STATUS has been answered (a busy LCDM does not ACK, and the resends of an
-        un-ACKed command would wait in its input to run one after another)."""
-        if not moving:
-            return await self.link.exchange(command, reply_timeout=self.options.status_timeout)
-        if self._unsure:
-            await self._until_idle()
-        try:
-            return await self.link.exchange(command, reply_timeout=self.options.reply_timeout)
-        except (HalTimeout, ConnectionLost, asyncio.CancelledError):
-            self._unsure = True
-            raise
-
-    async def _until_idle(self) -> None:
-        """Ask STATUS until the dispenser answers, for up to ``reply_timeout``.
-
-        Raises:
-            HalTimeout: it never answered (the moving command is not sent).
-            ConnectionLost: the port went away.
-        """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.options.reply_timeout
-        while True:
-            try:
-                await self.link.exchange(
-                    Command(self.model, Op.STATUS), reply_timeout=self.options.status_timeout
-                )
-            except (HalTimeout, ProtocolError) as exc:
-                if loop.time() >= deadline:
-                    raise HalTimeout(
-                        f"{self.name}: the dispenser has not answered since a command whose "
-                        f"answer was lost ({exc.message})"
-                    ) from exc
-                continue
-            self._unsure = False
-            return
-
-    async def _status_reply(self) -> StatusReply | Status4000:
-        reply = await self._ask(Command(self.model, Op.STATUS))
-        if isinstance(reply, StatusReply):
-            return reply
-        if isinstance(reply, RawReply):
-            return parse_status_4000(_raw_frame(reply))
-        raise ProtocolError(f"{self.name}: STATUS answered with {type(reply).__name__}")
-
-    async def _pick(self, command: Command, asked: Mapping[str, int], to: str) -> MoveReport:
-        reply = await self._ask(command, moving=True)
-        report = pick_report(pick_reply(reply), self._cassettes, asked, destination=to)
-        for move in report.moves:
-            if move.destination == TRANSPORT:
-                self._in_transport[move.source] = self._in_transport.get(move.source, 0) + (
-                    move.count
-                )
-        if report.fault is not None:
-            log.warning(
-                "%s: %s stopped short: %s", self.name, command.op.value, report.fault.description
-            )
-        return report
-
-    async def _test(self, n: int, unit: CashUnitInfo) -> MoveReport:
-        op = Op.TEST_DISPENSE if self.model is Model.LCDM1000 else _TEST_OPS[n]
-        return await self._pick(Command(self.model, op), {unit.id: 1}, REJECT)
-
-
-def _raw_frame(reply: RawReply) -> Frame:
-    return Frame(Direction.REPLY, reply.model.frame_id, CODES[reply.model][reply.op], reply.data)
-
-
-def _cancelled(report: MoveReport) -> MoveReport:
-    """``report`` with the fault a cancellation leaves (a device fault stays first)."""
-    if report.fault is not None:
-        return report
-    moved = sum(m.count for m in report.moves)
-    return MoveReport(
-        report.moves, Fault("canceled", f"cancelled; {moved} notes moved"), report.note_errors
-    )
-
-
-async def _to_end(work: Awaitable[T]) -> tuple[T, bool]:
-    """Await ``work`` to its end even if cancelled meanwhile; say if it was."""
-    task = asyncio.ensure_future(work)
-    cancelled = False
-    while True:
-        try:
-            return await asyncio.shield(task), cancelled
-        except asyncio.CancelledError:
-            if task.done():
-                if task.cancelled():
-                    raise
-                return task.result(), True  # it ended as the cancellation came
-            cancelled = True
 
 
 def open_lcdm(address: DeviceAddress, options: LcdmOptions) -> CashDispenserService:

@@ -412,3 +412,20 @@ async def test_spy_shows_cash_frames_whole_and_noise_masked(
     assert any("TX" in line and "command 46h: 04 50 02 46 03 13" in line for line in lines)
     assert any("RX" in line and "reply 46h: 01 50 02 46 30 30" in line for line in lines)
     assert any("RX" in line and "NOISE: ** **" in line for line in lines)
+
+
+async def test_a_dispenser_still_busy_gets_no_dispense_and_nothing_moves(tmp_path: Path) -> None:
+    rig = LcdmRig(tmp_path, 1000, pick_time=0.1)
+    async with rig.wire() as emulator, rig.driver(reply_timeout=0.3, ack_timeout=0.1) as driver:
+        with pytest.raises(HalTimeout):
+            await driver.dispense({"unit1": 20}, 1)  # 2 s of picking
+        refused = await driver.dispense({"unit1": 1}, 2)  # polled 0.3 s: still busy
+        assert refused.moves == ()
+        assert refused.fault is not None
+        assert refused.fault.error_code == "hardwareError"
+        assert "dispense not sent" in refused.fault.description
+        await rig.model.wait_until(lambda: not rig.model.busy)
+        report = await driver.dispense({"unit1": 1}, 3)
+        assert report.total("unit1", CUSTOMER) == 1
+        assert rig.model.ground_truth()[CUSTOMER] == 21
+        assert [c.counts for c in emulator.executed if c.op is Op.DISPENSE] == [(20,), (1,)]
