@@ -429,3 +429,33 @@ async def test_a_dispenser_still_busy_gets_no_dispense_and_nothing_moves(tmp_pat
         assert report.total("unit1", CUSTOMER) == 1
         assert rig.model.ground_truth()[CUSTOMER] == 21
         assert [c.counts for c in emulator.executed if c.op is Op.DISPENSE] == [(20,), (1,)]
+
+
+async def test_an_upper_lower_jam_splits_the_counts_per_cassette(tmp_path: Path) -> None:
+    rig = LcdmRig(tmp_path, 2000)
+    async with rig.wire(), rig.driver() as driver:
+        before = rig.model.ground_truth()
+        rig.model.jam_next_dispense(after_notes=5)
+        report = await driver.dispense({"unit1": 3, "unit2": 4}, 1)
+        assert report.fault is not None
+        assert report.fault.error_code == "mediaJam"
+        assert report.total("unit1", CUSTOMER) == 3
+        assert report.total("unit2", CUSTOMER) == 2
+        assert report.total("unit2", TRANSPORT) == 1
+        assert report.total("unit1", TRANSPORT) == 0
+        assert applied(before, [report]) == rig.model.ground_truth()
+
+
+async def test_a_4000_cassette_that_runs_empty_is_named(tmp_path: Path) -> None:
+    rig = LcdmRig(tmp_path, 4000, counts={"unit3": 1})
+    async with rig.wire(), rig.driver() as driver:
+        before = rig.model.ground_truth()
+        report = await driver.dispense({"unit1": 2, "unit3": 3, "unit4": 1}, 1)
+        assert report.fault is not None
+        assert report.fault.error_code == "cashUnitError"
+        assert report.fault.unit == "unit3"
+        assert "0x21" in report.fault.description
+        assert report.total("unit1", CUSTOMER) == 2
+        assert report.total("unit3", CUSTOMER) == 1
+        assert report.total("unit4") == 0
+        assert applied(before, [report]) == rig.model.ground_truth()
