@@ -36,7 +36,12 @@ from typing import Any, TextIO
 
 from hal.devices.pin_pad_model import DIGIT_KEYS
 from hal.errors import ConfigurationError, HalTimeout
-from hal.stimulus import CardReaderStimulus, CardSample, PinPadStimulus
+from hal.stimulus import (
+    CardReaderStimulus,
+    CardSample,
+    CashDispenserStimulus,
+    PinPadStimulus,
+)
 
 __all__ = ["BenchCardReaderStimulus", "BenchPinPadStimulus", "key_label", "load_bench_cards"]
 
@@ -289,3 +294,29 @@ class BenchPinPadStimulus(_Person, PinPadStimulus):
             if answer in ("yes", "y", "no", "n"):
                 return answer.startswith("y")
             self._out.write("Please answer yes or no.\n")
+
+
+class BenchCashDispenserStimulus(_Person, CashDispenserStimulus):
+    """Asks a person at the bench to take notes and say what they see.
+
+    A bench cannot see inside the dispenser: `ground_truth` is ``None``, and faults
+    (jams, double notes) cannot be caused, so the cases that need them report the
+    missing capability. Use test notes, never a bank's cash.
+    """
+
+    async def take_notes(self, *, timeout: float = 10.0) -> int:
+        return await self._count(
+            f"Take the notes from the dispenser's exit (within {timeout:g} s), count them, "
+            "and type how many:",
+            timeout,
+        )
+
+    async def notes_at_exit(self) -> int:
+        return await self._count("How many notes are at the dispenser's exit now?", None)
+
+    async def _count(self, question: str, timeout: float | None) -> int:
+        while True:
+            answer = (await self._prompt(question, timeout)).strip()
+            if answer.isdigit():
+                return int(answer)
+            self._out.write("Please type a number.\n")

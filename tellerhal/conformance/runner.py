@@ -27,15 +27,18 @@ from typing import Any
 import hal
 from hal.address import DeviceAddress
 from hal.devices.card_reader import CardReader
+from hal.devices.cash_dispenser import CashDispenser
 from hal.devices.pin_pad import PinPad
 from hal.errors import ConfigurationError, InvalidData
 from tellerhal.conformance.card_reader import CARD_READER_CASES
+from tellerhal.conformance.cash_dispenser import CASH_DISPENSER_CASES
 from tellerhal.conformance.framework import CaseResult, ContractCase, Harness, run_suite
 from tellerhal.conformance.pin_pad import PIN_PAD_CASES
 
 __all__ = [
     "BENCH_PATIENCE",
     "CARD_READER_SUITE",
+    "CASH_DISPENSER_SUITE",
     "PIN_PAD_SUITE",
     "REMOTE_PATIENCE",
     "SUITES",
@@ -193,9 +196,47 @@ PIN_PAD_SUITE = DeviceSuite(
     uses_ledger=False,
 )
 
+
+async def _describe_cash_dispenser(dispenser: CashDispenser) -> DeviceReport:
+    caps = await dispenser.capabilities()
+    return DeviceReport(caps.features(), await firmware_of(dispenser, caps))
+
+
+def _sim_cash_dispenser(address: DeviceAddress) -> tuple[Any, float]:
+    from simulator.world import get_world
+
+    hal.open(address)  # makes the world and the model as the address says
+    world = get_world(address.options["world"])
+    return world.cash_dispenser_control(address.authority or "cash_dispenser"), 2.0
+
+
+def _remote_cash_dispenser(endpoint: str) -> Any:
+    from simulator.remote_control import RemoteCashDispenserControl
+
+    return RemoteCashDispenserControl(endpoint)
+
+
+def _bench_cash_dispenser(cards: Path | None) -> Any:
+    from tellerhal.conformance.bench import BenchCashDispenserStimulus
+
+    return BenchCashDispenserStimulus()
+
+
+CASH_DISPENSER_SUITE = DeviceSuite(
+    device_class="cash_dispenser",
+    interface=CashDispenser,
+    cases=CASH_DISPENSER_CASES,
+    describe=_describe_cash_dispenser,
+    sim_stimulus=_sim_cash_dispenser,
+    remote_stimulus=_remote_cash_dispenser,
+    bench_stimulus=_bench_cash_dispenser,
+    needs_cards=False,
+    uses_ledger=True,
+)
+
 #: Every device class with a contract suite, by device name.
 SUITES: dict[str, DeviceSuite] = {
-    suite.device_class: suite for suite in (CARD_READER_SUITE, PIN_PAD_SUITE)
+    suite.device_class: suite for suite in (CARD_READER_SUITE, PIN_PAD_SUITE, CASH_DISPENSER_SUITE)
 }
 
 
