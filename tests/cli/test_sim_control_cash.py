@@ -3,9 +3,10 @@
 An app dispenses over ``zmq://.../cash_dispenser`` while ``sim-control`` plays the
 customer and fate: ``take-notes`` takes what was presented (the app sees ItemsTaken),
 ``jam-next-dispense`` makes the next dispense stop with MediaJam, ``clear-jam`` with
-``--device cash_dispenser`` clears the transport, ``double-note`` sends a note to reject
-(NoteError), ``replenish`` fills a unit, and ``ground-truth`` says where every note is;
-its totals match what the app reads over the wire.
+``--device cash_dispenser`` frees it (the app's reset books the jammed note),
+``double-note`` sends a note to reject (NoteError), ``replenish`` fills a unit, and
+``ground-truth`` says where every note is; its totals match what the app reads over the
+wire.
 """
 
 from __future__ import annotations
@@ -107,9 +108,16 @@ async def test_the_customer_and_fate_from_the_command_line(
         rejected = truth["notes"]["reject"]
         status, _, err = await run_in_thread(act, "--device", "cash_dispenser", "clear-jam")
         assert (status, err) == (0, "")
+        # After the engineer, the app's reset: every jammed or stacked note is in the
+        # reject unit, reported, so the books agree with the notes and cash flows again.
+        await cash.reset()
         status, truth, _ = await run_in_thread(act, "ground-truth")
-        assert truth["notes"]["transport"] == 0
-        assert truth["notes"]["reject"] == rejected + 1  # the engineer's hands, not an operation
+        notes = truth["notes"]
+        assert (notes["stacker"], notes["transport"], notes["reject"]) == (0, 0, rejected + 2)
+        units = {u.id: u.count for u in await cash.cash_units()}
+        assert units.pop("unit4") == 100
+        assert units == {u: notes[u] for u in units}
+        await cash.dispense(Money(10000, CNY))
         sub.close()
 
 
