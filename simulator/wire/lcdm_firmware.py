@@ -21,7 +21,9 @@ TEST (1000, 2000)   one note of the cassette to the reject tray (``test_cash_uni
                     with the other cassettes held back, see below); reply CHK = REJECT =
                     notes moved, EXIT 0 [U]; a cassette with nothing picked answers
                     bill end
-STATUS              ``get_status`` and ``sensors``: SENSOR0 CHK1 set when notes are in
+STATUS              ``get_status`` and ``sensors``: ERROR good while the model is
+                    online, else jam at CHK (notes in the transport) or motor stop [U];
+                    SENSOR0 CHK1 set when notes are in
                     the transport, NEAREND from cassette 1's near-end sensor; SENSOR1
                     REJECT_TRAY set when the reject unit is not ``ok``, CASSETTE set
                     when cassette 1 is ``ok``. LCDM-4000: TYPE per cassette, DISP DVTL
@@ -48,6 +50,7 @@ import itertools
 import logging
 from collections.abc import Callable
 
+from hal.device import DeviceState
 from hal.devices.cash_dispenser import CashDispenserBackend
 from hal.devices.cash_model import (
     CUSTOMER,
@@ -274,18 +277,21 @@ class LcdmFirmware:
         status = await self.backend.get_status()
         sensors = {s.id: s for s in await self.backend.sensors()}
         busy = status.transport is not TransportState.EMPTY
+        error = _GOOD[self.model]
+        if status.device is not DeviceState.ONLINE:  # [U] STATUS carries the standing error
+            error = _JAM[self.model] if busy else _OTHER[self.model]
         if self.model is Model.LCDM4000:
             cassettes = tuple(
                 (0x30, sensors[u].status is UnitStatus.OK, 0, 0) for u in self.cassettes
             )
-            return encode_status_4000(Status4000(_GOOD[self.model], int(busy), cassettes))
+            return encode_status_4000(Status4000(error, int(busy), cassettes))
         first = sensors[self.cassettes[0]]
         sensor0 = 0x80 | int(busy) | (0x40 if first.low else 0)
         sensor1 = 0x80 | (0x02 if first.status is UnitStatus.OK else 0)
         if sensors[self.reject].status is not UnitStatus.OK:
             sensor1 |= 0x01
-        good = error_code(self.model, _GOOD[self.model])
-        return encode_reply(StatusReply(self.model, 0x30, good, sensor0, sensor1))
+        code = error_code(self.model, error)
+        return encode_reply(StatusReply(self.model, 0x30, code, sensor0, sensor1))
 
 
 def _nothing(unit: str, status: UnitStatus) -> None:

@@ -111,6 +111,7 @@ async def test_a_jam_mid_dispense_reports_exact_partial_counts(tmp_path: Path, m
         assert applied(before, [report]) == rig.model.ground_truth()
         status = await driver.get_status()
         assert status.transport.value == "notEmpty"
+        assert status.device.value == "hardwareError"  # STATUS carries the jam's code
         # The next dispense is refused by the jammed machine, nothing moves.
         refused = await driver.dispense({unit: 1}, 2)
         assert refused.moves == ()
@@ -121,7 +122,9 @@ async def test_a_jam_mid_dispense_reports_exact_partial_counts(tmp_path: Path, m
         assert purge.fault is None
         assert purge.total(TRANSPORT, "reject") == 1
         assert applied(before, [report, purge]) == rig.model.ground_truth()
-        assert (await driver.get_status()).transport.value == "empty"
+        status = await driver.get_status()
+        assert status.transport.value == "empty"
+        assert status.device.value == "online"
 
 
 async def test_the_4000_jam_leaves_its_transport_notes_uncounted_until_purge(
