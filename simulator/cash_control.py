@@ -68,10 +68,10 @@ class CashDispenserControl(CashDispenserStimulus):
         self._model.double_note_next_pick(unit)
 
     async def clear_jam(self) -> None:
-        """An engineer frees a jammed transport and shutter. The notes that jammed stay
-        loose in the transport until the next reset takes them to the reject unit and
-        reports it: so, after ``clear_jam`` and a reset, the books agree with the notes
-        (a hand moving notes unreported would leave them disagreeing)."""
+        """An engineer clears the transport into the reject unit and frees a jammed
+        shutter. The dispenser counts those notes and reports them with the next reset
+        (``transport -> reject``), refusing other operations until then: after
+        ``clear_jam`` and a reset, the books agree with the notes."""
         self._model.clear_jam()
 
     async def replenish(self, unit: str, count: int) -> None:

@@ -349,8 +349,8 @@ class RemoteCashDispenserControl(_RemoteDeviceControl, CashDispenserStimulus):
         await self._call("Control.DoubleNote", UnitPayload(unit))
 
     async def clear_jam(self) -> None:
-        """An engineer frees a jammed transport and shutter (a reset then takes the loose
-        notes to the reject unit)."""
+        """An engineer clears the transport into the reject unit and frees the shutter
+        (the next reset reports those notes)."""
         await self._call("Control.ClearJam")
 
     async def replenish(self, unit: str, count: int) -> None:

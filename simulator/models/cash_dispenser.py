@@ -39,10 +39,11 @@ Operations, in XFS4IoT terms (every moving one carries the service's ``token``):
   the transport's and stacker's notes to the reject unit and retracts the exit's to the
   retract unit (the reject unit without one), closes the shutter and clears a shutter
   jam.
-- A jam leaves its note in the transport and the device ``hardwareError`` until an
-  engineer frees it (`clear_jam`: the device is ``online`` again) or a ``reset`` purges
-  the transport; the loose notes stay in the transport until a ``reset`` takes them to
-  the reject unit and reports it, so every note's way is in a report.
+- A jam leaves its note in the transport and the device ``hardwareError``. A ``reset``
+  purges the transport to the reject unit. An engineer (`clear_jam`) puts the transport's
+  notes in the reject unit by hand and frees the device (``online``); the device counts
+  them and reports them with the next ``reset`` (``transport -> reject``), refusing
+  every other operation until then, so every note's way is in a report.
 - A command the device refuses in its state (notes left in the stacker or at the exit,
   nothing to present, notes in the transport, the safe door open, a jammed shutter) is
   answered with a report that moves nothing and says why (``itemsLeft``, ``noItems``,
@@ -210,6 +211,7 @@ class CashDispenserModel:
         self._shutter_open = False
         self._shutter_jammed = False
         self._jammed = False  # notes jammed in the transport, not yet freed or purged
+        self._cleared: Counter[str] = Counter()  # cleared by hand, for the next reset
         self._exchange = False
         self._taken: bool | None = None  # the last notes presented were taken
         self._unit_status: dict[str, UnitStatus] = {}
@@ -393,15 +395,28 @@ class CashDispenserModel:
         self._retract_leaves = leave
 
     def clear_jam(self) -> int:
-        """An engineer frees a jammed transport and a jammed shutter. The notes that
-        jammed stay loose in the transport, where the next ``reset`` finds them and takes
-        them to the reject unit, reporting it (so the books follow every note); the
-        device is ``online`` again, and refuses other operations until that reset.
-        Returns the notes left in the transport."""
+        """An engineer clears the transport, putting its notes in the reject unit, and
+        frees a jammed shutter; returns the notes moved.
+
+        The device counts what was taken off its transport during the clearance and
+        reports it with the next ``reset`` (as ``transport -> reject``), so the books
+        follow every note; until that reset it refuses every other operation
+        (``mediaJam``), as a dispenser wants a reset after maintenance.
+        """
+        moved = 0
+        for item, notes in list(self._notes[TRANSPORT].items()):
+            self._shift(TRANSPORT, self._reject_unit, item, notes)
+            self._cleared[item] += notes
+            moved += notes
         self._jammed = False
         self._shutter_jammed = False
         self._update_status()
-        return self.notes_at(TRANSPORT)
+        return moved
+
+    @property
+    def cleared_unreported(self) -> int:
+        """Notes cleared off the transport by hand that no reset has reported yet."""
+        return sum(self._cleared.values())
 
     def replenish(self, unit: str, count: int) -> int:
         """An operator makes ``unit`` physically hold ``count`` notes (of its own kind;
@@ -697,6 +712,9 @@ class CashDispenserModel:
         if not await self._work(self.profile.retract_time):
             self._lose_power(op, "before anything moved")
             return
+        cleared, self._cleared = self._cleared, Counter()
+        for item, notes in cleared.items():
+            op.add(TRANSPORT, self._reject_unit, item, notes)  # moved by hand, told now
         self._shift_all(TRANSPORT, self._reject_unit, op)
         self._shift_all(STACKER, self._reject_unit, op)
         self._shift_all(EXIT, self._retract_unit or self._reject_unit, op)
@@ -796,6 +814,8 @@ class CashDispenserModel:
             op.fault = Fault("safeDoorOpen", "the safe door is open")
         elif self.notes_at(TRANSPORT):
             op.fault = Fault("mediaJam", "notes are in the transport; a reset takes them out")
+        elif self._cleared:
+            op.fault = Fault("mediaJam", "the transport was cleared by hand; reset first")
         elif shutter and self._shutter_jammed:
             op.fault = Fault("shutterFail", "the shutter is jammed")
         elif items_left and (self.notes_at(STACKER) or self.notes_at(EXIT)):
