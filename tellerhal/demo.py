@@ -34,6 +34,7 @@ from hal.devices.card_reader import (
     MoveTarget,
     Track,
 )
+from hal.devices.cash_dispenser import CashDispenser, CashUnit, ItemsTaken
 from hal.devices.pin_pad import (
     EntryCompletion,
     KeyAlgorithm,
@@ -44,6 +45,7 @@ from hal.devices.pin_pad import (
     PinPad,
 )
 from hal.events import Event, StatusChanged, Subscription
+from hal.money import Money
 from protocols.crypto_primitives import encrypt_ecb, xor_bytes
 from protocols.errors import ProtocolError
 from protocols.kcv import compute_kcv
@@ -64,6 +66,8 @@ TEST_KEK_COMPONENTS = (
 )
 #: The demo's test PIN key (TDES), loaded enciphered under the KEK.
 TEST_PIN_KEY = bytes.fromhex("2315208C9110AD40F1E0D3C2B5A49786")
+#: What the demo customer withdraws.
+WITHDRAWAL = Money(38000, "CNY")  # 380.00 CNY
 
 
 @dataclass
@@ -78,6 +82,9 @@ class DemoResult:
     pin_pad: bool = False
     pin_digits: int = 0
     pin_block: bytes = field(default=b"", repr=False)
+    withdrawn: Money | None = None
+    notes_taken: int = 0
+    cash_books: dict[str, int] = field(default_factory=dict)
     total_seconds: float = 0.0
 
 
@@ -104,6 +111,8 @@ def _world(scenario: Scenario, clock_scale: float | None) -> World:
         world.card_reader(device, setup)
     for device, pad_setup in scenario.pin_pads.items():
         world.pin_pad(device, pad_setup)
+    for device, cash_setup in scenario.cash_dispensers.items():
+        world.cash_dispenser(device, cash_setup)
     return world
 
 
@@ -161,10 +170,15 @@ async def run_demo(
         assert isinstance(device, PinPad)
         pad = device
         result.pin_pad = True
+    cash: CashDispenser | None = None
+    if "cash_dispenser" in world.cash_dispensers:
+        dispenser = hal.open(f"sim://cash_dispenser?world={world.name}")
+        assert isinstance(dispenser, CashDispenser)
+        cash = dispenser
     try:
         # Simulated minutes: long enough for a customer who forgets the card to be
         # overtaken by the reader's take timeout.
-        await _app(reader, pad, printer, result, patience=world.clock.to_real(120))
+        await _app(reader, pad, cash, printer, result, patience=world.clock.to_real(120))
         await asyncio.wait_for(customer, timeout=max(5.0, world.clock.to_real(60)))
     finally:
         if not customer.done():
@@ -197,6 +211,7 @@ class _Steps:
 async def _app(
     reader: CardReader,
     pad: PinPad | None,
+    cash: CashDispenser | None,
     printer: _Printer,
     result: DemoResult,
     *,
@@ -239,12 +254,54 @@ async def _app(
             say("app", f"the customer left the card: the reader moved it to {ending.to}")
         else:
             say("app", "the customer took the card")
+            if cash is not None:
+                await _withdraw(cash, WITHDRAWAL, printer, result, patience)
             if "issue" in caps.features():
                 await _issue_new_card(reader, step, say, result, patience)
     finally:
         events.close()
         await watcher
         await step("close", reader.close())
+
+
+async def _withdraw(
+    cash: CashDispenser, amount: Money, printer: _Printer, result: DemoResult, patience: float
+) -> None:
+    """Denominate, dispense and present ``amount``; wait for the customer to take it."""
+    say = printer.line
+    step = _Steps(printer, result)
+    await step("open sim://cash_dispenser", cash.open())
+    events = cash.events()
+    watcher = asyncio.create_task(_watch(events, say, result, who="cash"), name="demo cash")
+    try:
+        units = await cash.cash_units()
+        say("app", "cash units: " + _units_text(units))
+        denomination = await step(f"denominate({amount}, fewestNotes)", cash.denominate(amount))
+        notes = ", ".join(f"{n} from {unit}" for unit, n in denomination.counts.items())
+        say("app", f"{amount} as {denomination.notes} notes: {notes}")
+        with cash.events(kinds=[ItemsTaken]) as taken:
+            dispensed = await step("dispense", cash.dispense(denomination))
+            presented = await step("present: please take your cash", cash.present())
+            await step("the customer took the cash", taken.get(timeout=patience))
+        result.withdrawn = dispensed.amount
+        result.notes_taken = presented
+        units = await cash.cash_units()
+        result.cash_books = {u.id: u.count for u in units}
+        say("app", f"{dispensed.amount} paid out in {presented} notes; units: {_units_text(units)}")
+    finally:
+        events.close()
+        await watcher
+        await step("close sim://cash_dispenser", cash.close())
+
+
+def _units_text(units: tuple[CashUnit, ...]) -> str:
+    def one(unit: CashUnit) -> str:
+        if unit.info.currency is None:
+            return f"{unit.id} {unit.count}"
+        value = Money(unit.info.value, unit.info.currency)
+        return f"{unit.id} {unit.count} x {value}"
+
+    return ", ".join(one(u) for u in units)
 
 
 async def _pin_entry(

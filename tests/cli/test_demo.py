@@ -15,7 +15,7 @@ from protocols.crypto_primitives import Algorithm
 from protocols.kcv import compute_kcv
 from simulator.scenario import load_scenario
 from tellerhal.cli.main import main
-from tellerhal.demo import TEST_KEK_COMPONENTS, TEST_PIN_KEY, run_demo
+from tellerhal.demo import TEST_KEK_COMPONENTS, TEST_PIN_KEY, WITHDRAWAL, run_demo
 
 FULL_PAN = "4761739001010010"  # the visa test profile's PAN (simulator/profiles/visa.toml)
 
@@ -137,3 +137,30 @@ def test_the_demo_result_repr_shows_no_pin_block() -> None:
     assert result.pin_block
     assert result.pin_block.hex() not in repr(result).lower()
     assert repr(result.pin_block)[2:-1] not in repr(result)
+
+
+# --- the withdrawal --------------------------------------------------------------------
+
+
+def test_the_customer_withdraws_cash_and_the_books_follow_every_note(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = asyncio.run(run_demo(clock_scale=0.01))
+    out = capsys.readouterr().out
+    assert result.withdrawn == WITHDRAWAL
+    # 380.00 CNY in the fewest notes of 100/50/20/10: 3 + 1 + 1 + 1.
+    assert result.notes_taken == 6
+    assert result.cash_books == {
+        "unit1": 497,
+        "unit2": 499,
+        "unit3": 499,
+        "unit4": 499,
+        "reject": 0,
+        "retract": 0,
+    }
+    assert "380.00 CNY paid out in 6 notes" in out
+    order = [out.index(e) for e in ("StartDispense", "ItemsPresented", "ItemsTaken")]
+    assert order == sorted(order)
+    # Card first, then cash, then the new card (the customer's steps in that order).
+    assert out.index("the customer took the card") < out.index("ItemsTaken")
+    assert out.index("ItemsTaken") < out.index("here is your new card")

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from hal.devices.card_reader import DISPENSE_UNIT, CardAction, MediaRemoved, MoveTarget, Track
+from hal.devices.cash_dispenser import EXIT, ItemsTaken
 from hal.errors import ConfigurationError
+from hal.money import Money
 from simulator.scenario import (
     build_world,
     load_scenario,
@@ -28,12 +30,16 @@ def test_the_shipped_scenarios_parse() -> None:
     assert demo.clock_scale == 1.0
     assert demo.card_readers["card_reader"] == CardReaderSetup(retain_capacity=50)
     actions = [s.action for s in demo.customer]
-    assert actions == ["insert_card", "type_pin", "take_card", "take_card"]
+    assert actions == ["insert_card", "type_pin", "take_card", "take_notes", "take_card"]
     assert demo.customer[0].wait_for == "gate_open"
     assert demo.customer[0].profile == "visa"
     assert (demo.customer[1].device, demo.customer[1].wait_for) == ("pin_pad", "entry_active")
     assert demo.customer[2].wait_for == "card_at_exit"
-    assert demo.customer[3].wait_for == "card_at_exit"  # the new card the demo issues
+    assert (demo.customer[3].device, demo.customer[3].wait_for) == (
+        "cash_dispenser",
+        "notes_at_exit",
+    )
+    assert demo.customer[4].wait_for == "card_at_exit"  # the new card the demo issues
 
 
 def test_a_scenario_file_by_path(tmp_path: Path) -> None:
@@ -126,6 +132,13 @@ async def test_the_demo_customer_through_a_read_and_an_eject() -> None:
                     assert (await pad.pin_entry(timeout=5)).digits == 4
                 await reader.move(MoveTarget.EXIT)
                 await sub.wait_for(MediaRemoved, timeout=5)
+                # The demo pays out cash, which the customer takes.
+                async with world.open_cash_dispenser() as cash:
+                    with cash.events(kinds=[ItemsTaken]) as taken:
+                        notes = await cash.dispense(Money(38000, "CNY"))
+                        assert await cash.present() == sum(notes.counts.values())
+                        await taken.get(timeout=5)
+                    assert world.cash_dispenser().notes_at(EXIT) == 0
                 # The demo then issues a new card, which the customer takes too.
                 await reader.load_stacker(100)
                 await reader.move(MoveTarget.EXIT, from_unit=DISPENSE_UNIT)
