@@ -428,3 +428,36 @@ async def test_cash_units_travel_with_xfs4iot_names(rig: Rig) -> None:
         "unknown": 0,
     }
     assert units[0].in_.deposited == 0
+
+
+def test_every_cash_event_round_trips_through_json() -> None:
+    from hal.devices.cash_dispenser import CashDispenserStatus, DelayedDispense, ShutterState
+    from hal.remote.interfaces import CASH_DISPENSER, INTERFACES
+
+    assert INTERFACES["CashDispenser"] is CASH_DISPENSER
+    samples: list[Event] = [
+        StartDispense(),
+        DelayedDispense(delay=1.5),
+        IncompleteDispense(counts={"unit1": 2, "unit3": 1}, error_code="cashUnitError"),
+        NoteError(reason=NoteErrorReason.SKEWED_NOTE),
+        ItemsPresented(count=7),
+        ItemsTaken(count=7),
+        IncompleteRetract(reason="retractFailure", retracted=3, left=None),
+        CashUnitThreshold(unit="unit2", replenishment=ReplenishmentStatus.HIGH),
+    ]
+    # Every event class the interface lists has a sample here.
+    assert {type(e) for e in samples} == set(CASH_DISPENSER.events)
+    for event in samples:
+        blobs: list[bytes] = []
+        name, payload = CASH_DISPENSER.encode_event(event, blobs)
+        assert name == event.xfs_name
+        assert blobs == []
+        back = CASH_DISPENSER.decode_event(name, json.loads(json.dumps(payload)), [])
+        assert back == event
+    old = CashDispenserStatus()
+    new = CashDispenserStatus(shutter=ShutterState.OPEN, exit_items=True)
+    change = StatusChanged(old=old, new=new, changed=frozenset({"shutter", "exit_items"}))
+    name, payload = CASH_DISPENSER.encode_event(change, [])
+    assert set(payload) == {"shutter", "exitItems", "old"}
+    back = CASH_DISPENSER.decode_event(name, json.loads(json.dumps(payload)), [])
+    assert back == change
