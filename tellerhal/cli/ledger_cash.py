@@ -127,12 +127,14 @@ def cash_view(
     for name in position_names:
         count = counters[name].count if name in counters else 0
         held = {item: n for item, n in holds.get(name, {}).items() if n}
-        named = sum(held.values())
-        if named != count:
-            # What the replay cannot name (or names too much of): shown, never hidden.
-            rest = count - named + held.pop(ANY_ITEM, 0)
-            if rest:
-                held[ANY_ITEM] = rest
+        named = sum(n for item, n in held.items() if item != ANY_ITEM)
+        held.pop(ANY_ITEM, None)
+        if named > count:
+            # A count set by hand since (an engineer emptied it): the replay's names no
+            # longer hold; what is there is unnamed.
+            held = {ANY_ITEM: count} if count > 0 else {}
+        elif named < count:
+            held[ANY_ITEM] = count - named  # what the replay cannot name: shown, not hidden
         positions.append(PositionRow(name, count, held))
     groups: dict[int | None, list[Movement]] = {}
     for movement in pending:

@@ -276,3 +276,17 @@ async def test_a_ledger_the_service_wrote_shows_the_notes_where_they_are(
     for unit in view["units"]:
         assert unit["count"] == sum(truth[unit["name"]].values()), unit["name"]
     assert view["in_flight"] == []
+
+
+def test_a_position_emptied_by_hand_drops_the_replays_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "cash.sqlite"
+    with Ledger.open(path) as ledger:
+        define(ledger)
+        move(ledger, 1, "unit1", "transport", NOTES["unit1"], 2)  # a jam
+        ledger.set_initial(CASH, "transport", 1, reason="engineer took one note out")
+    assert main(["ledger", str(path), "--json"]) == 0
+    [device] = json.loads(capsys.readouterr().out)["devices"]
+    transport = next(p for p in device["cash"]["positions"] if p["name"] == "transport")
+    assert transport == {"name": "transport", "count": 1, "holds": {"*": 1}}
