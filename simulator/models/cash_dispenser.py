@@ -666,6 +666,10 @@ class CashDispenserModel:
         if not await self._work(self.profile.retract_time):
             self._lose_power(op, "before the notes moved")
             return
+        there = self.notes_at(source)  # the customer may have taken them meanwhile
+        if not there:
+            op.fault = Fault("noItems", f"the notes left the {source} before the retract")
+            return
         leave, self._retract_leaves = self._retract_leaves, None
         move = there if leave is None else max(0, there - leave)
         self._shift_first(source, destination, move, op)

@@ -764,3 +764,19 @@ CashMachine.TestCase.settings = settings(
     max_examples=60, stateful_step_count=40, suppress_health_check=[HealthCheck.too_slow]
 )
 test_conservation_through_any_sequence = CashMachine.TestCase
+
+
+async def test_notes_taken_while_the_retract_starts(listener: Listener, token: Tokens) -> None:
+    slow = dataclasses.replace(cash_profile(), retract_time=100.0)  # 100 ms
+    model = make(slow)
+    await model.open(listener)
+    await model.dispense({"unit1": 2}, token())
+    await model.present(token())
+    retract = asyncio.create_task(model.retract(RetractArea.RETRACT, token()))
+    await model.wait_until(lambda: model.busy)
+    await asyncio.sleep(0.02)  # the shutter is closing
+    assert model.customer_takes() == 2  # just in time
+    report = await retract
+    assert report.moves == ()
+    assert report.fault == Fault("noItems", "the notes left the exit before the retract")
+    assert model.ground_truth()[CUSTOMER] == 2
