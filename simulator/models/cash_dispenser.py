@@ -59,8 +59,9 @@ Operations, in XFS4IoT terms (every moving one carries the service's ``token``):
   operation log by token (the last 1000): `operation` answers a finished one, waits
   for one under way, and says ``received=False`` for a token it never got; such a token
   is then *fenced*: a command carrying it later is refused, so the model never does
-  what a reconcile has settled as not done. A profile without ``knows_operations``
-  answers ``None``.
+  what a reconcile has settled as not done. A token no higher than one the log has
+  dropped gets ``None`` (it cannot tell), as does every token on a profile without
+  ``knows_operations``.
 - Power off (`set_power`): every call raises `DeviceNotReady`; an operation under way
   stops at once, a note in flight stays in the transport, the operation is logged with
   ``Fault("hardwareError")`` and its caller gets `ConnectionLost` (the host cannot know
@@ -230,6 +231,7 @@ class CashDispenserModel:
         self._current: _Operation | None = None
         self._log: OrderedDict[int, _Operation] = OrderedDict()
         self._fenced: OrderedDict[int, None] = OrderedDict()
+        self._forgotten = 0  # the highest token dropped from the log
         self.replenished = 0  # notes added (or taken, negative) by replenish, for checks
 
     @classmethod
@@ -524,6 +526,8 @@ class CashDispenserModel:
             return None
         _check_token(token)
         op = self._log.get(token)
+        if op is None and token <= self._forgotten:
+            return None  # perhaps one of the operations the log no longer holds
         if op is None:
             self._fenced[token] = None
             while len(self._fenced) > LOG_SIZE:
@@ -767,6 +771,7 @@ class CashDispenserModel:
             if not self._log[oldest].finished:
                 break
             del self._log[oldest]
+            self._forgotten = max(self._forgotten, oldest)
         self._signal.notify()
         task = asyncio.get_running_loop().create_task(self._drive(op, body))
         while not task.done():

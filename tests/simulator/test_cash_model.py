@@ -427,9 +427,14 @@ async def test_the_log_keeps_the_last_thousand(listener: Listener) -> None:
         await model.test_cash_units(n)
     assert len(model.operation_log) == LOG_SIZE
     assert min(model.operation_log) == 6
-    gone = await model.operation(1)
-    assert gone is not None
-    assert not gone.received
+    assert await model.operation(1) is None  # dropped: it cannot tell
+    assert await model.operation(5) is None
+    kept = await model.operation(6)
+    assert kept is not None
+    assert kept.received
+    never = await model.operation(LOG_SIZE + 99)
+    assert never is not None
+    assert not never.received
 
 
 async def test_cancelling_a_dispense_stops_at_the_next_note(
