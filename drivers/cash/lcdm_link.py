@@ -25,19 +25,28 @@ What the LCDM adds:
   what came [limit: a reply later than that is still skipped by its code, unless it
   answers the same command code].
 
-A resend after a lost ACK can run a command twice on a real unit (the LCDM does not
-number its frames); the driver's dispense never resends after the ACK came.
+- a command that moves notes is sent again only when nothing but silence or a clean NAK
+  (one followed by ``settle`` seconds of silence) came back. Any other answer while the
+  ACK is awaited (the reply itself, a frame with a bad BCC, the start of a frame still
+  incomplete at the ACK deadline, an ACK after a NAK) means the dispenser got the
+  command and may be carrying it out, so the link goes on to the reply (NAKing a broken
+  one) instead of sending it again. Noise that swallowed the ACK, or a noise byte 15h
+  before it, was found to run a dispense twice otherwise.
+
+A resend after an ACK lost without a trace can still run a command twice on a real unit
+(the LCDM does not number its frames); nobody can tell.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from drivers.card_reader.creator_link import CreatorLink
-from hal.errors import HalTimeout, ProtocolError
+from hal.errors import ChecksumError, HalTimeout, ProtocolError
 from hal.transports.base import Transport
-from protocols.lcdm import Control, Direction, Frame, Item, LcdmStreamDecoder, Model
-from protocols.lcdm_commands import Command
+from protocols.lcdm import BadFrame, Control, Direction, Frame, Item, LcdmStreamDecoder, Model
+from protocols.lcdm_commands import CODES, Command, Op
 from protocols.lcdm_replies import Reply, parse_reply
 
 __all__ = ["LcdmLink"]
@@ -45,6 +54,19 @@ __all__ = ["LcdmLink"]
 log = logging.getLogger(__name__)
 
 _ACK, _NAK = bytes((Control.ACK,)), bytes((Control.NAK,))
+#: The commands that move notes (never sent again once the dispenser may have them).
+_MOVING_OPS = frozenset(
+    {
+        Op.PURGE,
+        Op.DISPENSE,
+        Op.UPPER_DISPENSE,
+        Op.LOWER_DISPENSE,
+        Op.UPPER_LOWER_DISPENSE,
+        Op.TEST_DISPENSE,
+        Op.UPPER_TEST_DISPENSE,
+        Op.LOWER_TEST_DISPENSE,
+    }
+)
 
 
 class LcdmLink(CreatorLink):
@@ -90,6 +112,9 @@ class LcdmLink(CreatorLink):
         #: their DATA did not decode.
         self.stale = 0
         self.undecodable = 0
+        #: Moving commands whose receipt was inferred from an answer other than ACK.
+        self.taken_as_ack = 0
+        self._moving = frozenset(code for op, code in CODES[model].items() if op in _MOVING_OPS)
 
     async def exchange(self, command: Command, *, reply_timeout: float | None = None) -> Reply:
         """Send ``command`` and return the dispenser's decoded reply.
@@ -132,6 +157,62 @@ class LcdmLink(CreatorLink):
 
         timeout = self.reply_timeout if reply_timeout is None else reply_timeout
         return await self._transact(command.encode(), what, timeout, b"", accept)
+
+    async def _send_command(self, frame: bytes, what: str) -> None:
+        """Send ``frame`` until ACKed; a moving command only while it surely was not
+        received (see the module header)."""
+        code = frame[3]
+        if code not in self._moving:
+            await super()._send_command(frame, what)
+            return
+        loop = asyncio.get_running_loop()
+        refusals = 0
+        sends = self.retries + 1
+        for attempt in range(sends):
+            if attempt:
+                self.resent += 1
+            await self.transport.write(frame)
+            deadline = loop.time() + self.ack_timeout
+            refused = False
+            while True:
+                try:
+                    item = await self._next(deadline)
+                except HalTimeout:
+                    if self._decoder.pending:  # it began to answer: it has the command
+                        self.taken_as_ack += 1
+                        return
+                    self._discard()
+                    break
+                if item is self._ack:
+                    return
+                if item is self._nak:
+                    self.naks += 1
+                    # A NAK then an ACK or a reply: the NAK was noise, the command is in.
+                    deadline = min(deadline, loop.time() + self.settle)
+                    refused = True
+                    continue
+                if isinstance(item, BadFrame) or (isinstance(item, Frame) and item.cmd == code):
+                    self._items.appendleft(item)  # the reply phase takes it (or NAKs it)
+                    self.taken_as_ack += 1
+                    log.info("%s: %s taken as received (an answer came, no ACK)", self.name, what)
+                    return
+                self._skipped(item)
+            refusals += refused
+            why = "NAK" if refused else "no ACK"
+            log.info("%s: %s for %s (send %d of %d)", self.name, why, what, attempt + 1, sends)
+        if refusals == sends:
+            raise ChecksumError(
+                f"{self.name}: the dispenser answered {what} with NAK {sends} times "
+                "(its BCC check failed: line noise?)"
+            )
+        raise HalTimeout(
+            f"{self.name}: the dispenser did not acknowledge {what} "
+            f"({sends} sends, {self.ack_timeout} s each)"
+        )
+
+    def _skipped(self, item: object) -> None:
+        if isinstance(item, Frame):
+            self.stale += 1
 
     async def _resync(self) -> None:
         """Wait for a quiet line, then drop what came (the LCDM has no clear byte)."""

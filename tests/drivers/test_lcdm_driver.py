@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
@@ -462,3 +463,45 @@ async def test_a_4000_cassette_that_runs_empty_is_named(tmp_path: Path) -> None:
         assert report.total("unit3", CUSTOMER) == 1
         assert report.total("unit4") == 0
         assert applied(before, [report]) == rig.model.ground_truth()
+
+
+@pytest.mark.parametrize("seed", [3, 6, 9])
+async def test_random_line_trouble_ends_in_success_or_a_typed_error_in_bounded_time(
+    rig_1000: LcdmRig, seed: int
+) -> None:
+    # Seeds 3 and 9 inject a noise byte 15h (NAK) before the ACK, 6 a partial frame that
+    # swallows it: each ran a dispense twice before the link knew better.
+    emulator = rig_1000.emulator
+    assert emulator is not None
+    chaos = random.Random(seed)
+    async with rig_1000.driver(ack_timeout=0.1, reply_timeout=0.5, status_timeout=0.3) as driver:
+        truth = rig_1000.model.ground_truth()
+        outcomes: Counter[str] = Counter()
+        for token in range(1, 31):
+            trouble = chaos.randrange(6)
+            if trouble == 0:
+                emulator.inject_garbage(bytes(chaos.randrange(256) for _ in range(12)))
+            elif trouble == 1:
+                emulator.nak_next(chaos.randrange(1, 6))
+            elif trouble == 2:
+                emulator.corrupt_next_replies(chaos.randrange(1, 6))
+            elif trouble == 3:
+                emulator.inject_garbage(bytes((0x01, 0x50, 0x02)) + b"\x45" * chaos.randrange(3))
+            elif trouble == 4:
+                emulator.mangle_next_reply()
+            started = time.monotonic()
+            try:
+                report = await driver.dispense({"unit1": 1}, token)
+            except (HalTimeout, ProtocolError) as exc:  # ChecksumError is a ProtocolError
+                outcomes[type(exc).__name__] += 1
+                truth = rig_1000.model.ground_truth()  # what moved is unknown to the host
+            else:
+                outcomes["ok"] += 1
+                if report.moves:
+                    truth = applied(truth, [report])
+                assert truth == rig_1000.model.ground_truth()
+            # Worst case: the STATUS polls after a lost answer, then 4 sends and 4 replies.
+            assert time.monotonic() - started < 4.0
+            emulator.nak_next(0)
+            emulator.corrupt_next_replies(0)
+        assert outcomes["ok"] >= 10, outcomes
