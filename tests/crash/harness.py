@@ -58,6 +58,15 @@ WINDOWS = {
 }
 
 
+#: How the service settles what a reconcile finds (from its settlements' details).
+RECONCILED = {
+    "reconciled from the device's record": "from the device's record",
+    "the device never got it": "not received",
+    "the device cannot tell": "unknown",
+    "taken while the HAL was down": "taken while the HAL was down",
+}
+
+
 class ModelProcess:
     """``python -m simulator.model_link`` in a process of its own.
 
@@ -278,6 +287,7 @@ class CrashRun:
     in_flight: set[int] = field(default_factory=set)  # ids of movements pending at a kill
     checks: int = 0
     unknowns: int = 0
+    reconciled: Counter[str] = field(default_factory=Counter)  # movements, by how
     seconds: float = 0.0
 
     def __post_init__(self) -> None:
@@ -298,6 +308,12 @@ class CrashRun:
             pending = view.pending(DEVICE)
             unknown = view.unknown(DEVICE)
         assert not pending, f"still pending after the reconcile: {pending}"
+        self.reconciled = Counter()
+        for record in records:
+            detail = record.settlement.detail if record.settlement is not None else ""
+            for mark, name in RECONCILED.items():
+                if mark in detail:
+                    self.reconciled[name] += 1
         # (a) the ledger's invariants, and every count replayed from the journal.
         assert not violations, violations
         replay: Counter[str] = Counter({name: c.initial for name, c in counters.items()})
@@ -426,8 +442,9 @@ class CrashRun:
 
     def summary(self) -> str:
         phases = ", ".join(f"{p} {n}" for p, n in sorted(self.kills.items()))
+        how = ", ".join(f"{n} {name}" for name, n in sorted(self.reconciled.items()))
         return (
             f"{sum(self.kills.values())} kills in {self.seconds:.1f} s ({phases}); "
             f"{self.mid_movement} left a movement pending; {self.checks} checks; "
-            f"{self.unknowns} unknown"
+            f"{self.unknowns} unknown; movements reconciled: {how or 'none'}"
         )

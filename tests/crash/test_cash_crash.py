@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.crash.harness import STACKER_PHASES, CrashRun, ModelProcess
+from hal.ledger import Ledger, Outcome
+from tests.crash.harness import DEVICE, STACKER_PHASES, CrashRun, ModelProcess
 
 
 def _run(
@@ -71,6 +72,10 @@ def test_two_hundred_kills_mid_cash_out_lose_no_note(tmp_path: Path) -> None:
     assert not missed, f"no kill landed in {missed}: {run.summary()}"
     assert run.unknowns == 0
     assert run.mid_movement >= 100
+    # The reconcile's paths: operations the model finished for a dead HAL, and notes the
+    # customer took while it was down.
+    assert run.reconciled["from the device's record"] >= 50
+    assert run.reconciled["taken while the HAL was down"] > 0
     assert run.seconds < 1200
 
 
@@ -93,3 +98,39 @@ def test_forty_kills_mid_lcdm_dispense_lose_no_note(tmp_path: Path) -> None:
     assert run.kills["dispense"] >= 20
     assert run.mid_movement >= 20
     assert 0 < run.unknowns <= len(run.in_flight)  # an LCDM cannot tell: unknown, bounded
+    assert run.reconciled["unknown"] == run.unknowns
+    assert run.reconciled["from the device's record"] == 0
+
+
+def test_the_checks_catch_a_note_the_books_lost(tmp_path: Path) -> None:
+    # The harness's checks must fail on books that disagree with the model: a note
+    # booked as dispensed that never moved, and an unknown no kill explains.
+    with ModelProcess(tmp_path, clock_scale=0.5) as model:
+        run = CrashRun(tmp_path, model.endpoint, model.address, clock_scale=0.5)
+        run.run(0, seed=1)  # set up, one restart, one check: all agree
+        assert run.checks == 1
+        with Ledger.open(run.ledger) as books:
+            moved = books.journal(
+                DEVICE, source="unit1", destination="customer", item="CNY:10000", count=1
+            )
+            books.settle(moved.id, Outcome.DONE, moved=1)
+        with pytest.raises(AssertionError, match="customer: the model holds 0, the ledger 1 "):
+            run.check()
+        with Ledger.open(run.ledger) as books:
+            back = books.journal(
+                DEVICE, source="customer", destination="unit1", item="CNY:10000", count=1
+            )
+            books.settle(back.id, Outcome.DONE, moved=1)
+        run.check()  # square again
+        with Ledger.open(run.ledger) as books:
+            lost = books.journal(
+                DEVICE, source="unit2", destination="customer", item="CNY:5000", count=2
+            )
+            books.settle(lost.id, Outcome.UNKNOWN)
+        with pytest.raises(AssertionError, match="settled unknown on a device that can tell"):
+            run.check()
+        run.allow_unknown = True
+        with pytest.raises(AssertionError, match="not in flight at a kill"):
+            run.check()
+        run.in_flight.add(lost.id)
+        run.check()  # an unknown that a kill explains, within its bounds
