@@ -27,7 +27,13 @@ import zmq.asyncio
 
 from hal.devices.card_reader_service import CardReaderService
 from hal.devices.pin_pad_service import PinPadService
-from hal.errors import Completion, ConfigurationError, HalError, TransportError
+from hal.errors import (
+    Completion,
+    ConfigurationError,
+    HalError,
+    TransactionActive,
+    TransportError,
+)
 from hal.ledger import Ledger
 from hal.remote import RemoteServer
 from hal.remote.codec import WireValueError, codec_for
@@ -54,6 +60,7 @@ from simulator.world import CardReaderSetup, World
 
 if TYPE_CHECKING:
     from hal.devices.cash_dispenser_service import CashDispenserService
+    from simulator.sim_cash_service import SimCashDispenserService
 
 __all__ = ["DEFAULT_ENDPOINT", "ControlServer", "SimServer", "default_control_endpoint"]
 
@@ -522,7 +529,8 @@ class SimServer:
 
         Sessions of clients still connected are dropped (their next call reconnects).
         With a ledger file, the journal stays and records the retain bins emptied, as
-        an operator would when replacing the reader.
+        an operator would when replacing the reader, and the new cash cassettes counted
+        in (an exchange).
         """
         async with self._lock:
             await self._unserve()
@@ -549,6 +557,8 @@ class SimServer:
             cash = self.world.open_cash_dispenser(name, ledger=ledger)
             await cash.open()
             self._services[name] = cash
+            if fresh_bins:
+                await _count_in_new_cassettes(cash)
         server = RemoteServer(
             self._services,
             self.endpoint,
@@ -595,6 +605,19 @@ class SimServer:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+async def _count_in_new_cassettes(cash: SimCashDispenserService) -> None:
+    """A reset world has new cassettes: the operator counts them in (an exchange)."""
+    try:
+        await cash.count_in()
+    except TransactionActive as exc:
+        log.warning(
+            "%s: the new cassettes are not counted in; the books hold notes in the "
+            "stacker, transport or exit (%s)",
+            cash.name,
+            exc.message,
+        )
 
 
 def _report_customer(task: asyncio.Task[None]) -> None:

@@ -8,6 +8,8 @@ device: `SimCashDispenserService.open` runs ``start_exchange``, ``set_cash_unit`
 each unit's physical notes and ``end_exchange`` through the public interface (so the
 ledger records it as an exchange, reason ``exchange``). A ledger that has the device's
 history already is left alone: its counts are the books, whatever the model holds.
+`SimCashDispenserService.count_in` does the same exchange on demand (``tellerhal sim``
+does it for the new cassettes of a reset world).
 """
 
 from __future__ import annotations
@@ -49,12 +51,26 @@ class SimCashDispenserService(CashDispenserService):
         ledger = self.ledger
         if ledger.history(self.name, 1) or any(c.initial for c in ledger.counters(self.name)):
             return
+        await self.count_in(every_unit=False)
+
+    async def count_in(self, *, every_unit: bool = True) -> dict[str, int]:
+        """An exchange setting the units' counts to the notes physically in them (every
+        unit, or only those holding notes); returns what was set.
+
+        Raises:
+            TransactionActive: the books have notes in the stacker, transport or exit.
+        """
         truth = self._model.ground_truth()
-        filled = {info.id: truth[info.id] for info in self._model.units() if truth[info.id]}
-        if not filled:
-            return
+        counts = {
+            info.id: truth[info.id] for info in self._model.units() if every_unit or truth[info.id]
+        }
+        if not counts:
+            return counts
         await self.start_exchange()
-        for unit, notes in filled.items():
-            await self.set_cash_unit(unit, initial=notes)
-        await self.end_exchange()
-        log.info("%s: a fresh ledger counts the simulated units in: %s", self.name, filled)
+        try:
+            for unit, notes in counts.items():
+                await self.set_cash_unit(unit, initial=notes)
+        finally:
+            await self.end_exchange()
+        log.info("%s: the units are counted in from the simulated cassettes: %s", self.name, counts)
+        return counts

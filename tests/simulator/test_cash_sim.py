@@ -35,7 +35,7 @@ from hal.ledger import Ledger
 from hal.money import Money
 from simulator.cash_control import CashDispenserControl
 from simulator.registration import SIM_DRIVER
-from simulator.remote_control import RemoteCashDispenserControl
+from simulator.remote_control import RemoteCashDispenserControl, control_call
 from simulator.scenario import build_world, parse_scenario, run_customer
 from simulator.server import ControlServer, SimServer
 from simulator.world import CashDispenserSetup, World, get_world
@@ -345,3 +345,23 @@ def test_the_documented_example_runs(tmp_path: Path) -> None:
     assert "2 of 3 notes reached the stacker (unit1->stacker 2, unit1->transport 1)" in lines[0]
     assert "'stacker': 2, 'transport': 1" in lines[1]
     assert lines[2:] == ["3 notes presented", "3 taken"]
+
+
+async def test_a_reset_world_counts_its_new_cassettes_in(tmp_path: Path) -> None:
+    scenario = parse_scenario(
+        "version = 1\nclock_scale = 0.001\n[devices.cash_dispenser]\n", name="fresh"
+    )
+    path = tmp_path / "ledger.sqlite"
+    async with SimServer(scenario, "tcp://127.0.0.1:0", ledger=path) as sim:
+        customer = RemoteCashDispenserControl(sim.control_endpoint, timeout=2.0)
+        async with hal.open(sim.addresses["cash_dispenser"]) as cash:
+            assert isinstance(cash, CashDispenser)
+            await cash.dispense(Denomination(Money.of(100, "CNY"), {"unit1": 1}))
+            await cash.reject()
+        await control_call(sim.control_endpoint, "Control.Reset", wait=10.0)
+        assert (await customer.ground_truth())["reject"] == 0  # a new machine
+        async with hal.open(sim.addresses["cash_dispenser"]) as cash:
+            assert isinstance(cash, CashDispenser)
+            counts = {u.id: u.count for u in await cash.cash_units()}
+        assert counts == {**dict.fromkeys(("unit1", "unit2", "unit3", "unit4"), 500),
+                          "reject": 0, "retract": 0}  # fmt: skip
