@@ -302,9 +302,8 @@ LCDM_DRIVER = DriverSpec(
     factory=open_lcdm,
     description="Puloon LCDM-1000/2000/4000 cash dispenser (serial)",
     transports=frozenset({"serial", "memory"}),
-    # The one feature every LCDM model has is dispensing, which CASH_FEATURES does not
-    # name; count and test_cash_units are the 1000/2000's only.
-    capabilities={"cash_dispenser": frozenset()},
+    # What every model promises; count and test_cash_units are the 1000/2000's only.
+    capabilities={"cash_dispenser": frozenset({"dispense"})},
     masker=LcdmMasker,
 )
 """The ``lcdm`` driver, registered through the ``tellerhal.drivers`` entry point."""

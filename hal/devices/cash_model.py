@@ -416,6 +416,7 @@ class CashDispenserCapabilities:
     def features(self) -> frozenset[str]:
         """The capability features the dispenser has, named as in `CASH_FEATURES`."""
         has = {
+            "dispense": True,
             "stacker": self.intermediate_stacker,
             "present": self.dispense_to == STACKER,
             "shutter": self.shutter,
@@ -430,11 +431,13 @@ class CashDispenserCapabilities:
 
 
 #: The CashDispenser capability features (see `CashDispenserCapabilities.features`):
-#: ``stacker`` (an intermediate stacker), ``present`` (notes wait for `present`),
-#: ``shutter``, ``items_taken_sensor``, ``retract``, ``reject``, ``count``,
-#: ``test_cash_units``, ``knows_operations`` (reconciles every interrupted operation).
+#: ``dispense`` (every dispenser), ``stacker`` (an intermediate stacker), ``present``
+#: (notes wait for `present`), ``shutter``, ``items_taken_sensor``, ``retract``,
+#: ``reject``, ``count``, ``test_cash_units``, ``knows_operations`` (reconciles every
+#: interrupted operation).
 CASH_FEATURES: frozenset[str] = frozenset(
     {
+        "dispense",
         "stacker",
         "present",
         "shutter",
