@@ -62,10 +62,11 @@ Operations, in XFS4IoT terms (every moving one carries the service's ``token``):
   what a reconcile has settled as not done. A token no higher than one the log has
   dropped gets ``None`` (it cannot tell), as does every token on a profile without
   ``knows_operations``.
-- Power off (`set_power`): every call raises `DeviceNotReady`; an operation under way
+- Power off (`set_power`): every call but ``get_status`` (which says ``powerOff``) and
+  ``close`` raises `DeviceNotReady`; an operation under way
   stops at once, a note in flight stays in the transport, the operation is logged with
   ``Fault("hardwareError")`` and its caller gets `ConnectionLost` (the host cannot know
-  what moved; `operation` tells once power is back). Status: ``powerOff``.
+  what moved; `operation` tells once power is back).
 - Status: the device is ``hardwareError`` while a jam is not freed or the shutter is
   jammed, else ``online``; stacker, shutter, transport and exit as sensed; the safe
   door (`set_safe_door`). Sensors: a cassette is ``low`` at or below its profile's
