@@ -6,13 +6,17 @@ are checked against the model's ground truth."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import hal
 from hal.devices.cash_dispenser import (
@@ -24,6 +28,7 @@ from hal.devices.cash_dispenser import (
 )
 from hal.errors import (
     ConfigurationError,
+    HalError,
     HalTimeout,
     InvalidData,
     MediaJam,
@@ -365,3 +370,108 @@ async def test_a_reset_world_counts_its_new_cassettes_in(tmp_path: Path) -> None
             counts = {u.id: u.count for u in await cash.cash_units()}
         assert counts == {**dict.fromkeys(("unit1", "unit2", "unit3", "unit4"), 500),
                           "reject": 0, "retract": 0}  # fmt: skip
+
+
+# --- the books follow the notes: a state machine through the service ---------------------
+
+CASSETTES = ("unit1", "unit2", "unit3", "unit4")
+VALUES = {"unit1": 10000, "unit2": 5000, "unit3": 2000, "unit4": 1000}
+
+
+class BooksMachine(RuleBasedStateMachine):
+    """Random withdrawals, faults and hands through a real `CashDispenserService` over
+    the model: whenever nothing is pending and no hand has moved notes unreported, the
+    ledger's count of every unit and position is what is physically there."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runner = asyncio.Runner()
+        world = World("books", clock_scale=SCALE)
+        setup = CashDispenserSetup(counts=tuple((u, 15) for u in CASSETTES), pick_time=0.0)
+        self.model = world.cash_dispenser("cash_dispenser", setup)
+        self.control = world.cash_dispenser_control()
+        self.cash = world.open_cash_dispenser()
+        self.runner.run(self.cash.open())
+
+    def teardown(self) -> None:
+        self.runner.run(self.cash.close())
+        self.runner.close()
+
+    def act(self, call: Callable[[], Awaitable[object]]) -> None:
+        async def go() -> None:
+            with contextlib.suppress(HalError):
+                await call()
+
+        self.runner.run(go())
+
+    @rule(counts=st.dictionaries(st.sampled_from(CASSETTES), st.integers(1, 4), min_size=1))
+    def dispense(self, counts: dict[str, int]) -> None:
+        amount = Money(sum(VALUES[u] * n for u, n in counts.items()), "CNY")
+        self.act(lambda: self.cash.dispense(Denomination(amount, counts), timeout=5))
+
+    @rule()
+    def present(self) -> None:
+        self.act(lambda: self.cash.present(timeout=5))
+
+    @rule()
+    def take(self) -> None:
+        async def take() -> None:
+            if await self.control.notes_at_exit():
+                await self.control.take_notes(timeout=1)
+                await asyncio.sleep(0)  # the service books ItemsTaken
+
+        self.act(take)
+
+    @rule(area=st.sampled_from([RetractArea.RETRACT, RetractArea.REJECT]))
+    def retract(self, area: RetractArea) -> None:
+        self.act(lambda: self.cash.retract(area, timeout=5))
+
+    @rule()
+    def reject(self) -> None:
+        self.act(lambda: self.cash.reject(timeout=5))
+
+    @rule()
+    def reset(self) -> None:
+        self.act(lambda: self.cash.reset(timeout=5))
+
+    @rule()
+    def test_units(self) -> None:
+        self.act(lambda: self.cash.test_cash_units(timeout=5))
+
+    @rule(after=st.integers(0, 4))
+    def jam(self, after: int) -> None:
+        self.act(lambda: self.control.jam_next_dispense(after))
+
+    @rule(unit=st.sampled_from(CASSETTES))
+    def double_note(self, unit: str) -> None:
+        self.act(lambda: self.control.double_note_next_pick(unit))
+
+    @rule(unit=st.sampled_from(CASSETTES))
+    def fail_pick(self, unit: str) -> None:
+        self.act(lambda: self.control.fail_next_pick(unit))
+
+    @rule()
+    def jam_shutter(self) -> None:
+        self.act(self.control.jam_shutter)
+
+    @rule(leave=st.integers(0, 2))
+    def partial_retract(self, leave: int) -> None:
+        self.act(lambda: self.control.partial_retract(leave))
+
+    @rule()
+    def clear_jam(self) -> None:
+        self.act(self.control.clear_jam)
+
+    @invariant()
+    def the_books_are_the_notes(self) -> None:
+        if self.model.cleared_unreported:
+            return  # an engineer's hands, reported by the next reset
+        ledger = self.cash.ledger
+        assert not ledger.pending("cash_dispenser")
+        assert_books_match(ledger, self.model.ground_truth())
+
+
+BooksMachine.TestCase.settings = settings(
+    max_examples=25, stateful_step_count=25, suppress_health_check=[HealthCheck.too_slow]
+)
+test_the_books_follow_the_notes = BooksMachine.TestCase
