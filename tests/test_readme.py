@@ -1,7 +1,8 @@
-"""The README's example runs, and its two set-up commands are the ones that work."""
+"""The README's examples run, and its two set-up commands are the ones that work."""
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -29,7 +30,7 @@ def _run(example: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_app_developer_example_runs(tmp_path: Path) -> None:
-    example, _ = _blocks("python")
+    example, _, _ = _blocks("python")
     done = _run(example, tmp_path)
     assert done.returncode == 0, done.stderr
     assert "status='ok'" in done.stdout
@@ -39,12 +40,26 @@ def test_the_app_developer_example_runs(tmp_path: Path) -> None:
 
 
 def test_the_pin_pad_example_runs_and_the_host_recovers_the_pin(tmp_path: Path) -> None:
-    _, example = _blocks("python")
+    _, example, _ = _blocks("python")
     done = _run(example, tmp_path)
     assert done.returncode == 0, done.stderr  # its last line checks the block's PIN
     assert "PinEntryResult(digits=4, completion=<EntryCompletion.ENTER" in done.stdout
     assert "PinBlock(format='iso0', block=<8 bytes>)" in done.stdout
     assert "4729" not in done.stdout
+
+
+def test_the_cash_example_runs_and_every_note_is_where_the_books_say(tmp_path: Path) -> None:
+    _, _, example = _blocks("python")
+    done = _run(example, tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "{'unit1': 3, 'unit2': 1, 'unit3': 1, 'unit4': 1}"
+    assert "unit1 497 3" in lines
+    truth = ast.literal_eval(lines[-1])
+    books = dict(line.split()[:2] for line in lines[1:-1])
+    for unit, count in books.items():
+        assert truth[unit] == int(count), (unit, truth, books)
+    assert truth["customer"] == 6
 
 
 def test_exactly_two_setup_commands_demo_and_ci() -> None:
