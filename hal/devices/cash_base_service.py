@@ -348,8 +348,22 @@ class CashDispenserBase(
         super().status_changed(dataclasses.replace(status, exchange_active=self._exchange))
 
     def _taken(self, event: ItemsTaken) -> None:
-        """Rule 6: the customer took what the ledger has at the exit."""
+        """Rule 6: the customer took what the ledger has at the exit.
+
+        Not while a movement in or out of the exit is pending (a retract or reset whose
+        answer was lost): the ledger's exit count is not what was there, and booking it
+        here would count the notes that movement moved twice. The reconcile before the
+        next command settles that movement, then books to the customer only what is
+        left at the exit (the device senses it empty and taken).
+        """
         try:
+            if any(EXIT in (m.source, m.destination) for m in self.ledger.pending(self.name)):
+                log.info(
+                    "%s: notes taken while a movement of the exit is pending; the "
+                    "reconcile before the next command books them",
+                    self.name,
+                )
+                return
             at_exit = self.ledger.counts(self.name).get(EXIT, 0)
             if at_exit > 0:
                 self._journal_done(EXIT, CUSTOMER, at_exit, "taken by the customer")
