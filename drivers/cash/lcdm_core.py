@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Mapping
 from typing import TypeVar
 
-from drivers.cash.lcdm_link import LcdmLink
+from drivers.cash.lcdm_link import LcdmLink, LineNotQuiet
 from drivers.cash.lcdm_options import REJECT, LcdmOptions
 from drivers.cash.lcdm_report import pick_report
 from hal.device import BackendListener
@@ -97,6 +97,8 @@ class LcdmCore:
             await self._until_idle()
         try:
             return await self.link.exchange(command, reply_timeout=self.options.reply_timeout)
+        except LineNotQuiet:
+            raise  # not sent: nothing is at work
         except (HalTimeout, ConnectionLost, asyncio.CancelledError):
             self._unsure = True
             raise
@@ -104,11 +106,12 @@ class LcdmCore:
     async def _ready(self, what: str) -> MoveReport | None:
         """``None`` when a moving command may go out; else the report of one that was
         not sent (nothing moved: the service settles it ``failed``, not ``unknown``)
-        because the dispenser has not answered since a lost answer."""
-        if not self._unsure:
-            return None
+        because the dispenser has not answered since a lost answer, or the line did
+        not go quiet after an abnormal exchange."""
         try:
-            await self._until_idle()
+            if self._unsure:
+                await self._until_idle()
+            await self.link.settle_line()
         except (HalTimeout, ConnectionLost) as exc:
             log.warning("%s: %s not sent: %s", self.name, what, exc.message)
             return MoveReport(fault=Fault("hardwareError", f"{what} not sent: {exc.message}"))
@@ -147,7 +150,13 @@ class LcdmCore:
         raise ProtocolError(f"{self.name}: STATUS answered with {type(reply).__name__}")
 
     async def _pick(self, command: Command, asked: Mapping[str, int], to: str) -> MoveReport:
-        reply = await self._ask(command, moving=True)
+        try:
+            reply = await self._ask(command, moving=True)
+        except LineNotQuiet as exc:  # the line turned noisy since `_ready`: not sent
+            log.warning("%s: %s not sent: %s", self.name, command.op.value, exc.message)
+            return MoveReport(
+                fault=Fault("hardwareError", f"{command.op.value} not sent: {exc.message}")
+            )
         report = pick_report(pick_reply(reply), self._cassettes, asked, destination=to)
         for move in report.moves:
             if move.destination == TRANSPORT:

@@ -23,7 +23,9 @@ What the LCDM adds:
 - the LCDM has no "clear the line" byte: after an exchange that ended abnormally the
   next one first waits until the line has been quiet for ``settle`` seconds and drops
   what came [limit: a reply later than that is still skipped by its code, unless it
-  answers the same command code].
+  answers the same command code]. That wait is bounded: a line that does not go quiet
+  within ``resync_timeout`` ends the exchange, unsent, with `LineNotQuiet` (a
+  `HalTimeout`), the lock released; the next exchange waits for quiet again.
 
 - a command that moves notes is sent again only when nothing but silence or a clean NAK
   (one followed by ``settle`` seconds of silence) came back. Any other answer while the
@@ -43,13 +45,13 @@ import asyncio
 import logging
 
 from drivers.card_reader.creator_link import CreatorLink
-from hal.errors import ChecksumError, HalTimeout, ProtocolError
+from hal.errors import ChecksumError, ConnectionLost, HalTimeout, ProtocolError
 from hal.transports.base import Transport
 from protocols.lcdm import BadFrame, Control, Direction, Frame, Item, LcdmStreamDecoder, Model
 from protocols.lcdm_commands import CODES, Command, Op
 from protocols.lcdm_replies import Reply, parse_reply
 
-__all__ = ["LcdmLink"]
+__all__ = ["LcdmLink", "LineNotQuiet"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,14 @@ _MOVING_OPS = frozenset(
 )
 
 
+class LineNotQuiet(HalTimeout):
+    """The line never went quiet before an exchange, so its command was not sent.
+
+    A `HalTimeout` (a remote client sees one): the wait for quiet has a deadline
+    (`LcdmLink` ``resync_timeout``) so that a babbling line cannot hold the link.
+    """
+
+
 class LcdmLink(CreatorLink):
     """Command exchanges with an LCDM over a transport.
 
@@ -80,6 +90,9 @@ class LcdmLink(CreatorLink):
         ack_timeout: seconds for the ACK of a command.
         reply_timeout: seconds for the reply after the ACK, by default.
         settle: seconds of quiet awaited before the exchange after an abnormal one.
+        resync_timeout: seconds the wait for that quiet may take before the exchange
+            fails with `LineNotQuiet` (nothing sent); by default ``ack_timeout`` x
+            (``retries`` + 1), what the sends of one command may wait for their ACK.
     """
 
     def __init__(
@@ -92,6 +105,7 @@ class LcdmLink(CreatorLink):
         ack_timeout: float = 0.5,
         reply_timeout: float = 60.0,
         settle: float = 0.05,
+        resync_timeout: float | None = None,
     ) -> None:
         super().__init__(
             transport,
@@ -108,6 +122,11 @@ class LcdmLink(CreatorLink):
         )
         self.model = model
         self.settle = settle
+        self.resync_timeout = (
+            ack_timeout * (retries + 1) if resync_timeout is None else resync_timeout
+        )
+        #: Waits for a quiet line that hit ``resync_timeout``.
+        self.noisy_resyncs = 0
         #: Frames skipped as late answers to something else; replies NAKed because
         #: their DATA did not decode.
         self.stale = 0
@@ -121,6 +140,8 @@ class LcdmLink(CreatorLink):
 
         Raises:
             HalTimeout: no ACK after every send, or no reply in time.
+            LineNotQuiet: (a `HalTimeout`) after an abnormal exchange the line did not
+                go quiet within ``resync_timeout``; the command was not sent.
             ChecksumError: NAKs after every send, or replies whose BCC never matched.
             ProtocolError: replies that never decoded (after the NAKs).
             ConnectionLost: the port went away (and did not come back).
@@ -214,13 +235,49 @@ class LcdmLink(CreatorLink):
         if isinstance(item, Frame):
             self.stale += 1
 
+    async def settle_line(self) -> None:
+        """Clear the line now if the last exchange ended abnormally (else nothing).
+
+        For a caller that must know a command was not sent because of the line (a
+        `LineNotQuiet` here) rather than lost on the way (the same error from
+        `exchange`, which a caller cannot tell from its other timeouts by the moment).
+
+        Raises:
+            LineNotQuiet: the line did not go quiet within ``resync_timeout``.
+            ConnectionLost: the port went away meanwhile.
+        """
+        async with self._lock:
+            if self._dirty and not (self._lost or self._closed):  # else the exchange says
+                try:
+                    await self._resync()
+                except ConnectionLost:
+                    self._mark_lost()
+                    raise
+
     async def _resync(self) -> None:
-        """Wait for a quiet line, then drop what came (the LCDM has no clear byte)."""
+        """Wait for a quiet line, then drop what came (the LCDM has no clear byte).
+
+        Bounded: a line that never stays quiet for ``settle`` seconds (a babbling
+        port, a dispenser that keeps sending) ends it after ``resync_timeout``
+        seconds, plus at most one last ``settle`` wait, with `LineNotQuiet`. The
+        link stays dirty, so the next exchange waits for quiet again.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.resync_timeout
+        dropped = 0
         while True:
+            if loop.time() >= deadline:
+                self.noisy_resyncs += 1
+                self._discard()
+                raise LineNotQuiet(
+                    f"{self.name}: the line did not go quiet for {self.settle} s within "
+                    f"{self.resync_timeout} s ({dropped} bytes dropped); nothing was sent"
+                )
             try:
-                await self.transport.read(4096, timeout=self.settle)
+                data = await self.transport.read(4096, timeout=self.settle)
             except HalTimeout:
                 break
+            dropped += len(data)
         self._discard()
         self._dirty = False
         self.resyncs += 1
