@@ -74,6 +74,8 @@ class Script:
     safe_door_open: bool = False
     take_during_present: bool = False  # the customer grabs the notes as they come out
     fail_unit: str | None = None  # the next pick from this unit fails (cashUnitError)
+    reset_unreported: bool = False  # the next reset moves its notes but reports none
+    blind: bool = False  # contents() cannot tell how many notes are in the positions
 
 
 class ScriptedCashBackend:
@@ -138,6 +140,8 @@ class ScriptedCashBackend:
 
     async def contents(self) -> Contents:
         n = self.notes
+        if self.script.blind:
+            return Contents(taken=self.taken)
         return Contents(stacker=n[STACKER], transport=n[TRANSPORT], exit=n[EXIT], taken=self.taken)
 
     async def exchange(self, active: bool) -> None:
@@ -267,6 +271,9 @@ class ScriptedCashBackend:
         if self.notes[EXIT]:
             retract = [u.id for u in self._units if u.type is CashUnitType.RETRACT]
             self._move(moves, EXIT, (retract or [reject])[0], self.notes[EXIT])
+        if self.script.reset_unreported:
+            self.script.reset_unreported = False
+            moves.clear()  # a device that forgot what its purge moved
         return self._end(token, moves)
 
 

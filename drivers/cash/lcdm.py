@@ -66,6 +66,7 @@ from hal.devices.cash_model import (
     MoveReport,
     OperationRecord,
     RetractArea,
+    TransportState,
     UnitSensor,
 )
 from hal.errors import (
@@ -158,8 +159,12 @@ class LcdmDriver(LcdmCore):
         return unit_sensors(await self._status_reply(), self._cassettes)
 
     async def contents(self) -> Contents:
-        """No stacker; the transport and exit are sensed, not counted."""
-        return Contents(stacker=0, transport=None, exit=None, taken=None)
+        """No stacker; the exit is not sensed. The transport is sensed, not counted:
+        ``0`` when STATUS shows every path sensor clear, ``None`` (cannot tell how
+        many) while a note covers one."""
+        status = dispenser_status(self.model, await self._status_reply())
+        transport = 0 if status.transport is TransportState.EMPTY else None
+        return Contents(stacker=0, transport=transport, exit=None, taken=None)
 
     async def operation(self, token: int) -> OperationRecord | None:
         """The LCDM does not number or remember its commands."""

@@ -47,6 +47,7 @@ from hal.errors import (
     ConfigurationError,
     DeviceNotReady,
     ExchangeActive,
+    HalError,
     LedgerError,
     UnsupportedOperation,
 )
@@ -398,12 +399,16 @@ class CashDispenserBase(
         call: Callable[[int], Awaitable[MoveReport]],
         start: Event | None = None,
         landed: Callable[[MoveReport], None] | None = None,
+        sensed: bool = False,
     ) -> tuple[MoveReport, bool]:
         """Journal ``plans``, let the device act, apply its report (rules 2, 3, 4, 7).
 
         ``start`` is published before the device is asked; ``landed`` publishes what the
         report means once it is applied, before an `ItemsTaken` the device sent
         meanwhile (so the app hears ``ItemsPresented`` before ``ItemsTaken``).
+        ``sensed`` (a reset): a planned movement out of a position that a report
+        without fault does not cover is settled from what the device senses there
+        (`_settle_sensed`).
 
         Returns:
             The report, and whether the caller was cancelled meanwhile (the caller
@@ -419,6 +424,9 @@ class CashDispenserBase(
             report, cancelled = await self._drive(call, token)
             if since is None and report.moves:
                 since = ALL  # nothing planned: every move is journalled apart
+            records = [MovementRecord(m, None) for m in movements]
+            if sensed and report.fault is None:
+                records = await self._settle_sensed(report, records)
             if since is not None:
                 apply_report(
                     self.ledger,
@@ -429,7 +437,7 @@ class CashDispenserBase(
                     since,
                     self._held,
                     report.fault.description if report.fault else "",
-                    [MovementRecord(m, None) for m in movements],
+                    records,
                 )
             for reason_ in report.note_errors:
                 self.event(NoteError(reason=reason_))
@@ -443,6 +451,55 @@ class CashDispenserBase(
                 self.event(event)
         self._publish_levels()
         return report, cancelled
+
+    async def _settle_sensed(
+        self, report: MoveReport, records: list[MovementRecord]
+    ) -> list[MovementRecord]:
+        """Settle the planned movements out of a position that ``report`` (a reset
+        without fault) does not cover, from what the device senses there now.
+
+        XFS4IoT Reset moves the items in the positions to their target; a device whose
+        report cannot say what it moved (an LCDM-1000/2000 PURGE after a reopen: the
+        driver no longer knows what stopped in its transport) still senses the path.
+        A position sensed empty (``0``, not ``None``): the movement is settled ``done``
+        for the books' count; otherwise `apply_report` settles it from the report
+        (``failed`` when nothing moved).
+        """
+        moved: dict[tuple[str, str], int] = {}
+        for move in report.moves:
+            pair = (move.source, move.destination)
+            moved[pair] = moved.get(pair, 0) + move.count
+        short = [
+            r
+            for r in records
+            if r.movement.source in (STACKER, TRANSPORT, EXIT)
+            and moved.get((r.movement.source, r.movement.destination), 0) < r.movement.count
+        ]
+        if not short:
+            return records
+        try:
+            contents = await self._backend.contents()
+        except HalError as exc:
+            log.warning("%s: the positions after the reset cannot be read: %s", self.name, exc)
+            return records
+        out = []
+        for record in records:
+            m = record.movement
+            if record in short and getattr(contents, m.source) == 0:
+                detail = "the device reports the position empty after its reset; the books' count"
+                log.warning(
+                    "%s: the reset's report does not cover %d note(s) %s -> %s; %s",
+                    self.name,
+                    m.count,
+                    m.source,
+                    m.destination,
+                    detail,
+                )
+                record = MovementRecord(
+                    m, self.ledger.settle(m.id, Outcome.DONE, moved=m.count, detail=detail)
+                )
+            out.append(record)
+        return out
 
     @staticmethod
     async def _drive(

@@ -320,7 +320,9 @@ class CashDispenserService(CashDispenserBase):
                 targets = targets or rejects
                 if there > 0 and targets:
                     plans.append(Plan(source, targets[0], self._held[targets[0]], there))
-            report, cancelled = await self._operate("reset", plans, self._backend.reset)
+            report, cancelled = await self._operate(
+                "reset", plans, self._backend.reset, sensed=True
+            )
             if cancelled:
                 raise asyncio.CancelledError()
             self._raise_fault("Reset", report, "reset stopped")

@@ -5,18 +5,30 @@ simulator model, or the LCDM driver on a pty."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
-from hal.devices.cash_dispenser import CUSTOMER, EXIT, CashDispenserCapabilities, ItemsTaken
+import hal
+from hal.devices.cash_dispenser import (
+    CUSTOMER,
+    EXIT,
+    STACKER,
+    TRANSPORT,
+    CashDispenserCapabilities,
+    Denomination,
+    ItemsTaken,
+)
 from hal.devices.cash_dispenser_service import CashDispenserService
-from hal.errors import ConnectionLost
-from hal.ledger import Ledger
+from hal.errors import ConnectionLost, MediaJam
+from hal.ledger import Ledger, Outcome
 from hal.money import Money
 from tests.cash_backend import ScriptedCashBackend
 from tests.hal.test_cash_dispenser_service import FULL, books_match, drain, load
+from tests.lcdm_rig import LcdmRig, lcdm_registered
 
 D = "cash_dispenser"
+REJECT = "reject"
 
 
 def to_customer(ledger: Ledger) -> int:
@@ -55,3 +67,67 @@ async def test_items_taken_while_a_retract_is_pending(knows: bool) -> None:
             else:  # the retract is unknown: the exit's 6 go to the customer, once
                 assert to_customer(ledger) == 6
                 assert ledger.unknown(D)
+
+
+async def test_lcdm_jam_then_reopen_then_reset(tmp_path: Path) -> None:
+    """The driver forgets at a reopen what stopped in its transport; the reset's
+    planned movement is settled from the device sensing the transport empty."""
+    rig = LcdmRig(tmp_path, 2000, counts={"unit1": 40, "unit2": 30})
+    path = tmp_path / "ledger.db"
+    with lcdm_registered():
+        async with rig.wire():
+            device = hal.open(rig.address(f"ledger={path}"))
+            async with device:
+                await load(device, {"unit1": 40, "unit2": 30})  # type: ignore[arg-type]
+                rig.model.jam_next_dispense(after_notes=2)
+                with pytest.raises(MediaJam):
+                    await device.dispense(Denomination(Money(25000, "CNY"), {"unit2": 5}))
+            assert rig.model.ground_truth()[TRANSPORT] == 1
+            device = hal.open(rig.address(f"ledger={path}"))  # the app restarts
+            async with device:
+                await device.reset()
+                truth = rig.model.ground_truth()
+                assert (truth[TRANSPORT], truth[REJECT]) == (0, 1)
+                assert isinstance(device, CashDispenserService)
+                books = device.ledger
+                counts = books.counts(D)
+                assert {k: counts[k] for k in ("unit1", "unit2", TRANSPORT, REJECT)} == {
+                    k: truth[k] for k in ("unit1", "unit2", TRANSPORT, REJECT)
+                }
+                assert books.pending(D) == []
+                assert books.check_invariants(D) == []
+                last = books.history(D, 1)[0]
+                assert last.movement.source == TRANSPORT
+                assert last.settlement is not None
+                assert "position empty after its reset" in last.settlement.detail
+                done = await device.dispense(Denomination(Money(10000, "CNY"), {"unit1": 1}))
+                assert dict(done.counts) == {"unit1": 1}
+
+
+@pytest.mark.parametrize("blind", [False, True])
+async def test_a_reset_that_reports_nothing(blind: bool) -> None:
+    """Notes jammed in the transport and left in the stacker; the reset moves them all
+    and reports none. Sensed empty: settled done for the books' count; the device
+    cannot tell: failed, the books keep them (a difference, never a guess)."""
+    backend = ScriptedCashBackend(notes=FULL)
+    async with CashDispenserService(backend) as service:
+        await load(service, FULL)
+        backend.script.jam_after = 2
+        with pytest.raises(MediaJam):
+            await service.dispense(Money(38000, "CNY"))
+        assert service.ledger.counts(D)[TRANSPORT] == 1
+        backend.script.reset_unreported, backend.script.blind = True, blind
+        await service.reset()
+        truth = backend.ground_truth()
+        assert (truth[TRANSPORT], truth[STACKER], truth[REJECT]) == (0, 0, 3)
+        counts = service.ledger.counts(D)
+        if blind:
+            assert (counts[TRANSPORT], counts[STACKER], counts[REJECT]) == (1, 2, 0)
+            assert [r.settlement.outcome for r in service.ledger.history(D, 2) if r.settlement] == [
+                Outcome.FAILED,
+                Outcome.FAILED,
+            ]
+        else:
+            books_match(service, backend)
+            await service.dispense(Money(1000, "CNY"))
+            books_match(service, backend)
