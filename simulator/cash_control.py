@@ -63,6 +63,11 @@ class CashDispenserControl(CashDispenserStimulus):
         transport)."""
         self._model.jam_next_dispense(after_notes)
 
+    async def delay_next_dispense(self, seconds: float) -> None:
+        """The next dispense starts after ``seconds`` simulated seconds; the dispenser
+        says so first (`DelayedDispense`)."""
+        self._model.delay_next_dispense(seconds)
+
     async def double_note_next_pick(self, unit: str) -> None:
         """The next pick from ``unit`` takes two notes stuck together (rejected)."""
         self._model.double_note_next_pick(unit)

@@ -25,6 +25,7 @@ from hal.devices.cash_dispenser import (
     CashUnitInfo,
     CashUnitType,
     Contents,
+    DelayedDispense,
     Fault,
     ItemsTaken,
     Move,
@@ -76,6 +77,7 @@ class Script:
     fail_unit: str | None = None  # the next pick from this unit fails (cashUnitError)
     reset_unreported: bool = False  # the next reset moves its notes but reports none
     blind: bool = False  # contents() cannot tell how many notes are in the positions
+    delay: float | None = None  # the next dispense starts after this many seconds
 
 
 class ScriptedCashBackend:
@@ -198,6 +200,11 @@ class ScriptedCashBackend:
         script, to, picks = self.script, self._caps.dispense_to, 0
         errors: list[NoteErrorReason] = []
         try:
+            if script.delay is not None:
+                delay, script.delay = script.delay, None
+                assert self._listener is not None
+                self._listener.event(DelayedDispense(delay=delay))
+                await asyncio.sleep(delay)
             for unit, n in counts.items():
                 for _ in range(n):
                     if script.pick_delay:

@@ -404,8 +404,12 @@ class CashDispenserBackend(Protocol):
     backend must bring the device to a stop and return normally with what moved (the
     `MoveReport` with ``Fault("canceled", ...)``); the service then re-raises.
 
-    The only event a backend sends is `ItemsTaken` (through the listener given to
-    `open`), when the device senses the customer took the notes at the exit.
+    The events a backend sends (through the listener given to `open`) are ItemsTaken,
+    and DelayedDispense before a dispense the device delays: `ItemsTaken` when the
+    device senses the customer took the notes at the exit; `DelayedDispense(delay)`
+    from inside `dispense`, before the first note moves, when the device starts it only
+    after ``delay`` seconds (the service publishes it stamped with the dispense's
+    command id).
     """
 
     async def open(self, listener: BackendListener[CashDispenserStatus]) -> None:

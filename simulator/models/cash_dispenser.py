@@ -92,6 +92,7 @@ from hal.devices.cash_dispenser import (
     CashDispenserStatus,
     CashUnitInfo,
     Contents,
+    DelayedDispense,
     Fault,
     MoveReport,
     NoteErrorReason,
@@ -291,11 +292,26 @@ class CashDispenserModel(CashMechanism):
 
     # --- the operations, on the machine --------------------------------------------------
 
+    async def _delay_start(self, op: Operation) -> bool:
+        """A delayed start (`delay_next_dispense`): `DelayedDispense` to the listener,
+        then the wait; ``False`` if the power fails meanwhile."""
+        delay, self._delay_next = self._delay_next, None
+        if delay is None:
+            return True
+        if self._listener is not None:
+            self._listener.event(DelayedDispense(delay=delay))
+        if not await self._work(delay):
+            self._lose_power(op, "before the first pick (a delayed start)")
+            return False
+        return True
+
     async def _dispense(self, op: Operation, wanted: list[tuple[str, int]]) -> None:
         destination = self._caps.dispense_to
         if self._refused(op, items_left=True):
             return
         jam_after, self._jam_after = self._jam_after, None
+        if not await self._delay_start(op):
+            return
         landed = 0
         for unit, n in wanted:
             picked = 0

@@ -142,6 +142,7 @@ class CashMechanism:
         self._unit_status: dict[str, UnitStatus] = {}
         # faults armed by the world
         self._jam_after: int | None = None
+        self._delay_next: float | None = None
         self._double: Counter[str] = Counter()
         self._fail_pick: set[str] = set()
         self._shutter_jam_next = False
@@ -257,6 +258,14 @@ class CashMechanism:
         short to reach it."""
         _check_count("after_notes", after_notes)
         self._jam_after = after_notes
+
+    def delay_next_dispense(self, seconds: float) -> None:
+        """The next dispense starts after ``seconds`` simulated seconds: the machine
+        sends `DelayedDispense` (XFS4IoT ``DelayedDispenseEvent``) to its listener, waits,
+        then picks. Used up by the next dispense."""
+        if not seconds >= 0:
+            raise ValueError(f"a dispense delay is >= 0 seconds, got {seconds!r}")
+        self._delay_next = float(seconds)
 
     def double_note_next_pick(self, unit: str) -> None:
         """The next pick from ``unit`` takes two notes stuck together (rejected).

@@ -4,6 +4,7 @@ simulator model, or the LCDM driver on a pty."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,13 +17,18 @@ from hal.devices.cash_dispenser import (
     STACKER,
     TRANSPORT,
     CashDispenserCapabilities,
+    DelayedDispense,
     Denomination,
     ItemsTaken,
+    StartDispense,
 )
 from hal.devices.cash_dispenser_service import CashDispenserService
 from hal.errors import ConnectionLost, MediaJam
 from hal.ledger import Ledger, Outcome
 from hal.money import Money
+from simulator.cash_control import CashDispenserControl
+from simulator.models.cash_dispenser import CashDispenserModel
+from simulator.models.cash_profiles import cash_profile
 from tests.cash_backend import ScriptedCashBackend
 from tests.hal.test_cash_dispenser_service import FULL, books_match, drain, load
 from tests.lcdm_rig import LcdmRig, lcdm_registered
@@ -131,3 +137,43 @@ async def test_a_reset_that_reports_nothing(blind: bool) -> None:
             books_match(service, backend)
             await service.dispense(Money(1000, "CNY"))
             books_match(service, backend)
+
+
+def _model_with_notes() -> CashDispenserModel:
+    model = CashDispenserModel(cash_profile("default", FULL), pick_time=0)
+    assert {u: model.ground_truth()[u] for u in FULL} == FULL
+    return model
+
+
+@pytest.mark.parametrize("kind", ["scripted", "model"])
+async def test_delayed_dispense_reaches_the_app(kind: str) -> None:
+    """The device says the dispense starts after a delay: the app hears
+    DelayedDispense(delay), stamped with the dispense's command id, before any note
+    moves (StartDispense, published as the device is asked, comes first)."""
+    scripted = ScriptedCashBackend(notes=FULL)
+    model = _model_with_notes()
+    backend = scripted if kind == "scripted" else model
+    truth = scripted.ground_truth if kind == "scripted" else model.ground_truth
+    async with CashDispenserService(backend) as service:  # type: ignore[arg-type]
+        await load(service, FULL)
+        if kind == "scripted":
+            scripted.script.delay = 0.05
+        else:
+            await CashDispenserControl(model).delay_next_dispense(0.05)
+        sub = service.events(kinds=[StartDispense, DelayedDispense])
+        task = asyncio.create_task(service.dispense(Money(38000, "CNY")))
+        first = await asyncio.wait_for(sub.get(), 2)
+        delayed = await asyncio.wait_for(sub.get(), 2)
+        assert isinstance(first, StartDispense)
+        assert isinstance(delayed, DelayedDispense)
+        assert delayed.delay == pytest.approx(0.05)
+        assert {u: truth()[u] for u in FULL} == FULL  # no note has moved yet
+        done = await task
+        assert sum(done.counts.values()) == 6
+        assert delayed.command_id is not None
+        assert delayed.command_id == first.command_id
+        # a second dispense is not delayed: the fault is used up
+        await service.present()
+        (scripted.customer_takes if kind == "scripted" else model.customer_takes)()
+        await service.dispense(Money(1000, "CNY"))
+        assert not [e for e in await drain(sub) if isinstance(e, DelayedDispense)]
