@@ -49,6 +49,7 @@ import logging
 from collections.abc import Mapping
 
 from drivers.cash.lcdm_core import LcdmCore, cancelled_report, to_end
+from drivers.cash.lcdm_link import LineNotQuiet
 from drivers.cash.lcdm_masker import LcdmMasker
 from drivers.cash.lcdm_options import MAX_PER_COMMAND, LcdmOptions
 from drivers.cash.lcdm_report import purge_report
@@ -62,6 +63,7 @@ from hal.devices.cash_model import (
     CashDispenserStatus,
     CashUnitInfo,
     Contents,
+    Fault,
     Move,
     MoveReport,
     OperationRecord,
@@ -211,7 +213,9 @@ class LcdmDriver(LcdmCore):
 
     async def count(self, units: tuple[str, ...], token: int) -> MoveReport:
         """TEST_DISPENSE until each unit reports bill end (its notes all in the reject
-        tray, counted); stops at any other fault, or at a cancellation between notes."""
+        tray, counted); stops at any other fault, or at a cancellation between notes.
+        Bounded: a unit that gives more notes than its capacity without bill end is a
+        ``hardwareError`` (a dispenser that never says bill end would count for ever)."""
         self._need_tests("count")
         if (refused := await self._ready("count")) is not None:
             return refused
@@ -223,6 +227,7 @@ class LcdmDriver(LcdmCore):
         for unit_id in units:
             n = by_id[unit_id]
             unit = self._cassettes[n - 1]
+            counted = 0
             while True:
                 try:
                     report, cancelled = await to_end(self._test(n, unit))
@@ -232,6 +237,16 @@ class LcdmDriver(LcdmCore):
                 if cancelled:
                     return cancelled_report(MoveReport(tuple(moves), report.fault))
                 fault = report.fault
+                counted += sum(m.count for m in report.moves if m.source == unit_id)
+                if fault is None and unit.capacity is not None and counted > unit.capacity:
+                    fault = Fault(
+                        "hardwareError",
+                        f"{counted} notes counted from {unit_id}, more than its capacity "
+                        f"{unit.capacity}, and no bill end",
+                        unit=unit_id,
+                    )
+                    log.warning("%s: count stopped: %s", self.name, fault.description)
+                    return MoveReport(tuple(moves), fault)
                 if fault is None and report.moves:
                     continue
                 empty = (
@@ -250,7 +265,11 @@ class LcdmDriver(LcdmCore):
         if (refused := await self._ready("reset")) is not None:
             return refused
         command = Command(self.model, Op.PURGE)
-        reply, cancelled = await to_end(self._ask(command, moving=True))
+        try:
+            reply, cancelled = await to_end(self._ask(command, moving=True))
+        except LineNotQuiet as exc:  # the line turned noisy since `_ready`: not sent
+            log.warning("%s: reset not sent: %s", self.name, exc.message)
+            return MoveReport(fault=Fault("hardwareError", f"reset not sent: {exc.message}"))
         report = purge_report(reply, self._cassettes, self._in_transport)
         if report.fault is None:
             self._in_transport.clear()

@@ -4,7 +4,9 @@ link's wait for quiet (``resync_timeout``: ``ack_timeout`` x (``retries`` + 1)).
 
 Every exchange must end in a typed error within a bounded time and release the link (a
 second caller gets its own answer), a dispense must come back "not sent" with nothing
-moved, and the driver must work again once the noise stops.
+moved, and the driver must work again once the noise stops. And the one loop that
+waits on the dispenser's word rather than a clock (count, until bill end) is bounded
+by the unit's capacity.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ from pathlib import Path
 
 import pytest
 
+from drivers.cash.lcdm import LcdmDriver
 from drivers.cash.lcdm_link import LineNotQuiet
+from drivers.cash.lcdm_options import LcdmOptions
 from hal.devices.cash_model import CUSTOMER
 from hal.errors import HalTimeout
+from hal.transports.serial import SerialOptions, SerialTransport
 from protocols.lcdm_commands import Op
 from simulator.wire.lcdm import LcdmEmulator
-from tests.lcdm_rig import LcdmRig
+from tests.lcdm_rig import FAST, LcdmRig, Listener
 
 #: 4 sends x 0.1 s: the wait for quiet gives up after 0.4 s (+ one 50 ms quiet wait).
 ACK_TIMEOUT = 0.1
@@ -122,3 +127,25 @@ async def test_noise_shorter_than_the_deadline_is_waited_out(rig_noise: LcdmRig)
         assert (await status).device.value == "online"
         assert driver.link.resyncs == resyncs + 1
         assert driver.link.noisy_resyncs == 0
+
+
+async def test_count_stops_at_the_units_capacity_without_bill_end(tmp_path: Path) -> None:
+    # The address says the cassette holds 5 notes; the dispenser has 9 in it and so
+    # gives a 6th without bill end: a dispenser that never says bill end cannot make
+    # count run for ever.
+    rig = LcdmRig(tmp_path, 1000, counts={"unit1": 9})
+    options = LcdmOptions(units="CNY:10000:5", model=1000, **FAST)  # type: ignore[arg-type]
+    async with rig.wire() as emulator:
+        driver = LcdmDriver(SerialTransport(str(rig.symlink), SerialOptions(baud=115200)), options)
+        await driver.open(Listener())
+        try:
+            report = await driver.count(("unit1",), 1)
+        finally:
+            await driver.close()
+    assert report.fault is not None
+    assert report.fault.error_code == "hardwareError"
+    assert report.fault.unit == "unit1"
+    assert "more than its capacity 5" in report.fault.description
+    assert report.total("unit1", "reject") == 6
+    assert rig.model.ground_truth()["unit1"] == 3
+    assert [c.op for c in emulator.executed].count(Op.TEST_DISPENSE) == 6
