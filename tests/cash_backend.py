@@ -33,6 +33,7 @@ from hal.devices.cash_dispenser import (
     NoteErrorReason,
     OperationRecord,
     RetractArea,
+    ShutterState,
     StackerState,
     TransportState,
     UnitSensor,
@@ -99,6 +100,7 @@ class ScriptedCashBackend:
         self.log: dict[int, MoveReport] = {}
         self.status: dict[str, UnitStatus] = {}
         self.taken: bool | None = None
+        self.shutter = ShutterState.CLOSED  # as the status reports it
         self.exchanging = False
         self._listener: BackendListener[CashDispenserStatus] | None = None
 
@@ -134,6 +136,7 @@ class ScriptedCashBackend:
             stacker=StackerState.NOT_EMPTY if self.notes[STACKER] else StackerState.EMPTY,
             transport=TransportState.NOT_EMPTY if self.notes[TRANSPORT] else TransportState.EMPTY,
             exit_items=self.notes[EXIT] > 0,
+            shutter=self.shutter,
             safe_door_open=self.script.safe_door_open,
         )
 

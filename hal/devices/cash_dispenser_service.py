@@ -20,6 +20,7 @@ from hal.devices.cash_dispenser import (
     EXIT,
     STACKER,
     TRANSPORT,
+    CashDispenserStatus,
     CashUnit,
     CashUnitType,
     Denomination,
@@ -31,6 +32,7 @@ from hal.devices.cash_dispenser import (
     MoveReport,
     PresentStatus,
     RetractArea,
+    ShutterState,
     StartDispense,
     UnitSensor,
     UnitStatus,
@@ -42,6 +44,7 @@ from hal.errors import (
     NoExchangeActive,
     NoItems,
     SafeDoorOpen,
+    ShutterOpen,
     TransactionActive,
     UnsupportedOperation,
 )
@@ -116,7 +119,7 @@ class CashDispenserService(CashDispenserBase):
                     f"{self.name}: the ledger has notes left ({where}); present, retract, "
                     "reject or reset first"
                 )
-            status = await self._fetch_status()
+            status = await self._shutter_closed()
             if status.safe_door_open:
                 raise SafeDoorOpen(f"{self.name}: the safe door is open")
             notes = dict(asked) if asked is not None else self._denominate(money, mix, counts)
@@ -146,6 +149,23 @@ class CashDispenserService(CashDispenserBase):
 
         return await self._command("Dispense", op, timeout=timeout)
 
+    async def _shutter_closed(self) -> CashDispenserStatus:
+        """The status, when its shutter is not open or jammed; else `ShutterOpen` (no
+        notes at the exit: nothing the customer could take closes it) or `ItemsLeft`
+        (the device senses notes at the exit)."""
+        status = await self._fetch_status()
+        if status.shutter in (ShutterState.OPEN, ShutterState.JAMMED):
+            if status.exit_items:
+                raise ItemsLeft(
+                    f"{self.name}: the device senses notes at the exit (the shutter is "
+                    f"{status.shutter.value}); retract or reset first"
+                )
+            raise ShutterOpen(
+                f"{self.name}: the shutter is {status.shutter.value} with no notes at the "
+                "exit; reset the device (or free the shutter) first"
+            )
+        return status
+
     async def present(self, *, timeout: float | None = None) -> int:
         self._require_open()
         caps = self._capabilities()
@@ -159,6 +179,7 @@ class CashDispenserService(CashDispenserBase):
             stacked = counts.get(STACKER, 0)
             if stacked <= 0:
                 raise NoItems(f"{self.name}: the ledger counts no note in the stacker")
+            await self._shutter_closed()
             plans = [Plan(STACKER, EXIT, ANY_ITEM, stacked)]
 
             def presented(report: MoveReport) -> None:

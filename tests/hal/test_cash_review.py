@@ -20,10 +20,11 @@ from hal.devices.cash_dispenser import (
     DelayedDispense,
     Denomination,
     ItemsTaken,
+    ShutterState,
     StartDispense,
 )
 from hal.devices.cash_dispenser_service import CashDispenserService
-from hal.errors import ConnectionLost, MediaJam
+from hal.errors import ConnectionLost, ItemsLeft, MediaJam, ShutterFail, ShutterOpen
 from hal.ledger import Ledger, Outcome
 from hal.money import Money
 from simulator.cash_control import CashDispenserControl
@@ -177,3 +178,54 @@ async def test_delayed_dispense_reaches_the_app(kind: str) -> None:
         (scripted.customer_takes if kind == "scripted" else model.customer_takes)()
         await service.dispense(Money(1000, "CNY"))
         assert not [e for e in await drain(sub) if isinstance(e, DelayedDispense)]
+
+
+async def test_shutter_jammed_refuses_present() -> None:
+    """A jammed shutter and no notes at the exit: present raises ShutterOpen before
+    the device is asked (the model refuses with shutterFail); notes at the exit behind
+    an open shutter are still ItemsLeft."""
+    model = _model_with_notes()
+    async with CashDispenserService(model) as service:
+        await load(service, FULL)
+        await service.dispense(Money(10000, "CNY"))
+        model.jam_shutter()
+        with pytest.raises(ShutterFail):
+            await service.present()
+        assert (await service.status()).shutter is ShutterState.JAMMED
+        journalled = len(service.ledger.history(D, 1000))
+        with pytest.raises(ShutterOpen):
+            await service.present()  # the notes in the stacker, the shutter jammed
+        assert len(service.ledger.history(D, 1000)) == journalled  # the device not asked
+        await service.reset()  # the stacker to the reject unit; frees the shutter
+        assert (await service.status()).shutter is ShutterState.CLOSED
+        await service.dispense(Money(10000, "CNY"))
+        assert await service.present() == 1
+        assert (await service.status()).shutter is ShutterState.OPEN
+        with pytest.raises(ItemsLeft):
+            await service.dispense(Money(10000, "CNY"))  # the shutter open, notes at the exit
+        model.customer_takes()
+        await asyncio.sleep(0)
+        assert service.ledger.counts(D)[EXIT] == 0
+        assert sum(r.movement.count for r in service.ledger.history(D, 1)) == 1
+        books_match(service, model)  # type: ignore[arg-type]
+
+
+async def test_shutter_open_from_a_scripted_status() -> None:
+    """The status says the shutter is open, no notes at the exit: dispense and present
+    raise ShutterOpen and the device is not asked."""
+    backend = ScriptedCashBackend(notes=FULL)
+    async with CashDispenserService(backend) as service:
+        await load(service, FULL)
+        backend.shutter = ShutterState.OPEN
+        with pytest.raises(ShutterOpen, match="shutter is open"):
+            await service.dispense(Money(10000, "CNY"))
+        assert backend.calls == []
+        backend.shutter = ShutterState.CLOSED
+        await service.dispense(Money(10000, "CNY"))
+        backend.shutter = ShutterState.OPEN
+        with pytest.raises(ShutterOpen):
+            await service.present()
+        assert backend.calls == ["dispense"]
+        backend.shutter = ShutterState.CLOSED
+        assert await service.present() == 1
+        books_match(service, backend)
