@@ -289,21 +289,47 @@ class CashDispenserService(CashDispenserBase):
             if cancelled:
                 raise asyncio.CancelledError()
             self._raise_fault("Count", report, "count stopped")
-            # A count empties the units: what the ledger still has there was never there.
+            # A count empties the units and a physical count is authoritative: what the
+            # ledger still has there was never there. The books are corrected to it,
+            # loudly, and the correction stays in the ledger's history.
             after = self.ledger.counts(self.name)
             for uid in chosen:
                 if after.get(uid, 0) != 0:
-                    log.warning(
-                        "%s: %s counted empty with %d notes left in the ledger; set to 0",
-                        self.name,
-                        uid,
-                        after[uid],
-                    )
-                    self.ledger.set_initial(self.name, uid, 0, reason="count: emptied")
+                    self._count_corrects(uid, report.total(uid), after[uid])
             self._publish_levels()
             return {u: report.total(u) for u in chosen}
 
         return await self._command("Count", op, timeout=timeout)
+
+    def _count_corrects(self, uid: str, counted: int, left: int) -> None:
+        """After a count emptied ``uid`` (``counted`` notes out) the books still hold
+        ``left`` there (negative: the device counted more than the books had): set the
+        unit to 0 and say by how much the books were wrong."""
+        info = self._units[uid]
+        value = (
+            str(Money(abs(left) * info.value, info.currency))
+            if info.currency is not None
+            else "value unknown"
+        )
+        way = "more" if left > 0 else "fewer"
+        log.warning(
+            "%s: the count of %s found %d notes where the books had %d: the books had %d "
+            "notes (%s) %s than the unit held; corrected to the count (a physical count "
+            "is authoritative; the correction is in the ledger's history)",
+            self.name,
+            uid,
+            counted,
+            counted + left,
+            abs(left),
+            value,
+            way,
+        )
+        self.ledger.set_initial(
+            self.name,
+            uid,
+            0,
+            reason=f"count: emptied; the books had {abs(left)} notes {way} than counted",
+        )
 
     async def test_cash_units(self, *, timeout: float | None = None) -> tuple[CashUnit, ...]:
         self._require_open()

@@ -5,6 +5,7 @@ simulator model, or the LCDM driver on a pty."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -228,4 +229,35 @@ async def test_shutter_open_from_a_scripted_status() -> None:
         assert backend.calls == ["dispense"]
         backend.shutter = ShutterState.CLOSED
         assert await service.present() == 1
+        books_match(service, backend)
+
+
+async def test_a_count_that_finds_fewer_notes_corrects_the_books_loudly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The books say 20 in unit2, the unit holds 17: the count empties it, the books
+    are set to what was counted (0 left) and a WARNING names the 3 notes and their
+    value; the history keeps the correction and the difference."""
+    backend = ScriptedCashBackend(notes=FULL)
+    async with CashDispenserService(backend) as service:
+        await load(service, FULL)
+        backend.notes["unit2"] = 17  # three notes went missing (or were never there)
+        backend.notes[CUSTOMER] += 3
+        with caplog.at_level(logging.WARNING, logger="hal.devices.cash_dispenser_service"):
+            assert await service.count(["unit2"]) == {"unit2": 17}
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings) == 1
+        assert "unit2" in warnings[0]
+        assert "3 notes" in warnings[0]
+        assert "150.00 CNY" in warnings[0]
+        assert "found 17 notes where the books had 20" in warnings[0]
+        books_match(service, backend)
+        assert service.ledger.counts(D)[REJECT] == 17
+        unit2 = next(c for c in service.ledger.counters(D) if c.location.name == "unit2")
+        assert unit2.initial == 0
+        # a count that finds what the books say: no correction, no warning
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="hal.devices.cash_dispenser_service"):
+            assert await service.count(["unit3"]) == {"unit3": 20}
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
         books_match(service, backend)
