@@ -59,7 +59,6 @@ import asyncio
 import contextlib
 import dataclasses
 import enum
-import importlib
 import ipaddress
 import json
 import logging
@@ -416,20 +415,14 @@ class ModelLinkServer:
 
 
 def make_model(profile: str, *, clock_scale: float, seed: int) -> tuple[Any, dict[str, object]]:
-    """The model of ``profile`` and the targets ``control`` calls reach: ``model`` (its
-    ground truth, ``customer_takes``, fault arming) and, where the simulator has it,
-    ``control`` (`simulator.cash_control.CashDispenserControl`)."""
+    """The model of ``profile`` and the targets ``control`` calls reach: ``control``
+    (`simulator.cash_control.CashDispenserControl`: ``take_notes``, ``ground_truth``,
+    fault arming) and ``model`` (the model itself: ``ground_truth``, ``customer_takes``)."""
+    from simulator.cash_control import CashDispenserControl
     from simulator.models.cash_dispenser import CashDispenserModel
 
     model = CashDispenserModel.from_profile(profile, clock_scale=clock_scale, seed=seed)
-    targets: dict[str, object] = {"model": model}
-    try:
-        control = importlib.import_module("simulator.cash_control")
-    except ImportError:  # pragma: no cover - the control lands beside the model
-        pass
-    else:
-        targets["control"] = control.CashDispenserControl(model)
-    return model, targets
+    return model, {"model": model, "control": CashDispenserControl(model)}
 
 
 def _write_ready(path: str, content: Mapping[str, Any]) -> None:

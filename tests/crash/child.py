@@ -12,7 +12,7 @@ Run as ``python -m tests.crash.child --address ADDRESS --control ENDPOINT --ledg
 
 The loop, driven by the ledger's positions: notes in the transport are cleared by a
 reset; notes in the stacker are presented (or, sometimes, rejected); notes at the exit
-are taken by the customer (the model's ``customer_takes``, then the `ItemsTaken`
+are taken by the customer (the model's control: ``take_notes``, then the `ItemsTaken`
 event; when the parent aims its kill at the take, the parent is the customer) or, after
 a short wait, retracted; with all positions empty a random amount is dispensed. Before
 each phase it prints ``phase NAME`` (flushed), so the parent knows where its SIGKILL
@@ -67,7 +67,7 @@ async def take(device: CashDispenser, control: LinkControl, by_parent: bool) -> 
     events = device.events(kinds=[ItemsTaken])
     try:
         if not by_parent:
-            await control.call("customer_takes", target="model")
+            await control.call("take_notes")
         await events.wait_for(ItemsTaken, timeout=30)
     finally:
         events.close()

@@ -422,7 +422,7 @@ class CrashRun:
                 # The parent is the customer: the kill lands before the take (taken while
                 # the HAL is down), while the event is on its way, or around the journal.
                 customer = threading.Thread(
-                    target=control_call, args=(self.endpoint, "customer_takes")
+                    target=control_call, args=(self.endpoint, "take_notes", "control")
                 )
                 customer.start()
             window = WINDOWS.get(target, 0.3)

@@ -82,7 +82,7 @@ async def test_every_answer_is_the_models_own(
         assert (await backend.present(12)).total("stacker", "exit") == 5
         assert (await backend.contents()).exit == 5
         control = LinkControl(server.endpoint)
-        assert await control.call("customer_takes", target="model") == 5
+        assert await control.call("take_notes", timeout=5) == 5  # the model's control
         await asyncio.wait_for(listener.arrived.wait(), 5)
         (taken,) = [e for e in listener.events if isinstance(e, ItemsTaken)]
         assert taken.count == 5
