@@ -30,6 +30,7 @@ from hal.devices.cash_dispenser import (
     CashDispenserStatus,
     CashUnitInfo,
     Contents,
+    DelayedDispense,
     IncompleteDispense,
     IncompleteRetract,
     ItemsPresented,
@@ -124,7 +125,14 @@ HELLO: Mapping[str, Any] = {
 
 #: The backend events that travel, by class name.
 EVENTS: Mapping[str, type[Event]] = {
-    cls.__name__: cls for cls in (ItemsTaken, ItemsPresented, IncompleteDispense, IncompleteRetract)
+    cls.__name__: cls
+    for cls in (
+        ItemsTaken,
+        DelayedDispense,
+        ItemsPresented,
+        IncompleteDispense,
+        IncompleteRetract,
+    )
 }
 _EVENT_BASE = frozenset({"device", "command_id", "timestamp"})  # the service sets these
 

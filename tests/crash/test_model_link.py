@@ -19,6 +19,7 @@ import hal
 from hal.devices.cash_dispenser import (
     CashDispenser,
     CashDispenserStatus,
+    DelayedDispense,
     ItemsTaken,
     Move,
     RetractArea,
@@ -257,3 +258,19 @@ async def test_a_restarted_model_fails_the_calls_in_flight(tmp_path: Path) -> No
                 new.stop()
         finally:
             await backend.close()
+
+
+async def test_a_delayed_dispense_is_announced_across_the_link(
+    served: tuple[ModelLinkServer, CashDispenserModel],
+) -> None:
+    server, model = served
+    listener = Listener()
+    backend = await _client(server, listener)
+    try:
+        model.delay_next_dispense(0.01)
+        report = await backend.dispense({"unit1": 1}, 1)
+        assert report.total("unit1") == 1
+        delayed = [e for e in listener.events if isinstance(e, DelayedDispense)]
+        assert [e.delay for e in delayed] == [0.01]
+    finally:
+        await backend.close()
