@@ -14,7 +14,7 @@ import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-from hal.device import DeviceService, DeviceState
+from hal.device import DeviceState
 from hal.devices.card_reader import (
     DISPENSE_UNIT,
     CaptureTicket,
@@ -49,6 +49,7 @@ from hal.errors import (
 )
 from hal.events import Event
 from hal.ledger import Ledger, Movement, Outcome
+from hal.ledger_service import LedgerService
 from protocols.tracks import content_problem
 
 __all__ = ["CardReaderService"]
@@ -60,7 +61,7 @@ _TRACK_NUMBER = {Track.TRACK1: 1, Track.TRACK2: 2, Track.TRACK3: 3}
 _MAX_APDU = 4 + 3 + 65535 + 2  # case 4E: header, 00 Lc1 Lc2, data, Le1 Le2
 
 
-class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities], CardReader):
+class CardReaderService(LedgerService[CardReaderStatus, CardReaderCapabilities], CardReader):
     """`CardReader` over any `CardReaderBackend`.
 
     Args:
@@ -85,55 +86,23 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
         max_queue: int = 16,
         close_timeout: float = 30.0,
     ) -> None:
-        super().__init__(name, max_queue=max_queue)
+        super().__init__(
+            name,
+            backend=backend,
+            ledger=ledger,
+            max_queue=max_queue,
+            close_timeout=close_timeout,
+        )
         self._backend = backend
-        self._close_timeout = close_timeout
-        self._ledger_given = ledger
-        self._ledger_opened: Ledger | None = None
         self._caps: CardReaderCapabilities | None = None
         self._retain_book: RetainBook | None = None
         self._stacker_book: StackerBook | None = None
-
-    @property
-    def ledger(self) -> Ledger:
-        """The ledger this reader journals its captures in (available once open)."""
-        if isinstance(self._ledger_given, Ledger):
-            return self._ledger_given
-        if self._ledger_opened is None:
-            raise DeviceNotReady(f"{self.name} is not open; its ledger is opened with it")
-        return self._ledger_opened
 
     @property
     def _ledger(self) -> Ledger:
         return self.ledger
 
     # --- lifecycle ---------------------------------------------------------------------
-
-    async def open(self) -> None:
-        async with self._open_lock:
-            if self._opened:
-                return
-            if not isinstance(self._ledger_given, Ledger):
-                # Opened here, in the loop's thread: a ledger belongs to one thread.
-                self._ledger_opened = Ledger.open(self._ledger_given or ":memory:")
-            try:
-                await self._backend.open(self)
-            except BaseException:
-                self._close_own_ledger()
-                raise
-            try:
-                await self._start()
-            except BaseException as exc:
-                # Whatever failed (the ledger, the first status), let go of the device
-                # and the ledger file: the caller's 'async with' will not close us.
-                self._opened = False
-                try:
-                    await self._backend.close()
-                except Exception as close_exc:
-                    exc.add_note(f"closing {self.name} afterwards failed too: {close_exc!r}")
-                finally:
-                    self._close_own_ledger()
-                raise
 
     async def _start(self) -> None:
         """Define the ledger locations and reconcile, once the backend is open."""
@@ -152,36 +121,10 @@ class CardReaderService(DeviceService[CardReaderStatus, CardReaderCapabilities],
         self._last_status = status
         self._reconcile(status)
 
-    async def close(self) -> None:
-        async with self._open_lock:
-            if not self._opened:
-                return
-            try:
-                await self._queue.cancel_all(wait=self._close_timeout)
-            except TimeoutError:
-                # A device that stopped answering mid-command: closing the backend is
-                # what ends that command (its transport's close is bounded). A movement
-                # it leaves pending is reconciled at the next open.
-                log.warning(
-                    "%s: commands did not settle within %s s of the close; closing the "
-                    "device under them",
-                    self.name,
-                    self._close_timeout,
-                )
-            self._opened = False
-            try:
-                await self._backend.close()
-            finally:
-                self._hub.close()
-                self._close_own_ledger()
-
-    def _close_own_ledger(self) -> None:
+    def _forget_ledger(self) -> None:
         # The books hold the ledger: new ones are made at the next open.
         self._retain_book = None
         self._stacker_book = None
-        if self._ledger_opened is not None:
-            self._ledger_opened.close()
-            self._ledger_opened = None
 
     def _reconcile(self, status: CardReaderStatus) -> None:
         """Settle captures and issues a crash left pending, from what the reader reports."""

@@ -17,7 +17,6 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 
-from hal.device import DeviceService
 from hal.devices import cash_books, cash_checks
 from hal.devices.cash_dispenser import (
     CUSTOMER,
@@ -45,7 +44,6 @@ from hal.devices.cash_journal import ALL, Plan, apply_report, describe, fault_er
 from hal.devices.denominate import Cassette, denominate
 from hal.errors import (
     ConfigurationError,
-    DeviceNotReady,
     ExchangeActive,
     HalError,
     LedgerError,
@@ -53,6 +51,7 @@ from hal.errors import (
 )
 from hal.events import Event
 from hal.ledger import ANY_ITEM, Ledger, LocationKind, Movement, MovementRecord, Outcome
+from hal.ledger_service import LedgerService
 from hal.money import Money
 
 __all__ = ["CashDispenserBase"]
@@ -61,7 +60,7 @@ log = logging.getLogger(__name__)
 
 
 class CashDispenserBase(
-    DeviceService[CashDispenserStatus, CashDispenserCapabilities], CashDispenser
+    LedgerService[CashDispenserStatus, CashDispenserCapabilities], CashDispenser
 ):
     """What every cash command of `CashDispenserService` stands on; not used alone.
 
@@ -78,11 +77,14 @@ class CashDispenserBase(
         close_timeout: float = 30.0,
         thresholds: Mapping[str, tuple[int | None, int | None]] | None = None,
     ) -> None:
-        super().__init__(name, max_queue=max_queue)
+        super().__init__(
+            name,
+            backend=backend,
+            ledger=ledger,
+            max_queue=max_queue,
+            close_timeout=close_timeout,
+        )
         self._backend = backend
-        self._close_timeout = close_timeout
-        self._ledger_given = ledger
-        self._ledger_opened: Ledger | None = None
         self._caps: CashDispenserCapabilities | None = None
         self._units: dict[str, CashUnitInfo] = {}
         self._held: dict[str, str] = {}
@@ -97,40 +99,7 @@ class CashDispenserBase(
         self._busy = False
         self._taken_later: list[ItemsTaken] = []
 
-    @property
-    def ledger(self) -> Ledger:
-        """The ledger this dispenser keeps its books in (available once open)."""
-        if isinstance(self._ledger_given, Ledger):
-            return self._ledger_given
-        if self._ledger_opened is None:
-            raise DeviceNotReady(f"{self.name} is not open; its ledger is opened with it")
-        return self._ledger_opened
-
     # --- lifecycle ---------------------------------------------------------------------
-
-    async def open(self) -> None:
-        async with self._open_lock:
-            if self._opened:
-                return
-            if not isinstance(self._ledger_given, Ledger):
-                # Opened here, in the loop's thread: a ledger belongs to one thread.
-                self._ledger_opened = Ledger.open(self._ledger_given or ":memory:")
-            try:
-                await self._backend.open(self)
-            except BaseException:
-                self._close_own_ledger()
-                raise
-            try:
-                await self._start()
-            except BaseException as exc:
-                self._opened = False
-                try:
-                    await self._backend.close()
-                except Exception as close_exc:
-                    exc.add_note(f"closing {self.name} afterwards failed too: {close_exc!r}")
-                finally:
-                    self._close_own_ledger()
-                raise
 
     async def _start(self) -> None:
         """Define the ledger's locations, reconcile, learn the levels."""
@@ -165,31 +134,6 @@ class CashDispenserBase(
         await self._reconcile()
         await self._read_sensors()
         self._levels = self._compute_levels()
-
-    async def close(self) -> None:
-        async with self._open_lock:
-            if not self._opened:
-                return
-            try:
-                await self._queue.cancel_all(wait=self._close_timeout)
-            except TimeoutError:
-                log.warning(
-                    "%s: commands did not settle within %s s of the close; closing the "
-                    "device under them (their movements are reconciled at the next open)",
-                    self.name,
-                    self._close_timeout,
-                )
-            self._opened = False
-            try:
-                await self._backend.close()
-            finally:
-                self._hub.close()
-                self._close_own_ledger()
-
-    def _close_own_ledger(self) -> None:
-        if self._ledger_opened is not None:
-            self._ledger_opened.close()
-            self._ledger_opened = None
 
     # --- reconcile (rules 4 and 5) ------------------------------------------------------
 
