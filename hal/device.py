@@ -35,6 +35,7 @@ __all__ = [
     "DeviceService",
     "DeviceState",
     "check_timeout",
+    "finish",
     "run_to_end",
 ]
 
@@ -159,6 +160,36 @@ def check_timeout(timeout: object, what: str) -> None:
         )
 
 
+async def finish(work: Awaitable[T], *, forward_cancel: bool = False) -> tuple[T, bool]:
+    """Await ``work`` to its end even if the caller is cancelled meanwhile.
+
+    Args:
+        work: what must not be dropped halfway (its result says what the device did).
+        forward_cancel: pass the first cancellation on to ``work`` (which is then to
+            stop early, e.g. at the next note, and return what it did).
+
+    Returns:
+        ``work``'s result, and whether a cancellation came meanwhile (the caller raises
+        it once it has used the result).
+
+    Raises:
+        asyncio.CancelledError: ``work`` itself ended cancelled (it has no result).
+    """
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while True:
+        try:
+            return await asyncio.shield(task), cancelled
+        except asyncio.CancelledError:
+            if task.done():
+                if task.cancelled():
+                    raise
+                return task.result(), True  # it ended as the cancellation came
+            if forward_cancel and not cancelled:
+                task.cancel()
+            cancelled = True
+
+
 async def run_to_end(coro: Awaitable[T]) -> T:
     """Await ``coro`` to its end even if the caller is cancelled meanwhile; a
     cancellation that came meanwhile is raised once it has ended (delayed, never lost).
@@ -166,19 +197,10 @@ async def run_to_end(coro: Awaitable[T]) -> T:
     For what cannot stop halfway: a card being captured, a PIN pad being told to drop
     the PIN it holds.
     """
-    task = asyncio.ensure_future(coro)
-    cancelled = False
-    while True:
-        try:
-            result = await asyncio.shield(task)
-        except asyncio.CancelledError:
-            if task.done():
-                raise
-            cancelled = True
-            continue
-        if cancelled:
-            raise asyncio.CancelledError()
-        return result
+    result, cancelled = await finish(coro)
+    if cancelled:
+        raise asyncio.CancelledError()
+    return result
 
 
 class CommandQueue:

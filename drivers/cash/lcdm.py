@@ -48,14 +48,14 @@ import asyncio
 import logging
 from collections.abc import Mapping
 
-from drivers.cash.lcdm_core import LcdmCore, cancelled_report, to_end
+from drivers.cash.lcdm_core import LcdmCore, cancelled_report
 from drivers.cash.lcdm_link import LineNotQuiet
 from drivers.cash.lcdm_masker import LcdmMasker
 from drivers.cash.lcdm_options import MAX_PER_COMMAND, LcdmOptions
 from drivers.cash.lcdm_report import purge_report
 from drivers.cash.lcdm_status import dispenser_status, unit_sensors
 from hal.address import DeviceAddress
-from hal.device import BackendListener
+from hal.device import BackendListener, finish
 from hal.devices.cash_dispenser_service import CashDispenserService
 from hal.devices.cash_model import (
     CUSTOMER,
@@ -194,7 +194,7 @@ class LcdmDriver(LcdmCore):
         else:
             command = Command(self.model, Op.LOWER_DISPENSE, (numbers[1],))
         log.info("%s: dispense %s (token %d)", self.name, dict(asked), token)
-        report, cancelled = await to_end(self._pick(command, asked, CUSTOMER))
+        report, cancelled = await finish(self._pick(command, asked, CUSTOMER))
         return cancelled_report(report) if cancelled else report
 
     async def test_cash_units(self, token: int) -> MoveReport:
@@ -204,7 +204,7 @@ class LcdmDriver(LcdmCore):
             return refused
         moves: list[Move] = []
         for n, unit in enumerate(self._cassettes, start=1):
-            report, cancelled = await to_end(self._test(n, unit))
+            report, cancelled = await finish(self._test(n, unit))
             moves.extend(report.moves)
             if report.fault is not None or cancelled:
                 partial = MoveReport(tuple(moves), report.fault, report.note_errors)
@@ -230,7 +230,7 @@ class LcdmDriver(LcdmCore):
             counted = 0
             while True:
                 try:
-                    report, cancelled = await to_end(self._test(n, unit))
+                    report, cancelled = await finish(self._test(n, unit))
                 except asyncio.CancelledError:
                     return cancelled_report(MoveReport(tuple(moves)))
                 moves.extend(report.moves)
@@ -266,7 +266,7 @@ class LcdmDriver(LcdmCore):
             return refused
         command = Command(self.model, Op.PURGE)
         try:
-            reply, cancelled = await to_end(self._ask(command, moving=True))
+            reply, cancelled = await finish(self._ask(command, moving=True))
         except LineNotQuiet as exc:  # the line turned noisy since `_ready`: not sent
             log.warning("%s: reset not sent: %s", self.name, exc.message)
             return MoveReport(fault=Fault("hardwareError", f"reset not sent: {exc.message}"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from typing import TypeVar
 
 from drivers.cash.lcdm_link import LcdmLink, LineNotQuiet
@@ -30,7 +30,7 @@ from protocols.lcdm_commands import CODES, Command, Op
 from protocols.lcdm_layouts import Status4000, parse_status_4000, pick_reply
 from protocols.lcdm_replies import RawReply, Reply, StatusReply
 
-__all__ = ["LcdmCore", "cancelled_report", "to_end"]
+__all__ = ["LcdmCore", "cancelled_report"]
 
 log = logging.getLogger("drivers.cash.lcdm")
 
@@ -186,18 +186,3 @@ def cancelled_report(report: MoveReport) -> MoveReport:
     return MoveReport(
         report.moves, Fault("canceled", f"cancelled; {moved} notes moved"), report.note_errors
     )
-
-
-async def to_end(work: Awaitable[T]) -> tuple[T, bool]:
-    """Await ``work`` to its end even if cancelled meanwhile; say if it was."""
-    task = asyncio.ensure_future(work)
-    cancelled = False
-    while True:
-        try:
-            return await asyncio.shield(task), cancelled
-        except asyncio.CancelledError:
-            if task.done():
-                if task.cancelled():
-                    raise
-                return task.result(), True  # it ended as the cancellation came
-            cancelled = True

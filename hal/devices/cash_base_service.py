@@ -10,13 +10,13 @@ apply its report). The commands are in `hal.devices.cash_dispenser_service`.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 
+from hal.device import finish
 from hal.devices import cash_books, cash_checks
 from hal.devices.cash_dispenser import (
     CUSTOMER,
@@ -451,19 +451,8 @@ class CashDispenserBase(
     ) -> tuple[MoveReport, bool]:
         """Await the backend; a cancel is passed on to it (it stops at the next note
         and returns what moved) and the report is awaited through further cancels."""
-        task = asyncio.ensure_future(call(token))
-        cancelled = False
-        while True:
-            try:
-                return await asyncio.shield(task), cancelled
-            except asyncio.CancelledError:
-                if task.done():
-                    if task.cancelled():
-                        raise  # the backend gave no report: reconciled later (rule 4)
-                    return task.result(), True
-                if not cancelled:
-                    task.cancel()
-                cancelled = True
+        # A backend that ends cancelled gave no report: reconciled later (rule 4).
+        return await finish(call(token), forward_cancel=True)
 
     def _raise_fault(self, command: str, report: MoveReport, moved: str) -> None:
         if report.fault is not None and report.fault.error_code != "canceled":
