@@ -7,7 +7,8 @@ the host's NAK (the command is not run twice), paces both directions like a UART
 the faults the driver tests inject: garbage before the next transmission (or at once),
 a NAK storm, a corrupted reply, a lost reply (the command runs, its answer never
 comes, and a NAK does not bring it back), slow replies, a muted reader. A model without
-power says nothing either.
+power says nothing either. The lifecycle, the faults and the link steps it shares with
+the LCDM emulator are in its base, `simulator.wire.emulator_base.AckNakEmulator`.
 
 `CreatorFirmware` is what the two firmwares share: powering the model up and down, a
 listener that keeps the model's reports inside the reader (both are polled), the
@@ -26,14 +27,14 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, ClassVar, Protocol, Self
+from typing import Any, ClassVar, Protocol
 
 from hal.devices.card_reader import CardReaderStatus, Track
 from hal.errors import DeviceNotReady, InvalidMedia, MediaJam
 from hal.events import Event
-from protocols.creator_frames import BadFrame, BadFrameReason
+from protocols.creator_frames import BadFrame
 from simulator.models.card_reader import CardReaderModel
+from simulator.wire.emulator_base import AckNakEmulator
 from simulator.wire.link import WireLink, WirePacer
 
 __all__ = ["CreatorEmulator", "CreatorFirmware", "EmulatorStats"]
@@ -142,7 +143,7 @@ class _Decoder(Protocol):
     def feed(self, data: bytes) -> list[Any]: ...
 
 
-class CreatorEmulator:
+class CreatorEmulator(AckNakEmulator):
     """A firmware answering a Creator protocol on a `WireLink` (the shared link layer).
 
     Use it as an async context manager (or `start()` / `stop()`): it powers the firmware
@@ -176,89 +177,26 @@ class CreatorEmulator:
         precise: bool,
     ) -> None:
         self.model = model
-        self.link = link
-        self.pacer = WirePacer(baud, precise=precise)
+        super().__init__(
+            link,
+            WirePacer(baud, precise=precise),
+            task_name=f"{label.lower().replace('-', '')} emulator {model.name}",
+            power=firmware,
+            stats=stats,
+            nak=nak,
+        )
         self._firmware = firmware
         self._stats = stats
         self._decoder = decoder
         self._ack = ack
-        self._nak = nak
         self._label = label
-        self._generation = link.generation
-        self._last_reply: bytes | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._garbage = b""
-        self._naks = 0
         self._corrupt_next = False
-        self._drop_next = False
-        self._reply_delay = 0.0
-        self._muted = False
 
-    # --- lifecycle -----------------------------------------------------------------------
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    async def start(self) -> None:
-        """Open the model and start serving the link."""
-        if self._task is not None:
-            return
-        await self._firmware.power_up()
-        self._task = asyncio.get_running_loop().create_task(
-            self._serve(), name=f"{self._label.lower().replace('-', '')} emulator {self.model.name}"
-        )
-
-    async def stop(self) -> None:
-        """Stop serving, stop any card entry and close the model."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await self._firmware.power_down()
-
-    # --- faults --------------------------------------------------------------------------
-
-    def inject_garbage(self, data: bytes) -> None:
-        """Send ``data`` just before the next byte the reader sends."""
-        self._garbage += bytes(data)
-
-    async def send_garbage(self, data: bytes) -> None:
-        """Send ``data`` now, unasked."""
-        await self._send(bytes(data))
-
-    def nak_next(self, count: int = 1) -> None:
-        """Answer the next ``count`` command frames with NAK, whatever their BCC."""
-        if count < 0:
-            raise ValueError(f"count is >= 0, got {count}")
-        self._naks = count
+    # --- faults (more in `AckNakEmulator`) ----------------------------------------------
 
     def corrupt_next_reply(self) -> None:
         """Send the next reply frame with a wrong BCC (a resend at NAK is correct)."""
         self._corrupt_next = True
-
-    def drop_next_reply(self) -> None:
-        """Run the next command but lose its reply frame (a NAK gets nothing back)."""
-        self._drop_next = True
-
-    def set_reply_delay(self, seconds: float) -> None:
-        """Wait ``seconds`` (real time) before each reply frame."""
-        if not seconds >= 0:
-            raise ValueError(f"a delay is >= 0 seconds, got {seconds!r}")
-        self._reply_delay = float(seconds)
-
-    def mute(self, on: bool = True) -> None:
-        """Stop answering anything (a hung reader); ``mute(False)`` answers again."""
-        self._muted = on
 
     # --- what each protocol decides ------------------------------------------------------
 
@@ -276,11 +214,7 @@ class CreatorEmulator:
 
     async def _serve(self) -> None:
         while True:
-            data = await self.link.receive()
-            if self.link.generation != self._generation:
-                self._replugged()
-            self._stats.bytes_in += len(data)
-            await self.pacer.received(len(data))
+            data = await self._receive()
             for item in self._decoder.feed(data):
                 try:
                     await self._handle(item)
@@ -291,48 +225,21 @@ class CreatorEmulator:
 
     def _replugged(self) -> None:
         """A new cable: half a frame from before it is noise, nothing is pending."""
-        self._generation = self.link.generation
         self._decoder.reset()
         self._forget()
-        self._last_reply = None
-        self.pacer.reset()
-
-    async def _send(self, data: bytes) -> None:
-        if self._garbage:
-            data, self._garbage = self._garbage + data, b""
-        await self.pacer.sending(len(data))
-        self._stats.bytes_out += len(data)
-        await self.link.send(data)
-
-    async def _control(self, control: int) -> None:
-        await self._send(bytes((control,)))
+        super()._replugged()
 
     async def _handle(self, item: Any) -> None:
         if self._muted or not self.model.powered:
             return  # a reader that is off, or hung, says nothing
         if isinstance(item, BadFrame):
-            if item.reason is BadFrameReason.BCC:
-                self._stats.naks += 1
-                await self._control(self._nak)
-            else:
-                self._stats.noise += len(item.raw)
+            await self._bad_frame(item)
         elif item is self._nak:
-            if self._last_reply is not None:
-                self._stats.resent += 1
-                await self._send(self._last_reply)
+            await self._resend()
         elif isinstance(item, int):
             await self._other_control(item)
         else:
             await self._frame(item)
-
-    async def _storm(self) -> bool:
-        """In a NAK storm, NAK this command frame (and say so)."""
-        if not self._naks:
-            return False
-        self._naks -= 1
-        self._stats.naks += 1
-        await self._control(self._nak)
-        return True
 
     async def _reply(self, reply: bytes | None) -> None:
         """Send a reply frame (after the set delay; corrupted if asked), kept for a NAK."""

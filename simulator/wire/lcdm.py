@@ -26,16 +26,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 
 from hal.devices.cash_dispenser import CashDispenserBackend
 from hal.errors import ConnectionLost
 from protocols.checksums import bcc_xor
-from protocols.creator_frames import BadFrame, BadFrameReason
+from protocols.creator_frames import BadFrame
 from protocols.errors import ProtocolError
 from protocols.lcdm import Control, Direction, Frame, Item, LcdmStreamDecoder, Model
 from protocols.lcdm_commands import Command, parse_command
+from simulator.wire.emulator_base import AckNakEmulator
 from simulator.wire.lcdm_firmware import LcdmFirmware, unknown_command_reply
 from simulator.wire.link import WireLink, WirePacer
 
@@ -68,7 +67,7 @@ class LcdmStats:
     ignored: int = 0
 
 
-class LcdmEmulator:
+class LcdmEmulator(AckNakEmulator):
     """A cash dispenser model answering LCDM commands on a `WireLink`.
 
     Use it as an async context manager (or `start()` / `stop()`): it opens the model
@@ -90,75 +89,27 @@ class LcdmEmulator:
         baud: int | None = None,
     ) -> None:
         self.backend = backend
-        self.link = link
         self.model = model
         self.firmware = LcdmFirmware(backend, model)
         self.stats = LcdmStats()
-        self.pacer = WirePacer(baud)
+        super().__init__(
+            link,
+            WirePacer(baud),
+            task_name=f"lcdm{model.value} emulator",
+            power=self.firmware,
+            stats=self.stats,
+            nak=Control.NAK,
+        )
         self._decoder = LcdmStreamDecoder()
-        self._generation = link.generation
-        self._task: asyncio.Task[None] | None = None
-        self._last_reply: bytes | None = None
-        self._garbage = b""
-        self._naks = 0
         self._corrupt = 0
         self._mangle = False
-        self._drop_next = False
-        self._reply_delay = 0.0
-        self._muted = False
 
     @property
     def executed(self) -> list[Command]:
         """Every command carried out, in order."""
         return list(self.firmware.executed)
 
-    # --- lifecycle -----------------------------------------------------------------------
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    async def start(self) -> None:
-        """Open the model and start serving the link."""
-        if self._task is not None:
-            return
-        await self.firmware.power_up()
-        self._task = asyncio.get_running_loop().create_task(
-            self._serve(), name=f"lcdm{self.model.value} emulator"
-        )
-
-    async def stop(self) -> None:
-        """Stop serving and close the model."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await self.firmware.power_down()
-
-    # --- faults --------------------------------------------------------------------------
-
-    def inject_garbage(self, data: bytes) -> None:
-        """Send ``data`` just before the next byte the dispenser sends."""
-        self._garbage += bytes(data)
-
-    async def send_garbage(self, data: bytes) -> None:
-        """Send ``data`` now, unasked."""
-        await self._send(bytes(data))
-
-    def nak_next(self, count: int = 1) -> None:
-        """Answer the next ``count`` command frames with NAK, whatever their BCC."""
-        if count < 0:
-            raise ValueError(f"count is >= 0, got {count}")
-        self._naks = count
+    # --- faults (more in `AckNakEmulator`) ----------------------------------------------
 
     def corrupt_next_replies(self, count: int = 1) -> None:
         """Send the next ``count`` reply frames (resends included) with a wrong BCC."""
@@ -171,32 +122,11 @@ class LcdmEmulator:
         good BCC."""
         self._mangle = True
 
-    def drop_next_reply(self) -> None:
-        """Carry out the next command but lose its reply (a NAK gets nothing back)."""
-        self._drop_next = True
-
-    def set_reply_delay(self, seconds: float) -> None:
-        """Wait ``seconds`` (real time) before each reply frame."""
-        if not seconds >= 0:
-            raise ValueError(f"a delay is >= 0 seconds, got {seconds!r}")
-        self._reply_delay = float(seconds)
-
-    def mute(self, on: bool = True) -> None:
-        """Answer nothing at all (a hung dispenser); ``mute(False)`` answers again."""
-        self._muted = on
-
     # --- the link ------------------------------------------------------------------------
 
     async def _serve(self) -> None:
         while True:
-            data = await self.link.receive()
-            if self.link.generation != self._generation:
-                self._generation = self.link.generation
-                self._decoder.reset()
-                self._last_reply = None
-                self.pacer.reset()
-            self.stats.bytes_in += len(data)
-            await self.pacer.received(len(data))
+            data = await self._receive()
             for item in self._decoder.feed(data):
                 try:
                     await self._handle(item)
@@ -208,29 +138,20 @@ class LcdmEmulator:
                 if task is not None and task.cancelling():
                     raise asyncio.CancelledError
 
+    def _replugged(self) -> None:
+        self._decoder.reset()
+        super()._replugged()
+
     def _powered(self) -> bool:
         return bool(getattr(self.backend, "powered", True))
-
-    async def _send(self, data: bytes) -> None:
-        if self._garbage:
-            data, self._garbage = self._garbage + data, b""
-        await self.pacer.sending(len(data))
-        self.stats.bytes_out += len(data)
-        await self.link.send(data)
 
     async def _handle(self, item: Item) -> None:
         if self._muted or not self._powered():
             return
         if isinstance(item, BadFrame):
-            if item.reason is BadFrameReason.BCC:
-                self.stats.naks += 1
-                await self._send(bytes((Control.NAK,)))
-            else:
-                self.stats.noise += len(item.raw)
+            await self._bad_frame(item)
         elif item is Control.NAK:
-            if self._last_reply is not None:
-                self.stats.resent += 1
-                await self._transmit(self._last_reply)
+            await self._resend()
         elif item is Control.ACK:
             if self._last_reply is not None:
                 self.stats.acks += 1
@@ -243,12 +164,9 @@ class LcdmEmulator:
             self.stats.ignored += 1
             return
         self._last_reply = None
-        if self._naks:
-            self._naks -= 1
-            self.stats.naks += 1
-            await self._send(bytes((Control.NAK,)))
+        if await self._storm():
             return
-        await self._send(bytes((Control.ACK,)))
+        await self._control(Control.ACK)
         try:
             command = parse_command(frame, self.model)
         except ProtocolError:

@@ -26,13 +26,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Self
 
 from hal.errors import HalTimeout
 from hal.stimulus import PinPadStimulus
 from protocols import zt588
 from protocols.errors import ProtocolError
+from simulator.wire.emulator_base import WireEmulator
 from simulator.wire.link import WireLink, WirePacer
 from simulator.wire.zt588_firmware import KEY_BYTES, Zt588Firmware
 
@@ -41,7 +40,7 @@ __all__ = ["Zt588Emulator", "Zt588Keyboard"]
 log = logging.getLogger(__name__)
 
 
-class Zt588Emulator:
+class Zt588Emulator(WireEmulator):
     """A `Zt588Firmware` answering ZT588 commands on a `WireLink`.
 
     Use it as an async context manager (or `start()` / `stop()`).
@@ -55,9 +54,8 @@ class Zt588Emulator:
     def __init__(
         self, link: WireLink, firmware: Zt588Firmware | None = None, *, baud: int | None = None
     ) -> None:
-        self.link = link
+        super().__init__(link, WirePacer(baud), task_name="ZT588 pad")
         self.firmware = firmware if firmware is not None else Zt588Firmware()
-        self.pacer = WirePacer(baud)
         self.keyboard = Zt588Keyboard(self)
         #: Every byte the host sent, in order (a test's view of the traffic).
         self.received = bytearray()
@@ -65,8 +63,6 @@ class Zt588Emulator:
         self.bad_frames = 0
         self.noise = 0
         self._decoder = zt588.Zt588Decoder()
-        self._generation = link.generation
-        self._task: asyncio.Task[None] | None = None
         self._send_lock = asyncio.Lock()
         self._changed = asyncio.Event()
         self._garbage_now = b""
@@ -74,30 +70,6 @@ class Zt588Emulator:
         self._corrupt = 0
         self._drop = 0
         self._delay = 0.0
-
-    # --- lifecycle ---------------------------------------------------------------------
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._serve(), name="ZT588 pad")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
 
     # --- faults ------------------------------------------------------------------------
 
