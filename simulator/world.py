@@ -16,10 +16,10 @@ from __future__ import annotations
 import os
 import random
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from hal.devices.card_reader_service import CardReaderService
 from hal.devices.pin_pad_service import PinPadService
@@ -38,6 +38,9 @@ from simulator.pin_pad_control import PinPadControl
 if TYPE_CHECKING:
     from hal.ledger import Ledger
     from simulator.sim_cash_service import SimCashDispenserService
+
+SetupT = TypeVar("SetupT")
+ModelT = TypeVar("ModelT")
 
 __all__ = [
     "CardReaderSetup",
@@ -196,6 +199,41 @@ class World:
             if other != kind and name in models:
                 raise ConfigurationError(f"world {self.name!r}: {name} is a {other}")
 
+    def _made(
+        self,
+        table: dict[str, tuple[SetupT, ModelT]],
+        name: str,
+        kind: str,
+        setup: SetupT | None,
+        default: Callable[[], SetupT],
+        build: Callable[[SetupT], ModelT],
+    ) -> ModelT:
+        """The ``kind`` called ``name`` in ``table``, built from ``setup`` on first use.
+
+        Raises:
+            ConfigurationError: it exists and was built with a different setup, or
+                ``name`` is another kind of device.
+        """
+        self._check_free(name, kind)
+        existing = table.get(name)
+        if existing is not None:
+            built, model = existing
+            if setup is not None and setup != built:
+                raise ConfigurationError(
+                    f"world {self.name!r} already has {name} built with {built}; "
+                    f"cannot rebuild it with {setup}"
+                )
+            return model
+        chosen = setup if setup is not None else default()
+        model = build(chosen)
+        table[name] = (chosen, model)
+        return model
+
+    @staticmethod
+    def _setup_of(table: Mapping[str, tuple[SetupT, object]], name: str) -> SetupT | None:
+        existing = table.get(name)
+        return existing[0] if existing is not None else None
+
     def card_reader(
         self, name: str = "card_reader", setup: CardReaderSetup | None = None
     ) -> CardReaderModel:
@@ -209,34 +247,24 @@ class World:
         Raises:
             ConfigurationError: it exists and was built with a different setup.
         """
-        self._check_free(name, "card reader")
-        existing = self._card_readers.get(name)
-        if existing is not None:
-            built, model = existing
-            if setup is not None and setup != built:
-                raise ConfigurationError(
-                    f"world {self.name!r} already has {name} built with {built}; "
-                    f"cannot rebuild it with {setup}"
-                )
-            return model
-        setup = setup if setup is not None else CardReaderSetup()
-        model_type = BROKEN_VARIANTS[setup.variant] if setup.variant else CardReaderModel
-        model = model_type(
-            name=name,
-            clock=self.clock,
-            rng=self.random(name),
-            retain_capacity=setup.retain_capacity,
-            take_timeout=setup.take_timeout,
-            motion_time=setup.motion_time,
-            stacker_capacity=setup.stacker_capacity,
-        )
-        self._card_readers[name] = (setup, model)
-        return model
+
+        def build(setup: CardReaderSetup) -> CardReaderModel:
+            model_type = BROKEN_VARIANTS[setup.variant] if setup.variant else CardReaderModel
+            return model_type(
+                name=name,
+                clock=self.clock,
+                rng=self.random(name),
+                retain_capacity=setup.retain_capacity,
+                take_timeout=setup.take_timeout,
+                motion_time=setup.motion_time,
+                stacker_capacity=setup.stacker_capacity,
+            )
+
+        return self._made(self._card_readers, name, "card reader", setup, CardReaderSetup, build)
 
     def card_reader_setup(self, name: str = "card_reader") -> CardReaderSetup | None:
         """How the card reader ``name`` was built, or ``None`` if it is not made yet."""
-        existing = self._card_readers.get(name)
-        return existing[0] if existing is not None else None
+        return self._setup_of(self._card_readers, name)
 
     def card_reader_control(self, name: str = "card_reader") -> CardReaderControl:
         """The control API of the card reader ``name`` (made on first use)."""
@@ -270,32 +298,22 @@ class World:
             ConfigurationError: it exists and was built with a different setup, or
                 ``name`` is a card reader.
         """
-        self._check_free(name, "PIN pad")
-        existing = self._pin_pads.get(name)
-        if existing is not None:
-            built, model = existing
-            if setup is not None and setup != built:
-                raise ConfigurationError(
-                    f"world {self.name!r} already has {name} built with {built}; "
-                    f"cannot rebuild it with {setup}"
-                )
-            return model
-        setup = setup if setup is not None else PinPadSetup()
-        model = PinPadModel(
-            name=name,
-            clock=self.clock,
-            secure_element=SecureElement(
-                max_keys=setup.max_keys, min_components=setup.min_components
-            ),
-            pin_max=setup.pin_max,
-        )
-        self._pin_pads[name] = (setup, model)
-        return model
+
+        def build(setup: PinPadSetup) -> PinPadModel:
+            return PinPadModel(
+                name=name,
+                clock=self.clock,
+                secure_element=SecureElement(
+                    max_keys=setup.max_keys, min_components=setup.min_components
+                ),
+                pin_max=setup.pin_max,
+            )
+
+        return self._made(self._pin_pads, name, "PIN pad", setup, PinPadSetup, build)
 
     def pin_pad_setup(self, name: str = "pin_pad") -> PinPadSetup | None:
         """How the PIN pad ``name`` was built, or ``None`` if it is not made yet."""
-        existing = self._pin_pads.get(name)
-        return existing[0] if existing is not None else None
+        return self._setup_of(self._pin_pads, name)
 
     def pin_pad_control(self, name: str = "pin_pad") -> PinPadControl:
         """The customer's fingers on the PIN pad ``name`` (made on first use)."""
@@ -320,27 +338,19 @@ class World:
             ConfigurationError: it exists and was built with a different setup, or
                 ``name`` is another kind of device.
         """
-        self._check_free(name, "cash dispenser")
-        existing = self._cash_dispensers.get(name)
-        if existing is not None:
-            built, model = existing
-            if setup is not None and setup != built:
-                raise ConfigurationError(
-                    f"world {self.name!r} already has {name} built with {built}; "
-                    f"cannot rebuild it with {setup}"
-                )
-            return model
-        setup = setup if setup is not None else CashDispenserSetup()
-        model = CashDispenserModel(
-            setup.build(), name=name, clock=self.clock, pick_time=setup.pick_time
+
+        def build(setup: CashDispenserSetup) -> CashDispenserModel:
+            return CashDispenserModel(
+                setup.build(), name=name, clock=self.clock, pick_time=setup.pick_time
+            )
+
+        return self._made(
+            self._cash_dispensers, name, "cash dispenser", setup, CashDispenserSetup, build
         )
-        self._cash_dispensers[name] = (setup, model)
-        return model
 
     def cash_dispenser_setup(self, name: str = "cash_dispenser") -> CashDispenserSetup | None:
         """How the cash dispenser ``name`` was built, or ``None`` if it is not made yet."""
-        existing = self._cash_dispensers.get(name)
-        return existing[0] if existing is not None else None
+        return self._setup_of(self._cash_dispensers, name)
 
     def cash_dispenser_control(self, name: str = "cash_dispenser") -> CashDispenserControl:
         """The hands and faults acting on the cash dispenser ``name`` (made on first use)."""
