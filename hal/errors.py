@@ -28,6 +28,7 @@ __all__ = [
     "AtrNotObtained",
     "CardTooLong",
     "CardTooShort",
+    "CashInActive",
     "CashUnitError",
     "ChecksumError",
     "ChipPowerNotSupported",
@@ -60,12 +61,14 @@ __all__ = [
     "MediaJam",
     "MediaRetained",
     "ModeNotSupported",
+    "NoCashInActive",
     "NoExchangeActive",
     "NoItems",
     "NoKeyRam",
     "NoMedia",
     "NotDispensable",
     "Occupied",
+    "PositionNotEmpty",
     "ProtocolError",
     "ProtocolNotSupported",
     "RetainBinFull",
@@ -133,6 +136,10 @@ class ErrorCode(StrEnum):
     SHUTTER_OPEN = "shutterOpen"
     SAFE_DOOR_OPEN = "safeDoorOpen"
     INVALID_CURRENCY = "invalidCurrency"
+    # CashAcceptor
+    CASH_IN_ACTIVE = "cashInActive"
+    NO_CASH_IN_ACTIVE = "noCashInActive"
+    POSITION_NOT_EMPTY = "positionNotEmpty"
 
 
 class ConfigurationError(HalError, ValueError):
@@ -431,6 +438,24 @@ class InvalidCurrency(DeviceError):
     default_error_code = ErrorCode.INVALID_CURRENCY.value
 
 
+class CashInActive(DeviceError):
+    """A cash-in transaction is open: end or roll it back first."""
+
+    default_error_code = ErrorCode.CASH_IN_ACTIVE.value
+
+
+class NoCashInActive(DeviceError):
+    """No cash-in transaction is open: start one first."""
+
+    default_error_code = ErrorCode.NO_CASH_IN_ACTIVE.value
+
+
+class PositionNotEmpty(DeviceError):
+    """Notes are still at the input/output position: the customer must take them."""
+
+    default_error_code = ErrorCode.POSITION_NOT_EMPTY.value
+
+
 _BY_ERROR_CODE: dict[str, type[DeviceError]] = {
     str(cls.default_error_code): cls
     for cls in (
@@ -471,6 +496,9 @@ _BY_ERROR_CODE: dict[str, type[DeviceError]] = {
         ShutterOpen,
         SafeDoorOpen,
         InvalidCurrency,
+        CashInActive,
+        NoCashInActive,
+        PositionNotEmpty,
     )
 }
 

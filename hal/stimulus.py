@@ -13,7 +13,14 @@ from dataclasses import dataclass
 
 from hal.errors import UnsupportedOperation
 
-__all__ = ["CardReaderStimulus", "CardSample", "CashDispenserStimulus", "PinPadStimulus"]
+__all__ = [
+    "CardReaderStimulus",
+    "CardSample",
+    "CashAcceptorStimulus",
+    "CashDispenserStimulus",
+    "NoteSample",
+    "PinPadStimulus",
+]
 
 
 @dataclass(frozen=True, repr=False)
@@ -153,4 +160,72 @@ class CashDispenserStimulus(ABC):
         """Where every note is: ``{unit id or position: notes}`` with the positions
         ``stacker``, ``transport``, ``exit`` and ``customer``; ``None`` when this
         stimulus cannot know (real hardware)."""
+        return None
+
+
+@dataclass(frozen=True)
+class NoteSample:
+    """A note a test customer inserts.
+
+    Attributes:
+        item: its ledger item (``CNY:10000``); a note the reader does not know (``XXX:1``)
+            is refused.
+        level: how the reader will classify it (``fit``, ``unfit``, ``suspect``,
+            ``counterfeit``, ``unrecognized``); a bill validator refuses all but ``fit``
+            and ``unfit``.
+    """
+
+    item: str
+    level: str = "fit"
+
+
+class CashAcceptorStimulus(ABC):
+    """What a customer, an operator or fate does to a cash acceptor.
+
+    On the simulator every method acts; on a bench a person is asked. `ground_truth`
+    is what only a simulator knows: where every note physically is.
+    """
+
+    @abstractmethod
+    async def insert_notes(self, notes: Sequence[NoteSample | str]) -> None:
+        """The customer puts ``notes`` (a bunch; a validator takes them one at a time)
+        into the input; returns at once. A plain string is a fit note of that item."""
+
+    @abstractmethod
+    async def take_returned(self, *, timeout: float = 10.0) -> int:
+        """The customer takes the notes given back at the exit (waits up to
+        ``timeout`` for some).
+
+        Returns:
+            How many notes were taken.
+        """
+
+    @abstractmethod
+    async def notes_at_exit(self) -> int:
+        """How many notes are at the exit now."""
+
+    async def jam_next_note(self) -> None:
+        """The next note taken in jams in the transport.
+
+        Raises:
+            UnsupportedOperation: this stimulus cannot cause a jam.
+        """
+        raise UnsupportedOperation(f"{type(self).__name__} cannot cause a jam")
+
+    async def clear_jam(self) -> None:
+        """An engineer clears a jam; the note in the transport goes to the cash-in unit."""
+        raise UnsupportedOperation(f"{type(self).__name__} cannot clear a jam")
+
+    async def empty_unit(self, unit: str) -> int:
+        """The operator empties ``unit`` (the cash box); returns the notes taken out.
+
+        Raises:
+            UnsupportedOperation: this stimulus cannot (a bench asks a person).
+        """
+        raise UnsupportedOperation(f"{type(self).__name__} cannot empty a unit")
+
+    async def ground_truth(self) -> Mapping[str, int] | None:
+        """Where every note is: ``{unit id or position: notes}`` with the positions
+        ``escrow``, ``transport``, ``exit`` and ``customer`` (notes the customer gave
+        in net: negative after a deposit); ``None`` when this stimulus cannot know."""
         return None

@@ -33,12 +33,26 @@ from tellerhal.cli.decode.fields import (
     tlv_nodes,
     track_fields,
 )
+from tellerhal.cli.decode.id003 import decode_id003
 from tellerhal.cli.decode.lcdm import MODELS, decode_lcdm
+from tellerhal.cli.decode.ssp import decode_ssp
 from tellerhal.cli.decode.zt588 import decode_zt588
 
 __all__ = ["PROTOCOLS", "register", "run"]
 
-PROTOCOLS = ("crt310", "crt591", "zt588", "lcdm", "track1", "track2", "track3", "tlv", "apdu")
+PROTOCOLS = (
+    "crt310",
+    "crt591",
+    "zt588",
+    "lcdm",
+    "id003",
+    "ssp",
+    "track1",
+    "track2",
+    "track3",
+    "tlv",
+    "apdu",
+)
 
 DESCRIPTION = """\
 Decode captured bytes of a teller-machine protocol into JSON lines (one object per frame,
@@ -235,6 +249,8 @@ DECODERS: dict[str, Callable[[bytes, argparse.Namespace], Iterator[Entry]]] = {
     "crt591": decode_crt591,
     "zt588": decode_zt588,
     "lcdm": decode_lcdm,
+    "id003": decode_id003,
+    "ssp": decode_ssp,
     "track1": _decode_track(1),
     "track2": _decode_track(2),
     "track3": _decode_track(3),
