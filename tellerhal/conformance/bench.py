@@ -39,11 +39,20 @@ from hal.errors import ConfigurationError, HalTimeout
 from hal.stimulus import (
     CardReaderStimulus,
     CardSample,
+    CashAcceptorStimulus,
     CashDispenserStimulus,
+    NoteSample,
     PinPadStimulus,
 )
 
-__all__ = ["BenchCardReaderStimulus", "BenchPinPadStimulus", "key_label", "load_bench_cards"]
+__all__ = [
+    "BenchCardReaderStimulus",
+    "BenchCashAcceptorStimulus",
+    "BenchCashDispenserStimulus",
+    "BenchPinPadStimulus",
+    "key_label",
+    "load_bench_cards",
+]
 
 POSITIONS = ("none", "exit", "inside", "jammed", "retained", "customer")
 
@@ -187,6 +196,14 @@ class _Person:
             raise HalTimeout(f"the person did not answer within {timeout} s: {text}") from None
         return answer.strip()
 
+    async def _count(self, question: str, timeout: float | None = None) -> int:
+        """Ask until the person types a number."""
+        while True:
+            answer = (await self._prompt(question, timeout)).strip()
+            if answer.isdigit():
+                return int(answer)
+            self._out.write("Please answer with a number.\n")
+
 
 class BenchCardReaderStimulus(_Person, CardReaderStimulus):
     """Asks a person to act and to say what they see.
@@ -242,13 +259,6 @@ class BenchCardReaderStimulus(_Person, CardReaderStimulus):
 
     async def stacker_count(self) -> int:
         return await self._count("How many cards are in the card stacker?")
-
-    async def _count(self, question: str) -> int:
-        while True:
-            answer = await self._prompt(question)
-            if answer.isdigit():
-                return int(answer)
-            self._out.write("Please answer with a number.\n")
 
 
 #: How a key is labelled for the person at the bench.
@@ -314,9 +324,30 @@ class BenchCashDispenserStimulus(_Person, CashDispenserStimulus):
     async def notes_at_exit(self) -> int:
         return await self._count("How many notes are at the dispenser's exit now?", None)
 
-    async def _count(self, question: str, timeout: float | None) -> int:
-        while True:
-            answer = (await self._prompt(question, timeout)).strip()
-            if answer.isdigit():
-                return int(answer)
-            self._out.write("Please type a number.\n")
+
+class BenchCashAcceptorStimulus(_Person, CashAcceptorStimulus):
+    """Asks a person at the bench to insert notes and take back what is returned.
+
+    A bench cannot see inside the acceptor: `ground_truth` is ``None``, and faults
+    (jams) cannot be caused, so the cases that need them report the missing capability.
+    A note "no reader knows" is any paper the size of a note. Use test notes, never a
+    bank's cash.
+    """
+
+    async def insert_notes(self, notes: Sequence[NoteSample | str]) -> None:
+        names = ", ".join(n if isinstance(n, str) else f"{n.item} ({n.level})" for n in notes)
+        await self._prompt(
+            f"When the acceptor opens, insert these notes one at a time: {names}. "
+            "Press Enter once you are ready:",
+            None,
+        )
+
+    async def take_returned(self, *, timeout: float = 10.0) -> int:
+        return await self._count(
+            f"Take the notes the acceptor gave back (within {timeout:g} s), count them, "
+            "and type how many:",
+            timeout,
+        )
+
+    async def notes_at_exit(self) -> int:
+        return await self._count("How many notes are at the acceptor's exit now?", None)
