@@ -41,11 +41,9 @@ from hal.devices.cash_journal import ALL, Plan
 from hal.errors import (
     InvalidData,
     ItemsLeft,
-    NoExchangeActive,
     NoItems,
     SafeDoorOpen,
     ShutterOpen,
-    TransactionActive,
     UnsupportedOperation,
 )
 from hal.ledger import ANY_ITEM
@@ -71,6 +69,9 @@ class CashDispenserService(CashDispenserBase):
         close_timeout: seconds `close` waits for cancelled commands to settle.
         thresholds: ``{unit id: (low, high)}`` to start with (`set_cash_unit` changes
             them; they are the service's, not the ledger's).
+        books: the device name of its movements in the ledger (``None``: ``name``); a
+            recycler's `CashAcceptorService` and `CashDispenserService` give the same
+            one, so each counts the notes the other moved (docs/cash_in.md).
     """
 
     # --- commands ----------------------------------------------------------------------
@@ -292,7 +293,7 @@ class CashDispenserService(CashDispenserBase):
             # A count empties the units and a physical count is authoritative: what the
             # ledger still has there was never there. The books are corrected to it,
             # loudly, and the correction stays in the ledger's history.
-            after = self.ledger.counts(self.name)
+            after = self.ledger.counts(self._books)
             for uid in chosen:
                 if after.get(uid, 0) != 0:
                     self._count_corrects(uid, report.total(uid), after[uid])
@@ -325,7 +326,7 @@ class CashDispenserService(CashDispenserBase):
             way,
         )
         self.ledger.set_initial(
-            self.name,
+            self._books,
             uid,
             0,
             reason=f"count: emptied; the books had {abs(left)} notes {way} than counted",
@@ -383,73 +384,10 @@ class CashDispenserService(CashDispenserBase):
         async def op(command_id: int) -> PresentStatus:
             if self._present is None:
                 self._present = cash_books.present_status(
-                    self.ledger.history(self.name, ALL),
+                    self.ledger.history(self._books, ALL),
                     self._units.values(),
                     self._capabilities().dispense_to,
                 )
             return self._present
 
         return await self._command("GetPresentStatus", op, timeout=timeout)
-
-    # --- exchange (rule 8) -------------------------------------------------------------
-
-    async def start_exchange(self, *, timeout: float | None = None) -> tuple[CashUnit, ...]:
-        self._require_open()
-
-        async def op(command_id: int) -> tuple[CashUnit, ...]:
-            if not self._exchange:
-                if self.ledger.pending(self.name):
-                    await self._reconcile()
-                counts = self.ledger.counts(self.name)
-                left = [p for p in (STACKER, TRANSPORT, EXIT) if counts.get(p, 0) > 0]
-                if left:
-                    raise TransactionActive(
-                        f"{self.name}: notes are in the {', '.join(left)}; clear them first"
-                    )
-                await self._backend.exchange(True)
-                self._exchange = True
-                await self._refresh()
-            await self._read_sensors()
-            return self._cash_units()
-
-        return await self._command("StartExchange", op, timeout=timeout)
-
-    async def set_cash_unit(
-        self,
-        unit: str,
-        *,
-        initial: int | None = None,
-        thresholds: tuple[int | None, int | None] | None = None,
-        timeout: float | None = None,
-    ) -> CashUnit:
-        self._require_open()
-        if unit not in self._units:
-            raise InvalidData(f"{self.name} has no unit {unit!r} (units: {', '.join(self._units)})")
-        checked = None if thresholds is None else cash_checks.check_thresholds(thresholds, unit)
-
-        async def op(command_id: int) -> CashUnit:
-            if not self._exchange:
-                raise NoExchangeActive(f"{self.name}: set_cash_unit needs an active exchange")
-            if initial is not None:
-                self.ledger.set_initial(self.name, unit, initial, reason="exchange")
-            if checked is not None:
-                self._thresholds[unit] = checked
-            self._publish_levels()
-            return next(u for u in self._cash_units() if u.id == unit)
-
-        return await self._command("SetCashUnit", op, timeout=timeout)
-
-    async def end_exchange(self, *, timeout: float | None = None) -> tuple[CashUnit, ...]:
-        self._require_open()
-
-        async def op(command_id: int) -> tuple[CashUnit, ...]:
-            if not self._exchange:
-                raise NoExchangeActive(f"{self.name}: no exchange is active")
-            await self._backend.exchange(False)
-            self._exchange = False
-            await self._refresh()
-            await self._read_sensors()
-            self._publish_levels()
-            return self._cash_units()
-
-        return await self._command("EndExchange", op, timeout=timeout)

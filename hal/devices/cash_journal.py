@@ -113,11 +113,13 @@ def apply_report(
 ) -> None:
     """Settle the movements of ``token`` from ``report`` (rule 3), idempotently.
 
-    Each pending movement (source, destination) is settled ``done`` with what the report
-    moved between them beyond what earlier movements of the token already account for
-    (``failed`` when nothing); what is left over (more than planned, or moves nobody
-    planned: a double note to the reject unit, notes stopped in the transport) is
-    journalled and settled ``done`` at once.
+    Each pending movement (source, destination, item) is settled ``done`` with what the
+    report moved between them beyond what earlier movements of the token already account
+    for (``failed`` when nothing); item by item: a movement of one note item is covered
+    only by report moves of that item, a movement of `ANY_ITEM` by moves of any item
+    (movements of one item are settled before those of any). What is left over (more
+    than planned, or moves nobody planned: a double note to the reject unit, notes
+    stopped in the transport) is journalled and settled ``done`` at once, by item.
 
     Args:
         ledger: the open ledger.
@@ -134,47 +136,80 @@ def apply_report(
     Raises:
         LedgerError: the journal cannot be written (the rest stays pending).
     """
-    remaining: dict[tuple[str, str], int] = {}
-    items: dict[tuple[str, str], list[str]] = {}
+    remaining: dict[tuple[str, str, str], int] = {}
     for move in report.moves:
-        pair = (move.source, move.destination)
-        remaining[pair] = remaining.get(pair, 0) + move.count
-        items.setdefault(pair, []).append(move.item)
+        key = (move.source, move.destination, move.item)
+        remaining[key] = remaining.get(key, 0) + move.count
     if records is None:
         records = records_of(ledger, device, token, since_id)
-    for record in records:
-        s = record.settlement
-        if s is not None and s.outcome is Outcome.DONE and s.moved:
-            pair = (record.movement.source, record.movement.destination)
-            remaining[pair] = remaining.get(pair, 0) - s.moved
+    # What earlier settlements of the token already account for: exact items first,
+    # then `*` movements from whatever items are left, in the order `_take` uses.
+    settled = [
+        r
+        for r in records
+        if r.settlement is not None and r.settlement.outcome is Outcome.DONE and r.settlement.moved
+    ]
+    for record in sorted(settled, key=lambda r: r.movement.item == ANY_ITEM):
+        moved = record.settlement.moved if record.settlement is not None else 0
+        _take(remaining, record.movement, moved or 0, clip=False)
     suffix = f"; {detail}" if detail else ""
-    for record in records:
-        if record.settlement is not None or record.movement.reason.endswith(_UNCERTAIN):
-            continue
+    pending = [
+        r for r in records if r.settlement is None and not r.movement.reason.endswith(_UNCERTAIN)
+    ]
+    for record in sorted(pending, key=lambda r: r.movement.item == ANY_ITEM):
         m = record.movement
-        pair = (m.source, m.destination)
-        moved = min(max(remaining.get(pair, 0), 0), m.count)
-        remaining[pair] = remaining.get(pair, 0) - moved
+        moved = _take(remaining, m, m.count, clip=True)
         if moved:
             ledger.settle(
                 m.id, Outcome.DONE, moved=moved, detail=f"{moved} of {m.count} moved{suffix}"
             )
         else:
             ledger.settle(m.id, Outcome.FAILED, detail=f"none of {m.count} moved{suffix}")
-    for pair, left in remaining.items():
+    for (source, destination, item), left in remaining.items():
         if left <= 0:
             continue
         extra = ledger.journal(
             device,
-            source=pair[0],
-            destination=pair[1],
-            item=item_for(pair[0], pair[1], items.get(pair, []), held),
+            source=source,
+            destination=destination,
+            item=item_for(source, destination, [item], held),
             count=left,
             command_id=token,
             reason=f"{reason}: reported, not planned",
         )
         ledger.settle(extra.id, Outcome.DONE, moved=left, detail=f"reported by the device{suffix}")
     _apply_uncertain(ledger, device, report, token, reason, records, held, suffix)
+
+
+def _take(
+    remaining: dict[tuple[str, str, str], int], movement: Movement, count: int, *, clip: bool
+) -> int:
+    """Take up to ``count`` notes of ``movement`` out of ``remaining`` (rule 1 of
+    docs/cash_in.md: a movement of one item is covered only by report moves of that
+    item; a movement of `ANY_ITEM` by moves of any item, the items in sorted order).
+
+    ``clip``: take no more than is there (a pending movement being settled); else take
+    what the settlement says moved, going below zero where the report has less (an
+    already settled movement the report no longer covers: nothing is journalled twice).
+    Returns what was taken.
+    """
+    pair = (movement.source, movement.destination)
+    if movement.item != ANY_ITEM:
+        keys = [(*pair, movement.item)]
+    else:
+        keys = sorted(k for k in remaining if k[:2] == pair) or [(*pair, ANY_ITEM)]
+    taken = 0
+    for n, key in enumerate(keys):
+        want = count - taken
+        if want <= 0:
+            break
+        have = max(remaining.get(key, 0), 0)
+        part = min(have, want) if clip or n < len(keys) - 1 else want
+        if part <= 0:
+            continue
+        remaining[key] = remaining.get(key, 0) - part
+        taken += part
+    return taken
 
 
 def _apply_uncertain(
