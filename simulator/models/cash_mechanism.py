@@ -8,7 +8,13 @@ sensors report it. `simulator.models.cash_dispenser.CashDispenserModel` adds the
 firmware: the `CashDispenserBackend` operations and their log by token.
 
 `Operation` is one received operation: the moves it made so far (net, per source,
-destination and item), why it stopped short, whether it ended.
+destination and item), why it stopped short, whether it ended; a cash-in (kind
+``cash_in``, `simulator.models.cash_acceptor`) also the notes it took, with their
+levels, and the notes it refused, and reports a `CashInReport`.
+
+The same mechanism is the machine under a cash acceptor (a profile may then have no
+dispensing unit, and no reject unit: rejected notes go to its cash-in unit, else its
+retract unit).
 """
 
 from __future__ import annotations
@@ -38,13 +44,14 @@ from hal.devices.cash_dispenser import (
     UnitSensor,
     UnitStatus,
 )
+from hal.devices.cash_in_model import AcceptedNote, CashInReport, RefuseReason
 from hal.errors import (
     DeviceNotReady,
     HalTimeout,
     SequenceError,
     UnsupportedOperation,
 )
-from hal.events import Notifier
+from hal.events import Event, Notifier
 from simulator.clock import SimClock, reply_delay
 from simulator.models.cash_profiles import CashProfile, cash_profile
 
@@ -59,7 +66,18 @@ POSITION_ORDER = (STACKER, TRANSPORT, EXIT, CUSTOMER)
 class Operation:
     """One received operation: what it moved so far, why it stopped, whether it ended."""
 
-    __slots__ = ("fault", "finished", "kind", "moves", "note_errors", "power_lost", "stop", "token")
+    __slots__ = (
+        "accepted",
+        "fault",
+        "finished",
+        "kind",
+        "moves",
+        "note_errors",
+        "power_lost",
+        "refused",
+        "stop",
+        "token",
+    )
 
     def __init__(self, token: int, kind: str) -> None:
         self.token = token
@@ -70,17 +88,23 @@ class Operation:
         self.finished = False
         self.stop = False  # the caller was cancelled: a dispense stops at the next note
         self.power_lost = False
+        self.accepted: list[AcceptedNote] = []  # a cash-in's notes into the escrow
+        self.refused: list[RefuseReason] = []  # a cash-in's notes given back
 
     def add(self, source: str, destination: str, item: str, count: int = 1) -> None:
         key = (source, destination, item)
         self.moves[key] = self.moves.get(key, 0) + count
 
     def report(self) -> MoveReport:
-        return MoveReport(
-            moves=tuple(Move(s, d, item, n) for (s, d, item), n in self.moves.items() if n),
-            fault=self.fault,
-            note_errors=tuple(self.note_errors),
-        )
+        moves = tuple(Move(s, d, item, n) for (s, d, item), n in self.moves.items() if n)
+        if self.kind == "cash_in":
+            return CashInReport(
+                moves=moves,
+                fault=self.fault,
+                notes=tuple(self.accepted),
+                refused=tuple(self.refused),
+            )
+        return MoveReport(moves=moves, fault=self.fault, note_errors=tuple(self.note_errors))
 
     def __repr__(self) -> str:
         state = "finished" if self.finished else "running"
@@ -120,7 +144,14 @@ class CashMechanism:
         self._infos = tuple(unit.info() for unit in self.profile.units)
         self._by_id: dict[str, CashUnitInfo] = {info.id: info for info in self._infos}
         self._specs = {unit.id: unit for unit in self.profile.units}
-        self._reject_unit = next(i.id for i in self._infos if i.type is CashUnitType.REJECT)
+        # where rejected (and cleared) notes go: the reject unit, else (the machine of
+        # a cash acceptor) its cash-in unit, else its retract unit
+        self._reject_unit = next(
+            i.id
+            for kind in (CashUnitType.REJECT, CashUnitType.CASH_IN, CashUnitType.RETRACT)
+            for i in self._infos
+            if i.type is kind
+        )
         self._retract_unit = next(
             (i.id for i in self._infos if i.type is CashUnitType.RETRACT), None
         )
@@ -243,10 +274,17 @@ class CashMechanism:
         self._shutter_open = False
         self._taken = True
         log.info("%s: the customer took %d notes", self.name, notes)
-        if self._caps.items_taken_sensor and self._listener is not None and self._powered:
-            self._listener.event(ItemsTaken(count=notes))
+        tell = self._taken_sensor()
+        if tell is not None and self._powered:
+            tell(ItemsTaken(count=notes))
         self._update_status()
         return notes
+
+    def _taken_sensor(self) -> Callable[[Event], None] | None:
+        """Whom the items-taken sensor tells (``None``: no sensor, or nobody listens)."""
+        if not self._caps.items_taken_sensor or self._listener is None:
+            return None
+        return self._listener.event
 
     def set_never_take(self, never: bool = True) -> None:
         """The customer walks away: notes at the exit are never taken (until undone)."""
