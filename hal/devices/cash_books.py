@@ -18,6 +18,13 @@ where that cut lies, but its counters are exactly the sums of the movements afte
 the sums only grow going back, and movements that move nothing count for nothing).
 ``stacked`` and ``transport`` are what is there now, whatever the cut (XFS4IoT: they
 are not reset by ``initial``).
+
+Deposits (the cash acceptor, a recycler's other face): notes come from the customer
+into the escrow and from the escrow into a unit. A unit's ``in.deposited`` counts the
+notes that came into it from the customer (straight, or through the escrow); notes
+from the escrow into a retract unit (counterfeit and suspect notes retained, a reset
+clearing the escrow) count as ``in.retracted``. `items_at` gives a position's content
+by note item (the escrow's, for `cash_in_end`).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from hal.devices.cash_in_model import ESCROW
 from hal.devices.cash_model import (
     CUSTOMER,
     EXIT,
@@ -41,7 +49,7 @@ from hal.devices.cash_model import (
     ReplenishmentStatus,
     UnitSensor,
 )
-from hal.ledger import Counters, LocationKind, MovementRecord, Outcome
+from hal.ledger import ANY_ITEM, Counters, LocationKind, MovementRecord, Outcome
 from hal.money import Money
 
 __all__ = [
@@ -49,6 +57,7 @@ __all__ = [
     "PRESENT",
     "Books",
     "cut_after",
+    "items_at",
     "location_kind",
     "present_status",
     "replay",
@@ -60,7 +69,7 @@ DISPENSE = "dispense"
 #: The ``reason`` of the movements a present journals.
 PRESENT = "present"
 
-_HELD = (STACKER, TRANSPORT, EXIT)
+_HELD = (STACKER, TRANSPORT, EXIT, ESCROW)
 
 
 def location_kind(unit_type: CashUnitType) -> LocationKind:
@@ -130,8 +139,8 @@ class Books:
     Attributes:
         out: ``{unit id: OutCounts}`` for every unit.
         in_: ``{unit id: InCounts}`` for every unit.
-        positions: ``{position: {origin unit id: notes}}`` for the stacker, transport
-            and exit; notes of no known origin under ``"?"``.
+        positions: ``{position: {origin unit id: notes}}`` for the stacker, transport,
+            exit and escrow; notes of no known origin (the customer's) under ``"?"``.
     """
 
     out: Mapping[str, OutCounts]
@@ -235,7 +244,7 @@ def replay(
             i = ins[dst]
             if src == EXIT:
                 i.retracted += moved
-            elif src == CUSTOMER:
+            elif src == CUSTOMER or (src == ESCROW and infos[dst].type is not CashUnitType.RETRACT):
                 i.deposited += moved
             elif infos[dst].type is CashUnitType.RETRACT:
                 i.retracted += moved
@@ -261,6 +270,33 @@ def replay(
         for uid, i in ins.items()
     }
     return Books(out=out, in_=in_, positions=positions)
+
+
+def items_at(newest_first: Sequence[MovementRecord], position: str) -> dict[str, int]:
+    """What ``position`` holds by note item, replaying the done moves in and out of it.
+
+    Movements of `ANY_ITEM` out of it take notes of the items there in sorted order
+    (a cash acceptor journals every move by item; a dispenser's present does not); a
+    movement of `ANY_ITEM` into it adds to ``"*"``.
+    """
+    held: dict[str, int] = {}
+    for record in reversed(newest_first):
+        m = record.movement
+        moved = _moved(record)
+        if not moved or position not in (m.source, m.destination):
+            continue
+        if m.destination == position:
+            held[m.item] = held.get(m.item, 0) + moved
+            continue
+        keys = [m.item] if m.item != ANY_ITEM else sorted(held, key=lambda k: (k == ANY_ITEM, k))
+        keys = keys or [ANY_ITEM]
+        for key in keys:
+            part = min(held.get(key, 0), moved) if key != keys[-1] else moved
+            held[key] = held.get(key, 0) - part
+            moved -= part
+            if not moved:
+                break
+    return {item: n for item, n in held.items() if n}
 
 
 def replenishment(

@@ -1,0 +1,316 @@
+"""The bookkeeping half of `CashAcceptorService`: `CashAcceptorBase`.
+
+It stands on `hal.devices.cash_books_service.CashBooksService` (the books and their
+lock, units, tokens, `_operate`, the reconcile by operation record, `ItemsTaken`, the
+exchange) and adds the acceptor's own: its positions (escrow, transport, exit), the
+note types and the enabled set (rule 10 of docs/cash_in.md), the cash-in transaction
+(`_Transaction`), the reconcile of an interrupted cash-in from what the device senses
+in its escrow (rule 6) and the transaction brought back after a restart (rule 7).
+The commands are in `hal.devices.cash_acceptor_service`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from hal.devices import cash_books
+from hal.devices.cash_acceptor import (
+    ESCROW,
+    CashAcceptor,
+    CashAcceptorBackend,
+    CashAcceptorCapabilities,
+    CashAcceptorStatus,
+    CashInReport,
+    CashInState,
+    CashInStatus,
+    NoteLevel,
+    NoteType,
+)
+from hal.devices.cash_books_service import CashBooksService
+from hal.devices.cash_journal import ALL
+from hal.devices.cash_model import CUSTOMER, EXIT, TRANSPORT, CashUnitType
+from hal.errors import ConfigurationError
+from hal.ledger import ANY_ITEM, Ledger, Movement, Outcome
+from hal.money import Money
+
+__all__ = ["CashAcceptorBase"]
+
+log = logging.getLogger(__name__)
+
+#: The ``reason`` of a cash-in's movements (the restart looks for it).
+CASH_IN = "cash-in"
+
+
+def _add(into: dict[str, int], item: str, n: int) -> None:
+    if n:
+        into[item] = into.get(item, 0) + n
+
+
+@dataclass
+class _Transaction:
+    """The open (or last) cash-in transaction, as the service keeps it."""
+
+    status: CashInState = CashInState.ACTIVE
+    max_items: int | None = None
+    max_amount: Money | None = None
+    use_recycle_units: bool = True
+    fit: dict[str, int] = field(default_factory=dict)
+    unfit: dict[str, int] = field(default_factory=dict)
+    retained: dict[str, int] = field(default_factory=dict)
+    refused: int = 0
+
+    @property
+    def notes(self) -> dict[str, int]:
+        """The credited notes by item."""
+        out = dict(self.fit)
+        for item, n in self.unfit.items():
+            _add(out, item, n)
+        return out
+
+    @property
+    def taken(self) -> int:
+        """Notes taken into the escrow (retained ones included)."""
+        return sum(self.fit.values()) + sum(self.unfit.values()) + sum(self.retained.values())
+
+    def add(self, item: str, level: NoteLevel, n: int = 1) -> None:
+        if level.retained:
+            _add(self.retained, item, n)
+        elif level is NoteLevel.UNFIT:
+            _add(self.unfit, item, n)
+        else:
+            _add(self.fit, item, n)
+
+
+class CashAcceptorBase(
+    CashBooksService[CashAcceptorStatus, CashAcceptorCapabilities], CashAcceptor
+):
+    """What every command of `CashAcceptorService` stands on; not used alone.
+
+    The constructor's arguments are `CashAcceptorService`'s.
+    """
+
+    def __init__(
+        self,
+        backend: CashAcceptorBackend,
+        *,
+        name: str = "cash_acceptor",
+        ledger: Ledger | str | os.PathLike[str] | None = None,
+        books: str | None = None,
+        enabled: Iterable[str] | None = None,
+        max_queue: int = 16,
+        close_timeout: float = 30.0,
+        thresholds: Mapping[str, tuple[int | None, int | None]] | None = None,
+    ) -> None:
+        super().__init__(
+            name,
+            backend=backend,
+            ledger=ledger,
+            books=books,
+            max_queue=max_queue,
+            close_timeout=close_timeout,
+            thresholds=thresholds,
+        )
+        if isinstance(enabled, str):
+            raise TypeError(f"enabled takes note items (a list), not the string {enabled!r}")
+        self._backend = backend
+        self._caps: CashAcceptorCapabilities | None = None
+        self._asked_enabled = None if enabled is None else frozenset(enabled)
+        self._enabled: frozenset[str] = frozenset()
+        self._types: tuple[NoteType, ...] = ()
+        self._tx: _Transaction | None = None
+
+    @property
+    def _positions(self) -> tuple[str, ...]:
+        return (ESCROW, TRANSPORT, EXIT)
+
+    def _knows_operations(self) -> bool:
+        return self._capabilities().knows_operations
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def _start(self) -> None:
+        """Define the locations, configure the note types, reconcile, bring back a
+        transaction whose notes are still in the escrow."""
+        self._caps = self._backend.capabilities()
+        self._define_locations()
+        self._types = self._backend.note_types()
+        known = {t.item for t in self._types}
+        if self._asked_enabled is None:
+            self._enabled = frozenset(t.item for t in self._types if t.enabled)
+        else:
+            unknown = sorted(self._asked_enabled - known)
+            if unknown:
+                raise ConfigurationError(
+                    f"{self.name}: enabled names {', '.join(unknown)}, which the reader does "
+                    f"not recognise (it knows {', '.join(sorted(known)) or '-'})"
+                )
+            self._enabled = self._asked_enabled
+        await self._backend.configure(self._enabled)
+        self._tx = None
+        self._opened = True
+        async with self._lock():
+            await self._reconcile()
+            await self._restore()
+        self._last_status = await self._fetch_status()
+        await self._read_sensors()
+        self._levels = self._compute_levels()
+
+    async def _restore(self) -> None:
+        """Rule 7: notes in the escrow at open are an open transaction's.
+
+        Its note list is the escrow's content by item, every note credited unless the
+        device's record of the cash-ins that brought them (``knows_operations``) says
+        it was retained (counterfeit, suspect) or unfit.
+        """
+        history = self.ledger.history(self._books, ALL)
+        escrow = cash_books.items_at(history, ESCROW)
+        if sum(escrow.values()) <= 0:
+            return
+        tx = _Transaction()
+        for item, n in escrow.items():
+            if item != ANY_ITEM and n > 0:
+                tx.fit[item] = n
+        if self._knows_operations():
+            tokens: list[int] = []
+            for record in history:
+                m = record.movement
+                s = record.settlement
+                if m.source == ESCROW and s is not None and s.outcome is Outcome.DONE:
+                    break  # the escrow was emptied (or stored from) before this
+                token = m.command_id
+                if m.destination == ESCROW and token is not None and token not in tokens:
+                    tokens.append(token)
+            for known in tokens:
+                found = await self._backend.operation(known)
+                if found is None or not isinstance(found.report, CashInReport):
+                    continue
+                for note in found.report.notes:
+                    if note.level is NoteLevel.FIT or tx.fit.get(note.item, 0) <= 0:
+                        continue
+                    tx.fit[note.item] -= 1
+                    tx.add(note.item, note.level)
+            tx.fit = {i: n for i, n in tx.fit.items() if n}
+        self._tx = tx
+        log.warning(
+            "%s: %d note(s) in the escrow at open: the cash-in transaction is open again "
+            "(end or roll it back)",
+            self.name,
+            sum(escrow.values()),
+        )
+
+    # --- reconcile (rule 6) -------------------------------------------------------------
+
+    async def _resolve_unrecorded(self, token: int | None, movements: list[Movement]) -> None:
+        """No operation record: settle a cash-in from what the escrow holds now."""
+        sensed = None
+        if self._capabilities().senses_escrow:
+            sensed = (await self._backend.contents()).escrow
+        if sensed is None:
+            await super()._resolve_unrecorded(token, movements)
+            return
+        books = cash_books.items_at(self.ledger.history(self._books, ALL), ESCROW)
+        for m in movements:
+            there = sum(sensed.values()) if m.item == ANY_ITEM else sensed.get(m.item, 0)
+            booked = sum(books.values()) if m.item == ANY_ITEM else books.get(m.item, 0)
+            if m.source == CUSTOMER and m.destination == ESCROW:
+                n = min(max(there - booked, 0), m.count)
+                if n:
+                    detail = f"{n} found in the escrow after the HAL stopped"
+                    self.ledger.settle(m.id, Outcome.DONE, moved=n, detail=detail)
+                    books[m.item] = books.get(m.item, 0) + n
+                else:
+                    detail = "none found in the escrow after the HAL stopped"
+                    self.ledger.settle(m.id, Outcome.FAILED, detail=detail)
+            elif m.source == ESCROW and there >= booked:
+                detail = "the escrow still holds the notes after the HAL stopped"
+                self.ledger.settle(m.id, Outcome.FAILED, detail=detail)
+            else:
+                detail = "in flight when the HAL stopped; the device cannot tell"
+                self.ledger.settle(m.id, Outcome.UNKNOWN, detail=detail)
+
+    async def _check_positions(self) -> None:
+        """Book notes given back and taken while the HAL was down; log the rest."""
+        contents = await self._backend.contents()
+        counts = self.ledger.counts(self._books)
+        if counts.get(EXIT, 0) > 0 and contents.exit == 0 and contents.taken:
+            for item, n in self._exit_items().items():
+                self._journal_done(EXIT, CUSTOMER, n, "taken while the HAL was down", item)
+            counts = self.ledger.counts(self._books)
+        sensed: dict[str, int | None] = {
+            ESCROW: None if contents.escrow is None else sum(contents.escrow.values()),
+            TRANSPORT: contents.transport,
+            EXIT: contents.exit,
+        }
+        for position, there in sensed.items():
+            if there is not None and there != counts.get(position, 0):
+                log.warning(
+                    "%s: the ledger counts %d notes in the %s, the device senses %d; "
+                    "left as the ledger says (see 'tellerhal ledger')",
+                    self.name,
+                    counts.get(position, 0),
+                    position,
+                    there,
+                )
+
+    def _exit_items(self) -> dict[str, int]:
+        return self._items_at(EXIT)
+
+    def _items_at(self, position: str) -> dict[str, int]:
+        """What the books have in ``position``, by item."""
+        history = self.ledger.history(self._books, ALL)
+        return {i: n for i, n in cash_books.items_at(history, position).items() if n > 0}
+
+    # --- queries -------------------------------------------------------------------------
+
+    async def capabilities(self) -> CashAcceptorCapabilities:
+        self._require_open()
+        return self._capabilities()
+
+    def _capabilities(self) -> CashAcceptorCapabilities:
+        assert self._caps is not None  # set by open(), checked by _require_open()
+        return self._caps
+
+    def _active(self) -> bool:
+        return self._tx is not None and self._tx.status is CashInState.ACTIVE
+
+    async def _fetch_status(self) -> CashAcceptorStatus:
+        status = await self._backend.get_status()
+        return dataclasses.replace(
+            status, exchange_active=self._exchange, cash_in_active=self._active()
+        )
+
+    def status_changed(self, status: CashAcceptorStatus) -> None:
+        # The exchange and the transaction are the service's.
+        super().status_changed(
+            dataclasses.replace(
+                status, exchange_active=self._exchange, cash_in_active=self._active()
+            )
+        )
+
+    def _cash_in_status(self) -> CashInStatus:
+        escrow = self.ledger.counts(self._books).get(ESCROW, 0)
+        tx = self._tx
+        if tx is None:
+            return CashInStatus(CashInState.UNKNOWN, escrow=max(escrow, 0))
+        return CashInStatus(
+            tx.status,
+            refused=tx.refused,
+            notes={i: n for i, n in tx.notes.items() if n > 0},
+            retained={i: n for i, n in tx.retained.items() if n > 0},
+            escrow=max(escrow, 0),
+        )
+
+    def _store_unit(self) -> str:
+        """The cash-in unit (the cash box)."""
+        return self._unit_of(CashUnitType.CASH_IN)
+
+    def _retain_unit(self) -> str:
+        """Where retained notes go: the retract unit, else the cash-in unit."""
+        for uid, info in self._units.items():
+            if info.type is CashUnitType.RETRACT:
+                return uid
+        return self._store_unit()
