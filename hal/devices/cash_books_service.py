@@ -135,15 +135,20 @@ class CashBooksService(LedgerService[StatusT, CapsT]):
     def _knows_operations(self) -> bool:
         """Whether the backend can tell what an interrupted operation did."""
 
-    async def _resolve_unrecorded(self, token: int | None, movements: list[Movement]) -> None:
+    async def _resolve_unrecorded(self, token: int | None, movements: list[Movement]) -> str:
         """Settle a token's pending movements no operation record answers for
-        (default: ``unknown``)."""
+        (default: ``unknown``); returns how, for the log."""
         for m in movements:
             self.ledger.settle(
                 m.id,
                 Outcome.UNKNOWN,
                 detail="in flight when the HAL stopped; the device cannot tell",
             )
+        return "unknown"
+
+    def _reconciled(self, reason: str, report: MoveReport) -> None:
+        """An operation left pending was settled from the device's record (``reason``
+        of its movements); the subclass may learn from the report."""
 
     async def _check_positions(self) -> None:
         """After the pending movements are settled: compare the positions with what
@@ -211,11 +216,11 @@ class CashBooksService(LedgerService[StatusT, CapsT]):
         for movement in self.ledger.pending(self._books):
             groups.setdefault(movement.command_id, []).append(movement)
         for token, movements in groups.items():
-            record = None
+            record, how = None, ""
             if token is not None and self._knows_operations():
                 record = await self._cash_backend.operation(token)
             if record is None:
-                await self._resolve_unrecorded(token, movements)
+                how = await self._resolve_unrecorded(token, movements)
             elif not record.received:
                 for m in movements:
                     self.ledger.settle(m.id, Outcome.FAILED, detail="the device never got it")
@@ -230,16 +235,13 @@ class CashBooksService(LedgerService[StatusT, CapsT]):
                     self._held,
                     "reconciled from the device's record",
                 )
+                self._reconciled(movements[0].reason, record.report)
             log.warning(
                 "%s: %d movement(s) of operation %s left pending were reconciled (%s)",
                 self.name,
                 len(movements),
                 token,
-                "no record"
-                if record is None
-                else "received"
-                if record.received
-                else "not received",
+                how if record is None else "received" if record.received else "not received",
             )
         await self._check_positions()
 

@@ -32,7 +32,7 @@ from hal.devices.cash_acceptor import (
 )
 from hal.devices.cash_books_service import CashBooksService
 from hal.devices.cash_journal import ALL
-from hal.devices.cash_model import CUSTOMER, EXIT, TRANSPORT, CashUnitType
+from hal.devices.cash_model import CUSTOMER, EXIT, TRANSPORT, CashUnitType, MoveReport
 from hal.errors import ConfigurationError
 from hal.ledger import ANY_ITEM, Ledger, Movement, Outcome
 from hal.money import Money
@@ -204,14 +204,13 @@ class CashAcceptorBase(
 
     # --- reconcile (rule 6) -------------------------------------------------------------
 
-    async def _resolve_unrecorded(self, token: int | None, movements: list[Movement]) -> None:
+    async def _resolve_unrecorded(self, token: int | None, movements: list[Movement]) -> str:
         """No operation record: settle a cash-in from what the escrow holds now."""
         sensed = None
         if self._capabilities().senses_escrow:
             sensed = (await self._backend.contents()).escrow
         if sensed is None:
-            await super()._resolve_unrecorded(token, movements)
-            return
+            return await super()._resolve_unrecorded(token, movements)
         books = cash_books.items_at(self.ledger.history(self._books, ALL), ESCROW)
         for m in movements:
             there = sum(sensed.values()) if m.item == ANY_ITEM else sensed.get(m.item, 0)
@@ -222,6 +221,8 @@ class CashAcceptorBase(
                     detail = f"{n} found in the escrow after the HAL stopped"
                     self.ledger.settle(m.id, Outcome.DONE, moved=n, detail=detail)
                     books[m.item] = books.get(m.item, 0) + n
+                    if self._tx is not None and self._active() and m.item != ANY_ITEM:
+                        self._tx.add(m.item, NoteLevel.FIT, n)
                 else:
                     detail = "none found in the escrow after the HAL stopped"
                     self.ledger.settle(m.id, Outcome.FAILED, detail=detail)
@@ -231,6 +232,21 @@ class CashAcceptorBase(
             else:
                 detail = "in flight when the HAL stopped; the device cannot tell"
                 self.ledger.settle(m.id, Outcome.UNKNOWN, detail=detail)
+        return "from what the escrow holds"
+
+    def _reconciled(self, reason: str, report: MoveReport) -> None:
+        """A cash-in of the open transaction, reconciled from the device's record:
+        its notes join the transaction's note list."""
+        if reason != CASH_IN or not self._active():
+            return
+        assert self._tx is not None
+        if isinstance(report, CashInReport):
+            for note in report.notes:
+                self._tx.add(note.item, note.level)
+        else:
+            for m in report.moves:
+                if m.destination == ESCROW:
+                    self._tx.add(m.item, NoteLevel.FIT, m.count)
 
     async def _check_positions(self) -> None:
         """Book notes given back and taken while the HAL was down; log the rest."""

@@ -1,0 +1,174 @@
+"""The cash acceptor service across a lost device and a restart of the HAL (rules 6 and
+7 of docs/cash_in.md): reconciled by the device's operation record, by what it senses
+in its escrow, or left unknown; the transaction opened again with its notes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hal.devices.cash_acceptor import (
+    CUSTOMER,
+    ESCROW,
+    EXIT,
+    CashAcceptorCapabilities,
+    CashInState,
+)
+from hal.devices.cash_acceptor_service import CashAcceptorService
+from hal.errors import ConnectionLost
+from hal.ledger import Ledger, Outcome
+from hal.stimulus import NoteSample
+from tests.cash_in_backend import VALIDATOR, VALIDATOR_UNITS, ScriptedCashInBackend
+from tests.hal.test_cash_acceptor_service import A, Y10, Y50, Y100, books_match
+
+
+def outcomes(ledger: Ledger) -> list[tuple[str, str, str, Outcome | None, int | None]]:
+    rows = []
+    for r in reversed(ledger.history(A, 1000)):
+        s = r.settlement
+        m = r.movement
+        rows.append(
+            (m.source, m.destination, m.item, s.outcome if s else None, s.moved if s else None)
+        )
+    return rows
+
+
+async def test_lost_mid_cash_in_reconciled_in_session(tmp_path: Path) -> None:
+    backend = ScriptedCashInBackend()
+    async with CashAcceptorService(backend, ledger=tmp_path / "l.db") as service:
+        await service.cash_in_start()
+        backend.insert(Y100)
+        await service.cash_in()
+        backend.script.lose = "after"
+        backend.insert(Y50, Y50)
+        with pytest.raises(ConnectionLost):
+            await service.cash_in()
+        assert service.ledger.pending(A)  # nobody knows yet
+        status = await service.get_cash_in_status()  # no reconcile: not a moving command
+        backend.insert(Y10)
+        await service.cash_in()  # reconciles first, from the device's record
+        status = await service.get_cash_in_status()
+        assert dict(status.notes) == {Y100: 1, Y50: 2, Y10: 1}
+        books_match(service, backend)
+
+
+async def test_lost_then_restart_reconciled_by_record(tmp_path: Path) -> None:
+    backend = ScriptedCashInBackend()
+    db = tmp_path / "l.db"
+    async with CashAcceptorService(backend, ledger=db) as service:
+        await service.cash_in_start()
+        backend.script.lose = "after"
+        backend.insert(Y100, NoteSample(Y50, "counterfeit"))
+        with pytest.raises(ConnectionLost):
+            await service.cash_in()
+    async with CashAcceptorService(backend, ledger=db) as service:
+        books_match(service, backend)
+        status = await service.get_cash_in_status()
+        # opened again; the record says the fifty was counterfeit
+        assert status.status is CashInState.ACTIVE
+        assert (dict(status.notes), dict(status.retained)) == ({Y100: 1}, {Y50: 1})
+        ended = await service.cash_in_end()
+        assert {u: dict(c) for u, c in ended.stored.items()} == {
+            "recycle100": {Y100: 1},
+            "retract": {Y50: 1},
+        }
+        books_match(service, backend)
+
+
+async def test_validator_reconciled_from_its_escrow(tmp_path: Path) -> None:
+    backend = ScriptedCashInBackend(VALIDATOR_UNITS, VALIDATOR)
+    db = tmp_path / "l.db"
+    async with CashAcceptorService(backend, ledger=db) as service:
+        await service.cash_in_start()
+        backend.script.lose = "after"
+        backend.insert(Y100)
+        with pytest.raises(ConnectionLost):
+            await service.cash_in()
+    async with CashAcceptorService(backend, ledger=db) as service:
+        rows = outcomes(service.ledger)
+        assert (CUSTOMER, ESCROW, Y100, Outcome.DONE, 1) in rows
+        assert all(o is not Outcome.UNKNOWN for *_, o, _ in rows)
+        books_match(service, backend)
+        status = await service.get_cash_in_status()
+        assert (status.status, dict(status.notes)) == (CashInState.ACTIVE, {Y100: 1})
+        # the end is lost before the device got it: the escrow still holds the note
+        backend.script.lose = "before"
+        with pytest.raises(ConnectionLost):
+            await service.cash_in_end()
+    async with CashAcceptorService(backend, ledger=db) as service:
+        rows = outcomes(service.ledger)
+        assert (ESCROW, "cashbox", Y100, Outcome.FAILED, 0) in rows
+        assert (await service.get_cash_in_status()).status is CashInState.ACTIVE
+        await service.cash_in_end()
+        books_match(service, backend)
+        assert service.ledger.counts(A)["cashbox"] == 1
+
+
+async def test_validator_lost_before_the_device_took_anything(tmp_path: Path) -> None:
+    backend = ScriptedCashInBackend(VALIDATOR_UNITS, VALIDATOR)
+    db = tmp_path / "l.db"
+    async with CashAcceptorService(backend, ledger=db) as service:
+        await service.cash_in_start()
+        backend.script.lose = "before"
+        backend.insert(Y100)
+        with pytest.raises(ConnectionLost):
+            await service.cash_in()
+    async with CashAcceptorService(backend, ledger=db) as service:
+        assert all(o is Outcome.FAILED for _, _, _, o, _ in outcomes(service.ledger))
+        books_match(service, backend)
+        assert (await service.get_cash_in_status()).status is CashInState.UNKNOWN
+
+
+async def test_unknown_when_nobody_can_tell(tmp_path: Path) -> None:
+    caps = CashAcceptorCapabilities(knows_operations=False, senses_escrow=False)
+    backend = ScriptedCashInBackend(caps=caps)
+    db = tmp_path / "l.db"
+    async with CashAcceptorService(backend, ledger=db) as service:
+        await service.cash_in_start()
+        backend.script.lose = "after"
+        backend.insert(Y100)
+        with pytest.raises(ConnectionLost):
+            await service.cash_in()
+    async with CashAcceptorService(backend, ledger=db) as service:
+        unknown = service.ledger.unknown(A)
+        assert unknown
+        assert {(m.source, m.destination) for m in unknown} == {(CUSTOMER, ESCROW)}
+        assert service.ledger.pending(A) == []
+        # the note is physically in the escrow; the books do not guess it in
+        assert backend.ground_truth()[ESCROW] == 1
+        assert service.ledger.counts(A)[ESCROW] == 0
+
+
+async def test_restart_with_notes_in_the_escrow(tmp_path: Path) -> None:
+    backend = ScriptedCashInBackend()
+    db = tmp_path / "l.db"
+    async with CashAcceptorService(backend, ledger=db) as service:
+        await service.cash_in_start()
+        backend.insert(Y100, NoteSample(Y100, "unfit"), NoteSample(Y10, "suspect"))
+        await service.cash_in()
+    async with CashAcceptorService(backend, ledger=db) as service:
+        assert (await service.status()).cash_in_active
+        status = await service.get_cash_in_status()
+        assert status.status is CashInState.ACTIVE
+        assert (dict(status.notes), dict(status.retained)) == ({Y100: 2}, {Y10: 1})
+        assert status.escrow == 3
+        ended = await service.cash_in_rollback()
+        assert dict(ended.returned) == {Y100: 2}
+        books_match(service, backend)
+
+
+async def test_taken_while_the_hal_was_down(tmp_path: Path) -> None:
+    backend = ScriptedCashInBackend()
+    db = tmp_path / "l.db"
+    async with CashAcceptorService(backend, ledger=db) as service:
+        await service.cash_in_start()
+        backend.insert(Y100, Y50)
+        await service.cash_in()
+        await service.cash_in_rollback()
+    backend.customer_takes()  # nobody listening
+    async with CashAcceptorService(backend, ledger=db) as service:
+        assert service.ledger.counts(A)[EXIT] == 0
+        books_match(service, backend)
+        # the customer's notes went back by item
+        assert {m.item for m in (r.movement for r in service.ledger.history(A, 3))} >= {Y100, Y50}
