@@ -33,6 +33,7 @@ from protocols.errors import FramingError, UnknownCodeError
 from protocols.id003 import Frame
 
 __all__ = [
+    "CNY_DENOMINATIONS",
     "DENOMINATIONS",
     "DENOMINATION_BASE",
     "Ack",
@@ -55,6 +56,18 @@ __all__ = [
 DENOMINATION_BASE = 0x61
 #: Denomination codes a C0 mask can name (16 bits) [U].
 DENOMINATIONS = tuple(range(DENOMINATION_BASE, DENOMINATION_BASE + 16))
+#: A default table of denomination codes for a CNY validator: code -> (currency, value
+#: in minor units). [U: the codes a validator sends depend on its firmware's currency
+#: table (the currency-assign request, 8A, reads it); this order, 1 to 100 yuan from
+#: 61h, is an assumption. A driver takes its own table in its options.]
+CNY_DENOMINATIONS: dict[int, tuple[str, int]] = {
+    0x61: ("CNY", 100),
+    0x62: ("CNY", 500),
+    0x63: ("CNY", 1000),
+    0x64: ("CNY", 2000),
+    0x65: ("CNY", 5000),
+    0x66: ("CNY", 10000),
+}
 
 
 E = TypeVar("E", bound=IntEnum)
