@@ -1,0 +1,760 @@
+"""The ``ssp`` driver: an ITL NV200 (validator) or NV11 (validator + payout store) over
+SSP / eSSP, as a `CashAcceptorBackend` and (NV11) a `CashDispenserBackend`.
+
+Addresses (entry point ``ssp`` in group ``tellerhal.drivers``; options:
+`drivers.cash.ssp_options.SspOptions`)::
+
+    ssp+serial:///dev/ttyUSB0?baud=9600&stopbits=2&profile=nv200
+    ssp+serial:///dev/ttyUSB0?baud=9600&stopbits=2&profile=nv11                 (acceptor)
+    ssp+serial:///dev/ttyUSB0?baud=9600&stopbits=2&profile=nv11&facet=dispenser (payout)
+
+One device, one connection: every address of the same transport and path resolves to
+ONE `SspCore` in the process (the port opened at the first facet's open, closed at
+the last one's close); the acceptor and the dispenser are two facets over it. Give both
+services the same ``ledger`` file: their books share one device name (the port), so a
+note stored in the payout is one the dispenser can pay out.
+
+What the core does (reference/protocols.md §3.6; docs/ssp.md):
+
+- open: SYNC, host protocol version 6, SETUP REQUEST (channels -> note types: value x
+  real multiplier, currency), on a payout device (or ``encrypted=1``) the eSSP key
+  exchange, HOLD (F0 says a note is still in escrow from before: one POLL then learns
+  its channel [U]), SET INHIBITS;
+- a polling task: POLL every ``poll_interval``; while a note waits in escrow for the
+  app's decision, HOLD every ``hold_interval`` instead (a POLL would accept it);
+- every command goes through `drivers.cash.ssp_link.SspLink`: a lost reply is asked
+  again with the SAME sequence flag (the device repeats its reply, never acts twice);
+  with eSSP on, every command is encrypted (the payout-side ones must be).
+
+The acceptor (a single-note escrow, return to the customer through the bezel):
+cash_in sets the inhibits, ENABLEs and waits for READ ch>0 (the note in escrow: one
+``customer -> escrow`` move), then DISABLEs; REJECTED notes are refused (invalidBill);
+a jam, stacker full or cash box removed ends it with a fault. cash_in_end stops the
+HOLDs so the next POLL accepts the note: STACKED -> ``escrow -> cashbox``, NOTE STORED
+IN PAYOUT -> ``escrow -> payout`` (NV11, routed with SET ROUTING before); rollback sends
+REJECT: REJECTED -> ``escrow -> customer``. reset stacks a held note in the cash box.
+
+The dispenser (NV11): dispense ``{"payout": n}`` by PAYOUT BY DENOMINATION (or PAYOUT
+AMOUNT, ``payout_by=amount``), encrypted; DISPENSED -> ``payout -> customer``.
+
+Neither the fixed nor the negotiated key is ever logged, raised or shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import struct
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from drivers.cash.ssp_link import EsspRefused, SspLink
+from drivers.cash.ssp_masker import SspMasker
+from drivers.cash.ssp_options import SspOptions
+from hal.address import DeviceAddress
+from hal.device import BackendListener, Device, DeviceState
+from hal.devices.cash_dispenser_service import CashDispenserService
+from hal.devices.cash_in_model import (
+    ESCROW,
+    AcceptedNote,
+    CashAcceptorCapabilities,
+    CashAcceptorStatus,
+    CashInContents,
+    CashInLimits,
+    CashInReport,
+    NoteType,
+    RefuseReason,
+)
+from hal.devices.cash_model import (
+    CUSTOMER,
+    TRANSPORT,
+    CashDispenserCapabilities,
+    CashDispenserStatus,
+    CashUnitInfo,
+    CashUnitType,
+    Contents,
+    Fault,
+    Move,
+    MoveReport,
+    OperationRecord,
+    RetractArea,
+    ShutterState,
+    StackerState,
+    TransportState,
+    UnitSensor,
+    UnitStatus,
+)
+from hal.errors import (
+    ConfigurationError,
+    ConnectionLost,
+    HalTimeout,
+    HardwareError,
+    InvalidData,
+    TooManyItems,
+    UnsupportedOperation,
+)
+from hal.registry import DriverSpec, make_transport
+from hal.transports.base import Transport
+from protocols.errors import ProtocolError
+from protocols.ssp_commands import (
+    Cmd,
+    Generic,
+    PayoutError,
+    Setup,
+    build_payout_amount,
+    build_payout_by_denomination,
+    build_set_inhibits,
+    parse_setup,
+)
+from protocols.ssp_events import Ev, Event, parse_events
+
+__all__ = ["SSP_DRIVER", "SspAcceptor", "SspCore", "SspDispenser", "open_ssp"]
+
+log = logging.getLogger(__name__)
+
+CASHBOX = "cashbox"
+PAYOUT = "payout"
+SET_ROUTING = 0x3B
+_JAMS = (Ev.SAFE_JAM, Ev.UNSAFE_JAM)
+#: Seconds an operation waits for the device's event before it gives up.
+EVENT_TIMEOUT = 10.0
+
+
+class SspCore:
+    """One ITL device on one port: the link, the polling task and the device's state,
+    shared by the acceptor and dispenser facets (see the module header).
+
+    Args:
+        transport: the port.
+        options: the address's options.
+        name: the device's name (and its books' name in the ledger).
+    """
+
+    def __init__(self, transport: Transport, options: SspOptions, name: str) -> None:
+        self.options = options
+        self.name = name
+        self.link = SspLink(
+            transport,
+            slave=options.slave,
+            reply_timeout=options.reply_timeout,
+            retries=options.retries,
+        )
+        self.setup: Setup | None = None
+        self.channels: dict[int, NoteType] = {}
+        self.enabled_items: frozenset[str] | None = None
+        self.escrow: int | None = None  # channel in escrow (0: a note, channel unknown)
+        self.hold = False
+        self.jammed = False
+        self.stacker_full = False
+        self.cashbox_removed = False
+        self.online = False
+        self.acceptor_listener: BackendListener[CashAcceptorStatus] | None = None
+        self.dispenser_listener: BackendListener[CashDispenserStatus] | None = None
+        self._watchers: list[asyncio.Queue[Event]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._users = 0
+        self._open_lock = asyncio.Lock()
+        self._last_hold = 0.0
+        self.key: str | None = None  # set by the factory: where this core is shared
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def attach(self) -> None:
+        """A facet opens: the first one opens the port."""
+        async with self._open_lock:
+            if self._users == 0:
+                await self._open()
+            self._users += 1
+
+    async def detach(self) -> None:
+        """A facet closes: the last one stops polling and closes the port."""
+        async with self._open_lock:
+            if self._users == 0:
+                return
+            self._users -= 1
+            if self._users == 0:
+                await self._close()
+                _forget(self)
+
+    async def _open(self) -> None:
+        await self.link.open()
+        try:
+            await self.link.sync()
+            await self._ok(bytes((Cmd.HOST_PROTOCOL_VERSION, 6)), "host protocol version")
+            reply = await self.link.command(bytes((Cmd.SETUP_REQUEST,)))
+            if reply[:1] != bytes((Generic.OK,)):
+                raise HardwareError(f"{self.name}: setup request refused ({reply[:1].hex()})")
+            try:
+                self.setup = parse_setup(reply[1:])
+            except ProtocolError as exc:
+                raise HardwareError(f"{self.name}: setup reply: {exc}") from exc
+            self.channels = {}
+            for n in range(1, len(self.setup.values) + 1):
+                currency, value = self.setup.note_value(n)
+                if value > 0:
+                    self.channels[n] = NoteType(currency, value)
+            if self.enabled_items is None:
+                self.enabled_items = frozenset(t.item for t in self.channels.values())
+            if self.options.use_encryption:
+                await self.link.negotiate(self.options.fixed_key())
+            held = await self.link.command(bytes((Cmd.HOLD,)))
+            self.escrow, self.hold = None, False
+            if held[:1] == bytes((Generic.OK,)):
+                self.escrow, self.hold = 0, True
+                await self._poll_once()  # [U] the device reports it again after SYNC
+                self._last_hold = time.monotonic()
+            await self._inhibits(self.enabled_items)
+        except BaseException:
+            await self.link.close()
+            raise
+        self.online = True
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"{self.name} poll")
+
+    async def _close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        self.online = False
+        await self.link.close()
+
+    # --- the polling task ----------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.poll_interval)
+            try:
+                if self.hold and self.escrow is not None:
+                    if time.monotonic() - self._last_hold >= self.options.hold_interval:
+                        await self.link.command(bytes((Cmd.HOLD,)))
+                        self._last_hold = time.monotonic()
+                    continue
+                await self._poll_once()
+                self.online = True
+            except EsspRefused as exc:
+                log.warning("%s: %s; negotiating a new key", self.name, exc)
+                with contextlib.suppress(HardwareError, HalTimeout, ConnectionLost):
+                    await self.link.negotiate(self.options.fixed_key())
+            except (HalTimeout, ConnectionLost, HardwareError) as exc:
+                if self.online:
+                    log.warning("%s: poll failed: %s", self.name, exc)
+                self.online = False
+                await asyncio.sleep(self.options.poll_interval)
+
+    async def _poll_once(self) -> None:
+        reply = await self.link.command(bytes((Cmd.POLL,)))
+        if reply[:1] != bytes((Generic.OK,)):
+            return
+        try:
+            events = parse_events(reply[1:])
+        except ProtocolError as exc:
+            log.warning("%s: poll reply: %s", self.name, exc)
+            return
+        self._dispatch(events)
+
+    def _dispatch(self, events: tuple[Event, ...]) -> None:
+        self.jammed = any(e.code in _JAMS for e in events)
+        self.stacker_full = any(e.code is Ev.STACKER_FULL for e in events)
+        self.cashbox_removed = any(e.code is Ev.CASHBOX_REMOVED for e in events)
+        for event in events:
+            if event.code is Ev.READ and event.channel:
+                self.escrow, self.hold = event.channel, True
+                self._last_hold = 0.0
+            elif event.code in (Ev.STACKED, Ev.NOTE_STORED_IN_PAYOUT, Ev.REJECTED):
+                if self.escrow is not None and not self.hold:
+                    self.escrow = None
+                elif event.code is Ev.REJECTED and self.escrow is not None and self.hold:
+                    self.escrow, self.hold = None, False  # given back at the timeout
+            for watcher in self._watchers:
+                watcher.put_nowait(event)
+
+    @contextlib.asynccontextmanager
+    async def watch(self) -> AsyncIterator[asyncio.Queue[Event]]:
+        """The events the polling task sees while the block runs."""
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._watchers.append(queue)
+        try:
+            yield queue
+        finally:
+            self._watchers.remove(queue)
+
+    # --- commands ----------------------------------------------------------------------
+
+    async def _ok(self, data: bytes, what: str) -> bytes:
+        reply = await self.link.command(data)
+        if reply[:1] != bytes((Generic.OK,)):
+            raise HardwareError(f"{self.name}: {what} refused ({reply[:1].hex() or 'empty'})")
+        return reply
+
+    async def _inhibits(self, items: frozenset[str]) -> None:
+        channels = frozenset(n for n, t in self.channels.items() if t.item in items)
+        await self._ok(build_set_inhibits(channels), "set inhibits")
+
+    async def command(self, data: bytes) -> bytes:
+        """One command (encrypted when the session is)."""
+        return await self.link.command(data)
+
+    def item_of(self, channel: int | None) -> str | None:
+        if not channel or channel not in self.channels:
+            return None
+        return self.channels[channel].item
+
+    @property
+    def currency(self) -> str:
+        return self.setup.country if self.setup is not None else "CNY"
+
+    @property
+    def payout_item(self) -> str:
+        return f"{self.currency}:{self.options.payout_value}"
+
+    def cashbox_unit(self) -> CashUnitInfo:
+        return CashUnitInfo(
+            id=CASHBOX,
+            type=CashUnitType.CASH_IN,
+            capacity=self.options.cashbox_capacity,
+            position_name="cash box",
+        )
+
+    def payout_unit(self) -> CashUnitInfo:
+        return CashUnitInfo(
+            id=PAYOUT,
+            type=CashUnitType.RECYCLING,
+            currency=self.currency,
+            value=self.options.payout_value,
+            capacity=self.options.payout_capacity,
+            max_per_dispense=self.options.payout_capacity,
+            position_name="payout store",
+        )
+
+    def sensors(self) -> tuple[UnitSensor, ...]:
+        cashbox = UnitSensor(
+            CASHBOX,
+            UnitStatus.MISSING if self.cashbox_removed else UnitStatus.OK,
+            full=self.stacker_full,
+        )
+        if not self.options.payout:
+            return (cashbox,)
+        return cashbox, UnitSensor(PAYOUT)
+
+    def device_state(self) -> DeviceState:
+        if not self.online:
+            return DeviceState.OFFLINE
+        if self.jammed or self.cashbox_removed:
+            return DeviceState.HARDWARE_ERROR
+        return DeviceState.ONLINE
+
+
+# --- the acceptor --------------------------------------------------------------------------
+
+
+class SspAcceptor:
+    """The `CashAcceptorBackend` facet of an `SspCore` (see the module header)."""
+
+    def __init__(self, core: SspCore) -> None:
+        self.core = core
+        self.name = core.name
+
+    async def open(self, listener: BackendListener[CashAcceptorStatus]) -> None:
+        await self.core.attach()
+        self.core.acceptor_listener = listener
+
+    async def close(self) -> None:
+        self.core.acceptor_listener = None
+        await self.core.detach()
+
+    def capabilities(self) -> CashAcceptorCapabilities:
+        return CashAcceptorCapabilities(
+            max_cash_in_items=1,
+            escrow=True,
+            shutter=False,
+            items_taken_sensor=False,
+            limit_by_items=True,
+            limit_by_amount=True,
+            recycling=self.core.options.payout,
+            retract_areas=frozenset(),
+            return_to=CUSTOMER,
+            classifies=False,
+            knows_operations=False,
+            senses_escrow=True,
+        )
+
+    def units(self) -> tuple[CashUnitInfo, ...]:
+        core = self.core
+        if core.options.payout:
+            return core.cashbox_unit(), core.payout_unit()
+        return (core.cashbox_unit(),)
+
+    def note_types(self) -> tuple[NoteType, ...]:
+        enabled = self.core.enabled_items or frozenset()
+        return tuple(
+            NoteType(t.currency, t.value, t.item in enabled) for t in self.core.channels.values()
+        )
+
+    async def configure(self, enabled: frozenset[str]) -> None:
+        self.core.enabled_items = frozenset(enabled)
+        await self.core._inhibits(self.core.enabled_items)
+
+    async def get_status(self) -> CashAcceptorStatus:
+        core = self.core
+        return CashAcceptorStatus(
+            device=core.device_state(),
+            escrow=StackerState.NOT_EMPTY if core.escrow is not None else StackerState.EMPTY,
+            transport=TransportState.NOT_EMPTY if core.jammed else TransportState.EMPTY,
+            shutter=ShutterState.NOT_SUPPORTED,
+            exit_items=None,
+        )
+
+    async def sensors(self) -> tuple[UnitSensor, ...]:
+        return self.core.sensors()
+
+    async def cash_in(self, limits: CashInLimits, token: int) -> CashInReport:
+        core = self.core
+        if (fault := _unit_fault(core)) is not None:
+            return CashInReport(fault=fault)
+        if core.escrow is not None:
+            raise TooManyItems(f"{self.name}: a note is in escrow already")
+        refused: list[RefuseReason] = []
+        own_rejects = 0
+        async with core.watch() as events:
+            await core._inhibits(limits.enabled)
+            await core._ok(bytes((Cmd.ENABLE,)), "enable")
+            try:
+                while True:
+                    event = await events.get()
+                    if event.code is Ev.READ and event.channel:
+                        item = core.item_of(event.channel)
+                        if item is None or _over_amount(item, limits):
+                            await core._ok(bytes((Cmd.REJECT,)), "reject")
+                            core.escrow, core.hold = None, False
+                            own_rejects += 1
+                            refused.append(
+                                RefuseReason.INVALID_BILL
+                                if item is None
+                                else RefuseReason.LIMIT_OVER_AMOUNT
+                            )
+                            continue
+                        await _disable(core)
+                        log.info("%s: a %s note in escrow (token %d)", self.name, item, token)
+                        return CashInReport(
+                            moves=(Move(CUSTOMER, ESCROW, item, 1),),
+                            notes=(AcceptedNote(item),),
+                            refused=tuple(refused),
+                        )
+                    if event.code is Ev.REJECTED:
+                        if own_rejects:
+                            own_rejects -= 1
+                        else:
+                            refused.append(RefuseReason.INVALID_BILL)
+                    elif event.code in _JAMS:
+                        await _disable(core)
+                        item = core.item_of(event.channel)
+                        moves = (Move(CUSTOMER, TRANSPORT, item, 1),) if item else ()
+                        return CashInReport(
+                            moves=moves,
+                            fault=Fault("mediaJam", "a note jammed on its way in"),
+                            refused=tuple(refused),
+                        )
+                    elif event.code in (Ev.STACKER_FULL, Ev.CASHBOX_REMOVED):
+                        await _disable(core)
+                        return CashInReport(fault=_unit_fault(core), refused=tuple(refused))
+            except asyncio.CancelledError:
+                with contextlib.suppress(HardwareError, HalTimeout, ConnectionLost):
+                    await asyncio.shield(_disable(core))
+                return CashInReport(
+                    fault=Fault("canceled", "cancelled; no note reached the escrow"),
+                    refused=tuple(refused),
+                )
+
+    async def cash_in_end(self, use_recycle_units: bool, token: int) -> MoveReport:
+        return await _stack(self.core, use_recycle_units)
+
+    async def rollback(self, token: int) -> MoveReport:
+        core = self.core
+        item = core.item_of(core.escrow)
+        if core.escrow is None or item is None:
+            return MoveReport()
+        async with core.watch() as events:
+            reply = await core.command(bytes((Cmd.REJECT,)))
+            if reply[:1] != bytes((Generic.OK,)):
+                return MoveReport(fault=Fault("hardwareError", "the device refused REJECT"))
+            core.hold = False
+            while True:
+                event = await asyncio.wait_for(events.get(), EVENT_TIMEOUT)
+                if event.code is Ev.REJECTED:
+                    core.escrow = None
+                    return MoveReport((Move(ESCROW, CUSTOMER, item, 1),))
+                if event.code in _JAMS:
+                    return MoveReport(
+                        (Move(ESCROW, TRANSPORT, item, 1),),
+                        Fault("mediaJam", "the note jammed on its way back"),
+                    )
+
+    async def retract(self, area: RetractArea, token: int) -> MoveReport:
+        raise UnsupportedOperation(f"{self.name}: an ITL validator cannot retract")
+
+    async def reset(self, token: int) -> MoveReport:
+        """A note held in escrow goes to the cash box (the SSP RESET, a reboot of
+        several seconds, is not sent) [U]."""
+        return await _stack(self.core, False)
+
+    async def contents(self) -> CashInContents:
+        core = self.core
+        if core.escrow is None:
+            escrow: dict[str, int] | None = {}
+        else:
+            item = core.item_of(core.escrow)
+            escrow = {item: 1} if item else None
+        return CashInContents(
+            escrow=escrow, transport=1 if core.jammed else 0, exit=None, taken=None
+        )
+
+    async def operation(self, token: int) -> OperationRecord | None:
+        return None
+
+    async def exchange(self, active: bool) -> None:
+        """Nothing to unlock."""
+
+
+def _unit_fault(core: SspCore) -> Fault | None:
+    if core.jammed:
+        return Fault("mediaJam", "the note path is jammed")
+    if core.cashbox_removed:
+        return Fault("cashUnitError", "the cash box is removed", unit=CASHBOX)
+    if core.stacker_full:
+        return Fault("cashUnitError", "the cash box is full", unit=CASHBOX)
+    return None
+
+
+def _over_amount(item: str, limits: CashInLimits) -> bool:
+    if limits.max_amount is None:
+        return False
+    currency, _, value = item.partition(":")
+    left = limits.max_amount.get(currency)
+    return left is not None and int(value) > left.minor
+
+
+async def _disable(core: SspCore) -> None:
+    await core._ok(bytes((Cmd.DISABLE,)), "disable")
+
+
+async def _stack(core: SspCore, use_recycle_units: bool) -> MoveReport:
+    item = core.item_of(core.escrow)
+    if core.escrow is None or item is None:
+        return MoveReport()
+    if core.options.payout and item == core.payout_item:
+        route = 0 if use_recycle_units else 1
+        data = bytes((SET_ROUTING, route)) + struct.pack("<I", core.options.payout_value)
+        await core._ok(data + core.currency.encode("ascii"), "set routing")
+    async with core.watch() as events:
+        core.hold = False  # the polling task's next POLL accepts the note
+        while True:
+            event = await asyncio.wait_for(events.get(), EVENT_TIMEOUT)
+            if event.code is Ev.STACKED:
+                core.escrow = None
+                return MoveReport((Move(ESCROW, CASHBOX, item, 1),))
+            if event.code is Ev.NOTE_STORED_IN_PAYOUT:
+                core.escrow = None
+                return MoveReport((Move(ESCROW, PAYOUT, item, 1),))
+            if event.code is Ev.REJECTED:
+                core.escrow = None
+                return MoveReport(
+                    (Move(ESCROW, CUSTOMER, item, 1),),
+                    Fault("hardwareError", "the device gave the note back"),
+                )
+            if event.code in _JAMS:
+                return MoveReport(
+                    (Move(ESCROW, TRANSPORT, item, 1),),
+                    Fault("mediaJam", "the note jammed on its way to the cash box"),
+                )
+            if event.code in (Ev.STACKER_FULL, Ev.CASHBOX_REMOVED):
+                core.hold = True  # it stays in escrow
+                return MoveReport(fault=_unit_fault(core))
+
+
+# --- the dispenser (NV11 payout) -------------------------------------------------------------
+
+
+class SspDispenser:
+    """The `CashDispenserBackend` facet of an NV11's `SspCore`: pays out the payout
+    store's notes (see the module header)."""
+
+    def __init__(self, core: SspCore) -> None:
+        self.core = core
+        self.name = core.name
+
+    async def open(self, listener: BackendListener[CashDispenserStatus]) -> None:
+        await self.core.attach()
+        self.core.dispenser_listener = listener
+
+    async def close(self) -> None:
+        self.core.dispenser_listener = None
+        await self.core.detach()
+
+    def capabilities(self) -> CashDispenserCapabilities:
+        return CashDispenserCapabilities(
+            max_dispense_items=self.core.options.payout_capacity,
+            intermediate_stacker=False,
+            shutter=False,
+            items_taken_sensor=False,
+            retract_areas=frozenset(),
+            reject=False,
+            count=False,
+            test_cash_units=False,
+            knows_operations=False,
+            dispense_to=CUSTOMER,
+        )
+
+    def units(self) -> tuple[CashUnitInfo, ...]:
+        return (self.core.payout_unit(),)
+
+    async def get_status(self) -> CashDispenserStatus:
+        core = self.core
+        return CashDispenserStatus(
+            device=core.device_state(),
+            stacker=StackerState.NOT_SUPPORTED,
+            shutter=ShutterState.NOT_SUPPORTED,
+            transport=TransportState.NOT_EMPTY if core.jammed else TransportState.EMPTY,
+            exit_items=None,
+        )
+
+    async def sensors(self) -> tuple[UnitSensor, ...]:
+        return self.core.sensors()
+
+    async def dispense(self, counts: Mapping[str, int], token: int) -> MoveReport:
+        core = self.core
+        for unit_id, n in counts.items():
+            if unit_id != PAYOUT:
+                raise InvalidData(f"{self.name}: {unit_id!r} is not the payout store")
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                raise InvalidData(f"{self.name}: a count is an int >= 0, got {n!r}")
+        notes = counts.get(PAYOUT, 0)
+        if not notes:
+            raise InvalidData(f"{self.name}: a dispense needs at least one note")
+        value = core.options.payout_value
+        if core.options.payout_by == "amount":
+            data = build_payout_amount(core.currency, value * notes)
+        else:
+            data = build_payout_by_denomination({(core.currency, value): notes})
+        log.info("%s: pay out %d note(s) of %d (token %d)", self.name, notes, value, token)
+        async with core.watch() as events:
+            reply = await core.command(data)
+            if reply[:1] != bytes((Generic.OK,)):
+                return MoveReport(fault=_payout_fault(reply))
+            while True:
+                event = await asyncio.wait_for(events.get(), EVENT_TIMEOUT)
+                if event.code is Ev.DISPENSED:
+                    paid = sum(v for v, _ in event.values) // value
+                    moves = (Move(PAYOUT, CUSTOMER, core.payout_item, paid),) if paid else ()
+                    fault = None
+                    if paid != notes:
+                        fault = Fault("hardwareError", f"{paid} of {notes} notes paid out")
+                    return MoveReport(moves, fault)
+                if event.code in (Ev.PAYOUT_ERROR, Ev.HOPPER_JAMMED, *_JAMS):
+                    return MoveReport(
+                        fault=Fault("mediaJam", f"payout stopped ({event.code.name})")
+                    )
+
+    async def contents(self) -> Contents:
+        return Contents(stacker=0, transport=None if self.core.jammed else 0, exit=None, taken=None)
+
+    async def operation(self, token: int) -> OperationRecord | None:
+        return None
+
+    async def exchange(self, active: bool) -> None:
+        """Nothing to unlock."""
+
+    async def reset(self, token: int) -> MoveReport:
+        return MoveReport()
+
+    async def present(self, token: int) -> MoveReport:
+        raise UnsupportedOperation(f"{self.name}: the NV11 pays out through its bezel")
+
+    async def retract(self, area: RetractArea, token: int) -> MoveReport:
+        raise UnsupportedOperation(f"{self.name}: the NV11 cannot retract")
+
+    async def reject(self, token: int) -> MoveReport:
+        raise UnsupportedOperation(f"{self.name}: the NV11 has no stacker")
+
+    async def count(self, units: tuple[str, ...], token: int) -> MoveReport:
+        raise UnsupportedOperation(f"{self.name}: the NV11 cannot count its payout store")
+
+    async def test_cash_units(self, token: int) -> MoveReport:
+        raise UnsupportedOperation(f"{self.name}: the NV11 cannot test its payout store")
+
+
+def _payout_fault(reply: bytes) -> Fault:
+    if reply[:1] == bytes((Generic.CANNOT_PROCESS,)) and len(reply) > 1:
+        code = reply[1]
+        if code == PayoutError.NOT_ENOUGH_VALUE:
+            return Fault("cashUnitError", "not enough notes in the payout store", unit=PAYOUT)
+        if code == PayoutError.CANNOT_PAY_EXACT:
+            return Fault("cashUnitError", "cannot pay that exact amount", unit=PAYOUT)
+        if code == PayoutError.BUSY:
+            return Fault("hardwareError", "the device is busy")
+        if code == PayoutError.DISABLED:
+            return Fault("hardwareError", "the payout is disabled")
+    return Fault("hardwareError", f"payout refused ({reply[:1].hex() or 'empty'})")
+
+
+# --- one core per port -------------------------------------------------------------------------
+
+_CORES: dict[str, SspCore] = {}
+
+
+def _forget(core: SspCore) -> None:
+    if core.key is not None and _CORES.get(core.key) is core:
+        del _CORES[core.key]
+
+
+def core_for(address: DeviceAddress, options: SspOptions) -> SspCore:
+    """The one `SspCore` of the port ``address`` names (made on first use)."""
+    key = f"{address.transport}://{address.authority}{address.path}"
+    core = _CORES.get(key)
+    if core is not None:
+        if core.options.profile != options.profile:
+            raise ConfigurationError(
+                f"{key} is open as an {core.options.profile}; this address says {options.profile}"
+            )
+        return core
+    name = f"ssp:{address.authority}{address.path}"
+    core = SspCore(make_transport(address), options, name)
+    core.key = key
+    _CORES[key] = core
+    return core
+
+
+def open_ssp(address: DeviceAddress, options: SspOptions) -> Device[Any, Any]:
+    """Build the (unopened) acceptor or dispenser an address names (the registry factory)."""
+    core = core_for(address, options)
+    ledger = options.ledger or None
+    if options.facet == "dispenser":
+        return CashDispenserService(
+            SspDispenser(core), name=core.name, ledger=ledger, books=core.name
+        )
+    try:
+        module = importlib.import_module("hal.devices.cash_acceptor_service")
+    except ImportError as exc:
+        raise ConfigurationError("the cash acceptor service is not available") from exc
+    service: Device[Any, Any] = module.CashAcceptorService(
+        SspAcceptor(core), name=core.name, ledger=ledger, books=core.name
+    )
+    return service
+
+
+SSP_DRIVER = DriverSpec(
+    name="ssp",
+    device_classes=frozenset({"cash_acceptor", "cash_dispenser"}),
+    options=SspOptions,
+    factory=open_ssp,
+    description="ITL NV200 / NV11 bill validator and payout over SSP / eSSP (serial)",
+    transports=frozenset({"serial", "memory"}),
+    capabilities={
+        "cash_acceptor": frozenset({"cash_in", "escrow", "rollback", "senses_escrow"}),
+        "cash_dispenser": frozenset({"dispense"}),
+    },
+    masker=SspMasker,
+)
+"""The ``ssp`` driver, registered through the ``tellerhal.drivers`` entry point."""
