@@ -185,6 +185,11 @@ NOT_CARDHOLDER_DATA = {
     "protocols.ssp.Frame": "an ITL SSP frame: commands, events, channels; encrypted DATA is "
     "never shown by its repr",
     "protocols.ssp.BadFrame": "bytes of an ITL SSP line; its repr shows only the length",
+    "protocols.id003.Frame": "a bill validator frame: statuses, denomination codes, settings",
+    "protocols.id003.BadFrame": "bytes of a bill validator line: statuses and settings",
+    "protocols.id003_messages.Command": "a bill validator command: settings bytes",
+    "protocols.id003_messages.Echo": "a bill validator setting echo: settings bytes",
+    "protocols.id003_messages.TextReply": "a bill validator version or currency table text",
     "protocols.lcdm_commands.Command": "a cash dispenser command: counts and set-up bytes",
     "protocols.lcdm_replies.RawReply": "a cash dispenser reply: counts, codes, sensor bits",
     "simulator.profiles.EmvApplication": "AID, label, PDOL, AIP, AFL: the card's product",
