@@ -20,7 +20,7 @@ from hal.errors import ConnectionLost
 from hal.ledger import Ledger, Outcome
 from hal.stimulus import NoteSample
 from tests.cash_in_backend import VALIDATOR, VALIDATOR_UNITS, ScriptedCashInBackend
-from tests.hal.test_cash_acceptor_service import A, Y10, Y50, Y100, books_match
+from tests.hal.test_cash_acceptor_service import Y10, Y50, Y100, A, books_match
 
 
 def outcomes(ledger: Ledger) -> list[tuple[str, str, str, Outcome | None, int | None]]:
