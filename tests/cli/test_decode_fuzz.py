@@ -20,6 +20,7 @@ from tellerhal.cli.decode import PROTOCOLS
 from tellerhal.cli.main import main
 from tests.cli.test_decode_crt591 import crt591_streams
 from tests.cli.test_decode_lcdm import lcdm_streams
+from tests.cli.test_decode_ssp import ssp_streams
 from tests.cli.test_decode_zt588 import zt588_streams
 
 PAN = "4761739001010010"
@@ -88,6 +89,7 @@ INPUTS = {
     "crt591": mostly(crt591_streams, argv_text),
     "zt588": mostly(zt588_streams, argv_text),
     "lcdm": mostly(lcdm_streams, argv_text),
+    "ssp": mostly(ssp_streams, argv_text),
     "track1": mostly(tracks("track1"), argv_text),
     "track2": mostly(tracks("track2"), argv_text),
     "track3": mostly(tracks("track3"), argv_text),
@@ -103,6 +105,7 @@ FLAGS = {
     "crt591": [[]],
     "zt588": [[], ["--from-device"]],
     "lcdm": [[], ["--model", "2000"], ["--model", "4000"]],
+    "ssp": [[], ["--from-device"]],
     "track1": [[], ["--hex"]],
     "track2": [[], ["--hex"]],
     "track3": [[], ["--hex"]],
