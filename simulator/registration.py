@@ -4,13 +4,15 @@ entry point ``sim`` (see pyproject).
 Address format::
 
     sim://DEVICE[?profile=NAME&world=NAME&seed=N&clock_scale=X&ledger=PATH
-                  &retain_capacity=N&stacker_capacity=N&variant=NAME&cash_profile=NAME]
+                  &retain_capacity=N&stacker_capacity=N&variant=NAME&cash_profile=NAME
+                  &cash_in_profile=NAME&books=NAME&recycler=NAME]
 
 ``DEVICE`` is the device name the simulator offers a model for (``card_reader``,
-``pin_pad``, ``cash_dispenser``). The device is an in-process model in the named world
-(`simulator.world.get_world`): two addresses naming the same world and device reach the
-same model, so a card inserted (or a key pressed) through the control API is seen by
-every service opened over it, and keys loaded into a PIN pad stay loaded. Options:
+``pin_pad``, ``cash_dispenser``, ``cash_acceptor``). The device is an in-process model
+in the named world (`simulator.world.get_world`): two addresses naming the same world
+and device reach the same model, so a card inserted (or a key pressed) through the
+control API is seen by every service opened over it, and keys loaded into a PIN pad
+stay loaded. Options:
 
 - ``profile``: a card (from `simulator.profiles`) waiting in the slot when the device is
   made, so the first read takes it; empty for none.
@@ -30,9 +32,20 @@ every service opened over it, and keys loaded into a PIN pad stay loaded. Option
   ``lcdm2000``, ``lcdm4000``); it counts when the model is made (naming another for a
   dispenser already made is an error).
 
+- ``cash_in_profile``: the cash acceptor's build, from
+  `simulator.models.cash_in_profiles.CASH_IN_PROFILES` (``default``, ``id003``,
+  ``nv200``, ``nv11``); it counts when the model is made.
+- ``books``: the books' device name in the ledger (default: the device's name).
+- ``recycler``: (a cash dispenser) the name of a recycling cash acceptor in the same
+  world whose dispenser side this is: ``sim://cash_dispenser?recycler=cash_acceptor``
+  pays out the notes deposited through ``sim://cash_acceptor``; both services keep one
+  set of books (the acceptor's name unless ``books`` says) in one ledger, which the
+  first of them to open opens (its ``ledger``, or in memory) and the last closes.
+
 ``profile``, ``retain_capacity``, ``stacker_capacity`` and ``variant`` are the card
-reader's, ``cash_profile`` the cash dispenser's, ``ledger`` either's; an address naming
-one for another device is refused.
+reader's, ``cash_profile`` and ``recycler`` the cash dispenser's, ``cash_in_profile``
+the cash acceptor's, ``books`` either cash device's, ``ledger`` any's but the PIN
+pad's; an address naming one for another device is refused.
 """
 
 from __future__ import annotations
@@ -50,19 +63,21 @@ from hal.errors import ConfigurationError
 from hal.registry import DriverSpec
 from simulator.broken import BROKEN_VARIANTS
 from simulator.models.card_reader import CardPosition
+from simulator.models.cash_in_profiles import CASH_IN_PROFILES
 from simulator.models.cash_profiles import CASH_PROFILES
 from simulator.models.pin_pad import PinPadModel
 from simulator.profiles import load_card_profile, profile_names
 from simulator.wire import usb as _usb  # noqa: F401  (registers the pyusb backend "sim")
-from simulator.world import CardReaderSetup, CashDispenserSetup, get_world
+from simulator.world import CardReaderSetup, CashAcceptorSetup, CashDispenserSetup, get_world
 
 if TYPE_CHECKING:
+    from simulator.sim_cash_in_service import SimCashAcceptorService
     from simulator.sim_cash_service import SimCashDispenserService
 
 __all__ = ["SIM_DEVICES", "SIM_DRIVER", "SimOptions", "open_sim_device"]
 
 #: The device names the simulator has models for.
-SIM_DEVICES = frozenset({"card_reader", "pin_pad", "cash_dispenser"})
+SIM_DEVICES = frozenset({"card_reader", "pin_pad", "cash_dispenser", "cash_acceptor"})
 
 #: The options only a card reader takes.
 _CARD_READER_OPTIONS = ("profile", "retain_capacity", "stacker_capacity", "variant")
@@ -70,10 +85,16 @@ _CARD_READER_OPTIONS = ("profile", "retain_capacity", "stacker_capacity", "varia
 _DEVICE_OPTIONS = {
     "card_reader": frozenset({*_CARD_READER_OPTIONS, "ledger"}),
     "pin_pad": frozenset(),
-    "cash_dispenser": frozenset({"cash_profile", "ledger"}),
+    "cash_dispenser": frozenset({"cash_profile", "ledger", "books", "recycler"}),
+    "cash_acceptor": frozenset({"cash_in_profile", "ledger", "books"}),
 }
 _SPECIFIC_OPTIONS = frozenset().union(*_DEVICE_OPTIONS.values())
-_LABELS = {"card_reader": "card reader", "pin_pad": "PIN pad", "cash_dispenser": "cash dispenser"}
+_LABELS = {
+    "card_reader": "card reader",
+    "pin_pad": "PIN pad",
+    "cash_dispenser": "cash dispenser",
+    "cash_acceptor": "cash acceptor",
+}
 
 _WORLD_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _EMPTY = (CardPosition.NONE, CardPosition.CUSTOMER, CardPosition.RETAINED)
@@ -95,6 +116,10 @@ class SimOptions:
             that issues no cards.
         variant: a broken variant's name from `simulator.broken.BROKEN_VARIANTS`.
         cash_profile: the cash dispenser's profile (when the model is made).
+        cash_in_profile: the cash acceptor's profile (when the model is made).
+        books: a cash device's books name in the ledger; ``""`` for its name.
+        recycler: the recycling acceptor a cash dispenser is the dispenser side of;
+            ``""`` for a dispenser of its own.
 
     Raises:
         ConfigurationError: a value out of range or naming nothing known.
@@ -109,6 +134,9 @@ class SimOptions:
     stacker_capacity: int = 100
     variant: str = ""
     cash_profile: str = "default"
+    cash_in_profile: str = "default"
+    books: str = ""
+    recycler: str = ""
 
     def __post_init__(self) -> None:
         if self.profile and self.profile not in profile_names():
@@ -138,6 +166,17 @@ class SimOptions:
                 f"cash_profile {self.cash_profile!r} is not a cash profile; known: "
                 f"{', '.join(sorted(CASH_PROFILES))}"
             )
+        if self.cash_in_profile not in CASH_IN_PROFILES:
+            raise ConfigurationError(
+                f"cash_in_profile {self.cash_in_profile!r} is not a cash-in profile; known: "
+                f"{', '.join(sorted(CASH_IN_PROFILES))}"
+            )
+        for what in ("books", "recycler"):
+            value = getattr(self, what)
+            if not isinstance(value, str) or (value and not _WORLD_NAME.match(value)):
+                raise ConfigurationError(
+                    f"{what} is a device name (letters, digits, '_', '-', '.'), got {value!r}"
+                )
         if self.variant and self.variant not in BROKEN_VARIANTS:
             raise ConfigurationError(
                 f"variant {self.variant!r} is not a broken variant; known: "
@@ -147,7 +186,7 @@ class SimOptions:
 
 def open_sim_device(
     address: DeviceAddress, options: SimOptions
-) -> CardReaderService | PinPadService | SimCashDispenserService:
+) -> CardReaderService | PinPadService | SimCashDispenserService | SimCashAcceptorService:
     """Build the unopened service over the model an address names (the driver factory).
 
     The world's seed and clock scale, and the reader's retain capacity and variant,
@@ -184,6 +223,18 @@ def open_sim_device(
     if device == "pin_pad":
         return world.open_pin_pad(device)
     if device == "cash_dispenser":
+        if options.recycler:
+            if "cash_profile" in given:
+                raise ConfigurationError(
+                    f"{address.location}: a recycler's dispenser side is built by its "
+                    "acceptor (cash_in_profile on sim://<recycler>), not cash_profile"
+                )
+            return world.open_cash_dispenser(
+                device,
+                ledger=options.ledger or None,
+                recycler=options.recycler,
+                books=options.books or None,
+            )
         cash_setup = None
         if "cash_profile" in given:
             cash_setup = CashDispenserSetup(profile=options.cash_profile)
@@ -191,7 +242,20 @@ def open_sim_device(
             if made is not None and made.profile == cash_setup.profile:
                 cash_setup = None  # the same build (a scenario's counts stand)
         world.cash_dispenser(device, cash_setup)
-        return world.open_cash_dispenser(device, ledger=options.ledger or None)
+        return world.open_cash_dispenser(
+            device, ledger=options.ledger or None, books=options.books or None
+        )
+    if device == "cash_acceptor":
+        in_setup = None
+        if "cash_in_profile" in given:
+            in_setup = CashAcceptorSetup(profile=options.cash_in_profile)
+            built = world.cash_acceptor_setup(device)
+            if built is not None and built.profile == in_setup.profile:
+                in_setup = None  # the same build (a scenario's counts stand)
+        world.cash_acceptor(device, in_setup)
+        return world.open_cash_acceptor(
+            device, ledger=options.ledger or None, books=options.books or None
+        )
     setup = None
     keys = ("retain_capacity", "stacker_capacity", "variant")
     named = {key: getattr(options, key) for key in keys if key in given}
@@ -220,6 +284,8 @@ SIM_DRIVER = DriverSpec(
         "pin_pad": PinPadModel().capabilities().features(),
         # The default dispenser's; an address may choose a smaller one (cash_profile=lcdm1000).
         "cash_dispenser": CASH_PROFILES["default"].capabilities.features(),
+        # The default acceptor's (a recycler); an address may choose a validator.
+        "cash_acceptor": CASH_IN_PROFILES["default"].capabilities.features(),
     },
 )
 """The ``sim`` driver, registered through the ``tellerhal.drivers`` entry point."""

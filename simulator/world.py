@@ -23,33 +23,42 @@ from typing import TYPE_CHECKING, TypeVar
 
 from hal.devices.card_reader_service import CardReaderService
 from hal.devices.pin_pad_service import PinPadService
-from hal.errors import ConfigurationError
+from hal.errors import ConfigurationError, UnsupportedOperation
+from hal.ledger import Ledger
 from simulator.broken import BROKEN_VARIANTS
 from simulator.cash_control import CashDispenserControl
+from simulator.cash_in_control import CashAcceptorControl
 from simulator.clock import SimClock, seeded_random
 from simulator.control import CardReaderControl
 from simulator.models.card_reader import CardReaderModel
+from simulator.models.cash_acceptor import CashAcceptorModel
 from simulator.models.cash_dispenser import CashDispenserModel
+from simulator.models.cash_in_profiles import CASH_IN_PROFILES, CashInProfile, cash_in_profile
 from simulator.models.cash_profiles import CASH_PROFILES, CashProfile, cash_profile
 from simulator.models.pin_pad import PinPadModel
 from simulator.models.secure_element import SecureElement
 from simulator.pin_pad_control import PinPadControl
 
 if TYPE_CHECKING:
-    from hal.ledger import Ledger
-    from simulator.sim_cash_service import SimCashDispenserService
+    from simulator.sim_cash_in_service import SimCashAcceptorService
+    from simulator.sim_cash_service import SharedLedger, SimCashDispenserService
 
 SetupT = TypeVar("SetupT")
 ModelT = TypeVar("ModelT")
 
 __all__ = [
     "CardReaderSetup",
+    "CashAcceptorSetup",
     "CashDispenserSetup",
     "PinPadSetup",
     "World",
     "get_world",
     "reset_worlds",
 ]
+
+
+#: The kind of a device name that is a recycler's dispenser side.
+_RECYCLER_SIDE = "recycler's dispenser side"
 
 
 @dataclass(frozen=True)
@@ -142,6 +151,42 @@ class CashDispenserSetup:
         return cash_profile(self.profile, dict(self.counts))
 
 
+@dataclass(frozen=True)
+class CashAcceptorSetup:
+    """How a world's cash acceptor is built.
+
+    Attributes:
+        profile: a name from `simulator.models.cash_in_profiles.CASH_IN_PROFILES`.
+        counts: ``(unit id, notes)`` pairs overriding the profile's starting counts.
+        note_time: simulated seconds per note taken in; ``None`` takes the profile's.
+    """
+
+    profile: str = "default"
+    counts: tuple[tuple[str, int], ...] = ()
+    note_time: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.profile not in CASH_IN_PROFILES:
+            raise ConfigurationError(
+                f"no cash-in profile named {self.profile!r}; known: "
+                f"{', '.join(sorted(CASH_IN_PROFILES))}"
+            )
+        self.build()  # unknown units and bad counts are refused now
+        note = self.note_time
+        if note is not None and (
+            isinstance(note, bool) or not isinstance(note, int | float) or not 0 <= note < 3600
+        ):
+            raise ConfigurationError(f"note_time is from 0 to 3600 seconds, got {note!r}")
+
+    def build(self) -> CashInProfile:
+        """The profile with the counts applied.
+
+        Raises:
+            ConfigurationError: a unit the profile does not have, or a bad count.
+        """
+        return cash_in_profile(self.profile, dict(self.counts))
+
+
 class World:
     """A clock, a seed and the device models of one simulated kiosk.
 
@@ -165,15 +210,22 @@ class World:
         self._card_readers: dict[str, tuple[CardReaderSetup, CardReaderModel]] = {}
         self._pin_pads: dict[str, tuple[PinPadSetup, PinPadModel]] = {}
         self._cash_dispensers: dict[str, tuple[CashDispenserSetup, CashDispenserModel]] = {}
+        self._cash_acceptors: dict[str, tuple[CashAcceptorSetup, CashAcceptorModel]] = {}
+        self._shared_books: dict[str, SharedLedger] = {}
+        self._recycler_sides: dict[str, str] = {}  # dispenser name -> its acceptor's
 
     def random(self, stream: str) -> random.Random:
         """A randomness for ``stream`` (a device name) that depends only on the seed."""
         return seeded_random(self.seed, stream)
 
     @property
-    def models(self) -> Mapping[str, CardReaderModel | PinPadModel | CashDispenserModel]:
+    def models(
+        self,
+    ) -> Mapping[str, CardReaderModel | PinPadModel | CashDispenserModel | CashAcceptorModel]:
         """Every model made so far, by device name."""
-        return MappingProxyType({**self.card_readers, **self.pin_pads, **self.cash_dispensers})
+        return MappingProxyType(
+            {**self.card_readers, **self.pin_pads, **self.cash_dispensers, **self.cash_acceptors}
+        )
 
     @property
     def card_readers(self) -> Mapping[str, CardReaderModel]:
@@ -190,12 +242,20 @@ class World:
         """The cash dispenser models made so far, by device name."""
         return MappingProxyType({name: m for name, (_, m) in self._cash_dispensers.items()})
 
+    @property
+    def cash_acceptors(self) -> Mapping[str, CashAcceptorModel]:
+        """The cash acceptor models made so far, by device name."""
+        return MappingProxyType({name: m for name, (_, m) in self._cash_acceptors.items()})
+
     def _check_free(self, name: str, kind: str) -> None:
-        for other, models in (
+        tables: tuple[tuple[str, Mapping[str, object]], ...] = (
             ("card reader", self._card_readers),
             ("PIN pad", self._pin_pads),
             ("cash dispenser", self._cash_dispensers),
-        ):
+            ("cash acceptor", self._cash_acceptors),
+            (_RECYCLER_SIDE, self._recycler_sides),
+        )
+        for other, models in tables:
             if other != kind and name in models:
                 raise ConfigurationError(f"world {self.name!r}: {name} is a {other}")
 
@@ -361,6 +421,8 @@ class World:
         name: str = "cash_dispenser",
         *,
         ledger: Ledger | str | os.PathLike[str] | None = None,
+        recycler: str | None = None,
+        books: str | None = None,
     ) -> SimCashDispenserService:
         """A new, unopened `CashDispenserService` over the model (use ``async with``).
 
@@ -371,11 +433,109 @@ class World:
                 ``None`` for an in-memory ledger. A ledger that never saw the device
                 starts from the model's physical counts
                 (`simulator.sim_cash_service.SimCashDispenserService`).
+            recycler: the name of a cash acceptor (a recycler) whose dispenser side this
+                is, instead of a dispenser model of its own: the service keeps its books
+                with the acceptor's (its books name, default the acceptor's name, in
+                the one ledger both services share while either is open; a path given
+                by the first to open), so deposited notes are dispensable.
+            books: the books' name in the ledger (``None``: ``name``, or the recycler's).
+
+        Raises:
+            ConfigurationError: the acceptor ``recycler`` (made on first use) is not
+                a recycler; ``name`` is another kind of device, or ``recycler`` itself.
         """
         # Imported on first use: a simulator without a dispenser never loads the service.
         from simulator.sim_cash_service import SimCashDispenserService
 
-        return SimCashDispenserService(self.cash_dispenser(name), name=name, ledger=ledger)
+        if recycler is None:
+            return SimCashDispenserService(
+                self.cash_dispenser(name), name=name, ledger=ledger, books=books
+            )
+        if name == recycler:
+            raise ConfigurationError(f"the dispenser side of {recycler} needs a name of its own")
+        self._check_free(name, _RECYCLER_SIDE)
+        side_of = self._recycler_sides.get(name)
+        if side_of is not None and side_of != recycler:
+            raise ConfigurationError(
+                f"world {self.name!r}: {name} is the dispenser side of {side_of}, not {recycler}"
+            )
+        acceptor = self.cash_acceptor(recycler)
+        try:
+            facet = acceptor.dispenser()
+        except UnsupportedOperation as exc:
+            raise ConfigurationError(f"world {self.name!r}: {exc}") from None
+        self._recycler_sides[name] = recycler
+        shared = None if isinstance(ledger, Ledger) else self.shared_books(recycler)
+        return SimCashDispenserService(
+            facet,
+            name=name,
+            ledger=ledger,
+            books=books or recycler,
+            shared=shared,
+        )
+
+    def cash_acceptor(
+        self, name: str = "cash_acceptor", setup: CashAcceptorSetup | None = None
+    ) -> CashAcceptorModel:
+        """The cash acceptor called ``name``, made on first use (its units filled as its
+        profile says).
+
+        Raises:
+            ConfigurationError: it exists and was built with a different setup, or
+                ``name`` is another kind of device.
+        """
+
+        def build(setup: CashAcceptorSetup) -> CashAcceptorModel:
+            return CashAcceptorModel(
+                setup.build(), name=name, clock=self.clock, note_time=setup.note_time
+            )
+
+        return self._made(
+            self._cash_acceptors, name, "cash acceptor", setup, CashAcceptorSetup, build
+        )
+
+    def cash_acceptor_setup(self, name: str = "cash_acceptor") -> CashAcceptorSetup | None:
+        """How the cash acceptor ``name`` was built, or ``None`` if it is not made yet."""
+        return self._setup_of(self._cash_acceptors, name)
+
+    def cash_acceptor_control(self, name: str = "cash_acceptor") -> CashAcceptorControl:
+        """The hands and faults acting on the cash acceptor ``name`` (made on first use)."""
+        return CashAcceptorControl(self.cash_acceptor(name))
+
+    def shared_books(self, name: str = "cash_acceptor") -> SharedLedger:
+        """The ledger the acceptor ``name``'s service and its recycler's dispenser
+        service share (`simulator.sim_cash_service.SharedLedger`)."""
+        from simulator.sim_cash_service import SharedLedger
+
+        shared = self._shared_books.get(name)
+        if shared is None:
+            shared = self._shared_books[name] = SharedLedger(name)
+        return shared
+
+    def open_cash_acceptor(
+        self,
+        name: str = "cash_acceptor",
+        *,
+        ledger: Ledger | str | os.PathLike[str] | None = None,
+        books: str | None = None,
+    ) -> SimCashAcceptorService:
+        """A new, unopened `CashAcceptorService` over the model (use ``async with``).
+
+        Args:
+            name: the device name.
+            ledger: an open `hal.ledger.Ledger` (used as given), or the path of the
+                ledger file (``None``: in memory) the acceptor shares with its
+                recycler's dispenser service (`shared_books`): opened when the first of
+                them opens, closed when the last closes. A ledger that never saw the
+                books starts from the model's physical counts.
+            books: the books' name in the ledger (``None``: ``name``).
+        """
+        from simulator.sim_cash_in_service import SimCashAcceptorService
+
+        shared = None if isinstance(ledger, Ledger) else self.shared_books(name)
+        return SimCashAcceptorService(
+            self.cash_acceptor(name), name=name, ledger=ledger, books=books, shared=shared
+        )
 
     def __repr__(self) -> str:
         return (

@@ -74,7 +74,6 @@ from dataclasses import replace
 
 from hal.device import BackendListener, DeviceState
 from hal.devices.cash_acceptor import CashAcceptorBackend, ItemsInserted
-from hal.devices.cash_dispenser import CashDispenserBackend
 from hal.devices.cash_in_model import (
     ESCROW,
     AcceptedNote,
@@ -316,9 +315,10 @@ class CashAcceptorModel:
         """
         await self._m.wait_for_notes_at_exit(timeout)
 
-    def dispenser(self) -> CashDispenserBackend:
-        """The recycler's dispenser side: a `CashDispenserBackend` over this same
-        machine (its units are this acceptor's, the same `CashUnitInfo` objects).
+    def dispenser(self) -> CashDispenserModel:
+        """The recycler's dispenser side: a `CashDispenserBackend` (a
+        `CashDispenserModel`) over this same machine: its units are this acceptor's,
+        the same `CashUnitInfo` objects; its ground truth is this one's.
 
         Raises:
             UnsupportedOperation: not a recycler.

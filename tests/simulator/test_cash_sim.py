@@ -156,7 +156,9 @@ def test_sim_cash_options_are_checked() -> None:
         hal.open("sim://cash_dispenser?profile=visa")
     with pytest.raises(ConfigurationError, match="cash_profile is a cash dispenser option"):
         hal.open("sim://pin_pad?cash_profile=lcdm1000")
-    with pytest.raises(ConfigurationError, match="ledger is a card reader or cash dispenser"):
+    with pytest.raises(
+        ConfigurationError, match="ledger is a card reader or cash acceptor or cash dispenser"
+    ):
         hal.open("sim://pin_pad?ledger=x")
 
 

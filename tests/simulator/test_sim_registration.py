@@ -19,7 +19,12 @@ from simulator.world import CardReaderSetup, get_world
 
 def test_the_entry_point_gives_the_sim_driver() -> None:
     assert registry.driver("sim") is SIM_DRIVER
-    assert SIM_DRIVER.device_classes == {"card_reader", "pin_pad", "cash_dispenser"}
+    assert SIM_DRIVER.device_classes == {
+        "card_reader",
+        "pin_pad",
+        "cash_dispenser",
+        "cash_acceptor",
+    }
     assert SIM_DRIVER.options is SimOptions
 
 
@@ -43,7 +48,8 @@ def test_bad_options_are_refused(options: dict[str, object], message: str) -> No
 
 def test_address_options_are_parsed_and_checked() -> None:
     with pytest.raises(
-        ConfigurationError, match="unknown option 'colour'; allowed: cash_profile, clock_scale"
+        ConfigurationError,
+        match="unknown option 'colour'; allowed: books, cash_in_profile, cash_profile",
     ):
         hal.open("sim://card_reader?colour=red")
     with pytest.raises(ConfigurationError, match="clock_scale"):
@@ -51,10 +57,11 @@ def test_address_options_are_parsed_and_checked() -> None:
 
 
 def test_an_unknown_device_lists_what_the_simulator_offers() -> None:
-    address = DeviceAddress.parse("sim://cash_acceptor")
+    address = DeviceAddress.parse("sim://coin_hopper")
     with pytest.raises(
         ConfigurationError,
-        match="the simulator offers card_reader, cash_dispenser, pin_pad; got 'cash_acceptor'",
+        match="the simulator offers card_reader, cash_acceptor, cash_dispenser, pin_pad; "
+        "got 'coin_hopper'",
     ):
         open_sim_device(address, SimOptions())
 
