@@ -39,6 +39,7 @@ from hal.devices.cash_model import (
     EXIT,
     STACKER,
     TRANSPORT,
+    CashUnit,
     CashUnitInfo,
     CashUnitType,
     Denomination,
@@ -48,6 +49,7 @@ from hal.devices.cash_model import (
     PresentStatus,
     ReplenishmentStatus,
     UnitSensor,
+    UnitStatus,
 )
 from hal.ledger import ANY_ITEM, Counters, LocationKind, MovementRecord, Outcome
 from hal.money import Money
@@ -56,6 +58,7 @@ __all__ = [
     "DISPENSE",
     "PRESENT",
     "Books",
+    "cash_units",
     "cut_after",
     "items_at",
     "location_kind",
@@ -297,6 +300,39 @@ def items_at(newest_first: Sequence[MovementRecord], position: str) -> dict[str,
             if not moved:
                 break
     return {item: n for item, n in held.items() if n}
+
+
+def cash_units(
+    newest_first: Sequence[MovementRecord],
+    counters: Iterable[Counters],
+    units: Iterable[CashUnitInfo],
+    thresholds: Mapping[str, tuple[int | None, int | None]],
+    sensors: Mapping[str, UnitSensor],
+) -> tuple[CashUnit, ...]:
+    """Every unit as `CashUnit`: its counts from the ledger (``counters`` and the
+    `replay` of ``newest_first``), its thresholds and what its sensors say."""
+    by_name = {c.location.name: c for c in counters}
+    infos = list(units)
+    books = replay(newest_first, infos, by_name)
+    out = []
+    for info in infos:
+        c = by_name[info.id]
+        low, high = thresholds.get(info.id, (None, None))
+        sensor = sensors.get(info.id)
+        out.append(
+            CashUnit(
+                info=info,
+                status=sensor.status if sensor is not None else UnitStatus.OK,
+                initial=c.initial,
+                count=c.count,
+                out=books.out[info.id],
+                in_=books.in_[info.id],
+                replenishment=replenishment(info, c.count, thresholds.get(info.id), sensor),
+                low_threshold=low,
+                high_threshold=high,
+            )
+        )
+    return tuple(out)
 
 
 def replenishment(

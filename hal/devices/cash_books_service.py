@@ -41,7 +41,6 @@ from hal.devices.cash_model import (
     OperationRecord,
     ReplenishmentStatus,
     UnitSensor,
-    UnitStatus,
 )
 from hal.devices.cash_shared import books_lock
 from hal.errors import (
@@ -276,31 +275,13 @@ class CashBooksService(LedgerService[StatusT, CapsT]):
         self._sensors = {s.id: s for s in await self._cash_backend.sensors()}
 
     def _cash_units(self) -> tuple[CashUnit, ...]:
-        counters = {c.location.name: c for c in self.ledger.counters(self._books)}
-        books = cash_books.replay(
-            self.ledger.history(self._books, ALL), self._units.values(), counters
+        return cash_books.cash_units(
+            self.ledger.history(self._books, ALL),
+            self.ledger.counters(self._books),
+            self._units.values(),
+            self._thresholds,
+            self._sensors,
         )
-        units = []
-        for uid, info in self._units.items():
-            c = counters[uid]
-            low, high = self._thresholds.get(uid, (None, None))
-            sensor = self._sensors.get(uid)
-            units.append(
-                CashUnit(
-                    info=info,
-                    status=sensor.status if sensor is not None else UnitStatus.OK,
-                    initial=c.initial,
-                    count=c.count,
-                    out=books.out[uid],
-                    in_=books.in_[uid],
-                    replenishment=cash_books.replenishment(
-                        info, c.count, self._thresholds.get(uid), sensor
-                    ),
-                    low_threshold=low,
-                    high_threshold=high,
-                )
-            )
-        return tuple(units)
 
     def _compute_levels(self) -> dict[str, ReplenishmentStatus]:
         counts = self.ledger.counts(self._books)
