@@ -1,6 +1,7 @@
 """Shared by the ID-003 tests: a simulated JCM validator on a pty, and the real driver.
 
-`Id003Rig` puts an `Id003Firmware` behind an `Id003Emulator` on a `PtyBridge`;
+`Id003Rig` puts a `CashAcceptorModel` of the ``id003`` profile under an `Id003Firmware`
+behind an `Id003Emulator` on a `PtyBridge`;
 `Id003Rig.driver()` is the real `Id003Driver` over the real serial transport on that
 pty, open. The validator's line is 8E1; a pty has no framing: parity given at open is
 accepted and ignored, and a second open of the same pty with parity E fails with EINVAL
@@ -26,6 +27,7 @@ from hal.events import Event
 from hal.transports.memory import MEMORY_TRANSPORT
 from hal.transports.serial import SERIAL_TRANSPORT, SerialOptions, SerialTransport
 from hal.transports.spy import SPY_TRANSPORT
+from simulator.models.cash_acceptor import CashAcceptorModel
 from simulator.wire.id003 import Id003Emulator
 from simulator.wire.id003_firmware import Id003Firmware
 from simulator.wire.pty import PtyBridge
@@ -65,12 +67,14 @@ class Id003Rig:
 
     Args:
         directory: where the symlink goes.
-        capacity: notes the cash box holds.
+        clock_scale: real seconds per simulated second of the model (the profile's
+            note, store and return times are a few tenths of a simulated second).
     """
 
-    def __init__(self, directory: Path, *, capacity: int = 1000) -> None:
+    def __init__(self, directory: Path, *, clock_scale: float = 0.05) -> None:
         self.directory = directory
-        self.firmware = Id003Firmware(capacity=capacity)
+        self.model = CashAcceptorModel.from_profile("id003", name="id003", clock_scale=clock_scale)
+        self.firmware = Id003Firmware(self.model)
         self.bridge: PtyBridge | None = None
         self.emulator: Id003Emulator | None = None
         self.listener = Listener()

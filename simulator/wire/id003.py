@@ -2,7 +2,8 @@
 
 The emulator is the validator's serial port: it cuts the host's bytes into frames
 (`protocols.id003.Id003StreamDecoder`), hands each command to the firmware
-(`simulator.wire.id003_firmware.Id003Firmware`) and sends its answer. The real driver
+(`simulator.wire.id003_firmware.Id003Firmware`, over the simulator's cash acceptor
+model) and sends its answer; a model without power answers nothing. The real driver
 (`drivers.cash.id003`), unmodified, runs against it over a pty
 (`simulator.wire.pty.PtyBridge`) or a memory pair.
 
@@ -61,16 +62,17 @@ class Id003Emulator(WireEmulator):
 
     Args:
         link: the device side of the wire.
-        firmware: the validator's state machine (a new default one if ``None``).
+        firmware: the validator (over its cash acceptor model); powered up at start
+            (which opens the model) and down at stop.
         baud: pace both directions like a UART at this rate; ``None``: no pacing.
     """
 
-    def __init__(
-        self, link: WireLink, firmware: Id003Firmware | None = None, *, baud: int | None = None
-    ) -> None:
-        super().__init__(link, WirePacer(baud), task_name="id003 emulator")
-        self.firmware = firmware if firmware is not None else Id003Firmware()
+    def __init__(self, link: WireLink, firmware: Id003Firmware, *, baud: int | None = None) -> None:
+        super().__init__(link, WirePacer(baud), task_name="id003 emulator", power=firmware)
+        self.firmware = firmware
         self.stats = Id003Stats()
+        #: Every answer sent (as built, before a fault spoils it), for wire-level checks.
+        self.answers: list[bytes] = []
         #: Every good frame received, in order (lost ones too), for wire-level checks.
         self.received: list[Frame] = []
         self._decoder = Id003StreamDecoder()
@@ -147,7 +149,7 @@ class Id003Emulator(WireEmulator):
                     log.exception("id003 emulator failed on %r", item)
 
     async def _handle(self, item: Frame | BadFrame) -> None:
-        if self._muted:
+        if self._muted or not self.firmware.model.powered:
             return
         if isinstance(item, BadFrame):
             if item.reason is BadFrameReason.NOISE:
@@ -167,11 +169,12 @@ class Id003Emulator(WireEmulator):
             await self._answer(Status(StatusCode.INVALID_COMMAND).to_bytes(), item.code)
             return
         self.stats.commands += 1
-        reply = self.firmware.handle(command)
+        reply = await self.firmware.handle(command)
         if reply is not None:
             await self._answer(reply.to_bytes(), item.code)
 
     async def _answer(self, raw: bytes, code: int | None = None) -> None:
+        self.answers.append(raw)
         if self._drop and self._drop_only in (None, code):
             self._drop -= 1
             self.stats.dropped += 1

@@ -1,43 +1,52 @@
-"""A JCM ID-003 bill validator's firmware, simulated: a small state machine.
+"""A JCM ID-003 bill validator's firmware, simulated over the cash acceptor model.
 
-`Id003Firmware` answers one decoded host command at a time (`handle`) and moves on one
-step at each status poll, as a real validator does between the host's polls. The link
+`Id003Firmware` answers one decoded host command at a time (`handle`) and moves on at
+each status poll, as a real validator does between the host's polls. The notes, the
+cash box and the customer are the simulator's `CashAcceptorModel` (``id003`` profile:
+escrow of one note, cash box ``cashbox``): the firmware runs the model's backend
+operations in the background and reports their progress as ID-003 statuses. The link
 around it (framing, faults, pacing) is `simulator.wire.id003.Id003Emulator`.
-
-[Interim] The brief asks for the simulator's `CashAcceptorModel` (``id003`` profile)
-under this firmware; it was not on main when this was written, so the notes, the cash
-box and the customer live here (`ground_truth` says where every note is). The codes and
-what the validator answers are the protocol's either way.
 
 Behaviour (the validator's side of reference/protocols.md §3.5; [U] where assumed):
 
-- power on: POWER_UP (40), or 41 / 42 when a note was left in the acceptor / stacker
-  (`power_cycle`), until the host sends RESET; RESET answers ACK, reports INITIALIZE
-  for one poll, returns a note held in the acceptor to the customer, stacks one left in
-  the stacker [U], clears jams and failures, and leaves the validator inhibited [U];
-- inhibited: DISABLED (1A); enabled (C3 00): IDLING (11). With a note inserted
-  (`insert`) and acceptance enabled: ACCEPTING for ``accept_polls`` polls, then ESCROW
-  (13 d) for a note of the table whose code is enabled (C0), or REJECTING (17 r) for
-  one poll and the note back to the customer: r = 79h (inhibit) for a code disabled by
-  C0, 77h (photo pattern) for a note the validator does not know [U];
-- ESCROW holds the note until STACK-1 / STACK-2 (ACK, STACKING, VEND VALID repeated
-  until the host's ACK, STACKED, then idle: the note is in the cash box at VEND VALID)
-  or RETURN (ACK, RETURNING, the note back to the customer); HOLD and WAIT answer ACK;
-  STACK and RETURN with no note in escrow answer INVALID COMMAND (4B) [U];
-- the host's ACK gets no answer [U]; a setting command gets its echo and a
-  setting-status request the setting; VERSION REQUEST gets ASCII text;
-- faults: `jam_next_note` (in the acceptor: JAM IN ACCEPTOR while the note is taken in,
-  the note in the transport; in the stacker: JAM IN STACKER while stacking, the note in
-  the transport), `fail` (FAILURE f), a full cash box (STACKER FULL once it holds
-  ``capacity`` notes; a stack then leaves the note in escrow) and a removed one
-  (STACKER OPEN): every fault but the last two lasts until RESET.
+- power on: POWER_UP (40), or 41 when the model holds a note in its escrow (a note
+  left in the acceptor), until the host sends RESET. RESET answers ACK and reports
+  INITIALIZE while it runs: a note in escrow goes back to the customer (the model's
+  ``rollback``) [U], then the model's ``reset`` clears a jam; the validator is left
+  inhibited with every denomination enabled [U]; a FAILURE is cleared;
+- inhibited (C3 01): DISABLED (1A). Enabled (C3 00) with notes in the model's input:
+  the model's ``cash_in`` (one note into the escrow, limits = the C0-enabled notes)
+  runs while polls answer ACCEPTING; then each note it refused is REJECTING (17 r) for
+  one poll, r = 79h (inhibit) for a note of the table that C0 disables, 77h (photo
+  pattern) for any other [U]; then ESCROW (13 d) while the model's escrow holds it;
+  nothing inserted: IDLING (11);
+- STACK-1 / STACK-2 in escrow: ACK; the model's ``cash_in_end`` runs (STACKING); a note
+  stored: VEND VALID until the host's ACK, then STACKED for one poll; the cash box
+  full (the model's cashUnitError): STACKER FULL for one poll, the note still in
+  escrow. RETURN in escrow: ACK; the model's ``rollback`` (RETURNING). HOLD and WAIT:
+  ACK. STACK or RETURN with no note in escrow or while busy: INVALID COMMAND (4B) [U];
+- the host's ACK gets no answer [U]; a setting command gets its echo (C3 and C0 also
+  act), a setting-status request the setting, VERSION REQUEST ASCII text;
+- what the model senses: a note jammed in the transport: JAM IN ACCEPTOR; the cash box
+  missing: STACKER OPEN; its full sensor: STACKER FULL (when no note is in escrow);
+  `fail` arms FAILURE f (until RESET). A model without power answers nothing.
+
+[U] The model has no jam in the stacker: JAM IN STACKER is never sent here.
 """
 
 from __future__ import annotations
 
-from collections import Counter, deque
-from collections.abc import Callable, Mapping
+import asyncio
+import itertools
+import logging
+from collections import deque
+from collections.abc import Mapping
 
+from hal.device import DeviceState
+from hal.devices.cash_in_model import CashAcceptorStatus, CashInLimits, CashInReport
+from hal.devices.cash_model import MoveReport, TransportState, UnitStatus
+from hal.events import Event
+from hal.stimulus import NoteSample
 from protocols.id003_messages import (
     CNY_DENOMINATIONS,
     SETTING_SIZES,
@@ -51,147 +60,120 @@ from protocols.id003_messages import (
     Status,
     StatusCode,
     TextReply,
+    denomination_mask,
     enabled_denominations,
 )
+from simulator.models.cash_acceptor import CashAcceptorModel
 
-__all__ = ["CASHBOX", "Id003Firmware"]
+__all__ = ["VERSION", "Id003Firmware"]
 
-#: The cash box's name in `Id003Firmware.ground_truth`.
-CASHBOX = "cashbox"
+log = logging.getLogger(__name__)
+
 #: The version text [U].
 VERSION = b"ID003-SIM CNY V1.00"
 
-Step = tuple[Status, Callable[[], None] | None]
-
-
-def _item(entry: tuple[str, int]) -> str:
-    return f"{entry[0]}:{entry[1]}"
+_BUSY = {
+    "accept": StatusCode.ACCEPTING,
+    "stack": StatusCode.STACKING,
+    "return": StatusCode.RETURNING,
+    "reset": StatusCode.INITIALIZE,
+}
 
 
 class Id003Firmware:
-    """The validator (see the module header).
+    """The validator over ``model`` (see the module header); the emulator powers it up
+    (which opens the model as its listener) and down.
 
     Args:
-        table: denomination code -> (currency, value) of the notes it knows.
-        capacity: notes the cash box holds before STACKER FULL.
-        accept_polls: polls a note stays ACCEPTING before escrow or reject.
+        model: the notes and the machine (an ``id003`` profile's model).
+        table: denomination code -> (currency, value) of the notes it reports.
     """
 
     def __init__(
-        self,
-        table: Mapping[int, tuple[str, int]] | None = None,
-        *,
-        capacity: int = 1000,
-        accept_polls: int = 1,
+        self, model: CashAcceptorModel, table: Mapping[int, tuple[str, int]] | None = None
     ) -> None:
-        self.table = dict(CNY_DENOMINATIONS if table is None else table)
-        self.capacity = capacity
-        self.accept_polls = accept_polls
+        self.model = model
+        entries = CNY_DENOMINATIONS if table is None else table
+        self.codes = {f"{cur}:{value}": code for code, (cur, value) in entries.items()}
+        self.items = {code: item for item, code in self.codes.items()}
         self.inhibited = True
-        self.enabled = set(self.table)
+        self.enabled = set(self.items)
         self.settings: dict[int, bytes] = {
             code: bytes(size) for code, size in SETTING_SIZES.items()
         }
         self.settings[CommandCode.SET_INHIBIT] = b"\x01"
-        #: Notes the customer put in and the validator has not taken yet (codes;
-        #: ``None`` for a note it does not know).
-        self.inserted: deque[int | None] = deque()
-        self.escrow: int | None = None
-        self.transport: int | None = None
-        self.cashbox: Counter[str] = Counter()
-        #: Notes given back, by item (``?`` for unknown notes).
-        self.returned: Counter[str] = Counter()
-        self.given: Counter[str] = Counter()
-        self.cashbox_present = True
+        self.settings[CommandCode.SET_DENOMINATION] = denomination_mask(self.items)
+        #: Every command carried out, in order (status requests included).
         self.executed: list[Command] = []
         self._power: StatusCode | None = StatusCode.POWER_UP
-        self._fault: Status | None = None
-        self._script: deque[Step] = deque()
+        self._failure: Status | None = None
+        self._script: deque[Status] = deque()
         self._vend = False
-        self._jam: str | None = None
-        self._in_stacker: int | None = None
+        self._op: asyncio.Task[MoveReport] | None = None
+        self._op_kind = ""
+        self._taken: list[NoteSample] = []
+        self._tokens = itertools.count(1)
 
-    # --- the world -------------------------------------------------------------------------
+    # --- power (the emulator's PowerSwitch) ---------------------------------------------------
 
-    def insert(self, *codes: int | None) -> None:
-        """The customer inserts notes (denomination codes; ``None``: not a known note)."""
-        for code in codes:
-            self.given[self._name(code)] += 1
-            self.inserted.append(code)
+    async def power_up(self) -> None:
+        """Open the model (this firmware is its listener); POWER UP, or 41 with a note
+        left in the escrow."""
+        await self.model.open(self)
+        self._power_on()
 
-    def jam_next_note(self, where: str = "acceptor") -> None:
-        """The next note jams, ``acceptor`` (taken in) or ``stacker`` (stacked)."""
-        if where not in ("acceptor", "stacker"):
-            raise ValueError(f"a jam is in the acceptor or the stacker, not {where!r}")
-        self._jam = where
-
-    def fail(self, code: FailureCode) -> None:
-        """A hardware failure (FAILURE f) until RESET."""
-        self._fault = Status(StatusCode.FAILURE, failure=code)
-
-    def remove_cashbox(self, removed: bool = True) -> None:
-        """The cash box is taken out (STACKER OPEN) or put back."""
-        self.cashbox_present = not removed
-
-    def empty_cashbox(self) -> dict[str, int]:
-        """Empty the cash box; what it held."""
-        held = dict(self.cashbox)
-        self.cashbox.clear()
-        return held
+    async def power_down(self) -> None:
+        """Stop what runs and close the model (the notes stay where they are)."""
+        op, self._op = self._op, None
+        if op is not None:
+            op.cancel()
+            await asyncio.gather(op, return_exceptions=True)
+        await self.model.close()
 
     def power_cycle(self) -> None:
-        """Power off and on: a note in escrow reports 41, one stacking 42 [U]."""
+        """The validator's power goes off and on (the model's notes stay)."""
+        op, self._op = self._op, None
+        if op is not None:
+            op.cancel()
+        self._power_on()
+
+    def _power_on(self) -> None:
         self._script.clear()
         self._vend = False
-        if self._in_stacker is not None:
-            self._power = StatusCode.POWER_UP_BILL_IN_STACKER
-        elif self.escrow is not None:
-            self._power = StatusCode.POWER_UP_BILL_IN_ACCEPTOR
-        else:
-            self._power = StatusCode.POWER_UP
         self.inhibited = True
+        held = self.model.escrow_notes
+        self._power = StatusCode.POWER_UP_BILL_IN_ACCEPTOR if held else StatusCode.POWER_UP
 
-    def ground_truth(self) -> dict[str, int]:
-        """Notes by place: ``customer`` (net: notes given in are negative, given back
-        positive), ``escrow``, ``transport``, ``cashbox``, and ``input`` (inserted,
-        not yet taken)."""
-        return {
-            "customer": sum(self.returned.values()) - sum(self.given.values()),
-            "input": len(self.inserted),
-            "escrow": int(self.escrow is not None or self._in_stacker is not None),
-            "transport": int(self.transport is not None),
-            CASHBOX: sum(self.cashbox.values()),
-        }
+    def fail(self, code: FailureCode) -> None:
+        """A hardware failure: FAILURE f until RESET."""
+        self._failure = Status(StatusCode.FAILURE, failure=code)
 
-    def _name(self, code: int | None) -> str:
-        if code is None or code not in self.table:
-            return "?"
-        return _item(self.table[code])
+    # --- the model's listener -------------------------------------------------------------------
 
-    # --- the host's commands ------------------------------------------------------------------
+    def event(self, event: Event) -> None:
+        """The model's events (ItemsInserted): the validator has no way to say them."""
 
-    def handle(self, command: Command) -> Reply | None:
+    def status_changed(self, status: CashAcceptorStatus) -> None:
+        """The model's status: read at each poll instead."""
+
+    # --- the host's commands ----------------------------------------------------------------------
+
+    async def handle(self, command: Command) -> Reply | None:
         """The answer to one host command (``None``: none, for the host's ACK)."""
         self.executed.append(command)
         code = command.code
         if code is CommandCode.STATUS_REQUEST:
-            return self._poll()
+            return await self._poll()
         if code is CommandCode.ACK:
-            if self._vend:
-                self._vend = False
+            self._vend = False
             return None
         if code is CommandCode.RESET:
-            self._reset()
+            self._start("reset")
             return Ack()
-        if code in (CommandCode.STACK_1, CommandCode.STACK_2):
-            if self.escrow is None or self._script or self._power is not None:
+        if code in (CommandCode.STACK_1, CommandCode.STACK_2, CommandCode.RETURN):
+            if not self._can_move():
                 return Status(StatusCode.INVALID_COMMAND)
-            self._stack()
-            return Ack()
-        if code is CommandCode.RETURN:
-            if self.escrow is None or self._script or self._power is not None:
-                return Status(StatusCode.INVALID_COMMAND)
-            self._return()
+            self._start("return" if code is CommandCode.RETURN else "stack")
             return Ack()
         if code in (CommandCode.HOLD, CommandCode.WAIT):
             return Ack()
@@ -208,122 +190,105 @@ class Id003Firmware:
             return TextReply(code, VERSION)
         return Status(StatusCode.INVALID_COMMAND)
 
-    # --- one poll: one step ---------------------------------------------------------------------
+    def _can_move(self) -> bool:
+        return (
+            self._power is None
+            and self._op is None
+            and not self._script
+            and not self._vend
+            and bool(self.model.escrow_notes)
+        )
 
-    def _poll(self) -> Status:
+    # --- the model's operations, in the background -----------------------------------------------
+
+    def _start(self, kind: str) -> None:
+        if self._op is not None and not self._op.done():
+            return  # [U] a command while busy is taken and does nothing more
+        self._op_kind = kind
+        if kind == "reset":
+            self._script.clear()
+            self._vend = False
+            self._failure = None
+            self._power = None
+            self.inhibited = True
+            self.enabled = set(self.items)
+        self._op = asyncio.get_running_loop().create_task(
+            self._run(kind), name=f"id003 firmware {kind}"
+        )
+
+    async def _run(self, kind: str) -> MoveReport:
+        model = self.model
+        if kind == "accept":
+            self._taken = list(model.input_notes)
+            enabled = frozenset(self.items[c] for c in self.enabled if c in self.items)
+            return await model.cash_in(CashInLimits(max_items=1, enabled=enabled), self._token())
+        if kind == "stack":
+            return await model.cash_in_end(False, self._token())
+        if kind == "return":
+            return await model.rollback(self._token())
+        if model.escrow_notes:  # reset: a note held goes back first [U]
+            await model.rollback(self._token())
+        return await model.reset(self._token())
+
+    def _token(self) -> int:
+        return next(self._tokens)
+
+    def _ended(self, report: MoveReport) -> None:
+        """Queue the statuses an operation's end shows."""
+        kind = self._op_kind
+        if kind == "accept" and isinstance(report, CashInReport):
+            for n, _reason in enumerate(report.refused):
+                sample = self._taken[n] if n < len(self._taken) else None
+                code = self.codes.get(sample.item) if sample is not None else None
+                fit = sample is not None and sample.level in ("fit", "unfit")
+                disabled = code is not None and code not in self.enabled
+                why = RejectReason.INHIBIT if disabled and fit else RejectReason.PHOTO_PATTERN
+                self._script.append(Status(StatusCode.REJECTING, reason=why))
+        elif kind == "stack":
+            if report.moves:
+                self._vend = True
+                self._script.append(Status(StatusCode.STACKED))
+            elif report.fault is not None and report.fault.error_code == "cashUnitError":
+                self._script.append(Status(StatusCode.STACKER_FULL))
+        if report.fault is not None:
+            log.info("id003 firmware: %s ended with %s", kind, report.fault.error_code)
+
+    # --- one poll ---------------------------------------------------------------------------------
+
+    async def _poll(self) -> Status:
         if self._power is not None:
             return Status(self._power)
+        if self._op is not None:
+            if not self._op.done():
+                return Status(_BUSY[self._op_kind])
+            op, self._op = self._op, None
+            try:
+                self._ended(op.result())
+            except Exception as exc:  # the model refused: nothing moved
+                log.info("id003 firmware: %s failed: %r", self._op_kind, exc)
         if self._vend:
             return Status(StatusCode.VEND_VALID)
         if self._script:
-            status, effect = self._script.popleft()
-            if effect is not None:
-                effect()
-            return status
-        if self._fault is not None:
-            return self._fault
-        if not self.cashbox_present:
+            return self._script.popleft()
+        if self._failure is not None:
+            return self._failure
+        status = await self.model.get_status()
+        if status.device is DeviceState.HARDWARE_ERROR or status.transport not in (
+            TransportState.EMPTY,
+        ):
+            return Status(StatusCode.JAM_IN_ACCEPTOR)
+        sensors = {s.id: s for s in await self.model.sensors()}
+        cashbox = sensors.get("cashbox")
+        if cashbox is not None and cashbox.status is UnitStatus.MISSING:
             return Status(StatusCode.STACKER_OPEN)
-        if self.escrow is not None:
-            return Status(StatusCode.ESCROW, denomination=self.escrow)
-        if sum(self.cashbox.values()) >= self.capacity:
+        held = self.model.escrow_notes
+        if held:
+            return Status(StatusCode.ESCROW, denomination=self.codes.get(held[0].item, 0x7F))
+        if cashbox is not None and cashbox.full:
             return Status(StatusCode.STACKER_FULL)
         if self.inhibited:
             return Status(StatusCode.DISABLED)
-        if self.inserted:
-            return self._take()
+        if self.model.input_notes:
+            self._start("accept")
+            return Status(StatusCode.ACCEPTING)
         return Status(StatusCode.IDLING)
-
-    def _take(self) -> Status:
-        code = self.inserted.popleft()
-        accepting = Status(StatusCode.ACCEPTING)
-        steps: list[Step] = [(accepting, None)] * max(0, self.accept_polls - 1)
-        if self._jam == "acceptor":
-            self._jam = None
-
-            def jammed() -> None:
-                self.transport = code
-                self._fault = Status(StatusCode.JAM_IN_ACCEPTOR)
-
-            steps.append((Status(StatusCode.JAM_IN_ACCEPTOR), jammed))
-        elif code is None or code not in self.table or code not in self.enabled:
-            reason = RejectReason.PHOTO_PATTERN if code not in self.table else RejectReason.INHIBIT
-
-            def back() -> None:
-                self.returned[self._name(code)] += 1
-
-            steps.append((Status(StatusCode.REJECTING, reason=reason), back))
-        else:
-
-            def held() -> None:
-                self.escrow = code
-
-            steps.append((Status(StatusCode.ESCROW, denomination=code), held))
-        self._script.extend(steps)
-        return accepting
-
-    def _stack(self) -> None:
-        code = self.escrow
-        assert code is not None
-        if sum(self.cashbox.values()) >= self.capacity:
-            self._script.append((Status(StatusCode.STACKER_FULL), None))
-            return
-        if not self.cashbox_present:
-            self._script.append((Status(StatusCode.STACKER_OPEN), None))
-            return
-
-        def moving() -> None:
-            self.escrow = None
-            self._in_stacker = code
-
-        if self._jam == "stacker":
-            self._jam = None
-
-            def jammed() -> None:
-                self._in_stacker = None
-                self.transport = code
-                self._fault = Status(StatusCode.JAM_IN_STACKER)
-
-            self._script.extend(
-                [(Status(StatusCode.STACKING), moving), (Status(StatusCode.JAM_IN_STACKER), jammed)]
-            )
-            return
-
-        def stored() -> None:
-            self._in_stacker = None
-            self.cashbox[self._name(code)] += 1
-            self._vend = True
-
-        self._script.extend(
-            [
-                (Status(StatusCode.STACKING), moving),
-                (Status(StatusCode.VEND_VALID), stored),
-                (Status(StatusCode.STACKED), None),
-            ]
-        )
-
-    def _return(self) -> None:
-        code = self.escrow
-
-        def back() -> None:
-            self.escrow = None
-            self.returned[self._name(code)] += 1
-
-        self._script.append((Status(StatusCode.RETURNING), back))
-
-    def _reset(self) -> None:
-        self._script.clear()
-        self._vend = False
-        if self._in_stacker is not None:
-            self.cashbox[self._name(self._in_stacker)] += 1
-            self._in_stacker = None
-        if self.escrow is not None:
-            self.returned[self._name(self.escrow)] += 1
-            self.escrow = None
-        if self.transport is not None:  # a cleared jam: the note comes back out [U]
-            self.returned[self._name(self.transport)] += 1
-            self.transport = None
-        self._fault = None
-        self._power = None
-        self.inhibited = True
-        self._script.append((Status(StatusCode.INITIALIZE), None))

@@ -35,6 +35,7 @@ from hal.devices.cash_in_model import (
 from hal.devices.cash_model import Move, MoveReport, UnitStatus
 from hal.errors import ConfigurationError, HalTimeout, InvalidData, UnsupportedOperation
 from hal.money import Money
+from hal.stimulus import NoteSample
 from hal.transports.spy_maskers import RX, TX
 from protocols.id003 import build_frame, parse_frame
 from protocols.id003_messages import (
@@ -65,14 +66,9 @@ def applied(before: dict[str, int], reports: Iterable[MoveReport]) -> dict[str, 
 
 
 def truth(rig: Id003Rig) -> dict[str, int]:
-    """The firmware's ground truth with the input counted as the customer's."""
-    ground = rig.firmware.ground_truth()
-    return {
-        CUSTOMER: ground["customer"] + ground["input"],
-        ESCROW: ground["escrow"],
-        TRANSPORT: ground["transport"],
-        CASHBOX: ground[CASHBOX],
-    }
+    """The model's ground truth where a validator's notes can be."""
+    ground = rig.model.ground_truth()
+    return {where: ground[where] for where in (CUSTOMER, ESCROW, TRANSPORT, CASHBOX)}
 
 
 def sent(emulator: Id003Emulator, skip_polls: bool = True) -> list[Command]:
@@ -89,8 +85,8 @@ async def rig(tmp_path: Path) -> AsyncIterator[Id003Rig]:
         yield rig
 
 
-async def _deposit(driver: Id003Driver, rig: Id003Rig, code: int = 0x66) -> MoveReport:
-    rig.firmware.insert(code)
+async def _deposit(driver: Id003Driver, rig: Id003Rig, item: str = CNY100) -> MoveReport:
+    rig.model.insert_notes([item])
     return await asyncio.wait_for(driver.cash_in(LIMITS, 1), 5)
 
 
@@ -152,7 +148,7 @@ async def test_deposit_then_stack(rig: Id003Rig) -> None:
         assert stacked.moves == (Move(ESCROW, CASHBOX, CNY100, 1),)
         assert stacked.fault is None
         assert applied(before, [stacked]) == truth(rig)
-        assert rig.firmware.cashbox == Counter({CNY100: 1})
+        assert rig.model.ground_truth()[CASHBOX] == 1
         commands = sent(rig.emulator)
         # Enable, inhibit, one stack, one ACK of VEND VALID.
         assert commands[-4:] == [
@@ -168,11 +164,11 @@ async def test_rollback_gives_the_note_back(rig: Id003Rig) -> None:
     assert rig.emulator is not None
     async with rig.driver() as driver:
         before = truth(rig)
-        first = await _deposit(driver, rig, 0x65)
+        first = await _deposit(driver, rig, CNY50)
         back = await driver.rollback(2)
         assert back.moves == (Move(ESCROW, CUSTOMER, CNY50, 1),)
         assert applied(before, [first, back]) == truth(rig)
-        assert rig.firmware.returned == Counter({CNY50: 1})
+        assert rig.model.ground_truth()[CUSTOMER] == 0
         assert sent(rig.emulator)[-1] == Command(CommandCode.RETURN)
         # Nothing in escrow: end and rollback report nothing moved.
         assert (await driver.rollback(3)).moves == ()
@@ -185,11 +181,12 @@ async def test_rollback_gives_the_note_back(rig: Id003Rig) -> None:
 async def test_unknown_note_is_refused(rig: Id003Rig) -> None:
     async with rig.driver() as driver:
         before = truth(rig)
-        report = await _deposit(driver, rig, None)  # type: ignore[arg-type]
+        rig.model.insert_notes([NoteSample("XXX:1")])
+        report = await asyncio.wait_for(driver.cash_in(LIMITS, 1), 5)
         assert report.moves == ()
         assert report.refused == (RefuseReason.INVALID_BILL,)
         assert applied(before, [report]) == truth(rig)
-        assert rig.firmware.returned == Counter({"?": 1})
+        assert rig.model.ground_truth()[CUSTOMER] == 0
         assert rig.firmware.inhibited
 
 
@@ -199,8 +196,10 @@ async def test_disabled_denomination_is_rejected_by_the_validator(rig: Id003Rig)
         await driver.configure(ALL - {CNY100})
         assert sent(rig.emulator)[-1] == Command.denominations(range(0x61, 0x66))
         assert not next(n for n in driver.note_types() if n.item == CNY100).enabled
-        report = await _deposit(driver, rig, 0x66)
+        report = await _deposit(driver, rig, CNY100)
         assert report.refused == (RefuseReason.INVALID_BILL,)
+        # The validator said REJECTING, reason 79h (inhibit), on the wire.
+        assert build_frame(0x17, b"\x79") in rig.emulator.answers
         assert report.moves == ()
         with pytest.raises(InvalidData, match="CNY:7"):
             await driver.configure(frozenset({"CNY:7"}))
@@ -221,19 +220,19 @@ async def test_note_over_the_limits_is_returned(
     assert rig.emulator is not None
     async with rig.driver() as driver:
         before = truth(rig)
-        rig.firmware.insert(0x66)
+        rig.model.insert_notes([CNY100])
         report = await asyncio.wait_for(driver.cash_in(limits, 1), 5)
         assert report.moves == ()
         assert report.refused == (reason,)
         assert applied(before, [report]) == truth(rig)
-        assert rig.firmware.returned == Counter({CNY100: 1})
+        assert rig.model.ground_truth()[CUSTOMER] == 0
         assert Command(CommandCode.RETURN) in sent(rig.emulator)
         assert rig.firmware.inhibited
 
 
 async def test_amount_limit_lets_a_smaller_note_in(rig: Id003Rig) -> None:
     async with rig.driver() as driver:
-        rig.firmware.insert(0x65)
+        rig.model.insert_notes([CNY50])
         limits = CashInLimits(1, ALL, {"CNY": Money(5000, "CNY")})
         report = await asyncio.wait_for(driver.cash_in(limits, 1), 5)
         assert report.moves == (Move(CUSTOMER, ESCROW, CNY50, 1),)
@@ -251,7 +250,7 @@ def test_refuse_reason_mapping() -> None:
 
 async def test_jam_in_acceptor(rig: Id003Rig) -> None:
     async with rig.driver() as driver:
-        rig.firmware.jam_next_note("acceptor")
+        rig.model.jam_next_note()
         report = await _deposit(driver, rig)
         assert report.fault is not None
         assert report.fault.error_code == "mediaJam"
@@ -266,24 +265,21 @@ async def test_jam_in_acceptor(rig: Id003Rig) -> None:
         assert rig.firmware.inhibited
 
 
-async def test_jam_in_stacker_leaves_the_note_in_the_transport(rig: Id003Rig) -> None:
+async def test_stacker_full(rig: Id003Rig) -> None:
     async with rig.driver() as driver:
         before = truth(rig)
         first = await _deposit(driver, rig)
-        rig.firmware.jam_next_note("stacker")
-        report = await driver.cash_in_end(True, 2)
-        assert report.moves == (Move(ESCROW, TRANSPORT, CNY100, 1),)
-        assert report.fault is not None
-        assert report.fault.error_code == "mediaJam"
-        assert applied(before, [first, report]) == truth(rig)
-
-
-async def test_stacker_full(tmp_path: Path) -> None:
-    rig = Id003Rig(tmp_path, capacity=1)
-    async with rig.wire(), rig.driver() as driver:
-        await _deposit(driver, rig)
-        stacked = await driver.cash_in_end(True, 2)
+        rig.model.set_cash_box_full()
+        refused = await driver.cash_in_end(True, 2)
+        assert refused.moves == ()
+        assert refused.fault is not None
+        assert refused.fault.error_code == "cashUnitError"
+        assert dict((await driver.contents()).escrow or {}) == {CNY100: 1}  # still held
+        rig.model.set_cash_box_full(False)
+        stacked = await driver.cash_in_end(True, 3)
         assert stacked.moves == (Move(ESCROW, CASHBOX, CNY100, 1),)
+        assert applied(before, [first, refused, stacked]) == truth(rig)
+        rig.model.set_cash_box_full()
         (sensor,) = await driver.sensors()
         assert sensor.full is True
         assert sensor.status is UnitStatus.OK
@@ -292,22 +288,21 @@ async def test_stacker_full(tmp_path: Path) -> None:
         assert report.fault.error_code == "cashUnitError"
         assert report.fault.unit == CASHBOX
         assert report.moves == ()
-        rig.firmware.empty_cashbox()
+        rig.model.set_cash_box_full(False)
         (sensor,) = await driver.sensors()
         assert sensor.full is False
 
 
 async def test_stacker_open_and_failure(rig: Id003Rig) -> None:
     async with rig.driver() as driver:
-        rig.firmware.remove_cashbox()
+        rig.model.remove_cash_box()
         (sensor,) = await driver.sensors()
         assert sensor.status is UnitStatus.MISSING
         report = await _deposit(driver, rig)
         assert report.fault is not None
         assert report.fault.error_code == "cashUnitError"
-        rig.firmware.remove_cashbox(False)
-        rig.firmware.inserted.clear()
-        rig.firmware.given.clear()
+        rig.model.remove_cash_box(False)
+        rig.model.take_back_input()
         rig.firmware.fail(FailureCode.OPTICAL_SENSOR)
         status = await driver.get_status()
         assert status.device is DeviceState.HARDWARE_ERROR
@@ -350,10 +345,10 @@ async def test_cancel_cash_in_stops_between_polls_and_inhibits(rig: Id003Rig) ->
 
 
 async def test_cancel_while_a_note_goes_in_keeps_the_note(rig: Id003Rig) -> None:
-    rig.firmware.accept_polls = 15
+    rig.model.set_note_time(8.0)  # 0.4 s of real time
     async with rig.driver() as driver:
         before = truth(rig)
-        rig.firmware.insert(0x66)
+        rig.model.insert_notes([CNY100])
         task = asyncio.ensure_future(driver.cash_in(LIMITS, 1))
         await asyncio.wait_for(rig.listener.inserted.wait(), 5)
         task.cancel()
@@ -393,7 +388,7 @@ async def test_power_up_with_a_bill_in_the_acceptor(rig: Id003Rig) -> None:
         assert "reset" in refused.fault.description
         report = await driver.reset(3)
         assert report.moves == ()  # the validator never said which note it held
-        assert rig.firmware.returned == Counter({CNY100: 1})
+        assert rig.model.ground_truth()[CUSTOMER] == 0  # given back
         assert driver.power_up is None
         assert (await driver.get_status()).escrow is StackerState.EMPTY
 
@@ -455,12 +450,23 @@ async def test_stack_with_a_lost_answer_or_command_stacks_once(rig: Id003Rig, fa
         report = await driver.cash_in_end(True, 2)
         assert report.moves == (Move(ESCROW, CASHBOX, CNY100, 1),)
         assert applied(before, [first, report]) == truth(rig)
-        assert rig.firmware.cashbox == Counter({CNY100: 1})
+        assert rig.model.ground_truth()[CASHBOX] == 1
         stacks = [c for c in rig.firmware.executed if c.code is CommandCode.STACK_1]
         assert len(stacks) == 1
         wire = [c for c in sent(rig.emulator) if c.code is CommandCode.STACK_1]
         # Sent again only when the status still said ESCROW (the frame was lost).
         assert len(wire) == (1 if fault == "drop" else 2)
+
+
+async def test_a_validator_without_power_is_a_bounded_timeout(rig: Id003Rig) -> None:
+    async with rig.driver() as driver:
+        await _deposit(driver, rig)
+        rig.model.set_power(False)
+        with pytest.raises(HalTimeout):
+            await driver.get_status()
+        rig.model.set_power(True)
+        # The power came back without a power cycle of the firmware: the note is held.
+        assert dict((await driver.contents()).escrow or {}) == {CNY100: 1}
 
 
 async def test_a_muted_validator_is_a_bounded_timeout(rig: Id003Rig) -> None:
