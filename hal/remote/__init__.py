@@ -10,13 +10,15 @@ Server side (``tellerhal serve`` builds on it)::
 Client side: ``hal.open("zmq://127.0.0.1:5740/card_reader")`` or
 ``hal.open("zmq+ipc:///run/tellerhal/kiosk.sock/card_reader")`` gives a
 `RemoteCardReader`, which behaves like the in-process reader; ``.../pin_pad`` a
-`RemotePinPad`, ``.../cash_dispenser`` a `RemoteCashDispenser`. The wire format is in
+`RemotePinPad`, ``.../cash_dispenser`` a `RemoteCashDispenser`, ``.../cash_acceptor`` a
+`RemoteCashAcceptor`. The wire format is in
 ``docs/remote.md`` and `hal.remote.messages`.
 """
 
 from __future__ import annotations
 
 from hal.remote.card_reader import RemoteCardReader
+from hal.remote.cash_acceptor import RemoteCashAcceptor
 from hal.remote.cash_dispenser import RemoteCashDispenser
 from hal.remote.client import Session, session_for
 from hal.remote.messages import VERSION, AckStatus, Header, Message, MessageType
@@ -39,6 +41,7 @@ __all__ = [
     "Message",
     "MessageType",
     "RemoteCardReader",
+    "RemoteCashAcceptor",
     "RemoteCashDispenser",
     "RemotePinPad",
     "RemoteServer",

@@ -46,7 +46,7 @@ from hal.remote.interfaces_cash import (
 from hal.remote.proxy import RemoteDevice
 from hal.remote.security import CurveClientKeys
 
-__all__ = ["RemoteCashDispenser", "as_money"]
+__all__ = ["RemoteCashDispenser", "as_money", "whole"]
 
 
 def as_money(amount: Money | Decimal | int, currency: str | None) -> Money:
@@ -73,7 +73,8 @@ def as_money(amount: Money | Decimal | int, currency: str | None) -> Money:
     return Money(amount, currency)
 
 
-def _whole(value: int | None, what: str) -> int | None:
+def whole(value: int | None, what: str) -> int | None:
+    """``value`` if it is an int or ``None``; `TypeError` otherwise (a float too)."""
     # The codec writes int(value): a float would be cut short silently, so refuse it here.
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
         raise TypeError(f"{what} must be an int or None, got {value!r}")
@@ -195,8 +196,8 @@ class RemoteCashDispenser(
         wire = None
         if thresholds is not None:
             low, high = thresholds
-            wire = Thresholds(_whole(low, "the low threshold"), _whole(high, "the high threshold"))
-        payload = SetStoragePayload(unit, _whole(initial, "initial"), wire)
+            wire = Thresholds(whole(low, "the low threshold"), whole(high, "the high threshold"))
+        payload = SetStoragePayload(unit, whole(initial, "initial"), wire)
         result: CashUnit = await self._call("Storage.SetStorage", payload, timeout)
         return result
 

@@ -18,10 +18,12 @@ fields ``device``, ``command_id`` and ``timestamp`` live in the header or are lo
 This module holds the machinery and the session-level (``Common``) payloads; each
 interface's payloads and `InterfaceSpec` live in their own module
 (`hal.remote.interfaces_card_reader`: `CARD_READER`, `hal.remote.interfaces_pin_pad`:
-`PIN_PAD`, `hal.remote.interfaces_cash`: `CASH_DISPENSER`) and are re-exported here,
-with `INTERFACES`, so every name is importable from this module (the cash payloads
-from `hal.remote.interfaces_cash` itself). Those modules import the machinery from
-here: import them after it (``hal.remote`` does, through this module).
+`PIN_PAD`, `hal.remote.interfaces_cash`: `CASH_DISPENSER`,
+`hal.remote.interfaces_cash_in`: `CASH_ACCEPTOR`) and are re-exported here, with
+`INTERFACES`, so every name is importable from this module (the cash payloads from
+`hal.remote.interfaces_cash` and `hal.remote.interfaces_cash_in` themselves). Those
+modules import the machinery from here: import them after it (``hal.remote`` does,
+through this module).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from hal.remote.codec import Codec, WireValueError, dataclass_codec, field_codec
 __all__ = [
     "CANCEL",
     "CARD_READER",
+    "CASH_ACCEPTOR",
     "CASH_DISPENSER",
     "CLOSE",
     "INTERFACES",
@@ -330,6 +333,7 @@ from hal.remote.interfaces_card_reader import (  # noqa: E402
     WriteRawDataPayload,
 )
 from hal.remote.interfaces_cash import CASH_DISPENSER  # noqa: E402
+from hal.remote.interfaces_cash_in import CASH_ACCEPTOR  # noqa: E402
 from hal.remote.interfaces_pin_pad import (  # noqa: E402
     PIN_PAD,
     ActivateKeyPayload,
@@ -358,4 +362,5 @@ INTERFACES: Final[Mapping[str, InterfaceSpec]] = {
     CARD_READER.name: CARD_READER,
     PIN_PAD.name: PIN_PAD,
     CASH_DISPENSER.name: CASH_DISPENSER,
+    CASH_ACCEPTOR.name: CASH_ACCEPTOR,
 }

@@ -56,6 +56,7 @@ __all__ = [
     "Thresholds",
     "mix_of",
     "mix_wire",
+    "set_storage_route",
 ]
 
 #: The mixes known by name; a table travels as ``mixTable`` with the table beside it.
@@ -217,7 +218,9 @@ class SetStoragePayload:
     thresholds: Thresholds | None
 
 
-def _set_storage(payload: SetStoragePayload) -> tuple[str, dict[str, Any]]:
+def set_storage_route(payload: SetStoragePayload) -> tuple[str, dict[str, Any]]:
+    """The ``set_cash_unit`` call of a ``Storage.SetStorage`` payload (shared with the
+    cash acceptor's interface)."""
     t = payload.thresholds
     return "set_cash_unit", {
         "unit": payload.unit,
@@ -266,7 +269,11 @@ CASH_DISPENSER: Final = build_interface(
             result_field="units",
         ),
         Command(
-            "Storage.SetStorage", "set_cash_unit", SetStoragePayload, CashUnit, route=_set_storage
+            "Storage.SetStorage",
+            "set_cash_unit",
+            SetStoragePayload,
+            CashUnit,
+            route=set_storage_route,
         ),
         Command(
             "Storage.EndExchange",

@@ -8,7 +8,8 @@ Addresses (entry point ``zmq`` in group ``tellerhal.drivers``)::
 ``zmq://`` reaches ``tcp://HOST:PORT``; ``zmq+ipc://`` the Unix socket ``ipc:///PATH/TO/
 SOCKET``. ``DEVICE`` (the last path segment) is the device's name on the server, which
 is its kind in a kiosk: ``card_reader`` (a `RemoteCardReader`), ``pin_pad`` (a
-`RemotePinPad`) or ``cash_dispenser`` (a `RemoteCashDispenser`). Options:
+`RemotePinPad`), ``cash_dispenser`` (a `RemoteCashDispenser`) or ``cash_acceptor`` (a
+`RemoteCashAcceptor`). Options:
 
 - ``timeout``: seconds for the handshake and for each acknowledge (default 5);
 - ``heartbeat``: seconds between heartbeats (default: the server's interval);
@@ -33,6 +34,7 @@ from hal.device import Device
 from hal.errors import ConfigurationError
 from hal.registry import DriverSpec, TransportSpec, register, transports
 from hal.remote.card_reader import RemoteCardReader
+from hal.remote.cash_acceptor import RemoteCashAcceptor
 from hal.remote.cash_dispenser import RemoteCashDispenser
 from hal.remote.pin_pad import RemotePinPad
 from hal.remote.security import CurveClientKeys
@@ -158,12 +160,13 @@ _CLIENTS: dict[str, Callable[..., Device[Any, Any]]] = {
     "card_reader": RemoteCardReader,
     "pin_pad": RemotePinPad,
     "cash_dispenser": RemoteCashDispenser,
+    "cash_acceptor": RemoteCashAcceptor,
 }
 
 
 ZMQ_DRIVER = DriverSpec(
     name="zmq",
-    device_classes=frozenset({"card_reader", "pin_pad", "cash_dispenser"}),
+    device_classes=frozenset({"card_reader", "pin_pad", "cash_dispenser", "cash_acceptor"}),
     options=ZmqOptions,
     factory=open_remote_device,
     description="a device served by tellerhal serve, over ZeroMQ (tcp, or ipc with zmq+ipc)",

@@ -11,7 +11,7 @@ import hal
 from hal import registry
 from hal.address import DeviceAddress
 from hal.errors import ConfigurationError
-from hal.remote import RemoteCardReader, RemoteCashDispenser, RemotePinPad
+from hal.remote import RemoteCardReader, RemoteCashAcceptor, RemoteCashDispenser, RemotePinPad
 from hal.remote.registration import ZMQ_DRIVER, ZmqOptions, remote_endpoint
 
 
@@ -89,11 +89,20 @@ def test_hal_open_builds_a_remote_cash_dispenser() -> None:
     assert isinstance(hal.open("zmq+ipc:///tmp/x.sock/cash_dispenser"), RemoteCashDispenser)
 
 
+def test_hal_open_builds_a_remote_cash_acceptor() -> None:
+    device = hal.open("zmq://127.0.0.1:5740/cash_acceptor?timeout=0.5")
+    assert isinstance(device, RemoteCashAcceptor)
+    assert device.endpoint == "tcp://127.0.0.1:5740"
+    assert device.name == "cash_acceptor"
+    assert isinstance(hal.open("zmq+ipc:///tmp/x.sock/cash_acceptor"), RemoteCashAcceptor)
+
+
 def test_devices_without_a_remote_client_are_refused() -> None:
     with pytest.raises(
-        ConfigurationError, match="knows card_reader, cash_dispenser, pin_pad devices"
+        ConfigurationError,
+        match="knows card_reader, cash_acceptor, cash_dispenser, pin_pad devices",
     ):
-        hal.open("zmq://127.0.0.1:5740/cash_acceptor")
+        hal.open("zmq://127.0.0.1:5740/id_scanner")
 
 
 def test_missing_key_files_are_a_configuration_error(tmp_path: Path) -> None:
