@@ -48,17 +48,17 @@ twice, and nothing waits for ever: every wait is bounded by ``note_timeout``.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from drivers.cash.id003_link import Id003Link
 from drivers.cash.id003_masker import Id003Masker
 from drivers.cash.id003_options import Id003Options
 from hal.address import DeviceAddress
-from hal.device import BackendListener, Device, DeviceState, finish
+from hal.device import BackendListener, DeviceState, finish
 from hal.devices.cash_acceptor import ItemsInserted
+from hal.devices.cash_acceptor_service import CashAcceptorService
 from hal.devices.cash_in_model import (
     CUSTOMER,
     ESCROW,
@@ -87,7 +87,7 @@ from hal.devices.cash_model import (
     UnitSensor,
     UnitStatus,
 )
-from hal.errors import ConfigurationError, HalError, InvalidData, UnsupportedOperation
+from hal.errors import HalError, InvalidData, UnsupportedOperation
 from hal.registry import DriverSpec, make_transport
 from hal.transports.base import Transport
 from protocols.id003_messages import (
@@ -650,21 +650,10 @@ def _cancelled(report: MoveReport) -> MoveReport:
     )
 
 
-def open_id003(address: DeviceAddress, options: Id003Options) -> Device[Any, Any]:
-    """Build the (unopened) cash acceptor an address names (the registry factory).
-
-    The service is `hal.devices.cash_acceptor_service.CashAcceptorService`, looked up
-    when called (it is written alongside this driver).
-    """
-    try:
-        module = importlib.import_module("hal.devices.cash_acceptor_service")
-    except ImportError:
-        raise ConfigurationError("the cash acceptor service is not available yet") from None
+def open_id003(address: DeviceAddress, options: Id003Options) -> CashAcceptorService:
+    """Build the (unopened) cash acceptor an address names (the registry factory)."""
     driver = Id003Driver(make_transport(address), options, name="id003")
-    service: Device[Any, Any] = module.CashAcceptorService(
-        driver, name=driver.name, ledger=options.ledger or None
-    )
-    return service
+    return CashAcceptorService(driver, name=driver.name, ledger=options.ledger or None)
 
 
 ID003_DRIVER = DriverSpec(

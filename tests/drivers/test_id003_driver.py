@@ -11,6 +11,7 @@ ground truth before, give its ground truth after.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
@@ -18,11 +19,12 @@ from pathlib import Path
 
 import pytest
 
+import hal
 from drivers.cash.id003 import CASHBOX, ID003_DRIVER, Id003Driver, refuse_reason
 from drivers.cash.id003_masker import Id003Masker
 from drivers.cash.id003_options import Id003Options, parse_denominations
 from hal.device import DeviceState
-from hal.devices.cash_acceptor import ItemsInserted
+from hal.devices.cash_acceptor import CashAcceptor, ItemsInserted
 from hal.devices.cash_in_model import (
     CUSTOMER,
     ESCROW,
@@ -47,7 +49,7 @@ from protocols.id003_messages import (
     parse_command,
 )
 from simulator.wire.id003 import Id003Emulator
-from tests.id003_rig import Id003Rig
+from tests.id003_rig import Id003Rig, id003_registered
 
 CNY100 = "CNY:10000"
 CNY50 = "CNY:5000"
@@ -518,3 +520,38 @@ def test_masker_lines() -> None:
     assert line.startswith("  5 crc:")
     assert "98" not in line
     assert parse_frame(bytes.fromhex("FC 05 11 27 56")).code == 0x11
+
+
+# --- through hal.open, with the service and its ledger ------------------------------------
+
+
+async def test_through_hal_open_deposit_rollback_and_refusal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig = Id003Rig(tmp_path)
+    ledger = tmp_path / "ledger.db"
+    with id003_registered(), caplog.at_level(logging.INFO, logger="hal.transports.spy"):
+        async with rig.wire():
+            device = hal.open("spy+" + rig.address(f"ledger={ledger}"))
+            assert isinstance(device, CashAcceptor)
+            async with device:
+                await device.cash_in_start(max_amount=Money(15000, "CNY"))
+                rig.model.insert_notes([CNY100])
+                got = await device.cash_in(timeout=5)
+                assert dict(got.accepted) == {CNY100: 1}
+                ended = await device.cash_in_end(timeout=5)
+                assert ended.notes(CASHBOX) == 1
+                await device.cash_in_start()
+                rig.model.insert_notes([CNY50])
+                await device.cash_in(timeout=5)
+                back = await device.cash_in_rollback(timeout=5)
+                assert dict(back.returned) == {CNY50: 1}
+                await device.cash_in_start(max_amount=Money(5000, "CNY"))
+                rig.model.insert_notes([CNY100])
+                refused = await device.cash_in(timeout=5)
+                assert dict(refused.refused) == {RefuseReason.LIMIT_OVER_AMOUNT: 1}
+                units = {unit.id: unit.count for unit in await device.cash_units()}
+    assert units == {CASHBOX: rig.model.ground_truth()[CASHBOX]} == {CASHBOX: 1}
+    lines = [r.getMessage() for r in caplog.records if r.name == "hal.transports.spy"]
+    assert any("TX" in line and "stack 1: FC 05 41 A2 04" in line for line in lines)
+    assert any("RX" in line and "escrow, denomination 66" in line for line in lines)
