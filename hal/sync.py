@@ -34,6 +34,7 @@ from hal.address import DeviceAddress
 from hal.config import Kiosk
 from hal.device import CapsT, Device, StatusT
 from hal.devices.card_reader import CardReader
+from hal.devices.cash_acceptor import CashAcceptor
 from hal.devices.cash_dispenser import CashDispenser
 from hal.devices.pin_pad import PinPad
 from hal.sync_base import (
@@ -48,12 +49,14 @@ from hal.sync_base import (
     shutdown,
 )
 from hal.sync_card_reader import SyncCardReader
+from hal.sync_cash_acceptor import SyncCashAcceptor
 from hal.sync_cash_dispenser import SyncCashDispenser
 from hal.sync_pin_pad import SyncPinPad
 
 __all__ = [
     "WRAPPERS",
     "SyncCardReader",
+    "SyncCashAcceptor",
     "SyncCashDispenser",
     "SyncDevice",
     "SyncKiosk",
@@ -71,6 +74,7 @@ WRAPPERS: Mapping[type[Any], type[SyncDevice[Any, Any]]] = {
     CardReader: SyncCardReader,
     PinPad: SyncPinPad,
     CashDispenser: SyncCashDispenser,
+    CashAcceptor: SyncCashAcceptor,
 }
 
 
@@ -80,6 +84,8 @@ def wrap(device: CardReader) -> SyncCardReader: ...
 def wrap(device: PinPad) -> SyncPinPad: ...
 @overload
 def wrap(device: CashDispenser) -> SyncCashDispenser: ...
+@overload
+def wrap(device: CashAcceptor) -> SyncCashAcceptor: ...
 @overload
 def wrap(device: Device[StatusT, CapsT]) -> SyncDevice[StatusT, CapsT]: ...
 def wrap(device: Device[Any, Any]) -> SyncDevice[Any, Any]:
@@ -94,7 +100,8 @@ def open(address: str | DeviceAddress) -> SyncDevice[Any, Any]:
     """The device an address names, wrapped for threads, not yet opened.
 
     ``with hal.sync.open(...) as device:`` opens and closes it. A card reader comes as
-    a `SyncCardReader`, a PIN pad as a `SyncPinPad`.
+    a `SyncCardReader`, a PIN pad as a `SyncPinPad`, a cash dispenser as a
+    `SyncCashDispenser`, a cash acceptor as a `SyncCashAcceptor`.
 
     Raises:
         ConfigurationError: as `hal.open`.

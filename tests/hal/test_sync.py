@@ -75,6 +75,65 @@ def test_every_async_method_has_a_sync_twin_with_the_same_signature(
     assert _differences(interface, wrapper, sync_methods) == []
 
 
+def _async_differences(interface: type, implementation: type) -> list[str]:
+    """Every public async method of ``interface`` whose twin on ``implementation`` is
+    missing, not async, or has other parameters or return type."""
+    problems = []
+    for name, member in inspect.getmembers(interface):
+        if name.startswith("_") or not inspect.iscoroutinefunction(member):
+            continue
+        if hasattr(Device, name):
+            continue  # status() and capabilities() return the type parameters
+        twin = getattr(implementation, name, None)
+        if twin is None or not inspect.iscoroutinefunction(twin):
+            problems.append(f"{implementation.__name__}.{name} is missing or not async")
+            continue
+        want = inspect.signature(member, eval_str=True)
+        got = inspect.signature(twin, eval_str=True)
+        if list(want.parameters.values()) != list(got.parameters.values()):
+            problems.append(f"{implementation.__name__}.{name}{got} differs from {name}{want}")
+        if want.return_annotation != got.return_annotation:
+            problems.append(f"{implementation.__name__}.{name} returns {got.return_annotation}")
+    return problems
+
+
+def _implementations() -> list[tuple[type, type]]:
+    from hal.devices.cash_acceptor import CashAcceptor
+    from hal.devices.cash_acceptor_service import CashAcceptorService
+    from hal.devices.cash_dispenser import CashDispenser
+    from hal.devices.cash_dispenser_service import CashDispenserService
+    from hal.remote import RemoteCashAcceptor, RemoteCashDispenser
+
+    return [
+        (CashAcceptor, CashAcceptorService),
+        (CashAcceptor, RemoteCashAcceptor),
+        (CashDispenser, CashDispenserService),
+        (CashDispenser, RemoteCashDispenser),
+    ]
+
+
+@pytest.mark.parametrize(("interface", "implementation"), _implementations())
+def test_the_service_and_the_remote_client_keep_the_interface_signatures(
+    interface: type, implementation: type
+) -> None:
+    assert _async_differences(interface, implementation) == []
+
+
+def test_the_cash_acceptor_has_its_sync_wrapper() -> None:
+    from hal.devices.cash_acceptor import CashAcceptor
+
+    assert hal.sync.WRAPPERS[CashAcceptor] is hal.sync.SyncCashAcceptor
+    assert _differences(CashAcceptor, hal.sync.SyncCashAcceptor, ("events",)) == []
+
+    class Drifted(hal.sync.SyncCashAcceptor):
+        def cash_in(self, *, timeout: float | None = 30.0) -> Any:  # type: ignore[override]
+            pass
+
+    problems = _differences(CashAcceptor, Drifted)
+    assert problems
+    assert all(problem.startswith("Drifted.cash_in") for problem in problems), problems
+
+
 def test_every_public_device_interface_has_a_wrapper() -> None:
     interfaces = set()
     for info in pkgutil.iter_modules(hal.devices.__path__):
@@ -82,7 +141,9 @@ def test_every_public_device_interface_has_a_wrapper() -> None:
             continue  # implementations, not interfaces
         module = importlib.import_module(f"hal.devices.{info.name}")
         for _, cls in inspect.getmembers(module, inspect.isclass):
-            if issubclass(cls, Device) and inspect.isabstract(cls) and cls.interface:
+            # An interface names itself; an abstract base of services inherits the name.
+            own = vars(cls).get("interface")
+            if issubclass(cls, Device) and inspect.isabstract(cls) and own:
                 interfaces.add(cls)
     assert hal.CardReader in interfaces
     assert interfaces <= set(hal.sync.WRAPPERS), interfaces - set(hal.sync.WRAPPERS)
@@ -250,6 +311,38 @@ def test_end_to_end_with_the_simulator() -> None:
                 hal.sync.run(control.take_card)
                 events.wait_for(hal.MediaRemoved, timeout=5)
             assert reader.status().media == hal.MediaStatus.NOT_PRESENT
+    finally:
+        reset_worlds()
+
+
+def test_a_cash_in_through_the_facade() -> None:
+    from hal.devices.cash_acceptor import CashInState, InsertItems, NoteLevel, SubCashIn
+    from hal.stimulus import NoteSample
+    from simulator.world import get_world, reset_worlds
+
+    try:
+        address = "sim://cash_acceptor?world=sync_cash_in&clock_scale=0.001"
+        with hal.sync.open(address) as acceptor:
+            assert isinstance(acceptor, hal.sync.SyncCashAcceptor)
+            control = get_world("sync_cash_in").cash_acceptor_control()
+            assert {t.item for t in acceptor.note_types()} >= {"CNY:10000", "CNY:5000"}
+            with acceptor.events(kinds=[InsertItems, SubCashIn]) as events:
+                assert acceptor.cash_in_start(max_items=10).status is CashInState.ACTIVE
+                notes = ["CNY:10000", "CNY:10000", NoteSample("CNY:5000", NoteLevel.UNFIT)]
+                hal.sync.run(control.insert_notes, notes)
+                result = acceptor.cash_in(timeout=10)
+                assert dict(result.accepted) == {"CNY:10000": 2, "CNY:5000": 1}
+                assert isinstance(events.get(timeout=1), InsertItems)
+                assert events.wait_for(SubCashIn, timeout=1).accepted == result.accepted
+            with pytest.raises(hal.CashInActive):
+                acceptor.cash_in_start()
+            ended = acceptor.cash_in_end(timeout=10)
+            assert ended.notes() == 3
+            assert acceptor.get_cash_in_status().status is CashInState.OK
+            counts = {u.info.id: u.count for u in acceptor.cash_units()}
+            truth = hal.sync.run(control.ground_truth)
+            assert counts == {unit: truth[unit] for unit in counts}
+            assert sum(counts.values()) == 3
     finally:
         reset_worlds()
 
