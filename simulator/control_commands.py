@@ -19,6 +19,17 @@ and the faults ``Control.JamNextDispense``, ``Control.DoubleNote``, ``Control.Fa
 ``Control.UnitStatus``, ``Control.JamShutter``, ``Control.PartialRetract``,
 ``Control.NeverTake``, ``Control.SafeDoor``, ``Control.PickTime`` (simulated seconds a
 note).
+
+On a cash acceptor (`simulator.cash_in_control`): ``Control.InsertNotes`` (the customer
+puts a bunch of notes into the input: items, and optionally each one's level),
+``Control.TakeReturned`` (the customer takes the notes given back at the exit),
+``Control.NotesAtExit``, ``Control.GroundTruth``, ``Control.EmptyUnit`` (the operator
+empties a unit), ``Control.Replenish``, ``Control.ClearJam``, and the faults
+``Control.JamNextNote``, ``Control.CashBoxFull``, ``Control.RemoveCashBox``,
+``Control.UnitStatus``, ``Control.NeverTake``, ``Control.SafeDoor``,
+``Control.PowerLoss``, ``Control.SlowReplies`` and ``Control.PickTime`` (simulated
+seconds a note takes through the reader). A recycler's dispenser side is driven
+through its acceptor's name.
 """
 
 from __future__ import annotations
@@ -36,8 +47,10 @@ __all__ = [
     "ControlCommand",
     "CountCompletion",
     "EntryActiveCompletion",
+    "FlagPayload",
     "GroundTruthCompletion",
     "InsertCardPayload",
+    "InsertNotesPayload",
     "JamNextDispensePayload",
     "LeavePayload",
     "NeverTakePayload",
@@ -66,7 +79,16 @@ MAX_KEYS: Final = 64
 CARD_READER: Final = "card_reader"
 PIN_PAD: Final = "pin_pad"
 CASH_DISPENSER: Final = "cash_dispenser"
+CASH_ACCEPTOR: Final = "cash_acceptor"
 ANY_DEVICE: Final = "any"
+#: The commands both kinds of cash device take.
+_CASH: Final = (CASH_DISPENSER, CASH_ACCEPTOR)
+
+#: The most notes one ``Control.InsertNotes`` inserts.
+MAX_NOTES: Final = 500
+
+#: The note levels ``Control.InsertNotes`` takes (`hal.devices.cash_in_model.NoteLevel`).
+NOTE_LEVELS: Final = frozenset({"fit", "unfit", "suspect", "counterfeit", "unrecognized"})
 
 
 def _check_wait(what: str, seconds: float) -> None:
@@ -158,7 +180,8 @@ class WaitForEntryPayload:
 
 @dataclass(frozen=True)
 class TakeNotesPayload:
-    """``Control.TakeNotes``: real seconds to wait for notes at the exit."""
+    """``Control.TakeNotes``, ``Control.TakeReturned``: real seconds to wait for notes at
+    the exit."""
 
     timeout: float
 
@@ -175,7 +198,8 @@ class JamNextDispensePayload:
 
 @dataclass(frozen=True)
 class UnitPayload:
-    """``Control.DoubleNote``, ``Control.FailPick``: the cash unit whose next pick fails."""
+    """``Control.DoubleNote``, ``Control.FailPick``: the cash unit whose next pick fails;
+    ``Control.EmptyUnit``: the unit an operator empties."""
 
     unit: str
 
@@ -228,6 +252,35 @@ class PickTimePayload:
 
 
 @dataclass(frozen=True)
+class InsertNotesPayload:
+    """``Control.InsertNotes``: the notes' items (``CNY:10000``) in the order inserted,
+    and each one's level (``fit``, ``unfit``, ``suspect``, ``counterfeit``,
+    ``unrecognized``); no levels: all ``fit``."""
+
+    notes: tuple[str, ...]
+    levels: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.notes) <= MAX_NOTES:
+            raise ValueError(f"notes must be 1 to {MAX_NOTES} items, got {len(self.notes)}")
+        if self.levels and len(self.levels) != len(self.notes):
+            raise ValueError(
+                f"levels must be one per note ({len(self.notes)}), got {len(self.levels)}"
+            )
+        unknown = sorted(set(self.levels) - NOTE_LEVELS)
+        if unknown:
+            raise ValueError(f"unknown note levels {unknown}; known: {sorted(NOTE_LEVELS)}")
+
+
+@dataclass(frozen=True)
+class FlagPayload:
+    """``Control.CashBoxFull``, ``Control.RemoveCashBox``: the fault is on (``False``:
+    undone)."""
+
+    on: bool
+
+
+@dataclass(frozen=True)
 class GroundTruthCompletion:
     """Where every note physically is: ``{unit id or position: notes}``."""
 
@@ -266,7 +319,7 @@ class ControlCommand:
         device: the command acts on a device named in the header.
         wait: the payload field holding how long the command may wait (real seconds).
         target: the kind of device it acts on: ``card_reader``, ``pin_pad``,
-            ``cash_dispenser`` or ``any``, or a tuple of kinds.
+            ``cash_dispenser``, ``cash_acceptor`` or ``any``, or a tuple of kinds.
     """
 
     name: str
@@ -288,7 +341,7 @@ COMMANDS: Final[dict[str, ControlCommand]] = {
         ControlCommand("Control.InsertCard", InsertCardPayload, CardSample),
         ControlCommand("Control.TakeCard", TakeCardPayload, wait="timeout"),
         ControlCommand("Control.Jam"),
-        ControlCommand("Control.ClearJam", target=(CARD_READER, CASH_DISPENSER)),
+        ControlCommand("Control.ClearJam", target=(CARD_READER, *_CASH)),
         ControlCommand("Control.CardPosition", completion=PositionCompletion),
         ControlCommand("Control.RetainedCount", completion=CountCompletion),
         ControlCommand("Control.EmptyRetainBin", completion=CountCompletion),
@@ -307,20 +360,32 @@ COMMANDS: Final[dict[str, ControlCommand]] = {
             wait="timeout",
             target=CASH_DISPENSER,
         ),
-        ControlCommand("Control.NotesAtExit", completion=CountCompletion, target=CASH_DISPENSER),
-        ControlCommand(
-            "Control.GroundTruth", completion=GroundTruthCompletion, target=CASH_DISPENSER
-        ),
-        ControlCommand("Control.Replenish", ReplenishPayload, target=CASH_DISPENSER),
+        ControlCommand("Control.NotesAtExit", completion=CountCompletion, target=_CASH),
+        ControlCommand("Control.GroundTruth", completion=GroundTruthCompletion, target=_CASH),
+        ControlCommand("Control.Replenish", ReplenishPayload, target=_CASH),
         ControlCommand("Control.JamNextDispense", JamNextDispensePayload, target=CASH_DISPENSER),
         ControlCommand("Control.DoubleNote", UnitPayload, target=CASH_DISPENSER),
         ControlCommand("Control.FailPick", UnitPayload, target=CASH_DISPENSER),
-        ControlCommand("Control.UnitStatus", UnitStatusPayload, target=CASH_DISPENSER),
+        ControlCommand("Control.UnitStatus", UnitStatusPayload, target=_CASH),
         ControlCommand("Control.JamShutter", target=CASH_DISPENSER),
         ControlCommand("Control.PartialRetract", LeavePayload, target=CASH_DISPENSER),
-        ControlCommand("Control.NeverTake", NeverTakePayload, target=CASH_DISPENSER),
-        ControlCommand("Control.SafeDoor", SafeDoorPayload, target=CASH_DISPENSER),
-        ControlCommand("Control.PickTime", PickTimePayload, target=CASH_DISPENSER),
+        ControlCommand("Control.NeverTake", NeverTakePayload, target=_CASH),
+        ControlCommand("Control.SafeDoor", SafeDoorPayload, target=_CASH),
+        ControlCommand("Control.PickTime", PickTimePayload, target=_CASH),
+        ControlCommand(
+            "Control.InsertNotes", InsertNotesPayload, CountCompletion, target=CASH_ACCEPTOR
+        ),
+        ControlCommand(
+            "Control.TakeReturned",
+            TakeNotesPayload,
+            CountCompletion,
+            wait="timeout",
+            target=CASH_ACCEPTOR,
+        ),
+        ControlCommand("Control.JamNextNote", target=CASH_ACCEPTOR),
+        ControlCommand("Control.EmptyUnit", UnitPayload, CountCompletion, target=CASH_ACCEPTOR),
+        ControlCommand("Control.CashBoxFull", FlagPayload, target=CASH_ACCEPTOR),
+        ControlCommand("Control.RemoveCashBox", FlagPayload, target=CASH_ACCEPTOR),
         ControlCommand("Control.Reset", device=False),
     )
 }

@@ -1,5 +1,5 @@
-"""`RemoteCardReaderControl`, `RemotePinPadControl`, `RemoteCashDispenserControl`: the
-simulator's control API from another process.
+"""`RemoteCardReaderControl`, `RemotePinPadControl`, `RemoteCashDispenserControl`,
+`RemoteCashAcceptorControl`: the simulator's control API from another process.
 
 The stimulus the conformance suite drives, over the control socket of a ``tellerhal
 sim`` (`simulator.server.ControlServer`)::
@@ -26,6 +26,11 @@ dispenser; its `RemoteCashDispenserControl.ground_truth` says where every note i
     cash = RemoteCashDispenserControl("tcp://127.0.0.1:5741")
     await cash.jam_next_dispense(after_notes=2)
     taken = await cash.take_notes(timeout=10)
+
+`RemoteCashAcceptorControl` is the customer at a cash acceptor's input and exit::
+
+    deposit = RemoteCashAcceptorControl("tcp://127.0.0.1:5741")
+    await deposit.insert_notes(["CNY:10000", NoteSample("CNY:5000", "unfit")])
 """
 
 from __future__ import annotations
@@ -36,19 +41,28 @@ from typing import Any
 
 import zmq
 
-from hal.errors import ConnectionLost, ProtocolError
+from hal.errors import ConnectionLost, InvalidData, ProtocolError
 from hal.remote.codec import WireValueError, codec_for
 from hal.remote.connection import Connection
 from hal.remote.interfaces import Empty
 from hal.remote.messages import valid_device_name
 from hal.remote.security import endpoint_scheme
-from hal.stimulus import CardReaderStimulus, CardSample, CashDispenserStimulus, PinPadStimulus
+from hal.stimulus import (
+    CardReaderStimulus,
+    CardSample,
+    CashAcceptorStimulus,
+    CashDispenserStimulus,
+    NoteSample,
+    PinPadStimulus,
+)
 from simulator.control_commands import (
     COMMANDS,
     CountCompletion,
     EntryActiveCompletion,
+    FlagPayload,
     GroundTruthCompletion,
     InsertCardPayload,
+    InsertNotesPayload,
     JamNextDispensePayload,
     LeavePayload,
     LoadStackerPayload,
@@ -71,6 +85,7 @@ from simulator.pin_pad_control import pin_keys
 
 __all__ = [
     "RemoteCardReaderControl",
+    "RemoteCashAcceptorControl",
     "RemoteCashDispenserControl",
     "RemotePinPadControl",
     "control_call",
@@ -303,7 +318,51 @@ class RemotePinPadControl(_RemoteDeviceControl, PinPadStimulus):
         await self._call("Control.WaitForEntry", WaitForEntryPayload(timeout), wait=timeout)
 
 
-class RemoteCashDispenserControl(_RemoteDeviceControl, CashDispenserStimulus):
+class _RemoteCashControl(_RemoteDeviceControl):
+    """What both kinds of simulated cash device take over the control socket: the
+    exit, the ground truth, an operator's filling, a unit's state, a customer who never
+    takes, the safe door and the time a note takes."""
+
+    #: The device acted on when none is named.
+    default_device = ""
+
+    def __init__(self, endpoint: str, device: str | None = None, *, timeout: float = 5.0) -> None:
+        super().__init__(endpoint, device or self.default_device, timeout=timeout)
+
+    async def notes_at_exit(self) -> int:
+        """Notes physically at the exit now."""
+        done = await self._call("Control.NotesAtExit")
+        assert isinstance(done, CountCompletion)
+        return done.count
+
+    async def replenish(self, unit: str, count: int) -> None:
+        """An operator makes ``unit`` physically hold ``count`` notes."""
+        await self._call("Control.Replenish", ReplenishPayload(unit, count))
+
+    async def ground_truth(self) -> Mapping[str, int]:
+        """Where every note physically is."""
+        done = await self._call("Control.GroundTruth")
+        assert isinstance(done, GroundTruthCompletion)
+        return done.notes
+
+    async def set_unit_status(self, unit: str, status: str) -> None:
+        """A unit's physical state (``ok``, ``missing``, ``inoperative``...)."""
+        await self._call("Control.UnitStatus", UnitStatusPayload(unit, status))
+
+    async def never_take(self, never: bool = True) -> None:
+        """The customer never takes the notes (``False`` undoes it)."""
+        await self._call("Control.NeverTake", NeverTakePayload(never))
+
+    async def safe_door(self, open_: bool = True) -> None:
+        """Open (or close) the safe door."""
+        await self._call("Control.SafeDoor", SafeDoorPayload(open_))
+
+    async def pick_time(self, seconds: float) -> None:
+        """Each note takes ``seconds`` simulated seconds from now on."""
+        await self._call("Control.PickTime", PickTimePayload(seconds))
+
+
+class RemoteCashDispenserControl(_RemoteCashControl, CashDispenserStimulus):
     """The customer's hands, the operator's and fate on a cash dispenser of a
     ``tellerhal sim`` (the methods of `simulator.cash_control.CashDispenserControl`).
 
@@ -317,10 +376,7 @@ class RemoteCashDispenserControl(_RemoteDeviceControl, CashDispenserStimulus):
         ValueError: a bad device name or timeout.
     """
 
-    def __init__(
-        self, endpoint: str, device: str = "cash_dispenser", *, timeout: float = 5.0
-    ) -> None:
-        super().__init__(endpoint, device, timeout=timeout)
+    default_device = "cash_dispenser"
 
     # --- CashDispenserStimulus -------------------------------------------------------------
 
@@ -331,12 +387,6 @@ class RemoteCashDispenserControl(_RemoteDeviceControl, CashDispenserStimulus):
             HalTimeout: none came in time. SequenceError: the customer never takes.
         """
         done = await self._call("Control.TakeNotes", TakeNotesPayload(timeout), wait=timeout)
-        assert isinstance(done, CountCompletion)
-        return done.count
-
-    async def notes_at_exit(self) -> int:
-        """Notes physically at the exit now."""
-        done = await self._call("Control.NotesAtExit")
         assert isinstance(done, CountCompletion)
         return done.count
 
@@ -353,25 +403,11 @@ class RemoteCashDispenserControl(_RemoteDeviceControl, CashDispenserStimulus):
         (the next reset reports those notes)."""
         await self._call("Control.ClearJam")
 
-    async def replenish(self, unit: str, count: int) -> None:
-        """An operator makes ``unit`` physically hold ``count`` notes."""
-        await self._call("Control.Replenish", ReplenishPayload(unit, count))
-
-    async def ground_truth(self) -> Mapping[str, int]:
-        """Where every note physically is."""
-        done = await self._call("Control.GroundTruth")
-        assert isinstance(done, GroundTruthCompletion)
-        return done.notes
-
     # --- more of fate ----------------------------------------------------------------------
 
     async def fail_next_pick(self, unit: str) -> None:
         """The next pick from ``unit`` fails (``cashUnitError``)."""
         await self._call("Control.FailPick", UnitPayload(unit))
-
-    async def set_unit_status(self, unit: str, status: str) -> None:
-        """A unit's physical state (``ok``, ``missing``, ``inoperative``...)."""
-        await self._call("Control.UnitStatus", UnitStatusPayload(unit, status))
 
     async def jam_shutter(self) -> None:
         """The shutter jams at the next present."""
@@ -381,14 +417,85 @@ class RemoteCashDispenserControl(_RemoteDeviceControl, CashDispenserStimulus):
         """The next retract leaves ``leave`` notes at the exit."""
         await self._call("Control.PartialRetract", LeavePayload(leave))
 
-    async def never_take(self, never: bool = True) -> None:
-        """The customer never takes the notes (``False`` undoes it)."""
-        await self._call("Control.NeverTake", NeverTakePayload(never))
 
-    async def safe_door(self, open_: bool = True) -> None:
-        """Open (or close) the safe door."""
-        await self._call("Control.SafeDoor", SafeDoorPayload(open_))
+class RemoteCashAcceptorControl(_RemoteCashControl, CashAcceptorStimulus):
+    """The customer's hands, the operator's and fate on a cash acceptor of a
+    ``tellerhal sim`` (the methods of `simulator.cash_in_control.CashAcceptorControl`);
+    a recycler's dispenser side is driven through its acceptor's name.
 
-    async def pick_time(self, seconds: float) -> None:
-        """Each note takes ``seconds`` simulated seconds from now on."""
-        await self._call("Control.PickTime", PickTimePayload(seconds))
+    Args:
+        endpoint: the simulator's control socket.
+        device: the acceptor's device name.
+        timeout: seconds to reach the simulator and get each acknowledge.
+
+    Raises:
+        ConfigurationError: a bad endpoint.
+        ValueError: a bad device name or timeout.
+    """
+
+    default_device = "cash_acceptor"
+
+    # --- CashAcceptorStimulus --------------------------------------------------------------
+
+    async def insert_notes(self, notes: Sequence[NoteSample | str]) -> None:
+        """The customer puts ``notes`` into the input (a plain string: a fit note).
+
+        Raises:
+            InvalidData: no notes, more than 500, or a level nobody knows.
+        """
+        await self.insert_bunch(notes)
+
+    async def insert_bunch(self, notes: Sequence[NoteSample | str]) -> int:
+        """As `insert_notes`; returns the notes now waiting in the input."""
+        if isinstance(notes, str):
+            raise ValueError("notes is a sequence of note items, not one string")
+        samples = [NoteSample(n) if isinstance(n, str) else n for n in notes]
+        try:
+            payload = InsertNotesPayload(
+                tuple(n.item for n in samples), tuple(n.level for n in samples)
+            )
+        except ValueError as exc:
+            raise InvalidData(str(exc)) from None
+        done = await self._call("Control.InsertNotes", payload)
+        assert isinstance(done, CountCompletion)
+        return done.count
+
+    async def take_returned(self, *, timeout: float = 10.0) -> int:
+        """Wait (``timeout`` real seconds) for notes given back at the exit and take
+        them (0 at once on a validator, which hands them straight back).
+
+        Raises:
+            HalTimeout: none came in time. SequenceError: the customer never takes.
+        """
+        done = await self._call("Control.TakeReturned", TakeNotesPayload(timeout), wait=timeout)
+        assert isinstance(done, CountCompletion)
+        return done.count
+
+    async def jam_next_note(self) -> None:
+        """The next note taken in jams in the transport."""
+        await self._call("Control.JamNextNote")
+
+    async def clear_jam(self) -> None:
+        """An engineer clears the transport into the cash-in unit (the next reset
+        reports that note)."""
+        await self._call("Control.ClearJam")
+
+    async def empty_unit(self, unit: str) -> int:
+        """The operator empties ``unit``; returns the notes taken out."""
+        done = await self._call("Control.EmptyUnit", UnitPayload(unit))
+        assert isinstance(done, CountCompletion)
+        return done.count
+
+    # --- more of fate ----------------------------------------------------------------------
+
+    async def cash_box_full(self, full: bool = True) -> None:
+        """The cash-in unit's full sensor is on (``False``: off)."""
+        await self._call("Control.CashBoxFull", FlagPayload(full))
+
+    async def remove_cash_box(self, removed: bool = True) -> None:
+        """The cash-in unit is taken out (``False``: put back)."""
+        await self._call("Control.RemoveCashBox", FlagPayload(removed))
+
+    async def note_time(self, seconds: float) -> None:
+        """Each note takes ``seconds`` simulated seconds through the reader."""
+        await self.pick_time(seconds)

@@ -5,7 +5,7 @@ through it another process acts as the customer, the operator or fate
 (`simulator.remote_control`). It speaks the envelope of the remote
 (`hal.remote.messages`): each command is answered with one ``acknowledge`` and then one
 ``completion``; the commands are in `simulator.control_commands`, and the actions per
-device class (card reader, PIN pad, cash dispenser) are here.
+device class (card reader, PIN pad, cash dispenser, cash acceptor) are here.
 """
 
 from __future__ import annotations
@@ -23,10 +23,13 @@ from hal.remote.codec import WireValueError, codec_for
 from hal.remote.messages import AckStatus, Limits, MessageError, MessageType, decode
 from hal.remote.security import check_endpoint_security, remove_ipc_socket
 from hal.remote.sessions import Outbox, Outcome
+from hal.stimulus import NoteSample
 from simulator.cash_control import CashDispenserControl
+from simulator.cash_in_control import CashAcceptorControl
 from simulator.control import CardReaderControl
 from simulator.control_commands import (
     CARD_READER,
+    CASH_ACCEPTOR,
     CASH_DISPENSER,
     COMMANDS,
     PIN_PAD,
@@ -174,6 +177,50 @@ _CASH_ACTIONS: Final[dict[str, Callable[[CashDispenserControl, Any], Awaitable[A
 }
 
 
+async def _insert_notes(control: CashAcceptorControl, payload: Any) -> Any:
+    levels = payload.levels or ("fit",) * len(payload.notes)
+    await control.insert_notes(
+        [NoteSample(item, level) for item, level in zip(payload.notes, levels, strict=True)]
+    )
+    return CountCompletion(len(control.model.input_notes))
+
+
+async def _take_returned(control: CashAcceptorControl, payload: Any) -> Any:
+    return CountCompletion(await control.take_returned(timeout=payload.timeout))
+
+
+async def _empty_unit(control: CashAcceptorControl, payload: Any) -> Any:
+    return CountCompletion(await control.empty_unit(payload.unit))
+
+
+async def _acceptor_exit(control: CashAcceptorControl, payload: Any) -> Any:
+    return CountCompletion(await control.notes_at_exit())
+
+
+async def _acceptor_truth(control: CashAcceptorControl, payload: Any) -> Any:
+    return GroundTruthCompletion(dict(await control.ground_truth()))
+
+
+_CASH_IN_ACTIONS: Final[dict[str, Callable[[CashAcceptorControl, Any], Awaitable[Any]]]] = {
+    "Control.InsertNotes": _insert_notes,
+    "Control.TakeReturned": _take_returned,
+    "Control.NotesAtExit": _acceptor_exit,
+    "Control.GroundTruth": _acceptor_truth,
+    "Control.EmptyUnit": _empty_unit,
+    "Control.Replenish": lambda c, p: c.replenish(p.unit, p.count),
+    "Control.ClearJam": lambda c, p: c.clear_jam(),
+    "Control.JamNextNote": lambda c, p: c.jam_next_note(),
+    "Control.CashBoxFull": lambda c, p: c.cash_box_full(p.on),
+    "Control.RemoveCashBox": lambda c, p: c.remove_cash_box(p.on),
+    "Control.UnitStatus": lambda c, p: c.set_unit_status(p.unit, p.status),
+    "Control.NeverTake": lambda c, p: c.never_take(p.never),
+    "Control.SafeDoor": lambda c, p: c.safe_door(p.open),
+    "Control.PickTime": lambda c, p: c.note_time(p.seconds),
+    "Control.PowerLoss": lambda c, p: c.power_loss(p.on),
+    "Control.SlowReplies": lambda c, p: c.slow_replies(p.seconds),
+}
+
+
 def _outcome(exc: BaseException, name: str) -> Outcome:
     if isinstance(exc, asyncio.CancelledError):
         return Outcome(Completion.CANCELED.value, description="the simulator is stopping")
@@ -305,6 +352,7 @@ class ControlServer:
                 CARD_READER: world.card_readers,
                 PIN_PAD: world.pin_pads,
                 CASH_DISPENSER: world.cash_dispensers,
+                CASH_ACCEPTOR: world.cash_acceptors,
             }
             offered: dict[str, object] = {}
             for kind in command.kinds:
@@ -363,6 +411,9 @@ class ControlServer:
         if device in world.cash_dispensers:
             cash = world.cash_dispenser_control(device)
             return await _CASH_ACTIONS[command.name](cash, payload)
+        if device in world.cash_acceptors:
+            acceptor = world.cash_acceptor_control(device)
+            return await _CASH_IN_ACTIONS[command.name](acceptor, payload)
         control = world.card_reader_control(device)
         return await _ACTIONS[command.name](control, payload)
 
