@@ -115,6 +115,7 @@ class ScriptedCashInBackend:
         self.levels: list[AcceptedNote] = []  # the escrow's notes, in order
         self.input: list[NoteSample] = []
         self._inserted = asyncio.Event()
+        self.took = asyncio.Event()  # set when a note reaches the escrow
         self.enabled: frozenset[str] = frozenset(t.item for t in types if t.enabled)
         self.script = Script()
         self.calls: list[str] = []
@@ -282,6 +283,7 @@ class ScriptedCashInBackend:
                 self._move(moves, CUSTOMER, ESCROW, note.item)
                 self.levels.append(accepted)
                 notes.append(accepted)
+                self.took.set()
                 if accepted.level.credited:
                     currency, value = _item_value(note.item)
                     amount[currency] += value

@@ -17,6 +17,7 @@ from hal.devices.cash_acceptor import (
     TRANSPORT,
     CashAcceptorCapabilities,
     CashInState,
+    CashUnitThreshold,
     InputRefuse,
     InsertItems,
     ItemsTaken,
@@ -382,15 +383,37 @@ async def test_exchange(rig: Rig) -> None:
     units = await service.end_exchange()
     assert backend.exchanging is False
     assert {u.id for u in units} == {"cashin", "recycle100", "recycle50", "retract"}
+    sub = service.events(kinds=[CashUnitThreshold])
     await service.cash_in_start()
     backend.insert(Y10, Y10, Y10)
     await service.cash_in()
     await service.cash_in_end()
     unit = next(u for u in await service.cash_units() if u.id == "cashin")
     assert unit.replenishment.value == "high"
+    [level] = await drain(sub)
+    assert isinstance(level, CashUnitThreshold)
+    assert (level.unit, level.replenishment.value) == ("cashin", "high")
     await service.cash_in_start()
     backend.insert(Y100)
     await service.cash_in()
     await service.cash_in_rollback()
     with pytest.raises(TransactionActive):
         await service.start_exchange()  # notes at the exit
+
+
+async def test_cancel_mid_cash_in_keeps_what_came_in(rig: Rig) -> None:
+    service, backend = rig
+    await service.cash_in_start()
+    backend.script.note_delay = 0.02
+    backend.insert(Y10, Y10, Y10, Y10, Y10, Y10, Y10, Y10, Y10, Y10)
+    task = asyncio.create_task(service.cash_in())
+    await asyncio.wait_for(backend.took.wait(), 5)  # a note is in the escrow
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    status = await service.get_cash_in_status()
+    taken = status.notes.get(Y10, 0)
+    assert 0 < taken < 10
+    assert status.escrow == taken
+    assert len(backend.input) == 10 - taken  # the rest still in the input
+    books_match(service, backend)
