@@ -30,6 +30,7 @@ from hal.transports.serial import SerialOptions, SerialTransport
 from protocols import ssp
 from protocols.essp import DEFAULT_FIXED_KEY, SessionKey, encrypt_packet
 from protocols.ssp_events import Ev, Event, encode_events
+from simulator.models.cash_acceptor import CashAcceptorModel
 from simulator.wire.pty import PtyBridge
 from simulator.wire.ssp import SspEmulator
 from simulator.wire.ssp_firmware import SspFirmware
@@ -93,7 +94,7 @@ def decoding(number: int) -> None:
 
 async def round_trip(polls: int, baud: int) -> tuple[float, float, int]:
     with tempfile.TemporaryDirectory() as tmp:
-        firmware = SspFirmware("nv11")
+        firmware = SspFirmware(CashAcceptorModel.from_profile("nv11", note_time=0))
         async with (
             PtyBridge("ssp", directory=tmp) as bridge,
             SspEmulator(firmware, bridge, baud=baud) as emulator,

@@ -1,7 +1,8 @@
 """Shared by the SSP tests: a simulated ITL NV200 / NV11 on a pty, the real driver on it,
 and a raw host (protocol functions only) for what the driver would never send.
 
-`SspRig` puts an `SspFirmware` of a profile behind an `SspEmulator` on a `PtyBridge`;
+`SspRig` puts a `CashAcceptorModel` of a profile (its clock 100x real time, notes
+read at once) under an `SspFirmware` behind an `SspEmulator` on a `PtyBridge`;
 `SspRig.core()` is the real `SspCore` over the real serial transport on that pty, with
 its acceptor and (NV11) dispenser facets open. `RawHost` speaks SSP/eSSP on the pty
 itself (replays, counters out of sequence, payouts in clear).
@@ -26,6 +27,7 @@ from protocols.essp import DEFAULT_FIXED_KEY, KeyExchange, SessionKey, decrypt_p
 from protocols.essp import encrypt_packet as wrap
 from protocols.ssp import Frame, SspStreamDecoder, build_frame
 from protocols.ssp_commands import Cmd
+from simulator.models.cash_acceptor import CashAcceptorModel
 from simulator.wire.pty import PtyBridge
 from simulator.wire.ssp import SspEmulator
 from simulator.wire.ssp_firmware import SspFirmware
@@ -86,7 +88,12 @@ class SspRig:
         self.directory = directory
         self.profile = profile
         self.baud = baud
-        self.firmware = SspFirmware(profile, escrow_timeout=escrow_timeout, payout=payout)
+        self.model = CashAcceptorModel.from_profile(
+            profile, clock_scale=0.01, name=profile, note_time=0
+        )
+        if payout:
+            self.model.replenish("payout", payout)
+        self.firmware = SspFirmware(self.model, escrow_timeout=escrow_timeout)
         self.emulator: SspEmulator | None = None
 
     @property

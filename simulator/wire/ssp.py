@@ -1,5 +1,7 @@
 """`SspEmulator`: a simulated ITL NV200 / NV11 speaking SSP and eSSP on the device side of
-a wire (a pty for the real driver, `drivers.cash.ssp`).
+a wire (a pty for the real driver, `drivers.cash.ssp`). Its firmware
+(`simulator.wire.ssp_firmware.SspFirmware`) carries each command out on the shared
+`CashAcceptorModel` (profile ``nv200`` or ``nv11``), which it powers up and down.
 
 The link (reference/protocols.md §3.6): every frame for the device's address gets one
 reply frame echoing its SEQ/ID. A frame whose sequence flag equals the last one's is a
@@ -20,6 +22,7 @@ out), replies with a bad CRC, a muted device. ``baud`` paces the wire like a UAR
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import struct
@@ -92,7 +95,12 @@ class SspEmulator(WireEmulator):
         address: int = 0,
         baud: int | None = None,
     ) -> None:
-        super().__init__(link, WirePacer(baud), task_name=f"ssp {firmware.profile.name} emulator")
+        super().__init__(
+            link,
+            WirePacer(baud),
+            task_name=f"ssp {firmware.model.profile.name} emulator",
+            power=firmware,
+        )
         self.firmware = firmware
         self.address = address
         self.stats = SspStats()
@@ -155,6 +163,11 @@ class SspEmulator(WireEmulator):
                     await self._frame(item)
                 except Exception:
                     log.exception("ssp emulator failed on a frame")
+                # The model runs an operation to its end through a cancellation and
+                # returns normally: `stop` must not be swallowed by it.
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError
 
     async def _frame(self, frame: Frame) -> None:
         if frame.address != self.address or self._muted:
@@ -166,15 +179,15 @@ class SspEmulator(WireEmulator):
             await self._reply(self._last_reply)
             return
         self._last_seq = frame.seq
-        data = self._answer(frame)
+        data = await self._answer(frame)
         self._last_reply = build_frame(frame.seq, self.address, data)
         await self._reply(self._last_reply)
 
-    def _answer(self, frame: Frame) -> bytes:
+    async def _answer(self, frame: Frame) -> bytes:
         if not frame.data:
             return bytes((Generic.WRONG_PARAMETERS,))
         if frame.encrypted:
-            return self._encrypted(frame.data)
+            return await self._encrypted(frame.data)
         code = frame.data[0]
         if code in _PAYOUT_SIDE:
             self.stats.clear_refused += 1
@@ -184,7 +197,7 @@ class SspEmulator(WireEmulator):
             return bytes((Generic.OK,))
         if code in (Cmd.SET_GENERATOR, Cmd.SET_MODULUS, Cmd.REQUEST_KEY_EXCHANGE):
             return self._key_exchange(code, frame.data[1:])
-        return self.firmware.execute(frame.data, encrypted=False)
+        return await self.firmware.execute(frame.data)
 
     def _key_exchange(self, code: int, params: bytes) -> bytes:
         if len(params) != 8:
@@ -207,7 +220,7 @@ class SspEmulator(WireEmulator):
         self.stats.exchanges += 1
         return bytes((Generic.OK,)) + struct.pack("<Q", mine.inter_key)
 
-    def _encrypted(self, data: bytes) -> bytes:
+    async def _encrypted(self, data: bytes) -> bytes:
         if self._key is None:
             return bytes((Generic.KEY_NOT_SET,))
         try:
@@ -225,7 +238,7 @@ class SspEmulator(WireEmulator):
         elif not payload:
             reply = bytes((Generic.WRONG_PARAMETERS,))
         else:
-            reply = self.firmware.execute(payload, encrypted=True)
+            reply = await self.firmware.execute(payload)
         self._count = count + 2
         return encrypt_packet(self._key, count + 1, reply)
 
@@ -243,4 +256,4 @@ class SspEmulator(WireEmulator):
         await self.link.send(raw)
 
     def __repr__(self) -> str:
-        return f"SspEmulator({self.firmware.profile.name}, running={self._task is not None})"
+        return f"SspEmulator({self.firmware.model.profile.name}, running={self._task is not None})"

@@ -46,90 +46,99 @@ async def test_open_reads_note_types(tmp_path: Path) -> None:
 async def test_deposit_stacked(tmp_path: Path) -> None:
     rig = SspRig(tmp_path)
     async with rig.wire(), rig.core() as dev:
-        rig.firmware.insert_notes("CNY:5000")
+        rig.model.insert_notes(["CNY:5000"])
         report = await asyncio.wait_for(dev.acceptor.cash_in(limits(), 1), 5)
         assert report.moves == (Move(CUSTOMER, ESCROW, "CNY:5000", 1),)
         assert (await dev.acceptor.contents()).escrow == {"CNY:5000": 1}
         await asyncio.sleep(0.5)  # holds keep it in escrow meanwhile
-        assert rig.firmware.ground_truth()["escrow"] == 1
+        assert rig.model.ground_truth()["escrow"] == 1
         end = await asyncio.wait_for(dev.acceptor.cash_in_end(True, 2), 5)
         assert end.moves == (Move(ESCROW, CASHBOX, "CNY:5000", 1),)
-        assert rig.firmware.notes.cashbox["CNY:5000"] == 1
+        assert rig.model.ground_truth_items()["cashbox"] == {"CNY:5000": 1}
         assert (await dev.acceptor.contents()).escrow == {}
 
 
 async def test_rollback_returns_the_note(tmp_path: Path) -> None:
     rig = SspRig(tmp_path)
     async with rig.wire(), rig.core() as dev:
-        rig.firmware.insert_notes("CNY:10000")
+        rig.model.insert_notes(["CNY:10000"])
         await asyncio.wait_for(dev.acceptor.cash_in(limits(), 1), 5)
         back = await asyncio.wait_for(dev.acceptor.rollback(2), 5)
         assert back.moves == (Move(ESCROW, CUSTOMER, "CNY:10000", 1),)
-        assert rig.firmware.notes.returned == ["CNY:10000"]
-        assert rig.firmware.ground_truth()["cashbox"] == 0
+        truth = rig.model.ground_truth()
+        assert (truth["escrow"], truth["cashbox"], truth["customer"]) == (0, 0, 0)
 
 
 async def test_refused_notes_then_a_good_one(tmp_path: Path) -> None:
     rig = SspRig(tmp_path)
     async with rig.wire(), rig.core() as dev:
-        rig.firmware.insert_notes("USD:100", "CNY:100", "CNY:2000")
+        rig.model.insert_notes(["USD:100", "CNY:100", "CNY:2000"])
         enabled = frozenset({"CNY:2000"})
         report = await asyncio.wait_for(dev.acceptor.cash_in(limits(enabled=enabled), 1), 5)
         assert report.refused == (RefuseReason.INVALID_BILL, RefuseReason.INVALID_BILL)
         assert report.moves == (Move(CUSTOMER, ESCROW, "CNY:2000", 1),)
-        assert rig.firmware.notes.returned == ["USD:100", "CNY:100"]
+        assert rig.model.ground_truth()["customer"] == -1  # two given back, one in escrow
 
 
 async def test_over_the_amount_is_refused(tmp_path: Path) -> None:
     rig = SspRig(tmp_path)
     async with rig.wire(), rig.core() as dev:
-        rig.firmware.insert_notes("CNY:10000", "CNY:1000")
+        rig.model.insert_notes(["CNY:10000", "CNY:1000"])
         left = {"CNY": Money(5000, "CNY")}
         report = await asyncio.wait_for(dev.acceptor.cash_in(limits(max_amount=left), 1), 5)
         assert report.refused == (RefuseReason.LIMIT_OVER_AMOUNT,)
         assert report.moves == (Move(CUSTOMER, ESCROW, "CNY:1000", 1),)
 
 
-async def test_jam_stacker_full_and_cashbox_removed(tmp_path: Path) -> None:
+async def test_jam(tmp_path: Path) -> None:
     rig = SspRig(tmp_path)
     async with rig.wire(), rig.core() as dev:
-        rig.firmware.jam_next = True
-        rig.firmware.insert_notes("CNY:2000")
+        rig.model.jam_next_note()
+        rig.model.insert_notes(["CNY:2000"])
         report = await asyncio.wait_for(dev.acceptor.cash_in(limits(), 1), 5)
         assert report.fault is not None
         assert report.fault.error_code == "mediaJam"
         assert report.moves == (Move(CUSTOMER, TRANSPORT, "CNY:2000", 1),)
+        assert rig.model.ground_truth()["transport"] == 1
         again = await asyncio.wait_for(dev.acceptor.cash_in(limits(), 2), 5)
         assert again.fault is not None
         assert again.fault.error_code == "mediaJam"
-        rig.firmware.clear_jam()
+        assert (await dev.acceptor.contents()).transport == 1
+
+
+async def test_cashbox_removed_and_full(tmp_path: Path) -> None:
+    rig = SspRig(tmp_path)
+    async with rig.wire(), rig.core() as dev:
+        rig.model.remove_cash_box()
+        rig.model.insert_notes(["CNY:100"])
         await asyncio.sleep(0.2)
-        rig.firmware.cashbox_removed = True
-        await asyncio.sleep(0.2)
-        removed = await asyncio.wait_for(dev.acceptor.cash_in(limits(), 3), 5)
+        removed = await asyncio.wait_for(dev.acceptor.cash_in(limits(), 1), 5)
         assert removed.fault is not None
         assert removed.fault.unit == CASHBOX
         assert (await dev.acceptor.sensors())[0].status.value == "missing"
-        rig.firmware.cashbox_removed = False
-        rig.firmware.notes.cashbox["CNY:100"] = 500  # full
-        rig.firmware.insert_notes("CNY:100")
+        rig.model.remove_cash_box(False)
+        rig.model.set_cash_box_full()
         await asyncio.sleep(0.2)
-        full = await asyncio.wait_for(dev.acceptor.cash_in(limits(), 4), 5)
+        full = await asyncio.wait_for(dev.acceptor.cash_in(limits(), 2), 5)
         assert full.fault is not None
         assert full.fault.error_code == "cashUnitError"
-        assert rig.firmware.notes.input  # nothing was taken
+        assert rig.model.input_notes  # nothing was taken
+        rig.model.set_cash_box_full(False)
+        await asyncio.sleep(0.2)
+        ok = await asyncio.wait_for(dev.acceptor.cash_in(limits(), 3), 5)
+        assert ok.moves == (Move(CUSTOMER, ESCROW, "CNY:100", 1),)
 
 
 async def test_cash_in_end_with_the_cashbox_full_keeps_the_note(tmp_path: Path) -> None:
     rig = SspRig(tmp_path)
     async with rig.wire(), rig.core() as dev:
-        rig.firmware.insert_notes("CNY:500")
+        rig.model.insert_notes(["CNY:500"])
         await asyncio.wait_for(dev.acceptor.cash_in(limits(), 1), 5)
-        rig.firmware.notes.cashbox["CNY:100"] = 500
+        rig.model.set_cash_box_full()
         end = await asyncio.wait_for(dev.acceptor.cash_in_end(True, 2), 5)
         assert end.fault is not None
         assert end.moves == ()
-        assert rig.firmware.ground_truth()["escrow"] == 1
+        assert rig.model.ground_truth()["escrow"] == 1
         assert (await dev.acceptor.contents()).escrow == {"CNY:500": 1}
 
 
@@ -149,14 +158,14 @@ async def test_cancel_cash_in(tmp_path: Path) -> None:
 async def test_lost_reply_is_asked_again_with_the_same_flag(tmp_path: Path) -> None:
     rig = SspRig(tmp_path)
     async with rig.wire() as emulator, rig.core() as dev:
-        rig.firmware.insert_notes("CNY:2000")
+        rig.model.insert_notes(["CNY:2000"])
         await asyncio.wait_for(dev.acceptor.cash_in(limits(), 1), 5)
         emulator.drop_next_replies(1)  # the reply to a HOLD or to the accepting POLL
         end = await asyncio.wait_for(dev.acceptor.cash_in_end(True, 2), 5)
         assert end.moves == (Move(ESCROW, CASHBOX, "CNY:2000", 1),)
         assert emulator.stats.repeats >= 1
         assert dev.core.link.resends >= 1
-        assert sum(rig.firmware.notes.cashbox.values()) == 1  # credited once
+        assert rig.model.ground_truth()["cashbox"] == 1  # stored once
 
 
 async def test_corrupted_replies_and_noise_are_survived(tmp_path: Path) -> None:
@@ -164,23 +173,23 @@ async def test_corrupted_replies_and_noise_are_survived(tmp_path: Path) -> None:
     async with rig.wire() as emulator, rig.core() as dev:
         emulator.corrupt_next_replies(2)
         emulator.inject_garbage(b"\x00\x11\x7f")
-        rig.firmware.insert_notes("CNY:100")
+        rig.model.insert_notes(["CNY:100"])
         report = await asyncio.wait_for(dev.acceptor.cash_in(limits(), 1), 5)
         assert report.moves == (Move(CUSTOMER, ESCROW, "CNY:100", 1),)
-        assert rig.firmware.ground_truth()["escrow"] == 1
+        assert rig.model.ground_truth()["escrow"] == 1
 
 
 async def test_reopen_with_a_note_in_escrow(tmp_path: Path) -> None:
     rig = SspRig(tmp_path)
     async with rig.wire():
         async with rig.core() as dev:
-            rig.firmware.insert_notes("CNY:5000")
+            rig.model.insert_notes(["CNY:5000"])
             await asyncio.wait_for(dev.acceptor.cash_in(limits(), 1), 5)
-        assert rig.firmware.ground_truth()["escrow"] == 1
+        assert rig.model.ground_truth()["escrow"] == 1
         async with rig.core() as dev:
             assert (await dev.acceptor.contents()).escrow == {"CNY:5000": 1}
             await asyncio.sleep(0.3)
-            assert rig.firmware.ground_truth()["escrow"] == 1  # held, not accepted
+            assert rig.model.ground_truth()["escrow"] == 1  # held, not accepted
             end = await asyncio.wait_for(dev.acceptor.cash_in_end(False, 2), 5)
             assert end.moves == (Move(ESCROW, CASHBOX, "CNY:5000", 1),)
 
@@ -188,10 +197,10 @@ async def test_reopen_with_a_note_in_escrow(tmp_path: Path) -> None:
 async def test_escrow_times_out_without_holds(tmp_path: Path) -> None:
     rig = SspRig(tmp_path, escrow_timeout=0.3)
     async with rig.wire(), rig.core(hold_interval=0.1) as dev:
-        rig.firmware.insert_notes("CNY:5000")
+        rig.model.insert_notes(["CNY:5000"])
         await asyncio.wait_for(dev.acceptor.cash_in(limits(), 1), 5)
         await asyncio.sleep(0.8)  # held well past the device's timeout
-        assert rig.firmware.ground_truth()["escrow"] == 1
+        assert rig.model.ground_truth()["escrow"] == 1
 
 
 # --- NV11 and eSSP -------------------------------------------------------------------
@@ -206,12 +215,12 @@ async def test_nv11_negotiates_and_pays_out_encrypted(tmp_path: Path) -> None:
         assert dev.dispenser is not None
         report = await asyncio.wait_for(dev.dispenser.dispense({PAYOUT: 3}, 1), 5)
         assert report.moves == (Move(PAYOUT, CUSTOMER, "CNY:2000", 3),)
-        assert rig.firmware.notes.payout == 2
+        assert rig.model.notes_at("payout") == 2
         assert emulator.stats.clear_refused == 0
         short = await asyncio.wait_for(dev.dispenser.dispense({PAYOUT: 3}, 2), 5)
         assert short.fault is not None
         assert short.fault.error_code == "cashUnitError"
-        assert rig.firmware.notes.payout == 2
+        assert rig.model.notes_at("payout") == 2
 
 
 async def test_nv11_payout_by_amount(tmp_path: Path) -> None:
@@ -225,7 +234,7 @@ async def test_nv11_payout_by_amount(tmp_path: Path) -> None:
 async def test_nv11_deposit_goes_to_payout_or_cashbox(tmp_path: Path) -> None:
     rig = SspRig(tmp_path, "nv11")
     async with rig.wire(), rig.core() as dev:
-        rig.firmware.insert_notes("CNY:2000", "CNY:2000", "CNY:5000")
+        rig.model.insert_notes(["CNY:2000", "CNY:2000", "CNY:5000"])
         await asyncio.wait_for(dev.acceptor.cash_in(limits(), 1), 5)
         end = await asyncio.wait_for(dev.acceptor.cash_in_end(True, 2), 5)
         assert end.moves == (Move(ESCROW, PAYOUT, "CNY:2000", 1),)
@@ -235,7 +244,7 @@ async def test_nv11_deposit_goes_to_payout_or_cashbox(tmp_path: Path) -> None:
         await asyncio.wait_for(dev.acceptor.cash_in(limits(), 5), 5)
         end = await asyncio.wait_for(dev.acceptor.cash_in_end(True, 6), 5)
         assert end.moves == (Move(ESCROW, CASHBOX, "CNY:5000", 1),)
-        assert rig.firmware.notes.payout == 1
+        assert rig.model.notes_at("payout") == 1
         # the note deposited into the payout is paid out again
         assert dev.dispenser is not None
         paid = await asyncio.wait_for(dev.dispenser.dispense({PAYOUT: 1}, 7), 5)
@@ -252,7 +261,7 @@ async def test_payout_in_clear_is_refused(tmp_path: Path) -> None:
             reply = await host.send(False, build_payout_by_denomination({("CNY", 2000): 1}))
             assert reply.data == b"\xf4"
             assert emulator.stats.clear_refused == 1
-            assert rig.firmware.notes.payout == 5
+            assert rig.model.notes_at("payout") == 5
         finally:
             await host.transport.close()
 
@@ -270,20 +279,20 @@ async def test_replayed_and_out_of_sequence_packets_are_refused(tmp_path: Path) 
             reply = await host.send(seq, packet)
             assert host.open_reply(reply) == (1, b"\xf0")
             host.count = 2
-            assert rig.firmware.notes.payout == 4
+            assert rig.model.notes_at("payout") == 4
             # the same packet again under the other flag: a replay
             replay = await host.send(not seq, packet)
             assert replay.data == b"\xf5"
-            assert rig.firmware.notes.payout == 4
+            assert rig.model.notes_at("payout") == 4
             # a counter ahead of the one expected
             ahead = await host.send(seq, host.packet(payout, count=6))
             assert ahead.data == b"\xf5"
-            assert rig.firmware.notes.payout == 4
+            assert rig.model.notes_at("payout") == 4
             assert emulator.stats.counter_refused == 2
             # the right counter still works
             ok = await host.send(not seq, host.packet(payout))
             assert host.open_reply(ok) == (3, b"\xf0")
-            assert rig.firmware.notes.payout == 3
+            assert rig.model.notes_at("payout") == 3
         finally:
             await host.transport.close()
 
@@ -301,7 +310,7 @@ async def test_repeated_flag_repeats_the_encrypted_reply_without_acting(tmp_path
             first = await host.send(seq, packet)
             second = await host.send(seq, packet)  # the reply was "lost": same flag
             assert first.data == second.data
-            assert rig.firmware.notes.payout == 3  # paid once
+            assert rig.model.notes_at("payout") == 3  # paid once
             assert emulator.stats.repeats == 1
         finally:
             await host.transport.close()
