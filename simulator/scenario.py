@@ -25,6 +25,11 @@ A scenario (``simulator/scenarios/<name>.toml``, or any file) looks like::
     counts = { unit1 = 500 }         # notes in units at start (others: the profile's)
     pick_time = 0.05                 # simulated seconds a note (default: the profile's)
 
+    [devices.cash_acceptor]          # a cash acceptor (simulator.models.cash_in_profiles)
+    profile = "default"              # default, id003, nv200 or nv11
+    counts = { recycle100 = 20 }     # notes in units at start (others: the profile's)
+    note_time = 0.05                 # simulated seconds a note takes through the reader
+
     [[customer]]                     # the customer's steps, in order
     wait_for = "gate_open"           # wait until the reader asks for a card
     after = 0.5                      # then 0.5 simulated seconds more
@@ -51,12 +56,20 @@ On the ``cash_dispenser``: ``wait_for = "notes_at_exit"`` waits for notes at the
 ``take_notes`` takes them (waiting up to ``timeout`` for them); ``clear_jam``,
 ``power_off``, ``power_on`` and ``slow_replies`` work there too.
 
+On the ``cash_acceptor``: ``insert_notes`` (needs ``notes``: a list of note items,
+``"CNY:10000"``, or tables ``{ item = "CNY:5000", level = "unfit" }``) puts a bunch into
+the input; ``wait_for = "input_empty"`` waits until the acceptor has taken (or refused)
+them all, ``wait_for = "notes_at_exit"`` for notes given back, and ``take_returned``
+takes them (waiting up to ``timeout``); ``jam_next_note``, ``clear_jam``, ``power_off``,
+``power_on`` and ``slow_replies`` work there too.
+
 An unknown key, a bad value or an unsupported version is a `ConfigurationError` that
 names the allowed keys or values.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import re
@@ -68,12 +81,20 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from hal.errors import ConfigurationError
+from hal.devices.cash_in_model import NoteLevel
+from hal.errors import ConfigurationError, HalTimeout
+from hal.stimulus import NoteSample
 from simulator.control import CONDITIONS
 from simulator.models.pin_pad import KEYBOARD
 from simulator.profiles import load_card_profile
 from simulator.tomlcheck import check_keys, typed
-from simulator.world import CardReaderSetup, CashDispenserSetup, PinPadSetup, World
+from simulator.world import (
+    CardReaderSetup,
+    CashAcceptorSetup,
+    CashDispenserSetup,
+    PinPadSetup,
+    World,
+)
 
 __all__ = [
     "ACTIONS",
@@ -105,29 +126,51 @@ ACTIONS = frozenset(
         "type_pin",
         "press_keys",
         "take_notes",
+        "insert_notes",
+        "take_returned",
+        "jam_next_note",
     }
 )
+#: What only cash acceptors do.
+_CASH_IN_ACTIONS = frozenset({"insert_notes", "take_returned", "jam_next_note"})
 #: The actions and ``wait_for`` conditions of each kind of device.
 _DEVICE_ACTIONS = {
-    "card_reader": ACTIONS - {"type_pin", "press_keys", "take_notes"},
+    "card_reader": ACTIONS - {"type_pin", "press_keys", "take_notes"} - _CASH_IN_ACTIONS,
     "pin_pad": frozenset({"type_pin", "press_keys", "power_off", "power_on", "slow_replies"}),
     "cash_dispenser": frozenset(
         {"take_notes", "clear_jam", "power_off", "power_on", "slow_replies"}
     ),
+    "cash_acceptor": _CASH_IN_ACTIONS
+    | frozenset({"clear_jam", "power_off", "power_on", "slow_replies"}),
 }
 _DEVICE_CONDITIONS = {
     "card_reader": frozenset(CONDITIONS),
     "pin_pad": frozenset({"entry_active"}),
     "cash_dispenser": frozenset({"notes_at_exit"}),
+    "cash_acceptor": frozenset({"notes_at_exit", "input_empty"}),
 }
 _TOP_KEYS = frozenset({"version", "description", "seed", "clock_scale", "devices", "customer"})
 _STEP_KEYS = frozenset(
-    {"at", "wait_for", "timeout", "after", "action", "profile", "seconds", "device", "pin", "keys"}
+    {
+        "at",
+        "wait_for",
+        "timeout",
+        "after",
+        "action",
+        "profile",
+        "seconds",
+        "device",
+        "pin",
+        "keys",
+        "notes",
+    }
 )
 _SETUP_KEYS = frozenset(f.name for f in fields(CardReaderSetup))
 _PIN_PAD_KEYS = frozenset(f.name for f in fields(PinPadSetup))
 _CASH_KEYS = frozenset({"profile", "counts", "pick_time"})
-_DEVICES = frozenset({"card_reader", "pin_pad", "cash_dispenser"})
+_CASH_IN_KEYS = frozenset({"profile", "counts", "note_time"})
+_NOTE_KEYS = frozenset({"item", "level"})
+_DEVICES = frozenset({"card_reader", "pin_pad", "cash_dispenser", "cash_acceptor"})
 _NAME = re.compile(r"^[a-z0-9_]+$")
 _DEFAULT_WAIT = 300.0
 
@@ -148,6 +191,7 @@ class Step:
         device: the device acted on.
         pin: the PIN of ``type_pin`` (not in the repr).
         keys: the key names of ``press_keys`` (not in the repr).
+        notes: the notes of ``insert_notes``.
     """
 
     action: str | None = None
@@ -160,6 +204,7 @@ class Step:
     device: str = "card_reader"
     pin: str | None = field(default=None, repr=False)
     keys: tuple[str, ...] = field(default=(), repr=False)
+    notes: tuple[NoteSample, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -175,6 +220,7 @@ class Scenario:
         customer: the customer's steps, in order.
         pin_pads: how each PIN pad is built, by device name.
         cash_dispensers: how each cash dispenser is built, by device name.
+        cash_acceptors: how each cash acceptor is built, by device name.
     """
 
     name: str
@@ -185,6 +231,9 @@ class Scenario:
     customer: tuple[Step, ...]
     pin_pads: Mapping[str, PinPadSetup] = field(default_factory=lambda: MappingProxyType({}))
     cash_dispensers: Mapping[str, CashDispenserSetup] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    cash_acceptors: Mapping[str, CashAcceptorSetup] = field(
         default_factory=lambda: MappingProxyType({})
     )
 
@@ -245,6 +294,7 @@ def parse_scenario(text: str, *, name: str = "scenario") -> Scenario:
     readers: dict[str, CardReaderSetup] = {}
     pads: dict[str, PinPadSetup] = {}
     cash: dict[str, CashDispenserSetup] = {}
+    cash_in: dict[str, CashAcceptorSetup] = {}
     for device, table in devices.items():
         at = f"{where} [devices.{device}]"
         if not isinstance(table, dict):
@@ -259,6 +309,9 @@ def parse_scenario(text: str, *, name: str = "scenario") -> Scenario:
             continue
         if device == "cash_dispenser":
             cash[device] = _cash_setup(table, at)
+            continue
+        if device == "cash_acceptor":
+            cash_in[device] = _cash_in_setup(table, at)
             continue
         check_keys(table, _SETUP_KEYS, at)
         take_timeout = _number(table, "take_timeout", at, 30.0)
@@ -282,23 +335,64 @@ def parse_scenario(text: str, *, name: str = "scenario") -> Scenario:
         customer=steps,
         pin_pads=MappingProxyType(pads),
         cash_dispensers=MappingProxyType(cash),
+        cash_acceptors=MappingProxyType(cash_in),
     )
 
 
-def _cash_setup(table: Mapping[str, Any], at: str) -> CashDispenserSetup:
-    check_keys(table, _CASH_KEYS, at)
+def _unit_counts(table: Mapping[str, Any], at: str) -> tuple[tuple[str, int], ...]:
     counts = typed(table, "counts", dict, at, {})
     for unit, notes in counts.items():
         if isinstance(notes, bool) or not isinstance(notes, int):
             raise ConfigurationError(f"{at}: counts.{unit} must be an int")
+    return tuple(counts.items())
+
+
+def _cash_setup(table: Mapping[str, Any], at: str) -> CashDispenserSetup:
+    check_keys(table, _CASH_KEYS, at)
     try:
         return CashDispenserSetup(
             profile=typed(table, "profile", str, at, "default"),
-            counts=tuple(counts.items()),
+            counts=_unit_counts(table, at),
             pick_time=_number(table, "pick_time", at, None),
         )
     except ConfigurationError as exc:
         raise ConfigurationError(f"{at}: {exc}") from None
+
+
+def _cash_in_setup(table: Mapping[str, Any], at: str) -> CashAcceptorSetup:
+    check_keys(table, _CASH_IN_KEYS, at)
+    try:
+        return CashAcceptorSetup(
+            profile=typed(table, "profile", str, at, "default"),
+            counts=_unit_counts(table, at),
+            note_time=_number(table, "note_time", at, None),
+        )
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{at}: {exc}") from None
+
+
+def _notes(raw: object, where: str) -> tuple[NoteSample, ...]:
+    """The ``notes`` of ``insert_notes``: items, or ``{ item, level }`` tables."""
+    if not isinstance(raw, list) or not raw:
+        raise ConfigurationError(f"{where}: 'notes' is a non-empty list of notes")
+    notes = []
+    for note in raw:
+        if isinstance(note, str):
+            notes.append(NoteSample(note))
+            continue
+        if not isinstance(note, dict):
+            raise ConfigurationError(f"{where}: a note is an item or a table {{ item, level }}")
+        check_keys(note, _NOTE_KEYS, f"{where} note")
+        item = typed(note, "item", str, where, None)
+        level = typed(note, "level", str, where, "fit")
+        if item is None:
+            raise ConfigurationError(f"{where}: a note table needs an 'item'")
+        if level not in set(NoteLevel):
+            raise ConfigurationError(
+                f"{where}: unknown note level {level!r}; levels: {', '.join(sorted(NoteLevel))}"
+            )
+        notes.append(NoteSample(item, level))
+    return tuple(notes)
 
 
 def _parse_step(raw: object, where: str) -> Step:
@@ -343,6 +437,9 @@ def _parse_step(raw: object, where: str) -> Step:
         raise ConfigurationError(f"{where}: 'profile' goes with action insert_card, and only there")
     if profile is not None:
         load_card_profile(profile)
+    notes = raw.get("notes")
+    if (notes is not None) != (action == "insert_notes"):
+        raise ConfigurationError(f"{where}: 'notes' goes with action insert_notes, and only there")
     seconds = _number(raw, "seconds", where, None)
     if (seconds is not None) != (action == "slow_replies"):
         raise ConfigurationError(
@@ -359,6 +456,7 @@ def _parse_step(raw: object, where: str) -> Step:
         device=device,
         pin=pin,
         keys=tuple(keys or ()),
+        notes=() if notes is None else _notes(notes, where),
     )
     for key in ("at", "timeout", "after", "seconds"):
         value = getattr(step, key)
@@ -388,6 +486,8 @@ def build_world(
         world.pin_pad(device, pad_setup)
     for device, cash_setup in scenario.cash_dispensers.items():
         world.cash_dispenser(device, cash_setup)
+    for device, in_setup in scenario.cash_acceptors.items():
+        world.cash_acceptor(device, in_setup)
     return world
 
 
@@ -407,6 +507,9 @@ async def run_customer(world: World, scenario: Scenario) -> None:
             continue
         if step.device == "cash_dispenser":
             await _cash_step(world, scenario, number, step, start)
+            continue
+        if step.device == "cash_acceptor":
+            await _cash_in_step(world, scenario, number, step, start)
             continue
         control = world.card_reader_control(step.device)
         if step.at is not None:
@@ -473,6 +576,42 @@ async def _cash_step(
     log.debug("%s: customer step %d: %s", scenario.name, number, step.action or "wait")
     if step.action == "take_notes":
         await control.take_notes(timeout=clock.to_real(step.timeout))
+    elif step.action == "clear_jam":
+        await control.clear_jam()
+    elif step.action in ("power_off", "power_on"):
+        await control.power_loss(step.action == "power_off")
+    elif step.action == "slow_replies":
+        await control.slow_replies(step.seconds or 0.0)
+
+
+async def _cash_in_step(
+    world: World, scenario: Scenario, number: int, step: Step, start: float
+) -> None:
+    """One customer (or fate) step on a cash acceptor."""
+    clock = world.clock
+    control = world.cash_acceptor_control(step.device)
+    model = control.model
+    if step.at is not None:
+        await clock.sleep(max(0.0, start + step.at - clock.now()))
+    if step.wait_for == "notes_at_exit":
+        await model.wait_for_notes_at_exit(clock.to_real(step.timeout))
+    elif step.wait_for == "input_empty":
+        try:
+            async with asyncio.timeout(clock.to_real(step.timeout)):
+                await model.wait_until(lambda: not model.input_notes)
+        except TimeoutError:
+            raise HalTimeout(
+                f"{step.device}: the notes were still in the input after {step.timeout} s"
+            ) from None
+    if step.after:
+        await clock.sleep(step.after)
+    log.debug("%s: customer step %d: %s", scenario.name, number, step.action or "wait")
+    if step.action == "insert_notes":
+        await control.insert_notes(step.notes)
+    elif step.action == "take_returned":
+        await control.take_returned(timeout=clock.to_real(step.timeout))
+    elif step.action == "jam_next_note":
+        await control.jam_next_note()
     elif step.action == "clear_jam":
         await control.clear_jam()
     elif step.action in ("power_off", "power_on"):

@@ -20,6 +20,7 @@ from hal.ledger import Ledger
 from hal.money import Money
 from hal.stimulus import NoteSample
 from simulator.registration import SIM_DRIVER
+from simulator.scenario import build_world, parse_scenario, run_customer
 from simulator.world import CashAcceptorSetup, World, get_world
 
 SCALE = 0.001
@@ -192,3 +193,63 @@ async def test_the_nv11_payout_hands_notes_to_the_customer() -> None:
         assert truth["payout"] == 0
         assert truth["customer"] == 0
         assert_books_match(acceptor.ledger, "cash_acceptor", truth)
+
+
+CASH_IN_SCENARIO = """
+version = 1
+clock_scale = 0.001
+
+[devices.cash_acceptor]
+profile = "default"
+counts = { recycle100 = 20 }
+note_time = 0.5
+
+[[customer]]
+device = "cash_acceptor"
+action = "insert_notes"
+notes = ["CNY:10000", { item = "CNY:5000", level = "unfit" }, "CNY:1000"]
+
+[[customer]]
+device = "cash_acceptor"
+wait_for = "notes_at_exit"
+action = "take_returned"
+"""
+
+
+async def test_a_scripted_customer_deposits_and_takes_back() -> None:
+    scenario = parse_scenario(CASH_IN_SCENARIO, name="cash_in")
+    world = build_world(scenario)
+    model = world.cash_acceptor()
+    assert (model.notes_at("recycle100"), model.note_time) == (20, 0.5)
+    customer = asyncio.create_task(run_customer(world, scenario))
+    async with world.open_cash_acceptor() as acceptor:
+        await acceptor.cash_in_start()
+        result = await acceptor.cash_in(timeout=5)
+        assert dict(result.accepted) == {Y100: 1, Y50: 1, Y10: 1}
+        await acceptor.cash_in_rollback(timeout=5)
+        await asyncio.wait_for(customer, 5)
+        assert model.ground_truth()["customer"] == 0  # all given back and taken
+        assert_books_match(acceptor.ledger, "cash_acceptor", model.ground_truth())
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[devices.cash_acceptor]\nprofile = "atm"\n', "no cash-in profile named 'atm'"),
+        ("[devices.cash_acceptor]\ncounts = { unit9 = 1 }\n", "no unit 'unit9'"),
+        ("[devices.cash_acceptor]\npick_time = 1\n", "unknown key"),
+        ('[[customer]]\ndevice = "cash_acceptor"\naction = "take_notes"\n', "has no action"),
+        ('[[customer]]\ndevice = "cash_acceptor"\naction = "insert_notes"\n', "'notes' goes"),
+        (
+            '[[customer]]\ndevice = "cash_acceptor"\naction = "insert_notes"\n'
+            'notes = [{ item = "CNY:100", level = "torn" }]\n',
+            "unknown note level 'torn'",
+        ),
+        ('[[customer]]\ndevice = "cash_acceptor"\nnotes = ["CNY:100"]\n', "'notes' goes"),
+        ('[[customer]]\ndevice = "cash_acceptor"\naction = "insert_notes"\nnotes = []\n', "non-e"),
+        ('[[customer]]\ndevice = "cash_dispenser"\naction = "insert_notes"\n', "has no action"),
+    ],
+)
+def test_bad_cash_in_scenarios(text: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        parse_scenario("version = 1\n" + text)

@@ -67,8 +67,8 @@ def test_a_scenario_file_by_path(tmp_path: Path) -> None:
         ("seed = 1\n", "version None is not supported"),
         ("version = 1\nspeed = 2\n", r"unknown key\(s\) speed; allowed: clock_scale, customer"),
         (
-            "version = 1\n[devices.cash_acceptor]\n",
-            "unknown key.*cash_acceptor; allowed: card_reader, cash_dispenser",
+            "version = 1\n[devices.coin_hopper]\n",
+            "unknown key.*coin_hopper; allowed: card_reader, cash_acceptor, cash_dispenser",
         ),
         (
             "version = 1\n[devices.card_reader]\ncolour = 1\n",
@@ -101,7 +101,7 @@ def test_a_scenario_file_by_path(tmp_path: Path) -> None:
         ("version = 1\n[[customer]]\nwait_for = 'rain'\n", "unknown condition 'rain'; conditions:"),
         ("version = 1\n[[customer]]\nat = -1\n", "'at' must be >= 0"),
         ("version = 1\n[[customer]]\nafter = 'soon'\n", "'after' must be a finite number"),
-        ("version = 1\n[[customer]]\ndevice = 'cash_acceptor'\n", "device 'cash_acceptor'"),
+        ("version = 1\n[[customer]]\ndevice = 'coin_hopper'\n", "device 'coin_hopper'"),
         ("version = 1\ncustomer = [1]\n", "customer step 1: expected a table"),
         ("version = = 1\n", "not valid TOML"),
     ],
