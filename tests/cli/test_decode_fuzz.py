@@ -19,6 +19,7 @@ from protocols.crt310 import Command, build_frame
 from tellerhal.cli.decode import PROTOCOLS
 from tellerhal.cli.main import main
 from tests.cli.test_decode_crt591 import crt591_streams
+from tests.cli.test_decode_id003 import id003_streams
 from tests.cli.test_decode_lcdm import lcdm_streams
 from tests.cli.test_decode_ssp import ssp_streams
 from tests.cli.test_decode_zt588 import zt588_streams
@@ -90,6 +91,7 @@ INPUTS = {
     "zt588": mostly(zt588_streams, argv_text),
     "lcdm": mostly(lcdm_streams, argv_text),
     "ssp": mostly(ssp_streams, argv_text),
+    "id003": mostly(id003_streams, argv_text),
     "track1": mostly(tracks("track1"), argv_text),
     "track2": mostly(tracks("track2"), argv_text),
     "track3": mostly(tracks("track3"), argv_text),
@@ -106,6 +108,7 @@ FLAGS = {
     "zt588": [[], ["--from-device"]],
     "lcdm": [[], ["--model", "2000"], ["--model", "4000"]],
     "ssp": [[], ["--from-device"]],
+    "id003": [[], ["--from-device"]],
     "track1": [[], ["--hex"]],
     "track2": [[], ["--hex"]],
     "track3": [[], ["--hex"]],

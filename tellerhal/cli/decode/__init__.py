@@ -84,6 +84,7 @@ Protocols:
           bytes (ACK/NAK); EOT frames are commands, SOH frames replies. --model picks
           the layouts (default: ID 30h as LCDM-4000, ID 50h as LCDM-1000; give
           --model 2000 for an LCDM-2000). Nothing to mask in cash frames.
+  id003   JCM ID-003 bill validator frames: host commands, or with --from-device its answers.
   track1, track2, track3  ISO/IEC 7811/7813 magnetic tracks (LRC checked when present).
   tlv     EMV BER-TLV objects, nested objects decoded recursively.
   apdu    ISO/IEC 7816-4 command APDU; with --response a response APDU (data SW1 SW2),
