@@ -10,9 +10,10 @@ Addresses (entry point ``ssp`` in group ``tellerhal.drivers``; options:
 
 One device, one connection: every address of the same transport and path resolves to
 ONE `SspCore` in the process (the port opened at the first facet's open, closed at
-the last one's close); the acceptor and the dispenser are two facets over it. Give both
-services the same ``ledger`` file: their books share one device name (the port), so a
-note stored in the payout is one the dispenser can pay out.
+the last one's close); the acceptor and the dispenser are two facets over it. Their
+services keep their books in one ledger (`drivers.cash.ssp_service.SharedBooks`: the
+``ledger`` file, the same in both addresses, or one in memory) under one device name,
+so a note stored in the payout is one the dispenser can pay out.
 
 What the core does (reference/protocols.md §3.6; docs/ssp.md):
 
@@ -44,7 +45,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import struct
 import time
@@ -54,9 +54,9 @@ from typing import Any
 from drivers.cash.ssp_link import EsspRefused, SspLink
 from drivers.cash.ssp_masker import SspMasker
 from drivers.cash.ssp_options import SspOptions
+from drivers.cash.ssp_service import SharedBooks, SspAcceptorService, SspDispenserService
 from hal.address import DeviceAddress
 from hal.device import BackendListener, Device, DeviceState
-from hal.devices.cash_dispenser_service import CashDispenserService
 from hal.devices.cash_in_model import (
     ESCROW,
     AcceptedNote,
@@ -159,6 +159,7 @@ class SspCore:
         self._open_lock = asyncio.Lock()
         self._last_hold = 0.0
         self.key: str | None = None  # set by the factory: where this core is shared
+        self.books = SharedBooks(name)
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -727,21 +728,17 @@ def core_for(address: DeviceAddress, options: SspOptions) -> SspCore:
 
 
 def open_ssp(address: DeviceAddress, options: SspOptions) -> Device[Any, Any]:
-    """Build the (unopened) acceptor or dispenser an address names (the registry factory)."""
+    """Build the (unopened) acceptor or dispenser an address names (the registry factory):
+    a service over a facet of the port's one `SspCore`, keeping its books in the core's
+    shared ledger (`drivers.cash.ssp_service.SharedBooks`)."""
     core = core_for(address, options)
-    ledger = options.ledger or None
     if options.facet == "dispenser":
-        return CashDispenserService(
-            SspDispenser(core), name=core.name, ledger=ledger, books=core.name
+        return SspDispenserService(
+            SspDispenser(core), name=core.name, books=core.books, path=options.ledger
         )
-    try:
-        module = importlib.import_module("hal.devices.cash_acceptor_service")
-    except ImportError as exc:
-        raise ConfigurationError("the cash acceptor service is not available") from exc
-    service: Device[Any, Any] = module.CashAcceptorService(
-        SspAcceptor(core), name=core.name, ledger=ledger, books=core.name
+    return SspAcceptorService(
+        SspAcceptor(core), name=core.name, books=core.books, path=options.ledger
     )
-    return service
 
 
 SSP_DRIVER = DriverSpec(
