@@ -253,3 +253,17 @@ async def test_a_scripted_customer_deposits_and_takes_back() -> None:
 def test_bad_cash_in_scenarios(text: str, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         parse_scenario("version = 1\n" + text)
+
+
+def test_the_documented_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "simulator.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in doc.split("```python\n")[1:]]
+    (example,) = [b for b in blocks if "sim://cash_acceptor?{base}" in b]
+    exec(compile(example, "docs/simulator.md", "exec"), {"__name__": "__main__"})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "{'CNY:10000': 2, 'CNY:5000': 1} {<RefuseReason.INVALID_BILL: 'invalidBill'>: 1}",
+        "{'CNY': Money.of(Decimal('250.00'), 'CNY')}",
+        "1 taken",
+        "1",
+    ]
