@@ -286,14 +286,13 @@ class Status:
     failure: FailureCode | None = None
 
     def __post_init__(self) -> None:
-        given = {
-            StatusCode.ESCROW: self.denomination,
-            StatusCode.REJECTING: self.reason,
-            StatusCode.FAILURE: self.failure,
-        }
-        for code, value in given.items():
-            if (self.code is code) != (value is not None):
-                raise FramingError(f"ID-003 {self.code.name}: DATA byte missing or unexpected")
+        code = self.code
+        if (
+            (code is StatusCode.ESCROW) is (self.denomination is None)
+            or (code is StatusCode.REJECTING) is (self.reason is None)
+            or (code is StatusCode.FAILURE) is (self.failure is None)
+        ):
+            raise FramingError(f"ID-003 {code.name}: DATA byte missing or unexpected")
         if self.denomination is not None and not 0 <= self.denomination <= 0xFF:
             raise ValueError(f"a denomination code is one byte, got {self.denomination!r}")
 
@@ -371,12 +370,20 @@ class TextReply:
 Reply = Status | Ack | Echo | TextReply
 
 
-def _setting_size(code: int) -> int | None:
-    if code in SETTING_SIZES:
-        return SETTING_SIZES[code]
-    if code + _GET_OFFSET in SETTING_SIZES:
-        return SETTING_SIZES[code + _GET_OFFSET]
-    return None
+_SETTINGS: dict[int, tuple[CommandCode, int]] = {
+    **{int(code): (CommandCode(code), size) for code, size in SETTING_SIZES.items()},
+    **{
+        code - _GET_OFFSET: (CommandCode(code - _GET_OFFSET), n)
+        for code, n in SETTING_SIZES.items()
+    },
+}
+_STATUSES = {int(code): code for code in StatusCode}
+_WITH_DATA = frozenset({StatusCode.ESCROW, StatusCode.REJECTING, StatusCode.FAILURE})
+#: The statuses without DATA, made once (they are immutable): the hot path reuses them.
+_PLAIN = {int(code): Status(code) for code in StatusCode if code not in _WITH_DATA}
+_REASONS = {int(reason): reason for reason in RejectReason}
+_FAILURES = {int(failure): failure for failure in FailureCode}
+_ACK = Ack()
 
 
 def parse_reply(frame: Frame) -> Reply:
@@ -387,27 +394,39 @@ def parse_reply(frame: Frame) -> Reply:
             failure code. FramingError: wrong DATA length.
     """
     code, data = frame.code, frame.data
+    status = _STATUSES.get(code)
+    if status is not None:
+        plain = _PLAIN.get(code)
+        if plain is not None:
+            if data:
+                raise FramingError(
+                    f"ID-003 status {status.name} carries 0 DATA bytes, got {len(data)}"
+                )
+            return plain
+        if len(data) != 1:
+            raise FramingError(f"ID-003 status {status.name} carries 1 DATA bytes, got {len(data)}")
+        value = data[0]
+        if status is StatusCode.ESCROW:
+            return Status(status, denomination=value)
+        if status is StatusCode.REJECTING:
+            reason = _REASONS.get(value)
+            if reason is None:
+                raise UnknownCodeError(f"unknown ID-003 reject reason {value:02X}")
+            return Status(status, reason=reason)
+        failure = _FAILURES.get(value)
+        if failure is None:
+            raise UnknownCodeError(f"unknown ID-003 failure code {value:02X}")
+        return Status(status, failure=failure)
     if code == CommandCode.ACK:
         if data:
             raise FramingError(f"an ID-003 ACK carries no DATA, got {len(data)} bytes")
-        return Ack()
-    size = _setting_size(code)
-    if size is not None:
+        return _ACK
+    setting = _SETTINGS.get(code)
+    if setting is not None:
+        command, size = setting
         if len(data) != size:
             raise FramingError(f"ID-003 setting {code:02X} echoes {size} bytes, got {len(data)}")
-        return Echo(CommandCode(code), data)
+        return Echo(command, data)
     if code in _TEXT_CODES:
         return TextReply(CommandCode(code), data)
-    status = _enum(StatusCode, code, "status")
-    want = 1 if status in (StatusCode.ESCROW, StatusCode.REJECTING, StatusCode.FAILURE) else 0
-    if len(data) != want:
-        raise FramingError(
-            f"ID-003 status {status.name} carries {want} DATA bytes, got {len(data)}"
-        )
-    if status is StatusCode.ESCROW:
-        return Status(status, denomination=data[0])
-    if status is StatusCode.REJECTING:
-        return Status(status, reason=_enum(RejectReason, data[0], "reject reason"))
-    if status is StatusCode.FAILURE:
-        return Status(status, failure=_enum(FailureCode, data[0], "failure code"))
-    return Status(status)
+    raise UnknownCodeError(f"unknown ID-003 status {code:02X}")
