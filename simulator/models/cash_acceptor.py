@@ -54,14 +54,16 @@ first note for it: the rest stay in the escrow); `remove_cash_box` (status ``mis
 ``cash_in`` is refused with ``cashUnitError`` before it takes a note); `set_power`
 (power off: every call but ``get_status`` and ``close`` raises `DeviceNotReady`; an
 operation under way stops, a note in flight stays in the transport, its caller gets
-`ConnectionLost`; the escrow is kept and `contents` reports it once the power is back:
-a validator still holds its note); `set_safe_door` (no note moves:
-``Fault("safeDoorOpen")``). A command the machine refuses in its state is answered with
-a report that moves nothing and says why (``mediaJam``, ``safeDoorOpen``, ``noItems``,
-``positionNotEmpty``, ``cashUnitError``); every received command is in the operation
-log (the last 1000, by token; a token asked about and never received is fenced, as on
-the dispenser). Without ``knows_operations`` (the validators) `operation` answers
-``None``; with ``senses_escrow`` `contents` tells what the escrow holds.
+`ConnectionLost`; the escrow is kept and `contents` reports it once the power is back: a
+validator still holds its note; a validator hands a note that was in its reader back to
+the customer when the power returns, as a bill validator does at power-up);
+`set_safe_door` (no note moves: ``Fault("safeDoorOpen")``). A command the machine
+refuses in its state is answered with a report that moves nothing and says why
+(``mediaJam``, ``safeDoorOpen``, ``noItems``, ``positionNotEmpty``, ``cashUnitError``);
+every received command is in the operation log (the last 1000, by token; a token asked
+about and never received is fenced, as on the dispenser). Without ``knows_operations``
+(the validators) `operation` answers ``None``; with ``senses_escrow`` `contents` tells
+what the escrow holds.
 """
 
 from __future__ import annotations
@@ -213,6 +215,7 @@ class CashAcceptorModel:
         self._escrow: list[AcceptedNote] = []  # the escrow's notes, in order, with levels
         self._jam_next = False
         self._cash_box_full = False
+        self._in_reader: Counter[str] = Counter()  # a note in flight when the power failed
 
     @classmethod
     def from_profile(
@@ -415,8 +418,18 @@ class CashAcceptorModel:
         self._m.set_unit_status(unit, status)
 
     def set_power(self, on: bool) -> None:
-        """Cut or restore the power; notes stay where they are (the escrow's too)."""
+        """Cut or restore the power; notes stay where they are (the escrow's too). A
+        validator (rollback to the customer) hands a note that was in its reader when
+        the power failed back to the customer when the power returns."""
+        was_on = self._m.powered
         self._m.set_power(on)
+        if on and not was_on and self._caps.return_to == CUSTOMER and self._in_reader:
+            for item, notes in self._in_reader.items():
+                self._m._shift(TRANSPORT, CUSTOMER, item, notes)
+            log.info("%s: power is back; the note in the reader went back", self.name)
+            self._m._update_status()
+        if on:
+            self._in_reader.clear()
 
     def set_safe_door(self, open_: bool) -> None:
         """Open or close the safe door; while it is open no note moves."""
@@ -598,6 +611,7 @@ class CashAcceptorModel:
             self._from_customer(note.item)
             if not await m._work(self._note_time):
                 op.add(CUSTOMER, TRANSPORT, note.item)
+                self._in_reader[note.item] += 1
                 m._lose_power(op, f"after {taken} notes (one in the transport)")
                 return
             if self._jam_next:
