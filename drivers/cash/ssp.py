@@ -148,6 +148,7 @@ class SspCore:
         self.escrow: int | None = None  # channel in escrow (0: a note, channel unknown)
         self.hold = False
         self.jammed = False
+        self.jam_item: str | None = None  # the note a jam left in the transport
         self.stacker_full = False
         self.cashbox_removed = False
         self.online = False
@@ -419,18 +420,32 @@ class SspAcceptor:
             raise TooManyItems(f"{self.name}: a note is in escrow already")
         refused: list[RefuseReason] = []
         own_rejects = 0
+        reading = False  # a note is being read (READ 0 seen, no outcome yet)
+        settle = max(3 * core.options.poll_interval, 0.3)
         async with core.watch() as events:
             await core._inhibits(limits.enabled)
             await core._ok(bytes((Cmd.ENABLE,)), "enable")
             try:
                 while True:
-                    event = await events.get()
+                    if refused and not reading:
+                        # After a refusal: more notes come at once, or the input is empty.
+                        try:
+                            event = await asyncio.wait_for(events.get(), settle)
+                        except TimeoutError:
+                            await _disable(core)
+                            return CashInReport(refused=tuple(refused))
+                    else:
+                        event = await events.get()
+                    if event.code is Ev.READ and not event.channel:
+                        reading = True
+                        continue
                     if event.code is Ev.READ and event.channel:
                         item = core.item_of(event.channel)
                         if item is None or _over_amount(item, limits):
                             await core._ok(bytes((Cmd.REJECT,)), "reject")
                             core.escrow, core.hold = None, False
                             own_rejects += 1
+                            reading = True  # until its REJECTED comes
                             refused.append(
                                 RefuseReason.INVALID_BILL
                                 if item is None
@@ -445,6 +460,7 @@ class SspAcceptor:
                             refused=tuple(refused),
                         )
                     if event.code is Ev.REJECTED:
+                        reading = False
                         if own_rejects:
                             own_rejects -= 1
                         else:
@@ -452,6 +468,7 @@ class SspAcceptor:
                     elif event.code in _JAMS:
                         await _disable(core)
                         item = core.item_of(event.channel)
+                        core.jam_item = item
                         moves = (Move(CUSTOMER, TRANSPORT, item, 1),) if item else ()
                         return CashInReport(
                             moves=moves,
@@ -497,9 +514,27 @@ class SspAcceptor:
         raise UnsupportedOperation(f"{self.name}: an ITL validator cannot retract")
 
     async def reset(self, token: int) -> MoveReport:
-        """A note held in escrow goes to the cash box (the SSP RESET, a reboot of
-        several seconds, is not sent) [U]."""
-        return await _stack(self.core, False)
+        """A note held in escrow is stacked into the cash box; after a jam, RESET: once
+        the device polls without a jam, the jammed note is reported ``transport ->
+        cashbox`` [U: where an engineer clears a jam to]."""
+        core = self.core
+        report = await _stack(core, False)
+        if report.fault is not None or not (core.jammed or core.jam_item):
+            return report
+        async with core.watch() as events:
+            await core._ok(bytes((Cmd.RESET,)), "reset")
+            while True:
+                event = await asyncio.wait_for(events.get(), EVENT_TIMEOUT)
+                if event.code is Ev.SLAVE_RESET:
+                    break
+        await asyncio.sleep(2 * core.options.poll_interval)  # the next polls' jam events
+        if core.jammed:
+            return MoveReport(report.moves, Fault("mediaJam", "still jammed after a reset"))
+        moves = list(report.moves)
+        if core.jam_item is not None:
+            moves.append(Move(TRANSPORT, CASHBOX, core.jam_item, 1))
+            core.jam_item = None
+        return MoveReport(tuple(moves))
 
     async def contents(self) -> CashInContents:
         core = self.core

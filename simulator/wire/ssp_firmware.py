@@ -167,6 +167,16 @@ class SspFirmware:
             self.acted.append(code)
         return reply
 
+    async def _reset(self, params: bytes) -> bytes:
+        """RESET: the device restarts: disabled, the model's reset clears its transport
+        and escrow (to the cash box), SLAVE RESET at the next POLL [U: no reboot time]."""
+        self.enabled = False
+        await self._stop_intake()
+        await self.model.reset(self._next_token())
+        self._escrow_reported = False
+        self._events = [Event(Ev.SLAVE_RESET)]
+        return OK
+
     async def _sync(self, params: bytes) -> bytes:
         self.synced()
         return OK
@@ -365,6 +375,7 @@ class SspFirmware:
 
 _HANDLERS = {
     Cmd.SYNC: SspFirmware._sync,
+    Cmd.RESET: SspFirmware._reset,
     Cmd.SETUP_REQUEST: SspFirmware._setup,
     Cmd.HOST_PROTOCOL_VERSION: SspFirmware._protocol,
     Cmd.SET_INHIBITS: SspFirmware._inhibits,
