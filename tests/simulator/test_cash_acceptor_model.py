@@ -360,7 +360,8 @@ async def test_power_loss_keeps_the_escrow(tokens: Tokens) -> None:
     assert (await model.contents()).escrow == {Y50: 1}
     assert model.ground_truth()["cashbox"] == 0
     assert total(model) == 0
-    # the power fails with a note in the reader: it stays in the transport
+    # the power fails with a note in the reader: it stays in the transport while the
+    # power is off; a validator hands it back to the customer at power-up
     model.set_note_time(50)
     await model.cash_in_end(True, tokens())
     model.insert_notes([Y10])
@@ -369,8 +370,11 @@ async def test_power_loss_keeps_the_escrow(tokens: Tokens) -> None:
     model.set_power(False)
     with pytest.raises(ConnectionLost):
         await task
-    model.set_power(True)
     assert model.ground_truth()[TRANSPORT] == 1
+    assert model.operation_log[tokens.last][1].moves == (Move(CUSTOMER, TRANSPORT, Y10, 1),)
+    model.set_power(True)
+    assert model.ground_truth()[TRANSPORT] == 0
+    assert model.ground_truth()[CUSTOMER] == -1  # the CNY 50 stored, the CNY 10 given back
     assert total(model) == 0
 
 
