@@ -6,8 +6,10 @@ For each device (or each ``--device``) it prints the locations with their kind, 
 capacity and derived counters, the movements still pending, the movements settled
 ``unknown`` that no count has resolved yet, and the broken invariants; for a cash
 device also its cash units with their notes' value, what each position (stacker,
-transport, exit) holds by note, and the operations in flight by token
-(`tellerhal.cli.ledger_cash`); ``--history N``
+transport, exit) holds by note, and the operations in flight by token; for a cash
+acceptor (a device with an escrow) its books of cash in too: the notes each unit took
+in (deposited, retained, retracted) by note, what the escrow holds by note, and the
+cash-in operations pending or unknown (`tellerhal.cli.ledger_cash`); ``--history N``
 adds the last N movements with their outcome. ``--json`` prints one JSON object instead.
 
 Each view is its own read transaction. Pending movements are read first, so a movement
