@@ -8,6 +8,7 @@ import argparse
 import json
 import struct
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -105,6 +106,21 @@ def test_encrypted_frames_with_a_key_never_print_it() -> None:
     assert "0123456701234567" not in text
     with pytest.raises(Failure):
         list(decode_ssp(b"", argparse.Namespace(key="12", reveal=False)))
+
+
+def test_key_from_a_file(tmp_path: Path) -> None:
+    negotiated = 0x0000000012345678
+    key = SessionKey(DEFAULT_FIXED_KEY, negotiated)
+    key_file = tmp_path / "session.key"
+    key_file.write_text(f"{DEFAULT_FIXED_KEY:016X}{negotiated:016X}\n")
+    args = argparse.Namespace(key_file=str(key_file), reveal=False, direction="command")
+    entries = list(decode_ssp(_encrypted_conversation(key), args))
+    assert entries[0]["count"] == 4
+    assert "12345678" not in json.dumps(entries)
+    missing = argparse.Namespace(key_file=str(tmp_path / "nope"), reveal=False)
+    with pytest.raises(Failure) as failure:
+        list(decode_ssp(b"", missing))
+    assert "FileNotFoundError" in str(failure.value)
 
 
 @pytest.mark.parametrize(

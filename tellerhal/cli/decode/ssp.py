@@ -7,16 +7,19 @@ code (F0..FA) is a reply, any other clear frame a command; an encrypted frame (D
 command (a POLL's events, a SETUP REQUEST's channels).
 
 An encrypted frame is shown as encrypted (its length only). It is decrypted only when
-the namespace carries ``key`` (32 hex digits: the fixed key then the negotiated key, as
-16 + 16 digits): then its counter and the command or reply inside are shown too, never
-the key. The key exchange's numbers (generator, modulus, inter keys: 64-bit DH is weak
-enough to be broken from them) and SET FIXED KEY's DATA are hidden unless ``--reveal``.
+the namespace carries ``key_file`` (a file holding the key) or ``key`` (32 hex digits:
+the fixed key then the negotiated key, 16 + 16): then its counter and the command or
+reply inside are shown too, never the key. (The command line has no such option yet:
+``tellerhal/cli/decode/__init__.py`` would add ``--key-file``.) The key exchange's
+numbers (generator, modulus, inter keys: 64-bit DH is weak enough to be broken from
+them) and SET FIXED KEY's DATA are hidden unless ``--reveal``.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
+from pathlib import Path
 
 from protocols.errors import ProtocolError
 from protocols.essp import SessionKey, decrypt_packet
@@ -42,6 +45,12 @@ _SECRET = frozenset(
 
 def _session_key(args: argparse.Namespace) -> SessionKey | None:
     text = getattr(args, "key", None)
+    key_file = getattr(args, "key_file", None)
+    if key_file:
+        try:
+            text = Path(key_file).read_text("ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise Failure(f"cannot read the key file: {type(exc).__name__}", 1) from None
     if not text:
         return None
     digits = "".join(str(text).split())
