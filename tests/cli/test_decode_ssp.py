@@ -158,7 +158,7 @@ ssp_streams = st.lists(
 
 
 @given(ssp_streams)
-@settings(max_examples=80, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_fuzz(capsys: pytest.CaptureFixture[str], capture: str) -> None:
     status, _, _ = run(capsys, ["ssp", capture or "00"])
     assert status in (0, 2)

@@ -267,6 +267,7 @@ def test_events_round_trip(events: list[Event]) -> None:
     ),
     st.booleans(),
 )
+@settings(max_examples=40)
 def test_payout_by_denomination_round_trip(notes: dict[tuple[str, int], int], test: bool) -> None:
     assert parse_payout_by_denomination(build_payout_by_denomination(notes, test=test)) == (
         notes,
