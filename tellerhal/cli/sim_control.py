@@ -8,9 +8,16 @@ error, one line on stderr and a non-zero exit status. The simulator is found by
 The PIN pad actions (``press-keys``, ``type-pin``, ``entry-active``) act on the device
 ``pin_pad`` unless ``--device`` names another; the cash actions (``take-notes``,
 ``notes-at-exit``, ``jam-next-dispense``, ``double-note``, ``replenish``,
-``ground-truth``) on ``cash_dispenser``; the others on ``card_reader`` (``clear-jam``
-with ``--device cash_dispenser`` clears a dispenser's transport). What ``type-pin``
-types is never printed nor logged: its result is the number of digits.
+``ground-truth``) on ``cash_dispenser``; the cash acceptor's (``insert-notes``,
+``take-returned``, ``jam-next-note``, ``empty-unit``) on ``cash_acceptor``; the others on
+``card_reader``. ``clear-jam`` with ``--device cash_dispenser`` (or ``cash_acceptor``)
+clears that device's transport; ``ground-truth``, ``notes-at-exit`` and ``replenish``
+with ``--device cash_acceptor`` act on the acceptor. What ``type-pin`` types is never
+printed nor logged: its result is the number of digits.
+
+``insert-notes`` takes notes as ``[Nx]ITEM[@LEVEL]``: ``CNY:10000`` is one fit note,
+``3xCNY:5000`` three, ``CNY:10000@counterfeit`` a note the reader will classify so
+(levels: ``fit``, ``unfit``, ``suspect``, ``counterfeit``, ``unrecognized``).
 """
 
 from __future__ import annotations
@@ -18,11 +25,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 from typing import Any
 
+from hal.devices.cash_in_model import NoteLevel
 from hal.devices.pin_pad_model import DIGIT_KEYS, FUNCTION_KEYS
 from hal.errors import ConfigurationError, HalError
+from hal.stimulus import NoteSample
 
 __all__ = ["KEY_NAMES", "register", "run"]
 
@@ -36,6 +46,12 @@ _PIN_PAD_ACTIONS = frozenset({"press-keys", "type-pin", "entry-active"})
 _CASH_ACTIONS = frozenset(
     {"take-notes", "notes-at-exit", "jam-next-dispense", "double-note", "replenish", "ground-truth"}
 )
+
+#: The actions only a cash acceptor has (``--device`` defaults to ``cash_acceptor``).
+_CASH_IN_ACTIONS = frozenset({"insert-notes", "take-returned", "jam-next-note", "empty-unit"})
+
+#: The most notes one ``insert-notes`` puts in (the simulator's own limit).
+_MAX_BUNCH = 500
 
 #: The XFS4IoT key names ``press-keys`` takes: the digits, then the function keys.
 KEY_NAMES: tuple[str, ...] = (*DIGIT_KEYS, *FUNCTION_KEYS)
@@ -58,8 +74,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "--device",
         metavar="NAME",
         help=(
-            "the device (pin_pad for press-keys, type-pin, entry-active; cash_dispenser "
-            "for the cash actions; else card_reader)"
+            "the device (pin_pad for press-keys, type-pin, entry-active; cash_acceptor "
+            "for insert-notes, take-returned, jam-next-note, empty-unit; cash_dispenser "
+            "for the other cash actions; else card_reader)"
         ),
     )
     parser.add_argument(
@@ -69,7 +86,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         metavar="S",
         help=(
             "seconds to reach the simulator, and to wait in take-card, wait-for, "
-            "press-keys, type-pin and take-notes (default 10)"
+            "press-keys, type-pin, take-notes and take-returned (default 10)"
         ),
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
@@ -128,7 +145,28 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     replenish.add_argument("unit", metavar="UNIT")
     replenish.add_argument("count", type=_count, metavar="COUNT")
     actions.add_parser("ground-truth", help="where every note physically is (units and positions)")
-    for waiting in (take, wait, press, type_pin, take_notes):  # --timeout after the action too
+    insert_notes = actions.add_parser(
+        "insert-notes",
+        help="the customer puts notes into the acceptor's input ([Nx]ITEM[@LEVEL] each)",
+    )
+    insert_notes.add_argument(
+        "notes",
+        nargs="+",
+        type=_notes,
+        metavar="NOTE",
+        help="CNY:10000, 3xCNY:5000, CNY:10000@counterfeit (levels: "
+        + ", ".join(level.value for level in NoteLevel)
+        + ")",
+    )
+    take_returned = actions.add_parser(
+        "take-returned", help="wait for notes given back at the acceptor's exit and take them"
+    )
+    actions.add_parser(
+        "jam-next-note", help="the next note the acceptor takes in jams in its transport"
+    )
+    empty = actions.add_parser("empty-unit", help="an operator empties an acceptor's unit")
+    empty.add_argument("unit", metavar="UNIT", help="cashin, recycle100, cashbox, ...")
+    for waiting in (take, wait, press, type_pin, take_notes, take_returned):  # --timeout after
         waiting.add_argument("--timeout", type=float, default=argparse.SUPPRESS, metavar="S")
     actions.add_parser("reset", help="a fresh world: every device rebuilt from the scenario")
     parser.set_defaults(func=run)
@@ -149,8 +187,14 @@ def run(args: argparse.Namespace) -> int:
             if args.action in _PIN_PAD_ACTIONS
             else "cash_dispenser"
             if args.action in _CASH_ACTIONS
+            else "cash_acceptor"
+            if args.action in _CASH_IN_ACTIONS
             else "card_reader"
         )
+    if args.action == "insert-notes":
+        args.notes = [note for bunch in args.notes for note in bunch]
+        if len(args.notes) > _MAX_BUNCH:
+            return _fail(f"insert-notes: at most {_MAX_BUNCH} notes at once", 2)
     try:
         _check_keys(args)
     except ValueError as exc:
@@ -223,6 +267,8 @@ async def _act(endpoint: str, args: argparse.Namespace) -> dict[str, Any]:
         return await _act_on_pin_pad(endpoint, args)
     if action in _CASH_ACTIONS:
         return await _act_on_cash(endpoint, args)
+    if action in _CASH_IN_ACTIONS:
+        return await _act_on_cash_in(endpoint, args)
     control = RemoteCardReaderControl(endpoint, args.device, timeout=args.timeout)
     if action == "insert-card":
         sample = await control.insert_card(args.profile)
@@ -284,6 +330,46 @@ async def _act_on_cash(endpoint: str, args: argparse.Namespace) -> dict[str, Any
     elif action == "ground-truth":
         return {"notes": dict(await cash.ground_truth())}
     return {}
+
+
+async def _act_on_cash_in(endpoint: str, args: argparse.Namespace) -> dict[str, Any]:
+    from simulator.remote_control import RemoteCashAcceptorControl
+
+    acceptor = RemoteCashAcceptorControl(endpoint, args.device, timeout=args.timeout)
+    action: str = args.action
+    if action == "insert-notes":
+        waiting = await acceptor.insert_bunch(args.notes)
+        return {"inserted": len(args.notes), "waiting": waiting}
+    if action == "take-returned":
+        return {"taken": await acceptor.take_returned(timeout=args.timeout)}
+    if action == "jam-next-note":
+        await acceptor.jam_next_note()
+    elif action == "empty-unit":
+        return {"emptied": await acceptor.empty_unit(args.unit)}
+    return {}
+
+
+_NOTE = re.compile(r"^(?:(?P<count>\d+)x)?(?P<item>[A-Z]{3}:\d+)(?:@(?P<level>[a-z]+))?$")
+
+
+def _notes(text: str) -> list[NoteSample]:
+    """``[Nx]ITEM[@LEVEL]`` as N note samples."""
+    match = _NOTE.match(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            f"expected [Nx]ITEM[@LEVEL] (3xCNY:10000, CNY:5000@unfit), got {text!r}"
+        )
+    count = int(match["count"] or 1)
+    if not 1 <= count <= _MAX_BUNCH:
+        raise argparse.ArgumentTypeError(f"{text!r}: between 1 and {_MAX_BUNCH} notes")
+    try:
+        level = NoteLevel(match["level"] or NoteLevel.FIT)
+    except ValueError:
+        known = ", ".join(level.value for level in NoteLevel)
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: no note level {match['level']!r}; the levels are {known}"
+        ) from None
+    return [NoteSample(match["item"], level)] * count
 
 
 def _count(text: str) -> int:
