@@ -12,6 +12,7 @@ in the open transaction; a float limit never reaches the wire.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -359,3 +360,14 @@ async def test_serve_offers_the_acceptor_by_address(rig: Rig) -> None:
     async with acceptor:
         assert (await acceptor.capabilities()).escrow is True
         assert {t.item for t in await acceptor.note_types()} >= {"CNY:10000"}
+
+
+def test_tellerhal_devices_lists_the_remote_and_simulated_acceptor(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tellerhal.cli.main import main
+
+    assert main(["devices", "--json"]) == 0
+    drivers = {d["name"]: d for d in json.loads(capsys.readouterr().out)["drivers"]}
+    assert "cash_acceptor" in drivers["zmq"]["device_classes"]
+    assert "cash_acceptor" in drivers["sim"]["device_classes"]
