@@ -48,7 +48,7 @@ import contextlib
 import logging
 import struct
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from typing import Any
 
 from drivers.cash.ssp_link import EsspRefused, SspLink
@@ -56,7 +56,7 @@ from drivers.cash.ssp_masker import SspMasker
 from drivers.cash.ssp_options import SspOptions
 from drivers.cash.ssp_service import SharedBooks, SspAcceptorService, SspDispenserService
 from hal.address import DeviceAddress
-from hal.device import BackendListener, Device, DeviceState
+from hal.device import BackendListener, Device, DeviceState, finish
 from hal.devices.cash_in_model import (
     ESCROW,
     AcceptedNote,
@@ -487,9 +487,12 @@ class SspAcceptor:
                 )
 
     async def cash_in_end(self, use_recycle_units: bool, token: int) -> MoveReport:
-        return await _stack(self.core, use_recycle_units)
+        return await _to_end(_stack(self.core, use_recycle_units))
 
     async def rollback(self, token: int) -> MoveReport:
+        return await _to_end(self._rollback())
+
+    async def _rollback(self) -> MoveReport:
         core = self.core
         item = core.item_of(core.escrow)
         if core.escrow is None or item is None:
@@ -500,7 +503,7 @@ class SspAcceptor:
                 return MoveReport(fault=Fault("hardwareError", "the device refused REJECT"))
             core.hold = False
             while True:
-                event = await asyncio.wait_for(events.get(), EVENT_TIMEOUT)
+                event = await _next_event(events)
                 if event.code is Ev.REJECTED:
                     core.escrow = None
                     return MoveReport((Move(ESCROW, CUSTOMER, item, 1),))
@@ -517,6 +520,9 @@ class SspAcceptor:
         """A note held in escrow is stacked into the cash box; after a jam, RESET: once
         the device polls without a jam, the jammed note is reported ``transport ->
         cashbox`` [U: where an engineer clears a jam to]."""
+        return await _to_end(self._reset())
+
+    async def _reset(self) -> MoveReport:
         core = self.core
         report = await _stack(core, False)
         if report.fault is not None or not (core.jammed or core.jam_item):
@@ -524,7 +530,7 @@ class SspAcceptor:
         async with core.watch() as events:
             await core._ok(bytes((Cmd.RESET,)), "reset")
             while True:
-                event = await asyncio.wait_for(events.get(), EVENT_TIMEOUT)
+                event = await _next_event(events)
                 if event.code is Ev.SLAVE_RESET:
                     break
         await asyncio.sleep(2 * core.options.poll_interval)  # the next polls' jam events
@@ -552,6 +558,24 @@ class SspAcceptor:
 
     async def exchange(self, active: bool) -> None:
         """Nothing to unlock."""
+
+
+async def _next_event(events: asyncio.Queue[Event]) -> Event:
+    """The next event the polling task sees; `HalTimeout` after ``EVENT_TIMEOUT``."""
+    try:
+        return await asyncio.wait_for(events.get(), EVENT_TIMEOUT)
+    except TimeoutError:
+        raise HalTimeout(f"no event from the device within {EVENT_TIMEOUT} s") from None
+
+
+async def _to_end(work: Coroutine[Any, Any, MoveReport]) -> MoveReport:
+    """``work`` carried to its end through a cancellation (a note on its way cannot be
+    called back); its report then carries ``Fault("canceled")`` unless it has a fault."""
+    report, cancelled = await finish(work)
+    if not cancelled or report.fault is not None:
+        return report
+    moved = sum(m.count for m in report.moves)
+    return MoveReport(report.moves, Fault("canceled", f"cancelled; {moved} notes moved"))
 
 
 def _unit_fault(core: SspCore) -> Fault | None:
@@ -587,7 +611,7 @@ async def _stack(core: SspCore, use_recycle_units: bool) -> MoveReport:
     async with core.watch() as events:
         core.hold = False  # the polling task's next POLL accepts the note
         while True:
-            event = await asyncio.wait_for(events.get(), EVENT_TIMEOUT)
+            event = await _next_event(events)
             if event.code is Ev.STACKED:
                 core.escrow = None
                 return MoveReport((Move(ESCROW, CASHBOX, item, 1),))
@@ -660,6 +684,11 @@ class SspDispenser:
         return self.core.sensors()
 
     async def dispense(self, counts: Mapping[str, int], token: int) -> MoveReport:
+        """PAYOUT BY DENOMINATION (or AMOUNT) of the payout store's notes, encrypted;
+        a cancellation waits for the payout's end (the notes are on their way)."""
+        return await _to_end(self._dispense(counts, token))
+
+    async def _dispense(self, counts: Mapping[str, int], token: int) -> MoveReport:
         core = self.core
         for unit_id, n in counts.items():
             if unit_id != PAYOUT:
@@ -680,7 +709,7 @@ class SspDispenser:
             if reply[:1] != bytes((Generic.OK,)):
                 return MoveReport(fault=_payout_fault(reply))
             while True:
-                event = await asyncio.wait_for(events.get(), EVENT_TIMEOUT)
+                event = await _next_event(events)
                 if event.code is Ev.DISPENSED:
                     paid = sum(v for v, _ in event.values) // value
                     moves = (Move(PAYOUT, CUSTOMER, core.payout_item, paid),) if paid else ()

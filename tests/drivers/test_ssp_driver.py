@@ -155,6 +155,21 @@ async def test_cancel_cash_in(tmp_path: Path) -> None:
         assert not rig.firmware.enabled
 
 
+async def test_cancel_cash_in_end_still_reports_the_stored_note(tmp_path: Path) -> None:
+    rig = SspRig(tmp_path)
+    async with rig.wire(), rig.core() as dev:
+        rig.model.insert_notes(["CNY:1000"])
+        await asyncio.wait_for(dev.acceptor.cash_in(limits(), 1), 5)
+        task = asyncio.ensure_future(dev.acceptor.cash_in_end(True, 2))
+        await asyncio.sleep(0)
+        task.cancel()
+        report = await asyncio.wait_for(task, 5)
+        assert report.moves == (Move(ESCROW, CASHBOX, "CNY:1000", 1),)
+        assert report.fault is not None
+        assert report.fault.error_code == "canceled"
+        assert rig.model.ground_truth()["cashbox"] == 1
+
+
 async def test_lost_reply_is_asked_again_with_the_same_flag(tmp_path: Path) -> None:
     rig = SspRig(tmp_path)
     async with rig.wire() as emulator, rig.core() as dev:
