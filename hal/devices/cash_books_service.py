@@ -392,7 +392,7 @@ class CashBooksService(LedgerService[StatusT, CapsT]):
             if start is not None:
                 self.event(start)
             report, cancelled = await self._drive(call, token)
-            if since is None and report.moves:
+            if since is None and (report.moves or report.uncertain):
                 since = ALL  # nothing planned: every move is journalled apart
             records = [MovementRecord(m, None) for m in movements]
             if sensed and report.fault is None:
