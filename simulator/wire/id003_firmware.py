@@ -17,8 +17,9 @@ Behaviour (the validator's side of reference/protocols.md §3.5; [U] where assum
 - inhibited (C3 01): DISABLED (1A). Enabled (C3 00) with notes in the model's input:
   the model's ``cash_in`` (one note into the escrow, limits = the C0-enabled notes)
   runs while polls answer ACCEPTING; then each note it refused is REJECTING (17 r) for
-  one poll, r = 79h (inhibit) for a note of the table that C0 disables, 77h (photo
-  pattern) for any other [U]; then ESCROW (13 d) while the model's escrow holds it;
+  one poll (with an ACCEPTING poll before each after the first), r = 79h (inhibit) for
+  a note of the table that C0 disables, 77h (photo pattern) for any other [U]; then
+  ESCROW (13 d) while the model's escrow holds it;
   nothing inserted: IDLING (11);
 - STACK-1 / STACK-2 in escrow: ACK; the model's ``cash_in_end`` runs (STACKING); a note
   stored: VEND VALID until the host's ACK, then STACKED for one poll; the cash box
@@ -243,6 +244,8 @@ class Id003Firmware:
                 fit = sample is not None and sample.level in ("fit", "unfit")
                 disabled = code is not None and code not in self.enabled
                 why = RejectReason.INHIBIT if disabled and fit else RejectReason.PHOTO_PATTERN
+                if n:  # the next note of the bunch is taken in before it is rejected
+                    self._script.append(Status(StatusCode.ACCEPTING))
                 self._script.append(Status(StatusCode.REJECTING, reason=why))
         elif kind == "stack":
             if report.moves:

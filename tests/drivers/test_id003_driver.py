@@ -232,6 +232,19 @@ async def test_note_over_the_limits_is_returned(
         assert rig.firmware.inhibited
 
 
+async def test_a_bunch_counts_each_refused_note_once(rig: Id003Rig) -> None:
+    async with rig.driver() as driver:
+        before = truth(rig)
+        rig.model.insert_notes([NoteSample("XXX:1"), NoteSample("XXX:2"), CNY50, CNY100])
+        report = await asyncio.wait_for(driver.cash_in(LIMITS, 1), 5)
+        # Two unknown notes given back, then one note into the escrow of one note; the
+        # last stays in the input for the next cash-in.
+        assert report.refused == (RefuseReason.INVALID_BILL,) * 2
+        assert report.moves == (Move(CUSTOMER, ESCROW, CNY50, 1),)
+        assert applied(before, [report]) == truth(rig)
+        assert len(rig.model.input_notes) == 1
+
+
 async def test_amount_limit_lets_a_smaller_note_in(rig: Id003Rig) -> None:
     async with rig.driver() as driver:
         rig.model.insert_notes([CNY50])
@@ -256,13 +269,17 @@ async def test_jam_in_acceptor(rig: Id003Rig) -> None:
         report = await _deposit(driver, rig)
         assert report.fault is not None
         assert report.fault.error_code == "mediaJam"
-        assert report.moves == ()  # the validator does not say which note jammed
+        # The validator does not say which note jammed: at most one, of no known item.
+        assert report.moves == ()
+        assert report.uncertain == (Move(CUSTOMER, TRANSPORT, "*", 1),)
         status = await driver.get_status()
         assert status.device is DeviceState.HARDWARE_ERROR
         assert status.transport is TransportState.NOT_EMPTY
         assert (await driver.contents()).transport is None
         cleared = await driver.reset(9)
         assert cleared.fault is None
+        assert cleared.uncertain == (Move(TRANSPORT, CASHBOX, "*", 1),)
+        assert (await driver.reset(10)).uncertain == ()  # said once
         assert (await driver.get_status()).device is DeviceState.ONLINE
         assert rig.firmware.inhibited
 
