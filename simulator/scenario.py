@@ -84,6 +84,8 @@ from typing import Any
 from hal.devices.cash_in_model import NoteLevel
 from hal.errors import ConfigurationError, HalTimeout
 from hal.stimulus import NoteSample
+from simulator.cash_control import CashDispenserControl
+from simulator.cash_in_control import CashAcceptorControl
 from simulator.control import CONDITIONS
 from simulator.models.pin_pad import KEYBOARD
 from simulator.profiles import load_card_profile
@@ -576,12 +578,8 @@ async def _cash_step(
     log.debug("%s: customer step %d: %s", scenario.name, number, step.action or "wait")
     if step.action == "take_notes":
         await control.take_notes(timeout=clock.to_real(step.timeout))
-    elif step.action == "clear_jam":
-        await control.clear_jam()
-    elif step.action in ("power_off", "power_on"):
-        await control.power_loss(step.action == "power_off")
-    elif step.action == "slow_replies":
-        await control.slow_replies(step.seconds or 0.0)
+    else:
+        await _hands(control, step)
 
 
 async def _cash_in_step(
@@ -612,7 +610,13 @@ async def _cash_in_step(
         await control.take_returned(timeout=clock.to_real(step.timeout))
     elif step.action == "jam_next_note":
         await control.jam_next_note()
-    elif step.action == "clear_jam":
+    else:
+        await _hands(control, step)
+
+
+async def _hands(control: CashDispenserControl | CashAcceptorControl, step: Step) -> None:
+    """What an engineer or fate does the same way to either cash device."""
+    if step.action == "clear_jam":
         await control.clear_jam()
     elif step.action in ("power_off", "power_on"):
         await control.power_loss(step.action == "power_off")

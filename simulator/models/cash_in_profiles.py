@@ -46,7 +46,7 @@ from hal.devices.cash_model import (
     RetractArea,
 )
 from hal.errors import ConfigurationError
-from simulator.models.cash_profiles import CashProfile, UnitSpec
+from simulator.models.cash_profiles import CASH_PROFILES, CashProfile, UnitSpec
 
 __all__ = [
     "CASH_IN_PROFILES",
@@ -323,17 +323,9 @@ def _nv11() -> CashInProfile:
             ),
         ),
         capabilities=dataclasses.replace(_VALIDATOR, recycling=True),
-        payout=CashDispenserCapabilities(
-            max_dispense_items=30,
-            intermediate_stacker=False,
-            shutter=False,
-            items_taken_sensor=False,
-            retract_areas=frozenset(),
-            reject=False,
-            count=False,
-            test_cash_units=False,
-            knows_operations=False,
-            dispense_to=CUSTOMER,
+        # pays out like an LCDM: straight to the customer, no stacker, shutter or retract
+        payout=dataclasses.replace(
+            CASH_PROFILES["lcdm1000"].capabilities, max_dispense_items=30, test_cash_units=False
         ),
         pick_time=0.3,
     )
