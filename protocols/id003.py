@@ -12,8 +12,9 @@ Frame (both directions)::
 
 LNG counts the whole frame, SYNC through the CRC (so CMD + DATA + 4). The CRC is
 CRC-16/KERMIT (polynomial 1021 reflected, i.e. 8408, initial value 0, no final XOR)
-over SYNC..DATA. ``crc16_kermit`` is table-driven and checked against the catalogue's
-check value (0x2189 for ``b"123456789"``) in the tests.
+over SYNC..DATA. ``crc16_kermit`` is table-driven and checked in the tests against the
+catalogue's check value (0x2189 for ``b"123456789"``) and against the standard
+library's ``binascii.crc_hqx`` (CRC-16/XMODEM) with bits reflected.
 
 The same code means different things in the two directions (11h is Status Request from
 the host and IDLING from the validator; 40h-45h are Reset .. Wait from the host and the

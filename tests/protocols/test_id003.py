@@ -6,6 +6,7 @@ path, hypothesis round trips, and a fuzz test (random bytes raise only ProtocolE
 
 from __future__ import annotations
 
+import binascii
 import contextlib
 
 import pytest
@@ -88,6 +89,18 @@ def test_crc_against_bitwise_definition() -> None:
 
     for data in (b"\xfc\x05\x11", b"\x00" * 7, bytes(range(256))):
         assert crc16_kermit(data) == bitwise(data)
+
+
+def _reflect(value: int, bits: int) -> int:
+    return int(f"{value:0{bits}b}"[::-1], 2)
+
+
+@given(st.binary(max_size=64))
+def test_crc_against_the_standard_library(data: bytes) -> None:
+    # binascii.crc_hqx is CRC-16/XMODEM (1021h, init 0, not reflected); KERMIT is the
+    # same CRC with every input byte and the result bit-reflected.
+    mirrored = bytes(_reflect(byte, 8) for byte in data)
+    assert crc16_kermit(data) == _reflect(binascii.crc_hqx(mirrored, 0), 16)
 
 
 @pytest.mark.parametrize(("wire", "command", "reply"), GOLDEN_26)
