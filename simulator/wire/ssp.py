@@ -116,6 +116,8 @@ class SspEmulator(WireEmulator):
         self._drop = 0
         self._corrupt = 0
         self._muted = False
+        self._drop_code: int | None = None
+        self._code = 0  # the code of the command being answered
         self.last_encrypted: bytes | None = None  # the DATA of the last encrypted command
 
     # --- faults ----------------------------------------------------------------------
@@ -127,6 +129,10 @@ class SspEmulator(WireEmulator):
     def drop_next_replies(self, count: int = 1) -> None:
         """Carry the next ``count`` commands out (or repeat) but send no reply."""
         self._drop = count
+
+    def drop_reply_to(self, code: int) -> None:
+        """Carry out the next command ``code`` (clear or encrypted) but lose its reply."""
+        self._drop_code = code
 
     def corrupt_next_replies(self, count: int = 1) -> None:
         """Send the next ``count`` replies with a wrong CRC."""
@@ -179,8 +185,12 @@ class SspEmulator(WireEmulator):
             await self._reply(self._last_reply)
             return
         self._last_seq = frame.seq
+        self._code = frame.data[0] if frame.data else 0
         data = await self._answer(frame)
         self._last_reply = build_frame(frame.seq, self.address, data)
+        if self._drop_code is not None and self._code == self._drop_code:
+            self._drop_code = None
+            return
         await self._reply(self._last_reply)
 
     async def _answer(self, frame: Frame) -> bytes:
@@ -232,6 +242,7 @@ class SspEmulator(WireEmulator):
             log.info("ssp emulator: encrypted packet refused: %s", CounterError.__name__)
             return bytes((Generic.CANNOT_PROCESS,))
         self.last_encrypted = data
+        self._code = payload[0] if payload else 0
         if payload[:1] == bytes((Cmd.SYNC,)):
             self.firmware.synced()
             reply = bytes((Generic.OK,))
