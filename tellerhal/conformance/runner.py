@@ -27,10 +27,12 @@ from typing import Any
 import hal
 from hal.address import DeviceAddress
 from hal.devices.card_reader import CardReader
+from hal.devices.cash_acceptor import CashAcceptor
 from hal.devices.cash_dispenser import CashDispenser
 from hal.devices.pin_pad import PinPad
 from hal.errors import ConfigurationError, InvalidData
 from tellerhal.conformance.card_reader import CARD_READER_CASES
+from tellerhal.conformance.cash_acceptor import CASH_ACCEPTOR_CASES
 from tellerhal.conformance.cash_dispenser import CASH_DISPENSER_CASES
 from tellerhal.conformance.framework import CaseResult, ContractCase, Harness, run_suite
 from tellerhal.conformance.pin_pad import PIN_PAD_CASES
@@ -38,6 +40,7 @@ from tellerhal.conformance.pin_pad import PIN_PAD_CASES
 __all__ = [
     "BENCH_PATIENCE",
     "CARD_READER_SUITE",
+    "CASH_ACCEPTOR_SUITE",
     "CASH_DISPENSER_SUITE",
     "PIN_PAD_SUITE",
     "REMOTE_PATIENCE",
@@ -234,9 +237,48 @@ CASH_DISPENSER_SUITE = DeviceSuite(
     uses_ledger=True,
 )
 
+
+async def _describe_cash_acceptor(acceptor: CashAcceptor) -> DeviceReport:
+    caps = await acceptor.capabilities()
+    return DeviceReport(caps.features(), await firmware_of(acceptor, caps))
+
+
+def _sim_cash_acceptor(address: DeviceAddress) -> tuple[Any, float]:
+    from simulator.world import get_world
+
+    hal.open(address)  # makes the world and the model as the address says
+    world = get_world(address.options["world"])
+    return world.cash_acceptor_control(address.authority or "cash_acceptor"), 2.0
+
+
+def _remote_cash_acceptor(endpoint: str) -> Any:
+    from simulator.remote_control import RemoteCashAcceptorControl
+
+    return RemoteCashAcceptorControl(endpoint)
+
+
+def _bench_cash_acceptor(cards: Path | None) -> Any:
+    from tellerhal.conformance.bench import BenchCashAcceptorStimulus
+
+    return BenchCashAcceptorStimulus()
+
+
+CASH_ACCEPTOR_SUITE = DeviceSuite(
+    device_class="cash_acceptor",
+    interface=CashAcceptor,
+    cases=CASH_ACCEPTOR_CASES,
+    describe=_describe_cash_acceptor,
+    sim_stimulus=_sim_cash_acceptor,
+    remote_stimulus=_remote_cash_acceptor,
+    bench_stimulus=_bench_cash_acceptor,
+    needs_cards=False,
+    uses_ledger=True,
+)
+
 #: Every device class with a contract suite, by device name.
 SUITES: dict[str, DeviceSuite] = {
-    suite.device_class: suite for suite in (CARD_READER_SUITE, PIN_PAD_SUITE, CASH_DISPENSER_SUITE)
+    suite.device_class: suite
+    for suite in (CARD_READER_SUITE, PIN_PAD_SUITE, CASH_DISPENSER_SUITE, CASH_ACCEPTOR_SUITE)
 }
 
 
