@@ -155,7 +155,9 @@ async def test_an_honest_model_passes_the_cases_the_liars_fail() -> None:
 def test_tellerhal_conformance_runs_the_cash_acceptor_suite(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    status = main(["conformance", "--json", "sim://cash_acceptor?cash_in_profile=nv11"])
+    status = main(
+        ["conformance", "--json", "sim://cash_acceptor?cash_in_profile=nv11&clock_scale=0.01"]
+    )
     out = capsys.readouterr().out
     lines = [line for line in out.splitlines() if line.startswith("{")]
     assert status == 0, out
