@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Final, Self
 
 from hal.devices.card_reader_service import CardReaderService
 from hal.devices.pin_pad_service import PinPadService
-from hal.errors import ConfigurationError, HalError, TransactionActive
+from hal.errors import CashInActive, ConfigurationError, HalError, TransactionActive
 from hal.ledger import Ledger
 from hal.remote import RemoteServer
 from hal.remote.registration import remote_address
@@ -34,8 +34,9 @@ from simulator.server_control import ControlServer
 from simulator.world import CardReaderSetup, World
 
 if TYPE_CHECKING:
+    from hal.devices.cash_acceptor_service import CashAcceptorService
     from hal.devices.cash_dispenser_service import CashDispenserService
-    from simulator.sim_cash_service import SimCashDispenserService
+    from simulator.sim_cash_service import SimCashBooks
 
 __all__ = ["DEFAULT_ENDPOINT", "ControlServer", "SimServer", "default_control_endpoint"]
 
@@ -111,7 +112,9 @@ class SimServer:
         self._interval = heartbeat_interval
         self._customer = customer
         self.world = self._build_world()
-        self._services: dict[str, CardReaderService | PinPadService | CashDispenserService] = {}
+        self._services: dict[
+            str, CardReaderService | PinPadService | CashDispenserService | CashAcceptorService
+        ] = {}
         self._shared_ledger: Ledger | None = None
         self._server: RemoteServer | None = None
         self._customer_task: asyncio.Task[None] | None = None
@@ -146,6 +149,8 @@ class SimServer:
             world.pin_pad(name, pad_setup)
         for name, cash_setup in (scenario.cash_dispensers if scenario is not None else {}).items():
             world.cash_dispenser(name, cash_setup)
+        for name, in_setup in (scenario.cash_acceptors if scenario is not None else {}).items():
+            world.cash_acceptor(name, in_setup)
         return world
 
     async def start(self) -> None:
@@ -186,7 +191,7 @@ class SimServer:
 
     async def _serve(self, *, fresh_bins: bool = False) -> None:
         ledger: Ledger | str | None = self._ledger
-        if self._ledger is not None and self.world.cash_dispensers:
+        if self._ledger is not None and (self.world.cash_dispensers or self.world.cash_acceptors):
             # One writer per ledger file: the devices share one open ledger.
             ledger = self._shared_ledger = Ledger.open(self._ledger)
         for name in self.world.card_readers:
@@ -205,6 +210,12 @@ class SimServer:
             self._services[name] = cash
             if fresh_bins:
                 await _count_in_new_cassettes(cash)
+        for name in self.world.cash_acceptors:
+            acceptor = self.world.open_cash_acceptor(name, ledger=ledger)
+            await acceptor.open()
+            self._services[name] = acceptor
+            if fresh_bins:
+                await _count_in_new_cassettes(acceptor)
         server = RemoteServer(
             self._services,
             self.endpoint,
@@ -253,11 +264,11 @@ class SimServer:
         await self.stop()
 
 
-async def _count_in_new_cassettes(cash: SimCashDispenserService) -> None:
+async def _count_in_new_cassettes(cash: SimCashBooks) -> None:
     """A reset world has new cassettes: the operator counts them in (an exchange)."""
     try:
         await cash.count_in()
-    except TransactionActive as exc:
+    except (TransactionActive, CashInActive) as exc:
         log.warning(
             "%s: the new cassettes are not counted in; the books hold notes in the "
             "stacker, transport or exit (%s)",

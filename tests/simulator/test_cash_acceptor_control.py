@@ -6,10 +6,13 @@ the ground truth."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
+import hal
 from hal.device import DeviceState
+from hal.devices.cash_acceptor import CashAcceptor
 from hal.devices.cash_in_model import ESCROW
 from hal.errors import (
     CashUnitError,
@@ -20,12 +23,14 @@ from hal.errors import (
     SafeDoorOpen,
     SequenceError,
 )
+from hal.ledger import Ledger
 from hal.money import Money
 from hal.stimulus import NoteSample
 from simulator.cash_in_control import CashAcceptorControl
 from simulator.control_commands import InsertNotesPayload
 from simulator.remote_control import RemoteCashAcceptorControl
-from simulator.server import ControlServer
+from simulator.scenario import parse_scenario
+from simulator.server import ControlServer, SimServer
 from simulator.world import World
 from tests.simulator.test_cash_acceptor_sim import assert_books_match
 
@@ -161,3 +166,27 @@ async def test_a_recycler_driven_remotely_keeps_one_set_of_books(
         assert truth["recycle50"] == 2
         assert truth["customer"] == -2
         assert_books_match(acceptor.ledger, "cash_acceptor", truth)
+
+
+async def test_tellerhal_sim_serves_the_acceptor_and_its_control(tmp_path: Path) -> None:
+    scenario = parse_scenario(
+        "version = 1\nclock_scale = 0.001\n[devices.card_reader]\n[devices.cash_acceptor]\n",
+        name="served_in",
+    )
+    path = tmp_path / "ledger.sqlite"
+    async with SimServer(scenario, "tcp://127.0.0.1:0", ledger=path) as sim:
+        assert set(sim.addresses) == {"card_reader", "cash_acceptor"}
+        customer = RemoteCashAcceptorControl(sim.control_endpoint, timeout=2.0)
+        device = hal.open(sim.addresses["cash_acceptor"])
+        assert isinstance(device, CashAcceptor)
+        async with device as acceptor:
+            await acceptor.cash_in_start()
+            await customer.insert_notes([Y100, Y10])
+            result = await acceptor.cash_in(timeout=5)
+            assert dict(result.accepted) == {Y100: 1, Y10: 1}
+            await acceptor.cash_in_end(timeout=5)
+            truth = await customer.ground_truth()
+        assert truth["recycle100"] == 1
+    with Ledger.open(path, read_only=True) as ledger:
+        assert_books_match(ledger, "cash_acceptor", truth)
+        assert set(ledger.devices()) >= {"card_reader", "cash_acceptor"}  # one shared file
