@@ -128,7 +128,8 @@ def test_bad_input_is_one_stderr_line_and_exit_2(
     assert message in err
 
 
-@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Few examples: the every-protocol fuzz (tests/cli/test_decode_fuzz.py) runs more.
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(id003_streams, st.booleans())
 def test_any_capture_decodes_or_fails_cleanly(
     capsys: pytest.CaptureFixture[str], capture: str, from_device: bool

@@ -478,7 +478,7 @@ async def test_stack_with_a_lost_answer_or_command_stacks_once(rig: Id003Rig, fa
 
 
 async def test_a_validator_without_power_is_a_bounded_timeout(rig: Id003Rig) -> None:
-    async with rig.driver() as driver:
+    async with rig.driver(reply_timeout=0.1) as driver:
         await _deposit(driver, rig)
         rig.model.set_power(False)
         with pytest.raises(HalTimeout):
@@ -490,12 +490,12 @@ async def test_a_validator_without_power_is_a_bounded_timeout(rig: Id003Rig) -> 
 
 async def test_a_muted_validator_is_a_bounded_timeout(rig: Id003Rig) -> None:
     assert rig.emulator is not None
-    async with rig.driver() as driver:
+    async with rig.driver(reply_timeout=0.1) as driver:
         rig.emulator.mute()
         started = time.monotonic()
         with pytest.raises(HalTimeout):
             await driver.get_status()
-        assert time.monotonic() - started < 0.3 * 4 + 1.0
+        assert time.monotonic() - started < 0.1 * 4 + 1.0
         rig.emulator.mute(False)
         assert (await driver.get_status()).device is DeviceState.ONLINE
 
