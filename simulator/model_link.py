@@ -54,39 +54,24 @@ firmware is the model's one client). The ready file then says ``"serial": PATH``
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import dataclasses
 import enum
 import ipaddress
-import json
 import logging
 import os
-import signal
-import sys
-import tempfile
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import zmq
 import zmq.asyncio
 
-from hal.devices.cash_dispenser import CashDispenserBackend, CashDispenserStatus
 from hal.errors import ConfigurationError, InvalidData, ProtocolError
 from hal.events import Event
 from hal.remote.codec import WireValueError, codec_for
-from simulator.model_link_wire import (
-    HELLO,
-    MOVING,
-    OPS,
-    dumps,
-    encode_error,
-    encode_event,
-    loads,
-)
+from simulator.model_link_wire import KINDS, dumps, encode_error, encode_event, loads
 
 __all__ = ["ModelLinkServer", "check_endpoint", "jsonable", "link_address", "main", "make_model"]
 
@@ -145,8 +130,9 @@ class _Forward:
         if message is not None:
             self._server.push(message)
 
-    def status_changed(self, status: CashDispenserStatus) -> None:
-        self._server.push({"status": codec_for(CashDispenserStatus).encode(status, [])})
+    def status_changed(self, status: Any) -> None:
+        status_type = self._server.kind.status
+        self._server.push({"status": codec_for(status_type).encode(status, [])})
 
 
 class _LinkTarget:
@@ -174,10 +160,13 @@ class _LinkTarget:
 
 
 class ModelLinkServer:
-    """Serve ``backend`` (a model, or any `CashDispenserBackend`) on ``endpoint``.
+    """Serve ``backend`` (a model, or any `CashDispenserBackend` or
+    `CashAcceptorBackend`) on ``endpoint``.
 
     Args:
         backend: what the calls run on; opened by `start`, closed by `stop`.
+        device: its kind (a key of `simulator.model_link_wire.KINDS`): which operations
+            are served.
         endpoint: ``tcp://127.0.0.1:PORT`` (port 0: any free one) or ``ipc://PATH``.
         controls: the objects ``control`` calls reach, by target name (``control``,
             ``model``).
@@ -188,13 +177,18 @@ class ModelLinkServer:
 
     def __init__(
         self,
-        backend: CashDispenserBackend,
+        backend: Any,
         endpoint: str,
         controls: Mapping[str, object] | None = None,
         *,
         serve_backend: bool = True,
+        device: str = "cash_dispenser",
     ) -> None:
         check_endpoint(endpoint)
+        if device not in KINDS:
+            raise ConfigurationError(f"the model link serves {sorted(KINDS)}, not {device!r}")
+        self.device = device
+        self.kind = KINDS[device]
         self.backend = backend
         self.serve_backend = serve_backend
         self.endpoint = endpoint
@@ -312,7 +306,7 @@ class ModelLinkServer:
             )
             result = {"instance": self.instance, "running": running, "upto": upto}
             self._answer(client, call, "result", result)
-        elif not self.serve_backend and op in (*OPS, "hello"):
+        elif not self.serve_backend and op in (*self.kind.ops, "hello"):
             # The model is behind a wire emulator: only its control is served here.
             refused = ProtocolError(f"{op}: this model is reached through its wire emulator")
             self._answer(client, call, "error", encode_error(refused))
@@ -321,13 +315,9 @@ class ModelLinkServer:
             self._clients[client] = None
             while len(self._clients) > 1000:  # killed clients never say bye
                 del self._clients[next(iter(self._clients))]
-            result = {
-                "instance": self.instance,
-                "capabilities": codec_for(HELLO["capabilities"]).encode(
-                    self.backend.capabilities(), []
-                ),
-                "units": codec_for(HELLO["units"]).encode(self.backend.units(), []),
-            }
+            result = {"instance": self.instance, "device": self.device}
+            for what, tp in self.kind.hello.items():
+                result[what] = codec_for(tp).encode(getattr(self.backend, what)(), [])
             self._answer(client, call, "result", result)
         elif op == "bye":
             self._clients.pop(client, None)
@@ -339,7 +329,7 @@ class ModelLinkServer:
             self._answer(client, call, "result", task is not None)
         elif op == "control":
             self._start(client, call, self._control(args))
-        elif op in OPS:
+        elif op in self.kind.ops:
             self._start(client, call, self._operation(op, args))
         else:
             error = encode_error(ProtocolError(f"unknown operation {op!r}"))
@@ -376,12 +366,12 @@ class ModelLinkServer:
             del table[next(iter(table))]
 
     async def _operation(self, op: str, data: Any) -> Any:
-        spec = OPS[op]
+        spec = self.kind.ops[op]
         try:
             args = spec.decode_args(data)
         except WireValueError as exc:
             raise InvalidData(f"{op}: {exc}") from None
-        if op in MOVING:
+        if op in self.kind.moving:
             token = args[-1]
             if token in self._fenced:
                 raise ProtocolError(
@@ -411,26 +401,7 @@ class ModelLinkServer:
         return jsonable(result)
 
 
-# --- the model and the command ------------------------------------------------------------
-
-
-def make_model(profile: str, *, clock_scale: float, seed: int) -> tuple[Any, dict[str, object]]:
-    """The model of ``profile`` and the targets ``control`` calls reach: ``control``
-    (`simulator.cash_control.CashDispenserControl`: ``take_notes``, ``ground_truth``,
-    fault arming) and ``model`` (the model itself: ``ground_truth``, ``customer_takes``)."""
-    from simulator.cash_control import CashDispenserControl
-    from simulator.models.cash_dispenser import CashDispenserModel
-
-    model = CashDispenserModel.from_profile(profile, clock_scale=clock_scale, seed=seed)
-    return model, {"model": model, "control": CashDispenserControl(model)}
-
-
-def _write_ready(path: str, content: Mapping[str, Any]) -> None:
-    target = Path(path)
-    fd, temporary = tempfile.mkstemp(prefix=".ready-", dir=target.parent or Path("."))
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump(content, out)
-    os.replace(temporary, target)
+# --- the model and the command (simulator.model_link_cli) ---------------------------------
 
 
 def link_address(endpoint: str, device: str = "cash_dispenser") -> str:
@@ -441,81 +412,21 @@ def link_address(endpoint: str, device: str = "cash_dispenser") -> str:
     return f"simlink://{rest}/{device}"
 
 
-async def _serve(args: argparse.Namespace) -> int:
-    model, targets = make_model(args.profile, clock_scale=args.clock_scale, seed=args.seed)
-    lcdm = args.lcdm_pty is not None
-    server = ModelLinkServer(model, args.endpoint, targets, serve_backend=not lcdm)
-    async with contextlib.AsyncExitStack() as stack:
-        ready: dict[str, Any] = {"pid": os.getpid(), "profile": args.profile}
-        if lcdm:
-            # The model behind the LCDM emulator on a pty: the HAL reaches it with the
-            # lcdm driver (lcdm+serial://PATH?model=N&units=...), the harness its control
-            # through the link.
-            from protocols.lcdm import Model
-            from simulator.wire.lcdm import LcdmEmulator
-            from simulator.wire.pty import PtyBridge
+def make_model(
+    profile: str, *, clock_scale: float, seed: int, device: str = "cash_dispenser"
+) -> tuple[Any, dict[str, object]]:
+    """`simulator.model_link_cli.make_model`: the model of ``profile`` and its control
+    targets."""
+    from simulator.model_link_cli import make_model as make
 
-            number = int(args.profile.removeprefix("lcdm"))
-            bridge = await stack.enter_async_context(PtyBridge("lcdm", directory=args.lcdm_pty))
-            await stack.enter_async_context(LcdmEmulator(model, bridge, model=Model(number)))
-            ready.update(serial=str(bridge.path), lcdm_model=number)
-        endpoint = await server.start()
-        stack.push_async_callback(server.stop)
-        ready["endpoint"] = endpoint
-        ready["address"] = (
-            None if lcdm or not endpoint.startswith("tcp:") else link_address(endpoint)
-        )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            if args.ready_file:
-                _write_ready(args.ready_file, ready)
-            await stop.wait()
-        finally:
-            if args.ready_file:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(args.ready_file)
-    return 0
+    return make(profile, clock_scale=clock_scale, seed=seed, device=device)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m simulator.model_link``: serve one cash dispenser model."""
-    parser = argparse.ArgumentParser(
-        prog="python -m simulator.model_link",
-        description="Serve a simulated cash dispenser at the backend level over ZeroMQ "
-        "(for the crash-safety suite: the model outlives the HAL process).",
-    )
-    parser.add_argument("--profile", default="default", help="the model's profile")
-    parser.add_argument(
-        "--endpoint", default="tcp://127.0.0.1:0", help="loopback tcp:// or ipc:// to bind"
-    )
-    parser.add_argument("--ready-file", metavar="F", help="write a JSON file once serving")
-    parser.add_argument(
-        "--clock-scale", type=float, default=1.0, help="real seconds per simulated second"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="the model's random seed")
-    parser.add_argument(
-        "--lcdm-pty",
-        metavar="DIR",
-        help="serve the model (an lcdm1000/2000/4000 profile) behind the LCDM wire "
-        "emulator on a pty whose symlink is DIR/lcdm; the link serves its control only",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log INFO to stderr")
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        stream=sys.stderr,
-        format="model_link: %(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        check_endpoint(args.endpoint)
-    except ConfigurationError as exc:
-        parser.error(str(exc))
-    if args.lcdm_pty is not None and args.profile not in ("lcdm1000", "lcdm2000", "lcdm4000"):
-        parser.error("--lcdm-pty needs --profile lcdm1000, lcdm2000 or lcdm4000")
-    return asyncio.run(_serve(args))
+    """``python -m simulator.model_link`` (`simulator.model_link_cli.main`)."""
+    from simulator.model_link_cli import main as run
+
+    return run(argv)
 
 
 if __name__ == "__main__":

@@ -50,15 +50,7 @@ from hal.devices.cash_dispenser import (
 from hal.errors import ConfigurationError, ConnectionLost, HalError, ProtocolError
 from hal.registry import DriverSpec
 from hal.remote.codec import WireValueError, codec_for
-from simulator.model_link_wire import (
-    HELLO,
-    MOVING,
-    OPS,
-    decode_error,
-    decode_event,
-    dumps,
-    loads,
-)
+from simulator.model_link_wire import KINDS, MOVING, decode_error, decode_event, dumps, loads
 
 __all__ = [
     "SIMLINK_DRIVER",
@@ -87,8 +79,16 @@ def _forget(future: asyncio.Future[Any]) -> None:
 class _Link:
     """A DEALER socket to the server, its reader and its heartbeat."""
 
-    def __init__(self, endpoint: str, *, timeout: float, heartbeat: float) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        timeout: float,
+        heartbeat: float,
+        moving: frozenset[str] = MOVING,
+    ) -> None:
         self.endpoint = endpoint
+        self.moving = moving
         self.timeout = timeout
         self.heartbeat = heartbeat
         self.instance: str | None = None
@@ -146,7 +146,7 @@ class _Link:
         try:
             answer = await asyncio.shield(call.future)
         except asyncio.CancelledError:
-            if op in MOVING and not self.closed:
+            if op in self.moving and not self.closed:
                 return await self._finish_cancelled(call_id, call)
             self._calls.pop(call_id, None)
             if not self.closed:
@@ -238,8 +238,9 @@ class _Link:
             self.send("ping", {"upto": max(waiting)}, forget=True)
 
 
-class LinkBackend:
-    """A `CashDispenserBackend` forwarding to a model served by `simulator.model_link`.
+class LinkBackendBase:
+    """What the link's backends share: the link, ``hello`` (the device's fixed
+    description, kept), pushed events and status, and forwarding a call.
 
     Args:
         endpoint: the server's socket (``tcp://127.0.0.1:PORT`` or ``ipc://PATH``).
@@ -247,22 +248,30 @@ class LinkBackend:
         heartbeat: seconds between pings while a call is in flight.
     """
 
+    #: The kind of device (a key of `simulator.model_link_wire.KINDS`).
+    device = "cash_dispenser"
+
     def __init__(self, endpoint: str, *, timeout: float = 5.0, heartbeat: float = 0.5) -> None:
         self.endpoint = endpoint
+        self._kind = KINDS[self.device]
         self._timeout = timeout
         self._heartbeat = heartbeat
         self._link: _Link | None = None
-        self._listener: BackendListener[CashDispenserStatus] | None = None
-        self._capabilities: CashDispenserCapabilities | None = None
-        self._units: tuple[CashUnitInfo, ...] = ()
+        self._listener: BackendListener[Any] | None = None
+        self._fixed: dict[str, Any] = {}
 
     def __repr__(self) -> str:
-        return f"LinkBackend({self.endpoint!r})"
+        return f"{type(self).__name__}({self.endpoint!r})"
 
-    async def open(self, listener: BackendListener[CashDispenserStatus]) -> None:
+    async def open(self, listener: BackendListener[Any]) -> None:
         if self._link is not None:
             return
-        link = _Link(self.endpoint, timeout=self._timeout, heartbeat=self._heartbeat)
+        link = _Link(
+            self.endpoint,
+            timeout=self._timeout,
+            heartbeat=self._heartbeat,
+            moving=self._kind.moving,
+        )
         link.on_message = self._pushed
         self._listener = listener
         try:
@@ -276,11 +285,16 @@ class LinkBackend:
         except BaseException:
             await link.close()
             raise
-        try:
-            self._capabilities = codec_for(HELLO["capabilities"]).decode(
-                hello["capabilities"], (), "capabilities"
+        if hello.get("device", "cash_dispenser") != self.device:
+            await link.close()
+            raise ConfigurationError(
+                f"{self.endpoint} serves a {hello.get('device')}, not a {self.device}"
             )
-            self._units = codec_for(HELLO["units"]).decode(hello["units"], (), "units")
+        try:
+            self._fixed = {
+                what: codec_for(tp).decode(hello[what], (), what)
+                for what, tp in self._kind.hello.items()
+            }
         except (WireValueError, KeyError, TypeError) as exc:
             await link.close()
             raise ProtocolError(f"{self.endpoint}: a hello that does not fit: {exc}") from None
@@ -304,30 +318,42 @@ class LinkBackend:
                 listener.event(decode_event(message))
         elif "status" in message:
             with contextlib.suppress(WireValueError):
-                status = codec_for(CashDispenserStatus).decode(message["status"], (), "status")
+                status = codec_for(self._kind.status).decode(message["status"], (), "status")
                 listener.status_changed(status)
         elif message.get("restarted") and self._link is not None:
             # A new model process: say hello again, so its events reach us.
             with contextlib.suppress(HalError):
                 self._link.send("hello", {}, forget=True)
 
-    def capabilities(self) -> CashDispenserCapabilities:
-        if self._capabilities is None:
+    def _hello(self, what: str) -> Any:
+        if what not in self._fixed:
             raise ConnectionLost(f"{self.endpoint}: not open")
-        return self._capabilities
+        return self._fixed[what]
 
     def units(self) -> tuple[CashUnitInfo, ...]:
-        return self._units
+        units: tuple[CashUnitInfo, ...] = self._fixed.get("units", ())
+        return units
 
     async def _op(self, op: str, *args: Any) -> Any:
         if self._link is None:
             raise ConnectionLost(f"{self.endpoint}: not open")
-        spec = OPS[op]
+        spec = self._kind.ops[op]
         result = await self._link.call(op, spec.encode_args(args))
         try:
             return spec.decode_result(result)
         except WireValueError as exc:
             raise ProtocolError(f"{self.endpoint}: {op} answered {exc}") from None
+
+
+class LinkBackend(LinkBackendBase):
+    """A `CashDispenserBackend` forwarding to a model served by `simulator.model_link`
+    (the arguments are `LinkBackendBase`'s)."""
+
+    device = "cash_dispenser"
+
+    def capabilities(self) -> CashDispenserCapabilities:
+        capabilities: CashDispenserCapabilities = self._hello("capabilities")
+        return capabilities
 
     async def get_status(self) -> CashDispenserStatus:
         status: CashDispenserStatus = await self._op("get_status")
@@ -445,28 +471,41 @@ def link_endpoint(address: DeviceAddress) -> tuple[str, str]:
     """``(endpoint, device)`` of a ``simlink`` address.
 
     Raises:
-        ConfigurationError: no device name, or a device other than ``cash_dispenser``.
+        ConfigurationError: no device name, or a device other than ``cash_dispenser`` or
+            ``cash_acceptor``.
     """
     device = address.path.strip("/")
-    if device != "cash_dispenser" or not address.authority:
-        raise ConfigurationError(f"{address}: expected simlink://HOST:PORT/cash_dispenser")
+    if device not in KINDS or not address.authority:
+        raise ConfigurationError(
+            f"{address}: expected simlink://HOST:PORT/cash_dispenser or .../cash_acceptor"
+        )
     return f"tcp://{address.authority}", device
 
 
 def open_link_device(address: DeviceAddress, options: LinkOptions) -> Any:
-    """A `CashDispenserService` over a `LinkBackend` (the driver factory; unopened)."""
+    """A `CashDispenserService` over a `LinkBackend`, or a `CashAcceptorService` over a
+    `simulator.model_link_acceptor.LinkAcceptorBackend` (the driver factory; unopened)."""
     from hal.devices.cash_dispenser_service import CashDispenserService
 
     endpoint, device = link_endpoint(address)
+    if device == "cash_acceptor":
+        from hal.devices.cash_acceptor_service import CashAcceptorService
+        from simulator.model_link_acceptor import LinkAcceptorBackend
+
+        acceptor = LinkAcceptorBackend(
+            endpoint, timeout=options.timeout, heartbeat=options.heartbeat
+        )
+        return CashAcceptorService(acceptor, ledger=options.ledger or None, name=device)
     backend = LinkBackend(endpoint, timeout=options.timeout, heartbeat=options.heartbeat)
     return CashDispenserService(backend, ledger=options.ledger or None, name=device)
 
 
 SIMLINK_DRIVER = DriverSpec(
     name="simlink",
-    device_classes=frozenset({"cash_dispenser"}),
+    device_classes=frozenset({"cash_dispenser", "cash_acceptor"}),
     options=LinkOptions,
     factory=open_link_device,
-    description="a simulated cash dispenser in another process (python -m simulator.model_link)",
+    description="a simulated cash dispenser or acceptor in another process "
+    "(python -m simulator.model_link)",
 )
 """The ``simlink`` driver, registered through the ``tellerhal.drivers`` entry point."""

@@ -1,5 +1,6 @@
 """The messages of the model link (`simulator.model_link`): what travels between a
-cash dispenser model served in its own process and the backend that forwards to it.
+cash dispenser or cash acceptor model served in its own process and the backend that
+forwards to it.
 
 Every message is one ZeroMQ frame of JSON (the client's DEALER socket talks to the
 server's ROUTER socket, which adds the routing frame):
@@ -11,10 +12,12 @@ server's ROUTER socket, which adds the routing frame):
 - pushed by the server to every client that said ``hello``: ``{"event": CLASS, "data":
   {...}}`` (an event of the backend: `ItemsTaken`) and ``{"status": {...}}``.
 
-`OPS` lists the backend operations: their arguments and result, typed, so both sides
-encode and decode with `hal.remote.codec` (strict: a value that does not fit is refused
-with the place it is in). The link's own operations (``hello``, ``bye``, ``ping``,
-``cancel``, ``control``) are handled by the server and the client directly.
+`OPS` lists the dispenser's backend operations, `ACCEPTOR_OPS` the acceptor's: their
+arguments and result, typed, so both sides encode and decode with `hal.remote.codec`
+(strict: a value that does not fit is refused with the place it is in); `KINDS` gives
+each device kind's operations, moving operations, ``hello`` contents and status type.
+The link's own operations (``hello``, ``bye``, ``ping``, ``cancel``, ``control``)
+are handled by the server and the client directly.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import hal.errors
+from hal.devices.cash_acceptor import ItemsInserted
 from hal.devices.cash_dispenser import (
     CashDispenserCapabilities,
     CashDispenserStatus,
@@ -40,14 +44,25 @@ from hal.devices.cash_dispenser import (
     RetractArea,
     UnitSensor,
 )
+from hal.devices.cash_in_model import (
+    CashAcceptorCapabilities,
+    CashAcceptorStatus,
+    CashInContents,
+    CashInLimits,
+    CashInReport,
+    NoteType,
+)
 from hal.errors import Completion, HalError, ProtocolError
 from hal.events import Event
 from hal.remote.codec import Codec, WireValueError, codec_for, dataclass_codec
 
 __all__ = [
+    "ACCEPTOR_OPS",
     "EVENTS",
+    "KINDS",
     "MOVING",
     "OPS",
+    "Kind",
     "Op",
     "decode_error",
     "decode_event",
@@ -123,6 +138,88 @@ HELLO: Mapping[str, Any] = {
     "units": tuple[CashUnitInfo, ...],
 }
 
+
+@dataclass(frozen=True)
+class CashInRecord:
+    """An acceptor's `OperationRecord` on the wire: a cash-in's report travels whole
+    (its notes with their levels, its refusals) in ``cash_in``, the rest in ``report``."""
+
+    token: int
+    received: bool
+    report: MoveReport
+    cash_in: CashInReport | None = None
+
+
+class _RecordOp(Op):
+    """``operation`` of an acceptor: the record's report may be a `CashInReport`."""
+
+    def encode_result(self, value: Any) -> Any:
+        if value is None:
+            return None
+        assert isinstance(value, OperationRecord)
+        report = value.report
+        cash_in = report if isinstance(report, CashInReport) else None
+        plain = MoveReport() if cash_in is not None else report
+        return super().encode_result(CashInRecord(value.token, value.received, plain, cash_in))
+
+    def decode_result(self, data: Any) -> Any:
+        record = super().decode_result(data)
+        if record is None:
+            return None
+        assert isinstance(record, CashInRecord)
+        report = record.cash_in if record.cash_in is not None else record.report
+        return OperationRecord(record.token, record.received, report)
+
+
+#: Every backend operation of a cash acceptor, by the name of its `CashAcceptorBackend`
+#: method.
+ACCEPTOR_OPS: Mapping[str, Op] = {
+    "configure": Op((("enabled", frozenset[str]),), type(None)),
+    "get_status": Op((), CashAcceptorStatus),
+    "sensors": Op((), tuple[UnitSensor, ...]),
+    "cash_in": Op((("limits", CashInLimits), _TOKEN), CashInReport),
+    "cash_in_end": Op((("use_recycle_units", bool), _TOKEN), MoveReport),
+    "rollback": Op((_TOKEN,), MoveReport),
+    "retract": Op((("area", RetractArea), _TOKEN), MoveReport),
+    "reset": Op((_TOKEN,), MoveReport),
+    "contents": Op((), CashInContents),
+    "operation": _RecordOp((_TOKEN,), CashInRecord | None),
+    "exchange": Op((("active", bool),), type(None)),
+}
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What the link serves of one kind of device.
+
+    Attributes:
+        ops: its backend operations by name; ``moving``: those that move notes (they
+            carry a token last; a cancelled one still answers what moved).
+        hello: what ``hello`` answers of the device's fixed description, typed.
+        status: the type of its pushed status.
+    """
+
+    ops: Mapping[str, Op]
+    moving: frozenset[str]
+    hello: Mapping[str, Any]
+    status: type
+
+
+#: The device kinds the link serves, by the device name of their ``simlink`` address.
+KINDS: Mapping[str, Kind] = {
+    "cash_dispenser": Kind(OPS, MOVING, HELLO, CashDispenserStatus),
+    "cash_acceptor": Kind(
+        ACCEPTOR_OPS,
+        frozenset({"cash_in", "cash_in_end", "rollback", "retract", "reset"}),
+        {
+            "capabilities": CashAcceptorCapabilities,
+            "units": tuple[CashUnitInfo, ...],
+            "note_types": tuple[NoteType, ...],
+        },
+        CashAcceptorStatus,
+    ),
+}
+
 #: The backend events that travel, by class name.
 EVENTS: Mapping[str, type[Event]] = {
     cls.__name__: cls
@@ -132,6 +229,7 @@ EVENTS: Mapping[str, type[Event]] = {
         ItemsPresented,
         IncompleteDispense,
         IncompleteRetract,
+        ItemsInserted,
     )
 }
 _EVENT_BASE = frozenset({"device", "command_id", "timestamp"})  # the service sets these
