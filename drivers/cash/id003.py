@@ -683,7 +683,12 @@ ID003_DRIVER = DriverSpec(
     factory=open_id003,
     description="JCM ID-003 bill validator (serial, 8E1)",
     transports=frozenset({"serial", "memory"}),
-    capabilities={"cash_acceptor": frozenset({"cash_in", "escrow", "rollback", "senses_escrow"})},
+    # Every feature of `Id003Driver.capabilities` (the CashAcceptor contract passes them).
+    capabilities={
+        "cash_acceptor": frozenset(
+            {"cash_in", "escrow", "rollback", "limit_by_items", "limit_by_amount", "senses_escrow"}
+        )
+    },
     masker=Id003Masker,
 )
 """The ``id003`` driver, registered through the ``tellerhal.drivers`` entry point."""

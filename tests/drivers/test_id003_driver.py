@@ -48,6 +48,7 @@ from protocols.id003_messages import (
     StatusCode,
     parse_command,
 )
+from simulator.models.cash_in_profiles import cash_in_profile
 from simulator.wire.id003 import Id003Emulator
 from tests.id003_rig import Id003Rig, id003_registered
 
@@ -99,6 +100,9 @@ async def test_open_resets_and_configures_on_the_wire(rig: Id003Rig) -> None:
     assert rig.emulator is not None
     async with rig.driver(parity="E") as driver:  # 8E1, as a validator's line is
         caps = driver.capabilities()
+        # What the simulator's id003 profile says a JCM validator is.
+        assert caps == cash_in_profile("id003").capabilities
+        assert caps.features() == ID003_DRIVER.capabilities["cash_acceptor"]
         assert caps.max_cash_in_items == 1
         assert caps.escrow
         assert caps.senses_escrow
