@@ -34,6 +34,7 @@ from hal.devices.card_reader import (
     MoveTarget,
     Track,
 )
+from hal.devices.cash_acceptor import CashAcceptor
 from hal.devices.cash_dispenser import CashDispenser, CashUnit, ItemsTaken
 from hal.devices.pin_pad import (
     EntryCompletion,
@@ -68,6 +69,8 @@ TEST_KEK_COMPONENTS = (
 TEST_PIN_KEY = bytes.fromhex("2315208C9110AD40F1E0D3C2B5A49786")
 #: What the demo customer withdraws.
 WITHDRAWAL = Money(38000, "CNY")  # 380.00 CNY
+#: The most the demo's deposit may credit.
+DEPOSIT_LIMIT = Money(100000, "CNY")  # 1,000.00 CNY
 
 
 @dataclass
@@ -85,6 +88,9 @@ class DemoResult:
     withdrawn: Money | None = None
     notes_taken: int = 0
     cash_books: dict[str, int] = field(default_factory=dict)
+    deposited: Money | None = None
+    deposit_refused: int = 0
+    deposit_books: dict[str, int] = field(default_factory=dict)
     total_seconds: float = 0.0
 
 
@@ -113,6 +119,8 @@ def _world(scenario: Scenario, clock_scale: float | None) -> World:
         world.pin_pad(device, pad_setup)
     for device, cash_setup in scenario.cash_dispensers.items():
         world.cash_dispenser(device, cash_setup)
+    for device, in_setup in scenario.cash_acceptors.items():
+        world.cash_acceptor(device, in_setup)
     return world
 
 
@@ -175,10 +183,17 @@ async def run_demo(
         dispenser = hal.open(f"sim://cash_dispenser?world={world.name}")
         assert isinstance(dispenser, CashDispenser)
         cash = dispenser
+    acceptor: CashAcceptor | None = None
+    if "cash_acceptor" in world.cash_acceptors:
+        deposit = hal.open(f"sim://cash_acceptor?world={world.name}")
+        assert isinstance(deposit, CashAcceptor)
+        acceptor = deposit
     try:
         # Simulated minutes: long enough for a customer who forgets the card to be
         # overtaken by the reader's take timeout.
-        await _app(reader, pad, cash, printer, result, patience=world.clock.to_real(120))
+        await _app(
+            reader, pad, (cash, acceptor), printer, result, patience=world.clock.to_real(120)
+        )
         await asyncio.wait_for(customer, timeout=max(5.0, world.clock.to_real(60)))
     finally:
         if not customer.done():
@@ -211,13 +226,14 @@ class _Steps:
 async def _app(
     reader: CardReader,
     pad: PinPad | None,
-    cash: CashDispenser | None,
+    money: tuple[CashDispenser | None, CashAcceptor | None],
     printer: _Printer,
     result: DemoResult,
     *,
     patience: float,
 ) -> None:
     say = printer.line
+    cash, acceptor = money
     step = _Steps(printer, result)
     await step("open sim://card_reader", reader.open())
     events = reader.events()
@@ -256,6 +272,8 @@ async def _app(
             say("app", "the customer took the card")
             if cash is not None:
                 await _withdraw(cash, WITHDRAWAL, printer, result, patience)
+            if acceptor is not None:
+                await _deposit(acceptor, DEPOSIT_LIMIT, printer, result, patience)
             if "issue" in caps.features():
                 await _issue_new_card(reader, step, say, result, patience)
     finally:
@@ -292,6 +310,39 @@ async def _withdraw(
         events.close()
         await watcher
         await step("close sim://cash_dispenser", cash.close())
+
+
+async def _deposit(
+    acceptor: CashAcceptor, limit: Money, printer: _Printer, result: DemoResult, patience: float
+) -> None:
+    """Take the customer's notes into the escrow, then store them; say what was refused."""
+    say = printer.line
+    step = _Steps(printer, result)
+    await step("open sim://cash_acceptor", acceptor.open())
+    events = acceptor.events()
+    watcher = asyncio.create_task(_watch(events, say, result, who="deposit"), name="demo deposit")
+    try:
+        notes = ", ".join(str(n.money) for n in await acceptor.note_types() if n.enabled)
+        say("app", f"the acceptor takes {notes}")
+        await step(f"cash_in_start(max_amount={limit})", acceptor.cash_in_start(max_amount=limit))
+        taken = await step("cash_in: please insert your notes", acceptor.cash_in(timeout=patience))
+        result.deposit_refused = sum(taken.refused.values())
+        refused = ", ".join(f"{n} {reason.value}" for reason, n in taken.refused.items())
+        escrowed = ", ".join(f"{n} x {item}" for item, n in taken.accepted.items())
+        say("app", f"in the escrow: {escrowed or 'nothing'}; given back: {refused or 'nothing'}")
+        ended = await step("cash_in_end: store the notes", acceptor.cash_in_end())
+        result.deposited = ended.credited.get("CNY")
+        stored = "; ".join(
+            f"{unit}: " + ", ".join(f"{n} x {item}" for item, n in by_item.items())
+            for unit, by_item in ended.stored.items()
+        )
+        units = await acceptor.cash_units()
+        result.deposit_books = {u.id: u.count for u in units}
+        say("app", f"{result.deposited} deposited ({stored}); units: {_units_text(units)}")
+    finally:
+        events.close()
+        await watcher
+        await step("close sim://cash_acceptor", acceptor.close())
 
 
 def _units_text(units: tuple[CashUnit, ...]) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from hal.money import Money
 from protocols import pinblock
 from protocols.crypto_primitives import Algorithm
 from protocols.kcv import compute_kcv
@@ -164,3 +165,24 @@ def test_the_customer_withdraws_cash_and_the_books_follow_every_note(
     # Card first, then cash, then the new card (the customer's steps in that order).
     assert out.index("the customer took the card") < out.index("ItemsTaken")
     assert out.index("ItemsTaken") < out.index("here is your new card")
+
+
+# --- the deposit -------------------------------------------------------------------------
+
+
+def test_the_customer_deposits_notes_and_the_foreign_one_is_given_back(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = asyncio.run(run_demo(clock_scale=0.01))
+    out = capsys.readouterr().out
+    # Two 100s and a 50 go in; the note no reader knows comes back at once.
+    assert result.deposited == Money(25000, "CNY")
+    assert result.deposit_refused == 1
+    # Fit notes go to the recyclers of their value: the dispenser side can pay them out.
+    assert result.deposit_books == {"cashin": 0, "recycle100": 2, "recycle50": 1, "retract": 0}
+    assert "250.00 CNY deposited" in out
+    order = [out.index(e) for e in ("InsertItems", "InputRefuse", "SubCashIn", "cash_in_end")]
+    assert order == sorted(order)
+    # Cash out first, then the deposit, then the new card.
+    assert out.index("ItemsTaken") < out.index("InsertItems")
+    assert out.index("cash_in_end") < out.index("here is your new card")

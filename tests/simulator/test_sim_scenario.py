@@ -30,7 +30,15 @@ def test_the_shipped_scenarios_parse() -> None:
     assert demo.clock_scale == 1.0
     assert demo.card_readers["card_reader"] == CardReaderSetup(retain_capacity=50)
     actions = [s.action for s in demo.customer]
-    assert actions == ["insert_card", "type_pin", "take_card", "take_notes", "take_card"]
+    assert actions == [
+        "insert_card",
+        "type_pin",
+        "take_card",
+        "take_notes",
+        "insert_notes",
+        None,  # waits for the acceptor to take the notes in
+        "take_card",
+    ]
     assert demo.customer[0].wait_for == "gate_open"
     assert demo.customer[0].profile == "visa"
     assert (demo.customer[1].device, demo.customer[1].wait_for) == ("pin_pad", "entry_active")
@@ -39,7 +47,18 @@ def test_the_shipped_scenarios_parse() -> None:
         "cash_dispenser",
         "notes_at_exit",
     )
-    assert demo.customer[4].wait_for == "card_at_exit"  # the new card the demo issues
+    assert demo.customer[4].device == "cash_acceptor"
+    assert [n.item for n in demo.customer[4].notes or ()] == [
+        "CNY:10000",
+        "CNY:10000",
+        "CNY:5000",
+        "XTS:100",
+    ]
+    assert (demo.customer[5].device, demo.customer[5].wait_for) == (
+        "cash_acceptor",
+        "input_empty",
+    )
+    assert demo.customer[6].wait_for == "card_at_exit"  # the new card the demo issues
 
 
 def test_a_scenario_file_by_path(tmp_path: Path) -> None:
@@ -139,6 +158,13 @@ async def test_the_demo_customer_through_a_read_and_an_eject() -> None:
                         assert await cash.present() == sum(notes.counts.values())
                         await taken.get(timeout=5)
                     assert world.cash_dispenser().notes_at(EXIT) == 0
+                # The customer deposits notes; the foreign one comes back at once.
+                async with world.open_cash_acceptor() as acceptor:
+                    await acceptor.cash_in_start()
+                    taken_in = await acceptor.cash_in(timeout=5)
+                    assert dict(taken_in.accepted) == {"CNY:10000": 2, "CNY:5000": 1}
+                    assert sum(taken_in.refused.values()) == 1
+                    await acceptor.cash_in_end()
                 # The demo then issues a new card, which the customer takes too.
                 await reader.load_stacker(100)
                 await reader.move(MoveTarget.EXIT, from_unit=DISPENSE_UNIT)
