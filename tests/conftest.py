@@ -34,8 +34,10 @@ The reason is required; ``kinds`` (any of `LEAK_KINDS`) defaults to all of them.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -74,6 +76,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "leaks_ok(reason, kinds=('task', 'thread', 'process', 'socket', 'pty')): the test "
         "may leave these behind (a resource shared across tests); reason says which",
+    )
+    # pytest-xdist registers it too; here so a run without xdist does not warn about it.
+    config.addinivalue_line(
+        "markers",
+        "xdist_group(name): the test uses a machine-wide resource (the pcscd group): it holds "
+        "the lock of that name from setup to teardown, so no two run at once (see _one_at_a_time)",
     )
 
 
@@ -253,6 +261,41 @@ def _no_pending_tasks(request: pytest.FixtureRequest, _no_leaks: None) -> Iterat
     if pending:
         runner.run(asyncio.wait(pending, timeout=GRACE))
         item.stash[_PENDING_TASKS] = [_describe_task(t) for t in pending if not t.done()]
+
+
+@pytest.fixture(autouse=True)
+def _one_at_a_time(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Run the tests of an ``xdist_group`` one at a time on this machine.
+
+    The group's tests share something there is one of per machine (``pcscd``: the one
+    pcscd and its two vpcd slots; some tests stop and restart it). The test holds an
+    exclusive lock on ``tellerhal-<group>.lock`` in the temporary directory from before
+    its fixtures are set up until after they are torn down: the other xdist workers
+    (``.ci/run`` runs ``pytest -n``), and any other pytest run on the machine, wait for
+    it. pytest-xdist's ``--dist loadgroup`` would keep a group on one worker instead, but
+    with pytest 9.2 it silently does not (pytest-xdist issue 1386: the ``@group`` it
+    appends to node ids no longer sticks), and a lock holds under any scheduling.
+    """
+    names = sorted(
+        {
+            str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+            for m in request.node.iter_markers("xdist_group")
+        }
+    )
+    if not names:
+        yield
+        return
+    fds = []
+    try:
+        for name in names:  # sorted: two tests never wait for each other's second lock
+            path = os.path.join(tempfile.gettempdir(), f"tellerhal-{name}.lock")
+            fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+            fds.append(fd)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        for fd in reversed(fds):
+            os.close(fd)  # releases the lock
 
 
 def _describe_task(task: asyncio.Task[Any]) -> str:

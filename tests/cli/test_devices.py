@@ -17,6 +17,10 @@ from hal import registry
 from tellerhal.cli.devices import probe_pcsc, probe_serial, probe_usb, render_probe
 from tellerhal.cli.main import build_parser, main
 
+# The machine's one pcscd and its vpcd ports: under pytest-xdist (--dist loadgroup) all
+# of these tests run on one worker, one at a time.
+pytestmark = pytest.mark.xdist_group("pcscd")
+
 
 def test_the_sub_command_is_registered() -> None:
     args = build_parser().parse_args(["devices", "--json"])

@@ -25,6 +25,10 @@ from tellerhal.conformance.card_reader import CARD_READER_CASES, CardReaderCase,
 from tellerhal.conformance.framework import Harness, Verdict, acceptable, run_case
 from tests.pcsc_rig import PORTS, READERS, address, pcsc_registered, require_pcscd
 
+# The machine's one pcscd and its vpcd ports: under pytest-xdist (--dist loadgroup) all
+# of these tests run on one worker, one at a time.
+pytestmark = pytest.mark.xdist_group("pcscd")
+
 DECLARED = PCSC_DRIVER.capabilities["card_reader"]
 #: Seconds a case waits for what the customer does: pcscd notices a card going in or
 #: out when it next polls vpcd (every 0.4 s).

@@ -69,6 +69,10 @@ from tests.pcsc_rig import (
     require_pcscd,
 )
 
+# The machine's one pcscd and its vpcd ports: under pytest-xdist (--dist loadgroup) all
+# of these tests run on one worker, one at a time.
+pytestmark = pytest.mark.xdist_group("pcscd")
+
 VISA = load_card_profile("visa")
 assert VISA.chip is not None
 ATR = VISA.chip.atrs["T1"]

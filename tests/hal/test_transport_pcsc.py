@@ -42,6 +42,10 @@ from simulator.wire.pcsc_slot import PcscSlot
 from simulator.wire.vpcd import MUTE_ATR
 from tests.pcsc_rig import PORTS, READERS, SELECT_PSE, pcsc_registered, require_pcscd
 
+# The machine's one pcscd and its vpcd ports: under pytest-xdist (--dist loadgroup) all
+# of these tests run on one worker, one at a time.
+pytestmark = pytest.mark.xdist_group("pcscd")
+
 VISA = load_card_profile("visa")
 assert VISA.chip is not None
 GET_RESPONSE = bytes.fromhex("00C00000")

@@ -28,6 +28,10 @@ from simulator.wire.vpcd import MUTE_ATR, VirtualCard, card_atr, take_frames
 from simulator.wire.vpcd import frame as vpcd_frame
 from tests.pcsc_rig import PORTS, READERS, SELECT_PSE, require_pcscd
 
+# The machine's one pcscd and its vpcd ports: under pytest-xdist (--dist loadgroup) all
+# of these tests run on one worker, one at a time.
+pytestmark = pytest.mark.xdist_group("pcscd")
+
 VISA = load_card_profile("visa")
 assert VISA.chip is not None
 
