@@ -1,25 +1,25 @@
-"""``tellerhal sim-control`` on a simulated cash acceptor, over a real control socket.
+"""``tellerhal sim-control`` on a simulated cash acceptor, over its control socket.
 
-The world's acceptor is served by a real `RemoteServer` and its control socket by the
-simulator's real `ControlServer` (what ``tellerhal sim`` runs), both on loopback TCP in
-the test's loop; ``sim-control`` runs in a thread with its own loop, as a second
-process would. (``tellerhal sim`` does not serve scenario cash acceptors yet: see the
-report of this change.) An app deposits over ``zmq://.../cash_acceptor`` while
-``sim-control`` plays the
-customer, the engineer, the operator and fate: ``insert-notes`` puts notes with their
-levels into the input (the app's cash_in takes them), ``take-returned`` takes back what
-a rollback gave back (the app sees ItemsTaken), ``jam-next-note`` makes the next
-cash_in stop with MediaJam, ``clear-jam --device cash_acceptor`` frees it,
-``empty-unit`` empties the cash box, and ``ground-truth --device cash_acceptor`` says
-where every note is, which matches what the app reads over the wire.
+The whole deposit runs against a real ``tellerhal sim`` process serving a scenario's
+``[devices.cash_acceptor]``; the refusals against the simulator's real `ControlServer`
+and a `RemoteServer` in the test's loop (no process to start). ``sim-control`` runs in
+a thread with its own loop, as a second process would. An app deposits over
+``zmq://.../cash_acceptor`` while ``sim-control`` plays the customer, the engineer, the
+operator and fate: ``insert-notes`` puts notes with their levels into the input (the
+app's cash_in takes them), ``take-returned`` takes back what a rollback gave back (the
+app sees ItemsTaken), ``jam-next-note`` makes the next cash_in stop with MediaJam,
+``clear-jam --device cash_acceptor`` frees it, ``empty-unit`` empties a unit, and
+``ground-truth --device cash_acceptor`` says where every note is, which matches what
+the app reads over the wire and what ``tellerhal ledger`` reads in the process's file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,6 +32,9 @@ from hal.remote.registration import remote_address
 from simulator.server_control import ControlServer
 from simulator.world import World
 from tellerhal.cli.main import main
+from tests.sim_process import ServerProcess, sim
+
+SCENARIO = 'version = 1\nclock_scale = 0.01\n\n[devices.cash_acceptor]\nprofile = "default"\n'
 
 
 @dataclass
@@ -46,9 +49,10 @@ class Sim:
 
 
 def control(
-    capsys: pytest.CaptureFixture[str], server: Sim, *args: str
+    capsys: pytest.CaptureFixture[str], server: Sim | ServerProcess, *args: str
 ) -> tuple[int, dict[str, Any], str]:
-    status = main(["sim-control", "--control", server.control.endpoint, *args])
+    endpoint = server.control if isinstance(server, ServerProcess) else server.control.endpoint
+    status = main(["sim-control", "--control", endpoint, *args])
     captured = capsys.readouterr()
     result = json.loads(captured.out) if captured.out else {}
     return status, result, captured.err
@@ -70,14 +74,24 @@ async def server() -> AsyncIterator[Sim]:
             await socket.stop()
 
 
+@pytest.fixture
+def process(tmp_path: Path) -> Iterator[ServerProcess]:
+    scenario = tmp_path / "cash_in.toml"
+    scenario.write_text(SCENARIO)
+    with sim(tmp_path / "sim", str(scenario)) as running:
+        yield running
+
+
 async def run_in_thread(func: Any, *args: Any) -> Any:
     # The CLI runs its own event loop: give it a thread, as a second process would.
     return await asyncio.get_running_loop().run_in_executor(None, func, *args)
 
 
 async def test_the_depositing_customer_and_fate_from_the_command_line(
-    server: Sim, capsys: pytest.CaptureFixture[str]
+    process: ServerProcess, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    server = process
+
     def act(*args: str) -> tuple[int, dict[str, Any], str]:
         return control(capsys, server, *args)
 
@@ -144,6 +158,13 @@ async def test_the_depositing_customer_and_fate_from_the_command_line(
         status, truth, _ = await run_in_thread(act, "--device", "cash_acceptor", "ground-truth")
         assert truth["notes"]["cashin"] == 0
         sub.close()
+    # The process's ledger: what each unit took in, read while the process holds it.
+    assert main(["ledger", str(tmp_path / "sim" / "ledger.sqlite"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    [device] = [d for d in report["devices"] if d["device"] == "cash_acceptor"]
+    deposits = {row["name"]: row for row in device["cash"]["cash_in"]["deposits"]}
+    assert deposits["retract"]["retained"] == {"CNY:100": 1}
+    assert device["cash"]["cash_in"]["escrow"]["notes"] == 0
 
 
 async def test_bad_notes_and_refusals_are_reported(
