@@ -460,12 +460,25 @@ class Id003Driver:
                 refused=tuple(refused),
             )
         log.info("%s: returning %s (%s)", self.name, item or status.meaning, reason)
-        report = await self._give_back(item or "*", status.denomination)
-        refused.append(reason or RefuseReason.INVALID_BILL)
-        if report.moves and report.moves[0].destination != CUSTOMER:
-            # Jammed on its way back: the note is in the transport (never credited).
-            return CashInReport(report.moves, report.fault, refused=tuple(refused))
-        return CashInReport(fault=report.fault, refused=tuple(refused))
+        note = item or "*"
+        report = await self._give_back(note, status.denomination)
+        if any(m.destination == CUSTOMER for m in report.moves):
+            refused.append(reason or RefuseReason.INVALID_BILL)
+            return CashInReport(fault=report.fault, refused=tuple(refused))
+        # The note did not get back to the customer: say where it is (never credited:
+        # no AcceptedNote), from the customer's side, as the books never had it.
+        if report.moves:  # jammed on its way back
+            where = report.moves[0].destination
+        elif report.fault is not None and not report.uncertain:  # the return was refused
+            where = ESCROW
+        else:  # the return did not end in time: back out, or still in
+            uncertain = (Move(CUSTOMER, ESCROW, note, 1),)
+            return CashInReport(fault=report.fault, uncertain=uncertain, refused=tuple(refused))
+        if item is None:
+            uncertain = (Move(CUSTOMER, where, note, 1),)
+            return CashInReport(fault=report.fault, uncertain=uncertain, refused=tuple(refused))
+        moved = (Move(CUSTOMER, where, item, 1),)
+        return CashInReport(moved, report.fault, refused=tuple(refused))
 
     def _check(self, item: str | None, limits: CashInLimits) -> RefuseReason | None:
         if item is None or item not in limits.enabled or item not in self._enabled:
@@ -482,13 +495,17 @@ class Id003Driver:
 
     # --- operations on the note in escrow ----------------------------------------------------
 
-    async def _operate(self, command: Command, item_code: int) -> bool:
+    async def _operate(self, command: Command, item_code: int) -> Fault | None:
         """Send an operation command for the note ``item_code`` in escrow until the
-        validator takes it; ``False``: it refused it (INVALID COMMAND: no escrow).
+        validator takes it (``None``), or say why not (a `Fault`; the note is still in
+        escrow).
 
         A lost or garbled answer is settled by the status: still ESCROW of that note ->
-        send again (at most ``retries`` more times); anything else -> taken.
+        send again (at most ``retries`` more times); anything else -> taken. INVALID
+        COMMAND after such a send means the first one was taken (the validator is busy
+        with it); at the first send it means there is no note to act on.
         """
+        unsure = False
         for _ in range(self.options.retries + 1):
             try:
                 reply = await self.link.exchange(command, resend=False)
@@ -496,14 +513,17 @@ class Id003Driver:
                 log.info("%s: %s: %s; asking the status", self.name, command.meaning, exc.message)
                 status = await self._status()
                 if status.code is _S.ESCROW and status.denomination == item_code:
+                    unsure = True
                     continue
-                return True
+                return None
             if isinstance(reply, Ack):
-                return True
+                return None
             if isinstance(reply, Status) and reply.code is _S.INVALID_COMMAND:
-                return False
-            raise HalError(f"{self.name}: {command.meaning} answered {reply.meaning}")
-        raise HalError(f"{self.name}: the validator never took {command.meaning}")
+                if unsure:
+                    return None
+                return Fault("hardwareError", f"the validator refused {command.meaning}")
+            return Fault("hardwareError", f"{command.meaning} answered {reply.meaning}")
+        return Fault("hardwareError", f"the validator never took {command.meaning}")
 
     async def _escrow_note(self) -> tuple[Status, str | None]:
         status = await self._status()
@@ -520,8 +540,9 @@ class Id003Driver:
         status, item = await self._escrow_note()
         if item is None:
             return MoveReport(fault=_fault(status))
-        if not await self._operate(Command(CommandCode.STACK_1), status.denomination or 0):
-            return MoveReport()
+        refused = await self._operate(Command(CommandCode.STACK_1), status.denomination or 0)
+        if refused is not None:
+            return MoveReport(fault=refused)
         stored = Move(ESCROW, CASHBOX, item, 1)
         vend = False
 
@@ -572,8 +593,9 @@ class Id003Driver:
     async def _give_back(self, item: str, code: int | None = None) -> MoveReport:
         if code is None:
             code = self.last_status.denomination if self.last_status else None
-        if not await self._operate(Command(CommandCode.RETURN), code or 0):
-            return MoveReport()
+        refused = await self._operate(Command(CommandCode.RETURN), code or 0)
+        if refused is not None:
+            return MoveReport(fault=refused)
         back = Move(ESCROW, CUSTOMER, item, 1)
 
         def ended(status: Status) -> MoveReport | None:

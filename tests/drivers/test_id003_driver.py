@@ -481,6 +481,33 @@ async def test_stack_with_a_lost_answer_or_command_stacks_once(rig: Id003Rig, fa
         assert len(wire) == (1 if fault == "drop" else 2)
 
 
+async def test_commands_that_never_arrive_leave_the_note_in_escrow_and_booked(
+    rig: Id003Rig,
+) -> None:
+    assert rig.emulator is not None
+    async with rig.driver(reply_timeout=0.1) as driver:
+        before = truth(rig)
+        # Over the amount limit, and every RETURN is lost: the note stays in escrow.
+        rig.emulator.lose_next_commands(4, only=CommandCode.RETURN)
+        rig.model.insert_notes([CNY100])
+        limits = CashInLimits(1, ALL, {"CNY": Money(5000, "CNY")})
+        report = await asyncio.wait_for(driver.cash_in(limits, 1), 5)
+        assert report.fault is not None
+        assert "never took" in report.fault.description
+        assert report.moves == (Move(CUSTOMER, ESCROW, CNY100, 1),)
+        assert report.notes == ()  # not credited by the cash-in
+        assert applied(before, [report]) == truth(rig)
+        # Every STACK-1 lost: nothing moves, the note is still there.
+        rig.emulator.lose_next_commands(4, only=CommandCode.STACK_1)
+        stuck = await driver.cash_in_end(True, 2)
+        assert stuck.moves == ()
+        assert stuck.fault is not None
+        assert "never took" in stuck.fault.description
+        assert dict((await driver.contents()).escrow or {}) == {CNY100: 1}
+        back = await driver.rollback(3)
+        assert applied(before, [report, stuck, back]) == truth(rig)
+
+
 async def test_a_validator_without_power_is_a_bounded_timeout(rig: Id003Rig) -> None:
     async with rig.driver(reply_timeout=0.1) as driver:
         await _deposit(driver, rig)
