@@ -152,7 +152,8 @@ class CashInView:
     Attributes:
         deposits: every unit with the notes it took in.
         escrow: what the escrow holds by note item (``*``: notes the replay cannot name).
-        pending: the cash-in operations with movements still pending, oldest first.
+        pending: the cash-in operations with movements still pending, oldest first
+            (a recycler's dispenser operations are left out: see `CashView.in_flight`).
         unknown: the cash-in operations with movements settled ``unknown``.
     """
 
@@ -235,10 +236,8 @@ def cash_view(
         cash_in = CashInView(
             deposits=_deposits(records, [row.location for row in units]),
             escrow=dict(escrow),
-            pending=[CashInOperation(t, _what(ms, kinds), ms) for t, ms in groups.items()],
-            unknown=[
-                CashInOperation(t, _what(ms, kinds), ms) for t, ms in _by_token(unknown).items()
-            ],
+            pending=_cash_in_operations(groups, kinds),
+            unknown=_cash_in_operations(_by_token(unknown), kinds),
         )
     return CashView(
         units=units,
@@ -254,6 +253,16 @@ def _by_token(movements: Iterable[Movement]) -> dict[int | None, list[Movement]]
     for movement in movements:
         groups.setdefault(movement.command_id, []).append(movement)
     return groups
+
+
+def _cash_in_operations(
+    groups: Mapping[int | None, list[Movement]], locations: Mapping[str, Location]
+) -> list[CashInOperation]:
+    """The operations of a cash acceptor among ``groups`` (a recycler's books also hold
+    its dispenser side's: a dispense, a present or a reject is left to the cash view's
+    operations in flight)."""
+    operations = [CashInOperation(t, _what(ms, locations), ms) for t, ms in groups.items()]
+    return [op for op in operations if op.what != "other"]
 
 
 def _what(movements: Sequence[Movement], locations: Mapping[str, Location]) -> str:

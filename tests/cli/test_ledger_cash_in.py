@@ -153,7 +153,7 @@ def test_unknown_and_pending_operations_are_named_by_what_they_do(
     with Ledger.open(path) as ledger:
         ledger.define_location(DEVICE, "cashbox", kind=LocationKind.CASSETTE, item="*")
         ledger.define_location(DEVICE, "retract", kind=LocationKind.RETAIN, item="*")
-        for position in ("escrow", "transport", "exit"):
+        for position in ("escrow", "transport", "exit", "stacker"):
             ledger.define_location(DEVICE, position, kind=LocationKind.POSITION, item="*")
         ledger.define_location(DEVICE, "customer", kind=LocationKind.CUSTOMER, item="*")
         # 1: a cash-in, done: one note in the escrow.
@@ -168,6 +168,8 @@ def test_unknown_and_pending_operations_are_named_by_what_they_do(
         journal(ledger, 5, "transport", "retract", "*", 1)
         journal(ledger, 5, "escrow", "retract", "CNY:100", 1)
         journal(ledger, 6, "exit", "customer", "*", 2)
+        # 7: a recycler's dispenser side paying out: not a cash-in operation.
+        journal(ledger, 7, "cashbox", "stacker", "CNY:2000", 1)
     device, text = report(path, capsys, status=1)
     cash_in = device["cash"]["cash_in"]
     [unknown] = cash_in["unknown"]
@@ -179,6 +181,7 @@ def test_unknown_and_pending_operations_are_named_by_what_they_do(
         (5, "reset", 2),
         (6, "items taken", 2),
     ]
+    assert [op["token"] for op in device["cash"]["in_flight"]] == [3, 4, 5, 6, 7]
     # The unknown end: the note is still in the escrow by the books (rule 6).
     assert cash_in["escrow"]["holds"] == {"CNY:2000": 1}
     assert {row["name"]: row["deposited"] for row in cash_in["deposits"]} == {
