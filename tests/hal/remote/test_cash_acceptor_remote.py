@@ -44,7 +44,7 @@ from hal.errors import (
 )
 from hal.events import Event, StatusChanged, Subscription
 from hal.money import Money
-from hal.remote import RemoteCashAcceptor, RemoteServer
+from hal.remote import RemoteCashAcceptor, RemoteCashDispenser, RemoteServer
 from hal.stimulus import NoteSample
 from simulator.cash_in_control import CashAcceptorControl
 from simulator.world import World
@@ -371,3 +371,31 @@ def test_tellerhal_devices_lists_the_remote_and_simulated_acceptor(
     drivers = {d["name"]: d for d in json.loads(capsys.readouterr().out)["drivers"]}
     assert "cash_acceptor" in drivers["zmq"]["device_classes"]
     assert "cash_acceptor" in drivers["sim"]["device_classes"]
+
+
+async def test_a_recycler_served_as_both_interfaces_pays_out_what_was_deposited() -> None:
+    world = World("remote_recycler", seed=5, clock_scale=SCALE)
+    control = world.cash_acceptor_control()
+    devices = {
+        "cash_acceptor": world.open_cash_acceptor(),
+        "cash_dispenser": world.open_cash_dispenser(recycler="cash_acceptor"),
+    }
+    async with (
+        RemoteServer(devices, "tcp://127.0.0.1:0", simulator=True) as server,
+        RemoteCashAcceptor(server.endpoint, timeout=2.0) as acceptor,
+        RemoteCashDispenser(server.endpoint, timeout=2.0) as dispenser,
+    ):
+        await acceptor.cash_in_start()
+        await control.insert_notes(["CNY:10000"] * 3)
+        await acceptor.cash_in(timeout=5)
+        ended = await acceptor.cash_in_end(timeout=5)
+        assert dict(ended.stored) == {"recycle100": {"CNY:10000": 3}}
+        # One set of books: the dispenser side counts the deposited notes at once.
+        counts = {u.info.id: u.count for u in await dispenser.cash_units()}
+        assert counts["recycle100"] == 3
+        dispensed = await dispenser.dispense(Money(20000, CNY))
+        assert dict(dispensed.counts) == {"recycle100": 2}
+        units = {u.info.id: u.count for u in await acceptor.cash_units()}
+        assert units["recycle100"] == 1
+        truth = await control.ground_truth()
+        assert truth["recycle100"] == 1
