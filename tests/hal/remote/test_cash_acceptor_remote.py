@@ -48,6 +48,7 @@ from hal.remote import RemoteCashAcceptor, RemoteCashDispenser, RemoteServer
 from hal.stimulus import NoteSample
 from simulator.cash_in_control import CashAcceptorControl
 from simulator.world import World
+from tests.hal.remote.conftest import RawClient
 from tests.remote_tap import FrameTap
 
 CNY = "CNY"
@@ -399,3 +400,39 @@ async def test_a_recycler_served_as_both_interfaces_pays_out_what_was_deposited(
         assert units["recycle100"] == 1
         truth = await control.ground_truth()
         assert truth["recycle100"] == 1
+
+
+async def test_the_wire_refuses_what_does_not_fit(
+    rig: Rig, raw_client: Callable[[str], RawClient]
+) -> None:
+    raw = raw_client(rig.server.endpoint)
+    await raw.handshake()
+    await raw.open("cash_acceptor")
+    good = {"totalItemsLimit": 5, "amountLimit": None, "useRecycleUnits": True}
+    bad = [
+        {**good, "operatorPin": "1234"},  # an unknown field never reaches the service
+        {"totalItemsLimit": 5, "amountLimit": None},
+        {**good, "totalItemsLimit": 5.0},
+        {**good, "amountLimit": {"minor": 100.5, "currency": "CNY"}},
+        {**good, "amountLimit": {"minor": 100, "currency": "XXX"}},
+    ]
+    for payload in bad:
+        rid = await raw.command("CashAcceptor.CashInStart", None, payload, device="cash_acceptor")
+        ack = await raw.next_ack()
+        assert ack.header["requestId"] == rid
+        assert ack.header["status"] == "invalidMessage", payload
+    await raw.command(
+        "CashAcceptor.ConfigureNoteTypes", None, {"enabled": "CNY:100"}, device="cash_acceptor"
+    )
+    assert (await raw.next_ack()).header["status"] == "invalidMessage"
+    # Nothing was started by the refused ones.
+    status = await raw.call("CashAcceptor.GetCashInStatus", {}, device="cash_acceptor")
+    assert status.payload["status"] == "unknown"
+    started = await raw.call("CashAcceptor.CashInStart", good, device="cash_acceptor")
+    assert started.header["completionCode"] == "success"
+    assert started.payload["status"] == "active"
+    again = await raw.call("CashAcceptor.CashInStart", good, device="cash_acceptor")
+    assert (again.header["completionCode"], again.header["errorCode"]) == (
+        "commandErrorCode",
+        "cashInActive",
+    )
