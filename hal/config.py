@@ -38,12 +38,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from hal import registry
 from hal.address import DeviceAddress
 from hal.device import Device
 from hal.devices.card_reader import CardReader
+from hal.devices.cash_acceptor import CashAcceptor
+from hal.devices.cash_dispenser import CashDispenser
+from hal.devices.pin_pad import PinPad
 from hal.errors import ConfigurationError
 
 __all__ = [
@@ -57,7 +60,16 @@ __all__ = [
 
 #: The public interface each device name must implement (`Device` where none exists yet).
 INTERFACES: Mapping[str, type[Device[Any, Any]]] = MappingProxyType(
-    dict.fromkeys(registry.DEVICE_NAMES, Device) | {"card_reader": CardReader}
+    dict.fromkeys(registry.DEVICE_NAMES, Device)
+    | cast(
+        "dict[str, type[Device[Any, Any]]]",
+        {
+            "card_reader": CardReader,
+            "pin_pad": PinPad,
+            "cash_dispenser": CashDispenser,
+            "cash_acceptor": CashAcceptor,
+        },
+    )
 )
 
 _KIOSK_KEYS = ("ledger", "name")

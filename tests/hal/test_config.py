@@ -121,11 +121,11 @@ def _reader(name: str, **options: Any) -> Any:
 
 
 async def test_a_failed_open_closes_the_devices_already_open() -> None:
-    good, bad = _reader("card_reader"), _reader("pin_pad", fail_open=True)
-    kiosk = Kiosk({"card_reader": good, "pin_pad": bad}, name="lobby")
+    good, bad = _reader("card_reader"), _reader("receipt_printer", fail_open=True)
+    kiosk = Kiosk({"card_reader": good, "receipt_printer": bad}, name="lobby")
     with pytest.raises(HardwareError) as info:
         await kiosk.open()
-    assert "while opening pin_pad of kiosk 'lobby'" in info.value.__notes__
+    assert "while opening receipt_printer of kiosk 'lobby'" in info.value.__notes__
     assert good.calls == ["open", "close"]
     assert not good.is_open
 
@@ -160,7 +160,7 @@ async def test_close_closes_everything_and_reports_failures() -> None:
     with pytest.raises(HardwareError, match="close failed"):
         await kiosk.close()
     assert good.calls == ["open", "close"]
-    kiosk = Kiosk({"camera": _Broken(), "pin_pad": _Broken()})
+    kiosk = Kiosk({"camera": _Broken(), "receipt_printer": _Broken()})
     with pytest.raises(ExceptionGroup, match="closing kiosk 'kiosk' failed"):
         await kiosk.close()
 
