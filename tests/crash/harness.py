@@ -64,6 +64,8 @@ RECONCILED = {
     "the device never got it": "not received",
     "the device cannot tell": "unknown",
     "taken while the HAL was down": "taken while the HAL was down",
+    "found in the escrow after the HAL stopped": "from the escrow sensed",
+    "the escrow still holds the notes after the HAL stopped": "from the escrow sensed",
 }
 
 
@@ -82,6 +84,8 @@ class ModelProcess:
         *,
         lcdm: bool = False,
         clock_scale: float = 1.0,
+        device: str = DEVICE,
+        wire: str | None = None,
     ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
@@ -98,10 +102,13 @@ class ModelProcess:
             str(self.ready_file),
             "--clock-scale",
             str(clock_scale),
+            "--device",
+            device,
         ]
         self.clock_scale = clock_scale
-        if lcdm:
-            self.args += ["--lcdm-pty", str(directory / "pty")]
+        wire = "lcdm" if lcdm else wire
+        if wire is not None:  # lcdm, id003 or ssp: the model behind its wire emulator
+            self.args += [f"--{wire}-pty", str(directory / "pty")]
         self.proc: subprocess.Popen[bytes] | None = None
         self.ready: dict[str, Any] = {}
 
@@ -131,7 +138,16 @@ class ModelProcess:
     @property
     def address(self) -> str:
         """The HAL's address of the model: ``simlink://...``, or for a model behind the
-        LCDM emulator the ``lcdm+serial://`` address of its pty."""
+        LCDM emulator the ``lcdm+serial://`` address of its pty (the ``id003+serial://``
+        or ``ssp+serial://`` one behind a validator's)."""
+        protocol = self.ready.get("protocol")
+        if self.ready.get("serial") and protocol == "id003":
+            fast = "reply_timeout=0.5&poll_interval=0.01&note_timeout=5&retries=3"
+            return f"id003+serial://{self.ready['serial']}?baud=115200&{fast}"
+        if self.ready.get("serial") and protocol == "ssp":
+            fast = "poll_interval=0.02&hold_interval=0.2&reply_timeout=0.5&retries=3"
+            options = f"baud=115200&profile={self.ready['profile']}&{fast}"
+            return f"ssp+serial://{self.ready['serial']}?{options}"
         if self.ready.get("serial"):
             number = int(self.ready["lcdm_model"])
             options = f"model={number}&units={LCDM_UNITS[number]}&baud=115200"
@@ -174,7 +190,7 @@ class Child:
         args = [
             sys.executable,
             "-m",
-            "tests.crash.child",
+            run.child_module,
             "--address",
             run.address,
             "--control",
@@ -186,6 +202,8 @@ class Child:
         ]
         if setup:
             args.append("--setup")
+        if run.device != DEVICE:  # a cash-in child: the ledger's device name
+            args += ["--books", run.device]
         self.stderr_path = run.directory / "child-stderr.txt"
         with open(self.stderr_path, "ab") as err:
             self.proc = subprocess.Popen(
@@ -281,7 +299,13 @@ class CrashRun:
     allow_unknown: bool = False
     phases: tuple[str, ...] = (*STACKER_PHASES, "reject", "exit_wait")
     clock_scale: float = 1.0  # the model's: the kill windows scale with it
+    device: str = DEVICE  # the ledger's device name
+    child_module: str = "tests.crash.child"
+    take_call: str = "take_notes"  # the control's method for the customer's take
+    windows: dict[str, float] = field(default_factory=lambda: dict(WINDOWS))
     ledger: Path = field(init=False)
+    child: Child | None = field(default=None, init=False)  # the one being checked
+    stuck: bool = False  # a child said its books cannot move on (the run stops there)
     kills: Counter[str] = field(default_factory=Counter)
     mid_movement: int = 0  # kills that left a movement pending
     in_flight: set[int] = field(default_factory=set)  # ids of movements pending at a kill
@@ -302,11 +326,11 @@ class CrashRun:
         assert isinstance(truth_raw, dict)
         truth = {str(k): int(v) for k, v in truth_raw.items()}
         with Ledger.open(self.ledger, read_only=True) as view:
-            violations = view.check_invariants(DEVICE)
-            counters = {c.location.name: c for c in view.counters(DEVICE)}
-            records = view.history(DEVICE, limit=10**9)
-            pending = view.pending(DEVICE)
-            unknown = view.unknown(DEVICE)
+            violations = view.check_invariants(self.device)
+            counters = {c.location.name: c for c in view.counters(self.device)}
+            records = view.history(self.device, limit=10**9)
+            pending = view.pending(self.device)
+            unknown = view.unknown(self.device)
         assert not pending, f"still pending after the reconcile: {pending}"
         self.reconciled = Counter()
         for record in records:
@@ -356,7 +380,7 @@ class CrashRun:
     def note_pending(self) -> None:
         """After a kill: the movements it left pending are the ones in flight."""
         with Ledger.open(self.ledger, read_only=True) as view:
-            pending = view.pending(DEVICE)
+            pending = view.pending(self.device)
         if pending:
             self.mid_movement += 1
         self.in_flight.update(m.id for m in pending)
@@ -390,12 +414,15 @@ class CrashRun:
                 child.close()
                 raise
             child.close()
+            if self.stuck:
+                break
             assert n + 1 == sum(self.kills.values())
         # The last restart: reconcile, check, and close cleanly.
         child = Child(self, rng.randrange(2**32))
         try:
             if not child.wait_line("ready", 60):
                 raise child.failure("the last child never got ready")
+            self.child = child
             self.check()
             child.say("quit")
             if child.proc.wait(30) != 0:
@@ -408,24 +435,29 @@ class CrashRun:
         if target == "open":
             if not child.wait_line("phase open", 30):
                 raise child.failure("the child never started")
-            time.sleep(rng.uniform(0, WINDOWS["open"]))
+            time.sleep(rng.uniform(0, self.windows["open"]))
             child.kill()
         else:
             if not child.wait_line("ready", 60):
                 raise child.failure("the child never got ready")
+            self.child = child
             self.check()
             child.say(f"go {target}")
             if not child.wait_line(f"phase {target}", 60):
+                if "phase stuck" in child.lines:  # the books cannot move on: see docs
+                    child.kill()
+                    self.stuck = True
+                    return
                 raise child.failure(f"the child never reached {target}")
             customer = None
             if target == "take":
                 # The parent is the customer: the kill lands before the take (taken while
                 # the HAL is down), while the event is on its way, or around the journal.
                 customer = threading.Thread(
-                    target=control_call, args=(self.endpoint, "take_notes", "control")
+                    target=control_call, args=(self.endpoint, self.take_call, "control")
                 )
                 customer.start()
-            window = WINDOWS.get(target, 0.3)
+            window = self.windows.get(target, 0.3)
             if target != "take":  # the take's window is the HAL's own work
                 window *= self.clock_scale
             time.sleep(rng.uniform(0, window))
