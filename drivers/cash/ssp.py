@@ -229,6 +229,7 @@ class SspCore:
         while True:
             await asyncio.sleep(self.options.poll_interval)
             try:
+                await self.ensure_session()
                 if self.hold and self.escrow is not None:
                     if time.monotonic() - self._last_hold >= self.options.hold_interval:
                         await self.link.command(bytes((Cmd.HOLD,)))
@@ -238,13 +239,17 @@ class SspCore:
                 self.online = True
             except EsspRefused as exc:
                 log.warning("%s: %s; negotiating a new key", self.name, exc)
-                with contextlib.suppress(HardwareError, HalTimeout, ConnectionLost):
-                    await self.link.negotiate(self.options.fixed_key())
             except (HalTimeout, ConnectionLost, HardwareError) as exc:
                 if self.online:
                     log.warning("%s: poll failed: %s", self.name, exc)
                 self.online = False
                 await asyncio.sleep(self.options.poll_interval)
+
+    async def ensure_session(self) -> None:
+        """With eSSP on, negotiate a key again if the session was dropped (a refused or
+        undecryptable packet)."""
+        if self.options.use_encryption and not self.link.encrypted:
+            await self.link.negotiate(self.options.fixed_key())
 
     async def _poll_once(self) -> None:
         reply = await self.link.command(bytes((Cmd.POLL,)))
@@ -705,7 +710,13 @@ class SspDispenser:
             data = build_payout_by_denomination({(core.currency, value): notes})
         log.info("%s: pay out %d note(s) of %d (token %d)", self.name, notes, value, token)
         async with core.watch() as events:
-            reply = await core.command(data)
+            try:
+                await core.ensure_session()
+                reply = await core.command(data)
+            except EsspRefused as exc:
+                # The device refused the packet itself: nothing was paid out.
+                log.warning("%s: payout not carried out: %s", self.name, exc)
+                return MoveReport(fault=Fault("hardwareError", f"payout refused: {exc}"))
             if reply[:1] != bytes((Generic.OK,)):
                 return MoveReport(fault=_payout_fault(reply))
             while True:

@@ -357,6 +357,25 @@ async def test_driver_renegotiates_after_a_refused_counter(tmp_path: Path) -> No
         assert report.moves == (Move(PAYOUT, CUSTOMER, "CNY:2000", 1),)
 
 
+async def test_a_refused_payout_packet_pays_nothing_and_the_session_recovers(
+    tmp_path: Path,
+) -> None:
+    rig = SspRig(tmp_path, "nv11", payout=5)
+    async with rig.wire() as emulator, rig.core(poll_interval=0.5) as dev:
+        assert dev.dispenser is not None
+        dev.core.link._count += 2  # the host's counter is off: the device refuses
+        refused = await asyncio.wait_for(dev.dispenser.dispense({PAYOUT: 1}, 1), 5)
+        assert refused.moves == ()
+        assert refused.fault is not None
+        assert "refused" in refused.fault.description
+        assert rig.model.notes_at("payout") == 5
+        assert emulator.stats.counter_refused == 1
+        paid = await asyncio.wait_for(dev.dispenser.dispense({PAYOUT: 1}, 2), 5)
+        assert paid.moves == (Move(PAYOUT, CUSTOMER, "CNY:2000", 1),)
+        assert emulator.stats.exchanges == 2
+        assert emulator.stats.clear_refused == 0
+
+
 async def test_keys_never_reach_the_log_or_the_spy_trace(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
