@@ -123,6 +123,21 @@ def test_key_from_a_file(tmp_path: Path) -> None:
     assert "FileNotFoundError" in str(failure.value)
 
 
+def test_key_file_on_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    negotiated = 0x00000000CAFEF00D
+    key = SessionKey(DEFAULT_FIXED_KEY, negotiated)
+    key_file = tmp_path / "session.key"
+    key_file.write_text(f"{DEFAULT_FIXED_KEY:016X}{negotiated:016X}\n")
+    capture = _encrypted_conversation(key).hex()
+    status, entries, err = run(capsys, ["ssp", "--key-file", str(key_file), capture])
+    assert status == 0, err
+    assert entries[0]["command"]["name"] == "PAYOUT_BY_DENOMINATION"
+    status, plain, _ = run(capsys, ["ssp", capture])
+    assert status == 0
+    assert "command" not in plain[0]  # without the key it stays encrypted
+    assert "CAFEF00D" not in json.dumps(entries).upper() + err.upper()
+
+
 @pytest.mark.parametrize(
     ("capture", "message"),
     [

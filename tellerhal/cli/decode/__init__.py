@@ -85,6 +85,11 @@ Protocols:
           the layouts (default: ID 30h as LCDM-4000, ID 50h as LCDM-1000; give
           --model 2000 for an LCDM-2000). Nothing to mask in cash frames.
   id003   JCM ID-003 bill validator frames: host commands, or with --from-device its answers.
+  ssp     ITL SSP/eSSP byte stream (NV200, NV11): frames as commands or replies (generic
+          reply codes F0..FA, else the echoed sequence flag); POLL events and the setup
+          request's channels read against the last command. Encrypted frames show as
+          encrypted (decrypted with --key-file); the key exchange's numbers are hidden
+          unless --reveal.
   track1, track2, track3  ISO/IEC 7811/7813 magnetic tracks (LRC checked when present).
   tlv     EMV BER-TLV objects, nested objects decoded recursively.
   apdu    ISO/IEC 7816-4 command APDU; with --response a response APDU (data SW1 SW2),
@@ -143,6 +148,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--model", choices=MODELS, help="lcdm: the dispenser model (default: from the ID)"
     )
     parser.add_argument("--hex", action="store_true", help="track1/2/3: INPUT is hex")
+    parser.add_argument(
+        "--key-file",
+        metavar="PATH",
+        help="ssp: a file holding the eSSP session key (32 hex digits) to decrypt encrypted "
+        "frames; the key is never printed",
+    )
     parser.add_argument(
         "--reveal", action="store_true", help="show PANs, names and other secrets in full"
     )
