@@ -30,7 +30,7 @@ def _run(example: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_app_developer_example_runs(tmp_path: Path) -> None:
-    example, _, _ = _blocks("python")
+    example, _, _, _ = _blocks("python")
     done = _run(example, tmp_path)
     assert done.returncode == 0, done.stderr
     assert "status='ok'" in done.stdout
@@ -40,7 +40,7 @@ def test_the_app_developer_example_runs(tmp_path: Path) -> None:
 
 
 def test_the_pin_pad_example_runs_and_the_host_recovers_the_pin(tmp_path: Path) -> None:
-    _, example, _ = _blocks("python")
+    _, example, _, _ = _blocks("python")
     done = _run(example, tmp_path)
     assert done.returncode == 0, done.stderr  # its last line checks the block's PIN
     assert "PinEntryResult(digits=4, completion=<EntryCompletion.ENTER" in done.stdout
@@ -49,7 +49,7 @@ def test_the_pin_pad_example_runs_and_the_host_recovers_the_pin(tmp_path: Path) 
 
 
 def test_the_cash_example_runs_and_every_note_is_where_the_books_say(tmp_path: Path) -> None:
-    _, _, example = _blocks("python")
+    _, _, example, _ = _blocks("python")
     done = _run(example, tmp_path)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
@@ -60,6 +60,22 @@ def test_the_cash_example_runs_and_every_note_is_where_the_books_say(tmp_path: P
     for unit, count in books.items():
         assert truth[unit] == int(count), (unit, truth, books)
     assert truth["customer"] == 6
+
+
+def test_the_cash_in_example_runs_and_stores_what_it_credits(tmp_path: Path) -> None:
+    _, _, _, example = _blocks("python")
+    done = _run(example, tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "{'CNY:10000': 2} ['invalidBill']"
+    assert lines[1] == "{'CNY': Money.of(Decimal('200.00'), 'CNY')}"
+    assert "recycle100 2 2" in lines
+    truth = ast.literal_eval(lines[-1])
+    books = dict(line.split()[:2] for line in lines[2:-1])
+    for unit, count in books.items():
+        assert truth[unit] == int(count), (unit, truth, books)
+    assert truth["customer"] == -2  # the customer gave two notes in; the third came back
+    assert truth["escrow"] == 0
 
 
 def test_exactly_two_setup_commands_demo_and_ci() -> None:

@@ -1,7 +1,7 @@
 """The CashAcceptor contract over ZeroMQ, on acceptors that lie, and from the command line.
 
 The in-process simulator's profiles run the contract in
-tests/simulator/test_cash_acceptor_contract.py and the drivers on their pty emulators in
+tests/simulator/test_cash_acceptor_sim_contract.py and the drivers on their pty emulators in
 test_id003_contract.py and test_ssp_contract.py. Here:
 
 - ``zmq``: the simulated acceptor's service behind a `RemoteServer` on a real TCP socket,
