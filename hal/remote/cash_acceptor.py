@@ -29,23 +29,22 @@ from hal.devices.cash_acceptor import (
     CashInStatus,
     NoteType,
 )
-from hal.devices.cash_model import CashUnit, RetractArea
 from hal.money import Money
-from hal.remote.cash_dispenser import as_money, whole
+from hal.remote.cash_storage import RemoteCashStorage, as_money, whole
 from hal.remote.interfaces import Empty, InterfaceSpec
-from hal.remote.interfaces_cash import RetractPayload, SetStoragePayload, Thresholds
 from hal.remote.interfaces_cash_in import (
     CASH_ACCEPTOR,
     CashInStartPayload,
     ConfigureNoteTypesPayload,
 )
-from hal.remote.proxy import RemoteDevice
 from hal.remote.security import CurveClientKeys
 
 __all__ = ["RemoteCashAcceptor"]
 
 
-class RemoteCashAcceptor(RemoteDevice[CashAcceptorStatus, CashAcceptorCapabilities], CashAcceptor):
+class RemoteCashAcceptor(
+    RemoteCashStorage[CashAcceptorStatus, CashAcceptorCapabilities], CashAcceptor
+):
     """A cash acceptor on a `hal.remote.server.RemoteServer`.
 
     Usually made by ``hal.open("zmq://HOST:PORT/cash_acceptor")``. Opening it joins (or
@@ -125,41 +124,3 @@ class RemoteCashAcceptor(RemoteDevice[CashAcceptorStatus, CashAcceptorCapabiliti
     async def get_cash_in_status(self, *, timeout: float | None = None) -> CashInStatus:
         status: CashInStatus = await self._call("CashAcceptor.GetCashInStatus", Empty(), timeout)
         return status
-
-    async def retract(
-        self, area: RetractArea = RetractArea.RETRACT, *, timeout: float | None = None
-    ) -> int:
-        payload = RetractPayload(RetractArea(area))
-        count: int = await self._call("CashManagement.Retract", payload, timeout)
-        return count
-
-    async def cash_units(self) -> tuple[CashUnit, ...]:
-        units: tuple[CashUnit, ...] = await self._call("Storage.GetStorage", Empty())
-        return units
-
-    async def start_exchange(self, *, timeout: float | None = None) -> tuple[CashUnit, ...]:
-        units: tuple[CashUnit, ...] = await self._call("Storage.StartExchange", Empty(), timeout)
-        return units
-
-    async def set_cash_unit(
-        self,
-        unit: str,
-        *,
-        initial: int | None = None,
-        thresholds: tuple[int | None, int | None] | None = None,
-        timeout: float | None = None,
-    ) -> CashUnit:
-        wire = None
-        if thresholds is not None:
-            low, high = thresholds
-            wire = Thresholds(whole(low, "the low threshold"), whole(high, "the high threshold"))
-        payload = SetStoragePayload(unit, whole(initial, "initial"), wire)
-        result: CashUnit = await self._call("Storage.SetStorage", payload, timeout)
-        return result
-
-    async def end_exchange(self, *, timeout: float | None = None) -> tuple[CashUnit, ...]:
-        units: tuple[CashUnit, ...] = await self._call("Storage.EndExchange", Empty(), timeout)
-        return units
-
-    async def reset(self, *, timeout: float | None = None) -> None:
-        await self._call("CashManagement.Reset", Empty(), timeout)

@@ -28,61 +28,24 @@ from hal.devices.cash_dispenser import (
     Dispensed,
     Mix,
     PresentStatus,
-    RetractArea,
 )
-from hal.errors import InvalidData
 from hal.money import Money
+from hal.remote.cash_storage import RemoteCashStorage, as_money
 from hal.remote.interfaces import Empty, InterfaceSpec
 from hal.remote.interfaces_cash import (
     CASH_DISPENSER,
     CountPayload,
     DenominatePayload,
     DispensePayload,
-    RetractPayload,
-    SetStoragePayload,
-    Thresholds,
     mix_wire,
 )
-from hal.remote.proxy import RemoteDevice
 from hal.remote.security import CurveClientKeys
 
-__all__ = ["RemoteCashDispenser", "as_money", "whole"]
-
-
-def as_money(amount: Money | Decimal | int, currency: str | None) -> Money:
-    """``amount`` (with ``currency`` unless it is `Money`) as `Money`.
-
-    Raises:
-        TypeError: a float (or any other type) amount.
-        InvalidData: no currency, a currency that differs from the `Money`'s, an
-            unknown currency, or more decimal places than the currency has.
-    """
-    if isinstance(amount, Money):
-        if currency is not None and currency != amount.currency:
-            raise InvalidData(f"amount is in {amount.currency}, currency says {currency}")
-        return amount
-    if isinstance(amount, bool) or not isinstance(amount, (int, Decimal)):
-        raise TypeError(
-            f"an amount is Money, a Decimal of major units or an int of minor units, "
-            f"not {type(amount).__name__}"
-        )
-    if currency is None:
-        raise InvalidData("an amount that is not Money needs its currency")
-    if isinstance(amount, Decimal):
-        return Money.of(amount, currency)
-    return Money(amount, currency)
-
-
-def whole(value: int | None, what: str) -> int | None:
-    """``value`` if it is an int or ``None``; `TypeError` otherwise (a float too)."""
-    # The codec writes int(value): a float would be cut short silently, so refuse it here.
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-        raise TypeError(f"{what} must be an int or None, got {value!r}")
-    return value
+__all__ = ["RemoteCashDispenser"]
 
 
 class RemoteCashDispenser(
-    RemoteDevice[CashDispenserStatus, CashDispenserCapabilities], CashDispenser
+    RemoteCashStorage[CashDispenserStatus, CashDispenserCapabilities], CashDispenser
 ):
     """A cash dispenser on a `hal.remote.server.RemoteServer`.
 
@@ -147,13 +110,6 @@ class RemoteCashDispenser(
         count: int = await self._call("CashDispenser.Present", Empty(), timeout)
         return count
 
-    async def retract(
-        self, area: RetractArea = RetractArea.RETRACT, *, timeout: float | None = None
-    ) -> int:
-        payload = RetractPayload(RetractArea(area))
-        count: int = await self._call("CashManagement.Retract", payload, timeout)
-        return count
-
     async def reject(self, *, timeout: float | None = None) -> int:
         count: int = await self._call("CashDispenser.Reject", Empty(), timeout)
         return count
@@ -176,34 +132,3 @@ class RemoteCashDispenser(
             "CashDispenser.TestCashUnits", Empty(), timeout
         )
         return units
-
-    async def cash_units(self) -> tuple[CashUnit, ...]:
-        units: tuple[CashUnit, ...] = await self._call("Storage.GetStorage", Empty())
-        return units
-
-    async def start_exchange(self, *, timeout: float | None = None) -> tuple[CashUnit, ...]:
-        units: tuple[CashUnit, ...] = await self._call("Storage.StartExchange", Empty(), timeout)
-        return units
-
-    async def set_cash_unit(
-        self,
-        unit: str,
-        *,
-        initial: int | None = None,
-        thresholds: tuple[int | None, int | None] | None = None,
-        timeout: float | None = None,
-    ) -> CashUnit:
-        wire = None
-        if thresholds is not None:
-            low, high = thresholds
-            wire = Thresholds(whole(low, "the low threshold"), whole(high, "the high threshold"))
-        payload = SetStoragePayload(unit, whole(initial, "initial"), wire)
-        result: CashUnit = await self._call("Storage.SetStorage", payload, timeout)
-        return result
-
-    async def end_exchange(self, *, timeout: float | None = None) -> tuple[CashUnit, ...]:
-        units: tuple[CashUnit, ...] = await self._call("Storage.EndExchange", Empty(), timeout)
-        return units
-
-    async def reset(self, *, timeout: float | None = None) -> None:
-        await self._call("CashManagement.Reset", Empty(), timeout)
