@@ -43,6 +43,8 @@ from hal.remote.interfaces import Command, build_interface
 
 __all__ = [
     "CASH_DISPENSER",
+    "RETRACT_COMMAND",
+    "STORAGE_COMMANDS",
     "CashUnitsCompletion",
     "CountCompletion",
     "CountPayload",
@@ -229,6 +231,44 @@ def set_storage_route(payload: SetStoragePayload) -> tuple[str, dict[str, Any]]:
     }
 
 
+#: ``CashManagement.Retract``, as the cash dispenser and the cash acceptor both carry it.
+RETRACT_COMMAND: Final[Command] = Command(
+    "CashManagement.Retract", "retract", RetractPayload, CountCompletion, "count"
+)
+
+#: The ``Storage`` commands and ``CashManagement.Reset``, the last commands of both the
+#: cash dispenser's and the cash acceptor's interface.
+STORAGE_COMMANDS: Final[tuple[Command, ...]] = (
+    Command(
+        "Storage.GetStorage",
+        "cash_units",
+        completion=CashUnitsCompletion,
+        result_field="units",
+        queued=False,
+    ),
+    Command(
+        "Storage.StartExchange",
+        "start_exchange",
+        completion=CashUnitsCompletion,
+        result_field="units",
+    ),
+    Command(
+        "Storage.SetStorage",
+        "set_cash_unit",
+        SetStoragePayload,
+        CashUnit,
+        route=set_storage_route,
+    ),
+    Command(
+        "Storage.EndExchange",
+        "end_exchange",
+        completion=CashUnitsCompletion,
+        result_field="units",
+    ),
+    Command("CashManagement.Reset", "reset"),
+)
+
+
 CASH_DISPENSER: Final = build_interface(
     "CashDispenser",
     CashDispenserStatus,
@@ -245,7 +285,7 @@ CASH_DISPENSER: Final = build_interface(
         Command(
             "CashDispenser.Present", "present", completion=CountCompletion, result_field="count"
         ),
-        Command("CashManagement.Retract", "retract", RetractPayload, CountCompletion, "count"),
+        RETRACT_COMMAND,
         Command("CashDispenser.Reject", "reject", completion=CountCompletion, result_field="count"),
         Command("CashDispenser.GetPresentStatus", "get_present_status", completion=PresentStatus),
         Command("CashDispenser.Count", "count", CountPayload, CountsCompletion, "counts"),
@@ -255,33 +295,7 @@ CASH_DISPENSER: Final = build_interface(
             completion=CashUnitsCompletion,
             result_field="units",
         ),
-        Command(
-            "Storage.GetStorage",
-            "cash_units",
-            completion=CashUnitsCompletion,
-            result_field="units",
-            queued=False,
-        ),
-        Command(
-            "Storage.StartExchange",
-            "start_exchange",
-            completion=CashUnitsCompletion,
-            result_field="units",
-        ),
-        Command(
-            "Storage.SetStorage",
-            "set_cash_unit",
-            SetStoragePayload,
-            CashUnit,
-            route=set_storage_route,
-        ),
-        Command(
-            "Storage.EndExchange",
-            "end_exchange",
-            completion=CashUnitsCompletion,
-            result_field="units",
-        ),
-        Command("CashManagement.Reset", "reset"),
+        *STORAGE_COMMANDS,
     ),
     (
         StartDispense,

@@ -8,10 +8,10 @@ device (``interface`` ``CashAcceptor``). Names follow XFS4IoT: ``CashAcceptor.Ca
 and the ``Storage`` commands. Each command calls one method of
 `hal.devices.cash_acceptor.CashAcceptor` on the server, whose service keeps the books.
 
-What the cash dispenser already carries is reused, not copied: a cash unit
-(`hal.devices.cash_model.CashUnit`), a retract area (`RetractPayload`), a count
-(`CountCompletion`), the units (`CashUnitsCompletion`), ``Storage.SetStorage``
-(`SetStoragePayload`) and the events `ItemsTaken` and `CashUnitThreshold`.
+What the cash dispenser already carries is reused, not copied: ``CashManagement.Retract``
+(`RETRACT_COMMAND`), the ``Storage`` commands and ``CashManagement.Reset``
+(`STORAGE_COMMANDS`), with their payloads and completions, and the events `ItemsTaken`
+and `CashUnitThreshold`.
 
 Money travels as ``{"minor": int, "currency": "CNY"}`` (never a float); note counts as
 JSON objects ``{"CNY:10000": notes}``, note levels and refusal reasons by their
@@ -40,16 +40,9 @@ from hal.devices.cash_acceptor import (
     NoteType,
     SubCashIn,
 )
-from hal.devices.cash_model import CashUnit
 from hal.money import Money
 from hal.remote.interfaces import Command, build_interface
-from hal.remote.interfaces_cash import (
-    CashUnitsCompletion,
-    CountCompletion,
-    RetractPayload,
-    SetStoragePayload,
-    set_storage_route,
-)
+from hal.remote.interfaces_cash import RETRACT_COMMAND, STORAGE_COMMANDS
 
 __all__ = [
     "CASH_ACCEPTOR",
@@ -122,34 +115,8 @@ CASH_ACCEPTOR: Final = build_interface(
         Command("CashAcceptor.CashInEnd", "cash_in_end", completion=CashInEnded),
         Command("CashAcceptor.CashInRollback", "cash_in_rollback", completion=CashInEnded),
         Command("CashAcceptor.GetCashInStatus", "get_cash_in_status", completion=CashInStatus),
-        Command("CashManagement.Retract", "retract", RetractPayload, CountCompletion, "count"),
-        Command(
-            "Storage.GetStorage",
-            "cash_units",
-            completion=CashUnitsCompletion,
-            result_field="units",
-            queued=False,
-        ),
-        Command(
-            "Storage.StartExchange",
-            "start_exchange",
-            completion=CashUnitsCompletion,
-            result_field="units",
-        ),
-        Command(
-            "Storage.SetStorage",
-            "set_cash_unit",
-            SetStoragePayload,
-            CashUnit,
-            route=set_storage_route,
-        ),
-        Command(
-            "Storage.EndExchange",
-            "end_exchange",
-            completion=CashUnitsCompletion,
-            result_field="units",
-        ),
-        Command("CashManagement.Reset", "reset"),
+        RETRACT_COMMAND,
+        *STORAGE_COMMANDS,
     ),
     (InsertItems, ItemsInserted, InputRefuse, SubCashIn, ItemsTaken, CashUnitThreshold),
 )
