@@ -462,6 +462,12 @@ class CrashRun:
                 window *= self.clock_scale
             time.sleep(rng.uniform(0, window))
             if child.proc.poll() is not None:
+                child.kill()  # reads what it printed
+                if "phase stuck" in child.lines:  # the books cannot move on: see docs
+                    self.stuck = True
+                    if customer is not None:
+                        customer.join()
+                    return
                 raise child.failure("the child exited before the kill")
             child.kill()
             if customer is not None:
@@ -471,6 +477,8 @@ class CrashRun:
             phase = "ready"  # reconciled and waiting: nothing in flight
         self.kills[phase] += 1
         self.note_pending()
+        if phase == "stuck":  # killed just as it said its books cannot move on
+            self.stuck = True
 
     def summary(self) -> str:
         phases = ", ".join(f"{p} {n}" for p, n in sorted(self.kills.items()))
