@@ -12,17 +12,16 @@ from hal.devices.cash_acceptor import (
     CashInEnded,
     CashInResult,
     CashInStatus,
-    CashUnit,
     NoteType,
 )
-from hal.devices.cash_model import RetractArea
 from hal.money import Money
 from hal.sync_base import SyncDevice
+from hal.sync_cash_storage import SyncCashStorage
 
 __all__ = ["SyncCashAcceptor"]
 
 
-class SyncCashAcceptor(SyncDevice[CashAcceptorStatus, CashAcceptorCapabilities]):
+class SyncCashAcceptor(SyncCashStorage, SyncDevice[CashAcceptorStatus, CashAcceptorCapabilities]):
     """A `CashAcceptor` for threads; each method forwards to the async one.
 
     A ``KeyboardInterrupt`` during `cash_in` cancels it: the device stops taking
@@ -78,42 +77,3 @@ class SyncCashAcceptor(SyncDevice[CashAcceptorStatus, CashAcceptorCapabilities])
     def get_cash_in_status(self, *, timeout: float | None = None) -> CashInStatus:
         """See `CashAcceptor.get_cash_in_status`."""
         return self._call(self._device.get_cash_in_status, timeout=timeout)
-
-    def retract(
-        self, area: RetractArea = RetractArea.RETRACT, *, timeout: float | None = None
-    ) -> int:
-        """See `CashAcceptor.retract`."""
-        return self._call(self._device.retract, area, timeout=timeout)
-
-    def cash_units(self) -> tuple[CashUnit, ...]:
-        """See `CashAcceptor.cash_units`."""
-        return self._call(self._device.cash_units)
-
-    def start_exchange(self, *, timeout: float | None = None) -> tuple[CashUnit, ...]:
-        """See `CashAcceptor.start_exchange`."""
-        return self._call(self._device.start_exchange, timeout=timeout)
-
-    def set_cash_unit(
-        self,
-        unit: str,
-        *,
-        initial: int | None = None,
-        thresholds: tuple[int | None, int | None] | None = None,
-        timeout: float | None = None,
-    ) -> CashUnit:
-        """See `CashAcceptor.set_cash_unit`."""
-        return self._call(
-            self._device.set_cash_unit,
-            unit,
-            initial=initial,
-            thresholds=thresholds,
-            timeout=timeout,
-        )
-
-    def end_exchange(self, *, timeout: float | None = None) -> tuple[CashUnit, ...]:
-        """See `CashAcceptor.end_exchange`."""
-        return self._call(self._device.end_exchange, timeout=timeout)
-
-    def reset(self, *, timeout: float | None = None) -> None:
-        """See `CashAcceptor.reset`."""
-        return self._call(self._device.reset, timeout=timeout)

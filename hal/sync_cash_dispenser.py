@@ -14,15 +14,17 @@ from hal.devices.cash_dispenser import (
     Dispensed,
     Mix,
     PresentStatus,
-    RetractArea,
 )
 from hal.money import Money
 from hal.sync_base import SyncDevice
+from hal.sync_cash_storage import SyncCashStorage
 
 __all__ = ["SyncCashDispenser"]
 
 
-class SyncCashDispenser(SyncDevice[CashDispenserStatus, CashDispenserCapabilities]):
+class SyncCashDispenser(
+    SyncCashStorage, SyncDevice[CashDispenserStatus, CashDispenserCapabilities]
+):
     """A `CashDispenser` for threads; each method forwards to the async one."""
 
     _device: CashDispenser
@@ -55,12 +57,6 @@ class SyncCashDispenser(SyncDevice[CashDispenserStatus, CashDispenserCapabilitie
         """See `CashDispenser.present`."""
         return self._call(self._device.present, timeout=timeout)
 
-    def retract(
-        self, area: RetractArea = RetractArea.RETRACT, *, timeout: float | None = None
-    ) -> int:
-        """See `CashDispenser.retract`."""
-        return self._call(self._device.retract, area, timeout=timeout)
-
     def reject(self, *, timeout: float | None = None) -> int:
         """See `CashDispenser.reject`."""
         return self._call(self._device.reject, timeout=timeout)
@@ -78,36 +74,3 @@ class SyncCashDispenser(SyncDevice[CashDispenserStatus, CashDispenserCapabilitie
     def test_cash_units(self, *, timeout: float | None = None) -> tuple[CashUnit, ...]:
         """See `CashDispenser.test_cash_units`."""
         return self._call(self._device.test_cash_units, timeout=timeout)
-
-    def cash_units(self) -> tuple[CashUnit, ...]:
-        """See `CashDispenser.cash_units`."""
-        return self._call(self._device.cash_units)
-
-    def start_exchange(self, *, timeout: float | None = None) -> tuple[CashUnit, ...]:
-        """See `CashDispenser.start_exchange`."""
-        return self._call(self._device.start_exchange, timeout=timeout)
-
-    def set_cash_unit(
-        self,
-        unit: str,
-        *,
-        initial: int | None = None,
-        thresholds: tuple[int | None, int | None] | None = None,
-        timeout: float | None = None,
-    ) -> CashUnit:
-        """See `CashDispenser.set_cash_unit`."""
-        return self._call(
-            self._device.set_cash_unit,
-            unit,
-            initial=initial,
-            thresholds=thresholds,
-            timeout=timeout,
-        )
-
-    def end_exchange(self, *, timeout: float | None = None) -> tuple[CashUnit, ...]:
-        """See `CashDispenser.end_exchange`."""
-        return self._call(self._device.end_exchange, timeout=timeout)
-
-    def reset(self, *, timeout: float | None = None) -> None:
-        """See `CashDispenser.reset`."""
-        return self._call(self._device.reset, timeout=timeout)
