@@ -1,4 +1,11 @@
-"""A cash dispenser model served in its own process, at the backend level, over ZeroMQ.
+"""A cash dispenser (or cash acceptor) model served in its own process, at the backend
+level, over ZeroMQ.
+
+A cash acceptor (``--device cash_acceptor``: a `CashAcceptorModel`, the address
+``simlink://HOST:PORT/cash_acceptor``, `simulator.model_link_acceptor.LinkAcceptorBackend`)
+is served the same way with its own operations (`simulator.model_link_wire.KINDS`); the
+command and the models it builds are in `simulator.model_link_cli`. What follows says
+"dispenser"; the acceptor's calls behave alike.
 
 The crash-safety suite (docs/crash.md) needs the device to outlive the HAL: a real
 dispenser is a machine of its own, and an operation it started runs to its end when the
