@@ -15,6 +15,7 @@ from typing import Any
 
 from hal.devices.cash_acceptor import CashAcceptorBackend
 from hal.devices.cash_acceptor_service import CashAcceptorService
+from hal.devices.cash_books_service import CashBooksService
 from hal.devices.cash_dispenser import CashDispenserBackend
 from hal.devices.cash_dispenser_service import CashDispenserService
 from hal.errors import ConfigurationError
@@ -63,19 +64,34 @@ class SharedBooks:
             self._path = ""
 
 
-class _SharedLedger:
-    """Takes the shared ledger at open and lets go of it after close."""
+class _SharedLedger(CashBooksService[Any, Any]):
+    """Takes the device's shared ledger at open and lets go of it after close; listed
+    before the stock service in a service's bases."""
 
     _shared_books: SharedBooks
     _ledger_path: str
-    _holding: bool
-    _opened: bool
-    _ledger_given: Any
+    _holding = False
 
-    async def _take(self) -> None:
+    def _share(self, books: SharedBooks, path: str) -> None:
+        self._shared_books, self._ledger_path, self._holding = books, path, False
+
+    async def open(self) -> None:
+        if self._opened:
+            return
         if not self._holding:
             self._ledger_given = self._shared_books.acquire(self._ledger_path)
             self._holding = True
+        try:
+            await super().open()
+        except BaseException:
+            self._let_go()
+            raise
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            self._let_go()
 
     def _let_go(self) -> None:
         if self._holding:
@@ -91,23 +107,7 @@ class SspAcceptorService(_SharedLedger, CashAcceptorService):
         self, backend: CashAcceptorBackend, *, name: str, books: SharedBooks, path: str
     ) -> None:
         super().__init__(backend, name=name, books=name)
-        self._shared_books, self._ledger_path, self._holding = books, path, False
-
-    async def open(self) -> None:
-        if self._opened:
-            return
-        await self._take()
-        try:
-            await super().open()
-        except BaseException:
-            self._let_go()
-            raise
-
-    async def close(self) -> None:
-        try:
-            await super().close()
-        finally:
-            self._let_go()
+        self._share(books, path)
 
 
 class SspDispenserService(_SharedLedger, CashDispenserService):
@@ -117,20 +117,4 @@ class SspDispenserService(_SharedLedger, CashDispenserService):
         self, backend: CashDispenserBackend, *, name: str, books: SharedBooks, path: str
     ) -> None:
         super().__init__(backend, name=name, books=name)
-        self._shared_books, self._ledger_path, self._holding = books, path, False
-
-    async def open(self) -> None:
-        if self._opened:
-            return
-        await self._take()
-        try:
-            await super().open()
-        except BaseException:
-            self._let_go()
-            raise
-
-    async def close(self) -> None:
-        try:
-            await super().close()
-        finally:
-            self._let_go()
+        self._share(books, path)
