@@ -60,6 +60,7 @@ from hal.device import BackendListener, DeviceState, finish
 from hal.devices.cash_acceptor import ItemsInserted
 from hal.devices.cash_acceptor_service import CashAcceptorService
 from hal.devices.cash_in_model import (
+    BILL_VALIDATOR,
     CUSTOMER,
     ESCROW,
     TRANSPORT,
@@ -221,20 +222,7 @@ class Id003Driver:
         await self.link.close()
 
     def capabilities(self) -> CashAcceptorCapabilities:
-        return CashAcceptorCapabilities(
-            max_cash_in_items=1,
-            escrow=True,
-            shutter=False,
-            items_taken_sensor=False,
-            limit_by_items=True,
-            limit_by_amount=True,
-            recycling=False,
-            retract_areas=frozenset[RetractArea](),
-            return_to=CUSTOMER,
-            classifies=False,
-            knows_operations=False,
-            senses_escrow=True,
-        )
+        return BILL_VALIDATOR
 
     def units(self) -> tuple[CashUnitInfo, ...]:
         capacity = self.options.capacity or None

@@ -49,6 +49,7 @@ import logging
 import struct
 import time
 from collections.abc import AsyncIterator, Coroutine, Mapping
+from dataclasses import replace
 from typing import Any
 
 from drivers.cash.ssp_link import EsspRefused, SspLink
@@ -58,6 +59,7 @@ from drivers.cash.ssp_service import SharedBooks, SspAcceptorService, SspDispens
 from hal.address import DeviceAddress
 from hal.device import BackendListener, Device, DeviceState, finish
 from hal.devices.cash_in_model import (
+    BILL_VALIDATOR,
     ESCROW,
     AcceptedNote,
     CashAcceptorCapabilities,
@@ -373,20 +375,7 @@ class SspAcceptor:
         await self.core.detach()
 
     def capabilities(self) -> CashAcceptorCapabilities:
-        return CashAcceptorCapabilities(
-            max_cash_in_items=1,
-            escrow=True,
-            shutter=False,
-            items_taken_sensor=False,
-            limit_by_items=True,
-            limit_by_amount=True,
-            recycling=self.core.options.payout,
-            retract_areas=frozenset(),
-            return_to=CUSTOMER,
-            classifies=False,
-            knows_operations=False,
-            senses_escrow=True,
-        )
+        return replace(BILL_VALIDATOR, recycling=self.core.options.payout)
 
     def units(self) -> tuple[CashUnitInfo, ...]:
         core = self.core

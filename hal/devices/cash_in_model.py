@@ -36,6 +36,7 @@ from hal.money import Money
 
 __all__ = [
     "ACCEPTOR_POSITIONS",
+    "BILL_VALIDATOR",
     "CASH_IN_FEATURES",
     "CUSTOMER",
     "ESCROW",
@@ -448,4 +449,24 @@ CASH_IN_FEATURES: frozenset[str] = frozenset(
         "knows_operations",
         "senses_escrow",
     }
+)
+
+#: What a single-note bill validator can do (the JCM ID-003 and ITL SSP drivers, the
+#: simulated validators): one note in its escrow, stacked or given back through the
+#: bezel to the customer; no shutter, no sensor of notes taken, no retract, no sorting
+#: into counterfeit and suspect, no record of operations. A recycler's is the same with
+#: ``recycling`` (`dataclasses.replace`).
+BILL_VALIDATOR: CashAcceptorCapabilities = CashAcceptorCapabilities(
+    max_cash_in_items=1,
+    escrow=True,
+    shutter=False,
+    items_taken_sensor=False,
+    limit_by_items=True,
+    limit_by_amount=True,
+    recycling=False,
+    retract_areas=frozenset(),
+    return_to=CUSTOMER,
+    classifies=False,
+    knows_operations=False,
+    senses_escrow=True,
 )

@@ -36,7 +36,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from hal.devices.cash_in_model import CashAcceptorCapabilities, NoteType
+from hal.devices.cash_in_model import BILL_VALIDATOR, CashAcceptorCapabilities, NoteType
 from hal.devices.cash_model import (
     CUSTOMER,
     EXIT,
@@ -285,27 +285,13 @@ def _default() -> CashInProfile:
     )
 
 
-_VALIDATOR = CashAcceptorCapabilities(
-    max_cash_in_items=1,
-    escrow=True,
-    shutter=False,
-    items_taken_sensor=False,
-    recycling=False,
-    retract_areas=frozenset(),
-    return_to=CUSTOMER,
-    classifies=False,
-    knows_operations=False,
-    senses_escrow=True,
-)
-
-
 def _validator(name: str, cashbox: int) -> CashInProfile:
     return CashInProfile(
         name=name,
         units=(
             UnitSpec("cashbox", CashUnitType.CASH_IN, capacity=cashbox, position_name="cashbox"),
         ),
-        capabilities=_VALIDATOR,
+        capabilities=BILL_VALIDATOR,
         note_time=0.2,
         store_time=0.3,
         return_time=0.3,
@@ -322,7 +308,7 @@ def _nv11() -> CashInProfile:
                 "payout", CashUnitType.RECYCLING, "CNY", 2000, capacity=30, position_name="payout"
             ),
         ),
-        capabilities=dataclasses.replace(_VALIDATOR, recycling=True),
+        capabilities=dataclasses.replace(BILL_VALIDATOR, recycling=True),
         # pays out like an LCDM: straight to the customer, no stacker, shutter or retract
         payout=dataclasses.replace(
             CASH_PROFILES["lcdm1000"].capabilities, max_dispense_items=30, test_cash_units=False
