@@ -39,8 +39,8 @@ from hal.errors import (
     TooManyItems,
     UnsupportedOperation,
 )
-from hal.events import Event, Subscription
 from hal.stimulus import CashAcceptorStimulus, NoteSample
+from tellerhal.conformance.cash_steps import counts_of, drain, features_of, units_agree
 from tellerhal.conformance.framework import (
     ContractCase,
     Harness,
@@ -61,19 +61,6 @@ FOREIGN_NOTE = "XTS:100"
 # --- steps ---------------------------------------------------------------------------------
 
 
-async def features_of(device: CashAcceptor, *needed: str) -> frozenset[str]:
-    """The device's features; `MissingCapability` if any of ``needed`` is absent."""
-    features = (await device.capabilities()).features()
-    missing = set(needed) - features
-    if missing:
-        raise MissingCapability(missing)
-    return features
-
-
-def counts_of(units: Iterable[CashUnit]) -> dict[str, int]:
-    return {u.id: u.count for u in units}
-
-
 def total(units: Iterable[CashUnit]) -> int:
     return sum(u.count for u in units)
 
@@ -85,16 +72,6 @@ async def enabled_notes(device: CashAcceptor) -> list[NoteType]:
     return sorted(notes, key=lambda n: n.value)
 
 
-async def drain(events: Subscription, seconds: float = 0.05) -> list[Event]:
-    """The events already delivered (waiting ``seconds`` for stragglers)."""
-    got: list[Event] = []
-    while True:
-        try:
-            got.append(await asyncio.wait_for(events.get(), seconds))
-        except TimeoutError:
-            return got
-
-
 async def truth_agrees(device: CashAcceptor, stimulus: CashAcceptorStimulus, when: str) -> None:
     """Where the stimulus knows the ground truth, every unit's count must equal it
     (within what the device reported it could not count) and the escrow must hold
@@ -102,15 +79,7 @@ async def truth_agrees(device: CashAcceptor, stimulus: CashAcceptorStimulus, whe
     truth = await stimulus.ground_truth()
     if truth is None:
         return
-    for unit in await device.cash_units():
-        there = truth.get(unit.id)
-        low, high = unit.count - unit.out.unknown, unit.count + unit.in_.unknown
-        check(
-            there is not None and low <= there <= high,
-            f"{when}: {unit.id} counts {unit.count} notes"
-            + (f" ({unit.out.unknown} out, {unit.in_.unknown} in unknown)" if low < high else "")
-            + f", {there} are in it",
-        )
+    await units_agree(device, truth, when)
     status = await device.get_cash_in_status()
     check(
         status.escrow == truth.get("escrow", 0),

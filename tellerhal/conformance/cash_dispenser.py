@@ -38,6 +38,7 @@ from hal.errors import (
 from hal.events import Event, Subscription
 from hal.money import Money
 from hal.stimulus import CashDispenserStimulus
+from tellerhal.conformance.cash_steps import counts_of, drain, features_of, units_agree
 from tellerhal.conformance.framework import (
     ContractCase,
     ContractFailure,
@@ -56,21 +57,8 @@ CashDispenserCase = ContractCase[CashDispenser, CashDispenserStimulus]
 # --- steps ---------------------------------------------------------------------------------
 
 
-async def features_of(device: CashDispenser, *needed: str) -> frozenset[str]:
-    """The device's features; `MissingCapability` if any of ``needed`` is absent."""
-    features = (await device.capabilities()).features()
-    missing = set(needed) - features
-    if missing:
-        raise MissingCapability(missing)
-    return features
-
-
 def _dispensing(units: Iterable[CashUnit]) -> list[CashUnit]:
     return [u for u in units if u.info.type.dispenses and u.info.currency is not None]
-
-
-def counts_of(units: Iterable[CashUnit]) -> dict[str, int]:
-    return {u.id: u.count for u in units}
 
 
 async def an_amount(device: CashDispenser, notes: int = 3) -> Money:
@@ -97,16 +85,6 @@ def unit_of_type(units: Iterable[CashUnit], type_: str) -> CashUnit | None:
     return None
 
 
-async def drain(events: Subscription, seconds: float = 0.05) -> list[Event]:
-    """The events already delivered (waiting ``seconds`` for stragglers)."""
-    got: list[Event] = []
-    while True:
-        try:
-            got.append(await asyncio.wait_for(events.get(), seconds))
-        except TimeoutError:
-            return got
-
-
 async def wait_event(events: Subscription, kind: type[Event], patience: float) -> Event:
     async def find() -> Event:
         while True:
@@ -127,15 +105,7 @@ async def truth_agrees(device: CashDispenser, stimulus: CashDispenserStimulus, w
     truth = await stimulus.ground_truth()
     if truth is None:
         return
-    for unit in await device.cash_units():
-        there = truth.get(unit.id)
-        low, high = unit.count - unit.out.unknown, unit.count + unit.in_.unknown
-        check(
-            there is not None and low <= there <= high,
-            f"{when}: {unit.id} counts {unit.count} notes"
-            + (f" ({unit.out.unknown} out, {unit.in_.unknown} in unknown)" if low < high else "")
-            + f", {there} are in it",
-        )
+    await units_agree(device, truth, when)
 
 
 async def take_all(h: CashDispenserHarness, device: CashDispenser) -> None:
