@@ -8,8 +8,10 @@ async one, as everywhere in the facade.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
+from hal.devices.cash_acceptor import CashAcceptor
+from hal.devices.cash_dispenser import CashDispenser
 from hal.devices.cash_model import CashUnit, RetractArea
 
 __all__ = ["SyncCashStorage"]
@@ -18,38 +20,13 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class _CashStorage(Protocol):
-    """The async methods `SyncCashStorage` forwards to."""
-
-    async def retract(
-        self, area: RetractArea = RetractArea.RETRACT, *, timeout: float | None = None
-    ) -> int: ...
-
-    async def cash_units(self) -> tuple[CashUnit, ...]: ...
-
-    async def start_exchange(self, *, timeout: float | None = None) -> tuple[CashUnit, ...]: ...
-
-    async def set_cash_unit(
-        self,
-        unit: str,
-        *,
-        initial: int | None = None,
-        thresholds: tuple[int | None, int | None] | None = None,
-        timeout: float | None = None,
-    ) -> CashUnit: ...
-
-    async def end_exchange(self, *, timeout: float | None = None) -> tuple[CashUnit, ...]: ...
-
-    async def reset(self, *, timeout: float | None = None) -> None: ...
-
-
 class SyncCashStorage:
     """The cash units, the exchange, retract and reset of a sync cash device.
 
     Listed before `hal.sync_base.SyncDevice` in a facade's bases, which gives `_call`.
     """
 
-    _device: _CashStorage
+    _device: CashDispenser | CashAcceptor
 
     if TYPE_CHECKING:
 
