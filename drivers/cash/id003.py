@@ -383,11 +383,30 @@ class Id003Driver:
         enables = 0
         accepting = True
         previous: StatusCode | None = None
+        busy_since: float | None = None  # since when the validator is out of idle
         try:
             await self._setting(Command.inhibit(False))
             while True:
                 status = await self._status()
                 code, last, previous = status.code, previous, status.code
+                if code in _IDLE:
+                    busy_since = None
+                elif busy_since is None:
+                    busy_since = loop.time()
+                elif loop.time() - busy_since > self.options.note_timeout and (
+                    code is not _S.ACCEPTING or stop.is_set()
+                ):
+                    # Rejecting, returning, initialising...: whatever the state, a
+                    # validator that does not come back to rest within a note's time
+                    # ends the cash-in (a cancel waits no longer than this either).
+                    return CashInReport(
+                        fault=Fault(
+                            "hardwareError",
+                            f"the validator stayed {status.meaning} for more than "
+                            f"{self.options.note_timeout:g} s",
+                        ),
+                        refused=tuple(refused),
+                    )
                 if code is _S.ESCROW:
                     accepting = False
                     await self._inhibit()

@@ -45,6 +45,7 @@ from protocols.id003_messages import (
     CommandCode,
     FailureCode,
     RejectReason,
+    Status,
     StatusCode,
     parse_command,
 )
@@ -381,6 +382,29 @@ async def test_cancel_while_a_note_goes_in_keeps_the_note(rig: Id003Rig) -> None
         assert report.fault.error_code == "canceled"
         assert applied(before, [report]) == truth(rig)
         assert rig.firmware.inhibited
+
+
+async def test_a_validator_stuck_out_of_idle_ends_the_cash_in_and_its_cancel(
+    rig: Id003Rig,
+) -> None:
+    # REJECTING for ever (a note stuck in the bezel): neither the cash-in nor its cancel
+    # may wait longer than the note timeout for the validator to come back to rest.
+    stuck = [Status(StatusCode.REJECTING, reason=0x71)] * 100_000
+    async with rig.driver(note_timeout=0.5) as driver:
+        rig.firmware._script.extend(stuck)
+        started = time.monotonic()
+        report = await asyncio.wait_for(driver.cash_in(LIMITS, 1), 5)
+        assert report.fault is not None
+        assert "stayed" in report.fault.description
+        assert report.moves == ()
+        assert time.monotonic() - started < 3.0
+        task = asyncio.ensure_future(driver.cash_in(LIMITS, 2))
+        await asyncio.sleep(0.1)
+        task.cancel()
+        report = await asyncio.wait_for(task, 5)
+        assert report.fault is not None
+        assert report.moves == ()
+        rig.firmware._script.clear()
 
 
 async def test_reopen_with_a_note_in_escrow(rig: Id003Rig) -> None:
