@@ -189,12 +189,15 @@ def encrypt_packet(
     return bytes((STEX,)) + key.encrypt(plain)
 
 
-def decrypt_packet(key: SessionKey, data: bytes) -> tuple[int, bytes]:
-    """``(count, payload)`` of an encrypted SSP DATA.
+def decrypt_packet(key: SessionKey, data: bytes, *, expect: int | None = None) -> tuple[int, bytes]:
+    """``(count, payload)`` of an encrypted SSP DATA; with ``expect``, only a packet
+    carrying that counter.
 
     Raises:
         FramingError: not 7E + a whole number of blocks, or an eLENGTH that does not fit.
         ChecksumError: the inner CRC does not match (a wrong key, or a damaged packet).
+        CounterError: ``expect`` given and the packet carries another counter (a
+            replayed, lost or reordered packet).
     """
     if not data or data[0] != STEX or (len(data) - 1) % 16 or len(data) < 17:
         raise FramingError("an eSSP packet is 7E and a whole number of 16-byte blocks")
@@ -206,4 +209,6 @@ def decrypt_packet(key: SessionKey, data: bytes) -> tuple[int, bytes]:
     if 5 + length > len(plain) - 2:
         raise FramingError("eLENGTH is longer than the packet")
     (count,) = struct.unpack_from("<I", plain, 1)
+    if expect is not None and count != expect & 0xFFFFFFFF:
+        raise CounterError(f"the packet carries counter {count}, not {expect & 0xFFFFFFFF}")
     return count, bytes(plain[5 : 5 + length])

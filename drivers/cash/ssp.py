@@ -249,9 +249,10 @@ class SspCore:
 
     async def ensure_session(self) -> None:
         """With eSSP on, negotiate a key again if the session was dropped (a refused or
-        undecryptable packet)."""
+        untrusted packet, a lost exchange); the link does it under its lock, so the
+        polling task and a payout never negotiate at once."""
         if self.options.use_encryption and not self.link.encrypted:
-            await self.link.negotiate(self.options.fixed_key())
+            await self.link.ensure_session(self.options.fixed_key())
 
     async def _poll_once(self) -> None:
         reply = await self.link.command(bytes((Cmd.POLL,)))

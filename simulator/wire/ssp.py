@@ -17,7 +17,9 @@ The reply to a good one is encrypted with counter + 1. Payout commands that come
 clear get F4 and are not carried out.
 
 Faults for tests: garbage before the next reply, a lost reply (the command is carried
-out), replies with a bad CRC, a muted device. ``baud`` paces the wire like a UART.
+out), replies with a bad CRC, a muted device, and a lying eSSP reply (the command is
+carried out; its reply is an earlier encrypted reply replayed, or carries a counter
+other than count + 1). ``baud`` paces the wire like a UART.
 """
 
 from __future__ import annotations
@@ -118,6 +120,8 @@ class SspEmulator(WireEmulator):
         self._muted = False
         self._drop_code: int | None = None
         self._code = 0  # the code of the command being answered
+        self._tamper: str | None = None  # "replay" or "counter": the next encrypted reply
+        self._old_reply: bytes | None = None  # the last encrypted reply DATA sent
         self.last_encrypted: bytes | None = None  # the DATA of the last encrypted command
 
     # --- faults ----------------------------------------------------------------------
@@ -137,6 +141,16 @@ class SspEmulator(WireEmulator):
     def corrupt_next_replies(self, count: int = 1) -> None:
         """Send the next ``count`` replies with a wrong CRC."""
         self._corrupt = count
+
+    def replay_old_reply(self) -> None:
+        """Carry the next encrypted command out but answer it with the encrypted reply
+        DATA of the one before (a stale packet: its counter is two behind)."""
+        self._tamper = "replay"
+
+    def wrong_reply_counter(self) -> None:
+        """Carry the next encrypted command out but encrypt its reply with a counter two
+        ahead of count + 1."""
+        self._tamper = "counter"
 
     def mute(self, on: bool = True) -> None:
         """Answer nothing."""
@@ -251,7 +265,12 @@ class SspEmulator(WireEmulator):
         else:
             reply = await self.firmware.execute(payload)
         self._count = count + 2
-        return encrypt_packet(self._key, count + 1, reply)
+        tamper, self._tamper = self._tamper, None
+        packet = encrypt_packet(self._key, count + (3 if tamper == "counter" else 1), reply)
+        old, self._old_reply = self._old_reply, packet
+        if tamper == "replay" and old is not None:
+            return old
+        return packet
 
     async def _reply(self, raw: bytes) -> None:
         if self._drop:

@@ -15,6 +15,7 @@ from protocols.errors import ChecksumError, FramingError
 from protocols.essp import (
     DEFAULT_FIXED_KEY,
     MAX_PAYLOAD,
+    CounterError,
     KeyExchange,
     SessionKey,
     decrypt_packet,
@@ -99,6 +100,17 @@ def test_wrong_key_and_damage_refused() -> None:
         decrypt_packet(key, packet[:-1])
     with pytest.raises(FramingError):
         encrypt_packet(key, 0, bytes(MAX_PAYLOAD + 1))
+
+
+def test_a_packet_with_another_counter_than_expected_is_refused() -> None:
+    key = SessionKey(DEFAULT_FIXED_KEY, 9)
+    packet = encrypt_packet(key, 7, b"\xf0")
+    assert decrypt_packet(key, packet, expect=7) == (7, b"\xf0")
+    for expect in (5, 8, 9):
+        with pytest.raises(CounterError):
+            decrypt_packet(key, packet, expect=expect)
+    wrapped = encrypt_packet(key, 0, b"\xf0")
+    assert decrypt_packet(key, wrapped, expect=2**32) == (0, b"\xf0")  # 32-bit counter
 
 
 def test_key_is_never_shown() -> None:
