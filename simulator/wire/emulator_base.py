@@ -6,10 +6,11 @@ zt588.Zt588Emulator`): an async context manager (or `start()` / `stop()`) that p
 its firmware up (where the firmware has power to switch), serves the link in a task,
 and on stop cancels that task, waits for it and powers the firmware down.
 
-`AckNakEmulator` adds the faults a driver test injects into a link whose device
-answers a command frame with ACK or NAK (LCDM, the Creator readers): garbage before the
-next transmission (or at once), a NAK storm (the next N command frames get NAK), a lost
-reply, slow replies and a muted device; and the link-layer steps both protocols take
+`FaultyEmulator` adds the faults every protocol's driver tests inject: garbage before
+the next transmission (or at once), slow replies and a muted device (`simulator.wire.
+id003.Id003Emulator` stands on it). `AckNakEmulator` adds the faults of a link whose
+device answers a command frame with ACK or NAK (LCDM, the Creator readers): a NAK storm
+(the next N command frames get NAK) and a lost reply; and the link-layer steps both protocols take
 alike: receiving (counted, paced, a new cable noticed), a NAK for a frame with a bad
 BCC, noise counted, the last reply sent again at the host's NAK. Where each fault takes
 effect (the order of delay, drop and corruption around a reply) is the protocol's and
@@ -26,7 +27,14 @@ from typing import Protocol, Self
 from protocols.creator_frames import BadFrame, BadFrameReason
 from simulator.wire.link import WireLink, WirePacer
 
-__all__ = ["AckNakEmulator", "PowerSwitch", "WireEmulator", "WireStats"]
+__all__ = [
+    "AckNakEmulator",
+    "FaultyEmulator",
+    "PowerSwitch",
+    "SentBytes",
+    "WireEmulator",
+    "WireStats",
+]
 
 
 class PowerSwitch(Protocol):
@@ -110,8 +118,69 @@ class WireEmulator:
         raise NotImplementedError
 
 
-class AckNakEmulator(WireEmulator):
-    """A `WireEmulator` for an ACK/NAK protocol, with the faults a driver test injects.
+class SentBytes(Protocol):
+    """The counter `FaultyEmulator._send` keeps up to date."""
+
+    bytes_out: int
+
+
+class FaultyEmulator(WireEmulator):
+    """A `WireEmulator` with the faults every protocol's driver tests inject: garbage
+    before the next bytes the device sends (or at once), slow replies and a muted
+    device; `_send` sends (after any garbage), paced and counted.
+
+    Args:
+        link, pacer, task_name, power: as for `WireEmulator`.
+        stats: the counters; `_send` adds to ``bytes_out``.
+
+    Where a delay or muting takes effect is the protocol's: a subclass reads
+    ``_reply_delay`` and ``_muted``.
+    """
+
+    def __init__(
+        self,
+        link: WireLink,
+        pacer: WirePacer,
+        *,
+        task_name: str,
+        power: PowerSwitch | None,
+        stats: SentBytes,
+    ) -> None:
+        super().__init__(link, pacer, task_name=task_name, power=power)
+        self._sent = stats
+        self._garbage = b""
+        self._reply_delay = 0.0
+        self._muted = False
+
+    def inject_garbage(self, data: bytes) -> None:
+        """Send ``data`` just before the next bytes the device sends."""
+        self._garbage += bytes(data)
+
+    async def send_garbage(self, data: bytes) -> None:
+        """Send ``data`` now, unasked."""
+        await self._send(bytes(data))
+
+    def set_reply_delay(self, seconds: float) -> None:
+        """Wait ``seconds`` (real time) before each reply."""
+        if not seconds >= 0:
+            raise ValueError(f"a delay is >= 0 seconds, got {seconds!r}")
+        self._reply_delay = float(seconds)
+
+    def mute(self, on: bool = True) -> None:
+        """Answer nothing at all (a hung device); ``mute(False)`` answers again."""
+        self._muted = on
+
+    async def _send(self, data: bytes) -> None:
+        """Send ``data`` (after any injected garbage), paced and counted."""
+        if self._garbage:
+            data, self._garbage = self._garbage + data, b""
+        await self.pacer.sending(len(data))
+        self._sent.bytes_out += len(data)
+        await self.link.send(data)
+
+
+class AckNakEmulator(FaultyEmulator):
+    """A `FaultyEmulator` for an ACK/NAK protocol, with the faults of its link.
 
     Args:
         link, pacer, task_name, power: as for `WireEmulator`.
@@ -133,25 +202,14 @@ class AckNakEmulator(WireEmulator):
         stats: WireStats,
         nak: int,
     ) -> None:
-        super().__init__(link, pacer, task_name=task_name, power=power)
+        super().__init__(link, pacer, task_name=task_name, power=power, stats=stats)
         self._wire_stats = stats
         self._nak = nak
         self._last_reply: bytes | None = None
-        self._garbage = b""
         self._naks = 0
         self._drop_next = False
-        self._reply_delay = 0.0
-        self._muted = False
 
     # --- faults --------------------------------------------------------------------------
-
-    def inject_garbage(self, data: bytes) -> None:
-        """Send ``data`` just before the next byte the device sends."""
-        self._garbage += bytes(data)
-
-    async def send_garbage(self, data: bytes) -> None:
-        """Send ``data`` now, unasked."""
-        await self._send(bytes(data))
 
     def nak_next(self, count: int = 1) -> None:
         """Answer the next ``count`` command frames with NAK, whatever their BCC."""
@@ -163,25 +221,7 @@ class AckNakEmulator(WireEmulator):
         """Carry out the next command but lose its reply frame (a NAK gets nothing back)."""
         self._drop_next = True
 
-    def set_reply_delay(self, seconds: float) -> None:
-        """Wait ``seconds`` (real time) before each reply frame."""
-        if not seconds >= 0:
-            raise ValueError(f"a delay is >= 0 seconds, got {seconds!r}")
-        self._reply_delay = float(seconds)
-
-    def mute(self, on: bool = True) -> None:
-        """Answer nothing at all (a hung device); ``mute(False)`` answers again."""
-        self._muted = on
-
     # --- sending -------------------------------------------------------------------------
-
-    async def _send(self, data: bytes) -> None:
-        """Send ``data`` (after any injected garbage), paced and counted."""
-        if self._garbage:
-            data, self._garbage = self._garbage + data, b""
-        await self.pacer.sending(len(data))
-        self._wire_stats.bytes_out += len(data)
-        await self.link.send(data)
 
     async def _control(self, control: int) -> None:
         """Send one control byte."""

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from protocols.errors import ProtocolError
 from protocols.id003 import BadFrame, BadFrameReason, Frame, Id003StreamDecoder
 from protocols.id003_messages import Command, CommandCode, Status, StatusCode, parse_command
-from simulator.wire.emulator_base import WireEmulator
+from simulator.wire.emulator_base import FaultyEmulator
 from simulator.wire.id003_firmware import Id003Firmware
 from simulator.wire.link import WireLink, WirePacer
 
@@ -57,7 +57,7 @@ class Id003Stats:
     lost: int = 0
 
 
-class Id003Emulator(WireEmulator):
+class Id003Emulator(FaultyEmulator):
     """An ID-003 validator answering on a `WireLink` (an async context manager).
 
     Args:
@@ -68,22 +68,22 @@ class Id003Emulator(WireEmulator):
     """
 
     def __init__(self, link: WireLink, firmware: Id003Firmware, *, baud: int | None = None) -> None:
-        super().__init__(link, WirePacer(baud), task_name="id003 emulator", power=firmware)
+        stats = Id003Stats()
+        super().__init__(
+            link, WirePacer(baud), task_name="id003 emulator", power=firmware, stats=stats
+        )
         self.firmware = firmware
-        self.stats = Id003Stats()
+        self.stats = stats
         #: Every answer sent (as built, before a fault spoils it), for wire-level checks.
         self.answers: list[bytes] = []
         #: Every good frame received, in order (lost ones too), for wire-level checks.
         self.received: list[Frame] = []
         self._decoder = Id003StreamDecoder()
-        self._garbage = b""
         self._drop = 0
         self._drop_only: CommandCode | None = None
         self._lose = 0
         self._lose_only: CommandCode | None = None
         self._corrupt = 0
-        self._delay = 0.0
-        self._muted = False
 
     @property
     def commands(self) -> list[Command]:
@@ -91,14 +91,6 @@ class Id003Emulator(WireEmulator):
         return list(self.firmware.executed)
 
     # --- faults ----------------------------------------------------------------------------
-
-    def inject_garbage(self, data: bytes) -> None:
-        """Send ``data`` just before the next answer."""
-        self._garbage += bytes(data)
-
-    async def send_garbage(self, data: bytes) -> None:
-        """Send ``data`` now, unasked."""
-        await self._send(bytes(data))
 
     def drop_next_replies(self, count: int = 1, *, only: CommandCode | None = None) -> None:
         """Carry out the next ``count`` commands (of code ``only``, if given) but send no
@@ -119,16 +111,6 @@ class Id003Emulator(WireEmulator):
         if count < 0:
             raise ValueError(f"count is >= 0, got {count}")
         self._corrupt = count
-
-    def set_reply_delay(self, seconds: float) -> None:
-        """Wait ``seconds`` before each answer."""
-        if not seconds >= 0:
-            raise ValueError(f"a delay is >= 0 seconds, got {seconds!r}")
-        self._delay = float(seconds)
-
-    def mute(self, on: bool = True) -> None:
-        """Answer nothing (and carry nothing out); ``mute(False)`` answers again."""
-        self._muted = on
 
     # --- the link ----------------------------------------------------------------------------
 
@@ -182,16 +164,9 @@ class Id003Emulator(WireEmulator):
         if self._corrupt:
             self._corrupt -= 1
             raw = raw[:-1] + bytes((raw[-1] ^ 0x5A,))
-        if self._delay:
-            await asyncio.sleep(self._delay)
+        if self._reply_delay:
+            await asyncio.sleep(self._reply_delay)
         await self._send(raw)
-
-    async def _send(self, data: bytes) -> None:
-        if self._garbage:
-            data, self._garbage = self._garbage + data, b""
-        await self.pacer.sending(len(data))
-        self.stats.bytes_out += len(data)
-        await self.link.send(data)
 
     def __repr__(self) -> str:
         return f"Id003Emulator(running={self._task is not None})"
