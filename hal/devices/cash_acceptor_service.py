@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from decimal import Decimal
 
 from hal.devices.cash_acceptor import (
@@ -33,15 +33,23 @@ from hal.devices.cash_acceptor import (
     SubCashIn,
     credited,
 )
-from hal.devices.cash_in_base import CASH_IN, CashAcceptorBase, _add, _Transaction
+from hal.devices.cash_in_base import (
+    CASH_IN,
+    CashAcceptorBase,
+    _add,
+    _Transaction,
+    uncredited_in,
+)
 from hal.devices.cash_journal import Plan
 from hal.devices.cash_model import CUSTOMER, EXIT, TRANSPORT, MoveReport, RetractArea
 from hal.errors import (
     CashInActive,
     ExchangeActive,
+    HalError,
     InvalidData,
     NoCashInActive,
     NoItems,
+    PositionNotEmpty,
     SafeDoorOpen,
     TooManyItems,
     UnsupportedOperation,
@@ -100,6 +108,14 @@ class CashAcceptorService(CashAcceptorBase):
         max_queue: commands queued or running before ``TooManyRequests``.
         close_timeout: seconds `close` waits for cancelled commands to settle.
         thresholds: ``{unit id: (low, high)}`` to start with.
+
+    Beyond the `CashAcceptor` contract: a `cash_in_end` or `cash_in_rollback` that
+    stops short raises its typed error with the `CashInEnded` it computed (what was
+    stored, returned and credited before it stopped) as the error's ``ended``
+    attribute; `cash_in_end` raises `PositionNotEmpty` (the transaction stays open)
+    while the escrow holds notes the transaction did not credit (a refused note the
+    validator could not give back): `cash_in_rollback` returns them. Only notes stored
+    into a unit that is not a retract unit are credited (docs/cash_in.md, rule 3).
     """
 
     # --- note types (rule 10) ----------------------------------------------------------
@@ -205,12 +221,16 @@ class CashAcceptorService(CashAcceptorBase):
             plans = [
                 Plan(CUSTOMER, ESCROW, item, limits.max_items) for item in sorted(limits.enabled)
             ]
-            report, cancelled = await self._operate(
-                CASH_IN,
-                plans,
-                lambda token: self._backend.cash_in(limits, token),
-                InsertItems(),
-            )
+            tokens: list[int] = []
+
+            def call(token: int) -> Awaitable[MoveReport]:
+                tokens.append(token)
+                return self._backend.cash_in(limits, token)
+
+            report, cancelled = await self._operate(CASH_IN, plans, call, InsertItems())
+            left = uncredited_in(report)
+            if left and tokens:
+                self._mark_uncredited(tokens[0], left)
             result = self._took(tx, report)
             if cancelled:
                 raise asyncio.CancelledError()
@@ -249,6 +269,8 @@ class CashAcceptorService(CashAcceptorBase):
                 if m.destination == ESCROW
                 for _ in range(m.count)
             ]
+        for item, n in uncredited_in(report).items():
+            _add(tx.uncredited, item, n)  # refused, not given back: never credited
         for item, level in notes:
             tx.add(item, level)
             _add(retained if level.retained else accepted, item, 1)
@@ -272,6 +294,15 @@ class CashAcceptorService(CashAcceptorBase):
             if not escrow:
                 tx.status = CashInState.OK
                 raise NoItems(f"{self.name}: the escrow is empty; the transaction ends")
+            stuck = {i: min(n, escrow.get(i, 0)) for i, n in tx.uncredited.items()}
+            stuck = {i: n for i, n in stuck.items() if n > 0}
+            if stuck:
+                raise PositionNotEmpty(
+                    f"{self.name}: the escrow holds {sum(stuck.values())} refused note(s) the "
+                    f"device could not give back ({', '.join(sorted(stuck))}), which the "
+                    "transaction does not credit; cash_in_rollback returns them (the "
+                    "transaction stays open)"
+                )
             plans = self._end_plans(tx, escrow, counts)
             try:
                 report, cancelled = await self._operate(
@@ -283,11 +314,18 @@ class CashAcceptorService(CashAcceptorBase):
                 tx.status = CashInState.OK  # the transaction ends whatever happens
                 await self._refresh()
             stored = _stored(report, set(self._units))
-            credit = {i: min(n, tx.notes.get(i, 0)) for i, n in _by_item(stored).items()}
+            # only notes stored into a unit that is not a retract unit are credited: a
+            # retained note stored in the retract unit is not the customer's (B4)
+            kept = {u for u, i in self._units.items() if i.type is CashUnitType.RETRACT}
+            counted = {u: notes for u, notes in stored.items() if u not in kept}
+            credit = {i: min(n, tx.notes.get(i, 0)) for i, n in _by_item(counted).items()}
             ended = CashInEnded(stored, {}, credited({i: n for i, n in credit.items() if n}))
             if cancelled:
                 raise asyncio.CancelledError()
-            self._raise_fault("CashInEnd", report, f"{ended.notes()} notes stored")
+            _with_ended(
+                lambda: self._raise_fault("CashInEnd", report, f"{ended.notes()} notes stored"),
+                ended,
+            )
             return ended
 
         return await self._command("CashInEnd", op, timeout=timeout)
@@ -360,7 +398,12 @@ class CashAcceptorService(CashAcceptorBase):
             ended = CashInEnded(_stored(report, set(self._units)), returned, {})
             if cancelled:
                 raise asyncio.CancelledError()
-            self._raise_fault("CashInRollback", report, f"{sum(returned.values())} notes back")
+            _with_ended(
+                lambda: self._raise_fault(
+                    "CashInRollback", report, f"{sum(returned.values())} notes back"
+                ),
+                ended,
+            )
             return ended
 
         return await self._command("CashInRollback", op, timeout=timeout)
@@ -396,7 +439,9 @@ class CashAcceptorService(CashAcceptorBase):
             plans = [Plan(EXIT, destination, item, n) for item, n in sorted(at_exit.items())]
             try:
                 report, cancelled = await self._operate(
-                    f"retract to {area.value}", plans, lambda t: self._backend.retract(area, t)
+                    f"{CASH_IN} retract to {area.value}",
+                    plans,
+                    lambda t: self._backend.retract(area, t),
                 )
             finally:
                 if self._active():
@@ -423,7 +468,9 @@ class CashAcceptorService(CashAcceptorBase):
                 for item, n in sorted(self._items_at(position).items())
             ]
             try:
-                report, cancelled = await self._operate("reset", plans, self._backend.reset)
+                report, cancelled = await self._operate(
+                    f"{CASH_IN} reset", plans, self._backend.reset
+                )
             finally:
                 if self._active():
                     assert self._tx is not None
@@ -441,6 +488,16 @@ class CashAcceptorService(CashAcceptorBase):
         if self._active():
             raise CashInActive(f"{self.name}: a cash-in transaction is open; end it first")
         super()._check_exchange_start(counts)
+
+
+def _with_ended(check: Callable[[], None], ended: CashInEnded) -> None:
+    """Run ``check``; the typed error it raises carries ``ended`` (its ``ended``
+    attribute: what the end or rollback did before it stopped)."""
+    try:
+        check()
+    except HalError as exc:
+        setattr(exc, "ended", ended)  # noqa: B010 (HalError declares no such field)
+        raise
 
 
 def _add_plan(to: dict[tuple[str, str], int], where: str, item: str, n: int) -> None:

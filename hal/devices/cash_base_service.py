@@ -89,8 +89,7 @@ class CashDispenserBase(
         self._present = None
         self._opened = True
         self._last_status = await self._fetch_status()
-        async with self._lock():
-            await self._reconcile()
+        await self._start_reconcile()  # never waits for the acceptor's cash-in (H1)
         await self._read_sensors()
         self._levels = self._compute_levels()
 

@@ -42,7 +42,7 @@ from hal.devices.cash_model import (
     ReplenishmentStatus,
     UnitSensor,
 )
-from hal.devices.cash_shared import books_lock
+from hal.devices.cash_shared import books_lock, in_flight, is_acceptor_reason
 from hal.errors import (
     ConfigurationError,
     ExchangeActive,
@@ -134,6 +134,48 @@ class CashBooksService(LedgerService[StatusT, CapsT]):
     def _knows_operations(self) -> bool:
         """Whether the backend can tell what an interrupted operation did."""
 
+    #: Whether this service is a cash acceptor's (its movements' reasons start with
+    #: `hal.devices.cash_shared.ACCEPTOR_REASON`); each service reconciles only the
+    #: pending operations of its own kind (docs/cash_in.md, "Recycler").
+    _ACCEPTOR = False
+
+    def _owns(self, movement: Movement) -> bool:
+        """Whether ``movement`` is an operation of this service's kind."""
+        return is_acceptor_reason(movement.reason) == self._ACCEPTOR
+
+    def _own_pending(self) -> list[Movement]:
+        """The pending movements this service reconciles (not those in flight here)."""
+        flying = in_flight(self.ledger, self._books)
+        return [
+            m
+            for m in self.ledger.pending(self._books)
+            if self._owns(m) and (m.command_id is None or m.command_id not in flying)
+        ]
+
+    def _foreign_pending(self) -> list[Movement]:
+        """The pending movements of the other service on these books."""
+        return [m for m in self.ledger.pending(self._books) if not self._owns(m)]
+
+    async def _start_reconcile(self) -> bool:
+        """The reconcile at open. Under the lock when it is free; when the other
+        service on these books holds it (a cash-in waiting for its customer), open does
+        not wait: its own pending operations are reconciled all the same (the other's
+        are never touched, nor any token in flight) and the positions are compared at
+        the next command. Returns whether it held the lock."""
+        lock = self._lock()
+        if not lock.locked():
+            async with lock:
+                await self._reconcile()
+            return True
+        log.info(
+            "%s: the books %r are busy with the other service's command; open reconciles "
+            "its own operations only",
+            self.name,
+            self._books,
+        )
+        await self._reconcile(positions=False)
+        return False
+
     async def _resolve_unrecorded(self, token: int | None, movements: list[Movement]) -> str:
         """Settle a token's pending movements no operation record answers for
         (default: ``unknown``); returns how, for the log."""
@@ -208,11 +250,16 @@ class CashBooksService(LedgerService[StatusT, CapsT]):
 
     # --- reconcile (rules 4 and 5) ------------------------------------------------------
 
-    async def _reconcile(self) -> None:
+    async def _reconcile(self, positions: bool = True) -> None:
         """Settle what an earlier run (or a lost device) left pending, then compare
-        the positions with what the device senses. The caller holds the lock."""
+        the positions with what the device senses. The caller holds the lock (or, at
+        open, see `_start_reconcile`).
+
+        Only this service's kind of operations: a recycler's other service's pending
+        operations are left for it (it alone can judge them: the acceptor senses its
+        escrow and joins a cash-in's notes to its open transaction)."""
         groups: dict[int | None, list[Movement]] = {}
-        for movement in self.ledger.pending(self._books):
+        for movement in self._own_pending():
             groups.setdefault(movement.command_id, []).append(movement)
         for token, movements in groups.items():
             record, how = None, ""
@@ -242,7 +289,17 @@ class CashBooksService(LedgerService[StatusT, CapsT]):
                 token,
                 how if record is None else "received" if record.received else "not received",
             )
-        await self._check_positions()
+        foreign = self._foreign_pending()
+        if foreign:
+            log.info(
+                "%s: %d pending movement(s) of the other service on the books %r are left "
+                "for it to reconcile",
+                self.name,
+                len(foreign),
+                self._books,
+            )
+        if positions:
+            await self._check_positions()
 
     def _journal_done(
         self, source: str, destination: str, count: int, reason: str, item: str = ANY_ITEM
@@ -352,7 +409,7 @@ class CashBooksService(LedgerService[StatusT, CapsT]):
         sensors. Returns the ledger's counts."""
         if self._exchange:
             raise ExchangeActive(f"{self.name}: an exchange is active; end it first")
-        if self.ledger.pending(self._books):
+        if self._own_pending():
             await self._reconcile()
         await self._read_sensors()
         return self.ledger.counts(self._books)
@@ -385,6 +442,23 @@ class CashBooksService(LedgerService[StatusT, CapsT]):
             raises `asyncio.CancelledError` once it has published what it must).
         """
         token = self._token()
+        flying = in_flight(self.ledger, self._books)
+        flying.add(token)
+        try:
+            return await self._operate_token(token, reason, plans, call, start, landed, sensed)
+        finally:
+            flying.discard(token)
+
+    async def _operate_token(
+        self,
+        token: int,
+        reason: str,
+        plans: list[Plan],
+        call: Callable[[int], Awaitable[MoveReport]],
+        start: Event | None,
+        landed: Callable[[MoveReport], None] | None,
+        sensed: bool,
+    ) -> tuple[MoveReport, bool]:
         movements = journal_plans(self.ledger, self._books, plans, token, reason)
         since = movements[0].id if movements else None
         self._busy = True
@@ -456,8 +530,14 @@ class CashBooksService(LedgerService[StatusT, CapsT]):
 
         async def op(command_id: int) -> tuple[CashUnit, ...]:
             if not self._exchange:
-                if self.ledger.pending(self._books):
+                if self._own_pending():
                     await self._reconcile()
+                foreign = self._foreign_pending()
+                if foreign:
+                    raise TransactionActive(
+                        f"{self.name}: {len(foreign)} movement(s) of the other service on "
+                        f"the books {self._books!r} are pending; let it reconcile them first"
+                    )
                 self._check_exchange_start(self.ledger.counts(self._books))
                 await self._cash_backend.exchange(True)
                 self._exchange = True

@@ -33,6 +33,7 @@ from hal.devices.cash_acceptor import (
 from hal.devices.cash_books_service import CashBooksService
 from hal.devices.cash_journal import ALL
 from hal.devices.cash_model import CUSTOMER, EXIT, TRANSPORT, CashUnitType, MoveReport
+from hal.devices.cash_shared import ACCEPTOR_REASON
 from hal.errors import ConfigurationError
 from hal.ledger import ANY_ITEM, Ledger, Movement, Outcome
 from hal.money import Money
@@ -41,13 +42,44 @@ __all__ = ["CashAcceptorBase"]
 
 log = logging.getLogger(__name__)
 
-#: The ``reason`` of a cash-in's movements (the restart looks for it).
-CASH_IN = "cash-in"
+#: The ``reason`` of a cash-in's movements (the restart looks for it). Every reason
+#: the acceptor's service journals starts with it (`cash_shared.ACCEPTOR_REASON`).
+CASH_IN = ACCEPTOR_REASON
+
+#: The reason of the marker of notes a refusal left in the escrow: a return to the
+#: customer that failed (settled ``failed``, so it counts nothing), journalled when a
+#: cash-in's report moved notes into the escrow that it did not credit (a refused
+#: note the validator could not give back). `_restore` looks for it after a restart.
+NOT_RETURNED = f"{CASH_IN}: refused, not returned"
+
+
+def uncredited_in(report: MoveReport) -> dict[str, int]:
+    """Notes a cash-in report moved into the escrow beyond the notes it lists (a
+    `CashInReport`'s notes are what it took; a plain report's moves are all taken)."""
+    if not isinstance(report, CashInReport):
+        return {}
+    out: dict[str, int] = {}
+    for m in report.moves:
+        if m.destination == ESCROW:
+            _add(out, m.item, m.count)
+    for note in report.notes:
+        if out.get(note.item, 0) > 0:
+            out[note.item] -= 1
+    return {i: n for i, n in out.items() if n > 0 and i != ANY_ITEM}
 
 
 def _add(into: dict[str, int], item: str, n: int) -> None:
     if n:
         into[item] = into.get(item, 0) + n
+
+
+def _uncredit(tx: _Transaction, notes: Mapping[str, int]) -> None:
+    """Rule 7: notes of the escrow brought back as fit that a refusal left there."""
+    for item, n in notes.items():
+        n = min(n, tx.fit.get(item, 0))
+        if n > 0:
+            tx.fit[item] -= n
+            _add(tx.uncredited, item, n)
 
 
 @dataclass
@@ -61,6 +93,9 @@ class _Transaction:
     fit: dict[str, int] = field(default_factory=dict)
     unfit: dict[str, int] = field(default_factory=dict)
     retained: dict[str, int] = field(default_factory=dict)
+    #: notes in the escrow the transaction took but never credited (a refused note
+    #: the device could not give back): `cash_in_end` refuses to store them.
+    uncredited: dict[str, int] = field(default_factory=dict)
     refused: int = 0
 
     @property
@@ -123,6 +158,8 @@ class CashAcceptorBase(
         self._types: tuple[NoteType, ...] = ()
         self._tx: _Transaction | None = None
 
+    _ACCEPTOR = True
+
     @property
     def _positions(self) -> tuple[str, ...]:
         return (ESCROW, TRANSPORT, EXIT)
@@ -152,9 +189,8 @@ class CashAcceptorBase(
         await self._backend.configure(self._enabled)
         self._tx = None
         self._opened = True
-        async with self._lock():
-            await self._reconcile()
-            await self._restore()
+        await self._start_reconcile()  # never waits for the dispenser's command (H1)
+        await self._restore()
         self._last_status = await self._fetch_status()
         await self._read_sensors()
         self._levels = self._compute_levels()
@@ -174,20 +210,26 @@ class CashAcceptorBase(
         for item, n in escrow.items():
             if item != ANY_ITEM and n > 0:
                 tx.fit[item] = n
+        tokens: list[int] = []
+        marked: set[int | None] = set()  # cash-ins whose refusals left notes (markers)
+        for record in history:
+            m = record.movement
+            s = record.settlement
+            if m.source == ESCROW and s is not None and s.outcome is Outcome.DONE:
+                break  # the escrow was emptied (or stored from) before this
+            if m.reason == NOT_RETURNED:
+                _uncredit(tx, {m.item: m.count})
+                marked.add(m.command_id)
+            token = m.command_id
+            if m.destination == ESCROW and token is not None and token not in tokens:
+                tokens.append(token)
         if self._knows_operations():
-            tokens: list[int] = []
-            for record in history:
-                m = record.movement
-                s = record.settlement
-                if m.source == ESCROW and s is not None and s.outcome is Outcome.DONE:
-                    break  # the escrow was emptied (or stored from) before this
-                token = m.command_id
-                if m.destination == ESCROW and token is not None and token not in tokens:
-                    tokens.append(token)
             for known in tokens:
                 found = await self._backend.operation(known)
                 if found is None or not isinstance(found.report, CashInReport):
                     continue
+                if known not in marked:  # no marker (reconciled by record): the record
+                    _uncredit(tx, uncredited_in(found.report))
                 for note in found.report.notes:
                     if note.level is NoteLevel.FIT or tx.fit.get(note.item, 0) <= 0:
                         continue
@@ -234,6 +276,21 @@ class CashAcceptorBase(
                 self.ledger.settle(m.id, Outcome.UNKNOWN, detail=detail)
         return "from what the escrow holds"
 
+    def _mark_uncredited(self, token: int, notes: Mapping[str, int]) -> None:
+        """The durable marker of notes a refusal left in the escrow (`NOT_RETURNED`)."""
+        for item, n in sorted(notes.items()):
+            movement = self.ledger.journal(
+                self._books,
+                source=ESCROW,
+                destination=CUSTOMER,
+                item=item,
+                count=n,
+                command_id=token,
+                reason=NOT_RETURNED,
+            )
+            detail = "refused, but the device could not give it back: in the escrow"
+            self.ledger.settle(movement.id, Outcome.FAILED, detail=detail)
+
     def _reconciled(self, reason: str, report: MoveReport) -> None:
         """A cash-in of the open transaction, reconciled from the device's record:
         its notes join the transaction's note list."""
@@ -243,6 +300,8 @@ class CashAcceptorBase(
         if isinstance(report, CashInReport):
             for note in report.notes:
                 self._tx.add(note.item, note.level)
+            for item, n in uncredited_in(report).items():
+                _add(self._tx.uncredited, item, n)
         else:
             for m in report.moves:
                 if m.destination == ESCROW:

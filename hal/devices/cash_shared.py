@@ -8,6 +8,17 @@ it is still in flight (settling it ``unknown`` or ``failed`` under the device's 
 `books_lock` hands both the same `asyncio.Lock` for one ledger (the same file, or the
 same `Ledger` object in memory) and one books name; each service holds it around every
 queued command and every reconcile.
+
+Two more things keep the two services apart (docs/cash_in.md, "Recycler"):
+
+- who reconciles what: every pending operation is reconciled by the kind of service
+  that made it, told by the reason of its movements (`is_acceptor_reason`): the
+  acceptor's all start with `ACCEPTOR_REASON`, the dispenser's never do. A dispenser
+  cannot judge an interrupted cash-in (it does not sense the escrow nor join the
+  notes to the open transaction), and leaves it pending for the acceptor;
+- what is in flight: `in_flight` is the set of tokens whose operation is between its
+  journal and its apply in this process (per books), which a reconcile that runs
+  without the lock (an open while the other service waits for a customer) skips.
 """
 
 from __future__ import annotations
@@ -18,10 +29,19 @@ import weakref
 
 from hal.ledger import MEMORY, Ledger
 
-__all__ = ["books_key", "books_lock"]
+__all__ = ["ACCEPTOR_REASON", "books_key", "books_lock", "in_flight", "is_acceptor_reason"]
 
 _LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], asyncio.Lock]]
 _LOCKS = weakref.WeakKeyDictionary()
+_IN_FLIGHT: dict[tuple[str, str], set[int]] = {}
+
+#: What the reason of every movement a cash acceptor's service journals starts with.
+ACCEPTOR_REASON = "cash-in"
+
+
+def is_acceptor_reason(reason: str) -> bool:
+    """Whether a movement with this reason is a cash acceptor's (else a dispenser's)."""
+    return reason.startswith(ACCEPTOR_REASON)
 
 
 def books_key(ledger: Ledger, books: str) -> tuple[str, str]:
@@ -43,3 +63,9 @@ def books_lock(ledger: Ledger, books: str) -> asyncio.Lock:
     if lock is None:
         lock = locks[key] = asyncio.Lock()
     return lock
+
+
+def in_flight(ledger: Ledger, books: str) -> set[int]:
+    """The tokens of ``books`` whose operation is in flight in this process (between
+    its journal and its apply); the caller adds and discards its own."""
+    return _IN_FLIGHT.setdefault(books_key(ledger, books), set())

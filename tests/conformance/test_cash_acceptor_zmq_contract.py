@@ -126,7 +126,8 @@ def _liar_harness(
 @pytest.mark.parametrize(
     ("model_class", "case_id", "said"),
     [
-        (MisroutingModel, "cash_acceptor.deposit", "are in it"),
+        # its report puts the notes in the retract unit: nothing credited (rule 3)
+        (MisroutingModel, "cash_acceptor.deposit", "credited {}"),
         (DeafModel, "cash_acceptor.refused", "invalidBill"),
     ],
     ids=["misrouting", "deaf"],
