@@ -49,7 +49,7 @@ import logging
 import struct
 import time
 from collections.abc import AsyncIterator, Coroutine, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from drivers.cash.ssp_link import EsspRefused, SspLink
@@ -58,6 +58,7 @@ from drivers.cash.ssp_options import SspOptions
 from drivers.cash.ssp_service import SharedBooks, SspAcceptorService, SspDispenserService
 from hal.address import DeviceAddress
 from hal.device import BackendListener, Device, DeviceState, finish
+from hal.devices.cash_acceptor import ItemsInserted
 from hal.devices.cash_in_model import (
     BILL_VALIDATOR,
     ESCROW,
@@ -92,6 +93,7 @@ from hal.devices.cash_model import (
 from hal.errors import (
     ConfigurationError,
     ConnectionLost,
+    HalError,
     HalTimeout,
     HardwareError,
     InvalidData,
@@ -123,6 +125,11 @@ SET_ROUTING = 0x3B
 _JAMS = (Ev.SAFE_JAM, Ev.UNSAFE_JAM)
 #: Seconds an operation waits for the device's event before it gives up.
 EVENT_TIMEOUT = 10.0
+#: Seconds the device may stay offline (its polls failing) before a waiting operation
+#: gives up with `ConnectionLost`.
+OFFLINE_LIMIT = 5.0
+#: The longest pause between polls while the device does not answer.
+MAX_BACKOFF = 2.0
 
 
 class SspCore:
@@ -154,8 +161,11 @@ class SspCore:
         self.stacker_full = False
         self.cashbox_removed = False
         self.online = False
+        self.offline_since = 0.0  # when the polls started failing
+        self.offline_limit = OFFLINE_LIMIT
         self.acceptor_listener: BackendListener[CashAcceptorStatus] | None = None
         self.dispenser_listener: BackendListener[CashDispenserStatus] | None = None
+        self._told: dict[str, object] = {}  # the status each listener heard last
         self._watchers: list[asyncio.Queue[Event]] = []
         self._task: asyncio.Task[None] | None = None
         self._users = 0
@@ -214,7 +224,7 @@ class SspCore:
         except BaseException:
             await self.link.close()
             raise
-        self.online = True
+        self._set_online(True)
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"{self.name} poll")
 
     async def _close(self) -> None:
@@ -228,6 +238,9 @@ class SspCore:
     # --- the polling task ----------------------------------------------------------------
 
     async def _run(self) -> None:
+        """Poll (or HOLD) until cancelled; a failure of any kind marks the device offline
+        and polling goes on, the pause doubling up to ``MAX_BACKOFF``."""
+        backoff = self.options.poll_interval
         while True:
             await asyncio.sleep(self.options.poll_interval)
             try:
@@ -236,16 +249,48 @@ class SspCore:
                     if time.monotonic() - self._last_hold >= self.options.hold_interval:
                         await self.link.command(bytes((Cmd.HOLD,)))
                         self._last_hold = time.monotonic()
-                    continue
-                await self._poll_once()
-                self.online = True
+                else:
+                    await self._poll_once()
+                self._set_online(True)
+                backoff = self.options.poll_interval
             except EsspRefused as exc:
                 log.warning("%s: %s; negotiating a new key", self.name, exc)
-            except (HalTimeout, ConnectionLost, HardwareError) as exc:
+            except HalError as exc:
                 if self.online:
                     log.warning("%s: poll failed: %s", self.name, exc)
-                self.online = False
-                await asyncio.sleep(self.options.poll_interval)
+                self._set_online(False)
+                await asyncio.sleep(backoff)
+                backoff = min(2 * backoff, max(MAX_BACKOFF, self.options.poll_interval))
+            except Exception:
+                log.exception("%s: the polling task failed; polling on", self.name)
+                self._set_online(False)
+                await asyncio.sleep(backoff)
+                backoff = min(2 * backoff, max(MAX_BACKOFF, self.options.poll_interval))
+
+    def _set_online(self, online: bool) -> None:
+        if online != self.online:
+            self.online = online
+            if not online:
+                self.offline_since = time.monotonic()
+            log.info("%s: %s", self.name, "online" if online else "offline")
+        self._notify()
+
+    def offline_for(self) -> float:
+        """Seconds the device has been offline (0 while online)."""
+        return 0.0 if self.online else time.monotonic() - self.offline_since
+
+    def _notify(self) -> None:
+        """Tell each facet's listener the device's status when it changed."""
+        if self.acceptor_listener is not None:
+            status = self.acceptor_status()
+            if self._told.get("acceptor") != status:
+                self._told["acceptor"] = status
+                self.acceptor_listener.status_changed(status)
+        if self.dispenser_listener is not None:
+            paying = self.dispenser_status()
+            if self._told.get("dispenser") != paying:
+                self._told["dispenser"] = paying
+                self.dispenser_listener.status_changed(paying)
 
     async def ensure_session(self) -> None:
         """With eSSP on, negotiate a key again if the session was dropped (a refused or
@@ -280,6 +325,7 @@ class SspCore:
                     self.escrow, self.hold = None, False  # given back at the timeout
             for watcher in self._watchers:
                 watcher.put_nowait(event)
+        self._notify()
 
     @contextlib.asynccontextmanager
     async def watch(self) -> AsyncIterator[asyncio.Queue[Event]]:
@@ -356,8 +402,38 @@ class SspCore:
             return DeviceState.HARDWARE_ERROR
         return DeviceState.ONLINE
 
+    def acceptor_status(self) -> CashAcceptorStatus:
+        return CashAcceptorStatus(
+            device=self.device_state(),
+            escrow=StackerState.NOT_EMPTY if self.escrow is not None else StackerState.EMPTY,
+            transport=TransportState.NOT_EMPTY if self.jammed else TransportState.EMPTY,
+            shutter=ShutterState.NOT_SUPPORTED,
+            exit_items=None,
+        )
+
+    def dispenser_status(self) -> CashDispenserStatus:
+        return CashDispenserStatus(
+            device=self.device_state(),
+            stacker=StackerState.NOT_SUPPORTED,
+            shutter=ShutterState.NOT_SUPPORTED,
+            transport=TransportState.NOT_EMPTY if self.jammed else TransportState.EMPTY,
+            exit_items=None,
+        )
+
 
 # --- the acceptor --------------------------------------------------------------------------
+
+
+@dataclass
+class _Intake:
+    """Where one cash_in's note flow stands."""
+
+    limits: CashInLimits
+    token: int
+    refused: list[RefuseReason] = field(default_factory=list)
+    own_rejects: int = 0  # notes the driver rejected whose REJECTED has not come
+    reading: bool = False  # a note is being read (READ 0 seen, no outcome yet)
+    inserted: bool = False  # ItemsInserted was sent
 
 
 class SspAcceptor:
@@ -395,91 +471,126 @@ class SspAcceptor:
         await self.core._inhibits(self.core.enabled_items)
 
     async def get_status(self) -> CashAcceptorStatus:
-        core = self.core
-        return CashAcceptorStatus(
-            device=core.device_state(),
-            escrow=StackerState.NOT_EMPTY if core.escrow is not None else StackerState.EMPTY,
-            transport=TransportState.NOT_EMPTY if core.jammed else TransportState.EMPTY,
-            shutter=ShutterState.NOT_SUPPORTED,
-            exit_items=None,
-        )
+        return self.core.acceptor_status()
 
     async def sensors(self) -> tuple[UnitSensor, ...]:
         return self.core.sensors()
 
     async def cash_in(self, limits: CashInLimits, token: int) -> CashInReport:
+        """SET INHIBITS, ENABLE, the note flow until a note sits in escrow (or a fault, or
+        refusals and an empty input), DISABLE. `ConnectionLost` when the device stays
+        offline longer than ``core.offline_limit`` meanwhile."""
         core = self.core
         if (fault := _unit_fault(core)) is not None:
             return CashInReport(fault=fault)
         if core.escrow is not None:
             raise TooManyItems(f"{self.name}: a note is in escrow already")
-        refused: list[RefuseReason] = []
-        own_rejects = 0
-        reading = False  # a note is being read (READ 0 seen, no outcome yet)
+        intake = _Intake(limits, token)
         settle = max(3 * core.options.poll_interval, 0.3)
         async with core.watch() as events:
             await core._inhibits(limits.enabled)
             await core._ok(bytes((Cmd.ENABLE,)), "enable")
             try:
                 while True:
-                    if refused and not reading:
+                    if intake.refused and not intake.reading:
                         # After a refusal: more notes come at once, or the input is empty.
-                        try:
-                            event = await asyncio.wait_for(events.get(), settle)
-                        except TimeoutError:
+                        event = await _event(core, events, settle)
+                        if event is None:
                             await _disable(core)
-                            return CashInReport(refused=tuple(refused))
-                    else:
-                        event = await events.get()
-                    if event.code is Ev.READ and not event.channel:
-                        reading = True
-                        continue
-                    if event.code is Ev.READ and event.channel:
-                        item = core.item_of(event.channel)
-                        if item is None or _over_amount(item, limits):
-                            await core._ok(bytes((Cmd.REJECT,)), "reject")
-                            core.escrow, core.hold = None, False
-                            own_rejects += 1
-                            reading = True  # until its REJECTED comes
-                            refused.append(
-                                RefuseReason.INVALID_BILL
-                                if item is None
-                                else RefuseReason.LIMIT_OVER_AMOUNT
-                            )
-                            continue
-                        await _disable(core)
-                        log.info("%s: a %s note in escrow (token %d)", self.name, item, token)
-                        return CashInReport(
-                            moves=(Move(CUSTOMER, ESCROW, item, 1),),
-                            notes=(AcceptedNote(item),),
-                            refused=tuple(refused),
-                        )
-                    if event.code is Ev.REJECTED:
-                        reading = False
-                        if own_rejects:
-                            own_rejects -= 1
-                        else:
-                            refused.append(RefuseReason.INVALID_BILL)
-                    elif event.code in _JAMS:
-                        await _disable(core)
-                        item = core.item_of(event.channel)
-                        core.jam_item = item
-                        moves = (Move(CUSTOMER, TRANSPORT, item, 1),) if item else ()
-                        return CashInReport(
-                            moves=moves,
-                            fault=Fault("mediaJam", "a note jammed on its way in"),
-                            refused=tuple(refused),
-                        )
-                    elif event.code in (Ev.STACKER_FULL, Ev.CASHBOX_REMOVED):
-                        await _disable(core)
-                        return CashInReport(fault=_unit_fault(core), refused=tuple(refused))
+                            return CashInReport(refused=tuple(intake.refused))
+                    elif (event := await _event(core, events, None)) is None:
+                        continue  # (no limit: never)
+                    if (report := await self._on_event(event, intake)) is not None:
+                        return report
             except asyncio.CancelledError:
-                with contextlib.suppress(HardwareError, HalTimeout, ConnectionLost):
+                return await self._cancelled(events, intake)
+            except HalError:
+                with contextlib.suppress(HalError):
                     await asyncio.shield(_disable(core))
-                return CashInReport(
-                    fault=Fault("canceled", "cancelled; no note reached the escrow"),
-                    refused=tuple(refused),
+                raise
+
+    async def _on_event(self, event: Event, intake: _Intake) -> CashInReport | None:
+        """One event of a cash_in's note flow; its report when the cash_in ends."""
+        core = self.core
+        refused = intake.refused
+        if event.code in (Ev.READ, *_JAMS) and not intake.inserted:
+            intake.inserted = True  # the first sign of a note (a jammed one went in too)
+            if core.acceptor_listener is not None:
+                core.acceptor_listener.event(ItemsInserted())
+        if event.code is Ev.READ and not event.channel:
+            intake.reading = True
+            return None
+        if event.code is Ev.READ and event.channel:
+            item = core.item_of(event.channel)
+            if item is None or _over_amount(item, intake.limits):
+                await core._ok(bytes((Cmd.REJECT,)), "reject")
+                core.escrow, core.hold = None, False
+                intake.own_rejects += 1
+                intake.reading = True  # until its REJECTED comes
+                refused.append(
+                    RefuseReason.INVALID_BILL if item is None else RefuseReason.LIMIT_OVER_AMOUNT
                 )
+                return None
+            intake.reading = False
+            await _disable(core)
+            log.info("%s: a %s note in escrow (token %d)", self.name, item, intake.token)
+            return CashInReport(
+                moves=(Move(CUSTOMER, ESCROW, item, 1),),
+                notes=(AcceptedNote(item),),
+                refused=tuple(refused),
+            )
+        if event.code is Ev.REJECTED:
+            intake.reading = False
+            if intake.own_rejects:
+                intake.own_rejects -= 1
+            else:
+                refused.append(RefuseReason.INVALID_BILL)
+        elif event.code in _JAMS:
+            intake.reading = False
+            await _disable(core)
+            item = core.item_of(event.channel)
+            core.jam_item = item
+            moves = (Move(CUSTOMER, TRANSPORT, item, 1),) if item else ()
+            return CashInReport(
+                moves=moves,
+                fault=Fault("mediaJam", "a note jammed on its way in"),
+                refused=tuple(refused),
+            )
+        elif event.code in (Ev.STACKER_FULL, Ev.CASHBOX_REMOVED):
+            await _disable(core)
+            return CashInReport(fault=_unit_fault(core), refused=tuple(refused))
+        return None
+
+    async def _cancelled(self, events: asyncio.Queue[Event], intake: _Intake) -> CashInReport:
+        """A cash_in cancelled: DISABLE; a note being read (READ 0 seen, or events not yet
+        looked at) is followed to its end, up to ``EVENT_TIMEOUT``: in escrow (reported
+        ``customer -> escrow``), given back, or jammed. A note that does not come to rest
+        in time raises `HalTimeout` (the service then settles it from the escrow)."""
+        core = self.core
+        with contextlib.suppress(HalError):
+            await asyncio.shield(_disable(core))
+        deadline = time.monotonic() + EVENT_TIMEOUT
+        while intake.reading or not events.empty():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise HalTimeout(
+                    f"{self.name}: cancelled while a note was being read; it did not come "
+                    f"to rest within {EVENT_TIMEOUT} s"
+                )
+            event = await _event(core, events, left)
+            if event is None:
+                continue
+            report = await self._on_event(event, intake)
+            if report is not None:
+                moved = sum(m.count for m in report.moves)
+                fault = report.fault or Fault(
+                    "canceled", f"cancelled while a note was being read; {moved} note(s) moved"
+                )
+                return CashInReport(report.moves, fault, notes=report.notes, refused=report.refused)
+        return CashInReport(
+            fault=Fault("canceled", "cancelled; no note reached the escrow"),
+            refused=tuple(intake.refused),
+        )
 
     async def cash_in_end(self, use_recycle_units: bool, token: int) -> MoveReport:
         return await _to_end(_stack(self.core, use_recycle_units))
@@ -491,14 +602,14 @@ class SspAcceptor:
         core = self.core
         item = core.item_of(core.escrow)
         if core.escrow is None or item is None:
-            return MoveReport()
+            return MoveReport(fault=_no_escrow_note(core))
         async with core.watch() as events:
             reply = await core.command(bytes((Cmd.REJECT,)))
             if reply[:1] != bytes((Generic.OK,)):
                 return MoveReport(fault=Fault("hardwareError", "the device refused REJECT"))
             core.hold = False
             while True:
-                event = await _next_event(events)
+                event = await _next_event(core, events)
                 if event.code is Ev.REJECTED:
                     core.escrow = None
                     return MoveReport((Move(ESCROW, CUSTOMER, item, 1),))
@@ -519,13 +630,13 @@ class SspAcceptor:
 
     async def _reset(self) -> MoveReport:
         core = self.core
-        report = await _stack(core, False)
+        report = await _stack(core, False) if core.escrow is not None else MoveReport()
         if report.fault is not None or not (core.jammed or core.jam_item):
             return report
         async with core.watch() as events:
             await core._ok(bytes((Cmd.RESET,)), "reset")
             while True:
-                event = await _next_event(events)
+                event = await _next_event(core, events)
                 if event.code is Ev.SLAVE_RESET:
                     break
         await asyncio.sleep(2 * core.options.poll_interval)  # the next polls' jam events
@@ -555,12 +666,33 @@ class SspAcceptor:
         """Nothing to unlock."""
 
 
-async def _next_event(events: asyncio.Queue[Event]) -> Event:
-    """The next event the polling task sees; `HalTimeout` after ``EVENT_TIMEOUT``."""
-    try:
-        return await asyncio.wait_for(events.get(), EVENT_TIMEOUT)
-    except TimeoutError:
-        raise HalTimeout(f"no event from the device within {EVENT_TIMEOUT} s") from None
+async def _event(
+    core: SspCore, events: asyncio.Queue[Event], timeout: float | None
+) -> Event | None:
+    """The next event the polling task sees, ``None`` after ``timeout`` seconds (``None``:
+    no limit); `ConnectionLost` once the device has been offline longer than
+    ``core.offline_limit``."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    step = max(0.05, min(0.5, core.offline_limit / 4))
+    while True:
+        wait = step if deadline is None else min(step, deadline - time.monotonic())
+        if wait <= 0:
+            return None
+        with contextlib.suppress(TimeoutError):
+            return await asyncio.wait_for(events.get(), wait)
+        if core.offline_for() > core.offline_limit:
+            raise ConnectionLost(
+                f"{core.name}: the device has not answered for {core.offline_for():.1f} s"
+            )
+
+
+async def _next_event(core: SspCore, events: asyncio.Queue[Event]) -> Event:
+    """The next event the polling task sees; `HalTimeout` after ``EVENT_TIMEOUT``,
+    `ConnectionLost` when the device is offline too long."""
+    event = await _event(core, events, EVENT_TIMEOUT)
+    if event is None:
+        raise HalTimeout(f"no event from the device within {EVENT_TIMEOUT} s")
+    return event
 
 
 async def _to_end(work: Coroutine[Any, Any, MoveReport]) -> MoveReport:
@@ -595,10 +727,17 @@ async def _disable(core: SspCore) -> None:
     await core._ok(bytes((Cmd.DISABLE,)), "disable")
 
 
+def _no_escrow_note(core: SspCore) -> Fault:
+    """Asked to store or give back a note the device does not hold (as the books say)."""
+    if core.escrow is None:
+        return Fault("hardwareError", "the device holds no note in its escrow")
+    return Fault("hardwareError", "the note in the escrow is of a channel the device did not name")
+
+
 async def _stack(core: SspCore, use_recycle_units: bool) -> MoveReport:
     item = core.item_of(core.escrow)
     if core.escrow is None or item is None:
-        return MoveReport()
+        return MoveReport(fault=_no_escrow_note(core))
     if core.options.payout and item == core.payout_item:
         route = 0 if use_recycle_units else 1
         data = bytes((SET_ROUTING, route)) + struct.pack("<I", core.options.payout_value)
@@ -606,7 +745,7 @@ async def _stack(core: SspCore, use_recycle_units: bool) -> MoveReport:
     async with core.watch() as events:
         core.hold = False  # the polling task's next POLL accepts the note
         while True:
-            event = await _next_event(events)
+            event = await _next_event(core, events)
             if event.code is Ev.STACKED:
                 core.escrow = None
                 return MoveReport((Move(ESCROW, CASHBOX, item, 1),))
@@ -666,14 +805,7 @@ class SspDispenser:
         return (self.core.payout_unit(),)
 
     async def get_status(self) -> CashDispenserStatus:
-        core = self.core
-        return CashDispenserStatus(
-            device=core.device_state(),
-            stacker=StackerState.NOT_SUPPORTED,
-            shutter=ShutterState.NOT_SUPPORTED,
-            transport=TransportState.NOT_EMPTY if core.jammed else TransportState.EMPTY,
-            exit_items=None,
-        )
+        return self.core.dispenser_status()
 
     async def sensors(self) -> tuple[UnitSensor, ...]:
         return self.core.sensors()
@@ -710,7 +842,7 @@ class SspDispenser:
             if reply[:1] != bytes((Generic.OK,)):
                 return MoveReport(fault=_payout_fault(reply))
             while True:
-                event = await _next_event(events)
+                event = await _next_event(core, events)
                 if event.code is Ev.DISPENSED:
                     paid = sum(v for v, _ in event.values) // value
                     moves = (Move(PAYOUT, CUSTOMER, core.payout_item, paid),) if paid else ()
@@ -814,7 +946,18 @@ SSP_DRIVER = DriverSpec(
     description="ITL NV200 / NV11 bill validator and payout over SSP / eSSP (serial)",
     transports=frozenset({"serial", "memory"}),
     capabilities={
-        "cash_acceptor": frozenset({"cash_in", "escrow", "rollback", "senses_escrow"}),
+        # what the NV11 does; the NV200 all but recycling (no payout store)
+        "cash_acceptor": frozenset(
+            {
+                "cash_in",
+                "escrow",
+                "rollback",
+                "limit_by_items",
+                "limit_by_amount",
+                "recycling",
+                "senses_escrow",
+            }
+        ),
         "cash_dispenser": frozenset({"dispense"}),
     },
     masker=SspMasker,

@@ -81,6 +81,11 @@ class SspFirmware:
         model: the validator's notes and mechanism (profile ``nv200`` or ``nv11``).
         escrow_timeout: real seconds a note stays in escrow without a HOLD.
         clock: the time source of that timeout.
+
+    Attributes:
+        reading_polls: POLLs after a note reached the escrow that still report it being
+            read (READ 0) before READ ch (0: the first POLL tells its channel; a real
+            device reads for a few hundred ms).
     """
 
     def __init__(
@@ -105,6 +110,8 @@ class SspFirmware:
         self.acted: list[int] = []
         self._events: list[Event] = [Event(Ev.SLAVE_RESET)]
         self._escrow_reported = False
+        self.reading_polls = 0
+        self._reading = 0
         self._deadline = 0.0
         self._intake: asyncio.Task[CashInReport] | None = None
         self._token = 0
@@ -221,7 +228,11 @@ class SspFirmware:
     async def _poll(self, params: bytes) -> bytes:
         if self._in_escrow() and self._escrow_reported:
             await self._store()
-        if self._in_escrow() and not self._escrow_reported:
+        if self._in_escrow() and not self._escrow_reported and self._reading:
+            self._reading -= 1
+            if not any(e.code is Ev.READ for e in self._events):
+                self._events.append(Event(Ev.READ, 0))
+        elif self._in_escrow() and not self._escrow_reported:
             channel = self._escrow_channel()
             if channel:
                 self._escrow_reported = True
@@ -350,6 +361,7 @@ class SspFirmware:
         if report.total(CUSTOMER, ESCROW):
             self._events.append(Event(Ev.READ, 0))
             self._escrow_reported = False
+            self._reading = self.reading_polls
 
     async def _store(self) -> None:
         channel = self._escrow_channel() or 0
