@@ -5,7 +5,8 @@ secrets) except the key exchange: the generator, modulus and both inter keys (64
 Diffie-Hellman is small enough to break from them) are hidden, and so is the DATA of
 a SET FIXED KEY. An encrypted frame's payload (after 7E) is always hidden, ``reveal``
 or not: the trace never holds what could lead to the key. Bad frames and noise are
-masked whole, as for every protocol.
+masked whole, ``reveal`` or not: a key exchange frame with a damaged CRC would
+otherwise show its Diffie-Hellman numbers.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class SspMasker:
             if isinstance(item, Frame):
                 out.append(self._frame(direction, item))
             else:
-                out.append(_bad(item, self.reveal))
+                out.append(_bad(item))
         return out
 
     def _frame(self, direction: str, frame: Frame) -> str:
@@ -60,6 +61,6 @@ class SspMasker:
         return f"{len(frame.data) + 5:3d} {kind} seq={seq} {head}: {shown}"
 
 
-def _bad(item: BadFrame, reveal: bool) -> str:
+def _bad(item: BadFrame) -> str:
     raw = item.raw
-    return f"{len(raw):3d} {item.reason.value}: {hex_masked(raw, range(len(raw)), reveal)}"
+    return f"{len(raw):3d} {item.reason.value}: {hex_masked(raw, range(len(raw)), False)}"
