@@ -6,11 +6,11 @@ code (F0..FA) is a reply, any other clear frame a command; an encrypted frame (D
 ``--direction reply`` reads every frame as a reply. A reply is read against the last
 command (a POLL's events, a SETUP REQUEST's channels).
 
-An encrypted frame is shown as encrypted (its length only). It is decrypted only when
-the namespace carries ``key_file`` (a file holding the key) or ``key`` (32 hex digits:
-the fixed key then the negotiated key, 16 + 16): then its counter and the command or
-reply inside are shown too, never the key. (The command line has no such option yet:
-``tellerhal/cli/decode/__init__.py`` would add ``--key-file``.) The key exchange's
+An encrypted frame is shown as encrypted (its length only). It is decrypted only with
+a session key: ``tellerhal decode ssp --key-file PATH`` (a file holding 32 hex digits:
+the fixed key then the negotiated key, 16 + 16; ``key_file`` in the namespace, or
+``key`` for a caller that holds the digits): then its counter and the command or
+reply inside are shown too, never the key. The key exchange's
 numbers (generator, modulus, inter keys: 64-bit DH is weak enough to be broken from
 them) and SET FIXED KEY's DATA are hidden unless ``--reveal``.
 """
