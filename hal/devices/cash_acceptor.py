@@ -245,8 +245,12 @@ class CashAcceptor(Device[CashAcceptorStatus, CashAcceptorCapabilities]):
 
         Raises:
             NoCashInActive. NoItems: the escrow is empty (the transaction ends anyway).
+            PositionNotEmpty: the escrow holds a note the device refused but could not
+                give back (never credited); roll back to return it (the transaction
+                stays open).
             MediaJam, CashUnitError: stopped short (the transaction ends; what was
-                stored is in the books, the rest where the device left it).
+                stored is in the books, the rest where the device left it); the error's
+                ``ended`` attribute is the `CashInEnded` of what was stored and credited.
         """
 
     @abstractmethod
@@ -256,7 +260,8 @@ class CashAcceptor(Device[CashAcceptorStatus, CashAcceptorCapabilities]):
         Raises:
             NoCashInActive. NoItems: the escrow is empty.
             UnsupportedOperation: the device has no escrow.
-            MediaJam: stopped short.
+            MediaJam: stopped short; the error's ``ended`` attribute is the `CashInEnded`
+                of what was given back.
         """
 
     @abstractmethod
