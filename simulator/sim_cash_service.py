@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from hal.devices.cash_books_service import CashBooksService
 from hal.devices.cash_dispenser_service import CashDispenserService
 from hal.devices.cash_model import CashUnitInfo
+from hal.devices.held_ledger import HeldLedger
 from hal.errors import ConfigurationError
 from hal.ledger import Ledger
 from simulator.models.cash_dispenser import CashDispenserModel
@@ -101,15 +102,12 @@ class SharedLedger:
         return f"SharedLedger({self.device!r}, {where}, users={self._users})"
 
 
-class SimCashBooks(CashBooksService[Any, Any]):
+class SimCashBooks(HeldLedger):
     """What both simulated cash services add to theirs: counting a fresh ledger in from
     the model (`count_in`) and, optionally, a `SharedLedger` held while open. Each
     calls `_simulated` first in its ``__init__``."""
 
     _counted: _Counted
-    _shared: SharedLedger | None = None
-    _shared_path: str | os.PathLike[str] | None = None
-    _holding = False
 
     def _simulated(
         self,
@@ -128,8 +126,7 @@ class SimCashBooks(CashBooksService[Any, Any]):
             return ledger
         if isinstance(ledger, Ledger):
             raise ConfigurationError("a shared ledger is opened by its path, not given open")
-        self._shared = shared
-        self._shared_path = ledger
+        self._lend_from(shared, ledger)
         return None
 
     async def open(self) -> None:
@@ -137,28 +134,8 @@ class SimCashBooks(CashBooksService[Any, Any]):
         books, count the units in."""
         if self._opened:
             return
-        if self._shared is not None and not self._holding:
-            self._ledger_given = self._shared.acquire(self._shared_path)
-            self._holding = True
-        try:
-            await super().open()
-        except BaseException:
-            self._let_go()
-            raise
+        await super().open()
         await count_in_fresh(self, self._counted)
-
-    async def close(self) -> None:
-        """Close (and let go of the shared ledger)."""
-        try:
-            await super().close()
-        finally:
-            self._let_go()
-
-    def _let_go(self) -> None:
-        if self._holding and self._shared is not None:
-            self._holding = False
-            self._ledger_given = None
-            self._shared.release()
 
     async def count_in(self, *, every_unit: bool = True) -> dict[str, int]:
         """An exchange setting the units' counts to the notes physically in them (every

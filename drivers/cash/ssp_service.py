@@ -5,19 +5,19 @@ must keep their books in ONE ledger under one device name, and a ledger file can
 open for writing once per process. `SharedBooks` (one per `drivers.cash.ssp.SspCore`)
 opens the ledger (the ``ledger`` option's file, or in memory) when the first of the two
 services opens and closes it after the last one has closed; `SspAcceptorService` and
-`SspDispenserService` are the stock services taking it at open.
+`SspDispenserService` are the stock services borrowing it while open
+(`hal.devices.held_ledger.HeldLedger`).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from hal.devices.cash_acceptor import CashAcceptorBackend
 from hal.devices.cash_acceptor_service import CashAcceptorService
-from hal.devices.cash_books_service import CashBooksService
 from hal.devices.cash_dispenser import CashDispenserBackend
 from hal.devices.cash_dispenser_service import CashDispenserService
+from hal.devices.held_ledger import HeldLedger
 from hal.errors import ConfigurationError
 from hal.ledger import Ledger
 
@@ -64,57 +64,21 @@ class SharedBooks:
             self._path = ""
 
 
-class _SharedLedger(CashBooksService[Any, Any]):
-    """Takes the device's shared ledger at open and lets go of it after close; listed
-    before the stock service in a service's bases."""
-
-    _shared_books: SharedBooks
-    _ledger_path: str
-    _holding = False
-
-    def _share(self, books: SharedBooks, path: str) -> None:
-        self._shared_books, self._ledger_path, self._holding = books, path, False
-
-    async def open(self) -> None:
-        if self._opened:
-            return
-        if not self._holding:
-            self._ledger_given = self._shared_books.acquire(self._ledger_path)
-            self._holding = True
-        try:
-            await super().open()
-        except BaseException:
-            self._let_go()
-            raise
-
-    async def close(self) -> None:
-        try:
-            await super().close()
-        finally:
-            self._let_go()
-
-    def _let_go(self) -> None:
-        if self._holding:
-            self._holding = False
-            self._ledger_given = None
-            self._shared_books.release()
-
-
-class SspAcceptorService(_SharedLedger, CashAcceptorService):
+class SspAcceptorService(HeldLedger, CashAcceptorService):
     """The stock acceptor service on the device's shared books."""
 
     def __init__(
         self, backend: CashAcceptorBackend, *, name: str, books: SharedBooks, path: str
     ) -> None:
         super().__init__(backend, name=name, books=name)
-        self._share(books, path)
+        self._lend_from(books, path)
 
 
-class SspDispenserService(_SharedLedger, CashDispenserService):
+class SspDispenserService(HeldLedger, CashDispenserService):
     """The stock dispenser service (the NV11's payout) on the device's shared books."""
 
     def __init__(
         self, backend: CashDispenserBackend, *, name: str, books: SharedBooks, path: str
     ) -> None:
         super().__init__(backend, name=name, books=name)
-        self._share(books, path)
+        self._lend_from(books, path)
