@@ -121,6 +121,7 @@ class SspEmulator(WireEmulator):
         self._drop_code: int | None = None
         self._code = 0  # the code of the command being answered
         self._tamper: str | None = None  # "replay" or "counter": the next encrypted reply
+        self._tamper_code: int | None = None  # ... to this command only
         self._old_reply: bytes | None = None  # the last encrypted reply DATA sent
         self.last_encrypted: bytes | None = None  # the DATA of the last encrypted command
 
@@ -142,15 +143,16 @@ class SspEmulator(WireEmulator):
         """Send the next ``count`` replies with a wrong CRC."""
         self._corrupt = count
 
-    def replay_old_reply(self) -> None:
-        """Carry the next encrypted command out but answer it with the encrypted reply
-        DATA of the one before (a stale packet: its counter is two behind)."""
-        self._tamper = "replay"
+    def replay_old_reply(self, code: int | None = None) -> None:
+        """Carry the next encrypted command (of ``code``, if given) out but answer it
+        with the encrypted reply DATA of the one before (a stale packet: its counter is
+        two behind)."""
+        self._tamper, self._tamper_code = "replay", code
 
-    def wrong_reply_counter(self) -> None:
-        """Carry the next encrypted command out but encrypt its reply with a counter two
-        ahead of count + 1."""
-        self._tamper = "counter"
+    def wrong_reply_counter(self, code: int | None = None) -> None:
+        """Carry the next encrypted command (of ``code``, if given) out but encrypt its
+        reply with a counter two ahead of count + 1."""
+        self._tamper, self._tamper_code = "counter", code
 
     def mute(self, on: bool = True) -> None:
         """Answer nothing."""
@@ -265,7 +267,11 @@ class SspEmulator(WireEmulator):
         else:
             reply = await self.firmware.execute(payload)
         self._count = count + 2
-        tamper, self._tamper = self._tamper, None
+        tamper = self._tamper
+        if tamper is not None and self._tamper_code in (None, self._code):
+            self._tamper = None
+        else:
+            tamper = None
         packet = encrypt_packet(self._key, count + (3 if tamper == "counter" else 1), reply)
         old, self._old_reply = self._old_reply, packet
         if tamper == "replay" and old is not None:

@@ -67,9 +67,9 @@ async def test_an_untrusted_payout_reply_is_an_error_not_nothing_paid(
     async with rig.wire() as emulator, rig.core(poll_interval=1.0) as dev:
         assert dev.dispenser is not None
         if lie == "counter":
-            emulator.wrong_reply_counter()
+            emulator.wrong_reply_counter(Cmd.PAYOUT_BY_DENOMINATION)
         else:
-            emulator.replay_old_reply()
+            emulator.replay_old_reply(Cmd.PAYOUT_BY_DENOMINATION)
         with pytest.raises(ConnectionLost) as caught:
             await asyncio.wait_for(dev.dispenser.dispense({PAYOUT: 1}, 1), 5)
         assert isinstance(caught.value, EsspUntrusted)

@@ -14,8 +14,9 @@ import hal
 from drivers.cash import ssp as ssp_driver
 from hal.devices.cash_acceptor import CashAcceptor
 from hal.devices.cash_dispenser import CashDispenser
-from hal.errors import ConfigurationError
+from hal.errors import ConfigurationError, HalError
 from hal.money import Money
+from protocols.ssp_commands import Cmd
 from tests.ssp_rig import SspRig, ssp_registered
 
 
@@ -70,3 +71,40 @@ def test_profiles_must_agree_on_one_port(tmp_path: Path) -> None:
                 hal.open(rig.address("profile=nv200&facet=dispenser"))
         finally:
             ssp_driver._CORES.clear()
+
+
+async def test_an_untrusted_payout_reply_leaves_the_payout_unknown_in_the_books(
+    tmp_path: Path,
+) -> None:
+    rig = SspRig(tmp_path, "nv11")
+    ledger = tmp_path / "cash.db"
+    with ssp_registered():
+        acceptor = hal.open(rig.address(f"ledger={ledger}"))
+        dispenser = hal.open(rig.address(f"facet=dispenser&ledger={ledger}"))
+        assert isinstance(acceptor, CashAcceptor)
+        assert isinstance(dispenser, CashDispenser)
+        async with rig.wire() as emulator, acceptor, dispenser:
+            for _ in range(2):  # two notes into the payout store, through the books
+                await acceptor.cash_in_start(timeout=5)
+                rig.model.insert_notes(["CNY:2000"])
+                await acceptor.cash_in(timeout=5)
+                await acceptor.cash_in_end(timeout=5)
+            assert rig.model.notes_at("payout") == 2
+            # the device pays, but its reply cannot be trusted
+            emulator.wrong_reply_counter(Cmd.PAYOUT_BY_DENOMINATION)
+            with pytest.raises(HalError):
+                await dispenser.dispense(Money(2000, "CNY"), timeout=5)
+            assert rig.model.notes_at("payout") == 1
+            books = dispenser.ledger  # type: ignore[attr-defined]
+            pending = books.pending()
+            assert [m.source for m in pending] == ["payout"]
+            name = pending[0].device
+            # the next command reconciles it: unknown, never "failed" (nothing paid)
+            await dispenser.dispense(Money(2000, "CNY"), timeout=5)
+            assert rig.model.notes_at("payout") == 0
+            outcomes = [
+                r.settlement.outcome.value
+                for r in books.history(name)
+                if r.settlement is not None and r.movement.source == "payout"
+            ]
+            assert outcomes == ["done", "unknown"]  # newest first
