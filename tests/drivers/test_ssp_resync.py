@@ -96,3 +96,21 @@ async def test_an_untrusted_poll_reply_credits_nothing(tmp_path: Path) -> None:
         # after the SYNC the device reports the held note again
         await dev.core._poll_once()
         assert dev.core.escrow == 5
+
+
+async def test_concurrent_session_checks_make_one_key_exchange(tmp_path: Path) -> None:
+    rig = SspRig(tmp_path, "nv11", payout=2)
+    async with rig.wire() as emulator, rig.core() as dev:
+        assert emulator.stats.exchanges == 1
+        async with dev.core.link.lock:
+            dev.core.link._key = None  # the session dropped (a refused packet)
+            # the payout side and the polling task both find it so, at once
+            waiting = [asyncio.ensure_future(dev.core.ensure_session()) for _ in range(3)]
+            await asyncio.sleep(0.1)
+        await asyncio.wait_for(asyncio.gather(*waiting), 5)
+        await asyncio.sleep(0.1)
+        assert emulator.stats.exchanges == 2
+        assert dev.core.link.encrypted
+        assert dev.dispenser is not None
+        report = await asyncio.wait_for(dev.dispenser.dispense({PAYOUT: 1}, 1), 5)
+        assert report.moves == (Move(PAYOUT, CUSTOMER, "CNY:2000", 1),)
