@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hal
 from hal.address import DeviceAddress
@@ -36,6 +36,9 @@ from tellerhal.conformance.cash_acceptor import CASH_ACCEPTOR_CASES
 from tellerhal.conformance.cash_dispenser import CASH_DISPENSER_CASES
 from tellerhal.conformance.framework import CaseResult, ContractCase, Harness, run_suite
 from tellerhal.conformance.pin_pad import PIN_PAD_CASES
+
+if TYPE_CHECKING:
+    from simulator.world import World
 
 __all__ = [
     "BENCH_PATIENCE",
@@ -101,9 +104,10 @@ class DeviceSuite:
     uses_ledger: bool = True
 
 
-async def _describe_card_reader(reader: CardReader) -> DeviceReport:
-    caps = await reader.capabilities()
-    return DeviceReport(caps.features(), await firmware_of(reader, caps))
+async def _describe(device: Any) -> DeviceReport:
+    """What an opened device reports: its capability features and firmware."""
+    caps = await device.capabilities()
+    return DeviceReport(caps.features(), await firmware_of(device, caps))
 
 
 async def firmware_of(device: object, capabilities: object) -> str | None:
@@ -128,11 +132,17 @@ async def firmware_of(device: object, capabilities: object) -> str | None:
     return None
 
 
-def _sim_card_reader(address: DeviceAddress) -> tuple[Any, float]:
+def _sim_world(address: DeviceAddress) -> World:
+    """The simulated world of a ``sim://`` address, made with the device and the model
+    by opening the address."""
     from simulator.world import get_world
 
     hal.open(address)  # makes the world and the model as the address says
-    world = get_world(address.options["world"])
+    return get_world(address.options["world"])
+
+
+def _sim_card_reader(address: DeviceAddress) -> tuple[Any, float]:
+    world = _sim_world(address)
     # Long enough for the reader's 30 s take timeout to pass within 12 patiences.
     patience = max(2.0, world.clock.to_real(5.0))
     return world.card_reader_control(address.authority or "card_reader"), patience
@@ -155,23 +165,15 @@ CARD_READER_SUITE = DeviceSuite(
     device_class="card_reader",
     interface=CardReader,
     cases=CARD_READER_CASES,
-    describe=_describe_card_reader,
+    describe=_describe,
     sim_stimulus=_sim_card_reader,
     remote_stimulus=_remote_card_reader,
     bench_stimulus=_bench_card_reader,
 )
 
 
-async def _describe_pin_pad(pad: PinPad) -> DeviceReport:
-    caps = await pad.capabilities()
-    return DeviceReport(caps.features(), await firmware_of(pad, caps))
-
-
 def _sim_pin_pad(address: DeviceAddress) -> tuple[Any, float]:
-    from simulator.world import get_world
-
-    hal.open(address)  # makes the world and the model as the address says
-    world = get_world(address.options["world"])
+    world = _sim_world(address)
     return world.pin_pad_control(address.authority or "pin_pad"), 2.0
 
 
@@ -191,7 +193,7 @@ PIN_PAD_SUITE = DeviceSuite(
     device_class="pin_pad",
     interface=PinPad,
     cases=PIN_PAD_CASES,
-    describe=_describe_pin_pad,
+    describe=_describe,
     sim_stimulus=_sim_pin_pad,
     remote_stimulus=_remote_pin_pad,
     bench_stimulus=_bench_pin_pad,
@@ -200,16 +202,8 @@ PIN_PAD_SUITE = DeviceSuite(
 )
 
 
-async def _describe_cash_dispenser(dispenser: CashDispenser) -> DeviceReport:
-    caps = await dispenser.capabilities()
-    return DeviceReport(caps.features(), await firmware_of(dispenser, caps))
-
-
 def _sim_cash_dispenser(address: DeviceAddress) -> tuple[Any, float]:
-    from simulator.world import get_world
-
-    hal.open(address)  # makes the world and the model as the address says
-    world = get_world(address.options["world"])
+    world = _sim_world(address)
     return world.cash_dispenser_control(address.authority or "cash_dispenser"), 2.0
 
 
@@ -229,7 +223,7 @@ CASH_DISPENSER_SUITE = DeviceSuite(
     device_class="cash_dispenser",
     interface=CashDispenser,
     cases=CASH_DISPENSER_CASES,
-    describe=_describe_cash_dispenser,
+    describe=_describe,
     sim_stimulus=_sim_cash_dispenser,
     remote_stimulus=_remote_cash_dispenser,
     bench_stimulus=_bench_cash_dispenser,
@@ -238,16 +232,8 @@ CASH_DISPENSER_SUITE = DeviceSuite(
 )
 
 
-async def _describe_cash_acceptor(acceptor: CashAcceptor) -> DeviceReport:
-    caps = await acceptor.capabilities()
-    return DeviceReport(caps.features(), await firmware_of(acceptor, caps))
-
-
 def _sim_cash_acceptor(address: DeviceAddress) -> tuple[Any, float]:
-    from simulator.world import get_world
-
-    hal.open(address)  # makes the world and the model as the address says
-    world = get_world(address.options["world"])
+    world = _sim_world(address)
     return world.cash_acceptor_control(address.authority or "cash_acceptor"), 2.0
 
 
@@ -267,7 +253,7 @@ CASH_ACCEPTOR_SUITE = DeviceSuite(
     device_class="cash_acceptor",
     interface=CashAcceptor,
     cases=CASH_ACCEPTOR_CASES,
-    describe=_describe_cash_acceptor,
+    describe=_describe,
     sim_stimulus=_sim_cash_acceptor,
     remote_stimulus=_remote_cash_acceptor,
     bench_stimulus=_bench_cash_acceptor,
