@@ -67,12 +67,12 @@ def _checks_expected(run: CashInRun) -> int:
     return sum(run.kills.values()) + 1 - run.kills["open"] - run.kills["ready"]
 
 
-def test_five_kills_mid_cash_in_lose_no_note(tmp_path: Path) -> None:
-    run = _run(tmp_path, 5, seed=11, clock_scale=0.5)
-    assert sum(run.kills.values()) == 5
+def test_four_kills_mid_cash_in_lose_no_note(tmp_path: Path) -> None:
+    run = _run(tmp_path, 4, seed=11, clock_scale=0.5)
+    assert sum(run.kills.values()) == 4
     assert run.checks == _checks_expected(run)
     assert run.unknowns == 0
-    assert run.mid_movement >= 2
+    assert run.mid_movement >= 1  # kills that left a movement for the reconcile
 
 
 def test_two_kills_mid_validator_cash_in_leave_unknown_only_what_was_in_flight(
@@ -87,9 +87,9 @@ def test_two_kills_mid_validator_cash_in_leave_unknown_only_what_was_in_flight(
 
 @pytest.mark.crash
 @pytest.mark.timeout(900)
-def test_a_hundred_and_twenty_kills_mid_cash_in_lose_no_note(tmp_path: Path) -> None:
-    run = _run(tmp_path, 120, seed=2027)
-    assert sum(run.kills.values()) == 120
+def test_a_hundred_kills_mid_cash_in_lose_no_note(tmp_path: Path) -> None:
+    run = _run(tmp_path, 100, seed=2027)
+    assert sum(run.kills.values()) == 100
     assert run.checks == _checks_expected(run)
     missed = [phase for phase in (*CASH_IN_PHASES, "take") if run.kills[phase] == 0]
     assert not missed, f"no kill landed in {missed}: {run.summary()}"
@@ -101,10 +101,10 @@ def test_a_hundred_and_twenty_kills_mid_cash_in_lose_no_note(tmp_path: Path) -> 
 
 @pytest.mark.crash
 @pytest.mark.timeout(900)
-def test_forty_kills_mid_validator_cash_in_lose_no_note(tmp_path: Path) -> None:
-    runs = _run_validator(tmp_path, 40, seed=3000)
+def test_thirty_kills_mid_validator_cash_in_lose_no_note(tmp_path: Path) -> None:
+    runs = _run_validator(tmp_path, 30, seed=3000)
     kills = sum(sum(r.kills.values()) for r in runs)
-    assert kills == 40
+    assert kills == 30
     by_phase = {p: sum(r.kills[p] for r in runs) for p in CASH_IN_PHASES}
     assert by_phase["cash_in"] > 0
     assert by_phase["cash_in_end"] + by_phase["rollback"] > 0
