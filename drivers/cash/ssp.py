@@ -434,6 +434,21 @@ class _Intake:
     own_rejects: int = 0  # notes the driver rejected whose REJECTED has not come
     reading: bool = False  # a note is being read (READ 0 seen, no outcome yet)
     inserted: bool = False  # ItemsInserted was sent
+    ended: CashInReport | None = None  # the outcome, known before the closing DISABLE
+
+
+async def _ended(core: SspCore, intake: _Intake, report: CashInReport) -> CashInReport:
+    """The cash_in's outcome is ``report``: kept (a cancel during the DISABLE still
+    reports it), then DISABLE."""
+    intake.ended = report
+    await _disable(core)
+    return report
+
+
+def _cancelled_report(report: CashInReport) -> CashInReport:
+    moved = sum(m.count for m in report.moves)
+    fault = report.fault or Fault("canceled", f"cancelled; {moved} note(s) moved")
+    return CashInReport(report.moves, fault, notes=report.notes, refused=report.refused)
 
 
 class SspAcceptor:
@@ -523,21 +538,24 @@ class SspAcceptor:
         if event.code is Ev.READ and event.channel:
             item = core.item_of(event.channel)
             if item is None or _over_amount(item, intake.limits):
-                await core._ok(bytes((Cmd.REJECT,)), "reject")
-                core.escrow, core.hold = None, False
                 intake.own_rejects += 1
                 intake.reading = True  # until its REJECTED comes
                 refused.append(
                     RefuseReason.INVALID_BILL if item is None else RefuseReason.LIMIT_OVER_AMOUNT
                 )
+                await core._ok(bytes((Cmd.REJECT,)), "reject")
+                core.escrow, core.hold = None, False
                 return None
             intake.reading = False
-            await _disable(core)
             log.info("%s: a %s note in escrow (token %d)", self.name, item, intake.token)
-            return CashInReport(
-                moves=(Move(CUSTOMER, ESCROW, item, 1),),
-                notes=(AcceptedNote(item),),
-                refused=tuple(refused),
+            return await _ended(
+                core,
+                intake,
+                CashInReport(
+                    moves=(Move(CUSTOMER, ESCROW, item, 1),),
+                    notes=(AcceptedNote(item),),
+                    refused=tuple(refused),
+                ),
             )
         if event.code is Ev.REJECTED:
             intake.reading = False
@@ -547,18 +565,16 @@ class SspAcceptor:
                 refused.append(RefuseReason.INVALID_BILL)
         elif event.code in _JAMS:
             intake.reading = False
-            await _disable(core)
             item = core.item_of(event.channel)
             core.jam_item = item
             moves = (Move(CUSTOMER, TRANSPORT, item, 1),) if item else ()
-            return CashInReport(
-                moves=moves,
-                fault=Fault("mediaJam", "a note jammed on its way in"),
-                refused=tuple(refused),
+            fault = Fault("mediaJam", "a note jammed on its way in")
+            return await _ended(
+                core, intake, CashInReport(moves=moves, fault=fault, refused=tuple(refused))
             )
         elif event.code in (Ev.STACKER_FULL, Ev.CASHBOX_REMOVED):
-            await _disable(core)
-            return CashInReport(fault=_unit_fault(core), refused=tuple(refused))
+            report = CashInReport(fault=_unit_fault(core), refused=tuple(refused))
+            return await _ended(core, intake, report)
         return None
 
     async def _cancelled(self, events: asyncio.Queue[Event], intake: _Intake) -> CashInReport:
@@ -569,6 +585,8 @@ class SspAcceptor:
         core = self.core
         with contextlib.suppress(HalError):
             await asyncio.shield(_disable(core))
+        if intake.ended is not None:  # cancelled in the DISABLE after the outcome
+            return _cancelled_report(intake.ended)
         deadline = time.monotonic() + EVENT_TIMEOUT
         while intake.reading or not events.empty():
             left = deadline - time.monotonic()
@@ -582,11 +600,7 @@ class SspAcceptor:
                 continue
             report = await self._on_event(event, intake)
             if report is not None:
-                moved = sum(m.count for m in report.moves)
-                fault = report.fault or Fault(
-                    "canceled", f"cancelled while a note was being read; {moved} note(s) moved"
-                )
-                return CashInReport(report.moves, fault, notes=report.notes, refused=report.refused)
+                return _cancelled_report(report)
         return CashInReport(
             fault=Fault("canceled", "cancelled; no note reached the escrow"),
             refused=tuple(intake.refused),
