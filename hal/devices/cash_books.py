@@ -24,7 +24,9 @@ into the escrow and from the escrow into a unit. A unit's ``in.deposited`` count
 notes that came into it from the customer (straight, or through the escrow); notes
 from the escrow into a retract unit (counterfeit and suspect notes retained, a reset
 clearing the escrow) count as ``in.retracted``. `items_at` gives a position's content
-by note item (the escrow's, for `cash_in_end`).
+by note item (the escrow's, for `cash_in_end`). A position's initial count (the
+acceptor's recount of its escrow, rule 6 of docs/cash_in.md) cuts its content as a
+unit's cuts its counts: `items_at` and `replay` start it again there.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ __all__ = [
     "DISPENSE",
     "PRESENT",
     "Books",
+    "at_recount",
     "cash_units",
     "cut_after",
     "items_at",
@@ -178,6 +181,15 @@ class _Fifo:
             taken.append(("?", n))  # more left than the books put there
         return taken
 
+    def recount(self, n: int) -> None:
+        """The position was counted at ``n`` notes: the oldest go (they are the ones a
+        move settled ``unknown`` took), a shortfall is of no known origin."""
+        have = sum(k for _, k in self.runs)
+        if have > n:
+            self.pop(have - n)
+        elif have < n:
+            self.push("?", n - have)
+
     def by_origin(self) -> dict[str, int]:
         found: dict[str, int] = {}
         for origin, n in self.runs:
@@ -208,9 +220,21 @@ def replay(
     outs = {uid: _Out() for uid in infos}
     ins = {uid: _In() for uid in infos}
     held = {p: _Fifo() for p in _HELD}
+    # A position's initial count (the acceptor's recount of its escrow) is a cut too:
+    # its notes are recounted there (`_Fifo.recount`), the moves after it go on.
+    recounts: dict[str, tuple[int, int]] = {}
+    for p in _HELD:
+        if p in counters:
+            cut = cut_after(p, newest_first, counters[p])
+            if cut or counters[p].initial:
+                recounts[p] = (cut, counters[p].initial)
 
     for record in reversed(newest_first):
         m = record.movement
+        for p, (cut, n) in list(recounts.items()):
+            if m.id > cut:
+                held[p].recount(n)
+                del recounts[p]
         moved, unknown = _moved(record), _unknown(record)
         src, dst = m.source, m.destination
         if src in infos and m.id > cuts[src] and unknown:
@@ -254,6 +278,8 @@ def replay(
             else:
                 i.rejected += moved
 
+    for p, (_, n) in recounts.items():
+        held[p].recount(n)
     positions = {p: held[p].by_origin() for p in _HELD}
     out: dict[str, OutCounts] = {}
     for uid, o in outs.items():
@@ -275,15 +301,80 @@ def replay(
     return Books(out=out, in_=in_, positions=positions)
 
 
-def items_at(newest_first: Sequence[MovementRecord], position: str) -> dict[str, int]:
+def items_at(
+    newest_first: Sequence[MovementRecord],
+    position: str,
+    counters: Counters | None = None,
+) -> dict[str, int]:
     """What ``position`` holds by note item, replaying the done moves in and out of it.
 
     Movements of `ANY_ITEM` out of it take notes of the items there in sorted order
     (a cash acceptor journals every move by item; a dispenser's present does not); a
     movement of `ANY_ITEM` into it adds to ``"*"``.
+
+    With the position's ``counters``, its latest initial count (a recount) is a cut:
+    what it held then is `at_recount` of the moves up to the cut, the moves after the
+    cut replayed on it. Without them (or with no initial count) the whole history.
+    """
+    cut = 0
+    if counters is not None:
+        cut = cut_after(position, newest_first, counters)
+    oldest_first = list(reversed(newest_first))
+    if counters is not None and (cut or counters.initial):
+        held = at_recount(
+            [r for r in oldest_first if r.movement.id <= cut], position, counters.initial
+        )
+        oldest_first = [r for r in oldest_first if r.movement.id > cut]
+    else:
+        held = {}
+    _replay_items(held, oldest_first, position)
+    return {item: n for item, n in held.items() if n}
+
+
+def at_recount(oldest_first: Sequence[MovementRecord], position: str, count: int) -> dict[str, int]:
+    """What ``position`` held by item when it was recounted at ``count`` notes.
+
+    The done moves replayed, then, where they leave more than ``count``, the moves out
+    of it settled ``unknown`` taken off, newest first (the recount is what tells that
+    they moved); any excess left is taken off in sorted item order, a shortfall is
+    ``"*"``. The acceptor recounts its escrow only when this gives what the device
+    senses by item (`CashAcceptorBase._recount_escrow`).
     """
     held: dict[str, int] = {}
-    for record in reversed(newest_first):
+    _replay_items(held, oldest_first, position)
+    excess = sum(held.values()) - count
+    for record in reversed(oldest_first):
+        if excess <= 0:
+            break
+        m = record.movement
+        if m.source != position or not _unknown(record):
+            continue
+        excess -= _take(held, m.item, min(m.count, excess))
+    if excess > 0:
+        _take(held, ANY_ITEM, excess)
+    elif excess < 0:
+        held[ANY_ITEM] = held.get(ANY_ITEM, 0) - excess
+    return {item: n for item, n in held.items() if n > 0}
+
+
+def _take(held: dict[str, int], item: str, n: int) -> int:
+    """Take up to ``n`` notes of ``item`` (any, in sorted order, for `ANY_ITEM`) out
+    of ``held``, no more than it holds; returns how many."""
+    keys = [item] if item != ANY_ITEM else sorted(held, key=lambda k: (k == ANY_ITEM, k))
+    taken = 0
+    for key in keys:
+        part = min(max(held.get(key, 0), 0), n - taken)
+        if part:
+            held[key] -= part
+            taken += part
+    return taken
+
+
+def _replay_items(
+    held: dict[str, int], oldest_first: Iterable[MovementRecord], position: str
+) -> None:
+    """Apply the done moves in and out of ``position`` to ``held`` (by item)."""
+    for record in oldest_first:
         m = record.movement
         moved = _moved(record)
         if not moved or position not in (m.source, m.destination):
@@ -299,7 +390,6 @@ def items_at(newest_first: Sequence[MovementRecord], position: str) -> dict[str,
             moved -= part
             if not moved:
                 break
-    return {item: n for item, n in held.items() if n}
 
 
 def cash_units(

@@ -34,8 +34,8 @@ from hal.devices.cash_books_service import CashBooksService
 from hal.devices.cash_journal import ALL
 from hal.devices.cash_model import CUSTOMER, EXIT, TRANSPORT, CashUnitType, MoveReport
 from hal.devices.cash_shared import ACCEPTOR_REASON
-from hal.errors import ConfigurationError
-from hal.ledger import ANY_ITEM, Ledger, Movement, Outcome
+from hal.errors import ConfigurationError, SequenceError
+from hal.ledger import ANY_ITEM, Counters, Ledger, Movement, Outcome
 from hal.money import Money
 
 __all__ = ["CashAcceptorBase"]
@@ -203,9 +203,11 @@ class CashAcceptorBase(
         it was retained (counterfeit, suspect) or unfit.
         """
         history = self.ledger.history(self._books, ALL)
-        escrow = cash_books.items_at(history, ESCROW)
+        counters = self._counters(ESCROW)
+        escrow = cash_books.items_at(history, ESCROW, counters)
         if sum(escrow.values()) <= 0:
             return
+        cut = 0 if counters is None else cash_books.cut_after(ESCROW, history, counters)
         tx = _Transaction()
         for item, n in escrow.items():
             if item != ANY_ITEM and n > 0:
@@ -217,6 +219,8 @@ class CashAcceptorBase(
             s = record.settlement
             if m.source == ESCROW and s is not None and s.outcome is Outcome.DONE:
                 break  # the escrow was emptied (or stored from) before this
+            if m.id <= cut:
+                break  # the escrow was recounted after this (rule 6)
             if m.reason == NOT_RETURNED:
                 _uncredit(tx, {m.item: m.count})
                 marked.add(m.command_id)
@@ -253,7 +257,7 @@ class CashAcceptorBase(
             sensed = (await self._backend.contents()).escrow
         if sensed is None:
             return await super()._resolve_unrecorded(token, movements)
-        books = cash_books.items_at(self.ledger.history(self._books, ALL), ESCROW)
+        books = self._items_at(ESCROW)
         for m in movements:
             there = sum(sensed.values()) if m.item == ANY_ITEM else sensed.get(m.item, 0)
             booked = sum(books.values()) if m.item == ANY_ITEM else books.get(m.item, 0)
@@ -315,6 +319,8 @@ class CashAcceptorBase(
             for item, n in self._exit_items().items():
                 self._journal_done(EXIT, CUSTOMER, n, "taken while the HAL was down", item)
             counts = self.ledger.counts(self._books)
+        if contents.escrow is not None and self._recount_escrow(contents.escrow):
+            counts = self.ledger.counts(self._books)
         sensed: dict[str, int | None] = {
             ESCROW: None if contents.escrow is None else sum(contents.escrow.values()),
             TRANSPORT: contents.transport,
@@ -331,13 +337,56 @@ class CashAcceptorBase(
                     there,
                 )
 
+    def _recount_escrow(self, sensed: Mapping[str, int]) -> bool:
+        """Rule 6: the books hold notes in the escrow the device does not sense there,
+        and movements out of it settled ``unknown`` since its last count explain the
+        difference by item: the device's reading is a recount of the escrow
+        (`Ledger.set_initial`). The unknown movements stay listed (their other end is
+        not counted again), so the units' and the customer's counts stay honest. Never
+        when the device senses more than the books (nothing is invented). Returns
+        whether it recounted."""
+        there = {i: n for i, n in sensed.items() if n > 0}
+        history = self.ledger.history(self._books, ALL)
+        counters = self._counters(ESCROW)
+        if counters is None:
+            return False
+        booked = {i: n for i, n in cash_books.items_at(history, ESCROW, counters).items() if n > 0}
+        if sum(there.values()) >= sum(booked.values()):
+            return False
+        if any(n > booked.get(i, 0) for i, n in there.items()):
+            return False  # the device senses a note the books do not have there
+        cut = cash_books.cut_after(ESCROW, history, counters)
+        unknown = [m for m in self.ledger.unknown(self._books) if m.source == ESCROW and m.id > cut]
+        oldest_first = list(reversed(history))
+        if not unknown or cash_books.at_recount(oldest_first, ESCROW, sum(there.values())) != there:
+            return False  # not what unknown movements out of the escrow explain
+        ids = ", ".join(str(m.id) for m in unknown)
+        reason = (
+            f"{CASH_IN}: recount: the device senses {sum(there.values())} note(s) in the "
+            f"escrow, the books had {sum(booked.values())}; movement(s) {ids} out of it "
+            "settled unknown"
+        )
+        try:
+            self.ledger.set_initial(self._books, ESCROW, sum(there.values()), reason=reason)
+        except SequenceError:  # a movement of the escrow is pending (in flight)
+            return False
+        log.warning("%s: the escrow recounted from the device: %s", self.name, reason)
+        return True
+
     def _exit_items(self) -> dict[str, int]:
         return self._items_at(EXIT)
 
+    def _counters(self, position: str) -> Counters | None:
+        for c in self.ledger.counters(self._books):
+            if c.location.name == position:
+                return c
+        return None
+
     def _items_at(self, position: str) -> dict[str, int]:
-        """What the books have in ``position``, by item."""
+        """What the books have in ``position``, by item (from its last count on)."""
         history = self.ledger.history(self._books, ALL)
-        return {i: n for i, n in cash_books.items_at(history, position).items() if n > 0}
+        held = cash_books.items_at(history, position, self._counters(position))
+        return {i: n for i, n in held.items() if n > 0}
 
     # --- queries -------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from hal.devices.cash_acceptor import CUSTOMER, ESCROW, EXIT, TRANSPORT
 from hal.devices.cash_acceptor_service import CashAcceptorService
-from hal.devices.cash_books import items_at
+from hal.devices.cash_books import items_at, replay
 from hal.devices.cash_dispenser_service import CashDispenserService
 from hal.devices.cash_journal import ALL, Plan, apply_report, journal_plans
 from hal.devices.cash_model import InCounts, Move, MoveReport, OutCounts
@@ -84,6 +84,30 @@ def test_any_item_plan_takes_every_item_once(ledger: Ledger) -> None:
     assert ledger.counts(D)["cashin"] == 3
     assert ledger.counts(D)[ESCROW] == 0
     assert items_at(ledger.history(D, ALL), ESCROW) == {}
+
+
+def test_a_recount_of_the_escrow_cuts_its_content_by_item(ledger: Ledger) -> None:
+    def move(src: str, dst: str, item: str, n: int, outcome: Outcome) -> None:
+        m = ledger.journal(D, source=src, destination=dst, item=item, count=n)
+        ledger.settle(m.id, outcome, moved=n if outcome is Outcome.DONE else None)
+
+    move(CUSTOMER, ESCROW, Y100, 2, Outcome.DONE)
+    move(CUSTOMER, ESCROW, Y50, 1, Outcome.DONE)
+    move(ESCROW, "cashin", Y100, 1, Outcome.UNKNOWN)  # stacked or not: nobody knows
+    ledger.set_initial(D, ESCROW, 2, reason="recount")  # the device senses two notes
+    counters = {c.location.name: c for c in ledger.counters(D)}
+    history = ledger.history(D, ALL)
+    assert items_at(history, ESCROW) == {Y100: 2, Y50: 1}  # the whole history: no cut
+    assert items_at(history, ESCROW, counters[ESCROW]) == {Y100: 1, Y50: 1}
+    move(CUSTOMER, ESCROW, Y10, 1, Outcome.DONE)  # after the cut: replayed on it
+    move(ESCROW, "cashin", Y50, 1, Outcome.DONE)
+    counters = {c.location.name: c for c in ledger.counters(D)}
+    history = ledger.history(D, ALL)
+    assert items_at(history, ESCROW, counters[ESCROW]) == {Y100: 1, Y10: 1}
+    assert ledger.counts(D)[ESCROW] == 2
+    # the replay's positions start again at the cut too (2 recounted + 1 - 1)
+    books = replay(history, (), counters)
+    assert sum(books.positions[ESCROW].values()) == 2
 
 
 async def test_books_lock_is_one_per_books(ledger: Ledger, tmp_path: Path) -> None:

@@ -172,3 +172,102 @@ async def test_taken_while_the_hal_was_down(tmp_path: Path) -> None:
         books_match(service, backend)
         # the customer's notes went back by item
         assert {m.item for m in (r.movement for r in service.ledger.history(A, 3))} >= {Y100, Y50}
+
+
+def within_unknown_margin(service: CashAcceptorService, backend: ScriptedCashInBackend) -> None:
+    """Every location's count is the truth, or the truth lies within its unknown
+    movements (``count <= truth <= count + unknown in`` and so on)."""
+    truth = backend.ground_truth()
+    for c in service.ledger.counters(A):
+        name = c.location.name
+        low, high = c.count - c.unknown_out, c.count + c.unknown_in
+        assert low <= truth[name] <= high, (name, c, truth[name])
+    assert service.ledger.check_invariants(A) == []
+    assert service.ledger.pending(A) == []
+
+
+async def _end_lost_after_the_note_moved(backend: ScriptedCashInBackend, db: Path) -> None:
+    async with CashAcceptorService(backend, ledger=db) as service:
+        await service.cash_in_start()
+        backend.insert(Y100)
+        await service.cash_in()
+        backend.script.lose = "after"  # the note is stacked, the answer never comes
+        with pytest.raises(ConnectionLost):
+            await service.cash_in_end()
+
+
+async def test_validator_escrow_recounted_after_an_unknown_end(tmp_path: Path) -> None:
+    # The defect of docs/crash.md: an end settled unknown used to keep the note in the
+    # books' escrow for ever (a transaction reopened, cash_in TooManyItems, no exchange).
+    backend = ScriptedCashInBackend(VALIDATOR_UNITS, VALIDATOR)
+    db = tmp_path / "l.db"
+    await _end_lost_after_the_note_moved(backend, db)
+    assert backend.ground_truth()[ESCROW] == 0
+    async with CashAcceptorService(backend, ledger=db) as service:
+        unknown = service.ledger.unknown(A)
+        assert [(m.source, m.destination, m.item) for m in unknown] == [(ESCROW, "cashbox", Y100)]
+        assert service.ledger.counts(A)[ESCROW] == 0  # the device's reading, recounted
+        assert service._items_at(ESCROW) == {}
+        assert (await service.get_cash_in_status()).status is CashInState.UNKNOWN
+        within_unknown_margin(service, backend)
+        # the device works again
+        await service.cash_in_start()
+        backend.insert(Y50)
+        result = await service.cash_in()
+        assert dict(result.accepted) == {Y50: 1}
+        ended = await service.cash_in_end()
+        assert {u: dict(c) for u, c in ended.stored.items()} == {"cashbox": {Y50: 1}}
+        within_unknown_margin(service, backend)
+        assert service.ledger.counts(A)["cashbox"] == 1  # the unknown one stays apart
+        assert backend.ground_truth()["cashbox"] == 2
+        (cashbox,) = await service.start_exchange()
+        assert cashbox.count == 1
+        await service.end_exchange()
+    async with CashAcceptorService(backend, ledger=db) as service:  # a restart keeps it
+        assert (await service.get_cash_in_status()).status is CashInState.UNKNOWN
+        assert len(service.ledger.unknown(A)) == 1
+        within_unknown_margin(service, backend)
+
+
+async def test_validator_escrow_not_recounted_when_the_unknown_does_not_explain_it(
+    tmp_path: Path,
+) -> None:
+    backend = ScriptedCashInBackend(VALIDATOR_UNITS, VALIDATOR)
+    db = tmp_path / "l.db"
+    await _end_lost_after_the_note_moved(backend, db)
+    backend.notes[ESCROW][Y50] += 1  # the device senses a note the books never had there
+    async with CashAcceptorService(backend, ledger=db) as service:
+        assert service.ledger.counts(A)[ESCROW] == 1  # left as the books say
+        assert (await service.get_cash_in_status()).status is CashInState.ACTIVE
+
+
+async def test_blind_escrow_is_never_recounted(tmp_path: Path) -> None:
+    backend = ScriptedCashInBackend(VALIDATOR_UNITS, VALIDATOR)
+    db = tmp_path / "l.db"
+    await _end_lost_after_the_note_moved(backend, db)
+    backend.script.blind = True  # contents() cannot tell what is in the escrow
+    async with CashAcceptorService(backend, ledger=db) as service:
+        assert service.ledger.counts(A)[ESCROW] == 1
+        assert (await service.get_cash_in_status()).status is CashInState.ACTIVE
+
+
+async def test_validator_escrow_recounted_after_an_unknown_rollback(tmp_path: Path) -> None:
+    backend = ScriptedCashInBackend(VALIDATOR_UNITS, VALIDATOR)
+    db = tmp_path / "l.db"
+    async with CashAcceptorService(backend, ledger=db) as service:
+        await service.cash_in_start()
+        backend.insert(Y10)
+        await service.cash_in()
+        backend.script.lose = "after"  # the note is given back, the answer never comes
+        with pytest.raises(ConnectionLost):
+            await service.cash_in_rollback()
+    async with CashAcceptorService(backend, ledger=db) as service:
+        assert service.ledger.counts(A)[ESCROW] == 0
+        assert (await service.get_cash_in_status()).status is CashInState.UNKNOWN
+        within_unknown_margin(service, backend)
+        await service.cash_in_start()
+        backend.insert(Y100)
+        await service.cash_in()
+        await service.cash_in_end()
+        within_unknown_margin(service, backend)
+        assert service.ledger.counts(A)["cashbox"] == backend.ground_truth()["cashbox"] == 1
