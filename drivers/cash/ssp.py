@@ -316,8 +316,11 @@ class SspCore:
         self.cashbox_removed = any(e.code is Ev.CASHBOX_REMOVED for e in events)
         for event in events:
             if event.code is Ev.READ and event.channel:
-                self.escrow, self.hold = event.channel, True
-                self._last_hold = 0.0
+                if self.escrow != event.channel:  # a note newly in escrow: hold it
+                    self.escrow, self.hold = event.channel, True
+                    self._last_hold = 0.0
+                # else the held note reported again (after a SYNC [U]): a store under
+                # way (hold off) goes on
             elif event.code in (Ev.STACKED, Ev.NOTE_STORED_IN_PAYOUT, Ev.REJECTED):
                 if self.escrow is not None and not self.hold:
                     self.escrow = None

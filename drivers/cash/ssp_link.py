@@ -5,10 +5,11 @@ resends, and the eSSP session (key exchange, encryption, the packet counter).
   the next command 0. A command whose reply does not come (or comes with a bad CRC)
   is sent again with the SAME flag and the same bytes (an encrypted packet is not
   encrypted again): the device then repeats its last reply instead of acting twice.
-- When every send of a command went unanswered, the link is OUT OF SYNC: the device
-  may or may not have acted, and the next command under the next flag could meet a
-  device that missed the last one and takes it for a repeat (answering with the old
-  reply, eSSP counter and all). So before the next command the link sends SYNC and,
+- When every send of a command went unanswered (or the exchange was cut short: a
+  cancel, a port error), the link is OUT OF SYNC: the device may or may not have
+  acted, and the next command under the next flag could meet a device that missed the
+  last one and takes it for a repeat (answering with the old reply, eSSP counter and
+  all). So before the next command the link sends SYNC and,
   if a session was set, negotiates a new key (`SspLink.in_sync` tells).
 - With a session key, `SspLink.command` wraps the command in an eSSP packet with the
   host's counter; the reply must be encrypted with counter + 1, and the next counter
@@ -204,16 +205,22 @@ class SspLink:
         return inner
 
     async def _exchange(self, data: bytes) -> bytes:
+        """One command and its reply; an exchange that does not end with its reply (every
+        send unanswered, a cancel, a port error) leaves the link out of sync."""
         seq = self._next_seq
         raw = build_frame(seq, self.slave, data)
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self.resends += 1
-            await self.transport.write(raw)
-            reply = await self._reply(seq)
-            if reply is not None:
-                self._next_seq = not seq
-                return reply.data
+        try:
+            for attempt in range(self.retries + 1):
+                if attempt:
+                    self.resends += 1
+                await self.transport.write(raw)
+                reply = await self._reply(seq)
+                if reply is not None:
+                    self._next_seq = not seq
+                    return reply.data
+        except BaseException:
+            self._in_sync = False
+            raise
         self._in_sync = False
         raise HalTimeout(f"{self.transport.name}: no SSP reply after {self.retries + 1} sends")
 

@@ -18,6 +18,7 @@ from hal.devices.cash_acceptor import ItemsInserted
 from hal.devices.cash_in_model import ESCROW, CashInLimits
 from hal.devices.cash_model import CUSTOMER, Move, TransportState
 from hal.errors import ConnectionLost, TransportError
+from protocols.ssp_commands import Cmd
 from tests.ssp_rig import Listener, SspRig
 
 ALL = frozenset(f"CNY:{v}" for v in (100, 500, 1000, 2000, 5000, 10000))
@@ -136,3 +137,23 @@ async def test_declared_features_are_what_the_facet_does(tmp_path: Path, profile
         features = dev.acceptor.capabilities().features()
     expected = declared if profile == "nv11" else declared - {"recycling"}
     assert features == expected
+
+
+async def test_cancel_in_the_closing_disable_still_reports_the_note(tmp_path: Path) -> None:
+    rig = SspRig(tmp_path)
+    async with rig.wire() as emulator, rig.core() as dev:
+        emulator.drop_reply_to(Cmd.DISABLE)  # carried out; the host waits, then resends
+        task = asyncio.ensure_future(dev.acceptor.cash_in(LIMITS, 1))
+        rig.model.insert_notes(["CNY:1000"])
+        await until(lambda: Cmd.DISABLE in rig.firmware.acted)
+        task.cancel()
+        report = await asyncio.wait_for(task, 5)
+        assert report.moves == (Move(CUSTOMER, ESCROW, "CNY:1000", 1),)
+        assert report.fault is not None
+        assert report.fault.error_code == "canceled"
+        # the cut exchange put the link out of sync: the next command went after a SYNC
+        assert dev.core.link.in_sync
+        assert dev.core.link.resyncs == 1
+        assert not rig.firmware.enabled
+        end = await asyncio.wait_for(dev.acceptor.cash_in_end(True, 2), 5)
+        assert end.moves == (Move(ESCROW, "cashbox", "CNY:1000", 1),)
