@@ -37,7 +37,10 @@ def test_sim_starts_fast_and_another_process_drives_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with sim(tmp_path) as proc:
-        assert proc.started_in < 2.0, f"ready after {proc.started_in:.2f} s"
+        # About 0.4 s on an idle box (docs/remote.md); the suite runs on 4 workers over 2
+        # cores, so the wall-clock bound leaves room for a loaded machine while still
+        # catching a start-up that went slow (an import of the world, a blocking probe).
+        assert proc.started_in < 8.0, f"ready after {proc.started_in:.2f} s"
         ready = proc.ready
         assert set(ready) == {"endpoint", "control", "devices", "pid"}
         assert ready["pid"] == proc.proc.pid if proc.proc else False
