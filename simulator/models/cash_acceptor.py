@@ -14,36 +14,10 @@ The ground truth (`CashAcceptorModel.ground_truth`): notes in every unit and pos
 the customer's count is net (negative after a deposit: they gave notes in). The sum
 changes only by an operator's hand (`CashAcceptorModel.empty_unit`, `replenish`).
 
-The customer puts a bunch of notes into the input (`insert_notes`: the listener gets
-`ItemsInserted`); ``cash_in`` takes them one at a time (``note_time`` simulated seconds
-each, so a kill can land mid-cash-in):
-
-- a note the reader does not know, one marked ``unrecognized``, or one not enabled (by
-  `configure` or the limits) is refused at once (``invalidBill``) and goes back to the
-  customer; so are ``counterfeit`` and ``suspect`` notes on a device that does not
-  classify (a bill validator); a classifying device takes those into the escrow,
-  retained;
-- over the transaction's item limit (``items_limited``) a note is refused
-  (``limitOverTotalItems``); a credited note that would pass the amount limit of its
-  currency is refused (``limitOverAmount``);
-- once the escrow is full (or the service's ``max_items`` of escrow room is used up)
-  the rest of the bunch STAYS IN THE INPUT (the customer still holds it at the slot):
-  the model's choice, so a one-note validator takes a bunch note by note, one cash-in
-  transaction each; the next ``cash_in`` takes them;
-- each accepted note is a ``customer -> escrow`` move of its item, with its level in
-  `CashInReport.notes`; refusals are in `CashInReport.refused`;
-- ``cash_in`` returns when the input is empty after at least one note (accepted or
-  refused) or the escrow is full; with nothing inserted it waits until the caller is
-  cancelled (``Fault("canceled")``, nothing moved); a cancel stops it between notes.
-
-``cash_in_end`` stores the escrow's notes, in the order they came: fit notes of an item
-go to a recycling unit of that item when ``use_recycle_units`` and the unit has room for
-all of them (count + n <= capacity), else to the cash-in unit; unfit notes to the
-cash-in unit; retained notes to the retract unit (else the cash-in unit).
-``rollback`` gives the credited notes back (``escrow -> exit``, the shutter opens, the
-notes wait for `customer_takes`; or ``escrow -> customer`` on a validator) and retains
-the others. ``retract`` takes the exit's notes to the retract unit; ``reset`` empties the
-transport, the escrow and the exit into the retract unit (else the cash-in unit).
+The cash-in operations themselves (what ``cash_in``, ``cash_in_end``, ``rollback``,
+``retract`` and ``reset`` do to the notes) are described, and done, in
+`simulator.models.cash_acceptor_escrow`; the machine (and a recycler's dispenser side)
+is `simulator.models.cash_acceptor_machine`.
 
 Faults (armed by `simulator.cash_in_control.CashAcceptorControl`): `jam_next_note` (the
 next accepted note stops in the transport, ``Fault("mediaJam")``; the device is
@@ -68,13 +42,12 @@ what the escrow holds.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
-from hal.device import BackendListener, DeviceState
+from hal.device import BackendListener
 from hal.devices.cash_acceptor import CashAcceptorBackend, ItemsInserted
 from hal.devices.cash_in_model import (
     ESCROW,
@@ -85,9 +58,7 @@ from hal.devices.cash_in_model import (
     CashInLimits,
     CashInReport,
     NoteLevel,
-    NoteReaderState,
     NoteType,
-    RefuseReason,
 )
 from hal.devices.cash_model import (
     CUSTOMER,
@@ -96,83 +67,26 @@ from hal.devices.cash_model import (
     TRANSPORT,
     CashUnitInfo,
     CashUnitType,
-    Fault,
     MoveReport,
     OperationRecord,
     RetractArea,
-    ShutterState,
-    StackerState,
-    TransportState,
     UnitSensor,
     UnitStatus,
 )
 from hal.errors import DeviceNotReady, InvalidData, UnsupportedOperation
-from hal.events import Event
 from hal.stimulus import NoteSample
-from simulator.clock import SimClock, reply_delay
+from simulator.clock import SimClock
+from simulator.models.cash_acceptor_escrow import _EscrowMechanics
+from simulator.models.cash_acceptor_machine import _Machine
 from simulator.models.cash_dispenser import CashDispenserModel
-from simulator.models.cash_in_profiles import CashInProfile, MachineProfile, cash_in_profile
-from simulator.models.cash_mechanism import Operation
+from simulator.models.cash_in_profiles import CashInProfile, cash_in_profile
 
 __all__ = ["CashAcceptorModel"]
 
 log = logging.getLogger(__name__)
 
-#: Real seconds between looks at a cancel while ``cash_in`` waits for notes.
-_POLL = 0.02
 
-
-class _Machine(CashDispenserModel):
-    """The acceptor's machine: the dispenser mechanism and firmware with an escrow,
-    whose status changes and items-taken sensor also reach the acceptor side, and
-    whose operation log both sides share."""
-
-    def __init__(
-        self, acceptor: CashAcceptorModel, profile: MachineProfile, clock: SimClock
-    ) -> None:
-        self._acceptor = acceptor
-        super().__init__(profile, name=acceptor.name, clock=clock)
-        self._notes[ESCROW] = Counter()
-        #: whose notes wait at the exit: ``acceptor`` (a rollback) or ``dispenser``
-        self.exit_owner = "dispenser"
-
-    def _update_status(self) -> None:
-        super()._update_status()
-        self._acceptor._status_changed()
-
-    def _taken_sensor(self) -> Callable[[Event], None] | None:
-        if self.exit_owner == "acceptor":
-            return self._acceptor._taken_sensor()
-        return super()._taken_sensor()
-
-    async def _reply_delay(self, *, opening: bool = False) -> None:
-        acceptor = self._acceptor
-        await reply_delay(
-            self.clock,
-            self._reply_delay_s,
-            name=self.name,
-            listener=lambda: self._listener or acceptor._listener,
-            signal=self._signal,
-            opening=opening,
-        )
-
-    async def present(self, token: int) -> MoveReport:
-        """As the dispenser's; the notes presented are the dispenser side's."""
-        if not self.notes_at(EXIT):
-            self.exit_owner = "dispenser"
-        return await super().present(token)
-
-    async def dispense(self, counts: Mapping[str, int], token: int) -> MoveReport:
-        """As the dispenser's (a recycler pays out of its recycling units)."""
-        if not self.notes_at(EXIT):
-            self.exit_owner = "dispenser"
-        return await super().dispense(counts, token)
-
-    def __repr__(self) -> str:
-        return f"dispenser side of {self._acceptor!r}"
-
-
-class CashAcceptorModel:
+class CashAcceptorModel(_EscrowMechanics):
     """A simulated cash acceptor (validator, deposit module or recycler) built from a
     `CashInProfile`.
 
@@ -567,298 +481,6 @@ class CashAcceptorModel:
     async def reset(self, token: int) -> MoveReport:
         """Transport, escrow and exit to the retract unit (else the cash-in unit)."""
         return await self._operate(token, "cash_in_reset", self._reset)
-
-    # --- the operations, on the machine --------------------------------------------------
-
-    async def _cash_in(self, op: Operation, limits: CashInLimits) -> None:
-        m = self._m
-        if m._refused(op):
-            return
-        status = m._unit_status.get(self._cash_in_unit)
-        if status is not None:
-            op.fault = Fault(
-                "cashUnitError", f"{self._cash_in_unit} is {status.value}", self._cash_in_unit
-            )
-            return
-        room = self._caps.max_cash_in_items
-        credited: Counter[str] = Counter()  # minor units taken in, by currency
-        taken = 0
-        seen = 0
-        while True:
-            if taken >= limits.max_items and not limits.items_limited:
-                return  # the escrow room the service gave is used: the rest stays
-            if m.notes_at(ESCROW) >= room:
-                return  # the escrow is full: the rest stays in the input
-            if not self._input:
-                if seen:
-                    return
-                if not await self._wait_for_notes(op):
-                    return
-                continue
-            if op.stop:
-                op.fault = Fault("canceled", f"cancelled after {taken} notes")
-                return
-            note = self._input.popleft()
-            seen += 1
-            level = NoteLevel(note.level)
-            reason = self._refusal(note, level, limits, taken, credited)
-            if reason is not None:
-                if not await m._work(self._note_time):
-                    m._lose_power(op, f"after {taken} notes")  # the note is given back
-                    return
-                op.refused.append(reason)
-                continue
-            self._from_customer(note.item)
-            if not await m._work(self._note_time):
-                op.add(CUSTOMER, TRANSPORT, note.item)
-                self._in_reader[note.item] += 1
-                m._lose_power(op, f"after {taken} notes (one in the transport)")
-                return
-            if self._jam_next:
-                self._jam_next = False
-                m._jammed = True
-                op.add(CUSTOMER, TRANSPORT, note.item)
-                op.fault = Fault("mediaJam", f"a note jammed in the transport after {taken} notes")
-                m._update_status()
-                return
-            m._shift(TRANSPORT, ESCROW, note.item)
-            op.add(CUSTOMER, ESCROW, note.item)
-            accepted = AcceptedNote(note.item, level)
-            op.accepted.append(accepted)
-            self._escrow.append(accepted)
-            taken += 1
-            if level.credited:
-                credited[self._types[note.item].currency] += self._types[note.item].value
-            m._update_status()
-
-    def _refusal(
-        self,
-        note: NoteSample,
-        level: NoteLevel,
-        limits: CashInLimits,
-        taken: int,
-        credited: Mapping[str, int],
-    ) -> RefuseReason | None:
-        kind = self._types.get(note.item)
-        if (
-            kind is None
-            or level is NoteLevel.UNRECOGNIZED
-            or note.item not in self._enabled
-            or note.item not in limits.enabled
-            or (level.retained and not self._caps.classifies)
-        ):
-            return RefuseReason.INVALID_BILL
-        if taken >= limits.max_items:
-            return RefuseReason.LIMIT_OVER_TOTAL_ITEMS
-        if level.credited and limits.max_amount is not None:
-            most = limits.max_amount.get(kind.currency)
-            if most is not None and credited.get(kind.currency, 0) + kind.value > most.minor:
-                return RefuseReason.LIMIT_OVER_AMOUNT
-        return None
-
-    async def _wait_for_notes(self, op: Operation) -> bool:
-        """Wait for the customer's notes; ``False`` if cancelled or the power fails."""
-        m = self._m
-        while not self._input:
-            if op.stop:
-                op.fault = Fault("canceled", "cancelled before any note was inserted")
-                return False
-            if not m.powered:
-                m._lose_power(op, "while waiting for notes")
-                return False
-            try:
-                async with asyncio.timeout(_POLL):
-                    await m.wait_until(lambda: bool(self._input) or not m.powered)
-            except TimeoutError:
-                pass
-        return True
-
-    def _escrow_refused(self, op: Operation) -> bool:
-        """Report (in ``op``) why the escrow's notes cannot move, if they cannot."""
-        if not self._m._refused(op) and not self._escrow:
-            op.fault = Fault("noItems", "the escrow is empty")
-        return op.fault is not None
-
-    async def _store(self, op: Operation, use_recycle_units: bool) -> None:
-        m = self._m
-        if self._escrow_refused(op):
-            return
-        routes = self._routes(use_recycle_units)
-        while self._escrow:
-            note = self._escrow[0]
-            unit = routes[note]
-            fault = self._store_fault(unit)
-            if fault is not None:
-                op.fault = Fault("cashUnitError", f"{fault}; the rest stay in the escrow", unit)
-                return
-            if not await m._work(self.profile.store_time):
-                m._lose_power(op, "while storing (the rest stay in the escrow)")
-                return
-            m._shift(ESCROW, unit, note.item)
-            op.add(ESCROW, unit, note.item)
-            self._escrow.pop(0)
-            m._update_status()
-
-    def _routes(self, use_recycle_units: bool) -> dict[AcceptedNote, str]:
-        """Where each kind of note in the escrow goes (`CashAcceptor.cash_in_end`)."""
-        fit = Counter(n.item for n in self._escrow if n.level is NoteLevel.FIT)
-        routes: dict[AcceptedNote, str] = {}
-        for note in set(self._escrow):
-            if note.level.retained:
-                routes[note] = self._retract_unit or self._cash_in_unit
-                continue
-            routes[note] = self._cash_in_unit
-            if note.level is not NoteLevel.FIT or not use_recycle_units:
-                continue
-            for info in self._recyclers:
-                if info.item != note.item or self._m._unit_status.get(info.id) is not None:
-                    continue
-                if info.capacity is None or self.notes_at(info.id) + fit[note.item] <= (
-                    info.capacity
-                ):
-                    routes[note] = info.id
-                    break
-        return routes
-
-    def _store_fault(self, unit: str) -> str | None:
-        status = self._m._unit_status.get(unit)
-        if status is not None:
-            return f"{unit} is {status.value}"
-        if unit == self._cash_in_unit and self._cash_box_full:
-            return f"{unit} is full (its sensor)"
-        capacity = self._m._by_id[unit].capacity
-        if capacity is not None and self.notes_at(unit) >= capacity:
-            return f"{unit} is full ({capacity} notes)"
-        return None
-
-    async def _rollback(self, op: Operation) -> None:
-        m = self._m
-        if self._escrow_refused(op):
-            return
-        back_to = self._caps.return_to
-        if back_to == EXIT and m.notes_at(EXIT):
-            op.fault = Fault("positionNotEmpty", "notes are still at the exit")
-            return
-        if not await m._work(self.profile.return_time):
-            m._lose_power(op, "before the notes moved")
-            return
-        keep = self._retract_unit or self._cash_in_unit
-        given = 0
-        for note in self._escrow:
-            destination = keep if note.level.retained else back_to
-            m._shift(ESCROW, destination, note.item)
-            op.add(ESCROW, destination, note.item)
-            given += destination == back_to
-        self._escrow.clear()
-        if back_to == EXIT and given:
-            m.exit_owner = "acceptor"
-            m._shutter_open = self._caps.shutter
-            m._taken = False
-        m._update_status()
-
-    async def _retract(self, op: Operation) -> None:
-        m = self._m
-        if m._refused(op, shutter=False):
-            return
-        unit = self._retract_unit
-        assert unit is not None  # a profile retracting has one
-        if not m.notes_at(EXIT):
-            op.fault = Fault("noItems", "nothing at the exit to retract")
-            return
-        if not await m._work(self.profile.return_time):
-            m._lose_power(op, "before the notes moved")
-            return
-        if not m.notes_at(EXIT):
-            op.fault = Fault("noItems", "the notes left the exit before the retract")
-            return
-        m._shift_all(EXIT, unit, op)
-        m._shutter_open = False
-
-    async def _reset(self, op: Operation) -> None:
-        m = self._m
-        if not await m._work(self.profile.return_time):
-            m._lose_power(op, "before anything moved")
-            return
-        cleared, m._cleared = m._cleared, Counter()
-        for item, notes in cleared.items():
-            op.add(TRANSPORT, m._reject_unit, item, notes)  # moved by hand, told now
-        keep = self._retract_unit or self._cash_in_unit
-        m._shift_all(TRANSPORT, keep, op)
-        m._shift_all(ESCROW, keep, op)
-        m._shift_all(EXIT, keep, op)
-        self._escrow.clear()
-        m._shutter_open = False
-        m._shutter_jammed = False
-        m._jammed = False
-        m._update_status()
-
-    # --- plumbing -------------------------------------------------------------------------
-
-    async def _operate(
-        self,
-        token: int,
-        kind: str,
-        body: Callable[[Operation], Awaitable[None]],
-        stoppable: bool = False,
-    ) -> MoveReport:
-        """Run ``body`` as operation ``token`` on the machine (one log for both sides)."""
-        return await self._m._operate(token, kind, body, stoppable)
-
-    def _from_customer(self, item: str) -> None:
-        """A note leaves the customer's hand into the transport (their count is net)."""
-        notes = self._m._notes
-        notes[CUSTOMER][item] -= 1
-        if not notes[CUSTOMER][item]:
-            del notes[CUSTOMER][item]
-        notes[TRANSPORT][item] += 1
-        self._m._update_status()
-
-    def _taken_sensor(self) -> Callable[[Event], None] | None:
-        if not self._caps.items_taken_sensor or self._listener is None:
-            return None
-        return self._listener.event
-
-    async def _device(self) -> None:
-        await self._m._device()
-
-    def _status(self) -> CashAcceptorStatus:
-        m = self._m
-        caps = self._caps
-        if not m.powered:
-            return CashAcceptorStatus(
-                device=DeviceState.POWER_OFF,
-                escrow=StackerState.UNKNOWN if caps.escrow else StackerState.NOT_SUPPORTED,
-                note_reader=NoteReaderState.UNKNOWN,
-                transport=TransportState.UNKNOWN,
-                shutter=ShutterState.UNKNOWN if caps.shutter else ShutterState.NOT_SUPPORTED,
-                exit_items=None,
-                safe_door_open=m._safe_door_open,
-            )
-        if not caps.escrow:
-            escrow = StackerState.NOT_SUPPORTED
-        else:
-            escrow = StackerState.NOT_EMPTY if self._escrow else StackerState.EMPTY
-        broken = m._jammed or m._shutter_jammed
-        return CashAcceptorStatus(
-            device=DeviceState.HARDWARE_ERROR if broken else DeviceState.ONLINE,
-            escrow=escrow,
-            transport=TransportState.NOT_EMPTY if m.notes_at(TRANSPORT) else TransportState.EMPTY,
-            shutter=m._shutter_state() if caps.shutter else ShutterState.NOT_SUPPORTED,
-            exit_items=m.notes_at(EXIT) > 0,
-            safe_door_open=m._safe_door_open,
-        )
-
-    def _status_changed(self) -> None:
-        """Called by the machine at every change: tell the listener a new status."""
-        status = self._status()
-        if status != self._last_status:
-            self._last_status = status
-            if self._listener is not None:
-                self._listener.status_changed(status)
-
-    def __repr__(self) -> str:
-        state = "on" if self._m.powered else "off"
-        return f"CashAcceptorModel({self.name!r}, {self.profile.name!r}, power={state})"
 
 
 def _implements(model: CashAcceptorModel) -> CashAcceptorBackend:
