@@ -55,16 +55,8 @@ from hal.devices.cash_model import (
     RetractArea,
     UnitSensor,
 )
-from hal.errors import (
-    HalError,
-    HalTimeout,
-    TooManyItems,
-    UnsupportedOperation,
-)
-from protocols.ssp_commands import (
-    Cmd,
-    Generic,
-)
+from hal.errors import HalError, HalTimeout, TooManyItems, UnsupportedOperation
+from protocols.ssp_commands import Cmd, Generic
 from protocols.ssp_events import Ev, Event
 
 log = logging.getLogger("drivers.cash.ssp")  # the driver's logger (one for its modules)

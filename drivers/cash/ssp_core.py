@@ -30,10 +30,7 @@ from drivers.cash.ssp_link import EsspRefused, SspLink
 from drivers.cash.ssp_options import SspOptions
 from drivers.cash.ssp_service import SharedBooks
 from hal.device import BackendListener, DeviceState, finish
-from hal.devices.cash_in_model import (
-    CashAcceptorStatus,
-    NoteType,
-)
+from hal.devices.cash_in_model import CashAcceptorStatus, NoteType
 from hal.devices.cash_model import (
     CashDispenserStatus,
     CashUnitInfo,
@@ -46,21 +43,10 @@ from hal.devices.cash_model import (
     UnitSensor,
     UnitStatus,
 )
-from hal.errors import (
-    ConnectionLost,
-    HalError,
-    HalTimeout,
-    HardwareError,
-)
+from hal.errors import ConnectionLost, HalError, HalTimeout, HardwareError
 from hal.transports.base import Transport
 from protocols.errors import ProtocolError
-from protocols.ssp_commands import (
-    Cmd,
-    Generic,
-    Setup,
-    build_set_inhibits,
-    parse_setup,
-)
+from protocols.ssp_commands import Cmd, Generic, Setup, build_set_inhibits, parse_setup
 from protocols.ssp_events import Ev, Event, parse_events
 
 log = logging.getLogger("drivers.cash.ssp")  # the driver's logger (one for its modules)

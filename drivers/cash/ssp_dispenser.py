@@ -26,10 +26,7 @@ from hal.devices.cash_model import (
     RetractArea,
     UnitSensor,
 )
-from hal.errors import (
-    InvalidData,
-    UnsupportedOperation,
-)
+from hal.errors import InvalidData, UnsupportedOperation
 from protocols.ssp_commands import (
     Generic,
     PayoutError,
