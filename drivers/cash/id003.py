@@ -204,6 +204,7 @@ class Id003Driver:
             elif status.code in _POWER:
                 log.warning("%s: %s at open: reset it to clear", self.name, status.meaning)
             else:
+                await self._ack_vend(status)
                 await self._settings()
             try:
                 reply = await self.link.exchange(Command(CommandCode.VERSION_REQUEST))
@@ -388,6 +389,7 @@ class Id003Driver:
             await self._setting(Command.inhibit(False))
             while True:
                 status = await self._status()
+                await self._ack_vend(status)
                 code, last, previous = status.code, previous, status.code
                 if code in _IDLE:
                     busy_since = None
@@ -531,6 +533,13 @@ class Id003Driver:
                 return Fault("hardwareError", f"the validator refused {command.meaning}")
             return Fault("hardwareError", f"{command.meaning} answered {reply.meaning}")
         return Fault("hardwareError", f"the validator never took {command.meaning}")
+
+    async def _ack_vend(self, status: Status) -> None:
+        """A VEND VALID outside a stack of ours (a host that stopped mid-stack): the
+        note is in the cash box; the validator repeats it until the host's ACK."""
+        if status.code is _S.VEND_VALID:
+            log.warning("%s: VEND VALID of a stack nobody waited for: acknowledged", self.name)
+            await self.link.send_ack()
 
     async def _escrow_note(self) -> tuple[Status, str | None]:
         status = await self._status()

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hal.devices.cash_books import cut_after
 from hal.ledger import Ledger, Outcome
 from simulator.model_link_client import LinkControl
 
@@ -338,25 +339,40 @@ class CrashRun:
             for mark, name in RECONCILED.items():
                 if mark in detail:
                     self.reconciled[name] += 1
-        # (a) the ledger's invariants, and every count replayed from the journal.
+        # (a) the ledger's invariants, and every count replayed from the journal (from
+        # the location's latest initial count on: a recount mid-run cuts it).
         assert not violations, violations
         replay: Counter[str] = Counter({name: c.initial for name, c in counters.items()})
+        cuts = {name: cut_after(name, records, c) for name, c in counters.items()}
         for record in records:
-            settlement = record.settlement
+            settlement, m = record.settlement, record.movement
             if settlement is not None and settlement.outcome is Outcome.DONE:
                 assert settlement.moved is not None
-                replay[record.movement.source] -= settlement.moved
-                replay[record.movement.destination] += settlement.moved
+                if m.id > cuts.get(m.source, 0):
+                    replay[m.source] -= settlement.moved
+                if m.id > cuts.get(m.destination, 0):
+                    replay[m.destination] += settlement.moved
         for name, c in counters.items():
             assert c.initial + c.moved_in - c.moved_out == c.count
             if name != "customer":
                 assert c.count == replay[name], (name, c, replay[name])
         # (b) every location against the ground truth, save what unknown movements touch.
+        # Every movement settled unknown, also one a recount of one end no longer lists
+        # (an acceptor's escrow recounted from what it senses: the note went out, to a
+        # place not counted again, or to the customer).
+        unknown = [
+            r.movement
+            for r in records
+            if r.settlement is not None and r.settlement.outcome is Outcome.UNKNOWN
+        ]
         unknown_ids = {m.id for m in unknown}
         self.unknowns = len(unknown_ids)
         if not self.allow_unknown:
             assert not unknown, f"settled unknown on a device that can tell: {unknown}"
-        stray = unknown_ids - self.in_flight
+        # ... or that the device itself reported uncertain (a validator's note jammed on
+        # its way in: ``customer -> transport``, "may have moved, uncounted").
+        uncertain = {m.id for m in unknown if m.reason.endswith("may have moved, uncounted")}
+        stray = unknown_ids - self.in_flight - uncertain
         assert not stray, f"unknown movements that were not in flight at a kill: {stray}"
         # An unknown movement of n notes moved between 0 and n: a location may hold up to
         # what unknown movements could have brought in more than the ledger says, and up
@@ -373,8 +389,16 @@ class CrashRun:
                 f"{replay.get(location, 0)} (unknown movements: up to {could_in[location]} "
                 f"in, {could_out[location]} out)"
             )
-        # (c) nothing vanishes: all notes, the customer's included, add up.
-        assert sum(truth.values()) == sum(replay.values()), (truth, dict(replay))
+        # (c) nothing vanishes: all notes, the customer's included, add up, save the
+        # notes of unknown movements an end of which was recounted after them (the
+        # recount takes them off that end; where they went stays unknown).
+        recounted = sum(
+            m.count
+            for m in unknown
+            if m.id <= max(cuts.get(m.source, 0), cuts.get(m.destination, 0))
+        )
+        lost = sum(truth.values()) - sum(replay.values())
+        assert abs(lost) <= recounted, (truth, dict(replay), recounted)
         self.checks += 1
 
     def note_pending(self) -> None:
