@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import sys
@@ -202,8 +203,11 @@ async def main(args: argparse.Namespace) -> int:
                 if isinstance(exc, MediaJam) and failures > 1:
                     # A jam the books do not hold in the transport (a validator's note
                     # jammed on its way in: customer -> transport unknown): the
-                    # operator clears it all the same.
+                    # operator clears it all the same. A reset first, while it is
+                    # jammed, so the driver knows the note it then clears is the jam's.
                     mark("reset")
+                    with contextlib.suppress(HalError):
+                        await device.reset(timeout=60)
                     await control.call("clear_jam")
                     await device.reset(timeout=60)
 
