@@ -23,6 +23,9 @@ report adds:
 
 Nothing here changes the file; it reads what `tellerhal.cli.ledger` reads, plus the
 device's whole history.
+
+The cash-in view is built and shown by `tellerhal.cli.ledger_cash_in` (this module
+re-exports its names); what both share is in `tellerhal.cli.ledger_cash_notes`.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hal.errors import InvalidData
 from hal.ledger import (
     ANY_ITEM,
     Counters,
@@ -43,8 +45,30 @@ from hal.ledger import (
     Outcome,
 )
 from hal.money import Money
+from tellerhal.cli.ledger_cash_in import (
+    CashInOperation,
+    CashInView,
+    DepositRow,
+    cash_in_json,
+    cash_in_view,
+    render_cash_in,
+)
+from tellerhal.cli.ledger_cash_notes import (
+    CUSTOMER,
+    ESCROW,
+    EXIT,
+    TRANSPORT,
+    UNIT_KINDS,
+    by_token,
+    holds_text,
+    money_json,
+    note_value,
+)
 
 __all__ = [
+    "CUSTOMER",  # the position names live in ledger_cash_notes; re-exported
+    "EXIT",
+    "TRANSPORT",
     "CashInOperation",
     "CashInView",
     "CashUnitRow",
@@ -55,29 +79,8 @@ __all__ = [
     "note_value",
 ]
 
-#: The cash acceptor's positions (as `hal.devices.cash_in_model` names them).
-ESCROW = "escrow"
-CUSTOMER = "customer"
-EXIT = "exit"
-TRANSPORT = "transport"
-
-#: Location kinds that are cash units (counted in the unit table).
-UNIT_KINDS = (LocationKind.CASSETTE, LocationKind.REJECT, LocationKind.RETAIN)
-
 #: How many movements the replay reads at most (the whole life of a device, in practice).
 HISTORY_LIMIT = 10_000_000
-
-
-def note_value(item: str) -> Money | None:
-    """The value of one note of ``item`` (``CNY:10000`` is 100.00 CNY); ``None`` for
-    ``*`` or an item that is not a note."""
-    currency, sep, value = item.partition(":")
-    if not sep or not value.isdigit():
-        return None
-    try:
-        return Money(int(value), currency)
-    except (InvalidData, TypeError):
-        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,64 +111,6 @@ class PositionRow:
     name: str
     count: int
     holds: Mapping[str, int]
-
-
-@dataclass(frozen=True, slots=True)
-class DepositRow:
-    """One unit of a cash acceptor: the notes it took in, by note item.
-
-    Attributes:
-        location: the unit.
-        deposited: notes stored from the escrow or the customer (credited).
-        retained: notes taken as counterfeit or suspect (escrow to a retain unit).
-        retracted: notes taken back from the exit or the transport.
-    """
-
-    location: Location
-    deposited: Mapping[str, int]
-    retained: Mapping[str, int]
-    retracted: Mapping[str, int]
-
-
-@dataclass(frozen=True, slots=True)
-class CashInOperation:
-    """A cash-in operation the books have not settled: its token, what it is (from its
-    movements' shape) and its movements."""
-
-    token: int | None
-    what: str
-    movements: list[Movement]
-
-    @property
-    def notes(self) -> int:
-        """The most notes it may have moved: a cash-in plans the escrow's room for each
-        enabled note (at most that many in all); the others name their notes."""
-        if self.what == "cash-in":
-            return max((m.count for m in self.movements), default=0)
-        return sum(m.count for m in self.movements)
-
-
-@dataclass(frozen=True, slots=True)
-class CashInView:
-    """A cash acceptor's books of cash in.
-
-    Attributes:
-        deposits: every unit with the notes it took in.
-        escrow: what the escrow holds by note item (``*``: notes the replay cannot name).
-        pending: the cash-in operations with movements still pending, oldest first
-            (a recycler's dispenser operations are left out: see `CashView.in_flight`).
-        unknown: the cash-in operations with movements settled ``unknown``.
-    """
-
-    deposits: list[DepositRow]
-    escrow: Mapping[str, int]
-    pending: list[CashInOperation]
-    unknown: list[CashInOperation]
-
-    @property
-    def escrow_value(self) -> list[Money]:
-        """The face value of the escrow's notes, by currency (unnamed notes left out)."""
-        return _value_by_currency(self.escrow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,15 +174,12 @@ def cash_view(
         elif named < count:
             held[ANY_ITEM] = count - named  # what the replay cannot name: shown, not hidden
         positions.append(PositionRow(name, count, held))
-    groups = _by_token(pending)
+    groups = by_token(pending)
     cash_in = None
     if ESCROW in kinds and kinds[ESCROW].kind is LocationKind.POSITION:
         escrow = next(p.holds for p in positions if p.name == ESCROW)
-        cash_in = CashInView(
-            deposits=_deposits(records, [row.location for row in units]),
-            escrow=dict(escrow),
-            pending=_cash_in_operations(groups, kinds),
-            unknown=_cash_in_operations(_by_token(unknown), kinds),
+        cash_in = cash_in_view(
+            records, [row.location for row in units], escrow, groups, unknown, kinds
         )
     return CashView(
         units=units,
@@ -246,73 +188,6 @@ def cash_view(
         unknown_notes=sum(m.count for m in unknown),
         cash_in=cash_in,
     )
-
-
-def _by_token(movements: Iterable[Movement]) -> dict[int | None, list[Movement]]:
-    groups: dict[int | None, list[Movement]] = {}
-    for movement in movements:
-        groups.setdefault(movement.command_id, []).append(movement)
-    return groups
-
-
-def _cash_in_operations(
-    groups: Mapping[int | None, list[Movement]], locations: Mapping[str, Location]
-) -> list[CashInOperation]:
-    """The operations of a cash acceptor among ``groups`` (a recycler's books also hold
-    its dispenser side's: a dispense, a present or a reject is left to the cash view's
-    operations in flight)."""
-    operations = [CashInOperation(t, _what(ms, locations), ms) for t, ms in groups.items()]
-    return [op for op in operations if op.what != "other"]
-
-
-def _what(movements: Sequence[Movement], locations: Mapping[str, Location]) -> str:
-    """What a cash acceptor's operation is, from where its movements go."""
-
-    def unit(name: str) -> bool:
-        loc = locations.get(name)
-        return loc is not None and loc.kind in UNIT_KINDS
-
-    pairs = {(m.source, m.destination) for m in movements}
-    if any(src == CUSTOMER and dst in (ESCROW, TRANSPORT) for src, dst in pairs):
-        return "cash-in"
-    if any(src == TRANSPORT for src, _ in pairs) or (
-        any(src == ESCROW for src, _ in pairs) and any(src == EXIT for src, _ in pairs)
-    ):
-        return "reset"
-    if any(src == ESCROW and dst in (EXIT, CUSTOMER) for src, dst in pairs):
-        return "rollback"
-    if any(src == ESCROW and unit(dst) for src, dst in pairs):
-        return "cash-in end"
-    if any(src == EXIT and unit(dst) for src, dst in pairs):
-        return "retract"
-    if any(src == EXIT and dst == CUSTOMER for src, dst in pairs):
-        return "items taken"
-    return "other"
-
-
-def _deposits(records: Sequence[MovementRecord], units: Sequence[Location]) -> list[DepositRow]:
-    """Each unit's notes taken in, by kind of arrival and note item."""
-    rows: dict[str, tuple[Location, dict[str, int], dict[str, int], dict[str, int]]] = {
-        loc.name: (loc, {}, {}, {}) for loc in units
-    }
-    for record in records:
-        movement, settlement = record.movement, record.settlement
-        assert settlement is not None
-        row = rows.get(movement.destination)
-        moved = movement.count if settlement.moved is None else settlement.moved
-        if row is None or moved <= 0:
-            continue
-        location, deposited, retained, retracted = row
-        if movement.source in (EXIT, TRANSPORT):
-            into = retracted
-        elif movement.source == ESCROW and location.kind is LocationKind.RETAIN:
-            into = retained
-        elif movement.source in (ESCROW, CUSTOMER):
-            into = deposited
-        else:
-            continue
-        into[movement.item] = into.get(movement.item, 0) + moved
-    return [DepositRow(*row) for row in rows.values()]
 
 
 def _done_records(ledger: Ledger, device: str) -> list[MovementRecord]:
@@ -381,11 +256,6 @@ def _take(queue: list[list[Any]], item: str, count: int) -> list[tuple[str, int]
     return taken
 
 
-def money_json(money: Money | None) -> dict[str, Any] | None:
-    """Money as ``{"minor": int, "currency": str}`` (never a float)."""
-    return None if money is None else {"minor": money.minor, "currency": money.currency}
-
-
 def view_json(view: CashView) -> dict[str, Any]:
     """The cash view as JSON."""
     return {
@@ -417,58 +287,8 @@ def view_json(view: CashView) -> dict[str, Any]:
             for token, movements in view.in_flight
         ],
         "unknown_notes": view.unknown_notes,
-        "cash_in": None if view.cash_in is None else _cash_in_json(view.cash_in),
+        "cash_in": None if view.cash_in is None else cash_in_json(view.cash_in),
     }
-
-
-def _cash_in_json(view: CashInView) -> dict[str, Any]:
-    def operation(op: CashInOperation) -> dict[str, Any]:
-        return {
-            "token": op.token,
-            "what": op.what,
-            "movements": [m.id for m in op.movements],
-            "notes": op.notes,
-            "items": _items(op.movements),
-        }
-
-    return {
-        "deposits": [
-            {
-                "name": row.location.name,
-                "kind": row.location.kind.value,
-                "deposited": dict(row.deposited),
-                "retained": dict(row.retained),
-                "retracted": dict(row.retracted),
-                "value": [money_json(v) for v in _value_by_currency(row.deposited)],
-            }
-            for row in view.deposits
-        ],
-        "escrow": {
-            "holds": dict(view.escrow),
-            "notes": sum(view.escrow.values()),
-            "value": [money_json(v) for v in view.escrow_value],
-        },
-        "pending": [operation(op) for op in view.pending],
-        "unknown": [operation(op) for op in view.unknown],
-    }
-
-
-def _items(movements: Iterable[Movement]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for m in movements:
-        found[m.item] = found.get(m.item, 0) + m.count
-    return found
-
-
-def _value_by_currency(notes: Mapping[str, int]) -> list[Money]:
-    by_currency: dict[str, Money] = {}
-    for item, n in sorted(notes.items()):
-        note = note_value(item)
-        if note is None:
-            continue
-        total = by_currency.get(note.currency)
-        by_currency[note.currency] = note * n if total is None else total + note * n
-    return list(by_currency.values())
 
 
 def render_view(view: CashView, text: Any, table: Any) -> list[str]:
@@ -499,7 +319,7 @@ def render_view(view: CashView, text: Any, table: Any) -> list[str]:
     lines.append("  positions:")
     rows = [["POSITION", "COUNT", "HOLDS"]]
     for p in view.positions:
-        rows.append([text(p.name), str(p.count), _holds(p.holds, text)])
+        rows.append([text(p.name), str(p.count), holds_text(p.holds, text)])
     lines += table(rows, "    ")
     if view.in_flight:
         lines.append(f"  operations in flight: {len(view.in_flight)}")
@@ -513,59 +333,8 @@ def render_view(view: CashView, text: Any, table: Any) -> list[str]:
         lines.append("  operations in flight: none")
     lines.append(f"  notes of unknown movements: {view.unknown_notes}")
     if view.cash_in is not None:
-        lines += _render_cash_in(view.cash_in, text, table)
+        lines += render_cash_in(view.cash_in, text, table)
     return lines
-
-
-def _render_cash_in(view: CashInView, text: Any, table: Any) -> list[str]:
-    lines = ["  cash in:"]
-    rows = [["UNIT", "KIND", "DEPOSITED", "VALUE", "RETAINED", "RETRACTED"]]
-    for row in view.deposits:
-        value = _value_by_currency(row.deposited)
-        rows.append(
-            [
-                text(row.location.name),
-                row.location.kind.value,
-                _holds(row.deposited, text),
-                ", ".join(str(v) for v in value) or "-",
-                _holds(row.retained, text),
-                _holds(row.retracted, text),
-            ]
-        )
-    lines += table(rows, "    ")
-    held = sum(view.escrow.values())
-    face = ", ".join(str(v) for v in view.escrow_value)
-    lines.append(
-        f"    escrow holds {held} note(s)"
-        + (f": {_holds(view.escrow, text)} ({face})" if held else "")
-    )
-    for title, operations in (("pending", view.pending), ("unknown", view.unknown)):
-        if not operations:
-            lines.append(f"    cash-in operations {title}: none")
-            continue
-        lines.append(f"    cash-in operations {title}: {len(operations)}")
-        for op in operations:
-            token = "-" if op.token is None else op.token
-            if op.what == "cash-in":
-                items = ", ".join(text(m.item) for m in op.movements)
-                moves = f"customer->escrow up to {op.notes} note(s) of {items}"
-            else:
-                moves = ", ".join(
-                    f"{text(m.source)}->{text(m.destination)} {m.count} x {text(m.item)}"
-                    for m in op.movements
-                )
-            lines.append(f"      token {token} ({op.what}): {moves}")
-    return lines
-
-
-def _holds(holds: Mapping[str, int], text: Any) -> str:
-    if not holds:
-        return "-"
-    parts = []
-    for item, n in holds.items():
-        note = note_value(item)
-        parts.append(f"{n} x {'unnamed' if item == ANY_ITEM else note or text(item)}")
-    return ", ".join(parts)
 
 
 def _totals(units: Sequence[CashUnitRow]) -> list[str]:
