@@ -36,7 +36,7 @@ from hal.errors import ConnectionLost, HalTimeout, HardwareError
 from hal.transports.base import Transport
 from protocols.errors import ProtocolError
 from protocols.essp import KeyExchange, SessionKey, decrypt_packet, encrypt_packet
-from protocols.ssp import BadFrame, Frame, SspStreamDecoder, build_frame
+from protocols.ssp import BadFrame, BadFrameReason, Frame, SspStreamDecoder, build_frame
 from protocols.ssp_commands import Cmd, Generic
 
 __all__ = ["EsspRefused", "EsspUntrusted", "SspLink"]
@@ -236,7 +236,7 @@ class SspLink:
                 return None
             for item in self._decoder.feed(data):
                 if isinstance(item, BadFrame):
-                    if item.reason.value == "crc":
+                    if item.reason is BadFrameReason.CRC:
                         return None  # send again at once
                     continue
                 if item.address == self.slave and item.seq == seq:

@@ -16,8 +16,9 @@ sequence) -> F5, in clear, and nothing is carried out [U: the reply to a bad cou
 The reply to a good one is encrypted with counter + 1. Payout commands that come in
 clear get F4 and are not carried out.
 
-Faults for tests: garbage before the next reply, a lost reply (the command is carried
-out), replies with a bad CRC, a muted device, and a lying eSSP reply (the command is
+Faults for tests: those of `FaultyEmulator` (garbage before the next reply or at once,
+slow replies, a muted device), a lost reply (the command is carried out), replies with a
+bad CRC, and a lying eSSP reply (the command is
 carried out; its reply is an earlier encrypted reply replayed, or carries a counter
 other than count + 1). ``baud`` paces the wire like a UART.
 """
@@ -40,9 +41,9 @@ from protocols.essp import (
     encrypt_packet,
     is_probable_prime,
 )
-from protocols.ssp import BadFrame, Frame, SspStreamDecoder, build_frame
+from protocols.ssp import BadFrame, BadFrameReason, Frame, SspStreamDecoder, build_frame
 from protocols.ssp_commands import ENCRYPTED_ONLY, Cmd, Generic
-from simulator.wire.emulator_base import WireEmulator
+from simulator.wire.emulator_base import FaultyEmulator
 from simulator.wire.link import WireLink, WirePacer
 from simulator.wire.ssp_firmware import SET_ROUTING, SspFirmware
 
@@ -79,7 +80,7 @@ class SspStats:
     exchanges: int = 0
 
 
-class SspEmulator(WireEmulator):
+class SspEmulator(FaultyEmulator):
     """An ITL device answering SSP on a `WireLink` (see the module header).
 
     Args:
@@ -97,15 +98,16 @@ class SspEmulator(WireEmulator):
         address: int = 0,
         baud: int | None = None,
     ) -> None:
+        self.stats = SspStats()
         super().__init__(
             link,
             WirePacer(baud),
             task_name=f"ssp {firmware.model.profile.name} emulator",
             power=firmware,
+            stats=self.stats,
         )
         self.firmware = firmware
         self.address = address
-        self.stats = SspStats()
         self._decoder = SspStreamDecoder()
         self._last_seq: bool | None = None
         self._last_reply: bytes | None = None
@@ -114,10 +116,8 @@ class SspEmulator(WireEmulator):
         self._modulus = 0
         self._key: SessionKey | None = None
         self._count = 0
-        self._garbage = b""
         self._drop = 0
         self._corrupt = 0
-        self._muted = False
         self._drop_code: int | None = None
         self._code = 0  # the code of the command being answered
         self._tamper: str | None = None  # "replay" or "counter": the next encrypted reply
@@ -126,10 +126,6 @@ class SspEmulator(WireEmulator):
         self.last_encrypted: bytes | None = None  # the DATA of the last encrypted command
 
     # --- faults ----------------------------------------------------------------------
-
-    def inject_garbage(self, data: bytes) -> None:
-        """Send ``data`` just before the next reply."""
-        self._garbage += data
 
     def drop_next_replies(self, count: int = 1) -> None:
         """Carry the next ``count`` commands out (or repeat) but send no reply."""
@@ -154,10 +150,6 @@ class SspEmulator(WireEmulator):
         reply with a counter two ahead of count + 1."""
         self._tamper, self._tamper_code = "counter", code
 
-    def mute(self, on: bool = True) -> None:
-        """Answer nothing."""
-        self._muted = on
-
     @property
     def encrypted(self) -> bool:
         """A session key is set."""
@@ -176,7 +168,7 @@ class SspEmulator(WireEmulator):
             await self.pacer.received(len(data))
             for item in self._decoder.feed(data):
                 if isinstance(item, BadFrame):
-                    if item.reason.value == "crc":
+                    if item.reason is BadFrameReason.CRC:
                         self.stats.bad_crc += 1
                     else:
                         self.stats.noise += len(item.raw)
@@ -285,11 +277,9 @@ class SspEmulator(WireEmulator):
         if self._corrupt:
             self._corrupt -= 1
             raw = raw[:-1] + bytes((raw[-1] ^ 0x5A,))
-        if self._garbage:
-            raw, self._garbage = self._garbage + raw, b""
-        await self.pacer.sending(len(raw))
-        self.stats.bytes_out += len(raw)
-        await self.link.send(raw)
+        if self._reply_delay:
+            await asyncio.sleep(self._reply_delay)
+        await self._send(raw)
 
     def __repr__(self) -> str:
         return f"SspEmulator({self.firmware.model.profile.name}, running={self._task is not None})"
