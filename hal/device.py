@@ -160,13 +160,21 @@ def check_timeout(timeout: object, what: str) -> None:
         )
 
 
-async def finish(work: Awaitable[T], *, forward_cancel: bool = False) -> tuple[T, bool]:
+async def finish(
+    work: Awaitable[T],
+    *,
+    forward_cancel: bool = False,
+    on_cancel: Callable[[], None] | None = None,
+) -> tuple[T, bool]:
     """Await ``work`` to its end even if the caller is cancelled meanwhile.
 
     Args:
         work: what must not be dropped halfway (its result says what the device did).
         forward_cancel: pass the first cancellation on to ``work`` (which is then to
             stop early, e.g. at the next note, and return what it did).
+        on_cancel: when given, called at the first cancellation instead of cancelling
+            ``work`` (e.g. to set an event ``work`` watches, so that it stops at its own
+            pace and returns what it did); implies forwarding.
 
     Returns:
         ``work``'s result, and whether a cancellation came meanwhile (the caller raises
@@ -185,8 +193,11 @@ async def finish(work: Awaitable[T], *, forward_cancel: bool = False) -> tuple[T
                 if task.cancelled():
                     raise
                 return task.result(), True  # it ended as the cancellation came
-            if forward_cancel and not cancelled:
-                task.cancel()
+            if not cancelled:
+                if on_cancel is not None:
+                    on_cancel()
+                elif forward_cancel:
+                    task.cancel()
             cancelled = True
 
 

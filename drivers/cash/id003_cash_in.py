@@ -20,6 +20,7 @@ import asyncio
 import logging
 
 from drivers.cash.id003_core import _IDLE, _S, Id003Core, _fault
+from hal.device import finish
 from hal.devices.cash_acceptor import ItemsInserted
 from hal.devices.cash_in_model import (
     CUSTOMER,
@@ -67,21 +68,7 @@ class Id003Driver(Id003Core):
     async def cash_in(self, limits: CashInLimits, token: int) -> CashInReport:
         """See the module header."""
         stop = asyncio.Event()
-        task = asyncio.ensure_future(self._cash_in(limits, stop))
-        cancelled = False
-        while True:
-            try:
-                report = await asyncio.shield(task)
-                break
-            except asyncio.CancelledError:
-                if task.done():
-                    if task.cancelled():
-                        raise
-                    report = task.result()
-                    cancelled = True
-                    break
-                stop.set()
-                cancelled = True
+        report, cancelled = await finish(self._cash_in(limits, stop), on_cancel=stop.set)
         if cancelled and report.fault is None:
             moved = sum(m.count for m in report.moves)
             return CashInReport(
