@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hal.devices.cash_shared import is_acceptor_reason
 from hal.ledger import Location, LocationKind, Movement, MovementRecord
 from hal.money import Money
 from tellerhal.cli.ledger_cash_notes import (
@@ -118,15 +119,21 @@ def cash_in_view(
 def _cash_in_operations(
     groups: Mapping[int | None, list[Movement]], locations: Mapping[str, Location]
 ) -> list[CashInOperation]:
-    """The operations of a cash acceptor among ``groups`` (a recycler's books also hold
-    its dispenser side's: a dispense, a present or a reject is left to the cash view's
-    operations in flight)."""
-    operations = [CashInOperation(t, _what(ms, locations), ms) for t, ms in groups.items()]
-    return [op for op in operations if op.what != "other"]
+    """The operations of a cash acceptor among ``groups``: those whose movements the
+    acceptor's service journalled, told by their reason as the services tell them
+    (`is_acceptor_reason`). A recycler's books also hold its dispenser side's (a
+    dispense, a present, a retract, a reject), left to the cash view's operations in
+    flight."""
+    operations = []
+    for token, movements in groups.items():
+        ours = [m for m in movements if is_acceptor_reason(m.reason)]
+        if ours:
+            operations.append(CashInOperation(token, _what(ours, locations), ours))
+    return operations
 
 
 def _what(movements: Sequence[Movement], locations: Mapping[str, Location]) -> str:
-    """What a cash acceptor's operation is, from where its movements go."""
+    """The name of a cash acceptor's operation's kind, from where its movements go."""
 
     def unit(name: str) -> bool:
         loc = locations.get(name)

@@ -18,10 +18,14 @@ from typing import Any
 import pytest
 
 from hal.devices.cash_acceptor import NoteLevel
+from hal.devices.cash_acceptor_service import CashAcceptorService
+from hal.devices.cash_dispenser_service import CashDispenserService
+from hal.devices.cash_model import MoveReport, RetractArea
 from hal.errors import ConnectionLost
 from hal.ledger import Ledger, LocationKind, Outcome
+from hal.money import Money
 from hal.stimulus import NoteSample
-from simulator.world import World
+from simulator.world import CashAcceptorSetup, World
 from tellerhal.cli.main import main
 
 DEVICE = "cash_acceptor"
@@ -133,7 +137,13 @@ async def test_a_cash_in_cut_by_a_power_loss_is_pending_until_reconciled(
 
 
 def journal(
-    ledger: Ledger, token: int, source: str, destination: str, item: str, count: int
+    ledger: Ledger,
+    token: int,
+    source: str,
+    destination: str,
+    item: str,
+    count: int,
+    reason: str = "cash-in",
 ) -> int:
     return ledger.journal(
         DEVICE,
@@ -142,7 +152,7 @@ def journal(
         item=item,
         count=count,
         command_id=token,
-        reason=f"op {token}",
+        reason=f"{reason} {token}",
     ).id
 
 
@@ -169,7 +179,7 @@ def test_unknown_and_pending_operations_are_named_by_what_they_do(
         journal(ledger, 5, "escrow", "retract", "CNY:100", 1)
         journal(ledger, 6, "exit", "customer", "*", 2)
         # 7: a recycler's dispenser side paying out: not a cash-in operation.
-        journal(ledger, 7, "cashbox", "stacker", "CNY:2000", 1)
+        journal(ledger, 7, "cashbox", "stacker", "CNY:2000", 1, reason="dispense")
     device, text = report(path, capsys, status=1)
     cash_in = device["cash"]["cash_in"]
     [unknown] = cash_in["unknown"]
@@ -205,3 +215,41 @@ def test_a_dispenser_has_no_cash_in_books(
     assert device["cash"]["cash_in"] is None
     assert main(["ledger", str(path)]) == 0
     assert "cash in:" not in capsys.readouterr().out
+
+
+async def test_a_recycler_s_pending_dispenser_retract_is_no_cash_in_operation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A recycler's two services on one set of books: the dispenser side's retract (the
+    # exit to the retract unit), its answer lost, stays pending; it is the
+    # dispenser's (its reason says so), not a cash-in "retract" or "reset".
+    path = tmp_path / "ledger.sqlite"
+    world = World("ledger_recycler", seed=3, clock_scale=0.001)
+    model = world.cash_acceptor(setup=CashAcceptorSetup("default", note_time=0))
+    control = world.cash_acceptor_control()
+    machine = model.dispenser()
+    with Ledger.open(path) as ledger:
+        acceptor = CashAcceptorService(model, name="acc", ledger=ledger, books=DEVICE)
+        dispenser = CashDispenserService(machine, name="disp", ledger=ledger, books=DEVICE)
+        async with acceptor, dispenser:
+            await acceptor.cash_in_start()
+            await control.insert_notes(["CNY:10000"])
+            await acceptor.cash_in(timeout=5)
+            await acceptor.cash_in_end(timeout=5)
+            await dispenser.dispense(Money(10000, "CNY"), timeout=5)
+            await dispenser.present(timeout=5)
+            real = machine.retract
+
+            async def cut(area: RetractArea, token: int) -> MoveReport:
+                await real(area, token)
+                raise ConnectionLost("the line dropped before the answer")
+
+            machine.retract = cut  # type: ignore[method-assign]
+            with pytest.raises(ConnectionLost):
+                await dispenser.retract(timeout=5)
+            machine.retract = real  # type: ignore[method-assign]
+            assert ledger.pending(DEVICE)
+    device, text = report(path, capsys, status=1)
+    assert device["cash"]["cash_in"]["pending"] == []
+    assert len(device["cash"]["in_flight"]) == 1
+    assert "cash-in operations pending: none" in text
