@@ -91,11 +91,12 @@ def test_encrypted_frames_without_a_key(capsys: pytest.CaptureFixture[str]) -> N
     assert "count" not in entries[0]
 
 
-def test_encrypted_frames_with_a_key_never_print_it() -> None:
+def test_encrypted_frames_with_a_key_never_print_it(tmp_path: Path) -> None:
     negotiated = 0x00000000DEADBEEF
     key = SessionKey(DEFAULT_FIXED_KEY, negotiated)
-    key_text = f"{DEFAULT_FIXED_KEY:016X}{negotiated:016X}"
-    args = argparse.Namespace(key=key_text, reveal=False, direction="command")
+    key_file = tmp_path / "session.key"
+    key_file.write_text(f"{DEFAULT_FIXED_KEY:016X}{negotiated:016X}")
+    args = argparse.Namespace(key_file=str(key_file), reveal=False, direction="command")
     entries = list(decode_ssp(_encrypted_conversation(key), args))
     assert entries[0]["count"] == 4
     assert entries[0]["command"]["name"] == "PAYOUT_BY_DENOMINATION"
@@ -104,8 +105,10 @@ def test_encrypted_frames_with_a_key_never_print_it() -> None:
     text = json.dumps(entries).upper()
     assert "DEADBEEF" not in text
     assert "0123456701234567" not in text
-    with pytest.raises(Failure):
-        list(decode_ssp(b"", argparse.Namespace(key="12", reveal=False)))
+    key_file.write_text("12")
+    with pytest.raises(Failure) as failure:
+        list(decode_ssp(b"", argparse.Namespace(key_file=str(key_file), reveal=False)))
+    assert "key file must hold 32 hex digits" in str(failure.value)
 
 
 def test_key_from_a_file(tmp_path: Path) -> None:

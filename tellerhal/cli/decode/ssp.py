@@ -8,9 +8,8 @@ command (a POLL's events, a SETUP REQUEST's channels).
 
 An encrypted frame is shown as encrypted (its length only). It is decrypted only with
 a session key: ``tellerhal decode ssp --key-file PATH`` (a file holding 32 hex digits:
-the fixed key then the negotiated key, 16 + 16; ``key_file`` in the namespace, or
-``key`` for a caller that holds the digits): then its counter and the command or
-reply inside are shown too, never the key. The key exchange's
+the fixed key then the negotiated key, 16 + 16; ``key_file`` in the namespace): then
+its counter and the command or reply inside are shown too, never the key. The key exchange's
 numbers (generator, modulus, inter keys: 64-bit DH is weak enough to be broken from
 them) and SET FIXED KEY's DATA are hidden unless ``--reveal``.
 """
@@ -44,18 +43,16 @@ _SECRET = frozenset(
 
 
 def _session_key(args: argparse.Namespace) -> SessionKey | None:
-    text = getattr(args, "key", None)
     key_file = getattr(args, "key_file", None)
-    if key_file:
-        try:
-            text = Path(key_file).read_text("ascii")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise Failure(f"cannot read the key file: {type(exc).__name__}", 1) from None
-    if not text:
+    if not key_file:
         return None
-    digits = "".join(str(text).split())
+    try:
+        text = Path(key_file).read_text("ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Failure(f"cannot read the key file: {type(exc).__name__}", 1) from None
+    digits = "".join(text.split())
     if len(digits) != 32 or any(c not in "0123456789abcdefABCDEF" for c in digits):
-        raise Failure("--key must be 32 hex digits (fixed key, then negotiated key)", 1)
+        raise Failure("the key file must hold 32 hex digits (fixed key, then negotiated key)", 1)
     return SessionKey(int(digits[:16], 16), int(digits[16:], 16))
 
 
