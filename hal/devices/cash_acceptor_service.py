@@ -462,10 +462,11 @@ class CashAcceptorService(CashAcceptorBase):
         async def op(command_id: int) -> None:
             await self._prepare()
             retain = self._retain_unit()
+            held = self._items_in((ESCROW, TRANSPORT, EXIT))  # one read
             plans = [
                 Plan(position, retain, item, n)
                 for position in (ESCROW, TRANSPORT, EXIT)
-                for item, n in sorted(self._items_at(position).items())
+                for item, n in sorted(held[position].items())
             ]
             try:
                 report, cancelled = await self._operate(

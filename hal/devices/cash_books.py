@@ -63,6 +63,7 @@ __all__ = [
     "at_recount",
     "cash_units",
     "cut_after",
+    "items_and_cut",
     "items_at",
     "location_kind",
     "present_status",
@@ -316,6 +317,20 @@ def items_at(
     what it held then is `at_recount` of the moves up to the cut, the moves after the
     cut replayed on it. Without them (or with no initial count) the whole history.
     """
+    return items_and_cut(newest_first, position, counters)[0]
+
+
+def items_and_cut(
+    newest_first: Sequence[MovementRecord],
+    position: str,
+    counters: Counters | None = None,
+) -> tuple[dict[str, int], int]:
+    """`items_at` and the `cut_after` it found (``0`` without ``counters``), walking
+    the history back once.
+
+    Only the movements into or out of ``position`` count: ``newest_first`` may be the
+    device's whole history or just those (`Ledger.touching`), with the same result.
+    """
     cut = 0
     if counters is not None:
         cut = cut_after(position, newest_first, counters)
@@ -328,7 +343,7 @@ def items_at(
     else:
         held = {}
     _replay_items(held, oldest_first, position)
-    return {item: n for item, n in held.items() if n}
+    return {item: n for item, n in held.items() if n}, cut
 
 
 def at_recount(oldest_first: Sequence[MovementRecord], position: str, count: int) -> dict[str, int]:

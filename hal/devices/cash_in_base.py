@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from hal.devices import cash_books
@@ -31,7 +31,6 @@ from hal.devices.cash_acceptor import (
     NoteType,
 )
 from hal.devices.cash_books_service import CashBooksService
-from hal.devices.cash_journal import ALL
 from hal.devices.cash_model import CUSTOMER, EXIT, TRANSPORT, CashUnitType, MoveReport
 from hal.devices.cash_shared import ACCEPTOR_REASON
 from hal.errors import ConfigurationError, SequenceError
@@ -202,12 +201,10 @@ class CashAcceptorBase(
         device's record of the cash-ins that brought them (``knows_operations``) says
         it was retained (counterfeit, suspect) or unfit.
         """
-        history = self.ledger.history(self._books, ALL)
-        counters = self._counters(ESCROW)
-        escrow = cash_books.items_at(history, ESCROW, counters)
+        history = self.ledger.touching(self._books, (ESCROW,))
+        escrow, cut = cash_books.items_and_cut(history, ESCROW, self._counters(ESCROW))
         if sum(escrow.values()) <= 0:
             return
-        cut = 0 if counters is None else cash_books.cut_after(ESCROW, history, counters)
         tx = _Transaction()
         for item, n in escrow.items():
             if item != ANY_ITEM and n > 0:
@@ -346,16 +343,16 @@ class CashAcceptorBase(
         when the device senses more than the books (nothing is invented). Returns
         whether it recounted."""
         there = {i: n for i, n in sensed.items() if n > 0}
-        history = self.ledger.history(self._books, ALL)
         counters = self._counters(ESCROW)
         if counters is None:
             return False
-        booked = {i: n for i, n in cash_books.items_at(history, ESCROW, counters).items() if n > 0}
+        history = self.ledger.touching(self._books, (ESCROW,))
+        held, cut = cash_books.items_and_cut(history, ESCROW, counters)
+        booked = {i: n for i, n in held.items() if n > 0}
         if sum(there.values()) >= sum(booked.values()):
             return False
         if any(n > booked.get(i, 0) for i, n in there.items()):
             return False  # the device senses a note the books do not have there
-        cut = cash_books.cut_after(ESCROW, history, counters)
         unknown = [m for m in self.ledger.unknown(self._books) if m.source == ESCROW and m.id > cut]
         oldest_first = list(reversed(history))
         if not unknown or cash_books.at_recount(oldest_first, ESCROW, sum(there.values())) != there:
@@ -384,9 +381,18 @@ class CashAcceptorBase(
 
     def _items_at(self, position: str) -> dict[str, int]:
         """What the books have in ``position``, by item (from its last count on)."""
-        history = self.ledger.history(self._books, ALL)
-        held = cash_books.items_at(history, position, self._counters(position))
-        return {i: n for i, n in held.items() if n > 0}
+        return self._items_in((position,))[position]
+
+    def _items_in(self, positions: Sequence[str]) -> dict[str, dict[str, int]]:
+        """What the books have in each of ``positions``, by item, from one read of the
+        movements into and out of them (those of the units are not read)."""
+        history = self.ledger.touching(self._books, tuple(positions))
+        counters = {c.location.name: c for c in self.ledger.counters(self._books)}
+        result = {}
+        for position in positions:
+            held = cash_books.items_at(history, position, counters.get(position))
+            result[position] = {i: n for i, n in held.items() if n > 0}
+        return result
 
     # --- queries -------------------------------------------------------------------------
 

@@ -225,6 +225,28 @@ def history(conn: sqlite3.Connection, device: str, limit: int) -> list[MovementR
     return [_record(row) for row in rows]
 
 
+def touching(
+    conn: sqlite3.Connection, device: str, locations: Sequence[str], after: int
+) -> list[MovementRecord]:
+    """The movements of a device into or out of any of ``locations`` with an id above
+    ``after``, with their settlements, newest first.
+
+    Two range scans of the (device, source) and (device, destination) indexes: the
+    movements of other locations are not read.
+    """
+    if not locations:
+        return []
+    marks = ", ".join("?" for _ in locations)
+    rows = conn.execute(
+        f"{_RECORDS} WHERE m.id IN ("
+        f"SELECT id FROM movement WHERE device = ? AND source IN ({marks}) AND id > ? "
+        f"UNION SELECT id FROM movement WHERE device = ? AND destination IN ({marks}) "
+        "AND id > ?) ORDER BY m.id DESC",
+        (device, *locations, after, device, *locations, after),
+    )
+    return [_record(row) for row in rows]
+
+
 def _stamp(at: datetime) -> str:
     return at.isoformat(timespec="microseconds")
 

@@ -8,7 +8,7 @@ file is opened, owned, written durably and failed closed is in `hal.ledger.datab
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
 from hal.errors import InvalidData, SequenceError
@@ -484,6 +484,32 @@ class Ledger:
         positive("limit", limit)
         with self._read(f"read the history of {device}") as conn:
             return queries.history(conn, device, limit)
+
+    def touching(
+        self, device: str, locations: Sequence[str], after: int = 0
+    ) -> list[MovementRecord]:
+        """The movements of a device into or out of any of ``locations``, newest first.
+
+        What a position's content needs (`hal.devices.cash_books.items_at` looks at
+        nothing else): the movements of the device's other locations are not read.
+
+        Args:
+            device: the device name.
+            locations: the location names.
+            after: only movements with an id above this (``0``: all).
+
+        Returns:
+            The movements and their outcomes (``None`` while pending).
+
+        Raises:
+            InvalidData: ``after`` is negative.
+            LedgerError: the journal cannot be read.
+        """
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            raise InvalidData(f"after must be a non-negative int, got {after!r}")
+        names = tuple(locations)
+        with self._read(f"read the movements of {device} at {', '.join(names)}") as conn:
+            return queries.touching(conn, device, names, after)
 
     def check_invariants(self, device: str) -> list[Violation]:
         """Check every counted location: count not below zero, capacity not exceeded.

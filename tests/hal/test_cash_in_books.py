@@ -230,3 +230,33 @@ def books_match_named(service: CashAcceptorService, backend: ScriptedCashInBacke
     truth = backend.ground_truth()
     assert dict(counts) == {k: truth[k] for k in counts}
     assert service.ledger.check_invariants(service.books) == []
+
+
+def test_a_position_is_read_without_the_other_locations_movements(ledger: Ledger) -> None:
+    """`Ledger.touching` reads the movements into and out of a position only (and from
+    an id on): thousands of settled movements of the units are not read, and
+    `items_at` gives from them what it gives from the whole history."""
+
+    def move(src: str, dst: str, item: str, n: int) -> int:
+        m = ledger.journal(D, source=src, destination=dst, item=item, count=n)
+        ledger.settle(m.id, Outcome.DONE, moved=n)
+        return m.id
+
+    early = [move(CUSTOMER, EXIT, Y100, 2), move(EXIT, CUSTOMER, Y100, 2)]  # long ago
+    for _ in range(1000):  # the units' own traffic, settled
+        move(CUSTOMER, "cashin", Y50, 1)
+    late = [move(CUSTOMER, EXIT, Y10, 1), move(CUSTOMER, EXIT, Y100, 1)]
+    read = ledger.touching(D, (EXIT,))
+    assert [r.movement.id for r in read] == [*reversed(late), *reversed(early)]
+    assert [r.movement.id for r in ledger.touching(D, (EXIT,), after=early[-1])] == late[::-1]
+    assert ledger.touching(D, (TRANSPORT,)) == []
+    counters = {c.location.name: c for c in ledger.counters(D)}
+    whole = ledger.history(D, ALL)
+    assert len(whole) == 1004
+    assert items_at(read, EXIT, counters[EXIT]) == items_at(whole, EXIT, counters[EXIT])
+    assert items_at(read, EXIT, counters[EXIT]) == {Y10: 1, Y100: 1}
+    # two positions in one read: each one's movements, newest first
+    both = ledger.touching(D, (EXIT, ESCROW))
+    assert [r.movement.id for r in both] == [r.movement.id for r in read]
+    with pytest.raises(HalError):
+        ledger.touching(D, (EXIT,), after=-1)
