@@ -123,7 +123,7 @@ class SspAcceptor:
 
     async def configure(self, enabled: frozenset[str]) -> None:
         self.core.enabled_items = frozenset(enabled)
-        await self.core._inhibits(self.core.enabled_items)
+        await self.core.set_inhibits(self.core.enabled_items)
 
     async def get_status(self) -> CashAcceptorStatus:
         return self.core.acceptor_status()
@@ -143,8 +143,8 @@ class SspAcceptor:
         intake = _Intake(limits, token)
         settle = max(3 * core.options.poll_interval, 0.3)
         async with core.watch() as events:
-            await core._inhibits(limits.enabled)
-            await core._ok(bytes((Cmd.ENABLE,)), "enable")
+            await core.set_inhibits(limits.enabled)
+            await core.command_ok(bytes((Cmd.ENABLE,)), "enable")
             try:
                 while True:
                     if intake.refused and not intake.reading:
@@ -183,7 +183,7 @@ class SspAcceptor:
                 refused.append(
                     RefuseReason.INVALID_BILL if item is None else RefuseReason.LIMIT_OVER_AMOUNT
                 )
-                await core._ok(bytes((Cmd.REJECT,)), "reject")
+                await core.command_ok(bytes((Cmd.REJECT,)), "reject")
                 core.escrow, core.hold = None, False
                 return None
             intake.reading = False
@@ -288,7 +288,7 @@ class SspAcceptor:
         if report.fault is not None or not (core.jammed or core.jam_item):
             return report
         async with core.watch() as events:
-            await core._ok(bytes((Cmd.RESET,)), "reset")
+            await core.command_ok(bytes((Cmd.RESET,)), "reset")
             while True:
                 event = await _next_event(core, events)
                 if event.code is Ev.SLAVE_RESET:
@@ -339,7 +339,7 @@ def _over_amount(item: str, limits: CashInLimits) -> bool:
 
 
 async def _disable(core: SspCore) -> None:
-    await core._ok(bytes((Cmd.DISABLE,)), "disable")
+    await core.command_ok(bytes((Cmd.DISABLE,)), "disable")
 
 
 def _no_escrow_note(core: SspCore) -> Fault:
@@ -356,7 +356,7 @@ async def _stack(core: SspCore, use_recycle_units: bool) -> MoveReport:
     if core.options.payout and item == core.payout_item:
         route = 0 if use_recycle_units else 1
         data = bytes((SET_ROUTING, route)) + struct.pack("<I", core.options.payout_value)
-        await core._ok(data + core.currency.encode("ascii"), "set routing")
+        await core.command_ok(data + core.currency.encode("ascii"), "set routing")
     async with core.watch() as events:
         core.hold = False  # the polling task's next POLL accepts the note
         while True:

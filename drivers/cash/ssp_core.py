@@ -129,7 +129,7 @@ class SspCore:
         await self.link.open()
         try:
             await self.link.sync()
-            await self._ok(bytes((Cmd.HOST_PROTOCOL_VERSION, 6)), "host protocol version")
+            await self.command_ok(bytes((Cmd.HOST_PROTOCOL_VERSION, 6)), "host protocol version")
             reply = await self.link.command(bytes((Cmd.SETUP_REQUEST,)))
             if reply[:1] != bytes((Generic.OK,)):
                 raise HardwareError(f"{self.name}: setup request refused ({reply[:1].hex()})")
@@ -152,7 +152,7 @@ class SspCore:
                 self.escrow, self.hold = 0, True
                 await self._poll_once()  # [U] the device reports it again after SYNC
                 self._last_hold = time.monotonic()
-            await self._inhibits(self.enabled_items)
+            await self.set_inhibits(self.enabled_items)
         except BaseException:
             await self.link.close()
             raise
@@ -274,15 +274,21 @@ class SspCore:
 
     # --- commands ----------------------------------------------------------------------
 
-    async def _ok(self, data: bytes, what: str) -> bytes:
+    async def command_ok(self, data: bytes, what: str) -> bytes:
+        """One command that must be answered OK; returns the reply.
+
+        Raises:
+            HardwareError: another answer (``what`` names the command).
+        """
         reply = await self.link.command(data)
         if reply[:1] != bytes((Generic.OK,)):
             raise HardwareError(f"{self.name}: {what} refused ({reply[:1].hex() or 'empty'})")
         return reply
 
-    async def _inhibits(self, items: frozenset[str]) -> None:
+    async def set_inhibits(self, items: frozenset[str]) -> None:
+        """Enable the channels of ``items`` and inhibit the others."""
         channels = frozenset(n for n, t in self.channels.items() if t.item in items)
-        await self._ok(build_set_inhibits(channels), "set inhibits")
+        await self.command_ok(build_set_inhibits(channels), "set inhibits")
 
     async def command(self, data: bytes) -> bytes:
         """One command (encrypted when the session is)."""
