@@ -451,8 +451,8 @@ CASH_IN_FEATURES: frozenset[str] = frozenset(
     }
 )
 
-#: What a single-note bill validator can do (the JCM ID-003 and ITL SSP drivers, the
-#: simulated validators): one note in its escrow, stacked or given back through the
+#: What a single-note bill validator can do (the serial validators' usual protocols
+#: allow no more, real or simulated): one note in its escrow, stacked or given back through the
 #: bezel to the customer; no shutter, no sensor of notes taken, no retract, no sorting
 #: into counterfeit and suspect, no record of operations. A recycler's is the same with
 #: ``recycling`` (`dataclasses.replace`).

@@ -2,8 +2,8 @@
 
 A recycler is one device seen as a `CashAcceptor` and a `CashDispenser`: its two
 services keep their books in ONE `Ledger` object (a ledger file is opened by one
-`Ledger` at a time). The object that owns that ledger (`drivers.cash.ssp_service.
-SharedBooks`, `simulator.sim_cash_service.SharedLedger`) lends it: each service borrows
+`Ledger` at a time). The object that owns that ledger (a `LedgerLender`, which the
+layer that composes the device's two services provides) lends it: each service borrows
 it before it opens and gives it back after it closes, or when it fails to open; the
 lender opens it for the first borrower and closes it after the last.
 """

@@ -108,14 +108,6 @@ async def truth_agrees(device: CashDispenser, stimulus: CashDispenserStimulus, w
     await units_agree(device, truth, when)
 
 
-async def take_all(h: CashDispenserHarness, device: CashDispenser) -> None:
-    """Leave nothing at the exit or in the stacker for the next step."""
-    features = (await device.capabilities()).features()
-    if "present" in features:
-        taken = await h.stimulus.take_notes(timeout=h.patience)
-        check(taken > 0, "the customer found no notes to take")
-
-
 # --- cases ---------------------------------------------------------------------------------
 
 
