@@ -38,7 +38,12 @@ from hal.devices.cash_model import (
     ReplenishmentStatus,
     UnitSensor,
 )
-from hal.devices.cash_shared import books_lock, in_flight, is_acceptor_reason
+from hal.devices.cash_shared import (
+    ACCEPTOR_REASON,
+    books_lock,
+    in_flight,
+    is_acceptor_reason,
+)
 from hal.errors import ConfigurationError, InvalidData, LedgerError
 from hal.ledger import ANY_ITEM, LocationKind, Movement, Outcome
 from hal.ledger_service import LedgerService
@@ -122,6 +127,12 @@ class CashBooksReconcile(LedgerService[StatusT, CapsT]):
     def _owns(self, movement: Movement) -> bool:
         """Whether ``movement`` is an operation of this service's kind."""
         return is_acceptor_reason(movement.reason) == self._ACCEPTOR
+
+    def _own_reason(self, reason: str) -> str:
+        """``reason`` marked as this service's kind (what `_owns` reads back)."""
+        if self._ACCEPTOR and not is_acceptor_reason(reason):
+            return f"{ACCEPTOR_REASON}: {reason}"
+        return reason
 
     def _own_pending(self) -> list[Movement]:
         """The pending movements this service reconciles (not those in flight here)."""

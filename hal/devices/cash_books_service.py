@@ -66,7 +66,10 @@ class CashBooksService(CashBooksReconcile[StatusT, CapsT]):
     def _journal_done(
         self, source: str, destination: str, count: int, reason: str, item: str = ANY_ITEM
     ) -> None:
-        """Journal a move the device already made and settle it done at once."""
+        """Journal a move the device already made and settle it done at once (marked as
+        this service's, so that a kill between the two leaves it to this service's
+        reconcile, not to the other side of a recycler's)."""
+        reason = self._own_reason(reason)
         token = self._token()
         movement = self.ledger.journal(
             self._books,

@@ -27,6 +27,7 @@ from hal.devices.cash_acceptor import (
 )
 from hal.devices.cash_acceptor_service import CashAcceptorService
 from hal.devices.cash_model import InCounts, RetractArea
+from hal.devices.cash_shared import is_acceptor_reason
 from hal.errors import (
     CashInActive,
     CashUnitError,
@@ -289,6 +290,15 @@ async def test_rollback_to_the_exit_taken_then_retract(rig: Rig) -> None:
     await asyncio.wait_for(sub.get(), 1)
     assert service.ledger.counts(A)[EXIT] == 0  # booked before it was published
     books_match(service, backend)
+    # Booked as the acceptor's own: a kill between its journal and its settle leaves it
+    # to the acceptor's reconcile (a recycler's dispenser side never settles it).
+    taken = [
+        r.movement
+        for r in service.ledger.history(A, 100)
+        if (r.movement.source, r.movement.destination) == (EXIT, "customer")
+    ]
+    assert len(taken) == 2  # one per note item
+    assert all(is_acceptor_reason(m.reason) for m in taken), [m.reason for m in taken]
     # again, and this time the customer leaves them: retract
     await service.cash_in_start()
     backend.insert(Y20)
