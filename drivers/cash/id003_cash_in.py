@@ -198,14 +198,6 @@ class Id003Driver(Id003Core):
         return CashInReport(moved, report.fault, refused=tuple(refused))
 
     def _check(self, item: str | None, limits: CashInLimits) -> RefuseReason | None:
-        if item is None or item not in limits.enabled or item not in self._enabled:
+        if item is not None and item not in self._enabled:
             return RefuseReason.INVALID_BILL
-        if limits.max_items < 1:
-            if limits.items_limited:
-                return RefuseReason.LIMIT_OVER_TOTAL_ITEMS
-            return RefuseReason.STACKER_FULL
-        currency, _, value = item.partition(":")
-        most = limits.max_amount.get(currency) if limits.max_amount is not None else None
-        if most is not None and int(value) > most.minor:
-            return RefuseReason.LIMIT_OVER_AMOUNT
-        return None
+        return limits.refusal(item)

@@ -177,12 +177,11 @@ class SspAcceptor:
             return None
         if event.code is Ev.READ and event.channel:
             item = core.item_of(event.channel)
-            if item is None or _over_amount(item, intake.limits):
+            reason = intake.limits.refusal(item)
+            if item is None or reason is not None:
                 intake.own_rejects += 1
                 intake.reading = True  # until its REJECTED comes
-                refused.append(
-                    RefuseReason.INVALID_BILL if item is None else RefuseReason.LIMIT_OVER_AMOUNT
-                )
+                refused.append(reason or RefuseReason.INVALID_BILL)
                 await core.command_ok(bytes((Cmd.REJECT,)), "reject")
                 core.escrow, core.hold = None, False
                 return None
@@ -328,14 +327,6 @@ def _unit_fault(core: SspCore) -> Fault | None:
     if core.stacker_full:
         return Fault("cashUnitError", "the cash box is full", unit=CASHBOX)
     return None
-
-
-def _over_amount(item: str, limits: CashInLimits) -> bool:
-    if limits.max_amount is None:
-        return False
-    currency, _, value = item.partition(":")
-    left = limits.max_amount.get(currency)
-    return left is not None and int(value) > left.minor
 
 
 async def _disable(core: SspCore) -> None:

@@ -29,6 +29,7 @@ from hal.devices.cash_model import (
     StackerState,
     TransportState,
     note_item,
+    parse_note_item,
 )
 from hal.devices.cash_reports import MoveReport
 from hal.errors import InvalidData
@@ -179,10 +180,8 @@ def credited(notes: Mapping[str, int]) -> dict[str, Money]:
     """The value of ``{item: notes}`` by currency (``{"CNY": Money(...)}``)."""
     out: dict[str, Money] = {}
     for item, count in notes.items():
-        currency, _, value = item.partition(":")
-        if not value.isdigit():
-            raise InvalidData(f"not a note item: {item!r}")
-        amount = Money(int(value) * count, currency)
+        currency, value = parse_note_item(item)
+        amount = Money(value * count, currency)
         out[currency] = out[currency] + amount if currency in out else amount
     return out
 
@@ -212,6 +211,43 @@ class CashInLimits:
     enabled: frozenset[str]
     max_amount: Mapping[str, Money] | None = None
     items_limited: bool = False
+
+    def refusal(
+        self,
+        item: str | None,
+        taken: int = 0,
+        credited: Mapping[str, int] | None = None,
+        *,
+        counts: bool = True,
+    ) -> RefuseReason | None:
+        """Why these limits refuse one more note (``None``: they take it).
+
+        Args:
+            item: the note's item (``None``: a note not recognised).
+            taken: notes this `cash_in` already took into the escrow.
+            credited: the value (minor units) by currency already credited by it.
+            counts: the note would be credited (``False`` for a counterfeit or suspect
+                note kept: no amount limit applies to it).
+
+        Returns:
+            ``invalidBill`` for a note not recognised or not enabled; past ``max_items``
+            ``limitOverTotalItems`` when the limit is the transaction's
+            (``items_limited``), else ``stackerFull`` (the escrow's room);
+            ``limitOverAmount`` for a note that would pass its currency's amount limit.
+        """
+        if item is None or item not in self.enabled:
+            return RefuseReason.INVALID_BILL
+        if taken >= self.max_items:
+            if self.items_limited:
+                return RefuseReason.LIMIT_OVER_TOTAL_ITEMS
+            return RefuseReason.STACKER_FULL
+        if counts and self.max_amount is not None:
+            currency, value = parse_note_item(item)
+            most = self.max_amount.get(currency)
+            so_far = credited.get(currency, 0) if credited is not None else 0
+            if most is not None and so_far + value > most.minor:
+                return RefuseReason.LIMIT_OVER_AMOUNT
+        return None
 
 
 @dataclass(frozen=True, slots=True)

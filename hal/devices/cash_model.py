@@ -62,6 +62,7 @@ __all__ = [
     "UnitStatus",
     "counts_mapping",
     "note_item",
+    "parse_note_item",
 ]
 
 #: The intermediate stacker: notes dispensed and not yet presented.
@@ -79,6 +80,19 @@ POSITIONS: frozenset[str] = frozenset({STACKER, TRANSPORT, EXIT, CUSTOMER})
 def note_item(currency: str, value: int) -> str:
     """The ledger item of a note: ``CNY:10000`` (currency, value in minor units)."""
     return f"{currency}:{value}"
+
+
+def parse_note_item(item: str) -> tuple[str, int]:
+    """The currency and value (minor units) of a note's ledger item, `note_item`'s
+    inverse: ``CNY:10000`` is ``("CNY", 10000)``.
+
+    Raises:
+        InvalidData: not a note item (``*``, no currency, a value that is no number).
+    """
+    currency, sep, value = item.partition(":")
+    if not sep or not currency or not (value.isascii() and value.isdigit()):
+        raise InvalidData(f"not a note item: {item!r}")
+    return currency, int(value)
 
 
 def counts_mapping(counts: Mapping[str, int], what: str) -> Mapping[str, int]:

@@ -179,17 +179,10 @@ class _EscrowMechanics:
             kind is None
             or level is NoteLevel.UNRECOGNIZED
             or note.item not in self._enabled
-            or note.item not in limits.enabled
             or (level.retained and not self._caps.classifies)
         ):
             return RefuseReason.INVALID_BILL
-        if taken >= limits.max_items:
-            return RefuseReason.LIMIT_OVER_TOTAL_ITEMS
-        if level.credited and limits.max_amount is not None:
-            most = limits.max_amount.get(kind.currency)
-            if most is not None and credited.get(kind.currency, 0) + kind.value > most.minor:
-                return RefuseReason.LIMIT_OVER_AMOUNT
-        return None
+        return limits.refusal(note.item, taken, credited, counts=level.credited)
 
     async def _wait_for_notes(self, op: Operation) -> bool:
         """Wait for the customer's notes; ``False`` if cancelled or the power fails."""

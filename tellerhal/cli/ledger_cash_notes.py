@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from hal.devices.cash_model import parse_note_item
 from hal.errors import InvalidData
 from hal.ledger import ANY_ITEM, LocationKind, Movement
 from hal.money import Money
@@ -40,11 +41,9 @@ UNIT_KINDS = (LocationKind.CASSETTE, LocationKind.REJECT, LocationKind.RETAIN)
 def note_value(item: str) -> Money | None:
     """The value of one note of ``item`` (``CNY:10000`` is 100.00 CNY); ``None`` for
     ``*`` or an item that is not a note."""
-    currency, sep, value = item.partition(":")
-    if not sep or not value.isdigit():
-        return None
     try:
-        return Money(int(value), currency)
+        currency, value = parse_note_item(item)
+        return Money(value, currency)
     except (InvalidData, TypeError):
         return None
 
