@@ -6,11 +6,10 @@ report adds:
 - its cash units (cassettes, reject and retain units) with the note's value, the
   counters (initial, in, out, unknown, count) and the value of the notes counted;
 - its positions (``stacker``, ``transport``, ``exit``...) with what they hold by note,
-  found by replaying the movements settled ``done`` in settlement order: a move out of a
-  cassette carries the cassette's note; a position hands notes on first in, first out
-  (of the note named, when the movement names one). Notes the replay cannot name (a
-  position's count set by hand, a ``*`` move out of an empty position) are shown as
-  ``*``;
+  as the services find it (`hal.devices.cash_books.items_at`: the moves settled
+  ``done`` in and out of it replayed from its latest count on, a recount being a cut).
+  Notes the replay cannot name (a ``*`` move into it, a count the names do not reach)
+  are shown as ``*``;
 - the operations still in flight: the pending movements grouped by their token (the
   movement's ``command_id``), and the notes of movements settled ``unknown``;
 - for a cash acceptor (a device with an ``escrow`` position), its books of cash in
@@ -34,6 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hal.devices.cash_books import items_at
 from hal.ledger import (
     ANY_ITEM,
     Counters,
@@ -159,12 +159,13 @@ def cash_view(
     ]
     kinds = {loc.name: loc for loc in locations}
     position_names = [loc.name for loc in locations if loc.kind is LocationKind.POSITION]
-    records = _done_records(ledger, device)
-    holds = _replay(records, kinds, position_names)
+    history = ledger.history(device, HISTORY_LIMIT)
+    records = _done_records(history)
     positions = []
     for name in position_names:
         count = counters[name].count if name in counters else 0
-        held = {item: n for item, n in holds.get(name, {}).items() if n}
+        by_item = items_at(history, name, counters.get(name))
+        held = {item: n for item, n in by_item.items() if n > 0}
         named = sum(n for item, n in held.items() if item != ANY_ITEM)
         held.pop(ANY_ITEM, None)
         if named > count:
@@ -190,70 +191,13 @@ def cash_view(
     )
 
 
-def _done_records(ledger: Ledger, device: str) -> list[MovementRecord]:
-    """The device's movements settled ``done``, in settlement order."""
+def _done_records(history: Sequence[MovementRecord]) -> list[MovementRecord]:
+    """The movements of ``history`` settled ``done``, in settlement order."""
     records = [
-        r
-        for r in ledger.history(device, HISTORY_LIMIT)
-        if r.settlement is not None and r.settlement.outcome is Outcome.DONE
+        r for r in history if r.settlement is not None and r.settlement.outcome is Outcome.DONE
     ]
     records.sort(key=lambda r: r.settlement.id if r.settlement is not None else 0)
     return records
-
-
-def _replay(
-    records: Sequence[MovementRecord], locations: Mapping[str, Location], positions: Sequence[str]
-) -> dict[str, dict[str, int]]:
-    """Each position's notes by item, from the movements settled ``done``."""
-    queues: dict[str, list[list[Any]]] = {name: [] for name in positions}
-    for record in records:
-        movement, settlement = record.movement, record.settlement
-        assert settlement is not None
-        moved = movement.count if settlement.moved is None else settlement.moved
-        if moved <= 0:
-            continue
-        if movement.source in queues:
-            carried = _take(queues[movement.source], movement.item, moved)
-        else:
-            source = locations.get(movement.source)
-            item = movement.item
-            if item == ANY_ITEM and source is not None:
-                item = source.item
-            carried = [(item, moved)]
-        if movement.destination in queues:
-            queue = queues[movement.destination]
-            for item, n in carried:
-                if queue and queue[-1][0] == item:
-                    queue[-1][1] += n
-                else:
-                    queue.append([item, n])
-    result: dict[str, dict[str, int]] = {}
-    for name, queue in queues.items():
-        held: dict[str, int] = {}
-        for item, n in queue:
-            held[item] = held.get(item, 0) + n
-        result[name] = held
-    return result
-
-
-def _take(queue: list[list[Any]], item: str, count: int) -> list[tuple[str, int]]:
-    """Remove ``count`` notes (of ``item``, or any for ``*``) first in, first out."""
-    taken: list[tuple[str, int]] = []
-    left = count
-    for entry in queue:
-        if not left:
-            break
-        if item != ANY_ITEM and entry[0] != item:
-            continue
-        n = min(entry[1], left)
-        if n:
-            entry[1] -= n
-            left -= n
-            taken.append((entry[0], n))
-    queue[:] = [entry for entry in queue if entry[1]]
-    if left:
-        taken.append((item, left))  # more than the replay knew of: named as journalled
-    return taken
 
 
 def view_json(view: CashView) -> dict[str, Any]:

@@ -278,15 +278,21 @@ async def test_a_ledger_the_service_wrote_shows_the_notes_where_they_are(
     assert view["in_flight"] == []
 
 
-def test_a_position_emptied_by_hand_drops_the_replays_names(
+def test_a_position_recounted_by_hand_keeps_the_names_that_fit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # As the services read it (hal.devices.cash_books.items_at): the recount is a cut;
+    # what the position held then is its named notes, the excess taken off.
     path = tmp_path / "cash.sqlite"
     with Ledger.open(path) as ledger:
         define(ledger)
         move(ledger, 1, "unit1", "transport", NOTES["unit1"], 2)  # a jam
-        ledger.set_initial(CASH, "transport", 1, reason="engineer took one note out")
+        move(ledger, 2, "unit2", "transport", NOTES["unit2"], 1)
+        ledger.set_initial(CASH, "transport", 1, reason="engineer took two notes out")
+        move(ledger, 3, "unit3", "transport", NOTES["unit3"], 1)
     assert main(["ledger", str(path), "--json"]) == 0
     [device] = json.loads(capsys.readouterr().out)["devices"]
     transport = next(p for p in device["cash"]["positions"] if p["name"] == "transport")
-    assert transport == {"name": "transport", "count": 1, "holds": {"*": 1}}
+    # sorted item order: CNY:10000 is taken off before CNY:5000
+    holds = {NOTES["unit2"]: 1, NOTES["unit3"]: 1}
+    assert transport == {"name": "transport", "count": 2, "holds": holds}

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from hal.devices.cash_acceptor import NoteLevel
+from hal.devices.cash_acceptor import ESCROW, NoteLevel
 from hal.devices.cash_acceptor_service import CashAcceptorService
 from hal.devices.cash_dispenser_service import CashDispenserService
 from hal.devices.cash_model import MoveReport, RetractArea
@@ -27,6 +27,9 @@ from hal.money import Money
 from hal.stimulus import NoteSample
 from simulator.world import CashAcceptorSetup, World
 from tellerhal.cli.main import main
+from tests.cash_in_backend import VALIDATOR, VALIDATOR_UNITS, ScriptedCashInBackend
+from tests.hal.test_cash_acceptor_service import Y50
+from tests.hal.test_cash_in_restart import _end_lost_after_the_note_moved
 
 DEVICE = "cash_acceptor"
 
@@ -253,3 +256,28 @@ async def test_a_recycler_s_pending_dispenser_retract_is_no_cash_in_operation(
     assert device["cash"]["cash_in"]["pending"] == []
     assert len(device["cash"]["in_flight"]) == 1
     assert "cash-in operations pending: none" in text
+
+
+async def test_a_recounted_escrow_shows_what_the_service_finds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A validator's end lost after the note was stacked: on the next open rule 6
+    # recounts the escrow (0, what it senses); a new note then comes in. The recount is
+    # a cut: the escrow holds the new note only, by item, in the service's books and in
+    # the report alike (not two notes' names for one note, nor a bare "*").
+    path = tmp_path / "ledger.sqlite"
+    backend = ScriptedCashInBackend(VALIDATOR_UNITS, VALIDATOR)
+    await _end_lost_after_the_note_moved(backend, path)
+    async with CashAcceptorService(backend, ledger=path) as service:
+        await service.cash_in_start()
+        backend.insert(Y50)
+        await service.cash_in()
+        status = await service.get_cash_in_status()
+        books = service._items_at(ESCROW)
+    assert books == dict(status.notes) == {Y50: 1}
+    device, _ = report(path, capsys, status=1)
+    escrow = device["cash"]["cash_in"]["escrow"]
+    assert escrow["holds"] == books
+    assert escrow["notes"] == status.escrow == 1
+    [position] = [p for p in device["cash"]["positions"] if p["name"] == ESCROW]
+    assert position["holds"] == books
