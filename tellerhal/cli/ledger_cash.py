@@ -7,7 +7,8 @@ report adds:
   counters (initial, in, out, unknown, count) and the value of the notes counted;
 - its positions (``stacker``, ``transport``, ``exit``...) with what they hold by note,
   as the services find it (`hal.devices.cash_books.items_at`: the moves settled
-  ``done`` in and out of it replayed from its latest count on, a recount being a cut).
+  ``done`` in and out of it replayed from its latest count on, a recount being a cut;
+  a ``*`` move out of a unit carries the unit's note).
   Notes the replay cannot name (a ``*`` move into it, a count the names do not reach)
   are shown as ``*``;
 - the operations still in flight: the pending movements grouped by their token (the
@@ -29,11 +30,12 @@ re-exports its names); what both share is in `tellerhal.cli.ledger_cash_notes`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hal.devices.cash_books import items_at
+from hal.devices.cash_books import cut_after, items_at
 from hal.ledger import (
     ANY_ITEM,
     Counters,
@@ -159,7 +161,7 @@ def cash_view(
     ]
     kinds = {loc.name: loc for loc in locations}
     position_names = [loc.name for loc in locations if loc.kind is LocationKind.POSITION]
-    history = ledger.history(device, HISTORY_LIMIT)
+    history = _named(ledger.history(device, HISTORY_LIMIT), kinds, position_names, counters)
     records = _done_records(history)
     positions = []
     for name in position_names:
@@ -189,6 +191,66 @@ def cash_view(
         unknown_notes=sum(m.count for m in unknown),
         cash_in=cash_in,
     )
+
+
+def _named(
+    newest_first: Sequence[MovementRecord],
+    locations: Mapping[str, Location],
+    positions: Sequence[str],
+    counters: Mapping[str, Counters],
+) -> list[MovementRecord]:
+    """``newest_first`` with ``*`` moves named where the books can tell: out of a unit
+    by the note the unit holds (a dispenser journals its dispense so); a done one out
+    of a position never recounted before it, by what the position held then by
+    `items_at` (a dispenser's present carries the dispensed notes' names to the exit),
+    split into one record per item. After a recount it stays ``*``."""
+    recounted: dict[str, int] = {}  # a position recounted: the id its cut follows
+    for name, c in counters.items():
+        if name in positions:
+            cut = cut_after(name, newest_first, c)
+            if cut or c.initial:
+                recounted[name] = cut
+    oldest_first: list[MovementRecord] = []
+    for record in reversed(newest_first):
+        movement = record.movement
+        source = locations.get(movement.source)
+        if movement.item != ANY_ITEM or source is None:
+            oldest_first.append(record)
+        elif source.name not in positions:
+            movement = dataclasses.replace(movement, item=source.item)
+            oldest_first.append(dataclasses.replace(record, movement=movement))
+        else:
+            if source.name in recounted and movement.id > recounted[source.name]:
+                oldest_first.append(record)
+            else:
+                oldest_first.extend(_split(record, oldest_first))
+    return list(reversed(oldest_first))
+
+
+def _split(record: MovementRecord, before: Sequence[MovementRecord]) -> list[MovementRecord]:
+    """A done ``*`` move out of a position as one record per item it held then."""
+    settlement = record.settlement
+    if settlement is None or settlement.outcome is not Outcome.DONE or not settlement.moved:
+        return [record]
+    held = items_at(list(reversed(before)), record.movement.source)
+    left = settlement.moved
+    parts: list[MovementRecord] = []
+    for item in sorted(held, key=lambda k: (k == ANY_ITEM, k)):
+        n = min(held[item], left)
+        if n > 0:
+            parts.append(_part(record, item, n))
+            left -= n
+    if left:
+        parts.append(_part(record, ANY_ITEM, left))
+    return parts
+
+
+def _part(record: MovementRecord, item: str, count: int) -> MovementRecord:
+    """``record`` for ``count`` notes of ``item`` (done, all moved)."""
+    assert record.settlement is not None
+    movement = dataclasses.replace(record.movement, item=item, count=count)
+    settlement = dataclasses.replace(record.settlement, moved=count)
+    return dataclasses.replace(record, movement=movement, settlement=settlement)
 
 
 def _done_records(history: Sequence[MovementRecord]) -> list[MovementRecord]:
