@@ -32,6 +32,10 @@ cash-in unit; retained notes to the retract unit (else the cash-in unit).
 notes wait for `customer_takes`; or ``escrow -> customer`` on a validator) and retains
 the others. ``retract`` takes the exit's notes to the retract unit; ``reset`` empties the
 transport, the escrow and the exit into the retract unit (else the cash-in unit).
+No unit ever holds more than its capacity: a retract, a rollback's retained notes or a
+reset whose notes do not all fit in their unit is refused before anything moves
+(``Fault("cashUnitError", unit=...)``, XFS4IoT's retractAreaFull; the notes stay where
+they are) until an operator empties the unit at an exchange.
 """
 
 from __future__ import annotations
@@ -259,6 +263,21 @@ class _EscrowMechanics:
             return f"{unit} is full ({capacity} notes)"
         return None
 
+    def _room_fault(self, op: Operation, unit: str, count: int, where: str) -> bool:
+        """Refuse (in ``op``) a move of ``count`` notes into ``unit`` past its capacity:
+        the notes stay ``where`` they are (a real device reports retractAreaFull)."""
+        capacity = self._m._by_id[unit].capacity
+        held = self.notes_at(unit)
+        if capacity is None or held + count <= capacity:
+            return False
+        op.fault = Fault(
+            "cashUnitError",
+            f"{unit} is full ({held} of {capacity} notes, {count} more would not fit); "
+            f"the notes stay {where}",
+            unit,
+        )
+        return True
+
     async def _rollback(self, op: Operation) -> None:
         m = self._m
         if self._escrow_refused(op):
@@ -267,10 +286,13 @@ class _EscrowMechanics:
         if back_to == EXIT and m.notes_at(EXIT):
             op.fault = Fault("positionNotEmpty", "notes are still at the exit")
             return
+        keep = self._retract_unit or self._cash_in_unit
+        retained = sum(1 for note in self._escrow if note.level.retained)
+        if retained and self._room_fault(op, keep, retained, "in the escrow"):
+            return
         if not await m._work(self.profile.return_time):
             m._lose_power(op, "before the notes moved")
             return
-        keep = self._retract_unit or self._cash_in_unit
         given = 0
         for note in self._escrow:
             destination = keep if note.level.retained else back_to
@@ -293,6 +315,8 @@ class _EscrowMechanics:
         if not m.notes_at(EXIT):
             op.fault = Fault("noItems", "nothing at the exit to retract")
             return
+        if self._room_fault(op, unit, m.notes_at(EXIT), "at the exit"):
+            return
         if not await m._work(self.profile.return_time):
             m._lose_power(op, "before the notes moved")
             return
@@ -311,6 +335,12 @@ class _EscrowMechanics:
         for item, notes in cleared.items():
             op.add(TRANSPORT, m._reject_unit, item, notes)  # moved by hand, told now
         keep = self._retract_unit or self._cash_in_unit
+        loose = m.notes_at(TRANSPORT) + m.notes_at(ESCROW) + m.notes_at(EXIT)
+        if self._room_fault(op, keep, loose, "in the transport, escrow and exit"):
+            if not m.notes_at(TRANSPORT):
+                m._jammed = False  # the cleared jam is told; the rest waits for room
+            m._update_status()
+            return
         m._shift_all(TRANSPORT, keep, op)
         m._shift_all(ESCROW, keep, op)
         m._shift_all(EXIT, keep, op)

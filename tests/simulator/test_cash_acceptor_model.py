@@ -262,6 +262,53 @@ async def test_rollback_to_exit_and_items_taken(model: CashAcceptorModel, tokens
     assert (await model.retract(RetractArea.RETRACT, tokens())).fault.error_code == "noItems"  # type: ignore[union-attr]
 
 
+async def test_a_full_retract_unit_refuses_and_nothing_moves(
+    model: CashAcceptorModel, tokens: Tokens
+) -> None:
+    await model.open(Listener())
+    capacity = next(u.capacity for u in model.units() if u.id == "retract")
+    assert capacity is not None
+    model.replenish("retract", capacity - 1)
+    start = total(model)
+    # a retract of three notes at the exit into a unit with room for one
+    model.insert_notes([Y100, Y50, Y20])
+    await model.cash_in(limits(), tokens())
+    await model.rollback(tokens())
+    report = await model.retract(RetractArea.RETRACT, tokens())
+    assert report.fault is not None
+    assert (report.fault.error_code, report.fault.unit) == ("cashUnitError", "retract")
+    assert not report.moves
+    # ... a reset cannot put them there either
+    report = await model.reset(tokens())
+    assert report.fault is not None
+    assert (report.fault.error_code, report.fault.unit) == ("cashUnitError", "retract")
+    assert not report.moves
+    truth = model.ground_truth()
+    assert (truth[EXIT], truth["retract"], total(model)) == (3, capacity - 1, start)
+    assert model.customer_takes() == 3
+    # a rollback retaining two counterfeit notes: refused, they stay in the escrow
+    model.insert_notes([NoteSample(Y50, "counterfeit"), NoteSample(Y10, "counterfeit"), Y20])
+    await model.cash_in(limits(), tokens())
+    report = await model.rollback(tokens())
+    assert report.fault is not None
+    assert report.fault.error_code == "cashUnitError"
+    assert not report.moves
+    assert model.ground_truth()[ESCROW] == 3
+    assert model.ground_truth()["retract"] == capacity - 1
+    # an operator empties the unit (an exchange): the rollback goes through
+    assert model.empty_unit("retract") == capacity - 1
+    report = await model.rollback(tokens())
+    assert report.fault is None
+    assert set(report.moves) == {
+        Move(ESCROW, EXIT, Y20, 1),
+        Move(ESCROW, "retract", Y50, 1),
+        Move(ESCROW, "retract", Y10, 1),
+    }
+    assert (await model.retract(RetractArea.RETRACT, tokens())).moves == (
+        Move(EXIT, "retract", Y20, 1),
+    )
+
+
 async def test_jam_clear_and_reset(model: CashAcceptorModel, tokens: Tokens) -> None:
     listener = Listener()
     await model.open(listener)
@@ -627,6 +674,12 @@ class AcceptorMachine(RuleBasedStateMachine):
         assert len(self.model.escrow_notes) == truth[ESCROW]
         items = self.model.ground_truth_items()
         assert {loc: sum(per.values()) for loc, per in items.items()} == truth
+
+    @invariant()
+    def no_unit_over_its_capacity(self) -> None:
+        truth = self.model.ground_truth()
+        for unit in self.model.units():
+            assert unit.capacity is None or truth[unit.id] <= unit.capacity
 
     @invariant()
     def the_reports_tell_exactly_what_moved(self) -> None:
