@@ -477,6 +477,8 @@ class CashAcceptorService(CashAcceptorBase):
                     assert self._tx is not None
                     self._tx.status = CashInState.RESET
                 await self._refresh()
+            if report.fault is None:
+                self._clear_uncertain_transport("a reset emptied it", command_id)
             if cancelled:
                 raise asyncio.CancelledError()
             self._raise_fault("Reset", report, "reset stopped")

@@ -31,6 +31,7 @@ from hal.devices.cash_acceptor import (
     NoteType,
 )
 from hal.devices.cash_books_service import CashBooksService
+from hal.devices.cash_journal import _UNCERTAIN as UNCERTAIN
 from hal.devices.cash_model import CUSTOMER, EXIT, TRANSPORT, CashUnitType, MoveReport
 from hal.devices.cash_shared import ACCEPTOR_REASON
 from hal.errors import ConfigurationError, SequenceError
@@ -318,6 +319,8 @@ class CashAcceptorBase(
             counts = self.ledger.counts(self._books)
         if contents.escrow is not None and self._recount_escrow(contents.escrow):
             counts = self.ledger.counts(self._books)
+        if contents.transport == 0:
+            self._clear_uncertain_transport("the device senses it empty", None)
         sensed: dict[str, int | None] = {
             ESCROW: None if contents.escrow is None else sum(contents.escrow.values()),
             TRANSPORT: contents.transport,
@@ -333,6 +336,38 @@ class CashAcceptorBase(
                     position,
                     there,
                 )
+
+    def _clear_uncertain_transport(self, why: str, command_id: int | None) -> None:
+        """Notes the device once said may have gone into the transport (an
+        ``X -> transport`` it reported uncertain, settled ``unknown``) with no ``unknown``
+        move out of the transport after it, while the transport is now empty (``why``:
+        a reset emptied it, or the device senses it empty): they went where a reset, or
+        an engineer clearing a jam, puts them. ``transport -> `` the retain unit is
+        booked ``unknown`` for them (rule 5). The driver says so itself when it saw the
+        jam and reset it; a driver opened after a restart, the jam cleared by hand
+        meanwhile, cannot: the books can."""
+        maybe = 0
+        for record in reversed(self.ledger.touching(self._books, (TRANSPORT,))):
+            m, s = record.movement, record.settlement
+            if s is None or s.outcome is not Outcome.UNKNOWN:
+                continue
+            if m.source == TRANSPORT:
+                maybe = 0
+            elif m.destination == TRANSPORT and m.reason.endswith(UNCERTAIN):
+                maybe += m.count
+        if maybe <= 0:
+            return
+        movement = self.ledger.journal(
+            self._books,
+            source=TRANSPORT,
+            destination=self._retain_unit(),
+            item=ANY_ITEM,
+            count=maybe,
+            command_id=command_id,
+            reason=f"{CASH_IN}: the transport, once uncertain, is empty: {UNCERTAIN}",
+        )
+        detail = f"up to {maybe} notes ({why}); the device cannot count them"
+        self.ledger.settle(movement.id, Outcome.UNKNOWN, detail=detail)
 
     def _recount_escrow(self, sensed: Mapping[str, int]) -> bool:
         """Rule 6: the books hold notes in the escrow the device does not sense there,
