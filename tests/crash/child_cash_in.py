@@ -22,9 +22,11 @@ customer) or, after a short wait, a retract; a transaction open with notes in th
 escrow -> ``cash_in_end`` or ``cash_in_rollback`` (or, now and then, more notes); a
 transaction open with none -> the customer inserts a bunch (the control's
 ``customer.insert``: fit notes mostly, some unfit, suspect, counterfeit or unknown) and
-``cash_in`` (now and then with the next note armed to jam); no transaction ->
-``cash_in_start`` (sometimes with an item or amount limit); notes in the escrow with no
-transaction -> a reset. Before each phase it prints ``phase NAME`` (flushed). When the
+``cash_in`` (now and then with the next note armed to jam); notes in the escrow with
+no transaction -> a reset; no transaction and no notes out -> ``cash_in_start``
+(sometimes with an item or amount limit), before it, until the phase the parent aims
+at (so no kill lands in it), an operator's exchange emptying a retract unit or cash
+box near full. Before each phase it prints ``phase NAME`` (flushed). When the
 books still hold notes in the escrow after that reset it prints ``phase stuck`` and
 exits 3: a guard (an unknown movement out of a validator's escrow used to leave them
 there; the service now recounts a sensed escrow, see docs/crash.md).
@@ -47,11 +49,22 @@ from hal.devices.cash_in_model import CashInState
 from hal.errors import HalError, MediaJam
 from hal.ledger import Ledger
 from simulator.model_link_client import LinkControl
-from tests.crash.child import chance, mark
+from tests.crash.child import chance
+from tests.crash.child import mark as say_phase
 
 DEVICE = "cash_acceptor"
 POSITIONS = ("escrow", "transport", "exit")
 NOTES = ("CNY:10000", "CNY:5000", "CNY:2000", "CNY:1000", "CNY:500", "CNY:100")
+
+
+#: The phases this child has printed: until it prints the one the parent aims at, no
+#: kill can land (the parent waits for that line), so an exchange is safe only then.
+SAID: set[str] = set()
+
+
+def mark(phase: str) -> None:
+    SAID.add(phase)
+    say_phase(phase)
 
 
 def positions(ledger: str, books: str = DEVICE) -> dict[str, int]:
@@ -85,6 +98,32 @@ async def setup(device: CashAcceptor, control: LinkControl) -> None:
     for unit in await device.cash_units():
         await device.set_cash_unit(unit.id, initial=int(truth[unit.id]), timeout=30)
     await device.end_exchange(timeout=30)
+
+
+async def empty_full_units(device: CashAcceptor, control: LinkControl) -> None:
+    """An operator's exchange: a unit notes go into (the retract unit, the cash box) that
+    the books say is near full is emptied (the control's ``empty_unit``) and counted
+    0. Near: less room than an escrow's worth of notes, or a quarter of it. The model
+    refuses a move past a unit's capacity (``cashUnitError``): without this the
+    hundred-kill run fills the retract unit (200) with the notes left at the exit."""
+    room = (await device.capabilities()).max_cash_in_items
+    full = [
+        unit
+        for unit in await device.cash_units()
+        if not unit.info.type.dispenses
+        and unit.info.capacity is not None
+        and unit.count >= unit.info.capacity - max(room, unit.info.capacity // 4)
+    ]
+    if not full:
+        return
+    mark("exchange")
+    await device.start_exchange(timeout=30)
+    try:
+        for unit in full:
+            await control.call("empty_unit", unit=unit.id)
+            await device.set_cash_unit(unit.id, initial=0, timeout=30)
+    finally:
+        await device.end_exchange(timeout=30)
 
 
 async def take(device: CashAcceptor, control: LinkControl, by_parent: bool) -> None:
@@ -159,6 +198,8 @@ async def cycle(
             mark("stuck")
             raise SystemExit(3)
     else:
+        if aim not in SAID:  # no kill can land yet: an exchange is whole or not begun
+            await empty_full_units(device, control)
         mark("start")
         roll = rng.random()
         if roll < 0.15:
