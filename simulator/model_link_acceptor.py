@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from hal.devices.cash_dispenser import (
     MoveReport,
-    OperationRecord,
     RetractArea,
     UnitSensor,
 )
@@ -67,17 +66,6 @@ class LinkAcceptorBackend(LinkBackendBase):
         report: MoveReport = await self._op("retract", area, token)
         return report
 
-    async def reset(self, token: int) -> MoveReport:
-        report: MoveReport = await self._op("reset", token)
-        return report
-
     async def contents(self) -> CashInContents:
         contents: CashInContents = await self._op("contents")
         return contents
-
-    async def operation(self, token: int) -> OperationRecord | None:
-        record: OperationRecord | None = await self._op("operation", token)
-        return record
-
-    async def exchange(self, active: bool) -> None:
-        await self._op("exchange", active)

@@ -344,6 +344,19 @@ class LinkBackendBase:
         except WireValueError as exc:
             raise ProtocolError(f"{self.endpoint}: {op} answered {exc}") from None
 
+    # The calls both cash devices' backends make alike.
+
+    async def reset(self, token: int) -> MoveReport:
+        report: MoveReport = await self._op("reset", token)
+        return report
+
+    async def operation(self, token: int) -> OperationRecord | None:
+        record: OperationRecord | None = await self._op("operation", token)
+        return record
+
+    async def exchange(self, active: bool) -> None:
+        await self._op("exchange", active)
+
 
 class LinkBackend(LinkBackendBase):
     """A `CashDispenserBackend` forwarding to a model served by `simulator.model_link`
@@ -387,20 +400,9 @@ class LinkBackend(LinkBackendBase):
         report: MoveReport = await self._op("test_cash_units", token)
         return report
 
-    async def reset(self, token: int) -> MoveReport:
-        report: MoveReport = await self._op("reset", token)
-        return report
-
     async def contents(self) -> Contents:
         contents: Contents = await self._op("contents")
         return contents
-
-    async def operation(self, token: int) -> OperationRecord | None:
-        record: OperationRecord | None = await self._op("operation", token)
-        return record
-
-    async def exchange(self, active: bool) -> None:
-        await self._op("exchange", active)
 
 
 class LinkControl:
