@@ -23,6 +23,19 @@ from hal import registry
 from hal.address import DeviceAddress
 from hal.config import Kiosk
 from hal.device import Device, DeviceState
+from hal.devices.camera import (
+    Camera,
+    CameraCapabilities,
+    CameraPosition,
+    CameraStatus,
+    Picture,
+    PictureFormat,
+    QualityPolicy,
+    QualityProblem,
+    QualityReport,
+    QualityVerdict,
+    check_quality,
+)
 from hal.devices.card_reader import (
     CardAction,
     CardData,
@@ -80,6 +93,18 @@ from hal.devices.cash_dispenser import (
     PresentStatus,
     RetractArea,
 )
+from hal.devices.id_scanner import (
+    DocumentInserted,
+    DocumentKind,
+    DocumentRemoved,
+    IdentityDocument,
+    IdScanner,
+    IdScannerCapabilities,
+    IdScannerStatus,
+    ImageSide,
+    InsertDocument,
+    InvalidDocument,
+)
 from hal.devices.pin_pad import (
     CipherMode,
     DataEntryResult,
@@ -105,6 +130,8 @@ from hal.devices.pin_pad import (
 )
 from hal.errors import (
     AtrNotObtained,
+    CameraInoperable,
+    CameraNotSupported,
     CardTooLong,
     CardTooShort,
     CashInActive,
@@ -170,6 +197,12 @@ from hal.money import Money
 
 __all__ = [
     "AtrNotObtained",
+    "Camera",
+    "CameraCapabilities",
+    "CameraInoperable",
+    "CameraNotSupported",
+    "CameraPosition",
+    "CameraStatus",
     "CardAction",
     "CardData",
     "CardReader",
@@ -209,6 +242,9 @@ __all__ = [
     "DeviceNotReady",
     "DeviceState",
     "Dispensed",
+    "DocumentInserted",
+    "DocumentKind",
+    "DocumentRemoved",
     "DriverNotFound",
     "DukptOverflow",
     "DuplicateKey",
@@ -224,15 +260,22 @@ __all__ = [
     "HalError",
     "HalTimeout",
     "HardwareError",
+    "IdScanner",
+    "IdScannerCapabilities",
+    "IdScannerStatus",
+    "IdentityDocument",
     "IllegalKeyAccess",
+    "ImageSide",
     "IncompleteDispense",
     "IncompleteRetract",
     "Initialized",
     "InputRefuse",
     "InsertCard",
+    "InsertDocument",
     "InsertItems",
     "InvalidCurrency",
     "InvalidData",
+    "InvalidDocument",
     "InvalidKeyLength",
     "InvalidMedia",
     "InvalidMediaEvent",
@@ -274,6 +317,8 @@ __all__ = [
     "NoteLevel",
     "NoteType",
     "Occupied",
+    "Picture",
+    "PictureFormat",
     "PinBlock",
     "PinEntryResult",
     "PinFormat",
@@ -285,6 +330,10 @@ __all__ = [
     "PresentStatus",
     "ProtocolError",
     "ProtocolNotSupported",
+    "QualityPolicy",
+    "QualityProblem",
+    "QualityReport",
+    "QualityVerdict",
     "ReadResult",
     "ReaderType",
     "RefuseReason",
@@ -310,6 +359,7 @@ __all__ = [
     "UnsupportedOperation",
     "UseViolation",
     "WriteMethod",
+    "check_quality",
     "open",
 ]
 

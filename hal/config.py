@@ -43,9 +43,11 @@ from typing import Any, Self, cast
 from hal import registry
 from hal.address import DeviceAddress
 from hal.device import Device
+from hal.devices.camera import Camera
 from hal.devices.card_reader import CardReader
 from hal.devices.cash_acceptor import CashAcceptor
 from hal.devices.cash_dispenser import CashDispenser
+from hal.devices.id_scanner import IdScanner
 from hal.devices.pin_pad import PinPad
 from hal.errors import ConfigurationError
 
@@ -68,6 +70,8 @@ INTERFACES: Mapping[str, type[Device[Any, Any]]] = MappingProxyType(
             "pin_pad": PinPad,
             "cash_dispenser": CashDispenser,
             "cash_acceptor": CashAcceptor,
+            "id_scanner": IdScanner,
+            "camera": Camera,
         },
     )
 )

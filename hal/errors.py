@@ -26,6 +26,8 @@ from protocols.errors import (
 
 __all__ = [
     "AtrNotObtained",
+    "CameraInoperable",
+    "CameraNotSupported",
     "CardTooLong",
     "CardTooShort",
     "CashInActive",
@@ -140,6 +142,9 @@ class ErrorCode(StrEnum):
     CASH_IN_ACTIVE = "cashInActive"
     NO_CASH_IN_ACTIVE = "noCashInActive"
     POSITION_NOT_EMPTY = "positionNotEmpty"
+    # Camera
+    CAMERA_NOT_SUPPORTED = "cameraNotSupported"
+    CAMERA_INOPERABLE = "cameraInoperable"
 
 
 class ConfigurationError(HalError, ValueError):
@@ -456,6 +461,18 @@ class PositionNotEmpty(DeviceError):
     default_error_code = ErrorCode.POSITION_NOT_EMPTY.value
 
 
+class CameraNotSupported(DeviceError):
+    """The camera position asked for (``person``, ``document``, ``room``) is not there."""
+
+    default_error_code = ErrorCode.CAMERA_NOT_SUPPORTED.value
+
+
+class CameraInoperable(DeviceError):
+    """The camera is there but cannot take a picture (gone from the bus, no frames)."""
+
+    default_error_code = ErrorCode.CAMERA_INOPERABLE.value
+
+
 _BY_ERROR_CODE: dict[str, type[DeviceError]] = {
     str(cls.default_error_code): cls
     for cls in (
@@ -499,6 +516,8 @@ _BY_ERROR_CODE: dict[str, type[DeviceError]] = {
         CashInActive,
         NoCashInActive,
         PositionNotEmpty,
+        CameraNotSupported,
+        CameraInoperable,
     )
 }
 

@@ -11,13 +11,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from hal.devices.id_scanner_model import IdentityDocument
 from hal.errors import UnsupportedOperation
 
 __all__ = [
+    "CameraStimulus",
     "CardReaderStimulus",
     "CardSample",
     "CashAcceptorStimulus",
     "CashDispenserStimulus",
+    "DocumentSample",
+    "IdScannerStimulus",
     "NoteSample",
     "PinPadStimulus",
 ]
@@ -229,3 +233,103 @@ class CashAcceptorStimulus(ABC):
         ``escrow``, ``transport``, ``exit`` and ``customer`` (notes the customer gave
         in net: negative after a deposit); ``None`` when this stimulus cannot know."""
         return None
+
+
+@dataclass(frozen=True, repr=False)
+class DocumentSample:
+    """What a test document holds, so a contract test can check what was read.
+
+    Attributes:
+        profile: the document's name (``resident``, ``passport``...).
+        expected: the document as a scanner should read it (``checks`` empty: the
+            service adds them); ``None`` for a document no scanner can read.
+        valid: whether every check the service runs should pass.
+    """
+
+    profile: str
+    expected: IdentityDocument | None
+    valid: bool = True
+
+    def __repr__(self) -> str:
+        kind = self.expected.kind.value if self.expected is not None else None
+        return f"DocumentSample(profile={self.profile!r}, kind={kind!r}, valid={self.valid})"
+
+
+class IdScannerStimulus(ABC):
+    """What a customer, an operator or fate does to an ID-document scanner.
+
+    Synthetic people only: every profile is made up.
+    """
+
+    @abstractmethod
+    async def present_document(self, profile: str = "resident") -> DocumentSample:
+        """The customer presents a document of the given profile (places it on the
+        reader or inserts it); returns at once.
+
+        Profiles every implementation offers: ``resident`` (a valid China resident ID
+        card), ``bad_check`` (a resident card whose ID number fails its check
+        character), ``unreadable`` (a card the reader cannot read). Chip readers also
+        offer ``resident_fingerprints``, ``hmt`` (HMT residence permit, ``J``),
+        ``foreigner_2017`` (``I``), ``foreigner_2023`` (``Y``), ``forged`` (fails
+        authentication); MRZ readers ``passport`` (TD3), ``id_td1``, ``visa_td2`` and
+        ``travel_permit`` (3x30), and ``bad_mrz`` (a check digit wrong).
+
+        Raises:
+            UnsupportedOperation: this scanner cannot read that profile.
+        """
+
+    @abstractmethod
+    async def remove_document(self, *, timeout: float = 10.0) -> None:
+        """The customer takes the document away (from the reader's field or from the
+        exit of a motorised scanner, waiting for it to get there)."""
+
+    @abstractmethod
+    async def document_position(self) -> str:
+        """Where the document really is: ``none``, ``reader`` (on a flat reader's field
+        or inside a motorised one), ``exit``, ``jammed``, ``retained`` or
+        ``customer``: the ground truth the suite checks against."""
+
+    async def retained_count(self) -> int:
+        """Documents physically in the retain bin (ground truth).
+
+        Raises:
+            UnsupportedOperation: this stimulus cannot tell.
+        """
+        raise UnsupportedOperation(f"{type(self).__name__} cannot count a retain bin")
+
+    async def jam(self) -> None:
+        """The next document movement jams.
+
+        Raises:
+            UnsupportedOperation: this stimulus cannot cause a jam.
+        """
+        raise UnsupportedOperation(f"{type(self).__name__} cannot cause a jam")
+
+
+class CameraStimulus(ABC):
+    """What the customer in front of the camera, the light and fate do.
+
+    Scenes every implementation offers for the ``person`` camera: ``face`` (one sharp,
+    well-lit face), ``blurred`` (the same, out of focus or moving), ``dark`` (the same,
+    in poor light), ``no_face`` (nobody there); ``two_faces`` where it can.
+    """
+
+    @abstractmethod
+    async def set_scene(self, scene: str, *, camera: str = "person") -> None:
+        """What ``camera`` sees from its next frame on.
+
+        Raises:
+            UnsupportedOperation: this stimulus cannot show that scene.
+        """
+
+    async def unplug(self, *, camera: str = "person") -> None:
+        """The camera goes away (unplugged, broken): it gives no frames.
+
+        Raises:
+            UnsupportedOperation: this stimulus cannot.
+        """
+        raise UnsupportedOperation(f"{type(self).__name__} cannot unplug a camera")
+
+    async def replug(self, *, camera: str = "person") -> None:
+        """The camera is back."""
+        raise UnsupportedOperation(f"{type(self).__name__} cannot replug a camera")

@@ -33,9 +33,11 @@ from hal import registry
 from hal.address import DeviceAddress
 from hal.config import Kiosk
 from hal.device import CapsT, Device, StatusT
+from hal.devices.camera import Camera
 from hal.devices.card_reader import CardReader
 from hal.devices.cash_acceptor import CashAcceptor
 from hal.devices.cash_dispenser import CashDispenser
+from hal.devices.id_scanner import IdScanner
 from hal.devices.pin_pad import PinPad
 from hal.sync_base import (
     LOOP_THREAD_ERROR as LOOP_THREAD_ERROR,  # re-exported, as before the split
@@ -48,17 +50,21 @@ from hal.sync_base import (
     run,
     shutdown,
 )
+from hal.sync_camera import SyncCamera
 from hal.sync_card_reader import SyncCardReader
 from hal.sync_cash_acceptor import SyncCashAcceptor
 from hal.sync_cash_dispenser import SyncCashDispenser
+from hal.sync_id_scanner import SyncIdScanner
 from hal.sync_pin_pad import SyncPinPad
 
 __all__ = [
     "WRAPPERS",
+    "SyncCamera",
     "SyncCardReader",
     "SyncCashAcceptor",
     "SyncCashDispenser",
     "SyncDevice",
+    "SyncIdScanner",
     "SyncKiosk",
     "SyncPinPad",
     "SyncSubscription",
@@ -75,6 +81,8 @@ WRAPPERS: Mapping[type[Any], type[SyncDevice[Any, Any]]] = {
     PinPad: SyncPinPad,
     CashDispenser: SyncCashDispenser,
     CashAcceptor: SyncCashAcceptor,
+    IdScanner: SyncIdScanner,
+    Camera: SyncCamera,
 }
 
 
@@ -86,6 +94,10 @@ def wrap(device: PinPad) -> SyncPinPad: ...
 def wrap(device: CashDispenser) -> SyncCashDispenser: ...
 @overload
 def wrap(device: CashAcceptor) -> SyncCashAcceptor: ...
+@overload
+def wrap(device: IdScanner) -> SyncIdScanner: ...
+@overload
+def wrap(device: Camera) -> SyncCamera: ...
 @overload
 def wrap(device: Device[StatusT, CapsT]) -> SyncDevice[StatusT, CapsT]: ...
 def wrap(device: Device[Any, Any]) -> SyncDevice[Any, Any]:
@@ -101,7 +113,8 @@ def open(address: str | DeviceAddress) -> SyncDevice[Any, Any]:
 
     ``with hal.sync.open(...) as device:`` opens and closes it. A card reader comes as
     a `SyncCardReader`, a PIN pad as a `SyncPinPad`, a cash dispenser as a
-    `SyncCashDispenser`, a cash acceptor as a `SyncCashAcceptor`.
+    `SyncCashDispenser`, a cash acceptor as a `SyncCashAcceptor`, an ID scanner as a
+    `SyncIdScanner`, a camera as a `SyncCamera`.
 
     Raises:
         ConfigurationError: as `hal.open`.

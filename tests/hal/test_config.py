@@ -155,12 +155,12 @@ class _Broken(Device[None, None]):
 
 async def test_close_closes_everything_and_reports_failures() -> None:
     good = _reader("card_reader")
-    kiosk = Kiosk({"card_reader": good, "camera": _Broken()})
+    kiosk = Kiosk({"card_reader": good, "receipt_printer": _Broken()})
     await kiosk.open()
     with pytest.raises(HardwareError, match="close failed"):
         await kiosk.close()
     assert good.calls == ["open", "close"]
-    kiosk = Kiosk({"camera": _Broken(), "receipt_printer": _Broken()})
+    kiosk = Kiosk({"receipt_printer": _Broken(), "journal_printer": _Broken()})
     with pytest.raises(ExceptionGroup, match="closing kiosk 'kiosk' failed"):
         await kiosk.close()
 
