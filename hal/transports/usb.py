@@ -39,6 +39,17 @@ device sends unasked are read back to back. Each read asks for one packet
 never swallow a partly filled buffer (pyusb raises on a timeout and drops the count of
 bytes that did arrive).
 
+Several pipes. Most devices use one bulk OUT and one bulk IN endpoint, and a driver
+never names them. A device that splits its frames over several pipes (the SAM_V
+ID-card module sends a frame's header on IN 0x81 and its body on IN 0x85, and takes
+them on OUT 0x02 and 0x06) is driven by naming them: ``write(data, endpoint=0x06)``
+writes to any OUT endpoint of the interface; `UsbTransport.add_in_endpoint` (before
+``open()``) has a further IN endpoint read into a buffer of its own, which ``read``,
+``read_exactly`` and ``flush_input`` reach with ``endpoint=``. The worker reads the IN
+endpoints in turn, one slice each. Without ``endpoint=`` every call is as before (the
+``ep_out`` and ``ep_in`` pipes); the ``spy+`` wrapper forwards only those, so a driver
+that joins several pipes into one stream puts the spy around its joined stream.
+
 Errors: ``USBError`` errno 19 (ENODEV, "No such device", libusb's NO_DEVICE) means the
 device was unplugged: reads end with `ConnectionLost` once the buffer is drained, writes
 and control transfers raise it. `UsbTransport.reopen` finds the device again by VID:PID
@@ -122,12 +133,14 @@ class UsbTransport(BufferedTransport):
         self.vendor_id = vendor_id
         self.product_id = product_id
         self.options = options if options is not None else UsbOptions()
+        self._limit = limit
         self._buffer = ReceiveBuffer(self.name, limit)
         self._worker: UsbWorker | None = None
         self._generation = 0
         self._attached = False
         self._closed = True  # by close(), or never opened: reads are a caller mistake
         self._info: UsbDeviceInfo | None = None
+        self._extra_in: dict[int, ReceiveBuffer] = {}
 
     @property
     def name(self) -> str:
@@ -143,6 +156,40 @@ class UsbTransport(BufferedTransport):
         """The device found at the last successful open, or ``None``."""
         return self._info
 
+    def add_in_endpoint(self, address: int) -> None:
+        """Also read the IN endpoint ``address`` (besides ``ep_in``), into a buffer of
+        its own that ``read(..., endpoint=address)`` reaches. Call before ``open()``;
+        ``open()`` fails if the interface has no such endpoint.
+
+        Raises:
+            ValueError: not an IN endpoint address (0x81 to 0x8f).
+            TransportError: the transport is open already.
+        """
+        if not 0x81 <= address <= 0x8F:
+            raise ValueError(f"an IN endpoint address is 0x81 to 0x8f; got {address:#x}")
+        if self._worker is not None:
+            raise TransportError(f"{self.name}: add IN endpoints before open()")
+        if address not in self._extra_in:
+            self._extra_in[address] = ReceiveBuffer(f"{self.name} IN {address:#04x}", self._limit)
+
+    def _buffers(self) -> list[ReceiveBuffer]:
+        return [self._buffer, *self._extra_in.values()]
+
+    def _in_buffer(self, endpoint: int | None) -> ReceiveBuffer:
+        """The buffer an IN endpoint's bytes go to (``None``: the ``ep_in`` pipe's)."""
+        if endpoint is None:
+            return self._buffer
+        primary = self._info.ep_in if self._info is not None else self.options.ep_in
+        if endpoint == primary:
+            return self._buffer
+        buffer = self._extra_in.get(endpoint)
+        if buffer is None:
+            raise ValueError(
+                f"{self.name}: IN endpoint {endpoint:#04x} is not read "
+                "(add_in_endpoint() it before open())"
+            )
+        return buffer
+
     # --- lifecycle -----------------------------------------------------------------------
 
     async def open(self) -> None:
@@ -153,7 +200,8 @@ class UsbTransport(BufferedTransport):
         self._generation += 1
         generation = self._generation
         # Before the worker runs: it reads (and feeds the buffer) as soon as it attached.
-        self._buffer.reset()
+        for buffer in self._buffers():
+            buffer.reset()
         worker = UsbWorker(
             self.name,
             self.vendor_id,
@@ -162,6 +210,7 @@ class UsbTransport(BufferedTransport):
             asyncio.get_running_loop(),
             on_data=functools.partial(self._deliver, generation),
             on_lost=functools.partial(self._on_lost, generation),
+            extra_in=tuple(self._extra_in),
         )
         self._worker = worker
         worker.start()
@@ -202,9 +251,13 @@ class UsbTransport(BufferedTransport):
             raise TransportError(f"{self.name} is not open; call open() first")
         return await worker.submit(functools.partial(call, worker))
 
-    def _deliver(self, generation: int, data: bytes) -> None:
-        if generation == self._generation:
+    def _deliver(self, generation: int, endpoint: int | None, data: bytes) -> None:
+        if generation != self._generation:
+            return
+        if endpoint is None:  # the ep_in pipe
             self._buffer.feed(data)
+        else:
+            self._extra_in[endpoint].feed(data)
 
     def _on_lost(self, generation: int, why: str) -> None:
         if generation != self._generation:
@@ -212,7 +265,23 @@ class UsbTransport(BufferedTransport):
         if self._buffer.lost is None:
             log.warning("%s: connection lost: %s", self.name, why)
         self._attached = False
-        self._buffer.lose(ConnectionLost(f"{self.name}: connection lost: {why}"))
+        for buffer in self._buffers():
+            buffer.lose(ConnectionLost(f"{self.name}: connection lost: {why}"))
+
+    async def close(self) -> None:
+        await super().close()
+        for buffer in self._extra_in.values():
+            buffer.lose(ConnectionLost(f"{self.name} was closed"))
+
+    async def reopen(self) -> None:
+        try:
+            await super().reopen()
+        except BaseException:
+            lost = self._buffer.lost
+            if lost is not None:
+                for buffer in self._extra_in.values():
+                    buffer.lose(lost)
+            raise
 
     # --- bytes ---------------------------------------------------------------------------
 
@@ -223,12 +292,33 @@ class UsbTransport(BufferedTransport):
         if lost is not None:
             raise ConnectionLost(lost.message)
 
-    async def write(self, data: bytes) -> None:
+    async def write(self, data: bytes, *, endpoint: int | None = None) -> None:
+        """Send ``data``, all of it, on the ``ep_out`` pipe or on the OUT ``endpoint``
+        named (see `Transport.write`; a bad endpoint is a `TransportError`)."""
         self._check_there()
         if not data:
             return
         payload = bytes(data)
-        await self._submit(lambda worker: worker.bulk_out(payload))
+        await self._submit(lambda worker: worker.bulk_out(payload, endpoint))
+
+    async def read(
+        self, max_bytes: int = 4096, *, timeout: float | None = None, endpoint: int | None = None
+    ) -> bytes:
+        """Between 1 and ``max_bytes`` bytes from the ``ep_in`` pipe, or from the IN
+        ``endpoint`` named (`add_in_endpoint`); see `Transport.read`."""
+        self._check()
+        return await self._in_buffer(endpoint).read(max_bytes, timeout=timeout)
+
+    async def read_exactly(
+        self, size: int, *, timeout: float | None = None, endpoint: int | None = None
+    ) -> bytes:
+        """Exactly ``size`` bytes, from ``ep_in`` or the IN ``endpoint`` named."""
+        self._check()
+        return await self._in_buffer(endpoint).read_exactly(size, timeout=timeout)
+
+    def flush_input(self, endpoint: int | None = None) -> int:
+        """Drop the unread bytes of ``ep_in`` or of the IN ``endpoint`` named."""
+        return self._in_buffer(endpoint).clear()
 
     async def control_transfer(
         self,

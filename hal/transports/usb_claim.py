@@ -9,6 +9,12 @@ raises). `is_gone` and `reason` read pyusb's errors for the whole transport.
 Errors at claim time: the device not there, `ConnectionLost`; the interface held by
 another program (EBUSY), no permission (EACCES: a udev rule), no such interface or
 endpoint, `TransportError`.
+
+Most devices move their bytes on one bulk OUT and one bulk IN endpoint; a few split a
+frame over several (the SAM_V ID-card module: a frame's header on one pipe, its body on
+another). The claim also records every OUT endpoint of the interface (a write may name
+one) and the wMaxPacketSize of the further IN endpoints a transport asked to read
+(``extra_in``).
 """
 
 from __future__ import annotations
@@ -60,6 +66,9 @@ class ClaimedInterface:
         ep_out: the bulk OUT endpoint address.
         ep_in: the bulk IN endpoint address.
         max_packet: the IN endpoint's wMaxPacketSize (the size of each read).
+        out_endpoints: every OUT endpoint address of the interface.
+        in_endpoints: the IN endpoints to read, address to wMaxPacketSize, ``ep_in``
+            first.
         info: what was found, for messages and the log.
     """
 
@@ -70,6 +79,8 @@ class ClaimedInterface:
         self.ep_out = 0
         self.ep_in = 0
         self.max_packet = 0
+        self.out_endpoints: frozenset[int] = frozenset()
+        self.in_endpoints: dict[int, int] = {}
         self.info: UsbDeviceInfo | None = None
         self._detached_kernel = False
 
@@ -93,7 +104,11 @@ class ClaimedInterface:
 
 
 def claim_interface(
-    name: str, vendor_id: int, product_id: int, options: UsbOptions
+    name: str,
+    vendor_id: int,
+    product_id: int,
+    options: UsbOptions,
+    extra_in: tuple[int, ...] = (),
 ) -> ClaimedInterface:
     """Find the device, claim its interface, pick the endpoints.
 
@@ -102,6 +117,8 @@ def claim_interface(
         vendor_id: idVendor.
         product_id: idProduct.
         options: the backend, serial, interface and endpoints to use.
+        extra_in: further IN endpoint addresses to read besides ``ep_in`` (each must be
+            on the interface).
 
     Raises:
         ConnectionLost: no such device (or it went away meanwhile).
@@ -114,7 +131,7 @@ def claim_interface(
         raise ConnectionLost(f"{name}: no such device on backend {options.backend!r}")
     claimed = ClaimedInterface(name, device, options.interface)
     try:
-        _claim(claimed, options)
+        _claim(claimed, options, extra_in)
     except BaseException:
         claimed.release()
         raise
@@ -151,7 +168,7 @@ def _find(name: str, vendor_id: int, product_id: int, wanted: str, backend: Any)
         raise TransportError(f"{name}: enumerating devices failed: {reason(exc)}") from exc
 
 
-def _claim(claimed: ClaimedInterface, opts: UsbOptions) -> None:
+def _claim(claimed: ClaimedInterface, opts: UsbOptions, extra_in: tuple[int, ...]) -> None:
     name, device = claimed.name, claimed.device
     try:
         try:
@@ -166,6 +183,12 @@ def _claim(claimed: ClaimedInterface, opts: UsbOptions) -> None:
             raise TransportError(f"{name}: the device has no interface {opts.interface}")
         ep_out = _endpoint(name, interface, usb.util.ENDPOINT_OUT, opts.ep_out)
         ep_in = _endpoint(name, interface, usb.util.ENDPOINT_IN, opts.ep_in)
+        more_in = [_endpoint(name, interface, usb.util.ENDPOINT_IN, a) for a in extra_in]
+        outs = frozenset(
+            int(ep.bEndpointAddress)
+            for ep in interface
+            if usb.util.endpoint_direction(ep.bEndpointAddress) == usb.util.ENDPOINT_OUT
+        )
         _detach_kernel_driver(claimed)
         usb.util.claim_interface(device, opts.interface)
     except usb.core.USBError as exc:
@@ -173,6 +196,12 @@ def _claim(claimed: ClaimedInterface, opts: UsbOptions) -> None:
     claimed.ep_out = int(ep_out.bEndpointAddress)
     claimed.ep_in = int(ep_in.bEndpointAddress)
     claimed.max_packet = int(ep_in.wMaxPacketSize) or 64
+    claimed.out_endpoints = outs
+    claimed.in_endpoints = {claimed.ep_in: claimed.max_packet}
+    for endpoint in more_in:
+        claimed.in_endpoints.setdefault(
+            int(endpoint.bEndpointAddress), int(endpoint.wMaxPacketSize) or 64
+        )
 
 
 def _endpoint(name: str, interface: Any, direction: int, address: int | None) -> Any:

@@ -13,6 +13,11 @@ worker then waits up to 2 ms for the host's next write before it reads again. Ea
 asks for one packet (``wMaxPacketSize``), so a timeout never swallows a partly filled
 buffer. The transport's header says why, at length.
 
+A device that splits its traffic over several IN endpoints (``extra_in``) has them read
+in turn, one slice each, and each read's bytes go to ``on_data`` with the endpoint's
+address; the wait for the host's answer then follows a round of reads in which a
+transfer ended. A write may name any OUT endpoint of the interface.
+
 A device that went away (``USBError`` errno 19 and its kin, or three bulk IN failures in
 a row) is reported once through ``on_lost``; the worker then stops reading and fails
 later transfers with `ConnectionLost`.
@@ -82,8 +87,10 @@ class UsbWorker:
         product_id: idProduct of the device to find.
         options: how to find and use it.
         loop: the transport's event loop (where futures and callbacks go).
-        on_data: called on the loop with the bytes each bulk IN read brought.
+        on_data: called on the loop with the IN endpoint's address (``None`` for the
+            transport's ``ep_in``) and the bytes each bulk IN read brought.
         on_lost: called on the loop, once, with why the device is gone.
+        extra_in: further IN endpoints to read besides the transport's ``ep_in``.
     """
 
     def __init__(
@@ -93,8 +100,9 @@ class UsbWorker:
         product_id: int,
         options: UsbOptions,
         loop: asyncio.AbstractEventLoop,
-        on_data: Callable[[bytes], None],
+        on_data: Callable[[int | None, bytes], None],
         on_lost: Callable[[str], None],
+        extra_in: tuple[int, ...] = (),
     ) -> None:
         self.name = name
         self.vendor_id = vendor_id
@@ -103,6 +111,7 @@ class UsbWorker:
         self._loop = loop
         self._on_data = on_data
         self._on_lost = on_lost
+        self.extra_in = extra_in
         self._jobs: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
         self._jobs_lock = threading.Lock()
         self._finished = False  # the thread takes no more jobs
@@ -114,7 +123,10 @@ class UsbWorker:
         self._device: Any = None
         self._ep_out = 0
         self._ep_in = 0
-        self._read_buffer: Any = None
+        self._out_endpoints: frozenset[int] = frozenset()
+        self._reads: list[tuple[int, Any]] = []  # (IN endpoint, its one-packet buffer)
+        self._turn = 0  # the index in _reads of the next endpoint to read
+        self._short_in_round = False  # a transfer ended in this round of reads
         self._claimed: ClaimedInterface | None = None
         self._gone: str | None = None
         self._read_errors = 0
@@ -212,12 +224,19 @@ class UsbWorker:
 
     def attach(self) -> UsbDeviceInfo:
         """Find the device, claim its interface, pick the endpoints (a job)."""
-        claimed = claim_interface(self.name, self.vendor_id, self.product_id, self.options)
+        claimed = claim_interface(
+            self.name, self.vendor_id, self.product_id, self.options, self.extra_in
+        )
         assert claimed.info is not None
         self._claimed = claimed
         self._device = claimed.device
         self._ep_out, self._ep_in = claimed.ep_out, claimed.ep_in
-        self._read_buffer = usb.util.create_buffer(claimed.max_packet)
+        self._out_endpoints = claimed.out_endpoints
+        self._reads = [
+            (address, usb.util.create_buffer(size))
+            for address, size in claimed.in_endpoints.items()
+        ]
+        self._turn = 0
         self._last_traffic = time.monotonic()
         return claimed.info
 
@@ -229,20 +248,29 @@ class UsbWorker:
 
     # --- transfers (jobs) ----------------------------------------------------------------
 
-    def bulk_out(self, payload: bytes) -> None:
+    def bulk_out(self, payload: bytes, endpoint: int | None = None) -> None:
         """Write all of ``payload`` to the bulk OUT endpoint (a job).
+
+        Args:
+            payload: the bytes.
+            endpoint: the OUT endpoint's address; the transport's ``ep_out`` if ``None``.
 
         Raises:
             HalTimeout: the device did not take it within ``write_timeout``.
             ConnectionLost: the device went away.
-            TransportError: the write failed otherwise.
+            TransportError: the write failed otherwise, or the interface has no such
+                OUT endpoint.
         """
         self._require_device()
+        if endpoint is None:
+            endpoint = self._ep_out
+        elif endpoint not in self._out_endpoints:
+            raise TransportError(f"{self.name}: the interface has no OUT endpoint {endpoint:#04x}")
         timeout_ms = max(1, round(self.options.write_timeout * 1000))
         sent = 0
         while sent < len(payload):
             try:
-                sent += self._device.write(self._ep_out, payload[sent:], timeout_ms)
+                sent += self._device.write(endpoint, payload[sent:], timeout_ms)
             except usb.core.USBTimeoutError as exc:
                 raise HalTimeout(
                     f"{self.name}: the device did not take {len(payload) - sent} of "
@@ -292,37 +320,46 @@ class UsbWorker:
     # --- reading -------------------------------------------------------------------------
 
     def _read_slice(self) -> None:
-        """One bulk IN read of at most a slice; what came goes to the loop."""
+        """One bulk IN read of at most a slice (of the next IN endpoint in turn); what
+        came goes to the loop."""
         now = time.monotonic()
         busy = now - self._last_traffic < _BUSY_SPELL
         slice_s = self.options.read_slice if busy else self.options.idle_slice
-        buffer = self._read_buffer
+        endpoint, buffer = self._reads[self._turn]
+        self._turn = (self._turn + 1) % len(self._reads)
         try:
-            count = self._device.read(self._ep_in, buffer, max(1, round(slice_s * 1000)))
+            count = self._device.read(endpoint, buffer, max(1, round(slice_s * 1000)))
         except usb.core.USBTimeoutError:
-            return  # nothing yet
+            count = -1  # nothing yet
         except Exception as exc:  # a USBError, or a backend's own failure
-            self._read_failed(exc, slice_s)
+            self._read_failed(exc, slice_s, endpoint)
             return
-        self._read_errors = 0
-        # A short packet (a zero-length one included) ends a transfer: if the host wrote
-        # since the last one, this is likely its reply, and it is likely to answer it.
-        # A full packet may have more behind it: read on at once.
-        if count < len(buffer) and self._asked:
+        if count >= 0:
+            self._read_errors = 0
+            # A short packet (a zero-length one included) ends a transfer: if the host
+            # wrote since the last one, this is likely its reply, and it is likely to
+            # answer it. A full packet may have more behind it: read on at once.
+            if count < len(buffer) and self._asked:
+                self._short_in_round = True
+            if count:
+                self._last_traffic = time.monotonic()
+                key = None if endpoint == self._ep_in else endpoint
+                self._post(self._on_data, key, buffer[:count].tobytes())
+        # With several IN endpoints the reply may go on the next one: wait for the host
+        # only after a whole round (with one endpoint every read is a round).
+        if self._turn == 0 and self._short_in_round:
+            self._short_in_round = False
             self._asked = False
             self._answered = True
-        if count:
-            self._last_traffic = time.monotonic()
-            self._post(self._on_data, buffer[:count].tobytes())
 
-    def _read_failed(self, exc: BaseException, slice_s: float) -> None:
+    def _read_failed(self, exc: BaseException, slice_s: float, endpoint: int) -> None:
         if is_gone(exc):
             self._lose(f"the device went away ({reason(exc)})")
             return
         if getattr(exc, "errno", None) == errno.EPIPE:
             log.warning("%s: IN endpoint stalled; clearing the halt", self.name)
             try:
-                self._device.clear_halt(self._ep_in)
+                self._device.clear_halt(endpoint)
             except usb.core.USBError as again:
                 if is_gone(again):
                     self._lose(f"the device went away ({reason(again)})")
