@@ -1,7 +1,9 @@
-"""The retain bin's books: how captured cards are counted in the ledger.
+"""The retain bin's books: how captured cards (or documents) are counted in the ledger.
 
 Every capture is a movement in the ledger from the ``reader`` (the customer's side) to
-the ``retain`` bin, journalled before the card moves and settled after:
+the ``retain`` bin, journalled before the card moves and settled after. The same books
+serve an ID scanner's retain bin: `RetainBook` takes the item (``document``) and the
+customer's side (``scanner``) it counts; the card reader's are the defaults:
 
 - a capture the app asks for (``move(RETAIN)``, a reset that may retain): `RetainBook.journal`
   before the device acts, `RetainBook.settle` after, as one uncancellable step;
@@ -26,6 +28,7 @@ from hal.devices.card_reader import (
     RetainBin,
 )
 from hal.devices.card_stacker import CARD, READER
+from hal.devices.id_scanner_model import DocumentStatus
 from hal.errors import LedgerError, RetainBinFull
 from hal.ledger import Ledger, Movement, Outcome
 
@@ -42,17 +45,30 @@ class RetainBook:
     Args:
         ledger: the reader's ledger.
         device: the reader's name in the ledger.
-        capacity: cards the bin holds; 0 for a reader without one (nothing is defined).
+        capacity: items the bin holds; 0 for a reader without one (nothing is defined).
+        item: what the bin holds (``card``; an ID scanner's: ``document``).
+        source: the customer's side a capture comes from (``reader``; an ID scanner's:
+            ``scanner``).
     """
 
-    def __init__(self, ledger: Ledger, device: str, capacity: int) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        device: str,
+        capacity: int,
+        *,
+        item: str = CARD,
+        source: str = READER,
+    ) -> None:
         self._ledger = ledger
         self._device = device
         self.capacity = capacity
+        self.item = item
+        self.source = source
         self._count: int | None = None
         self._tickets_done = 0  # driver captures settled whose CardAction is still due
         if capacity:
-            ledger.define_location(device, RETAIN, kind="retain", item=CARD, capacity=capacity)
+            ledger.define_location(device, RETAIN, kind="retain", item=item, capacity=capacity)
 
     # --- counts ------------------------------------------------------------------------
 
@@ -61,7 +77,7 @@ class RetainBook:
         self._count = None
 
     def count(self) -> int:
-        """Cards the ledger knows are in the bin."""
+        """Items the ledger knows are in the bin."""
         if not self.capacity:
             return 0
         if self._count is None:
@@ -109,17 +125,17 @@ class RetainBook:
         count = self.count()
         if count >= self.capacity:
             raise RetainBinFull(
-                f"{self._device}: the retain bin holds {count} of {self.capacity} cards"
+                f"{self._device}: the retain bin holds {count} of {self.capacity} {self.item}s"
             )
 
     def journal(self, reason: str, command_id: int | None = None) -> Movement:
-        """Journal one card going from the reader into the bin (pending)."""
+        """Journal one item going from the customer's side into the bin (pending)."""
         try:
             return self._ledger.journal(
                 self._device,
-                source=READER,
+                source=self.source,
                 destination=RETAIN,
-                item=CARD,
+                item=self.item,
                 count=1,
                 command_id=command_id,
                 reason=reason,
@@ -128,7 +144,7 @@ class RetainBook:
             self.invalidate()
 
     def settle(self, movement_id: int, captured: bool | None, detail: str = "") -> None:
-        """``True``: the card is in the bin; ``False``: it did not move; ``None``: unknown."""
+        """``True``: the item is in the bin; ``False``: it did not move; ``None``: unknown."""
         try:
             if captured:
                 self._ledger.settle(movement_id, Outcome.DONE, moved=1)
@@ -175,13 +191,18 @@ class RetainBook:
             log.exception("%s: the ledger could not record a capture the device made", self._device)
 
     @staticmethod
-    def resolve_pending(media: MediaStatus) -> Outcome:
+    def resolve_pending(media: MediaStatus | DocumentStatus) -> Outcome:
         """Settle a capture a crash left pending, from what the reader reports now.
 
-        A card still in the reader never reached the bin. An empty reader proves
-        nothing: the card may be in the bin or may have been pulled out.
+        A card (or document) still in the reader never reached the bin. An empty reader
+        proves nothing: it may be in the bin or may have been pulled out.
         """
-        inside = media in (MediaStatus.PRESENT, MediaStatus.JAMMED)
+        inside = media in (
+            MediaStatus.PRESENT,
+            MediaStatus.JAMMED,
+            DocumentStatus.PRESENT,
+            DocumentStatus.JAMMED,
+        )
         return Outcome.FAILED if inside else Outcome.UNKNOWN
 
 
