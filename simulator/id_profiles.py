@@ -1,0 +1,511 @@
+"""Synthetic identity documents for the simulated ID scanner (and its wire emulators).
+
+Every person here is made up: invented names (the Chinese placeholder names 张三, 李四,
+王五..., English ``TESTER``/``SAMPLE``/``EXAMPLE``), ID numbers on the region code 110105
+built with a correct (or, for ``bad_check``, deliberately wrong) MOD 11-2 check
+character, MRZ documents issued by ``UTO`` (Utopia, the state ICAO 9303 invents for its
+specimens). No profile is a real person's data.
+
+A `DocumentProfile` says three things:
+
+- what a scanner should read (`DocumentProfile.expected`: an `IdentityDocument` with
+  ``checks`` empty, as a backend returns it; the service adds the checks), with every
+  item the document carries: the fingerprints (``fingerprints_present`` true or false)
+  and the newest address appended on the chip. `DocumentProfile.read_as` gives the
+  document a read that asked for less returns;
+- whether every check the service runs should pass (`DocumentProfile.valid`);
+- what a device delivers: the chip's photo (`DocumentProfile.photo`: a deterministic
+  synthetic 1024-byte blob standing for the WLT wavelet image, which cannot be made
+  without the licensed codec), the fingerprint templates (two 512-byte templates with
+  the finger position code at byte 5, `DocumentProfile.fingerprint_block`), the MRZ
+  lines; and how the document fails (`Failure`: unreadable, forged).
+
+The MRZ lines are literal strings checked against the ICAO 9303 check-digit rule
+(weights 7, 3, 1) by the tests with their own computation and with the ``mrz`` package.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from types import MappingProxyType
+
+from hal.devices.id_scanner_model import (
+    DocumentKind,
+    Fingerprint,
+    IdentityDocument,
+    ImageFormat,
+    Photo,
+    Sex,
+)
+from hal.errors import ConfigurationError
+from hal.stimulus import DocumentSample
+
+__all__ = [
+    "CHIP_KINDS",
+    "DOCUMENT_PROFILES",
+    "FINGERPRINT_SIZE",
+    "PHOTO_SIZE",
+    "DocumentProfile",
+    "Failure",
+    "Medium",
+    "document_profile",
+    "document_profile_names",
+    "synthetic_fingerprint",
+    "synthetic_photo",
+]
+
+#: The chip photo's size (the WLT blob of a resident ID card).
+PHOTO_SIZE = 1024
+#: One fingerprint template's size on the chip.
+FINGERPRINT_SIZE = 512
+
+#: The kinds a SAM_V chip reader reads (the rest are MRZ documents).
+CHIP_KINDS = frozenset(
+    {
+        DocumentKind.CN_RESIDENT_ID,
+        DocumentKind.CN_HMT_RESIDENCE_PERMIT,
+        DocumentKind.CN_FOREIGNER_PERMANENT_2017,
+        DocumentKind.CN_FOREIGNER_PERMANENT_2023,
+    }
+)
+
+
+class Medium(StrEnum):
+    """How a scanner reads a document: its chip through a SAM_V module, or its MRZ."""
+
+    CHIP = "chip"
+    MRZ = "mrz"
+
+
+class Failure(StrEnum):
+    """How a document fails to read."""
+
+    #: Nothing fails.
+    NONE = "none"
+    #: The reader cannot read it (SW3 41 on a chip reader; the OCR finds no MRZ).
+    UNREADABLE = "unreadable"
+    #: The card and the security module fail to authenticate each other (SW3 32).
+    FORGED = "forged"
+
+
+def synthetic_photo(seed: str) -> bytes:
+    """A deterministic 1024-byte blob standing for a chip's WLT photo.
+
+    Not a WLT image: the wavelet format is proprietary and only licensed libraries
+    encode or decode it. The blob only has the size and the pass-through behaviour.
+    """
+    return hashlib.shake_256(f"tellerhal synthetic WLT photo: {seed}".encode()).digest(PHOTO_SIZE)
+
+
+def synthetic_fingerprint(seed: str, position: int) -> bytes:
+    """A deterministic 512-byte template with the finger position code at byte 5."""
+    body = bytearray(
+        hashlib.shake_256(f"tellerhal synthetic fingerprint: {seed}".encode()).digest(
+            FINGERPRINT_SIZE
+        )
+    )
+    body[0] = 0x43  # a fixed first byte, as a template header has
+    body[5] = position
+    return bytes(body)
+
+
+@dataclass(frozen=True, repr=False)
+class DocumentProfile:
+    """One synthetic document.
+
+    Attributes:
+        name: the profile's name (``resident``, ``passport``...).
+        description: one line for people.
+        medium: how it is read (chip or MRZ).
+        document: what a scanner reading everything should read (``checks`` empty);
+            ``None`` when no scanner can read it.
+        valid: every check the service runs should pass.
+        failure: how it fails to read.
+        fingerprints: the templates on the chip (empty: none).
+    """
+
+    name: str
+    description: str
+    medium: Medium
+    document: IdentityDocument | None
+    valid: bool = True
+    failure: Failure = Failure.NONE
+    fingerprints: tuple[Fingerprint, ...] = ()
+
+    @property
+    def expected(self) -> IdentityDocument | None:
+        """What a scanner reading everything (fingerprints and the newest address,
+        where it can) should read; ``None`` for a document no scanner reads."""
+        return self.document
+
+    @property
+    def photo(self) -> bytes:
+        """The photo as the device delivers it (the WLT stand-in of a chip document;
+        ``b""`` for a document without one)."""
+        doc = self.document
+        if doc is not None and doc.photo is not None:
+            return doc.photo.data
+        return synthetic_photo(self.name) if self.medium is Medium.CHIP else b""
+
+    @property
+    def fingerprint_block(self) -> bytes:
+        """The fingerprint data a SAM_V module sends (1024 bytes: two templates), or
+        ``b""`` for a card without fingerprints."""
+        return b"".join(fp.template for fp in self.fingerprints)
+
+    @property
+    def newest_address(self) -> str:
+        """The newest address appended on the chip (``""``: none)."""
+        return self.document.newest_address if self.document is not None else ""
+
+    @property
+    def mrz(self) -> tuple[str, ...]:
+        """The MRZ lines printed on the document (empty for a chip document)."""
+        return self.document.mrz if self.document is not None else ()
+
+    def read_as(self, *, fingerprints: bool, newest_address: bool) -> IdentityDocument:
+        """The document as a read asking for (or not) the fingerprints and the newest
+        address returns it.
+
+        Raises:
+            ValueError: the profile is not readable (``failure`` is set).
+        """
+        doc = self.document
+        if doc is None or self.failure is not Failure.NONE:
+            raise ValueError(f"document profile {self.name} cannot be read ({self.failure})")
+        if self.medium is not Medium.CHIP:
+            return doc
+        return replace(
+            doc,
+            fingerprints=doc.fingerprints if fingerprints else (),
+            fingerprints_present=doc.fingerprints_present if fingerprints else None,
+            newest_address=doc.newest_address if newest_address else "",
+        )
+
+    def sample(self) -> DocumentSample:
+        """What a contract test knows of the document."""
+        return DocumentSample(self.name, self.expected, self.valid)
+
+    def __repr__(self) -> str:
+        return f"DocumentProfile({self.name!r}, {self.medium.value}, valid={self.valid})"
+
+
+def _photo(name: str) -> Photo:
+    return Photo(synthetic_photo(name), ImageFormat.WLT)
+
+
+def _fingerprints(name: str, positions: tuple[int, int]) -> tuple[Fingerprint, ...]:
+    return tuple(
+        Fingerprint(position, synthetic_fingerprint(f"{name}:{i}", position))
+        for i, position in enumerate(positions)
+    )
+
+
+def _resident(
+    name: str,
+    *,
+    holder: str,
+    sex: Sex,
+    birth: dt.date,
+    number: str,
+    valid_from: dt.date,
+    valid_to: dt.date | None,
+    fingerprints: tuple[Fingerprint, ...] = (),
+    newest_address: str = "",
+) -> IdentityDocument:
+    return IdentityDocument(
+        kind=DocumentKind.CN_RESIDENT_ID,
+        name=holder,
+        sex=sex,
+        ethnicity="01",
+        birth_date=birth,
+        address="北京市朝阳区示例路1号院2号楼3单元401",
+        newest_address=newest_address,
+        document_number=number,
+        issuer="北京市公安局朝阳分局",
+        valid_from=valid_from,
+        valid_to=valid_to,
+        long_term=valid_to is None,
+        photo=_photo(name),
+        fingerprints=fingerprints,
+        fingerprints_present=bool(fingerprints),
+    )
+
+
+def _profiles() -> dict[str, DocumentProfile]:
+    chip, mrz = Medium.CHIP, Medium.MRZ
+    resident_fp = _fingerprints("resident_fingerprints", (12, 17))
+    passport_lines = (
+        "P<UTOTESTER<<ALEX<JORDAN<<<<<<<<<<<<<<<<<<<<",
+        "XA12345679UTO8402149M3501014<<<<<<<<<<<<<<08",
+    )
+    bad_mrz_lines = (
+        "P<UTOPROBE<<KIM<<<<<<<<<<<<<<<<<<<<<<<<<<<<<",
+        # The document number's check digit is 1; the right one is 0 (the composite
+        # digit is computed over what is printed, so only that one check fails).
+        "XB76543211UTO7909238F3403129<<<<<<<<<<<<<<07",
+    )
+    td1_lines = (
+        "I<UTOID76543211<<<<<<<<<<<<<<<",
+        "8705301F3305304UTO<<<<<<<<<<<4",
+        "SAMPLE<<MARIA<ELENA<<<<<<<<<<<",
+    )
+    # A visa in the TD2 size (2x36). Its optional data ends with the TD2 composite
+    # check digit, so it reads as valid both as an MRV-B visa (no composite) and as TD2.
+    td2_lines = (
+        "V<UTOEXAMPLE<<JONAS<<<<<<<<<<<<<<<<<",
+        "VZ00421782UTO9101014M2806309<<<<<<<0",
+    )
+    # The China exit-entry permit's 3x30 MRZ (GA/T 704.14), laid out as TD1 fields.
+    permit_lines = (
+        "C<CHNC123456788<<<<<<<<<<<<<<<",
+        "9504202F3204197CHN<<<<<<<<<<<8",
+        "CHEN<<XIAOQI<<<<<<<<<<<<<<<<<<",
+    )
+    profiles = [
+        DocumentProfile(
+            "resident",
+            "a valid China resident ID card (张三, male, born 1990-03-07), no fingerprints",
+            chip,
+            _resident(
+                "resident",
+                holder="张三",
+                sex=Sex.MALE,
+                birth=dt.date(1990, 3, 7),
+                number="110105199003071239",
+                valid_from=dt.date(2020, 6, 1),
+                valid_to=dt.date(2040, 6, 1),
+            ),
+        ),
+        DocumentProfile(
+            "resident_long_term",
+            "a valid long-term (长期) resident ID card (王五, female, born 1963-08-15)",
+            chip,
+            _resident(
+                "resident_long_term",
+                holder="王五",
+                sex=Sex.FEMALE,
+                birth=dt.date(1963, 8, 15),
+                number="110105196308152044",
+                valid_from=dt.date(2015, 9, 1),
+                valid_to=None,
+            ),
+        ),
+        DocumentProfile(
+            "resident_fingerprints",
+            "a valid resident ID card with two fingerprint templates (right and left "
+            "index) and a newest address on the chip (李四, female, born 1988-11-21)",
+            chip,
+            _resident(
+                "resident_fingerprints",
+                holder="李四",
+                sex=Sex.FEMALE,
+                birth=dt.date(1988, 11, 21),
+                number="110105198811213448",
+                valid_from=dt.date(2019, 1, 15),
+                valid_to=dt.date(2039, 1, 15),
+                fingerprints=resident_fp,
+                newest_address="北京市朝阳区样例街88号",
+            ),
+            fingerprints=resident_fp,
+        ),
+        DocumentProfile(
+            "bad_check",
+            "a resident ID card whose number's check character is wrong (赵六)",
+            chip,
+            _resident(
+                "bad_check",
+                holder="赵六",
+                sex=Sex.MALE,
+                birth=dt.date(1988, 11, 21),
+                number="110105198811213457",  # the check character is 6
+                valid_from=dt.date(2019, 1, 15),
+                valid_to=dt.date(2039, 1, 15),
+            ),
+            valid=False,
+        ),
+        DocumentProfile(
+            "hmt",
+            "a Hong Kong residence permit, type J (陈七, male, born 1985-06-12)",
+            chip,
+            IdentityDocument(
+                kind=DocumentKind.CN_HMT_RESIDENCE_PERMIT,
+                name="陈七",
+                sex=Sex.MALE,
+                birth_date=dt.date(1985, 6, 12),
+                address="广东省深圳市福田区示例大道100号",
+                document_number="810000198506120219",
+                issuer="深圳市公安局",
+                valid_from=dt.date(2024, 3, 1),
+                valid_to=dt.date(2029, 3, 1),
+                permit_number="H60000012",
+                issue_count="01",
+                photo=_photo("hmt"),
+                fingerprints_present=False,
+            ),
+        ),
+        DocumentProfile(
+            "foreigner_2017",
+            "a foreigner's permanent residence card, 2017 layout, type I (TESTER ANNA)",
+            chip,
+            IdentityDocument(
+                kind=DocumentKind.CN_FOREIGNER_PERMANENT_2017,
+                name="安娜",
+                name_latin="TESTER ANNA MARIE",
+                sex=Sex.FEMALE,
+                nationality="CAN",
+                birth_date=dt.date(1985, 7, 14),
+                document_number="CAN110085071401",
+                issuer="1100",
+                valid_from=dt.date(2019, 5, 20),
+                valid_to=dt.date(2029, 5, 20),
+                card_version="20",
+                photo=_photo("foreigner_2017"),
+                fingerprints_present=False,
+            ),
+        ),
+        DocumentProfile(
+            "foreigner_2023",
+            "a foreigner's permanent residence card, 2023 layout, type Y (TESTER MARTINE)",
+            chip,
+            IdentityDocument(
+                kind=DocumentKind.CN_FOREIGNER_PERMANENT_2023,
+                name="马丁",
+                name_latin="TESTER MARTINE CLAIRE",
+                sex=Sex.FEMALE,
+                nationality="FRA",
+                birth_date=dt.date(1988, 9, 15),
+                document_number="911250198809150123",
+                valid_from=dt.date(2024, 2, 1),
+                valid_to=dt.date(2034, 2, 1),
+                issue_count="00",
+                photo=_photo("foreigner_2023"),
+                fingerprints_present=False,
+            ),
+        ),
+        DocumentProfile(
+            "forged",
+            "a resident ID card that fails authentication with the security module",
+            chip,
+            None,
+            valid=False,
+            failure=Failure.FORGED,
+        ),
+        DocumentProfile(
+            "unreadable",
+            "a document no reader can read (a damaged chip, a smudged MRZ)",
+            chip,
+            None,
+            valid=False,
+            failure=Failure.UNREADABLE,
+        ),
+        DocumentProfile(
+            "passport",
+            "a valid passport, TD3 MRZ (TESTER ALEX JORDAN, UTO)",
+            mrz,
+            IdentityDocument(
+                kind=DocumentKind.PASSPORT,
+                name_latin="TESTER ALEX JORDAN",
+                sex=Sex.MALE,
+                nationality="UTO",
+                birth_date=dt.date(1984, 2, 14),
+                document_number="XA1234567",
+                issuer="UTO",
+                valid_to=dt.date(2035, 1, 1),
+                mrz=passport_lines,
+            ),
+        ),
+        DocumentProfile(
+            "id_td1",
+            "a valid ID card, TD1 MRZ 3x30 (SAMPLE MARIA ELENA, UTO)",
+            mrz,
+            IdentityDocument(
+                kind=DocumentKind.TRAVEL_DOCUMENT,
+                name_latin="SAMPLE MARIA ELENA",
+                sex=Sex.FEMALE,
+                nationality="UTO",
+                birth_date=dt.date(1987, 5, 30),
+                document_number="ID7654321",
+                issuer="UTO",
+                valid_to=dt.date(2033, 5, 30),
+                mrz=td1_lines,
+            ),
+        ),
+        DocumentProfile(
+            "visa_td2",
+            "a valid visa in the TD2 size, 2x36 (EXAMPLE JONAS, UTO)",
+            mrz,
+            IdentityDocument(
+                kind=DocumentKind.TRAVEL_DOCUMENT,
+                name_latin="EXAMPLE JONAS",
+                sex=Sex.MALE,
+                nationality="UTO",
+                birth_date=dt.date(1991, 1, 1),
+                document_number="VZ0042178",
+                issuer="UTO",
+                valid_to=dt.date(2028, 6, 30),
+                mrz=td2_lines,
+            ),
+        ),
+        DocumentProfile(
+            "travel_permit",
+            "a valid China exit-entry permit, 3x30 MRZ (CHEN XIAOQI)",
+            mrz,
+            IdentityDocument(
+                kind=DocumentKind.CN_TRAVEL_PERMIT,
+                name_latin="CHEN XIAOQI",
+                sex=Sex.FEMALE,
+                nationality="CHN",
+                birth_date=dt.date(1995, 4, 20),
+                document_number="C12345678",
+                issuer="CHN",
+                valid_to=dt.date(2032, 4, 19),
+                mrz=permit_lines,
+            ),
+        ),
+        DocumentProfile(
+            "bad_mrz",
+            "a passport whose document-number check digit is wrong (PROBE KIM, UTO)",
+            mrz,
+            IdentityDocument(
+                kind=DocumentKind.PASSPORT,
+                name_latin="PROBE KIM",
+                sex=Sex.FEMALE,
+                nationality="UTO",
+                birth_date=dt.date(1979, 9, 23),
+                document_number="XB7654321",
+                issuer="UTO",
+                valid_to=dt.date(2034, 3, 12),
+                mrz=bad_mrz_lines,
+            ),
+            valid=False,
+        ),
+    ]
+    return {profile.name: profile for profile in profiles}
+
+
+#: Every shipped document profile, by name.
+DOCUMENT_PROFILES: Mapping[str, DocumentProfile] = MappingProxyType(_profiles())
+
+
+def document_profile_names() -> list[str]:
+    """The shipped document profiles' names, sorted."""
+    return sorted(DOCUMENT_PROFILES)
+
+
+def document_profile(name: str) -> DocumentProfile:
+    """A shipped document profile by name.
+
+    Raises:
+        ConfigurationError: no such profile (the known ones are listed).
+    """
+    profile = DOCUMENT_PROFILES.get(name)
+    if profile is None:
+        raise ConfigurationError(
+            f"no document profile named {name!r}; known: {', '.join(document_profile_names())}"
+        )
+    return profile
