@@ -20,8 +20,12 @@ A `DocumentProfile` says three things:
   the finger position code at byte 5, `DocumentProfile.fingerprint_block`), the MRZ
   lines; and how the document fails (`Failure`: unreadable, forged).
 
-The MRZ lines are literal strings checked against the ICAO 9303 check-digit rule
-(weights 7, 3, 1) by the tests with their own computation and with the ``mrz`` package.
+The MRZ lines are built by `protocols.mrz.build` and the MRZ documents read from them by
+`hal.devices.id_mrz.document_from_mrz` (the conversion the MRZ drivers use); the tests
+check every check digit with their own computation and with the ``mrz`` package. The
+chip documents are the ones `hal.devices.id_documents.document_from_chip` reads back
+from `hal.devices.id_documents.text_block_for` (a test checks the round trip), so the
+SAM_V emulator serves exactly these.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
 
+from hal.devices.id_mrz import document_from_mrz
 from hal.devices.id_scanner_model import (
     DocumentKind,
     Fingerprint,
@@ -43,6 +48,7 @@ from hal.devices.id_scanner_model import (
 )
 from hal.errors import ConfigurationError
 from hal.stimulus import DocumentSample
+from protocols.mrz import MrzFormat, build, check_digit
 
 __all__ = [
     "CHIP_KINDS",
@@ -236,36 +242,19 @@ def _resident(
     )
 
 
+def _wrong_number_digit(lines: tuple[str, ...]) -> tuple[str, ...]:
+    """TD3 lines with the document number's check digit off by one, the composite digit
+    recomputed over what is printed: exactly one check fails."""
+    second = lines[1]
+    wrong = str((int(second[9]) + 1) % 10)
+    second = second[:9] + wrong + second[10:43]
+    second += check_digit(second[0:10] + second[13:20] + second[21:43])
+    return lines[0], second
+
+
 def _profiles() -> dict[str, DocumentProfile]:
     chip, mrz = Medium.CHIP, Medium.MRZ
     resident_fp = _fingerprints("resident_fingerprints", (12, 17))
-    passport_lines = (
-        "P<UTOTESTER<<ALEX<JORDAN<<<<<<<<<<<<<<<<<<<<",
-        "XA12345679UTO8402149M3501014<<<<<<<<<<<<<<08",
-    )
-    bad_mrz_lines = (
-        "P<UTOPROBE<<KIM<<<<<<<<<<<<<<<<<<<<<<<<<<<<<",
-        # The document number's check digit is 1; the right one is 0 (the composite
-        # digit is computed over what is printed, so only that one check fails).
-        "XB76543211UTO7909238F3403129<<<<<<<<<<<<<<07",
-    )
-    td1_lines = (
-        "I<UTOID76543211<<<<<<<<<<<<<<<",
-        "8705301F3305304UTO<<<<<<<<<<<4",
-        "SAMPLE<<MARIA<ELENA<<<<<<<<<<<",
-    )
-    # A visa in the TD2 size (2x36). Its optional data ends with the TD2 composite
-    # check digit, so it reads as valid both as an MRV-B visa (no composite) and as TD2.
-    td2_lines = (
-        "V<UTOEXAMPLE<<JONAS<<<<<<<<<<<<<<<<<",
-        "VZ00421782UTO9101014M2806309<<<<<<<0",
-    )
-    # The China exit-entry permit's 3x30 MRZ (GA/T 704.14), laid out as TD1 fields.
-    permit_lines = (
-        "C<CHNC123456788<<<<<<<<<<<<<<<",
-        "9504202F3204197CHN<<<<<<<<<<<8",
-        "CHEN<<XIAOQI<<<<<<<<<<<<<<<<<<",
-    )
     profiles = [
         DocumentProfile(
             "resident",
@@ -407,80 +396,95 @@ def _profiles() -> dict[str, DocumentProfile]:
             "passport",
             "a valid passport, TD3 MRZ (TESTER ALEX JORDAN, UTO)",
             mrz,
-            IdentityDocument(
-                kind=DocumentKind.PASSPORT,
-                name_latin="TESTER ALEX JORDAN",
-                sex=Sex.MALE,
-                nationality="UTO",
-                birth_date=dt.date(1984, 2, 14),
-                document_number="XA1234567",
-                issuer="UTO",
-                valid_to=dt.date(2035, 1, 1),
-                mrz=passport_lines,
+            document_from_mrz(
+                build(
+                    MrzFormat.TD3,
+                    document_code="P",
+                    issuer="UTO",
+                    primary_identifier="TESTER",
+                    secondary_identifier="ALEX JORDAN",
+                    document_number="XA1234567",
+                    nationality="UTO",
+                    birth_date="840214",
+                    sex="M",
+                    expiry="350101",
+                )
             ),
         ),
         DocumentProfile(
             "id_td1",
             "a valid ID card, TD1 MRZ 3x30 (SAMPLE MARIA ELENA, UTO)",
             mrz,
-            IdentityDocument(
-                kind=DocumentKind.TRAVEL_DOCUMENT,
-                name_latin="SAMPLE MARIA ELENA",
-                sex=Sex.FEMALE,
-                nationality="UTO",
-                birth_date=dt.date(1987, 5, 30),
-                document_number="ID7654321",
-                issuer="UTO",
-                valid_to=dt.date(2033, 5, 30),
-                mrz=td1_lines,
+            document_from_mrz(
+                build(
+                    MrzFormat.TD1,
+                    document_code="I",
+                    issuer="UTO",
+                    primary_identifier="SAMPLE",
+                    secondary_identifier="MARIA ELENA",
+                    document_number="ID7654321",
+                    nationality="UTO",
+                    birth_date="870530",
+                    sex="F",
+                    expiry="330530",
+                )
             ),
         ),
         DocumentProfile(
             "visa_td2",
-            "a valid visa in the TD2 size, 2x36 (EXAMPLE JONAS, UTO)",
+            "a valid visa in the TD2 size, 2x36 (MRV-B: no composite digit; EXAMPLE JONAS)",
             mrz,
-            IdentityDocument(
-                kind=DocumentKind.TRAVEL_DOCUMENT,
-                name_latin="EXAMPLE JONAS",
-                sex=Sex.MALE,
-                nationality="UTO",
-                birth_date=dt.date(1991, 1, 1),
-                document_number="VZ0042178",
-                issuer="UTO",
-                valid_to=dt.date(2028, 6, 30),
-                mrz=td2_lines,
+            document_from_mrz(
+                build(
+                    MrzFormat.TD2,
+                    document_code="V",
+                    issuer="UTO",
+                    primary_identifier="EXAMPLE",
+                    secondary_identifier="JONAS",
+                    document_number="VZ0042178",
+                    nationality="UTO",
+                    birth_date="910101",
+                    sex="M",
+                    expiry="280630",
+                )
             ),
         ),
         DocumentProfile(
             "travel_permit",
-            "a valid China exit-entry permit, 3x30 MRZ (CHEN XIAOQI)",
+            "a valid China exit-entry permit for Hong Kong and Macao, 3x30 MRZ (CHEN XIAOQI)",
             mrz,
-            IdentityDocument(
-                kind=DocumentKind.CN_TRAVEL_PERMIT,
-                name_latin="CHEN XIAOQI",
-                sex=Sex.FEMALE,
-                nationality="CHN",
-                birth_date=dt.date(1995, 4, 20),
-                document_number="C12345678",
-                issuer="CHN",
-                valid_to=dt.date(2032, 4, 19),
-                mrz=permit_lines,
+            document_from_mrz(
+                build(
+                    MrzFormat.CN_PERMIT,
+                    document_code="CS",
+                    primary_identifier="CHEN",
+                    secondary_identifier="XIAOQI",
+                    document_number="C12345678",
+                    birth_date="950420",
+                    sex="F",
+                    expiry="320419",
+                )
             ),
         ),
         DocumentProfile(
             "bad_mrz",
             "a passport whose document-number check digit is wrong (PROBE KIM, UTO)",
             mrz,
-            IdentityDocument(
-                kind=DocumentKind.PASSPORT,
-                name_latin="PROBE KIM",
-                sex=Sex.FEMALE,
-                nationality="UTO",
-                birth_date=dt.date(1979, 9, 23),
-                document_number="XB7654321",
-                issuer="UTO",
-                valid_to=dt.date(2034, 3, 12),
-                mrz=bad_mrz_lines,
+            document_from_mrz(
+                _wrong_number_digit(
+                    build(
+                        MrzFormat.TD3,
+                        document_code="P",
+                        issuer="UTO",
+                        primary_identifier="PROBE",
+                        secondary_identifier="KIM",
+                        document_number="XB7654321",
+                        nationality="UTO",
+                        birth_date="790923",
+                        sex="F",
+                        expiry="340312",
+                    )
+                )
             ),
             valid=False,
         ),
