@@ -11,7 +11,8 @@ Worlds are kept by name (`get_world`), so a ``sim://`` address opened twice reac
 the same model; tests start from scratch with `reset_worlds`.
 
 The cash devices' setups and accessors are in `simulator.world_cash` (`World` takes
-them from `CashDevicesMixin`; the setups are re-exported here).
+them from `CashDevicesMixin`; the setups are re-exported here), the ID scanners' in
+`simulator.world_id` (`IdDevicesMixin`, `IdScannerSetup`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from simulator.control import CardReaderControl
 from simulator.models.card_reader import CardReaderModel
 from simulator.models.cash_acceptor import CashAcceptorModel
 from simulator.models.cash_dispenser import CashDispenserModel
+from simulator.models.id_scanner import IdScannerModel
 from simulator.models.pin_pad import PinPadModel
 from simulator.models.secure_element import SecureElement
 from simulator.pin_pad_control import PinPadControl
@@ -43,6 +45,7 @@ from simulator.world_cash import (
     CashDevicesMixin,
     CashDispenserSetup,
 )
+from simulator.world_id import IdDevicesMixin, IdScannerSetup
 
 if TYPE_CHECKING:
     from simulator.sim_cash_service import SharedLedger
@@ -55,6 +58,7 @@ __all__ = [
     "CardReaderSetup",
     "CashAcceptorSetup",
     "CashDispenserSetup",
+    "IdScannerSetup",
     "PinPadSetup",
     "World",
     "get_world",
@@ -117,7 +121,7 @@ class PinPadSetup:
                 )
 
 
-class World(CashDevicesMixin):
+class World(CashDevicesMixin, IdDevicesMixin):
     """A clock, a seed and the device models of one simulated kiosk.
 
     Args:
@@ -143,6 +147,7 @@ class World(CashDevicesMixin):
         self._cash_acceptors: dict[str, tuple[CashAcceptorSetup, CashAcceptorModel]] = {}
         self._shared_books: dict[str, SharedLedger] = {}
         self._recycler_sides: dict[str, str] = {}  # dispenser name -> its acceptor's
+        self._id_scanners: dict[str, tuple[IdScannerSetup, IdScannerModel]] = {}
 
     def random(self, stream: str) -> random.Random:
         """A randomness for ``stream`` (a device name) that depends only on the seed."""
@@ -151,10 +156,19 @@ class World(CashDevicesMixin):
     @property
     def models(
         self,
-    ) -> Mapping[str, CardReaderModel | PinPadModel | CashDispenserModel | CashAcceptorModel]:
+    ) -> Mapping[
+        str,
+        CardReaderModel | PinPadModel | CashDispenserModel | CashAcceptorModel | IdScannerModel,
+    ]:
         """Every model made so far, by device name."""
         return MappingProxyType(
-            {**self.card_readers, **self.pin_pads, **self.cash_dispensers, **self.cash_acceptors}
+            {
+                **self.card_readers,
+                **self.pin_pads,
+                **self.cash_dispensers,
+                **self.cash_acceptors,
+                **self.id_scanners,
+            }
         )
 
     @property
@@ -174,6 +188,7 @@ class World(CashDevicesMixin):
             ("cash dispenser", self._cash_dispensers),
             ("cash acceptor", self._cash_acceptors),
             (_RECYCLER_SIDE, self._recycler_sides),
+            ("ID scanner", self._id_scanners),
         )
         for other, models in tables:
             if other != kind and name in models:
