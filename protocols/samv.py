@@ -1,0 +1,543 @@
+"""SAM_V, the security-module protocol of China ID card readers: frames, commands, result
+codes, a stream decoder and the reply bodies.
+
+Link: 115200 bps 8N1 by default [S]. The host sends a command, the module answers with
+one reply. Frames (reference/protocols.md §1.2 [V])::
+
+    host -> SAM : AA AA AA 96 69 | LEN_H LEN_L | CMD PARA | DATA... | CHK
+    SAM -> host : AA AA AA 96 69 | LEN_H LEN_L | SW1 SW2 SW3 | DATA... | CHK
+
+- LEN (big-endian) counts every byte after it, CHK included;
+- CHK is the XOR of every byte after the preamble except CHK itself (LEN included);
+- SW1 SW2 are ``00 00`` in all observed traffic; SW3 is the result (`Sw3`, §1.4).
+
+A command's first byte (CMD) is never 00 and a reply's (SW1) always is in observed
+traffic: `direction_of` uses that to tell them apart in a capture [our inference].
+
+Codec: plain slicing, `int.from_bytes` and a byte-wise XOR (`xor`), not construct:
+measured in bench/bench_samv.py, the construct layout `FRAME` (kept for documentation
+and checked against the codec in the tests) is several times slower.
+
+Stream decoder (`SamvDecoder`): resynchronises on the preamble; the stray ``AA 00`` some
+firmwares send before it (§1.2 [S]) is counted apart from other garbage; a frame with a
+bad XOR or an impossible LEN is skipped (counted) and the search goes on from the byte
+after its preamble; the buffer never holds more than one largest frame; ``feed`` never
+raises.
+
+Bodies: `parse_base_message` (30 01 and 30 10: the 2-byte big-endian lengths, text 256,
+photo 1024, fingerprint 1024 or 0), `parse_newest_address` (70 bytes) and
+`sam_id_string` (the SAM ID's display form, §1.5).
+
+A reply's DATA may hold personal data (the text block, photo, fingerprints): the frames'
+reprs show its length only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum, IntEnum
+
+from construct import Bytes, Const, Int16ub, Struct, this
+
+from protocols.errors import ChecksumError, FramingError, ProtocolError
+from protocols.samv_text import TEXT_SIZE, decode_ucs2
+
+__all__ = [
+    "FINGERPRINT_SIZE",
+    "FRAME",
+    "MAX_LEN",
+    "NEWEST_ADDRESS_SIZE",
+    "PHOTO_SIZE",
+    "PREAMBLE",
+    "SW3_MEANINGS",
+    "BaseMessage",
+    "Command",
+    "CommandFrame",
+    "ReplyFrame",
+    "SamvDecoder",
+    "Sw3",
+    "build_command",
+    "build_reply",
+    "direction_of",
+    "parse_base_message",
+    "parse_command",
+    "parse_newest_address",
+    "parse_reply",
+    "sam_id_string",
+    "xor",
+]
+
+PREAMBLE = b"\xaa\xaa\xaa\x96\x69"
+#: The preamble's last four bytes, which the decoder searches for.
+_SYNC = PREAMBLE[1:]
+#: The stray bytes some firmwares send before a preamble (§1.2 [S]).
+_QUIRK = b"\xaa\x00"
+#: Bytes kept when no preamble is in the buffer: 3 of a preamble's last four, and 3 before.
+_KEEP = 6
+#: The largest LEN the decoder accepts: the biggest reply known is 2314 (30 10, 09 0A);
+#: a LEN above this is taken for noise [our bound].
+MAX_LEN = 4096
+#: Preamble and LEN.
+HEADER = 7
+PHOTO_SIZE = 1024
+FINGERPRINT_SIZE = 1024
+NEWEST_ADDRESS_SIZE = 70
+SAM_ID_SIZE = 16
+
+#: The frame in construct (documentation and a cross-check; the codec does not use it).
+FRAME = Struct(
+    "preamble" / Const(PREAMBLE),
+    "length" / Int16ub,
+    "body" / Bytes(this.length - 1),
+    "chk" / Bytes(1),
+)
+
+
+class Command(Enum):
+    """The commands (CMD, PARA) of §1.3 [V; 30 05 S]."""
+
+    RESET_SAM = (0x10, 0xFF)
+    SAM_STATUS = (0x11, 0xFF)
+    READ_SAM_ID = (0x12, 0xFF)
+    FIND_CARD = (0x20, 0x01)
+    SELECT_CARD = (0x20, 0x02)
+    READ_BASE = (0x30, 0x01)
+    READ_NEWEST_ADDRESS = (0x30, 0x03)
+    READ_MID = (0x30, 0x05)
+    READ_BASE_FINGERPRINT = (0x30, 0x10)
+
+    @property
+    def cmd(self) -> int:
+        return self.value[0]
+
+    @property
+    def para(self) -> int:
+        return self.value[1]
+
+    @property
+    def meaning(self) -> str:
+        return _COMMAND_MEANINGS[self]
+
+    def frame(self, data: bytes = b"") -> bytes:
+        """This command's frame."""
+        return build_command(self.cmd, self.para, data)
+
+
+_COMMAND_MEANINGS = {
+    Command.RESET_SAM: "reset the SAM",
+    Command.SAM_STATUS: "SAM status check",
+    Command.READ_SAM_ID: "read the SAM ID (management info)",
+    Command.FIND_CARD: "find (search for) a card",
+    Command.SELECT_CARD: "select the card",
+    Command.READ_BASE: "read the base message (text 256 + photo 1024)",
+    Command.READ_NEWEST_ADDRESS: "read the newest address (70 bytes)",
+    Command.READ_MID: "read the chip management number (MID)",
+    Command.READ_BASE_FINGERPRINT: "read the base message with fingerprint (256 + 1024 + 1024)",
+}
+_COMMANDS = {c.value: c for c in Command}
+
+
+class Sw3(IntEnum):
+    """The result codes in SW3 (§1.4 [V])."""
+
+    SUCCESS = 0x90
+    NO_CONTENT = 0x91
+    CARD_FOUND = 0x9F
+    CHECKSUM_ERROR = 0x10
+    LENGTH_ERROR = 0x11
+    COMMAND_ERROR = 0x21
+    UNAUTHORISED = 0x23
+    UNRECOGNISED_ERROR = 0x24
+    CARD_REJECTED_SAM = 0x31
+    SAM_REJECTED_CARD = 0x32
+    VERIFY_ERROR = 0x33
+    UNKNOWN_CARD_TYPE = 0x40
+    READ_FAILED = 0x41
+    RANDOM_FAILED = 0x47
+    SELF_TEST_FAILED = 0x60
+    NOT_AUTHORISED = 0x66
+    NO_CARD = 0x80
+    SELECT_FAILED = 0x81
+    COMMUNICATION_FAILURE = 0xFF
+
+
+SW3_MEANINGS: dict[Sw3, str] = {
+    Sw3.SUCCESS: "success",
+    Sw3.NO_CONTENT: "the card has no content for this item",
+    Sw3.CARD_FOUND: "card found",
+    Sw3.CHECKSUM_ERROR: "checksum error in the data the SAM received",
+    Sw3.LENGTH_ERROR: "length error in the data the SAM received",
+    Sw3.COMMAND_ERROR: "command error (bad value or combination)",
+    Sw3.UNAUTHORISED: "unauthorised operation",
+    Sw3.UNRECOGNISED_ERROR: "unrecognised error",
+    Sw3.CARD_REJECTED_SAM: "the card failed to authenticate the SAM",
+    Sw3.SAM_REJECTED_CARD: "the SAM failed to authenticate the card",
+    Sw3.VERIFY_ERROR: "information verification error",
+    Sw3.UNKNOWN_CARD_TYPE: "unrecognised card type",
+    Sw3.READ_FAILED: "card read failed",
+    Sw3.RANDOM_FAILED: "random-number generation failed",
+    Sw3.SELF_TEST_FAILED: "SAM self-test failed: it accepts no commands",
+    Sw3.NOT_AUTHORISED: "SAM not authorised: unusable",
+    Sw3.NO_CARD: "card search failed (no card)",
+    Sw3.SELECT_FAILED: "card select failed",
+    Sw3.COMMUNICATION_FAILURE: "communication failure (host library code)",
+}
+_SW3 = {int(s): s for s in Sw3}
+
+
+def xor(data: bytes | bytearray | memoryview) -> int:
+    """The XOR of ``data``'s bytes (what CHK is over LEN..DATA)."""
+    return _xor(bytes(data))
+
+
+def _xor(data: bytes) -> int:
+    # Not a byte loop: read the bytes as one big integer and fold it in halves (XOR of
+    # the two halves keeps the XOR of all bytes), a dozen big-integer steps for 1.3 kB.
+    if not data:
+        return 0
+    folded = int.from_bytes(data, "little")
+    width = len(data)
+    while width > 1:
+        half = (width + 1) // 2
+        folded = (folded ^ (folded >> (8 * half))) & ((1 << (8 * half)) - 1)
+        width = half
+    return folded
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class CommandFrame:
+    """A host command: CMD, PARA and DATA."""
+
+    cmd: int
+    para: int
+    data: bytes = b""
+
+    @property
+    def command(self) -> Command | None:
+        """The known command, ``None`` for a pair §1.3 does not list."""
+        return _COMMANDS.get((self.cmd, self.para))
+
+    def to_bytes(self) -> bytes:
+        return build_command(self.cmd, self.para, self.data)
+
+    def __repr__(self) -> str:
+        known = self.command
+        name = known.name if known else f"{self.cmd:02X} {self.para:02X}"
+        data = f", <{len(self.data)} data bytes>" if self.data else ""
+        return f"CommandFrame({name}{data})"
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class ReplyFrame:
+    """A module's reply: SW1 SW2 SW3 and DATA (personal data: never printed)."""
+
+    sw3: int
+    data: bytes = b""
+    sw1: int = 0
+    sw2: int = 0
+
+    @property
+    def status(self) -> Sw3 | None:
+        """The known result code, ``None`` for one §1.4 does not list."""
+        return _SW3.get(self.sw3)
+
+    @property
+    def meaning(self) -> str:
+        known = self.status
+        return SW3_MEANINGS[known] if known is not None else f"unknown result {self.sw3:02X}"
+
+    def to_bytes(self) -> bytes:
+        return build_reply(self.sw3, self.data, self.sw1, self.sw2)
+
+    def __repr__(self) -> str:
+        known = self.status
+        name = known.name if known is not None else f"{self.sw3:02X}"
+        sw = "" if self.sw1 == self.sw2 == 0 else f", sw1sw2={self.sw1:02X}{self.sw2:02X}"
+        data = f", <{len(self.data)} data bytes>" if self.data else ""
+        return f"ReplyFrame({name}{sw}{data})"
+
+
+def _byte(value: int, what: str) -> int:
+    if not 0 <= value <= 0xFF:
+        raise ValueError(f"{what} is one byte, got {value!r}")
+    return value
+
+
+def _frame(body: bytes) -> bytes:
+    length = len(body) + 1
+    if length > 0xFFFF:
+        raise ValueError(f"LEN is two bytes: at most {0xFFFF - 1} bytes after it, got {len(body)}")
+    head = length.to_bytes(2, "big")
+    return PREAMBLE + head + body + bytes((_xor(head + body),))
+
+
+def build_command(cmd: int, para: int, data: bytes = b"") -> bytes:
+    """``AA AA AA 96 69 | LEN | CMD PARA | data | CHK``.
+
+    Raises:
+        ValueError: CMD or PARA outside a byte, or more data than LEN counts.
+    """
+    return _frame(bytes((_byte(cmd, "CMD"), _byte(para, "PARA"))) + bytes(data))
+
+
+def build_reply(sw3: int, data: bytes = b"", sw1: int = 0, sw2: int = 0) -> bytes:
+    """``AA AA AA 96 69 | LEN | SW1 SW2 SW3 | data | CHK``.
+
+    Raises:
+        ValueError: a status byte outside a byte, or more data than LEN counts.
+    """
+    status = bytes((_byte(sw1, "SW1"), _byte(sw2, "SW2"), _byte(sw3, "SW3")))
+    return _frame(status + bytes(data))
+
+
+def _body(raw: bytes, minimum: int, what: str) -> bytes:
+    """The bytes between LEN and CHK of one whole frame, checked."""
+    if raw[:5] != PREAMBLE:
+        if len(raw) < 5:
+            raise FramingError(
+                f"a SAM_V {what} has at least {HEADER + minimum} bytes, got {len(raw)}"
+            )
+        raise FramingError(
+            f"a SAM_V frame starts with AA AA AA 96 69, got {raw[:5].hex(' ').upper()}"
+        )
+    if len(raw) < HEADER:
+        raise FramingError(f"frame truncated in LEN: {len(raw)} bytes")
+    length = int.from_bytes(raw[5:7], "big")
+    if length < minimum:
+        raise FramingError(
+            f"LEN {length} is below a {what}'s minimum {minimum} "
+            f"({'CMD PARA CHK' if what == 'command' else 'SW1 SW2 SW3 CHK'})"
+        )
+    got = len(raw) - HEADER
+    if got != length:
+        state = "truncated" if got < length else "too long"
+        raise FramingError(f"frame {state}: LEN says {length} bytes after it, got {got}")
+    expected = _xor(raw[5:-1])
+    if raw[-1] != expected:
+        raise ChecksumError(
+            f"checksum mismatch: CHK is {raw[-1]:02X}, the XOR of LEN..DATA is {expected:02X}"
+        )
+    return raw[7:-1]
+
+
+def parse_command(raw: bytes | bytearray | memoryview) -> CommandFrame:
+    """One whole host command, checked.
+
+    Raises:
+        FramingError: no preamble, LEN below 3, or a length other than LEN says.
+        ChecksumError: CHK is not the XOR of LEN..DATA.
+    """
+    body = _body(bytes(raw), 3, "command")
+    return CommandFrame(body[0], body[1], body[2:])
+
+
+def parse_reply(raw: bytes | bytearray | memoryview) -> ReplyFrame:
+    """One whole module reply, checked.
+
+    Raises:
+        FramingError: no preamble, LEN below 4, or a length other than LEN says.
+        ChecksumError: CHK is not the XOR of LEN..DATA.
+    """
+    body = _body(bytes(raw), 4, "reply")
+    return ReplyFrame(body[2], body[3:], body[0], body[1])
+
+
+def direction_of(raw: bytes | bytearray | memoryview) -> str:
+    """``"reply"`` when the byte after LEN is 00 (SW1), else ``"command"`` (CMD is never
+    00 in §1.3) [our inference]. ``raw`` starts with the preamble."""
+    return "reply" if len(raw) > HEADER and raw[HEADER] == 0 else "command"
+
+
+# --- the stream decoder ---------------------------------------------------------------
+
+
+class SamvDecoder:
+    """Cuts a byte stream into checked frames of one direction.
+
+    Args:
+        direction: ``"reply"`` (what a host reads: `ReplyFrame`) or ``"command"`` (what
+            a module reads: `CommandFrame`).
+
+    ``feed`` returns the frames the new bytes complete and never raises. Counters (for a
+    link's statistics): ``skipped`` garbage bytes, ``quirks`` stray ``AA 00`` pairs
+    before a preamble, ``bad_frames`` frames dropped for a bad CHK or an impossible LEN.
+    """
+
+    def __init__(self, direction: str = "reply") -> None:
+        if direction not in ("reply", "command"):
+            raise ValueError(f"direction is 'reply' or 'command', got {direction!r}")
+        self._replies = direction == "reply"
+        self._minimum = 4 if self._replies else 3
+        self._buffer = bytearray()
+        self.skipped = 0
+        self.quirks = 0
+        self.bad_frames = 0
+
+    @property
+    def pending(self) -> int:
+        """Bytes waiting for the rest of a frame (or for a preamble)."""
+        return len(self._buffer)
+
+    def reset(self) -> None:
+        """Forget a partial frame (its bytes count as skipped)."""
+        self.skipped += len(self._buffer)
+        self._buffer.clear()
+
+    def _drop(self, count: int) -> None:
+        garbage = self._buffer[:count]
+        if garbage.endswith(_QUIRK):
+            self.quirks += 1
+            count_garbage = count - 2
+        else:
+            count_garbage = count
+        self.skipped += count_garbage
+        del self._buffer[:count]
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[CommandFrame | ReplyFrame]:
+        """The frames completed by ``data``, in order."""
+        buffer = self._buffer
+        buffer += data
+        out: list[CommandFrame | ReplyFrame] = []
+        while True:
+            sync = buffer.find(_SYNC)
+            if sync < 0:
+                # Keep the bytes that may still be a preamble's start and the 3 before it
+                # (its first AA, or a stray AA 00): what is garbage does not depend on how
+                # the stream was cut.
+                if len(buffer) > _KEEP:
+                    self.skipped += len(buffer) - _KEEP
+                    del buffer[: len(buffer) - _KEEP]
+                break
+            # The preamble's first AA sits before the four bytes found; without it (a
+            # lost byte, or the AA 00 quirk) the frame is still taken.
+            start = sync - 1 if sync >= 1 and buffer[sync - 1] == 0xAA else sync
+            if start:
+                self._drop(start)
+                sync -= start
+            head = sync + 4
+            if len(buffer) < head + 2:
+                break
+            length = buffer[head] << 8 | buffer[head + 1]
+            if not self._minimum <= length <= MAX_LEN:
+                self.bad_frames += 1
+                self._drop(head)
+                continue
+            end = head + 2 + length
+            if len(buffer) < end:
+                break
+            frame = bytes(buffer[head:end])  # LEN..CHK
+            if _xor(frame[:-1]) != frame[-1]:
+                self.bad_frames += 1
+                self._drop(head)
+                continue
+            del buffer[:end]
+            if self._replies:
+                out.append(ReplyFrame(frame[4], frame[5:-1], frame[2], frame[3]))
+            else:
+                out.append(CommandFrame(frame[2], frame[3], frame[4:-1]))
+        return out
+
+
+# --- reply bodies ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class BaseMessage:
+    """The body of a 30 01 / 30 10 reply: the chip's blocks as read (personal data,
+    never printed).
+
+    Attributes:
+        text: the 256-byte text block (`protocols.samv_text.parse_text_block`).
+        photo: the 1024-byte WLT photo.
+        fingerprint: the fingerprint block (1024 bytes, ``b""`` when the card has none);
+            ``None`` for a 30 01 reply (not asked).
+    """
+
+    text: bytes
+    photo: bytes
+    fingerprint: bytes | None = None
+
+    def to_data(self) -> bytes:
+        """The reply DATA that carries these blocks (the inverse of `parse_base_message`)."""
+        sizes = [len(self.text), len(self.photo)]
+        blocks = [self.text, self.photo]
+        if self.fingerprint is not None:
+            sizes.append(len(self.fingerprint))
+            blocks.append(self.fingerprint)
+        return b"".join(n.to_bytes(2, "big") for n in sizes) + b"".join(blocks)
+
+    def __repr__(self) -> str:
+        fingerprint = "not asked" if self.fingerprint is None else f"{len(self.fingerprint)}"
+        return (
+            f"BaseMessage(<text {len(self.text)}, photo {len(self.photo)}, "
+            f"fingerprint {fingerprint} bytes>)"
+        )
+
+
+def _sizes(data: bytes, count: int) -> Iterator[int]:
+    for index in range(count):
+        yield int.from_bytes(data[2 * index : 2 * index + 2], "big")
+
+
+def parse_base_message(data: bytes | bytearray | memoryview, *, fingerprint: bool) -> BaseMessage:
+    """The blocks of a successful 30 01 (``fingerprint=False``) or 30 10 reply's DATA.
+
+    Raises:
+        ProtocolError: a length other than the layout's (text 256, photo 1024,
+            fingerprint 1024 or 0) or DATA of another size than the lengths add up to.
+    """
+    body = bytes(data)
+    count = 3 if fingerprint else 2
+    if len(body) < 2 * count:
+        raise ProtocolError(
+            f"a base message starts with {count} two-byte lengths, got {len(body)} bytes"
+        )
+    sizes = list(_sizes(body, count))
+    if sizes[0] != TEXT_SIZE:
+        raise ProtocolError(f"base message: text length {sizes[0]}, expected {TEXT_SIZE}")
+    if sizes[1] != PHOTO_SIZE:
+        raise ProtocolError(f"base message: photo length {sizes[1]}, expected {PHOTO_SIZE}")
+    if fingerprint and sizes[2] not in (0, FINGERPRINT_SIZE):
+        raise ProtocolError(
+            f"base message: fingerprint length {sizes[2]}, expected {FINGERPRINT_SIZE} or 0"
+        )
+    expected = 2 * count + sum(sizes)
+    if len(body) != expected:
+        raise ProtocolError(
+            f"base message: the lengths add up to {expected} bytes, the DATA has {len(body)}"
+        )
+    start = 2 * count
+    text = body[start : start + TEXT_SIZE]
+    photo = body[start + TEXT_SIZE : start + TEXT_SIZE + PHOTO_SIZE]
+    prints = body[start + TEXT_SIZE + PHOTO_SIZE :] if fingerprint else None
+    return BaseMessage(text, photo, prints)
+
+
+def parse_newest_address(data: bytes | bytearray | memoryview) -> str:
+    """The newest address of a successful 30 03 reply's DATA (70 bytes UCS-2LE).
+
+    Raises:
+        ProtocolError: not 70 bytes, or not UCS-2.
+    """
+    body = bytes(data)
+    if len(body) != NEWEST_ADDRESS_SIZE:
+        raise ProtocolError(f"a newest address is {NEWEST_ADDRESS_SIZE} bytes, got {len(body)}")
+    return decode_ucs2(body, "newest address")
+
+
+def sam_id_string(data: bytes | bytearray | memoryview) -> str:
+    """The SAM ID's display form (§1.5 [S]): byte 0 and byte 2 as hex joined by '.',
+    bytes 4-7 as a little-endian number, bytes 8-11 and 12-15 the same zero-padded to 10
+    digits, all joined by '-' (``05.01-20110708-0012345678-1234567890``).
+
+    Raises:
+        ProtocolError: not 16 bytes.
+    """
+    body = bytes(data)
+    if len(body) != SAM_ID_SIZE:
+        raise ProtocolError(f"a SAM ID is {SAM_ID_SIZE} bytes, got {len(body)}")
+    first = int.from_bytes(body[4:8], "little")
+    second = int.from_bytes(body[8:12], "little")
+    third = int.from_bytes(body[12:16], "little")
+    return f"{body[0]:02X}.{body[2]:02X}-{first}-{second:010d}-{third:010d}"
