@@ -22,6 +22,7 @@ from pathlib import Path
 from protocols import apdu as apdu_codec
 from protocols import tlv
 from protocols.errors import ProtocolError
+from tellerhal.cli.decode.cn_id import decode_cn_id
 from tellerhal.cli.decode.crt310 import decode_crt310
 from tellerhal.cli.decode.crt591 import decode_crt591
 from tellerhal.cli.decode.fields import (
@@ -35,6 +36,7 @@ from tellerhal.cli.decode.fields import (
 )
 from tellerhal.cli.decode.id003 import decode_id003
 from tellerhal.cli.decode.lcdm import MODELS, decode_lcdm
+from tellerhal.cli.decode.samv import decode_samv
 from tellerhal.cli.decode.ssp import decode_ssp
 from tellerhal.cli.decode.zt588 import decode_zt588
 
@@ -47,6 +49,8 @@ PROTOCOLS = (
     "lcdm",
     "id003",
     "ssp",
+    "samv",
+    "cn-id",
     "track1",
     "track2",
     "track3",
@@ -90,6 +94,12 @@ Protocols:
           request's channels read against the last command. Encrypted frames show as
           encrypted (decrypted with --key-file); the key exchange's numbers are hidden
           unless --reveal.
+  samv    SAM_V China ID card reader byte stream, both directions (a reply's SW1 is 00,
+          a command's CMD never is); replies read against the last command, or by
+          size: the text block decoded, photo and fingerprints as sizes only. Names and
+          numbers masked, address and birth date hidden unless --reveal.
+  cn-id   China ID numbers (GB 11643 MOD 11-2), one per INPUT as text: valid or not and
+          why; number and birth date masked unless --reveal; an invalid one exits 2.
   track1, track2, track3  ISO/IEC 7811/7813 magnetic tracks (LRC checked when present).
   tlv     EMV BER-TLV objects, nested objects decoded recursively.
   apdu    ISO/IEC 7816-4 command APDU; with --response a response APDU (data SW1 SW2),
@@ -112,6 +122,8 @@ example:
   tellerhal decode zt588 "02 30 30 31 33 03 30 31"
   tellerhal decode lcdm "04 50 02 45 31 30 03 11 06"
   tellerhal decode track2 ';4111111111111111=25121010000000000000?8'
+  tellerhal decode samv "AA AA AA 96 69 00 03 20 01 22 AA AA AA 96 69 00 04 00 00 80 84"
+  tellerhal decode cn-id 11010519491231002X
 """
 
 
@@ -164,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     """Decode every capture; return the exit status."""
     protocol: str = args.protocol
     # zt588 reads its captures itself: hex, or spy+ trace lines.
-    text = (protocol.startswith("track") and not args.hex) or protocol == "zt588"
+    text = (protocol.startswith("track") and not args.hex) or protocol in ("zt588", "cn-id")
     try:
         captures = _read_captures(args.inputs, text=text)
     except Failure as failure:
@@ -263,6 +275,8 @@ DECODERS: dict[str, Callable[[bytes, argparse.Namespace], Iterator[Entry]]] = {
     "lcdm": decode_lcdm,
     "id003": decode_id003,
     "ssp": decode_ssp,
+    "samv": decode_samv,
+    "cn-id": decode_cn_id,
     "track1": _decode_track(1),
     "track2": _decode_track(2),
     "track3": _decode_track(3),
