@@ -5,14 +5,14 @@ Address format::
 
     sim://DEVICE[?profile=NAME&world=NAME&seed=N&clock_scale=X&ledger=PATH
                   &retain_capacity=N&stacker_capacity=N&variant=NAME&cash_profile=NAME
-                  &cash_in_profile=NAME&books=NAME&recycler=NAME]
+                  &cash_in_profile=NAME&books=NAME&recycler=NAME&id_profile=NAME]
 
 ``DEVICE`` is the device name the simulator offers a model for (``card_reader``,
-``pin_pad``, ``cash_dispenser``, ``cash_acceptor``). The device is an in-process model
-in the named world (`simulator.world.get_world`): two addresses naming the same world
-and device reach the same model, so a card inserted (or a key pressed) through the
-control API is seen by every service opened over it, and keys loaded into a PIN pad
-stay loaded. Options:
+``pin_pad``, ``cash_dispenser``, ``cash_acceptor``, ``id_scanner``). The device is an
+in-process model in the named world (`simulator.world.get_world`): two addresses naming
+the same world and device reach the same model, so a card inserted (or a key pressed)
+through the control API is seen by every service opened over it, and keys loaded into a
+PIN pad stay loaded. Options:
 
 - ``profile``: a card (from `simulator.profiles`) waiting in the slot when the device is
   made, so the first read takes it; empty for none.
@@ -42,10 +42,17 @@ stay loaded. Options:
   set of books (the acceptor's name unless ``books`` says) in one ledger, which the
   first of them to open opens (its ``ledger``, or in memory) and the last closes.
 
+- ``id_profile``: the ID scanner's build (`simulator.models.id_scanner`): ``kiosk``
+  (the default: a motorised combined scanner, chip + MRZ + images of both sides,
+  eject, a retain bin of 20 documents, a removal sensor), ``chip`` (a flat SAM_V
+  reader: chip, fingerprints, newest address) or ``mrz`` (an OCR reader); it counts
+  when the model is made. Its ``ledger`` journals the retain bin.
+
 ``profile``, ``retain_capacity``, ``stacker_capacity`` and ``variant`` are the card
 reader's, ``cash_profile`` and ``recycler`` the cash dispenser's, ``cash_in_profile``
-the cash acceptor's, ``books`` either cash device's, ``ledger`` any's but the PIN
-pad's; an address naming one for another device is refused.
+the cash acceptor's, ``books`` either cash device's, ``id_profile`` the ID scanner's,
+``ledger`` any's but the PIN pad's; an address naming one for another device is
+refused.
 """
 
 from __future__ import annotations
@@ -65,19 +72,27 @@ from simulator.broken import BROKEN_VARIANTS
 from simulator.models.card_reader import CardPosition
 from simulator.models.cash_in_profiles import CASH_IN_PROFILES
 from simulator.models.cash_profiles import CASH_PROFILES
+from simulator.models.id_scanner import ID_BUILDS, IdScannerModel
 from simulator.models.pin_pad import PinPadModel
 from simulator.profiles import load_card_profile, profile_names
 from simulator.wire import usb as _usb  # noqa: F401  (registers the pyusb backend "sim")
-from simulator.world import CardReaderSetup, CashAcceptorSetup, CashDispenserSetup, get_world
+from simulator.world import (
+    CardReaderSetup,
+    CashAcceptorSetup,
+    CashDispenserSetup,
+    IdScannerSetup,
+    get_world,
+)
 
 if TYPE_CHECKING:
+    from hal.devices.id_scanner_service import IdScannerService
     from simulator.sim_cash_in_service import SimCashAcceptorService
     from simulator.sim_cash_service import SimCashDispenserService
 
 __all__ = ["SIM_DEVICES", "SIM_DRIVER", "SimOptions", "open_sim_device"]
 
 #: The device names the simulator has models for.
-SIM_DEVICES = frozenset({"card_reader", "pin_pad", "cash_dispenser", "cash_acceptor"})
+SIM_DEVICES = frozenset({"card_reader", "pin_pad", "cash_dispenser", "cash_acceptor", "id_scanner"})
 
 #: The options only a card reader takes.
 _CARD_READER_OPTIONS = ("profile", "retain_capacity", "stacker_capacity", "variant")
@@ -87,6 +102,7 @@ _DEVICE_OPTIONS = {
     "pin_pad": frozenset(),
     "cash_dispenser": frozenset({"cash_profile", "ledger", "books", "recycler"}),
     "cash_acceptor": frozenset({"cash_in_profile", "ledger", "books"}),
+    "id_scanner": frozenset({"id_profile", "ledger"}),
 }
 _SPECIFIC_OPTIONS = frozenset().union(*_DEVICE_OPTIONS.values())
 _LABELS = {
@@ -94,6 +110,7 @@ _LABELS = {
     "pin_pad": "PIN pad",
     "cash_dispenser": "cash dispenser",
     "cash_acceptor": "cash acceptor",
+    "id_scanner": "ID scanner",
 }
 
 _WORLD_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -120,6 +137,8 @@ class SimOptions:
         books: a cash device's books name in the ledger; ``""`` for its name.
         recycler: the recycling acceptor a cash dispenser is the dispenser side of;
             ``""`` for a dispenser of its own.
+        id_profile: the ID scanner's build (``kiosk``, ``chip``, ``mrz``; when the model
+            is made).
 
     Raises:
         ConfigurationError: a value out of range or naming nothing known.
@@ -137,6 +156,7 @@ class SimOptions:
     cash_in_profile: str = "default"
     books: str = ""
     recycler: str = ""
+    id_profile: str = "kiosk"
 
     def __post_init__(self) -> None:
         if self.profile and self.profile not in profile_names():
@@ -177,6 +197,11 @@ class SimOptions:
                 raise ConfigurationError(
                     f"{what} is a device name (letters, digits, '_', '-', '.'), got {value!r}"
                 )
+        if self.id_profile not in ID_BUILDS:
+            raise ConfigurationError(
+                f"id_profile {self.id_profile!r} is not an ID scanner build; known: "
+                f"{', '.join(sorted(ID_BUILDS))}"
+            )
         if self.variant and self.variant not in BROKEN_VARIANTS:
             raise ConfigurationError(
                 f"variant {self.variant!r} is not a broken variant; known: "
@@ -186,7 +211,13 @@ class SimOptions:
 
 def open_sim_device(
     address: DeviceAddress, options: SimOptions
-) -> CardReaderService | PinPadService | SimCashDispenserService | SimCashAcceptorService:
+) -> (
+    CardReaderService
+    | PinPadService
+    | SimCashDispenserService
+    | SimCashAcceptorService
+    | IdScannerService
+):
     """Build the unopened service over the model an address names (the driver factory).
 
     The world's seed and clock scale, and the reader's retain capacity and variant,
@@ -245,6 +276,15 @@ def open_sim_device(
         return world.open_cash_dispenser(
             device, ledger=options.ledger or None, books=options.books or None
         )
+    if device == "id_scanner":
+        id_setup = None
+        if "id_profile" in given:
+            id_setup = IdScannerSetup(build=options.id_profile)
+            existing = world.id_scanner_setup(device)
+            if existing is not None and existing.build == id_setup.build:
+                id_setup = None  # the same build (a scenario's timings stand)
+        world.id_scanner(device, id_setup)
+        return world.open_id_scanner(device, ledger=options.ledger or None)
     if device == "cash_acceptor":
         in_setup = None
         if "cash_in_profile" in given:
@@ -286,6 +326,8 @@ SIM_DRIVER = DriverSpec(
         "cash_dispenser": CASH_PROFILES["default"].capabilities.features(),
         # The default acceptor's (a recycler); an address may choose a validator.
         "cash_acceptor": CASH_IN_PROFILES["default"].capabilities.features(),
+        # The default build's (kiosk: every feature); an address may choose chip or mrz.
+        "id_scanner": IdScannerModel().capabilities().features(),
     },
 )
 """The ``sim`` driver, registered through the ``tellerhal.drivers`` entry point."""

@@ -24,6 +24,7 @@ def test_the_entry_point_gives_the_sim_driver() -> None:
         "pin_pad",
         "cash_dispenser",
         "cash_acceptor",
+        "id_scanner",
     }
     assert SIM_DRIVER.options is SimOptions
 
@@ -60,8 +61,8 @@ def test_an_unknown_device_lists_what_the_simulator_offers() -> None:
     address = DeviceAddress.parse("sim://coin_hopper")
     with pytest.raises(
         ConfigurationError,
-        match="the simulator offers card_reader, cash_acceptor, cash_dispenser, pin_pad; "
-        "got 'coin_hopper'",
+        match="the simulator offers card_reader, cash_acceptor, cash_dispenser, id_scanner, "
+        "pin_pad; got 'coin_hopper'",
     ):
         open_sim_device(address, SimOptions())
 
