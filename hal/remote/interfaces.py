@@ -19,7 +19,8 @@ This module holds the machinery and the session-level (``Common``) payloads; eac
 interface's payloads and `InterfaceSpec` live in their own module
 (`hal.remote.interfaces_card_reader`: `CARD_READER`, `hal.remote.interfaces_pin_pad`:
 `PIN_PAD`, `hal.remote.interfaces_cash`: `CASH_DISPENSER`,
-`hal.remote.interfaces_cash_in`: `CASH_ACCEPTOR`) and are re-exported here, with
+`hal.remote.interfaces_cash_in`: `CASH_ACCEPTOR`, `hal.remote.interfaces_id_scanner`:
+`ID_SCANNER`) and are re-exported here, with
 `INTERFACES`, so every name is importable from this module (the cash payloads from
 `hal.remote.interfaces_cash` and `hal.remote.interfaces_cash_in` themselves). Those
 modules import the machinery from here: import them after it (``hal.remote`` does,
@@ -42,6 +43,7 @@ __all__ = [
     "CASH_ACCEPTOR",
     "CASH_DISPENSER",
     "CLOSE",
+    "ID_SCANNER",
     "INTERFACES",
     "OPEN",
     "PIN_PAD",
@@ -334,6 +336,7 @@ from hal.remote.interfaces_card_reader import (  # noqa: E402
 )
 from hal.remote.interfaces_cash import CASH_DISPENSER  # noqa: E402
 from hal.remote.interfaces_cash_in import CASH_ACCEPTOR  # noqa: E402
+from hal.remote.interfaces_id_scanner import ID_SCANNER  # noqa: E402
 from hal.remote.interfaces_pin_pad import (  # noqa: E402
     PIN_PAD,
     ActivateKeyPayload,
@@ -363,4 +366,5 @@ INTERFACES: Final[Mapping[str, InterfaceSpec]] = {
     PIN_PAD.name: PIN_PAD,
     CASH_DISPENSER.name: CASH_DISPENSER,
     CASH_ACCEPTOR.name: CASH_ACCEPTOR,
+    ID_SCANNER.name: ID_SCANNER,
 }
