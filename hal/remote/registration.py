@@ -8,8 +8,8 @@ Addresses (entry point ``zmq`` in group ``tellerhal.drivers``)::
 ``zmq://`` reaches ``tcp://HOST:PORT``; ``zmq+ipc://`` the Unix socket ``ipc:///PATH/TO/
 SOCKET``. ``DEVICE`` (the last path segment) is the device's name on the server, which
 is its kind in a kiosk: ``card_reader`` (a `RemoteCardReader`), ``pin_pad`` (a
-`RemotePinPad`), ``cash_dispenser`` (a `RemoteCashDispenser`) or ``cash_acceptor`` (a
-`RemoteCashAcceptor`). Options:
+`RemotePinPad`), ``cash_dispenser`` (a `RemoteCashDispenser`), ``cash_acceptor`` (a
+`RemoteCashAcceptor`) or ``id_scanner`` (a `RemoteIdScanner`). Options:
 
 - ``timeout``: seconds for the handshake and for each acknowledge (default 5);
 - ``heartbeat``: seconds between heartbeats (default: the server's interval);
@@ -36,6 +36,7 @@ from hal.registry import DriverSpec, TransportSpec, register, transports
 from hal.remote.card_reader import RemoteCardReader
 from hal.remote.cash_acceptor import RemoteCashAcceptor
 from hal.remote.cash_dispenser import RemoteCashDispenser
+from hal.remote.id_scanner import RemoteIdScanner
 from hal.remote.pin_pad import RemotePinPad
 from hal.remote.security import CurveClientKeys
 
@@ -161,12 +162,15 @@ _CLIENTS: dict[str, Callable[..., Device[Any, Any]]] = {
     "pin_pad": RemotePinPad,
     "cash_dispenser": RemoteCashDispenser,
     "cash_acceptor": RemoteCashAcceptor,
+    "id_scanner": RemoteIdScanner,
 }
 
 
 ZMQ_DRIVER = DriverSpec(
     name="zmq",
-    device_classes=frozenset({"card_reader", "pin_pad", "cash_dispenser", "cash_acceptor"}),
+    device_classes=frozenset(
+        {"card_reader", "pin_pad", "cash_dispenser", "cash_acceptor", "id_scanner"}
+    ),
     options=ZmqOptions,
     factory=open_remote_device,
     description="a device served by tellerhal serve, over ZeroMQ (tcp, or ipc with zmq+ipc)",
