@@ -11,7 +11,7 @@ Client side: ``hal.open("zmq://127.0.0.1:5740/card_reader")`` or
 ``hal.open("zmq+ipc:///run/tellerhal/kiosk.sock/card_reader")`` gives a
 `RemoteCardReader`, which behaves like the in-process reader; ``.../pin_pad`` a
 `RemotePinPad`, ``.../cash_dispenser`` a `RemoteCashDispenser`, ``.../cash_acceptor`` a
-`RemoteCashAcceptor`. The wire format is in
+`RemoteCashAcceptor`, ``.../id_scanner`` a `RemoteIdScanner`. The wire format is in
 ``docs/remote.md`` and `hal.remote.messages`.
 """
 
@@ -21,6 +21,7 @@ from hal.remote.card_reader import RemoteCardReader
 from hal.remote.cash_acceptor import RemoteCashAcceptor
 from hal.remote.cash_dispenser import RemoteCashDispenser
 from hal.remote.client import Session, session_for
+from hal.remote.id_scanner import RemoteIdScanner
 from hal.remote.messages import VERSION, AckStatus, Header, Message, MessageType
 from hal.remote.pin_pad import RemotePinPad
 from hal.remote.security import (
@@ -43,6 +44,7 @@ __all__ = [
     "RemoteCardReader",
     "RemoteCashAcceptor",
     "RemoteCashDispenser",
+    "RemoteIdScanner",
     "RemotePinPad",
     "RemoteServer",
     "Session",
