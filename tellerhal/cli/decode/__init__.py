@@ -36,6 +36,7 @@ from tellerhal.cli.decode.fields import (
 )
 from tellerhal.cli.decode.id003 import decode_id003
 from tellerhal.cli.decode.lcdm import MODELS, decode_lcdm
+from tellerhal.cli.decode.mrz import decode_mrz
 from tellerhal.cli.decode.samv import decode_samv
 from tellerhal.cli.decode.ssp import decode_ssp
 from tellerhal.cli.decode.zt588 import decode_zt588
@@ -51,6 +52,7 @@ PROTOCOLS = (
     "ssp",
     "samv",
     "cn-id",
+    "mrz",
     "track1",
     "track2",
     "track3",
@@ -100,6 +102,11 @@ Protocols:
           numbers masked, address and birth date hidden unless --reveal.
   cn-id   China ID numbers (GB 11643 MOD 11-2), one per INPUT as text: valid or not and
           why; number and birth date masked unless --reveal; an invalid one exits 2.
+  mrz     A machine-readable zone (ICAO 9303 TD1/TD2/TD3, visas, the China permit's
+          3x30): all INPUTs are the lines of ONE MRZ (quote them: '<'), or @FILE with
+          its lines. Fields and check digits; names and numbers masked, birth date,
+          optional data and lines hidden unless --reveal; malformed or a failed check
+          digit exits 2.
   track1, track2, track3  ISO/IEC 7811/7813 magnetic tracks (LRC checked when present).
   tlv     EMV BER-TLV objects, nested objects decoded recursively.
   apdu    ISO/IEC 7816-4 command APDU; with --response a response APDU (data SW1 SW2),
@@ -124,6 +131,8 @@ example:
   tellerhal decode track2 ';4111111111111111=25121010000000000000?8'
   tellerhal decode samv "AA AA AA 96 69 00 03 20 01 22 AA AA AA 96 69 00 04 00 00 80 84"
   tellerhal decode cn-id 11010519491231002X
+  tellerhal decode mrz 'P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<' \
+      'L898902C36UTO7408122F1204159ZE184226B<<<<<10'
 """
 
 
@@ -176,12 +185,14 @@ def run(args: argparse.Namespace) -> int:
     """Decode every capture; return the exit status."""
     protocol: str = args.protocol
     # zt588 reads its captures itself: hex, or spy+ trace lines.
-    text = (protocol.startswith("track") and not args.hex) or protocol in ("zt588", "cn-id")
+    text = (protocol.startswith("track") and not args.hex) or protocol in ("zt588", "cn-id", "mrz")
     try:
         captures = _read_captures(args.inputs, text=text)
     except Failure as failure:
         print(f"tellerhal decode: {protocol}: {failure}", file=sys.stderr)
         return failure.status
+    if protocol == "mrz":  # the INPUTs are the lines of one MRZ
+        captures = [b"\n".join(captures)]
     decode = DECODERS[protocol]
     for number, capture in enumerate(captures, start=1):
         where = f"capture {number}: " if len(captures) > 1 else ""
@@ -277,6 +288,7 @@ DECODERS: dict[str, Callable[[bytes, argparse.Namespace], Iterator[Entry]]] = {
     "ssp": decode_ssp,
     "samv": decode_samv,
     "cn-id": decode_cn_id,
+    "mrz": decode_mrz,
     "track1": _decode_track(1),
     "track2": _decode_track(2),
     "track3": _decode_track(3),
