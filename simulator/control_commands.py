@@ -30,6 +30,16 @@ empties a unit), ``Control.Replenish``, ``Control.ClearJam``, and the faults
 ``Control.PowerLoss``, ``Control.SlowReplies`` and ``Control.PickTime`` (simulated
 seconds a note takes through the reader). A recycler's dispenser side is driven
 through its acceptor's name.
+
+On an ID scanner (`simulator.id_control`): ``Control.PresentDocument`` (the customer
+presents a document of a shipped profile; the completion names the profile, its kind and
+whether it should pass the checks, never its personal data), ``Control.RemoveDocument``
+(the customer takes it), ``Control.DocumentPosition``, ``Control.RetainedCount``,
+``Control.EmptyRetainBin``, ``Control.WaitFor`` (`simulator.id_control.ID_CONDITIONS`),
+``Control.ClearJam``, and the faults ``Control.JamDocument`` (the next movement jams),
+``Control.SamFailure`` (the security module fails its self-test), ``Control.FailRead``
+(the next read fails), ``Control.SlowRead`` (simulated seconds added to every read),
+``Control.PowerLoss`` and ``Control.SlowReplies``.
 """
 
 from __future__ import annotations
@@ -46,6 +56,7 @@ __all__ = [
     "MAX_WAIT",
     "ControlCommand",
     "CountCompletion",
+    "DocumentPresentedCompletion",
     "EntryActiveCompletion",
     "FlagPayload",
     "GroundTruthCompletion",
@@ -57,9 +68,11 @@ __all__ = [
     "PickTimePayload",
     "PositionCompletion",
     "PowerLossPayload",
+    "PresentDocumentPayload",
     "PressKeysPayload",
     "ReplenishPayload",
     "SafeDoorPayload",
+    "SlowReadPayload",
     "SlowRepliesPayload",
     "TakeCardPayload",
     "TakeNotesPayload",
@@ -80,6 +93,7 @@ CARD_READER: Final = "card_reader"
 PIN_PAD: Final = "pin_pad"
 CASH_DISPENSER: Final = "cash_dispenser"
 CASH_ACCEPTOR: Final = "cash_acceptor"
+ID_SCANNER: Final = "id_scanner"
 ANY_DEVICE: Final = "any"
 #: The commands both kinds of cash device take.
 _CASH: Final = (CASH_DISPENSER, CASH_ACCEPTOR)
@@ -281,6 +295,34 @@ class FlagPayload:
 
 
 @dataclass(frozen=True)
+class PresentDocumentPayload:
+    """``Control.PresentDocument``: the shipped document profile the customer presents."""
+
+    profile: str
+
+
+@dataclass(frozen=True)
+class SlowReadPayload:
+    """``Control.SlowRead``: simulated seconds added to every read (0: none)."""
+
+    seconds: float
+
+    def __post_init__(self) -> None:
+        _check_wait("seconds", self.seconds)
+
+
+@dataclass(frozen=True)
+class DocumentPresentedCompletion:
+    """What ``Control.PresentDocument`` presented: the profile, its document kind
+    (``""`` for one no scanner reads) and whether every check should pass. No personal
+    data: the caller finds the expected document in its own `simulator.id_profiles`."""
+
+    profile: str
+    kind: str
+    valid: bool
+
+
+@dataclass(frozen=True)
 class GroundTruthCompletion:
     """Where every note physically is: ``{unit id or position: notes}``."""
 
@@ -319,7 +361,8 @@ class ControlCommand:
         device: the command acts on a device named in the header.
         wait: the payload field holding how long the command may wait (real seconds).
         target: the kind of device it acts on: ``card_reader``, ``pin_pad``,
-            ``cash_dispenser``, ``cash_acceptor`` or ``any``, or a tuple of kinds.
+            ``cash_dispenser``, ``cash_acceptor``, ``id_scanner`` or ``any``, or a tuple
+            of kinds.
     """
 
     name: str
@@ -341,15 +384,21 @@ COMMANDS: Final[dict[str, ControlCommand]] = {
         ControlCommand("Control.InsertCard", InsertCardPayload, CardSample),
         ControlCommand("Control.TakeCard", TakeCardPayload, wait="timeout"),
         ControlCommand("Control.Jam"),
-        ControlCommand("Control.ClearJam", target=(CARD_READER, *_CASH)),
+        ControlCommand("Control.ClearJam", target=(CARD_READER, *_CASH, ID_SCANNER)),
         ControlCommand("Control.CardPosition", completion=PositionCompletion),
-        ControlCommand("Control.RetainedCount", completion=CountCompletion),
-        ControlCommand("Control.EmptyRetainBin", completion=CountCompletion),
+        ControlCommand(
+            "Control.RetainedCount", completion=CountCompletion, target=(CARD_READER, ID_SCANNER)
+        ),
+        ControlCommand(
+            "Control.EmptyRetainBin", completion=CountCompletion, target=(CARD_READER, ID_SCANNER)
+        ),
         ControlCommand("Control.StackerCount", completion=CountCompletion),
         ControlCommand("Control.LoadStacker", LoadStackerPayload),
         ControlCommand("Control.PowerLoss", PowerLossPayload, target=ANY_DEVICE),
         ControlCommand("Control.SlowReplies", SlowRepliesPayload, target=ANY_DEVICE),
-        ControlCommand("Control.WaitFor", WaitForPayload, wait="timeout"),
+        ControlCommand(
+            "Control.WaitFor", WaitForPayload, wait="timeout", target=(CARD_READER, ID_SCANNER)
+        ),
         ControlCommand("Control.PressKeys", PressKeysPayload, wait="timeout", target=PIN_PAD),
         ControlCommand("Control.WaitForEntry", WaitForEntryPayload, wait="timeout", target=PIN_PAD),
         ControlCommand("Control.EntryActive", completion=EntryActiveCompletion, target=PIN_PAD),
@@ -386,6 +435,22 @@ COMMANDS: Final[dict[str, ControlCommand]] = {
         ControlCommand("Control.EmptyUnit", UnitPayload, CountCompletion, target=CASH_ACCEPTOR),
         ControlCommand("Control.CashBoxFull", FlagPayload, target=CASH_ACCEPTOR),
         ControlCommand("Control.RemoveCashBox", FlagPayload, target=CASH_ACCEPTOR),
+        ControlCommand(
+            "Control.PresentDocument",
+            PresentDocumentPayload,
+            DocumentPresentedCompletion,
+            target=ID_SCANNER,
+        ),
+        ControlCommand(
+            "Control.RemoveDocument", TakeCardPayload, wait="timeout", target=ID_SCANNER
+        ),
+        ControlCommand(
+            "Control.DocumentPosition", completion=PositionCompletion, target=ID_SCANNER
+        ),
+        ControlCommand("Control.JamDocument", target=ID_SCANNER),
+        ControlCommand("Control.SamFailure", FlagPayload, target=ID_SCANNER),
+        ControlCommand("Control.FailRead", target=ID_SCANNER),
+        ControlCommand("Control.SlowRead", SlowReadPayload, target=ID_SCANNER),
         ControlCommand("Control.Reset", device=False),
     )
 }
