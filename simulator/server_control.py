@@ -5,7 +5,7 @@ through it another process acts as the customer, the operator or fate
 (`simulator.remote_control`). It speaks the envelope of the remote
 (`hal.remote.messages`): each command is answered with one ``acknowledge`` and then one
 ``completion``; the commands are in `simulator.control_commands`, and the actions per
-device class (card reader, PIN pad, cash dispenser, cash acceptor) are here.
+device class (card reader, PIN pad, cash dispenser, cash acceptor, ID scanner) are here.
 """
 
 from __future__ import annotations
@@ -32,13 +32,16 @@ from simulator.control_commands import (
     CASH_ACCEPTOR,
     CASH_DISPENSER,
     COMMANDS,
+    ID_SCANNER,
     PIN_PAD,
     ControlCommand,
     CountCompletion,
+    DocumentPresentedCompletion,
     EntryActiveCompletion,
     GroundTruthCompletion,
     PositionCompletion,
 )
+from simulator.id_control import IdScannerControl
 from simulator.pin_pad_control import PinPadControl
 from simulator.world import World
 
@@ -221,6 +224,41 @@ _CASH_IN_ACTIONS: Final[dict[str, Callable[[CashAcceptorControl, Any], Awaitable
 }
 
 
+async def _present_document(control: IdScannerControl, payload: Any) -> Any:
+    sample = await control.present_document(payload.profile)
+    kind = sample.expected.kind.value if sample.expected is not None else ""
+    return DocumentPresentedCompletion(sample.profile, kind, sample.valid)
+
+
+async def _document_position(control: IdScannerControl, payload: Any) -> Any:
+    return PositionCompletion(await control.document_position())
+
+
+async def _documents_retained(control: IdScannerControl, payload: Any) -> Any:
+    return CountCompletion(await control.retained_count())
+
+
+async def _documents_emptied(control: IdScannerControl, payload: Any) -> Any:
+    return CountCompletion(await control.empty_retain_bin())
+
+
+_ID_ACTIONS: Final[dict[str, Callable[[IdScannerControl, Any], Awaitable[Any]]]] = {
+    "Control.PresentDocument": _present_document,
+    "Control.RemoveDocument": lambda c, p: c.remove_document(timeout=p.timeout),
+    "Control.DocumentPosition": _document_position,
+    "Control.RetainedCount": _documents_retained,
+    "Control.EmptyRetainBin": _documents_emptied,
+    "Control.WaitFor": lambda c, p: c.wait_for(p.condition, timeout=p.timeout),
+    "Control.ClearJam": lambda c, p: c.clear_jam(),
+    "Control.JamDocument": lambda c, p: c.jam(),
+    "Control.SamFailure": lambda c, p: c.sam_failure(p.on),
+    "Control.FailRead": lambda c, p: c.fail_next_read(),
+    "Control.SlowRead": lambda c, p: c.slow_read(p.seconds),
+    "Control.PowerLoss": lambda c, p: c.power_loss(p.on),
+    "Control.SlowReplies": lambda c, p: c.slow_replies(p.seconds),
+}
+
+
 def _outcome(exc: BaseException, name: str) -> Outcome:
     if isinstance(exc, asyncio.CancelledError):
         return Outcome(Completion.CANCELED.value, description="the simulator is stopping")
@@ -353,6 +391,7 @@ class ControlServer:
                 PIN_PAD: world.pin_pads,
                 CASH_DISPENSER: world.cash_dispensers,
                 CASH_ACCEPTOR: world.cash_acceptors,
+                ID_SCANNER: world.id_scanners,
             }
             offered: dict[str, object] = {}
             for kind in command.kinds:
@@ -414,6 +453,9 @@ class ControlServer:
         if device in world.cash_acceptors:
             acceptor = world.cash_acceptor_control(device)
             return await _CASH_IN_ACTIONS[command.name](acceptor, payload)
+        if device in world.id_scanners:
+            scanner = world.id_scanner_control(device)
+            return await _ID_ACTIONS[command.name](scanner, payload)
         control = world.card_reader_control(device)
         return await _ACTIONS[command.name](control, payload)
 
