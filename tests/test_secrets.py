@@ -181,6 +181,8 @@ def test_shipped_profiles_print_no_card_data() -> None:
 
 # Dataclasses with bytes (or card text) fields that hold no cardholder data.
 NOT_CARDHOLDER_DATA = {
+    "simulator.wire.samv_firmware.ChipCard": "a simulated ID card's chip (synthetic people "
+    "only); its repr shows the document's masked repr, never the photo or fingerprints",
     "protocols.lcdm.Frame": "a cash dispenser frame: note counts, error codes, sensor bits",
     "protocols.ssp.Frame": "an ITL SSP frame: commands, events, channels; encrypted DATA is "
     "never shown by its repr",
