@@ -192,10 +192,13 @@ def xor(data: bytes | bytearray | memoryview) -> int:
 
 
 def _xor(data: bytes) -> int:
-    # Not a byte loop: read the bytes as one big integer and fold it in halves (XOR of
-    # the two halves keeps the XOR of all bytes), a dozen big-integer steps for 1.3 kB.
-    if not data:
-        return 0
+    # A long frame is not looped over: its bytes are read as one big integer folded in
+    # halves (XOR of the two halves keeps the XOR of all bytes), 11 steps for 1.3 kB.
+    if len(data) < 48:  # a loop is quicker for a short reply
+        value = 0
+        for byte in data:
+            value ^= byte
+        return value
     folded = int.from_bytes(data, "little")
     width = len(data)
     while width > 1:
