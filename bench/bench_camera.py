@@ -6,6 +6,8 @@ The scene is the simulator's face picture (simulator/assets/faces/astronaut.jpg)
 640x480 grey canvas, written as a PNG to a temporary folder. Measured, each the median
 (and 95th percentile) of N runs after 3 warm-up runs (``time.perf_counter``):
 
+The four are measured in turn within each run, so a change of load hits them alike.
+
 - ``take_picture()`` (JPEG) through `CameraService` over the real ``opencv`` driver on a
   still file source (``opencv://?file=...&mode=still``): the driver's worker thread opens,
   reads and releases the file; the service measures the frame in a worker thread
@@ -62,26 +64,19 @@ def stats_ms(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1e3, p95 * 1e3
 
 
-def measure(call: Callable[[], Any], runs: int) -> list[float]:
-    for _ in range(3):
-        call()
-    out = []
-    for _ in range(runs):
-        start = perf_counter()
-        call()
-        out.append(perf_counter() - start)
-    return out
-
-
-async def measure_async(call: Callable[[], Awaitable[Any]], runs: int) -> list[float]:
-    for _ in range(3):
-        await call()
-    out = []
-    for _ in range(runs):
-        start = perf_counter()
-        await call()
-        out.append(perf_counter() - start)
-    return out
+async def interleaved(calls: list[Callable[[], Any]], runs: int) -> list[list[float]]:
+    """Seconds per run of each call (awaited if it returns an awaitable), the calls taken
+    in turn within each run, after 3 warm-up runs."""
+    samples: list[list[float]] = [[] for _ in calls]
+    for n in range(runs + 3):
+        for call, out in zip(calls, samples, strict=True):
+            start = perf_counter()
+            result = call()
+            if isinstance(result, Awaitable):
+                await result
+            if n >= 3:
+                out.append(perf_counter() - start)
+    return samples
 
 
 def baseline_a(path: str) -> bytes:
@@ -132,13 +127,17 @@ async def main() -> None:
         async with camera:
             picture = await camera.take_picture()
             faces = len(picture.quality.faces)
-            ours = await measure_async(lambda: camera.take_picture(format=PictureFormat.JPEG), runs)
-        analysis = measure(
-            lambda: picture_quality.encode(picture_quality.analyse(frame)[1], PictureFormat.JPEG),
-            runs,
-        )
-        base_a = measure(lambda: baseline_a(path), runs)
-        base_b = measure(lambda: baseline_b(path, cascade), runs)
+            calls: list[Callable[[], Any]] = [
+                lambda: camera.take_picture(format=PictureFormat.JPEG),
+                lambda: picture_quality.encode(
+                    picture_quality.analyse(frame)[1], PictureFormat.JPEG
+                ),
+                lambda: baseline_a(path),
+                lambda: baseline_b(path, cascade),
+            ]
+            # Interleaved, so that a change of load on the machine hits every figure alike.
+            samples = await interleaved(calls, runs)
+    ours, analysis, base_a, base_b = samples
 
     ours_ms, ours_p95 = stats_ms(ours)
     analysis_ms, analysis_p95 = stats_ms(analysis)
