@@ -20,7 +20,7 @@ interface's payloads and `InterfaceSpec` live in their own module
 (`hal.remote.interfaces_card_reader`: `CARD_READER`, `hal.remote.interfaces_pin_pad`:
 `PIN_PAD`, `hal.remote.interfaces_cash`: `CASH_DISPENSER`,
 `hal.remote.interfaces_cash_in`: `CASH_ACCEPTOR`, `hal.remote.interfaces_id_scanner`:
-`ID_SCANNER`) and are re-exported here, with
+`ID_SCANNER`, `hal.remote.interfaces_camera`: `CAMERA`) and are re-exported here, with
 `INTERFACES`, so every name is importable from this module (the cash payloads from
 `hal.remote.interfaces_cash` and `hal.remote.interfaces_cash_in` themselves). Those
 modules import the machinery from here: import them after it (``hal.remote`` does,
@@ -38,6 +38,7 @@ from hal.events import Event, StatusChanged
 from hal.remote.codec import Codec, WireValueError, dataclass_codec, field_codecs
 
 __all__ = [
+    "CAMERA",
     "CANCEL",
     "CARD_READER",
     "CASH_ACCEPTOR",
@@ -321,6 +322,7 @@ def size_only(data: bytes) -> str:
 #
 # Re-exported from their modules, which import the machinery above (so they come last).
 
+from hal.remote.interfaces_camera import CAMERA  # noqa: E402
 from hal.remote.interfaces_card_reader import (  # noqa: E402
     CARD_READER,
     ChipIOCompletion,
@@ -367,4 +369,5 @@ INTERFACES: Final[Mapping[str, InterfaceSpec]] = {
     CASH_DISPENSER.name: CASH_DISPENSER,
     CASH_ACCEPTOR.name: CASH_ACCEPTOR,
     ID_SCANNER.name: ID_SCANNER,
+    CAMERA.name: CAMERA,
 }
