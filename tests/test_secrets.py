@@ -158,6 +158,39 @@ def _card_data_holders() -> Iterator[object]:
     session.requests[7] = request
     yield request
     yield session
+    # The ID scanner: its byte-holding values with card data in every byte and text field
+    # (their reprs show kinds, sizes and masked forms only).
+    yield from _id_scanner_holders(t1, t2)
+
+
+def _id_scanner_holders(t1: bytes, t2: bytes) -> Iterator[object]:
+    from hal.devices.id_scanner import (
+        DocumentKind,
+        Fingerprint,
+        IdentityDocument,
+        ImageFormat,
+        ImageSide,
+        Photo,
+        ScannedImage,
+    )
+    from hal.remote.interfaces_id_scanner import DocumentCompletion
+
+    photo = Photo(t2, ImageFormat.WLT)
+    print_ = Fingerprint(11, t1)
+    yield photo
+    yield print_
+    yield ScannedImage(ImageSide.FRONT, t2, ImageFormat.JPEG, 10, 10)
+    document = IdentityDocument(
+        kind=DocumentKind.PASSPORT,
+        name_latin=NAME,
+        document_number=PAN,
+        address=TRACK2,
+        mrz=(TRACK1,),
+        photo=photo,
+        fingerprints=(print_,),
+        raw={"track": TRACK2},
+    )
+    yield DocumentCompletion.of(document)
 
 
 CARD_DATA_HOLDERS = list(_card_data_holders())
