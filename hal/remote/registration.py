@@ -9,7 +9,8 @@ Addresses (entry point ``zmq`` in group ``tellerhal.drivers``)::
 SOCKET``. ``DEVICE`` (the last path segment) is the device's name on the server, which
 is its kind in a kiosk: ``card_reader`` (a `RemoteCardReader`), ``pin_pad`` (a
 `RemotePinPad`), ``cash_dispenser`` (a `RemoteCashDispenser`), ``cash_acceptor`` (a
-`RemoteCashAcceptor`) or ``id_scanner`` (a `RemoteIdScanner`). Options:
+`RemoteCashAcceptor`), ``id_scanner`` (a `RemoteIdScanner`) or ``camera`` (a
+`RemoteCamera`). Options:
 
 - ``timeout``: seconds for the handshake and for each acknowledge (default 5);
 - ``heartbeat``: seconds between heartbeats (default: the server's interval);
@@ -33,6 +34,7 @@ from hal.address import DeviceAddress
 from hal.device import Device
 from hal.errors import ConfigurationError
 from hal.registry import DriverSpec, TransportSpec, register, transports
+from hal.remote.camera import RemoteCamera
 from hal.remote.card_reader import RemoteCardReader
 from hal.remote.cash_acceptor import RemoteCashAcceptor
 from hal.remote.cash_dispenser import RemoteCashDispenser
@@ -163,13 +165,14 @@ _CLIENTS: dict[str, Callable[..., Device[Any, Any]]] = {
     "cash_dispenser": RemoteCashDispenser,
     "cash_acceptor": RemoteCashAcceptor,
     "id_scanner": RemoteIdScanner,
+    "camera": RemoteCamera,
 }
 
 
 ZMQ_DRIVER = DriverSpec(
     name="zmq",
     device_classes=frozenset(
-        {"card_reader", "pin_pad", "cash_dispenser", "cash_acceptor", "id_scanner"}
+        {"card_reader", "pin_pad", "cash_dispenser", "cash_acceptor", "id_scanner", "camera"}
     ),
     options=ZmqOptions,
     factory=open_remote_device,
