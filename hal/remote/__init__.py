@@ -11,12 +11,13 @@ Client side: ``hal.open("zmq://127.0.0.1:5740/card_reader")`` or
 ``hal.open("zmq+ipc:///run/tellerhal/kiosk.sock/card_reader")`` gives a
 `RemoteCardReader`, which behaves like the in-process reader; ``.../pin_pad`` a
 `RemotePinPad`, ``.../cash_dispenser`` a `RemoteCashDispenser`, ``.../cash_acceptor`` a
-`RemoteCashAcceptor`, ``.../id_scanner`` a `RemoteIdScanner`. The wire format is in
-``docs/remote.md`` and `hal.remote.messages`.
+`RemoteCashAcceptor`, ``.../id_scanner`` a `RemoteIdScanner`, ``.../camera`` a
+`RemoteCamera`. The wire format is in ``docs/remote.md`` and `hal.remote.messages`.
 """
 
 from __future__ import annotations
 
+from hal.remote.camera import RemoteCamera
 from hal.remote.card_reader import RemoteCardReader
 from hal.remote.cash_acceptor import RemoteCashAcceptor
 from hal.remote.cash_dispenser import RemoteCashDispenser
@@ -41,6 +42,7 @@ __all__ = [
     "Header",
     "Message",
     "MessageType",
+    "RemoteCamera",
     "RemoteCardReader",
     "RemoteCashAcceptor",
     "RemoteCashDispenser",
