@@ -15,6 +15,11 @@ clears that device's transport; ``ground-truth``, ``notes-at-exit`` and ``replen
 with ``--device cash_acceptor`` act on the acceptor. What ``type-pin`` types is never
 printed nor logged: its result is the number of digits.
 
+The ID scanner's actions (``present-document``, ``remove-document``,
+``document-position``, ``jam-document``, ``sam-failure``, ``fail-read``) act on
+``id_scanner``; ``present-document`` prints the profile, the document's kind and whether
+it should pass the checks, never its personal data.
+
 ``insert-notes`` takes notes as ``[Nx]ITEM[@LEVEL]``: ``CNY:10000`` is one fit note,
 ``3xCNY:5000`` three, ``CNY:10000@counterfeit`` a note the reader will classify so
 (levels: ``fit``, ``unfit``, ``suspect``, ``counterfeit``, ``unrecognized``).
@@ -50,6 +55,18 @@ _CASH_ACTIONS = frozenset(
 #: The actions only a cash acceptor has (``--device`` defaults to ``cash_acceptor``).
 _CASH_IN_ACTIONS = frozenset({"insert-notes", "take-returned", "jam-next-note", "empty-unit"})
 
+#: The ID scanner's actions (``--device`` defaults to ``id_scanner``).
+_ID_ACTIONS = frozenset(
+    {
+        "present-document",
+        "remove-document",
+        "document-position",
+        "jam-document",
+        "sam-failure",
+        "fail-read",
+    }
+)
+
 #: The most notes one ``insert-notes`` puts in (the simulator's own limit).
 _MAX_BUNCH = 500
 
@@ -76,7 +93,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help=(
             "the device (pin_pad for press-keys, type-pin, entry-active; cash_acceptor "
             "for insert-notes, take-returned, jam-next-note, empty-unit; cash_dispenser "
-            "for the other cash actions; else card_reader)"
+            "for the other cash actions; id_scanner for the document actions; else "
+            "card_reader)"
         ),
     )
     parser.add_argument(
@@ -86,7 +104,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         metavar="S",
         help=(
             "seconds to reach the simulator, and to wait in take-card, wait-for, "
-            "press-keys, type-pin, take-notes and take-returned (default 10)"
+            "press-keys, type-pin, take-notes, take-returned and remove-document "
+            "(default 10)"
         ),
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
@@ -166,7 +185,24 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     empty = actions.add_parser("empty-unit", help="an operator empties an acceptor's unit")
     empty.add_argument("unit", metavar="UNIT", help="cashin, recycle100, cashbox, ...")
-    for waiting in (take, wait, press, type_pin, take_notes, take_returned):  # --timeout after
+    present = actions.add_parser(
+        "present-document", help="the customer presents an ID document of a profile"
+    )
+    present.add_argument(
+        "profile", metavar="PROFILE", help="resident, passport, bad_check, unreadable, ..."
+    )
+    remove = actions.add_parser(
+        "remove-document", help="the customer takes the document (from the exit once there)"
+    )
+    actions.add_parser("document-position", help="where the ID document really is")
+    actions.add_parser("jam-document", help="the next document movement jams")
+    sam = actions.add_parser(
+        "sam-failure", help="the ID scanner's security module fails its self-test (on) or not"
+    )
+    sam.add_argument("state", choices=("on", "off"))
+    actions.add_parser("fail-read", help="the ID scanner's next read fails")
+    for waiting in (take, wait, press, type_pin, take_notes, take_returned, remove):
+        # --timeout after the action too
         waiting.add_argument("--timeout", type=float, default=argparse.SUPPRESS, metavar="S")
     actions.add_parser("reset", help="a fresh world: every device rebuilt from the scenario")
     parser.set_defaults(func=run)
@@ -189,6 +225,8 @@ def run(args: argparse.Namespace) -> int:
             if args.action in _CASH_ACTIONS
             else "cash_acceptor"
             if args.action in _CASH_IN_ACTIONS
+            else "id_scanner"
+            if args.action in _ID_ACTIONS
             else "card_reader"
         )
     if args.action == "insert-notes":
@@ -269,6 +307,8 @@ async def _act(endpoint: str, args: argparse.Namespace) -> dict[str, Any]:
         return await _act_on_cash(endpoint, args)
     if action in _CASH_IN_ACTIONS:
         return await _act_on_cash_in(endpoint, args)
+    if action in _ID_ACTIONS:
+        return await _act_on_id_scanner(endpoint, args)
     control = RemoteCardReaderControl(endpoint, args.device, timeout=args.timeout)
     if action == "insert-card":
         sample = await control.insert_card(args.profile)
@@ -346,6 +386,28 @@ async def _act_on_cash_in(endpoint: str, args: argparse.Namespace) -> dict[str, 
         await acceptor.jam_next_note()
     elif action == "empty-unit":
         return {"emptied": await acceptor.empty_unit(args.unit)}
+    return {}
+
+
+async def _act_on_id_scanner(endpoint: str, args: argparse.Namespace) -> dict[str, Any]:
+    from simulator.remote_control import RemoteIdScannerControl
+
+    scanner = RemoteIdScannerControl(endpoint, args.device, timeout=args.timeout)
+    action: str = args.action
+    if action == "present-document":
+        sample = await scanner.present_document(args.profile)
+        kind = sample.expected.kind.value if sample.expected is not None else None
+        return {"profile": sample.profile, "kind": kind, "valid": sample.valid}
+    if action == "remove-document":
+        await scanner.remove_document(timeout=args.timeout)
+    elif action == "document-position":
+        return {"position": await scanner.document_position()}
+    elif action == "jam-document":
+        await scanner.jam()
+    elif action == "sam-failure":
+        await scanner.sam_failure(args.state == "on")
+    elif action == "fail-read":
+        await scanner.fail_next_read()
     return {}
 
 
