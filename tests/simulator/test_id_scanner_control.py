@@ -132,3 +132,64 @@ async def test_refusals_over_the_socket(controlled: tuple[World, RemoteIdScanner
     with pytest.raises(ProtocolError, match="offered: flat, id_scanner"):
         await reader.present_document("resident")
     assert world.id_scanners["flat"].position.value == "presented"
+
+
+def _sim_control(endpoint: str, *args: str) -> tuple[int, dict[str, object], str]:
+    import contextlib
+    import io
+    import json
+
+    from tellerhal.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(["sim-control", "--control", endpoint, *args])
+    return status, (json.loads(out.getvalue()) if out.getvalue() else {}), err.getvalue()
+
+
+async def test_the_sim_control_cli(controlled: tuple[World, RemoteIdScannerControl]) -> None:
+    """``tellerhal sim-control`` (in a thread with its own loop, as another process)."""
+    world, remote = controlled
+
+    async def cli(*args: str) -> tuple[int, dict[str, object], str]:
+        return await asyncio.to_thread(_sim_control, remote.endpoint, *args)
+
+    async with world.open_id_scanner() as scanner:
+        status, result, _ = await cli("present-document", "bad_check")
+        assert status == 0
+        assert result == {
+            "ok": True,
+            "profile": "bad_check",
+            "kind": "cnResidentId",
+            "valid": False,
+        }
+        doc = await scanner.read_document(timeout=5)
+        assert not doc.valid
+        expected = document_profile("bad_check").document
+        assert expected is not None
+        assert expected.document_number not in str(result)
+        assert await cli("document-position") == (0, {"ok": True, "position": "reader"}, "")
+        assert (await cli("jam-document"))[0] == 0
+        eject = asyncio.create_task(scanner.eject(timeout=5))
+        with pytest.raises(MediaJam):
+            await eject
+        assert (await cli("document-position"))[1]["position"] == "jammed"
+        status, _, err = await cli("remove-document", "--timeout", "0.2")
+        assert status == 1
+        assert "HalTimeout" in err
+        assert (await cli("--device", "id_scanner", "clear-jam"))[0] == 0
+        await scanner.eject(timeout=5)
+        assert (await cli("remove-document"))[0] == 0
+        assert (await cli("sam-failure", "on"))[0] == 0
+        assert (await scanner.status()).security_module == "selfTestFailed"
+        assert (await cli("sam-failure", "off"))[0] == 0
+        assert (await cli("fail-read"))[0] == 0
+        assert (await cli("present-document", "resident"))[0] == 0
+        with pytest.raises(InvalidMedia):
+            await scanner.read_document(timeout=5)
+        status, _, err = await cli("--device", "flat", "present-document", "passport")
+        assert status == 1
+        assert "UnsupportedOperation" in err
+        status, _, err = await cli("present-document", "nobody")
+        assert status == 1
+        assert "nobody" in err
