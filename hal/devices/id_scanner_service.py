@@ -231,9 +231,7 @@ class IdScannerService(LedgerService[IdScannerStatus, IdScannerCapabilities], Id
             )
 
         async def op(command_id: int) -> ScannedImage:
-            status = await self._backend.get_status()
-            if status.media is not DocumentStatus.PRESENT:
-                raise NoMedia(f"{self.name}: no document to scan (media {status.media.value})")
+            self._require_document(await self._backend.get_status(), "to scan")
             return await self._backend.scan_image(side, format)
 
         return await self._command("ScanImage", op, timeout=timeout)
@@ -245,7 +243,7 @@ class IdScannerService(LedgerService[IdScannerStatus, IdScannerCapabilities], Id
 
         async def op(command_id: int) -> None:
             status = await self._backend.get_status()
-            if status.media not in _INSIDE:
+            if status.media in (DocumentStatus.NOT_PRESENT, DocumentStatus.ENTERING):
                 raise NoMedia(f"{self.name}: no document inside (media {status.media.value})")
             await self._queue.uncancellable(self._backend.eject())
             self.status_changed(await self._backend.get_status())
@@ -258,7 +256,8 @@ class IdScannerService(LedgerService[IdScannerStatus, IdScannerCapabilities], Id
 
         async def op(command_id: int) -> None:
             status = await self._backend.get_status()
-            if status.media not in _INSIDE:
+            if status.media in (DocumentStatus.NOT_PRESENT, DocumentStatus.ENTERING):
+                # (unknown: the device may hold one; it is asked, and the books follow it)
                 raise NoMedia(f"{self.name}: no document inside (media {status.media.value})")
             book = self._book()
             book.check_room()
@@ -270,6 +269,7 @@ class IdScannerService(LedgerService[IdScannerStatus, IdScannerCapabilities], Id
 
             # The move and its settlement are one step: a cancel waits for both.
             await self._queue.uncancellable(self._act_and_settle(book, movement.id, act))
+            log.info("%s: document retained (%d in the bin)", self.name, book.count())
             self.status_changed(await self._backend.get_status())
 
         await self._command("Retain", op, timeout=timeout)
@@ -297,6 +297,12 @@ class IdScannerService(LedgerService[IdScannerStatus, IdScannerCapabilities], Id
             self.status_changed(await self._backend.get_status())
 
         await self._command("Reset", op, timeout=timeout)
+
+    def _require_document(self, status: IdScannerStatus, purpose: str) -> None:
+        if status.media is DocumentStatus.JAMMED:
+            raise MediaJam(f"{self.name}: a document is jammed; reset the scanner first")
+        if status.media in (DocumentStatus.NOT_PRESENT, DocumentStatus.ENTERING):
+            raise NoMedia(f"{self.name}: no document {purpose} (media {status.media.value})")
 
     def _retained_unannounced(self, book: RetainBook) -> None:
         """A reset retained a document the status did not show: record the fact."""

@@ -372,3 +372,16 @@ async def test_a_scanner_without_a_bin_defines_none() -> None:
         assert (await scanner.status()).retain_bin is ReplenishmentStatus.OK
         await scanner.reset(timeout=1)
         assert scanner.ledger.history("id_scanner") == []
+
+
+async def test_a_scanner_that_cannot_tell_is_asked_rather_than_refused(motor: tuple) -> None:  # type: ignore[type-arg]
+    backend, scanner = motor
+    backend.present(resident_card())
+    await scanner.read_document(timeout=1)
+    backend.media = DocumentStatus.UNKNOWN
+    await scanner.eject(timeout=1)
+    assert backend.calls[-1] == "eject"
+    backend.media = DocumentStatus.JAMMED
+    with pytest.raises(MediaJam):
+        await scanner.scan_image(ImageSide.FRONT, timeout=1)
+    assert backend.calls[-1] == "eject"  # the scan never reached the device
