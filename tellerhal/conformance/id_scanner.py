@@ -1,0 +1,688 @@
+"""The IdScanner contract: what every ID-document scanner implementation must do.
+
+Each case drives the scanner only through `hal.IdScanner` and makes the customer act
+only through `hal.stimulus.IdScannerStimulus`: present a document of a profile, take it
+away, and say where it physically is (the ground truth). What a read returns is checked
+field by field against the `DocumentSample` the stimulus gives back, the photo byte for
+byte; the checks the service runs must be on the document, a failed one included,
+never raised and never dropped.
+
+The cases adapt to the scanner's capability features
+(`hal.devices.id_scanner.IdScannerCapabilities.features`, vocabulary `ID_FEATURES`): a
+chip reader reads the chip profiles and a forged card, an MRZ reader the travel
+documents and a bad check digit; fingerprints, the newest address, images, eject,
+retain and the removal sensor each have their case. A case whose behaviour cannot exist
+on the scanner raises `MissingCapability` naming the features it needs.
+
+Every case also watches what it sees: no event, error or document ``repr`` may hold a
+document's name, number or MRZ line in full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+from hal.devices.id_scanner import (
+    CheckName,
+    DocumentInserted,
+    DocumentKind,
+    DocumentStatus,
+    IdentityDocument,
+    IdScanner,
+    ImageFormat,
+    ImageSide,
+    InsertDocument,
+    InvalidDocument,
+)
+from hal.errors import (
+    Completion,
+    HalTimeout,
+    InvalidMedia,
+    NoMedia,
+    SecurityFail,
+    UnsupportedOperation,
+)
+from hal.events import StatusChanged
+from hal.stimulus import IdScannerStimulus
+from tellerhal.conformance.framework import (
+    ContractCase,
+    ContractFailure,
+    check,
+    expect_raises,
+)
+from tellerhal.conformance.id_scanner_steps import (
+    CHIP_PROFILES,
+    FINGER_POSITIONS,
+    MRZ_PROFILES,
+    IdScannerHarness,
+    Seen,
+    base_profile,
+    check_document,
+    give_back,
+    need,
+    next_event,
+    present_and_read,
+    read_ok,
+)
+
+__all__ = ["ID_SCANNER_CASES", "IdScannerCase", "IdScannerHarness"]
+
+IdScannerCase = ContractCase[IdScanner, IdScannerStimulus]
+
+#: The first bytes of each image format a scan may deliver.
+_MAGIC = {
+    ImageFormat.JPEG: b"\xff\xd8",
+    ImageFormat.PNG: b"\x89PNG",
+    ImageFormat.BMP: b"BM",
+}
+
+
+async def capabilities_and_status(h: IdScannerHarness) -> None:
+    seen = Seen()
+    async with h.open() as scanner:
+        caps = await scanner.capabilities()
+        features = caps.features()
+        check(caps.kinds, "the scanner reads no document kind")
+        check("chip" in features or "mrz" in features, "the scanner reads neither chip nor MRZ")
+        for feature in ("fingerprints", "newest_address"):
+            if feature in features:
+                check("chip" in features, f"{feature} without a chip reader")
+        check(
+            bool(caps.images) == bool(caps.image_formats),
+            "image sides and image formats must be given together",
+        )
+        check(caps.retain_capacity >= 0, f"retain capacity {caps.retain_capacity}")
+        if "retain" in features:
+            check("eject" in features, "a retain bin without a motor to move the document")
+        status = await scanner.status()
+        check(
+            status.device.value == "online",
+            f"an idle scanner is {status.device.value!r}, not online",
+        )
+        check(
+            status.media in (DocumentStatus.NOT_PRESENT, DocumentStatus.UNKNOWN),
+            f"no document was presented, yet media is {status.media.value!r}",
+        )
+        check(status.security_module == "ok", f"security module {status.security_module!r}")
+        if "retain" in features:
+            bin_ = await scanner.retain_bin()
+            check(bin_.capacity == caps.retain_capacity, f"bin capacity {bin_.capacity}")
+            check(bin_.count >= 0 and bin_.pending == 0, f"retain bin {bin_}")
+        else:
+            await expect_raises(
+                UnsupportedOperation, scanner.retain_bin(), "retain_bin without a retain bin"
+            )
+    seen.check()
+
+
+async def read_valid_document(h: IdScannerHarness) -> None:
+    """The scanner's base profile (``resident`` on a chip reader, else ``passport``):
+    every field, the photo unchanged, checks ok."""
+    seen = Seen()
+    async with h.open() as scanner:
+        document, sample, _ = await read_ok(h, scanner, await base_profile(scanner), seen)
+        check(sample.valid, f"the {sample.profile!r} test document must be valid")
+        check_document(document, sample)
+        check(
+            all(c.ok for c in document.checks),
+            f"failed checks on a valid document: {[c.name.value for c in document.checks]}",
+        )
+        status = await scanner.status()
+        check(
+            status.media in (DocumentStatus.PRESENT, DocumentStatus.UNKNOWN),
+            f"after a read media is {status.media.value!r}",
+        )
+        await give_back(h, scanner, seen)
+    seen.check()
+
+
+async def _read_profiles(h: IdScannerHarness, profiles: tuple[str, ...]) -> None:
+    seen = Seen()
+    async with h.open() as scanner:
+        kinds: list[DocumentKind] = []
+        for profile in profiles:
+            try:
+                document, sample, _ = await read_ok(h, scanner, profile, seen)
+            except UnsupportedOperation as exc:
+                raise ContractFailure(
+                    f"the stimulus cannot present {profile!r}, which a scanner of these "
+                    f"features reads: {exc}"
+                ) from None
+            check_document(document, sample)
+            check(sample.valid and document.valid, f"{profile!r} must read valid")
+            kinds.append(document.kind)
+            await give_back(h, scanner, seen)
+        caps = await scanner.capabilities()
+        unknown = sorted(k.value for k in kinds if k not in caps.kinds)
+        check(not unknown, f"read kinds the capabilities do not list: {unknown}")
+    seen.check()
+
+
+async def read_chip_documents(h: IdScannerHarness) -> None:
+    async with h.open() as scanner:
+        need((await scanner.capabilities()).features(), "chip")
+    await _read_profiles(h, CHIP_PROFILES)
+
+
+async def read_mrz_documents(h: IdScannerHarness) -> None:
+    async with h.open() as scanner:
+        need((await scanner.capabilities()).features(), "mrz")
+    await _read_profiles(h, MRZ_PROFILES)
+
+
+async def bad_check_is_returned(h: IdScannerHarness) -> None:
+    seen = Seen()
+    async with h.open() as scanner:
+        need((await scanner.capabilities()).features(), "chip", why="an ID number is on a chip")
+        outcome, sample, _ = await present_and_read(h, scanner, "bad_check", seen)
+        if not isinstance(outcome, IdentityDocument):
+            raise ContractFailure(
+                f"a document failing its number check must come back with the failure on "
+                f"it, not end the read with {outcome!r}"
+            )
+        check(not sample.valid, "the 'bad_check' test document must be invalid")
+        check_document(outcome, sample)
+        failed = {c.name for c in outcome.failed_checks()}
+        check(
+            CheckName.ID_NUMBER in failed,
+            f"the number's check character is wrong, yet the failed checks are "
+            f"{sorted(c.value for c in failed)}",
+        )
+        (number_check,) = [c for c in outcome.checks if c.name is CheckName.ID_NUMBER]
+        check(number_check.detail, "the failed idNumberCheck says nothing of why")
+        await give_back(h, scanner, seen)
+    seen.check()
+
+
+async def bad_mrz_is_returned(h: IdScannerHarness) -> None:
+    seen = Seen()
+    async with h.open() as scanner:
+        need((await scanner.capabilities()).features(), "mrz")
+        outcome, sample, _ = await present_and_read(h, scanner, "bad_mrz", seen)
+        if not isinstance(outcome, IdentityDocument):
+            raise ContractFailure(
+                f"an MRZ with a wrong check digit must come back with the failure on it, "
+                f"not end the read with {outcome!r}"
+            )
+        check(not sample.valid, "the 'bad_mrz' test document must be invalid")
+        check_document(outcome, sample)
+        failed = [c for c in outcome.failed_checks() if c.name.value.startswith("mrz")]
+        check(failed, "a check digit is wrong, yet no MRZ check failed")
+        check(all(c.detail for c in failed), "a failed MRZ check says nothing of why")
+        await give_back(h, scanner, seen)
+    seen.check()
+
+
+async def unreadable_document(h: IdScannerHarness) -> None:
+    seen = Seen()
+    async with h.open() as scanner:
+        outcome, sample, events = await present_and_read(h, scanner, "unreadable", seen)
+        if not isinstance(outcome, InvalidMedia):
+            raise ContractFailure(
+                f"reading an unreadable document: expected InvalidMedia, got {outcome!r}"
+            )
+        check(sample.expected is None, "the 'unreadable' sample must hold no document")
+        check(
+            getattr(outcome, "error_code", None) == "invalidMedia",
+            f"error_code of {outcome!r}",
+        )
+        invalid = [e for e in events if isinstance(e, InvalidDocument)]
+        kinds = [type(e).__name__ for e in events if not isinstance(e, StatusChanged)]
+        check(invalid, f"no InvalidDocument event; events were {kinds}")
+        check(
+            all(e.command_id is not None for e in invalid),
+            "InvalidDocument is a command event and carries the read's command id",
+        )
+        await give_back(h, scanner, seen)
+        # The scanner still reads after refusing a document.
+        await read_ok(h, scanner, await base_profile(scanner), seen)
+        await give_back(h, scanner, seen)
+    seen.check()
+
+
+async def forged_card(h: IdScannerHarness) -> None:
+    seen = Seen()
+    async with h.open() as scanner:
+        need((await scanner.capabilities()).features(), "chip")
+        outcome, _, _ = await present_and_read(h, scanner, "forged", seen)
+        if not isinstance(outcome, SecurityFail):
+            raise ContractFailure(
+                f"a card that fails authentication: expected SecurityFail, got {outcome!r}"
+            )
+        check(getattr(outcome, "error_code", None) == "securityFail", f"error_code of {outcome!r}")
+        await give_back(h, scanner, seen)
+        await read_ok(h, scanner, await base_profile(scanner), seen)
+        await give_back(h, scanner, seen)
+    seen.check()
+
+
+async def command_events_carry_the_command_id(h: IdScannerHarness) -> None:
+    seen = Seen()
+    async with h.open() as scanner:
+        _, _, events = await read_ok(h, scanner, await base_profile(scanner), seen)
+        order = [e for e in events if isinstance(e, InsertDocument | DocumentInserted)]
+        names = [type(e).__name__ for e in order]
+        check(
+            names == ["InsertDocument", "DocumentInserted"],
+            f"a read gave {names}, expected InsertDocument then DocumentInserted once each",
+        )
+        ids = {e.command_id for e in order}
+        check(None not in ids and len(ids) == 1, f"the read's events carry command ids {ids}")
+        await give_back(h, scanner, seen)
+    seen.check()
+
+
+async def timeout_without_a_document(h: IdScannerHarness) -> None:
+    seen = Seen()
+    async with h.open() as scanner:
+        with seen.watch(scanner):
+            exc = await expect_raises(
+                HalTimeout,
+                scanner.read_document(timeout=0.2),
+                "read_document with no document and timeout 0.2 s",
+            )
+        seen.error(exc)
+        check(
+            getattr(exc, "completion", None) == Completion.TIME_OUT,
+            f"completion is {getattr(exc, 'completion', None)!r}",
+        )
+        status = await scanner.status()
+        check(
+            status.media in (DocumentStatus.NOT_PRESENT, DocumentStatus.UNKNOWN),
+            f"no document came, yet media is {status.media.value!r}",
+        )
+        # The scanner still works after a timeout.
+        document, sample, _ = await read_ok(h, scanner, await base_profile(scanner), seen)
+        check_document(document, sample)
+        await give_back(h, scanner, seen)
+    seen.check()
+
+
+async def cancel_mid_wait(h: IdScannerHarness) -> None:
+    seen = Seen()
+    async with h.open() as scanner:
+        with seen.watch(scanner), scanner.events(kinds=[InsertDocument]) as ready:
+            task = asyncio.create_task(scanner.read_document(timeout=h.patience * 4))
+            await next_event(ready, InsertDocument, h.patience, "read_document")
+            # The customer presents the document just as the app gives up.
+            seen.document(await h.stimulus.present_document(await base_profile(scanner)))
+            task.cancel()
+            outcome = (await asyncio.gather(task, return_exceptions=True))[0]
+        seen.outcome(outcome)
+        check(
+            isinstance(outcome, asyncio.CancelledError | IdentityDocument),
+            f"a cancelled read ended with {outcome!r}",
+        )
+        position = await h.stimulus.document_position()
+        check(
+            position in ("none", "reader"),
+            f"after cancelling the read the document is at {position!r}",
+        )
+        if position == "reader":
+            status = await scanner.status()
+            check(
+                status.media in (DocumentStatus.PRESENT, DocumentStatus.UNKNOWN),
+                f"the document is in the reader, yet media is {status.media.value!r}",
+            )
+        # Whether it was taken in or not, the next read gets it.
+        with seen.watch(scanner):
+            try:
+                document = await scanner.read_document(timeout=h.patience * 4)
+            except HalTimeout:
+                raise ContractFailure(
+                    f"the document presented as the read was cancelled is lost: the "
+                    f"stimulus puts it at {position!r}, yet the next read found none"
+                ) from None
+        seen.outcome(document)
+        check(document.valid, "the document read after a cancel fails its checks")
+        await give_back(h, scanner, seen)
+    seen.check()
+
+
+async def fingerprints(h: IdScannerHarness) -> None:
+    seen = Seen()
+    async with h.open() as scanner:
+        need((await scanner.capabilities()).features(), "fingerprints")
+        document, sample, _ = await read_ok(
+            h, scanner, "resident_fingerprints", seen, fingerprints=True
+        )
+        check_document(document, sample, fingerprints=True)
+        check(document.fingerprints_present is True, "fingerprints_present is not True")
+        check(document.fingerprints, "the card holds fingerprints; none came back")
+        positions = [f.position for f in document.fingerprints]
+        check(
+            all(p in FINGER_POSITIONS for p in positions),
+            f"finger positions {positions} are not finger position codes",
+        )
+        check(all(f.template for f in document.fingerprints), "an empty fingerprint template")
+        await give_back(h, scanner, seen)
+        # A card without fingerprints says so; asking is no error.
+        plain, sample, _ = await read_ok(h, scanner, "resident", seen, fingerprints=True)
+        check_document(plain, sample, fingerprints=True)
+        if sample.expected is not None and not sample.expected.fingerprints:
+            check(
+                plain.fingerprints_present is False and not plain.fingerprints,
+                f"a card without fingerprints read with fingerprints_present="
+                f"{plain.fingerprints_present} and {len(plain.fingerprints)} templates",
+            )
+        await give_back(h, scanner, seen)
+        # Not asked: none read.
+        document, sample, _ = await read_ok(h, scanner, "resident_fingerprints", seen)
+        check_document(document, sample)
+        await give_back(h, scanner, seen)
+    seen.check()
+
+
+async def newest_address(h: IdScannerHarness) -> None:
+    seen = Seen()
+    async with h.open() as scanner:
+        need((await scanner.capabilities()).features(), "newest_address")
+        for profile in ("resident", "resident_fingerprints"):
+            document, sample, _ = await read_ok(h, scanner, profile, seen, newest_address=True)
+            check_document(document, sample, newest_address=True)
+            await give_back(h, scanner, seen)
+    seen.check()
+
+
+async def scan_images(h: IdScannerHarness) -> None:
+    seen = Seen()
+    async with h.open() as scanner:
+        caps = await scanner.capabilities()
+        need(caps.features(), "images")
+        await read_ok(h, scanner, await base_profile(scanner), seen)
+        for side in sorted(caps.images):
+            for fmt in sorted(caps.image_formats):
+                image = await scanner.scan_image(side, format=fmt, timeout=h.patience)
+                seen.texts.append(("scanned image's repr", repr(image)))
+                check(
+                    image.side is side and image.format is fmt,
+                    f"asked {side.value} {fmt.value}, got {image.side.value} {image.format.value}",
+                )
+                check(image.width > 0 and image.height > 0, f"image {image.width}x{image.height}")
+                magic = _MAGIC.get(fmt, b"")
+                check(
+                    image.data.startswith(magic) and len(image.data) > len(magic),
+                    f"the {side.value} image is not {fmt.value} data",
+                )
+        await give_back(h, scanner, seen)
+        with seen.watch(scanner):
+            exc = await expect_raises(
+                NoMedia,
+                scanner.scan_image(sorted(caps.images)[0], timeout=h.patience),
+                "scan_image with no document",
+            )
+        seen.error(exc)
+    seen.check()
+
+
+async def eject_and_remove(h: IdScannerHarness) -> None:
+    seen = Seen()
+    async with h.open() as scanner:
+        need((await scanner.capabilities()).features(), "eject")
+        await read_ok(h, scanner, await base_profile(scanner), seen)
+        check(
+            await h.stimulus.document_position() == "reader",
+            "a motorised scanner holds the document it read",
+        )
+        status = await scanner.status()
+        check(status.media is DocumentStatus.PRESENT, f"media is {status.media.value!r}")
+        await give_back(h, scanner, seen)  # eject, exit, taken (DocumentRemoved)
+        with seen.watch(scanner):
+            exc = await expect_raises(
+                NoMedia, scanner.eject(timeout=h.patience), "eject with no document"
+            )
+        seen.error(exc)
+    seen.check()
+
+
+async def removal_sensor(h: IdScannerHarness) -> None:
+    seen = Seen()
+    async with h.open() as scanner:
+        need((await scanner.capabilities()).features(), "removal_sensor")
+        await read_ok(h, scanner, await base_profile(scanner), seen)
+        await give_back(h, scanner, seen)  # requires DocumentRemoved and notPresent
+    seen.check()
+
+
+async def retain_is_counted(h: IdScannerHarness) -> None:
+    seen = Seen()
+    async with h.open() as scanner:
+        need((await scanner.capabilities()).features(), "retain")
+        before = (await scanner.retain_bin()).count
+        physical_before = await h.stimulus.retained_count()
+        await read_ok(h, scanner, await base_profile(scanner), seen)
+        with seen.watch(scanner):
+            await scanner.retain(timeout=h.patience)
+        after = await scanner.retain_bin()
+        check(after.count == before + 1, f"retain count went {before} -> {after.count}")
+        check(after.pending == 0, f"{after.pending} retains left pending")
+        physical = await h.stimulus.retained_count()
+        check(physical == physical_before + 1, f"bin holds {physical}, was {physical_before}")
+        position = await h.stimulus.document_position()
+        check(position == "retained", f"the retained document is at {position!r}")
+        status = await scanner.status()
+        check(status.media is DocumentStatus.NOT_PRESENT, f"media is {status.media.value!r}")
+        with seen.watch(scanner):
+            exc = await expect_raises(
+                NoMedia, scanner.retain(timeout=h.patience), "retain with no document"
+            )
+        seen.error(exc)
+    async with h.open() as scanner:
+        again = await scanner.retain_bin()
+        check(again.count == before + 1, f"after reopening the count is {again.count}")
+    seen.check()
+
+
+async def reset(h: IdScannerHarness) -> None:
+    seen = Seen()
+    async with h.open() as scanner:
+        features = (await scanner.capabilities()).features()
+        await read_ok(h, scanner, await base_profile(scanner), seen)
+        with seen.watch(scanner):
+            await scanner.reset(timeout=h.patience)
+        status = await scanner.status()
+        check(status.device.value == "online", f"after a reset the scanner is {status.device}")
+        position = await h.stimulus.document_position()
+        if "eject" in features:
+            # A motorised scanner hands the document back, or keeps it in its bin.
+            check(
+                position in ("exit", "retained"), f"after a reset the document is at {position!r}"
+            )
+            # At the exit the document is in the entrance (XFS4IoT ``entering``).
+            media = {"exit": DocumentStatus.ENTERING, "retained": DocumentStatus.NOT_PRESENT}
+            check(
+                status.media in (media[position], DocumentStatus.UNKNOWN),
+                f"after a reset the document is at {position!r}, media {status.media.value!r}",
+            )
+        else:
+            check(
+                position == "reader", f"a reset moved the document on a flat reader to {position!r}"
+            )
+        if position != "retained":
+            await h.stimulus.remove_document(timeout=h.patience)
+        # The scanner reads after a reset.
+        document, sample, _ = await read_ok(h, scanner, await base_profile(scanner), seen)
+        check_document(document, sample)
+        await give_back(h, scanner, seen)
+    seen.check()
+
+
+async def unsupported_operations(h: IdScannerHarness) -> None:
+    seen = Seen()
+    async with h.open() as scanner:
+        caps = await scanner.capabilities()
+        features = caps.features()
+        refused: list[tuple[str, Callable[[], Awaitable[object]]]] = []
+        if "fingerprints" not in features:
+            refused.append(
+                ("fingerprints", lambda: scanner.read_document(fingerprints=True, timeout=1))
+            )
+        if "newest_address" not in features:
+            refused.append(
+                ("newest address", lambda: scanner.read_document(newest_address=True, timeout=1))
+            )
+        if "eject" not in features:
+            refused.append(("eject", lambda: scanner.eject(timeout=1)))
+        if "retain" not in features:
+            refused.append(("retain", lambda: scanner.retain(timeout=1)))
+            refused.append(
+                ("empty_retain_bin", lambda: scanner.empty_retain_bin(reason="conformance"))
+            )
+        for side in ImageSide:
+            if side not in caps.images:
+                refused.append(
+                    (f"scan_image({side.value})", partial(scanner.scan_image, side, timeout=1))
+                )
+        if caps.images:
+            first = sorted(caps.images)[0]
+            for fmt in ImageFormat:
+                if fmt not in caps.image_formats:
+                    refused.append(
+                        (
+                            f"scan_image({first.value}, {fmt.value})",
+                            partial(scanner.scan_image, first, format=fmt, timeout=1),
+                        )
+                    )
+        with seen.watch(scanner) as sub:
+            for what, call in refused:
+                exc = await expect_raises(
+                    UnsupportedOperation, call(), f"{what} on a scanner without it"
+                )
+                seen.error(exc)
+            kinds = [type(e).__name__ for e in sub.drain() if not isinstance(e, StatusChanged)]
+        check(not kinds, f"a refused command gave events {kinds}")
+        check(await h.stimulus.document_position() == "none", "a refused command moved a document")
+        # A read asking only for what the scanner has still works.
+        await read_ok(h, scanner, await base_profile(scanner), seen)
+        await give_back(h, scanner, seen)
+    seen.check()
+
+
+async def privacy(h: IdScannerHarness) -> None:
+    """Every kind of ending a read can have, with every event and error watched."""
+    seen = Seen()
+    async with h.open() as scanner:
+        features = (await scanner.capabilities()).features()
+        profiles = ["unreadable"]
+        if "chip" in features:
+            profiles += ["resident", "bad_check", "hmt", "foreigner_2023", "forged"]
+        if "mrz" in features:
+            profiles += ["passport", "bad_mrz"]
+        for profile in profiles:
+            await present_and_read(
+                h,
+                scanner,
+                profile,
+                seen,
+                fingerprints="fingerprints" in features,
+                newest_address="newest_address" in features,
+            )
+            await give_back(h, scanner, seen)
+        check(seen.secrets, "no document read held a name or number to look for")
+    seen.check()
+
+
+ID_SCANNER_CASES: tuple[IdScannerCase, ...] = (
+    ContractCase(
+        "id_scanner.capabilities_status",
+        "capabilities are consistent; an idle scanner is online with no document",
+        capabilities_and_status,
+    ),
+    ContractCase(
+        "id_scanner.read_valid",
+        "a valid resident card reads field by field, photo unchanged, every check ok",
+        read_valid_document,
+    ),
+    ContractCase(
+        "id_scanner.read_chip_documents",
+        "the chip profiles (fingerprints, J, I, Y cards) read field by field and valid",
+        read_chip_documents,
+    ),
+    ContractCase(
+        "id_scanner.read_mrz_documents",
+        "the MRZ profiles (TD3, TD1, TD2, 3x30) read field by field and valid",
+        read_mrz_documents,
+    ),
+    ContractCase(
+        "id_scanner.bad_check",
+        "a number failing its check character comes back with the failed idNumberCheck",
+        bad_check_is_returned,
+    ),
+    ContractCase(
+        "id_scanner.bad_mrz",
+        "an MRZ with a wrong check digit comes back with the failed MRZ check",
+        bad_mrz_is_returned,
+    ),
+    ContractCase(
+        "id_scanner.unreadable",
+        "an unreadable document gives invalidMedia and InvalidDocument; reads go on",
+        unreadable_document,
+    ),
+    ContractCase(
+        "id_scanner.forged",
+        "a card failing authentication gives securityFail; reads go on",
+        forged_card,
+    ),
+    ContractCase(
+        "id_scanner.command_event_ids",
+        "InsertDocument then DocumentInserted, once each, with the read's command id",
+        command_events_carry_the_command_id,
+    ),
+    ContractCase(
+        "id_scanner.timeout_without_document",
+        "a read with no document times out with timeOut and the scanner still reads",
+        timeout_without_a_document,
+    ),
+    ContractCase(
+        "id_scanner.cancel_mid_wait",
+        "cancelling a read as the document comes loses no document",
+        cancel_mid_wait,
+    ),
+    ContractCase(
+        "id_scanner.fingerprints",
+        "fingerprint templates come with their positions; a card without any says so",
+        fingerprints,
+    ),
+    ContractCase(
+        "id_scanner.newest_address",
+        "the newest address comes as the card holds it",
+        newest_address,
+    ),
+    ContractCase(
+        "id_scanner.scan_images",
+        "each side scans in each format; no document -> noMedia",
+        scan_images,
+    ),
+    ContractCase(
+        "id_scanner.eject",
+        "a motorised scanner holds the document, ejects it to the exit; none -> noMedia",
+        eject_and_remove,
+    ),
+    ContractCase(
+        "id_scanner.removal_sensor",
+        "the customer taking the document gives DocumentRemoved and media notPresent",
+        removal_sensor,
+    ),
+    ContractCase(
+        "id_scanner.retain",
+        "a retain is counted once, matches the bin, and survives reopening",
+        retain_is_counted,
+    ),
+    ContractCase(
+        "id_scanner.reset",
+        "a reset hands a document back or retains it, and the scanner reads after",
+        reset,
+    ),
+    ContractCase(
+        "id_scanner.unsupported",
+        "operations outside the capabilities raise unsupportedCommand and move nothing",
+        unsupported_operations,
+    ),
+    ContractCase(
+        "id_scanner.privacy",
+        "no event, error or repr holds a document's name, number or MRZ line in full",
+        privacy,
+    ),
+)
