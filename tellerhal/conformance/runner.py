@@ -29,12 +29,14 @@ from hal.address import DeviceAddress
 from hal.devices.card_reader import CardReader
 from hal.devices.cash_acceptor import CashAcceptor
 from hal.devices.cash_dispenser import CashDispenser
+from hal.devices.id_scanner import IdScanner
 from hal.devices.pin_pad import PinPad
 from hal.errors import ConfigurationError, InvalidData
 from tellerhal.conformance.card_reader import CARD_READER_CASES
 from tellerhal.conformance.cash_acceptor import CASH_ACCEPTOR_CASES
 from tellerhal.conformance.cash_dispenser import CASH_DISPENSER_CASES
 from tellerhal.conformance.framework import CaseResult, ContractCase, Harness, run_suite
+from tellerhal.conformance.id_scanner import ID_SCANNER_CASES
 from tellerhal.conformance.pin_pad import PIN_PAD_CASES
 
 if TYPE_CHECKING:
@@ -45,6 +47,7 @@ __all__ = [
     "CARD_READER_SUITE",
     "CASH_ACCEPTOR_SUITE",
     "CASH_DISPENSER_SUITE",
+    "ID_SCANNER_SUITE",
     "PIN_PAD_SUITE",
     "REMOTE_PATIENCE",
     "SUITES",
@@ -261,10 +264,51 @@ CASH_ACCEPTOR_SUITE = DeviceSuite(
     uses_ledger=True,
 )
 
+
+def _sim_id_scanner(address: DeviceAddress) -> tuple[Any, float]:
+    world = _sim_world(address)
+    return world.id_scanner_control(address.authority or "id_scanner"), 2.0
+
+
+def _remote_id_scanner(endpoint: str) -> Any:
+    from simulator import remote_control
+
+    control = getattr(remote_control, "RemoteIdScannerControl", None)
+    if control is None:
+        raise ConfigurationError("this simulator's control socket cannot act on an ID scanner")
+    return control(endpoint)
+
+
+def _bench_id_scanner(cards: Path | None) -> Any:
+    raise ConfigurationError(
+        "the ID scanner suite compares what is read with documents whose contents it "
+        "knows: run it against a simulator (sim://, or --stimulus with a tellerhal sim "
+        "control socket); there is no bench stimulus for it"
+    )
+
+
+ID_SCANNER_SUITE = DeviceSuite(
+    device_class="id_scanner",
+    interface=IdScanner,
+    cases=ID_SCANNER_CASES,
+    describe=_describe,
+    sim_stimulus=_sim_id_scanner,
+    remote_stimulus=_remote_id_scanner,
+    bench_stimulus=_bench_id_scanner,
+    needs_cards=False,
+    uses_ledger=True,
+)
+
 #: Every device class with a contract suite, by device name.
 SUITES: dict[str, DeviceSuite] = {
     suite.device_class: suite
-    for suite in (CARD_READER_SUITE, PIN_PAD_SUITE, CASH_DISPENSER_SUITE, CASH_ACCEPTOR_SUITE)
+    for suite in (
+        CARD_READER_SUITE,
+        PIN_PAD_SUITE,
+        CASH_DISPENSER_SUITE,
+        CASH_ACCEPTOR_SUITE,
+        ID_SCANNER_SUITE,
+    )
 }
 
 
