@@ -21,6 +21,7 @@ from tellerhal.cli.main import main
 from tests.cli.test_decode_crt591 import crt591_streams
 from tests.cli.test_decode_id003 import id003_streams
 from tests.cli.test_decode_lcdm import lcdm_streams
+from tests.cli.test_decode_mrz import mrz_lines
 from tests.cli.test_decode_samv import cn_id_inputs, samv_streams
 from tests.cli.test_decode_ssp import ssp_streams
 from tests.cli.test_decode_zt588 import zt588_streams
@@ -95,6 +96,7 @@ INPUTS = {
     "id003": mostly(id003_streams, argv_text),
     "samv": mostly(samv_streams, argv_text),
     "cn-id": mostly(cn_id_inputs, argv_text),
+    "mrz": mostly(mrz_lines, argv_text),
     "track1": mostly(tracks("track1"), argv_text),
     "track2": mostly(tracks("track2"), argv_text),
     "track3": mostly(tracks("track3"), argv_text),
@@ -114,6 +116,7 @@ FLAGS = {
     "id003": [[], ["--from-device"]],
     "samv": [[]],
     "cn-id": [[]],
+    "mrz": [[]],
     "track1": [[], ["--hex"]],
     "track2": [[], ["--hex"]],
     "track3": [[], ["--hex"]],
