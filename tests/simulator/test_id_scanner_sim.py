@@ -1,0 +1,143 @@
+"""``sim://id_scanner`` through ``hal.open``: the service's checks on every profile, the
+events, the retain bin in a ledger file, the builds."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+import hal
+from hal.devices.id_scanner import (
+    CheckName,
+    DocumentInserted,
+    IdScanner,
+    ImageFormat,
+    ImageSide,
+    InsertDocument,
+    InvalidDocument,
+)
+from hal.errors import (
+    ConfigurationError,
+    InvalidMedia,
+    SecurityFail,
+    UnsupportedOperation,
+)
+from simulator.id_profiles import DOCUMENT_PROFILES, Failure
+from simulator.world import get_world
+
+SCALE = 0.001
+READABLE = sorted(n for n, p in DOCUMENT_PROFILES.items() if p.failure is Failure.NONE)
+
+
+def _open(world: str, extra: str = "") -> IdScanner:
+    scanner = hal.open(f"sim://id_scanner?world={world}&clock_scale={SCALE}{extra}")
+    assert isinstance(scanner, IdScanner)
+    return scanner
+
+
+async def test_every_profile_through_the_service_checks() -> None:
+    scanner = _open("checks")
+    control = get_world("checks").id_scanner_control()
+    async with scanner:
+        for name in READABLE:
+            events = scanner.events()
+            read = asyncio.create_task(
+                scanner.read_document(fingerprints=True, newest_address=True, timeout=5)
+            )
+            await control.wait_for("accepting", timeout=2)
+            sample = await control.present_document(name)
+            doc = await read
+            assert sample.expected is not None
+            assert doc.valid is sample.valid, (name, doc.failed_checks())
+            assert doc.checks  # the service ran them
+            assert doc.document_number == sample.expected.document_number
+            assert doc.birth_date == sample.expected.birth_date
+            kinds = []
+            while (event := events.get_nowait()) is not None:
+                kinds.append(type(event))
+            events.close()
+            assert kinds.index(InsertDocument) < kinds.index(DocumentInserted)
+            failed = {check.name for check in doc.failed_checks()}
+            if name == "bad_check":
+                assert failed == {CheckName.ID_NUMBER}
+            elif name == "bad_mrz":
+                assert failed == {CheckName.MRZ_DOCUMENT_NUMBER}
+            else:
+                assert failed == set()
+            await scanner.eject(timeout=5)
+            await control.remove_document(timeout=2)
+
+
+async def test_unreadable_and_forged_through_the_service() -> None:
+    scanner = _open("refused")
+    control = get_world("refused").id_scanner_control()
+    async with scanner:
+        for name, error in (("unreadable", InvalidMedia), ("forged", SecurityFail)):
+            events = scanner.events()
+            await control.present_document(name)
+            with pytest.raises(error) as caught:
+                await scanner.read_document(timeout=5)
+            assert "1101" not in str(caught.value)
+            seen = []
+            while (event := events.get_nowait()) is not None:
+                seen.append(event)
+            events.close()
+            assert any(isinstance(e, InvalidDocument) for e in seen)
+            assert await control.document_position() == "exit"
+            await control.remove_document()
+
+
+async def test_the_retain_bin_is_journalled_in_the_ledger_file(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger.db"
+    control = None
+    for round_ in range(2):
+        scanner = _open("bin", f"&ledger={ledger}")
+        control = get_world("bin").id_scanner_control()
+        async with scanner:
+            await control.present_document("forged")
+            with pytest.raises(SecurityFail):
+                await scanner.read_document(timeout=5)
+            await control.remove_document()
+            await control.present_document("resident")
+            await scanner.read_document(timeout=5)
+            await scanner.retain(timeout=5)
+            assert (await scanner.retain_bin()).count == round_ + 1
+    assert control is not None
+    assert await control.retained_count() == 2
+    async with _open("bin", f"&ledger={ledger}") as scanner:
+        assert (await scanner.retain_bin()).count == 2  # counted from the file
+        await scanner.empty_retain_bin(reason="test")
+        assert (await scanner.retain_bin()).count == 0
+
+
+async def test_the_chip_build_by_address() -> None:
+    scanner = _open("flat", "&id_profile=chip")
+    control = get_world("flat").id_scanner_control()
+    async with scanner:
+        caps = await scanner.capabilities()
+        assert caps.features() == {"chip", "fingerprints", "newest_address"}
+        with pytest.raises(UnsupportedOperation):
+            await scanner.scan_image(ImageSide.FRONT, timeout=5)
+        with pytest.raises(UnsupportedOperation):
+            await control.present_document("passport")
+        await control.present_document("foreigner_2023")
+        doc = await scanner.read_document(timeout=5)
+        assert doc.valid
+    with pytest.raises(ConfigurationError, match="already has id_scanner built"):
+        hal.open("sim://id_scanner?world=flat&id_profile=mrz")
+    with pytest.raises(ConfigurationError, match="id_profile 'flatbed'"):
+        hal.open("sim://id_scanner?id_profile=flatbed")
+    with pytest.raises(ConfigurationError, match="ID scanner option"):
+        hal.open("sim://card_reader?id_profile=chip")
+
+
+async def test_a_scanned_image_through_the_service() -> None:
+    async with _open("images") as scanner:
+        control = get_world("images").id_scanner_control()
+        await control.present_document("id_td1")
+        await scanner.read_document(timeout=5)
+        image = await scanner.scan_image(ImageSide.BACK, format=ImageFormat.PNG)
+        assert image.data.startswith(b"\x89PNG")
+        assert "bytes>" in repr(image)
