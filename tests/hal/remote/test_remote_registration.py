@@ -100,7 +100,7 @@ def test_hal_open_builds_a_remote_cash_acceptor() -> None:
 def test_devices_without_a_remote_client_are_refused() -> None:
     with pytest.raises(
         ConfigurationError,
-        match=r"knows card_reader, cash_acceptor, cash_dispenser, .*pin_pad devices",
+        match=r"knows camera, card_reader, cash_acceptor, cash_dispenser, .*pin_pad devices",
     ):
         hal.open("zmq://127.0.0.1:5740/receipt_printer")
 
