@@ -56,6 +56,10 @@ On the ``cash_dispenser``: ``wait_for = "notes_at_exit"`` waits for notes at the
 ``take_notes`` takes them (waiting up to ``timeout`` for them); ``clear_jam``,
 ``power_off``, ``power_on`` and ``slow_replies`` work there too.
 
+On the ``id_scanner``: ``[devices.id_scanner]`` and the steps ``present_document``
+(needs ``profile``, a document profile), ``remove_document`` and the rest are in
+`simulator.scenario_id`.
+
 On the ``cash_acceptor``: ``insert_notes`` (needs ``notes``: a list of note items,
 ``"CNY:10000"``, or tables ``{ item = "CNY:5000", level = "unfit" }``) puts a bunch into
 the input; ``wait_for = "input_empty"`` waits until the acceptor has taken (or refused)
@@ -89,11 +93,20 @@ from simulator.cash_in_control import CashAcceptorControl
 from simulator.control import CONDITIONS
 from simulator.models.pin_pad import KEYBOARD
 from simulator.profiles import load_card_profile
+from simulator.scenario_id import (
+    ID_ONLY_ACTIONS,
+    ID_STEP_ACTIONS,
+    ID_STEP_CONDITIONS,
+    check_document_profile,
+    id_scanner_setup,
+    id_step,
+)
 from simulator.tomlcheck import check_keys, typed
 from simulator.world import (
     CardReaderSetup,
     CashAcceptorSetup,
     CashDispenserSetup,
+    IdScannerSetup,
     PinPadSetup,
     World,
 )
@@ -131,25 +144,31 @@ ACTIONS = frozenset(
         "insert_notes",
         "take_returned",
         "jam_next_note",
+        *ID_ONLY_ACTIONS,
     }
 )
 #: What only cash acceptors do.
 _CASH_IN_ACTIONS = frozenset({"insert_notes", "take_returned", "jam_next_note"})
 #: The actions and ``wait_for`` conditions of each kind of device.
 _DEVICE_ACTIONS = {
-    "card_reader": ACTIONS - {"type_pin", "press_keys", "take_notes"} - _CASH_IN_ACTIONS,
+    "card_reader": ACTIONS
+    - {"type_pin", "press_keys", "take_notes"}
+    - _CASH_IN_ACTIONS
+    - ID_ONLY_ACTIONS,
     "pin_pad": frozenset({"type_pin", "press_keys", "power_off", "power_on", "slow_replies"}),
     "cash_dispenser": frozenset(
         {"take_notes", "clear_jam", "power_off", "power_on", "slow_replies"}
     ),
     "cash_acceptor": _CASH_IN_ACTIONS
     | frozenset({"clear_jam", "power_off", "power_on", "slow_replies"}),
+    "id_scanner": ID_STEP_ACTIONS,
 }
 _DEVICE_CONDITIONS = {
     "card_reader": frozenset(CONDITIONS),
     "pin_pad": frozenset({"entry_active"}),
     "cash_dispenser": frozenset({"notes_at_exit"}),
     "cash_acceptor": frozenset({"notes_at_exit", "input_empty"}),
+    "id_scanner": ID_STEP_CONDITIONS,
 }
 _TOP_KEYS = frozenset({"version", "description", "seed", "clock_scale", "devices", "customer"})
 _STEP_KEYS = frozenset(
@@ -172,7 +191,7 @@ _PIN_PAD_KEYS = frozenset(f.name for f in fields(PinPadSetup))
 _CASH_KEYS = frozenset({"profile", "counts", "pick_time"})
 _CASH_IN_KEYS = frozenset({"profile", "counts", "note_time"})
 _NOTE_KEYS = frozenset({"item", "level"})
-_DEVICES = frozenset({"card_reader", "pin_pad", "cash_dispenser", "cash_acceptor"})
+_DEVICES = frozenset({"card_reader", "pin_pad", "cash_dispenser", "cash_acceptor", "id_scanner"})
 _NAME = re.compile(r"^[a-z0-9_]+$")
 _DEFAULT_WAIT = 300.0
 
@@ -223,6 +242,7 @@ class Scenario:
         pin_pads: how each PIN pad is built, by device name.
         cash_dispensers: how each cash dispenser is built, by device name.
         cash_acceptors: how each cash acceptor is built, by device name.
+        id_scanners: how each ID scanner is built, by device name.
     """
 
     name: str
@@ -238,6 +258,7 @@ class Scenario:
     cash_acceptors: Mapping[str, CashAcceptorSetup] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    id_scanners: Mapping[str, IdScannerSetup] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def scenario_names() -> list[str]:
@@ -297,6 +318,7 @@ def parse_scenario(text: str, *, name: str = "scenario") -> Scenario:
     pads: dict[str, PinPadSetup] = {}
     cash: dict[str, CashDispenserSetup] = {}
     cash_in: dict[str, CashAcceptorSetup] = {}
+    id_scanners: dict[str, IdScannerSetup] = {}
     for device, table in devices.items():
         at = f"{where} [devices.{device}]"
         if not isinstance(table, dict):
@@ -314,6 +336,9 @@ def parse_scenario(text: str, *, name: str = "scenario") -> Scenario:
             continue
         if device == "cash_acceptor":
             cash_in[device] = _cash_in_setup(table, at)
+            continue
+        if device == "id_scanner":
+            id_scanners[device] = id_scanner_setup(table, at)
             continue
         check_keys(table, _SETUP_KEYS, at)
         take_timeout = _number(table, "take_timeout", at, 30.0)
@@ -338,6 +363,7 @@ def parse_scenario(text: str, *, name: str = "scenario") -> Scenario:
         pin_pads=MappingProxyType(pads),
         cash_dispensers=MappingProxyType(cash),
         cash_acceptors=MappingProxyType(cash_in),
+        id_scanners=MappingProxyType(id_scanners),
     )
 
 
@@ -435,9 +461,13 @@ def _parse_step(raw: object, where: str) -> Step:
             f"{where}: 'keys' is a non-empty list of key names: {', '.join(sorted(KEYBOARD))}"
         )
     profile = typed(raw, "profile", str, where, None)
-    if (profile is not None) != (action == "insert_card"):
-        raise ConfigurationError(f"{where}: 'profile' goes with action insert_card, and only there")
-    if profile is not None:
+    if (profile is not None) != (action in ("insert_card", "present_document")):
+        raise ConfigurationError(
+            f"{where}: 'profile' goes with action insert_card or present_document, and only there"
+        )
+    if profile is not None and action == "present_document":
+        check_document_profile(profile, where)
+    elif profile is not None:
         load_card_profile(profile)
     notes = raw.get("notes")
     if (notes is not None) != (action == "insert_notes"):
@@ -490,6 +520,8 @@ def build_world(
         world.cash_dispenser(device, cash_setup)
     for device, in_setup in scenario.cash_acceptors.items():
         world.cash_acceptor(device, in_setup)
+    for device, id_setup in scenario.id_scanners.items():
+        world.id_scanner(device, id_setup)
     return world
 
 
@@ -512,6 +544,9 @@ async def run_customer(world: World, scenario: Scenario) -> None:
             continue
         if step.device == "cash_acceptor":
             await _cash_in_step(world, scenario, number, step, start)
+            continue
+        if step.device == "id_scanner":
+            await id_step(world, scenario, number, step, start)
             continue
         control = world.card_reader_control(step.device)
         if step.at is not None:
