@@ -1,12 +1,17 @@
-"""Deliberately broken card readers, for proving that the conformance suite bites.
+"""Deliberately broken card readers and ID scanners, for proving that the conformance
+suites bite.
 
-Each class is the simulator's `CardReaderModel` with exactly one defect, of the kind a
-real driver could have. Run the contract suite against each (``sim://card_reader?
+Each card reader class is the simulator's `CardReaderModel` with exactly one defect, of
+the kind a real driver could have. Run the contract suite against each (``sim://card_reader?
 variant=forgets_media_removed``): at least one case must fail, or the suite is not
-checking what it claims to.
+checking what it claims to. The ID scanners (`ID_SCANNER_BROKEN_VARIANTS`) are the
+simulator's `IdScannerModel` with one defect each, run by
+``tests/conformance/test_id_scanner_contract.py``.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from hal.devices.card_reader import (
     CardAction,
@@ -16,16 +21,24 @@ from hal.devices.card_reader import (
     MoveTarget,
     Track,
 )
+from hal.devices.id_scanner import DocumentInserted, IdentityDocument, InvalidDocument, Photo
 from hal.errors import HalError
+from hal.events import Event
 from simulator.models.card_reader import Card, CardPosition, CardReaderModel
+from simulator.models.id_scanner import IdScannerModel
 
 __all__ = [
     "BROKEN_VARIANTS",
+    "ID_SCANNER_BROKEN_VARIANTS",
+    "ChangesPhoto",
     "DoubleCountsRetain",
     "DoublePick",
+    "DropsFingerprints",
     "EventsOutOfOrder",
+    "ForgetsDocumentInserted",
     "ForgetsMediaRemoved",
     "IssueIgnoresExit",
+    "LeaksNumber",
     "LosesCardOnCancel",
     "NoJamError",
     "ReadsWrongTrack",
@@ -128,3 +141,63 @@ BROKEN_VARIANTS: dict[str, type[CardReaderModel]] = {
     "issue_ignores_exit": IssueIgnoresExit,
 }
 """Each broken reader by the name a ``variant`` option gives it."""
+
+
+# --- ID scanners ----------------------------------------------------------------------
+
+
+class ForgetsDocumentInserted(IdScannerModel):
+    """Never reports ``DocumentInserted``: an app waiting to tell the customer "reading,
+    please wait" never hears the document arrive."""
+
+    def _emit(self, event: Event) -> None:
+        if not isinstance(event, DocumentInserted):
+            super()._emit(event)
+
+
+class DropsFingerprints(IdScannerModel):
+    """Says the card holds fingerprints but returns no template (a driver that never
+    asks the module for the fingerprint block)."""
+
+    async def read_document(self, *, fingerprints: bool, newest_address: bool) -> IdentityDocument:
+        document = await super().read_document(
+            fingerprints=fingerprints, newest_address=newest_address
+        )
+        return replace(document, fingerprints=())
+
+
+class ChangesPhoto(IdScannerModel):
+    """Cuts the photo's last byte (a driver that miscounts the photo block's length):
+    the WLT blob is no longer what the chip holds."""
+
+    async def read_document(self, *, fingerprints: bool, newest_address: bool) -> IdentityDocument:
+        document = await super().read_document(
+            fingerprints=fingerprints, newest_address=newest_address
+        )
+        photo = document.photo
+        if photo is None:
+            return document
+        return replace(document, photo=Photo(photo.data[:-1], photo.format))
+
+
+class LeaksNumber(IdScannerModel):
+    """Checks the number itself and complains in an ``InvalidDocument`` event quoting
+    the number in full (validation is the service's job, and numbers are never shown)."""
+
+    async def read_document(self, *, fingerprints: bool, newest_address: bool) -> IdentityDocument:
+        document = await super().read_document(
+            fingerprints=fingerprints, newest_address=newest_address
+        )
+        profile = self.profile
+        if profile is not None and not profile.valid:
+            self._emit(InvalidDocument(reason=f"number {document.document_number} looks wrong"))
+        return document
+
+
+ID_SCANNER_BROKEN_VARIANTS: dict[str, type[IdScannerModel]] = {
+    "forgets_document_inserted": ForgetsDocumentInserted,
+    "drops_fingerprints": DropsFingerprints,
+    "changes_photo": ChangesPhoto,
+    "leaks_number": LeaksNumber,
+}
+"""Each broken ID scanner by name."""

@@ -395,7 +395,7 @@ async def scan_images(h: IdScannerHarness) -> None:
         for side in sorted(caps.images):
             for fmt in sorted(caps.image_formats):
                 image = await scanner.scan_image(side, format=fmt, timeout=h.patience)
-                seen.texts.append(("scanned image's repr", repr(image)))
+                seen.texts.append(("ScannedImage repr", repr(image)))
                 check(
                     image.side is side and image.format is fmt,
                     f"asked {side.value} {fmt.value}, got {image.side.value} {image.format.value}",

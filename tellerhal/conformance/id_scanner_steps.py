@@ -147,7 +147,7 @@ class Seen:
         if isinstance(outcome, BaseException):
             self.error(outcome)
         elif isinstance(outcome, IdentityDocument):
-            self.texts.append(("the document's repr", repr(outcome)))
+            self.texts.append(("IdentityDocument repr", repr(outcome)))
 
     @contextmanager
     def watch(self, scanner: IdScanner) -> Iterator[Subscription]:
@@ -164,7 +164,11 @@ class Seen:
             folded = text.casefold()
             for secret, what in self.secrets.items():
                 if secret.casefold() in folded:
-                    raise ContractFailure(f"{what} appears in full in a {where}")
+                    raise ContractFailure(f"{what} appears in full in {_article(where)} {where}")
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
 
 
 def expected_read(

@@ -1,0 +1,268 @@
+"""The IdScanner contract suite, run against every implementation we ship.
+
+Each implementation is reached the way an app reaches it (``hal.open(address)``), and the
+customer is its `IdScannerStimulus`:
+
+- ``sim-kiosk``, ``sim-chip``, ``sim-mrz``: ``sim://id_scanner`` with each ``id_profile``
+  (the motorised kiosk scanner with every feature, a flat SAM_V reader, an OCR reader);
+
+A run is accepted as `tellerhal.conformance.framework.acceptable` says: it passed, or it
+was skipped for features none of which the implementation declares; never
+``pytest.skip``. Deliberately broken scanners (`simulator.broken.ID_SCANNER_BROKEN_VARIANTS`)
+must each fail the case written for them, while the rest pass.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import hal
+from hal.devices.id_scanner import ID_FEATURES, IdScanner, ImageFormat, ImageSide
+from hal.devices.id_scanner_service import IdScannerService
+from simulator.broken import ID_SCANNER_BROKEN_VARIANTS
+from simulator.id_control import IdScannerControl
+from simulator.id_images import card_image, image_formats
+from simulator.registration import SIM_DRIVER
+from simulator.world import get_world, reset_worlds
+from tellerhal.cli.main import main
+from tellerhal.conformance.framework import Harness, Verdict, acceptable, run_case
+from tellerhal.conformance.id_scanner import (
+    ID_SCANNER_CASES,
+    IdScannerCase,
+    IdScannerHarness,
+)
+
+#: Real seconds per simulated second.
+SCALE = 0.01
+_worlds = itertools.count()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _opencv_pool() -> None:
+    """OpenCV starts its worker threads at its first encode and keeps them for the
+    process: start them before the first test (the kiosk scans JPEG images with it),
+    so the leak check does not blame whichever case encodes first."""
+    if ImageFormat.JPEG in image_formats():
+        card_image("resident", ImageSide.FRONT, ImageFormat.JPEG)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_worlds() -> Iterator[None]:
+    reset_worlds()
+    yield
+    reset_worlds()
+
+
+def _opener(address: str) -> Callable[[], IdScanner]:
+    def open_scanner() -> IdScanner:
+        device = hal.open(address)
+        assert isinstance(device, IdScanner)
+        return device
+
+    return open_scanner
+
+
+def sim_harness(build: str) -> Callable[[Path], IdScannerHarness]:
+    """``sim://id_scanner?id_profile=<build>`` in a world of its own, with a file ledger
+    (the retain case reopens the scanner and expects its count back)."""
+
+    def harness(tmp_path: Path) -> IdScannerHarness:
+        world = f"id_contract{next(_worlds)}"
+        address = (
+            f"sim://id_scanner?world={world}&clock_scale={SCALE}&id_profile={build}"
+            f"&ledger={tmp_path / 'ledger.sqlite'}"
+        )
+        open_scanner = _opener(address)
+        open_scanner()  # makes the world's model as the address says
+        stimulus = get_world(world).id_scanner_control()
+        return Harness(open=open_scanner, stimulus=stimulus, patience=2.0)
+
+    return harness
+
+
+IMPLEMENTATIONS: dict[str, Callable[[Path], IdScannerHarness]] = {
+    "sim-kiosk": sim_harness("kiosk"),
+    "sim-chip": sim_harness("chip"),
+    "sim-mrz": sim_harness("mrz"),
+}
+
+#: What each implementation promises (written here, not read from the implementation,
+#: so a build that loses a feature is caught by a skip for a declared feature).
+DECLARED: dict[str, frozenset[str]] = {
+    "sim-kiosk": frozenset(ID_FEATURES),
+    "sim-chip": frozenset({"chip", "fingerprints", "newest_address"}),
+    "sim-mrz": frozenset({"mrz", "removal_sensor"}),
+}
+
+
+def test_every_implementation_declares_features() -> None:
+    assert set(DECLARED) == set(IMPLEMENTATIONS)
+    for implementation in IMPLEMENTATIONS:
+        assert DECLARED[implementation], f"{implementation} declares no features"
+    # The sim driver declares its default build's features: the kiosk's, all of them.
+    assert SIM_DRIVER.capabilities["id_scanner"] == DECLARED["sim-kiosk"]
+
+
+@pytest.mark.parametrize("case", ID_SCANNER_CASES, ids=lambda c: c.id.split(".")[-1])
+@pytest.mark.parametrize("implementation", sorted(IMPLEMENTATIONS))
+async def test_contract(implementation: str, case: IdScannerCase, tmp_path: Path) -> None:
+    harness = IMPLEMENTATIONS[implementation](tmp_path)
+    result = await run_case(case, harness)
+    why = acceptable(result, DECLARED[implementation])
+    assert why is None, why
+
+
+def test_the_suite_lists_the_required_cases() -> None:
+    ids = [case.id.split(".")[-1] for case in ID_SCANNER_CASES]
+    required = {
+        "capabilities_status",
+        "read_valid",
+        "read_chip_documents",
+        "read_mrz_documents",
+        "bad_check",
+        "bad_mrz",
+        "unreadable",
+        "forged",
+        "command_event_ids",
+        "timeout_without_document",
+        "cancel_mid_wait",
+        "fingerprints",
+        "newest_address",
+        "eject",
+        "removal_sensor",
+        "retain",
+        "reset",
+        "unsupported",
+        "privacy",
+    }
+    assert required <= set(ids)
+    assert len(ids) == len(set(ids)), "case ids must be unique"
+
+
+def test_every_feature_has_a_case_that_needs_it() -> None:
+    """Each feature of the vocabulary is exercised on the kiosk, and skipped (naming it)
+    on a build without it: run on the kiosk, every case passes."""
+    assert set(ID_FEATURES) == {
+        "chip",
+        "mrz",
+        "fingerprints",
+        "newest_address",
+        "images",
+        "eject",
+        "retain",
+        "removal_sensor",
+    }
+
+
+# --- broken scanners ---------------------------------------------------------------------
+
+#: The case that must catch each broken scanner (others may catch it too).
+CAUGHT_BY = {
+    "forgets_document_inserted": "id_scanner.command_event_ids",
+    "drops_fingerprints": "id_scanner.fingerprints",
+    "changes_photo": "id_scanner.read_valid",
+    "leaks_number": "id_scanner.privacy",
+}
+
+
+def test_every_broken_scanner_has_an_expected_catch() -> None:
+    assert set(CAUGHT_BY) == set(ID_SCANNER_BROKEN_VARIANTS)
+
+
+def broken_harness(variant: str, tmp_path: Path) -> IdScannerHarness:
+    """The kiosk build of a broken model, behind the real service, with its control."""
+    world = get_world(f"id_broken{next(_worlds)}", clock_scale=SCALE)
+    model = ID_SCANNER_BROKEN_VARIANTS[variant](
+        name="id_scanner", clock=world.clock, rng=world.random("id_scanner")
+    )
+    ledger = tmp_path / "ledger.sqlite"
+
+    def open_scanner() -> IdScanner:
+        return IdScannerService(model, ledger=ledger)
+
+    return Harness(open=open_scanner, stimulus=IdScannerControl(model), patience=0.5)
+
+
+@pytest.mark.parametrize("variant", sorted(ID_SCANNER_BROKEN_VARIANTS))
+async def test_the_suite_fails_every_broken_scanner(variant: str, tmp_path: Path) -> None:
+    results = []
+    for n, case in enumerate(ID_SCANNER_CASES):
+        case_dir = tmp_path / str(n)
+        case_dir.mkdir()
+        results.append(await run_case(case, broken_harness(variant, case_dir)))
+    failed = [r for r in results if r.verdict is not Verdict.PASSED]
+    assert failed, f"the suite passed the broken scanner {variant!r}"
+    assert CAUGHT_BY[variant] in {r.case for r in failed}, [(r.case, r.detail) for r in failed]
+    assert all(r.verdict is Verdict.FAILED for r in failed), [(r.case, r.detail) for r in failed]
+    # The faithful parts still pass: the suite pinpoints the defect.
+    assert len(failed) <= len(results) // 2, [(r.case, r.detail) for r in failed]
+
+
+async def test_the_leak_names_the_field_not_the_number(tmp_path: Path) -> None:
+    (case,) = [c for c in ID_SCANNER_CASES if c.id == "id_scanner.bad_check"]
+    result = await run_case(case, broken_harness("leaks_number", tmp_path))
+    assert result.verdict is Verdict.FAILED
+    assert "'bad_check' document's document_number appears in full" in result.detail
+    # The failure says which field leaked, never the value.
+    sample = await IdScannerControl(
+        get_world("id_leak_probe", clock_scale=SCALE).id_scanner()
+    ).present_document("bad_check")
+    assert sample.expected is not None
+    assert sample.expected.document_number not in result.detail
+
+
+async def test_an_honest_kiosk_passes_the_cases_the_broken_ones_fail(tmp_path: Path) -> None:
+    for n, case_id in enumerate(sorted(set(CAUGHT_BY.values()))):
+        (case,) = [c for c in ID_SCANNER_CASES if c.id == case_id]
+        world = get_world(f"id_honest{n}", clock_scale=SCALE)
+        model = world.id_scanner()
+        ledger = tmp_path / f"{n}.sqlite"
+        harness: IdScannerHarness = Harness(
+            open=lambda model=model, ledger=ledger: IdScannerService(model, ledger=ledger),
+            stimulus=IdScannerControl(model),
+            patience=0.5,
+        )
+        result = await run_case(case, harness)
+        assert result.verdict is Verdict.PASSED, result
+
+
+# --- the command line ----------------------------------------------------------------------
+
+
+def test_tellerhal_conformance_runs_the_id_scanner_suite(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status = main(["conformance", "--json", "sim://id_scanner?clock_scale=0.002"])
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    assert status == 0, out
+    assert len(lines) == len(ID_SCANNER_CASES)
+    assert all('"passed"' in line for line in lines), out
+
+
+def test_tellerhal_certify_certifies_the_simulated_scanner(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status = main(["certify", "id_scanner", "sim://id_scanner?clock_scale=0.002"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "CERTIFIED" in out
+    assert "NOT CERTIFIED" not in out
+    assert f"{len(ID_SCANNER_CASES)} passed, 0 failed" in out
+
+
+def test_a_flat_reader_is_not_certified_for_the_kiosk_features(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The sim driver declares the kiosk's features; a chip build lacks most of them.
+    status = main(
+        ["certify", "id_scanner", f"sim://id_scanner?clock_scale={SCALE}&id_profile=chip"]
+    )
+    out = capsys.readouterr().out
+    assert status == 1, out
+    assert "NOT CERTIFIED" in out
+    assert "id_scanner.retain was skipped for retain, which the driver declares" in out
