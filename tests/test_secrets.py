@@ -161,6 +161,31 @@ def _card_data_holders() -> Iterator[object]:
     # The ID scanner: its byte-holding values with card data in every byte and text field
     # (their reprs show kinds, sizes and masked forms only).
     yield from _id_scanner_holders(t1, t2)
+    # The camera: a frame, a picture and its remote completion with card data as pixels
+    # (their reprs show the encoding, size and measures only).
+    yield from _camera_holders(t2)
+
+
+def _camera_holders(t2: bytes) -> Iterator[object]:
+    import datetime as dt
+
+    from hal.devices.camera import (
+        CameraPosition,
+        Frame,
+        FrameEncoding,
+        Picture,
+        PictureFormat,
+        QualityReport,
+    )
+    from hal.remote.interfaces_camera import PictureCompletion
+
+    when = dt.datetime(2026, 11, 29, tzinfo=dt.UTC)
+    yield Frame(t2, FrameEncoding.JPEG, 10, 10, when)
+    picture = Picture(
+        t2, PictureFormat.JPEG, 10, 10, when, CameraPosition.PERSON, QualityReport(1.0, 2.0, 3.0)
+    )
+    yield picture
+    yield PictureCompletion.of(picture)
 
 
 def _id_scanner_holders(t1: bytes, t2: bytes) -> Iterator[object]:
