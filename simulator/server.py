@@ -36,6 +36,7 @@ from simulator.world import CardReaderSetup, World
 if TYPE_CHECKING:
     from hal.devices.cash_acceptor_service import CashAcceptorService
     from hal.devices.cash_dispenser_service import CashDispenserService
+    from hal.devices.id_scanner_service import IdScannerService
     from simulator.sim_cash_service import SimCashBooks
 
 __all__ = ["DEFAULT_ENDPOINT", "ControlServer", "SimServer", "default_control_endpoint"]
@@ -113,7 +114,12 @@ class SimServer:
         self._customer = customer
         self.world = self._build_world()
         self._services: dict[
-            str, CardReaderService | PinPadService | CashDispenserService | CashAcceptorService
+            str,
+            CardReaderService
+            | PinPadService
+            | CashDispenserService
+            | CashAcceptorService
+            | IdScannerService,
         ] = {}
         self._shared_ledger: Ledger | None = None
         self._server: RemoteServer | None = None
@@ -151,6 +157,8 @@ class SimServer:
             world.cash_dispenser(name, cash_setup)
         for name, in_setup in (scenario.cash_acceptors if scenario is not None else {}).items():
             world.cash_acceptor(name, in_setup)
+        for name, id_setup in (scenario.id_scanners if scenario is not None else {}).items():
+            world.id_scanner(name, id_setup)
         return world
 
     async def start(self) -> None:
@@ -191,7 +199,10 @@ class SimServer:
 
     async def _serve(self, *, fresh_bins: bool = False) -> None:
         ledger: Ledger | str | None = self._ledger
-        if self._ledger is not None and (self.world.cash_dispensers or self.world.cash_acceptors):
+        world = self.world
+        if self._ledger is not None and (
+            world.cash_dispensers or world.cash_acceptors or world.id_scanners
+        ):
             # One writer per ledger file: the devices share one open ledger.
             ledger = self._shared_ledger = Ledger.open(self._ledger)
         for name in self.world.card_readers:
@@ -216,6 +227,12 @@ class SimServer:
             self._services[name] = acceptor
             if fresh_bins:
                 await _count_in_new_cassettes(acceptor)
+        for name in self.world.id_scanners:
+            scanner = self.world.open_id_scanner(name, ledger=ledger)
+            await scanner.open()
+            self._services[name] = scanner
+            if fresh_bins and (await scanner.retain_bin()).count:
+                await scanner.empty_retain_bin(reason="simulator reset: a fresh world")
         server = RemoteServer(
             self._services,
             self.endpoint,
