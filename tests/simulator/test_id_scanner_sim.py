@@ -141,3 +141,76 @@ async def test_a_scanned_image_through_the_service() -> None:
         image = await scanner.scan_image(ImageSide.BACK, format=ImageFormat.PNG)
         assert image.data.startswith(b"\x89PNG")
         assert "bytes>" in repr(image)
+
+
+SCENARIO = """
+version = 1
+[devices.id_scanner]
+build = "kiosk"
+retain_capacity = 3
+
+[[customer]]
+device = "id_scanner"
+wait_for = "accepting"
+after = 0.5
+action = "present_document"
+profile = "hmt"
+
+[[customer]]
+device = "id_scanner"
+action = "remove_document"
+timeout = 5000
+"""
+
+
+async def test_a_scenario_customer_over_a_served_simulator(tmp_path: Path) -> None:
+    from simulator.remote_control import RemoteIdScannerControl
+    from simulator.scenario import parse_scenario
+    from simulator.server import SimServer
+
+    scenario = parse_scenario(SCENARIO, name="identity")
+    assert scenario.id_scanners["id_scanner"].retain_capacity == 3
+    sim = SimServer(
+        scenario,
+        "tcp://127.0.0.1:0",
+        clock_scale=SCALE,
+        ledger=tmp_path / "ledger.sqlite",
+        customer=True,
+    )
+    async with sim:
+        scanner = hal.open(sim.addresses["id_scanner"])
+        assert isinstance(scanner, IdScanner)
+        control = RemoteIdScannerControl(sim.control_endpoint, timeout=2.0)
+        async with scanner:
+            assert (await scanner.capabilities()).retain_capacity == 3
+            doc = await scanner.read_document(timeout=5)
+            assert doc.kind.value == "cnHmtResidencePermit"
+            assert doc.valid
+            await scanner.eject(timeout=5)
+            await control.wait_for("document_taken", timeout=5)  # the scripted customer
+            assert await control.document_position() == "customer"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[devices.id_scanner]\nbuild = "flatbed"', "no ID scanner build named 'flatbed'"),
+        ("[devices.id_scanner]\nspeed = 3", "speed"),
+        (
+            '[[customer]]\ndevice = "id_scanner"\naction = "present_document"\nprofile = "x"',
+            "no document profile named 'x'",
+        ),
+        ('[[customer]]\ndevice = "id_scanner"\naction = "present_document"', "'profile' goes"),
+        (
+            '[[customer]]\ndevice = "id_scanner"\naction = "insert_card"\nprofile = "visa"',
+            "no action",
+        ),
+        ('[[customer]]\naction = "present_document"\nprofile = "resident"', "no action"),
+        ('[[customer]]\ndevice = "id_scanner"\nwait_for = "gate_open"', "unknown condition"),
+    ],
+)
+def test_scenario_id_scanner_refusals(text: str, message: str) -> None:
+    from simulator.scenario import parse_scenario
+
+    with pytest.raises(ConfigurationError, match=message):
+        parse_scenario(f"version = 1\n{text}\n")
