@@ -239,6 +239,12 @@ def test_shipped_profiles_print_no_card_data() -> None:
 
 # Dataclasses with bytes (or card text) fields that hold no cardholder data.
 NOT_CARDHOLDER_DATA = {
+    "protocols.samv.CommandFrame": "a SAM_V command: CMD PARA and (rarely) settings bytes; "
+    "repr shows the DATA's length only",
+    "protocols.samv.ReplyFrame": "a SAM_V reply: ID-card personal data, no payment card "
+    "data; repr shows the DATA's length only (tests/protocols/test_samv.py)",
+    "protocols.samv.BaseMessage": "a chip's text, photo and fingerprint blocks: ID-card "
+    "personal data, no payment card data; repr shows sizes only (tests/protocols/test_samv.py)",
     "simulator.wire.samv_firmware.ChipCard": "a simulated ID card's chip (synthetic people "
     "only); its repr shows the document's masked repr, never the photo or fingerprints",
     "protocols.lcdm.Frame": "a cash dispenser frame: note counts, error codes, sensor bits",
