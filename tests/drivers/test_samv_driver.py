@@ -43,8 +43,9 @@ from hal.errors import (
 from hal.transports.spy_maskers import RX, TX
 from protocols.samv import Command, build_reply
 from simulator.id_profiles import document_profile
+from simulator.models.id_scanner import IdScannerModel
 from simulator.wire.samv import SamvEmulator
-from simulator.wire.samv_firmware import CardTable, SamvFirmware
+from simulator.wire.samv_firmware import CardTable, ModelField, SamvFirmware
 from tests.samv_rig import SamvRig, card, samv_registered
 
 
@@ -444,3 +445,27 @@ async def test_events_order(rig: SamvRig) -> None:
         await driver.accept_document()
     kinds = [type(e) for e in rig.listener.events]
     assert kinds == [InsertDocument, DocumentInserted]
+
+
+# --- driven by the simulator's ID-scanner model ------------------------------------------
+
+
+async def test_the_emulator_over_the_id_scanner_models_chip_build(tmp_path: Path) -> None:
+    model = IdScannerModel(name="samv", build="chip")
+    rig = SamvRig(tmp_path, SamvFirmware(ModelField(model)))
+    async with rig.wire(), rig.driver() as driver:
+        model.customer_presents(document_profile("foreigner_2023"))
+        await driver.accept_document()
+        document = await driver.read_document(fingerprints=True, newest_address=True)
+        expected = document_profile("foreigner_2023").read_as(
+            fingerprints=True, newest_address=True
+        )
+        assert document == expected
+        model.customer_removes()
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await driver.accept_document()
+        model.customer_presents(document_profile("forged"))
+        await driver.accept_document()
+        with pytest.raises(SecurityFail):
+            await driver.read_document(fingerprints=False, newest_address=False)
