@@ -169,7 +169,7 @@ def test_newest_address_sam_id_and_the_quirk(capsys: pytest.CaptureFixture[str])
     [
         (f"{HOST} AA AA AA 96 69 00 04 00 00 80 85", "frame 2 at byte 10: checksum mismatch", 1),
         (f"{HOST} AA AA AA 96 69 00 04 00 00", "frame 2 at byte 10: truncated: LEN says 4", 1),
-        (f"01 02 {HOST}", "byte 0: 2 bytes outside any frame (0102)", 0),
+        (f"01 02 {HOST}", "byte 0: 2 bytes outside any frame; a frame starts with", 0),
         (f"{HOST} AA AA AA", "byte 10: truncated: 3 bytes of a preamble", 1),
         (build_command(0x45, 0x01).hex(), "unknown SAM_V command 45 01", 0),
         (build_reply(0x55).hex(), "unknown SAM_V result code SW3 55", 0),
@@ -189,6 +189,16 @@ def test_corrupted_input_is_one_stderr_line_and_exit_2(
     assert len(err.splitlines()) == 1
     assert err.startswith("tellerhal decode: samv: ")
     assert message in err
+
+
+def test_noise_bytes_shown_only_with_reveal(capsys: pytest.CaptureFixture[str]) -> None:
+    # A broken base message's bytes are noise: a name's UCS-2 (张 = 20 5F) stays hidden.
+    capture = "20 5F 09 4E " + HOST
+    status, _, err = run(capsys, ["samv", capture])
+    assert status == 2
+    assert "205F" not in err
+    status, _, err = run(capsys, ["--reveal", "samv", capture])
+    assert "byte 0: 4 bytes outside any frame (205F094E)" in err
 
 
 def test_vendor_command_is_named_not_refused(capsys: pytest.CaptureFixture[str]) -> None:

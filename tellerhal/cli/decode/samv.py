@@ -208,10 +208,12 @@ def decode_samv(capture: bytes, args: argparse.Namespace) -> Iterator[Entry]:
                 raise Failure(f"byte {offset}: truncated: {len(rest)} bytes of a preamble")
             found = rest.find(PREAMBLE)
             noise = rest if found < 0 else rest[:found]
+            # Noise may be a broken base message: its bytes only with --reveal.
             shown = hex_text(noise[:8]) + ("..." if len(noise) > 8 else "")
             raise Failure(
-                f"byte {offset}: {len(noise)} bytes outside any frame ({shown}); "
-                "a frame starts with AA AA AA 96 69"
+                f"byte {offset}: {len(noise)} bytes outside any frame"
+                + (f" ({shown})" if reveal else "")
+                + "; a frame starts with AA AA AA 96 69"
             )
         number += 1
         where = f"frame {number} at byte {offset}"
