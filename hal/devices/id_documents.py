@@ -1,5 +1,6 @@
-"""What a China ID card's chip holds, as an `IdentityDocument`: the one conversion the
-SAM_V driver and the simulator share (and its inverse, for the emulator).
+"""What a China ID card's chip holds, as an `IdentityDocument`: the one conversion every
+backend reading a chip through a SAM_V module shares (and its inverse, for whatever
+emulates one).
 
 `document_from_chip` takes the blocks a SAM_V module returns (the 256-byte text block,
 the 1024-byte WLT photo, the fingerprint block and the newest address, each as read) and
