@@ -165,6 +165,9 @@ class MrzSerialDriver:
         self._transport.flush_input()
         self._decoder.reset()
         self._lost = None
+        self._start_reader()
+
+    def _start_reader(self) -> None:
         self._reader = asyncio.get_running_loop().create_task(
             self._read_loop(), name=f"{self.name}-reader"
         )
@@ -243,6 +246,15 @@ class MrzSerialDriver:
         raise UnsupportedOperation(f"{self.name} has no retain bin")
 
     async def reset(self) -> str | None:
+        """Forget what is buffered; after the line was lost, open it again (the reader
+        plugged back) and listen anew."""
+        if self._lost is not None or self._reader is None or self._reader.done():
+            await self._transport.reopen()
+            self._lost = None
+            self._decoder.reset()
+            self._start_reader()
+            if self._listener is not None:
+                self._listener.status_changed(self._status())
         self._forget_line()
         return None
 

@@ -24,6 +24,7 @@ from drivers.id_scanner.mrz_serial import (
     MrzSerialDriver,
     MrzSerialOptions,
 )
+from hal.device import DeviceState
 from hal.devices.id_scanner import (
     CheckName,
     DocumentInserted,
@@ -34,7 +35,13 @@ from hal.devices.id_scanner import (
     InvalidDocument,
 )
 from hal.devices.id_scanner_service import IdScannerService
-from hal.errors import ConfigurationError, HalTimeout, InvalidMedia, UnsupportedOperation
+from hal.errors import (
+    ConfigurationError,
+    ConnectionLost,
+    HalTimeout,
+    InvalidMedia,
+    UnsupportedOperation,
+)
 from hal.transports.serial import SERIAL_TRANSPORT, SerialOptions, SerialTransport
 from simulator.id_profiles import document_profile
 from simulator.wire.mrz_serial import MrzSerialEmulator
@@ -300,3 +307,22 @@ async def test_through_hal_open_and_privacy(
 def test_bad_options(options: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message.replace("(", r"\(")):
         MrzSerialOptions(**options)  # type: ignore[arg-type]
+
+
+async def test_unplugged_line_fails_the_waiting_read_and_reset_recovers(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        bridge = r.emulator.link
+        assert isinstance(bridge, PtyBridge)
+        with r.service.events() as events:
+            task = asyncio.create_task(r.service.read_document(timeout=5))
+            await events.wait_for(InsertDocument, timeout=5)
+            bridge.unplug()
+            with pytest.raises(ConnectionLost):
+                await task
+        status = await r.driver.get_status()
+        assert status.device is DeviceState.OFFLINE
+        bridge.replug()
+        await r.service.reset(timeout=5)
+        assert (await r.driver.get_status()).device is DeviceState.ONLINE
+        await asyncio.sleep(IDLE * 2)  # the reset's skip ends
+        assert (await _read_with(r, "passport")).valid  # type: ignore[attr-defined]
