@@ -331,8 +331,19 @@ def parse_command(raw: bytes | bytearray | memoryview) -> CommandFrame:
         FramingError: no preamble, LEN below 3, or a length other than LEN says.
         ChecksumError: CHK is not the XOR of LEN..DATA.
     """
-    body = _body(bytes(raw), 3, "command")
-    return CommandFrame(body[0], body[1], body[2:])
+    raw = bytes(raw)
+    size = len(raw)
+    # The fast path: a well-formed frame is checked inline; anything else goes to
+    # _body, which says what is wrong.
+    if (
+        size >= HEADER + 3
+        and raw.startswith(PREAMBLE)
+        and raw[5] << 8 | raw[6] == size - HEADER
+        and _xor(raw[5:-1]) == raw[-1]
+    ):
+        return CommandFrame(raw[7], raw[8], raw[9:-1])
+    body = _body(raw, 3, "command")
+    return CommandFrame(body[0], body[1], body[2:])  # pragma: no cover - _body raised
 
 
 def parse_reply(raw: bytes | bytearray | memoryview) -> ReplyFrame:
@@ -342,8 +353,17 @@ def parse_reply(raw: bytes | bytearray | memoryview) -> ReplyFrame:
         FramingError: no preamble, LEN below 4, or a length other than LEN says.
         ChecksumError: CHK is not the XOR of LEN..DATA.
     """
-    body = _body(bytes(raw), 4, "reply")
-    return ReplyFrame(body[2], body[3:], body[0], body[1])
+    raw = bytes(raw)
+    size = len(raw)
+    if (
+        size >= HEADER + 4
+        and raw.startswith(PREAMBLE)
+        and raw[5] << 8 | raw[6] == size - HEADER
+        and _xor(raw[5:-1]) == raw[-1]
+    ):
+        return ReplyFrame(raw[9], raw[10:-1], raw[7], raw[8])
+    body = _body(raw, 4, "reply")
+    return ReplyFrame(body[2], body[3:], body[0], body[1])  # pragma: no cover - _body raised
 
 
 def direction_of(raw: bytes | bytearray | memoryview) -> str:
