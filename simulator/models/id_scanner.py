@@ -605,6 +605,8 @@ class IdScannerModel:
 
     async def _drive(self, doc: _Document, to: DocumentPosition) -> None:
         await self.clock.sleep(self._motion_time * self._rng.uniform(0.9, 1.1))
+        if not self._powered:  # the motor stopped: the document did not get there
+            raise DeviceNotReady(f"{self.name} lost power while moving the document")
         if self._jam_next:
             self._jam_next = False
             doc.position = DocumentPosition.JAMMED

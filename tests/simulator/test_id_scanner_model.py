@@ -654,3 +654,17 @@ def test_model_options_are_checked() -> None:
     with pytest.raises(ConfigurationError):
         IdScannerModel(retain_capacity=-1)
     assert IdScannerModel(build="chip").capabilities().retain_capacity == 0
+
+
+async def test_power_lost_during_a_movement_leaves_the_document_inside(kiosk) -> None:  # type: ignore[no-untyped-def]
+    model, control, _ = kiosk
+    await control.present_document("resident")
+    await model.accept_document()
+    eject = asyncio.create_task(model.eject())
+    await asyncio.sleep(0)
+    await control.power_loss()
+    with pytest.raises(DeviceNotReady):
+        await eject
+    assert await control.model_position() == "inside"
+    await control.power_loss(False)
+    assert await model.reset() == "exit"

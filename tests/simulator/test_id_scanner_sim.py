@@ -214,3 +214,54 @@ def test_scenario_id_scanner_refusals(text: str, message: str) -> None:
 
     with pytest.raises(ConfigurationError, match=message):
         parse_scenario(f"version = 1\n{text}\n")
+
+
+@pytest.mark.parametrize("seed", range(12))
+async def test_random_sessions_keep_the_books_and_the_bin_equal(seed: int) -> None:
+    """Whatever the customer, the app and fate do, the ledger's retain bin counts what
+    the model physically holds, and one document is in one place."""
+    import random
+
+    from hal.errors import HalError
+
+    rng = random.Random(seed)
+    world = f"random{seed}"
+    scanner = _open(world)
+    control = get_world(world).id_scanner_control()
+    model = control.model
+    profiles = sorted(DOCUMENT_PROFILES)
+    async with scanner:
+        for _ in range(40):
+            op = rng.choice(
+                ["present", "present", "read", "read", "read", "eject", "retain", "retain"]
+                + ["remove", "remove", "jam", "clear", "reset"]
+            )
+            try:
+                if op == "present":
+                    await control.present_document(rng.choice(profiles))
+                elif op == "read" and model.position.value in ("presented", "inside"):
+                    await scanner.read_document(timeout=2)
+                elif op == "eject":
+                    await scanner.eject(timeout=2)
+                elif op == "retain":
+                    await scanner.retain(timeout=2)
+                elif op == "remove":
+                    await control.remove_document(timeout=0.05)
+                elif op == "jam":
+                    await control.jam()
+                elif op == "clear":
+                    await control.clear_jam()
+                elif op == "reset":
+                    await scanner.reset(timeout=2)
+            except HalError:
+                pass
+            assert (await scanner.retain_bin()).count == model.retained_count
+            assert model.retained_count <= model.retain_capacity
+            media = (await scanner.status()).media.value
+            expected = {
+                "inside": "present",
+                "jammed": "jammed",
+                "exit": "entering",
+                "presented": "entering",
+            }.get(model.position.value, "notPresent")
+            assert media == expected
