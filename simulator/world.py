@@ -12,7 +12,8 @@ the same model; tests start from scratch with `reset_worlds`.
 
 The cash devices' setups and accessors are in `simulator.world_cash` (`World` takes
 them from `CashDevicesMixin`; the setups are re-exported here), the ID scanners' in
-`simulator.world_id` (`IdDevicesMixin`, `IdScannerSetup`).
+`simulator.world_id` (`IdDevicesMixin`, `IdScannerSetup`), the cameras' in
+`simulator.world_camera` (`CameraDevicesMixin`, `CameraSetup`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from hal.ledger import Ledger
 from simulator.broken import BROKEN_VARIANTS
 from simulator.clock import SimClock, seeded_random
 from simulator.control import CardReaderControl
+from simulator.models.camera import CameraModel
 from simulator.models.card_reader import CardReaderModel
 from simulator.models.cash_acceptor import CashAcceptorModel
 from simulator.models.cash_dispenser import CashDispenserModel
@@ -39,6 +41,7 @@ from simulator.models.id_scanner import IdScannerModel
 from simulator.models.pin_pad import PinPadModel
 from simulator.models.secure_element import SecureElement
 from simulator.pin_pad_control import PinPadControl
+from simulator.world_camera import CameraDevicesMixin, CameraSetup
 from simulator.world_cash import (
     _RECYCLER_SIDE,
     CashAcceptorSetup,
@@ -55,6 +58,7 @@ SetupT = TypeVar("SetupT")
 ModelT = TypeVar("ModelT")
 
 __all__ = [
+    "CameraSetup",
     "CardReaderSetup",
     "CashAcceptorSetup",
     "CashDispenserSetup",
@@ -121,7 +125,7 @@ class PinPadSetup:
                 )
 
 
-class World(CashDevicesMixin, IdDevicesMixin):
+class World(CashDevicesMixin, IdDevicesMixin, CameraDevicesMixin):
     """A clock, a seed and the device models of one simulated kiosk.
 
     Args:
@@ -148,6 +152,7 @@ class World(CashDevicesMixin, IdDevicesMixin):
         self._shared_books: dict[str, SharedLedger] = {}
         self._recycler_sides: dict[str, str] = {}  # dispenser name -> its acceptor's
         self._id_scanners: dict[str, tuple[IdScannerSetup, IdScannerModel]] = {}
+        self._cameras: dict[str, tuple[CameraSetup, CameraModel]] = {}
 
     def random(self, stream: str) -> random.Random:
         """A randomness for ``stream`` (a device name) that depends only on the seed."""
@@ -158,7 +163,12 @@ class World(CashDevicesMixin, IdDevicesMixin):
         self,
     ) -> Mapping[
         str,
-        CardReaderModel | PinPadModel | CashDispenserModel | CashAcceptorModel | IdScannerModel,
+        CardReaderModel
+        | PinPadModel
+        | CashDispenserModel
+        | CashAcceptorModel
+        | IdScannerModel
+        | CameraModel,
     ]:
         """Every model made so far, by device name."""
         return MappingProxyType(
@@ -168,6 +178,7 @@ class World(CashDevicesMixin, IdDevicesMixin):
                 **self.cash_dispensers,
                 **self.cash_acceptors,
                 **self.id_scanners,
+                **self.cameras,
             }
         )
 
@@ -189,6 +200,7 @@ class World(CashDevicesMixin, IdDevicesMixin):
             ("cash acceptor", self._cash_acceptors),
             (_RECYCLER_SIDE, self._recycler_sides),
             ("ID scanner", self._id_scanners),
+            ("camera", self._cameras),
         )
         for other, models in tables:
             if other != kind and name in models:
