@@ -216,6 +216,13 @@ def test_scenario_id_scanner_refusals(text: str, message: str) -> None:
         parse_scenario(f"version = 1\n{text}\n")
 
 
+#: The random sessions' operations, weighted by repetition.
+OPS = (
+    *("present", "present", "read", "read", "read", "eject", "retain", "retain"),
+    *("remove", "remove", "jam", "clear", "reset"),
+)
+
+
 @pytest.mark.parametrize("seed", range(12))
 async def test_random_sessions_keep_the_books_and_the_bin_equal(seed: int) -> None:
     """Whatever the customer, the app and fate do, the ledger's retain bin counts what
@@ -232,10 +239,7 @@ async def test_random_sessions_keep_the_books_and_the_bin_equal(seed: int) -> No
     profiles = sorted(DOCUMENT_PROFILES)
     async with scanner:
         for _ in range(40):
-            op = rng.choice(
-                ["present", "present", "read", "read", "read", "eject", "retain", "retain"]
-                + ["remove", "remove", "jam", "clear", "reset"]
-            )
+            op = rng.choice(OPS)
             try:
                 if op == "present":
                     await control.present_document(rng.choice(profiles))
