@@ -5,10 +5,11 @@ Address format::
 
     sim://DEVICE[?profile=NAME&world=NAME&seed=N&clock_scale=X&ledger=PATH
                   &retain_capacity=N&stacker_capacity=N&variant=NAME&cash_profile=NAME
-                  &cash_in_profile=NAME&books=NAME&recycler=NAME&id_profile=NAME]
+                  &cash_in_profile=NAME&books=NAME&recycler=NAME&id_profile=NAME
+                  &camera_profile=NAME&scene=NAME&camera_variant=NAME]
 
 ``DEVICE`` is the device name the simulator offers a model for (``card_reader``,
-``pin_pad``, ``cash_dispenser``, ``cash_acceptor``, ``id_scanner``). The device is an
+``pin_pad``, ``cash_dispenser``, ``cash_acceptor``, ``id_scanner``, ``camera``). The device is an
 in-process model in the named world (`simulator.world.get_world`): two addresses naming
 the same world and device reach the same model, so a card inserted (or a key pressed)
 through the control API is seen by every service opened over it, and keys loaded into a
@@ -48,11 +49,20 @@ PIN pad stay loaded. Options:
   reader: chip, fingerprints, newest address) or ``mrz`` (an OCR reader); it counts
   when the model is made. Its ``ledger`` journals the retain bin.
 
+- ``camera_profile``: the camera device's build (`simulator.models.camera.CAMERA_PROFILES`):
+  ``kiosk`` (the default: a ``person`` camera facing the customer and a ``document``
+  camera over the document tray) or ``person``; it counts when the model is made.
+- ``scene``: what the person camera sees when the model is made (`simulator.scenes`:
+  ``face``, the default, ``blurred``, ``dark``, ``bright``, ``no_face``, ``two_faces``,
+  ``document``, or an image file ``file:PATH``); the control API changes it later.
+- ``camera_variant``: a deliberately broken camera from `simulator.broken_camera`
+  (``stale_frame``, ``ok_while_unplugged``); empty for the faithful one.
+
 ``profile``, ``retain_capacity``, ``stacker_capacity`` and ``variant`` are the card
 reader's, ``cash_profile`` and ``recycler`` the cash dispenser's, ``cash_in_profile``
 the cash acceptor's, ``books`` either cash device's, ``id_profile`` the ID scanner's,
-``ledger`` any's but the PIN pad's; an address naming one for another device is
-refused.
+``camera_profile``, ``scene`` and ``camera_variant`` the camera's, ``ledger`` any's but
+the PIN pad's and the camera's; an address naming one for another device is refused.
 """
 
 from __future__ import annotations
@@ -69,6 +79,8 @@ from hal.devices.pin_pad_service import PinPadService
 from hal.errors import ConfigurationError
 from hal.registry import DriverSpec
 from simulator.broken import BROKEN_VARIANTS
+from simulator.broken_camera import CAMERA_BROKEN_VARIANTS
+from simulator.models.camera import CAMERA_PROFILES, check_scene
 from simulator.models.card_reader import CardPosition
 from simulator.models.cash_in_profiles import CASH_IN_PROFILES
 from simulator.models.cash_profiles import CASH_PROFILES
@@ -77,6 +89,7 @@ from simulator.models.pin_pad import PinPadModel
 from simulator.profiles import load_card_profile, profile_names
 from simulator.wire import usb as _usb  # noqa: F401  (registers the pyusb backend "sim")
 from simulator.world import (
+    CameraSetup,
     CardReaderSetup,
     CashAcceptorSetup,
     CashDispenserSetup,
@@ -85,6 +98,7 @@ from simulator.world import (
 )
 
 if TYPE_CHECKING:
+    from hal.devices.camera_service import CameraService
     from hal.devices.id_scanner_service import IdScannerService
     from simulator.sim_cash_in_service import SimCashAcceptorService
     from simulator.sim_cash_service import SimCashDispenserService
@@ -92,7 +106,9 @@ if TYPE_CHECKING:
 __all__ = ["SIM_DEVICES", "SIM_DRIVER", "SimOptions", "open_sim_device"]
 
 #: The device names the simulator has models for.
-SIM_DEVICES = frozenset({"card_reader", "pin_pad", "cash_dispenser", "cash_acceptor", "id_scanner"})
+SIM_DEVICES = frozenset(
+    {"card_reader", "pin_pad", "cash_dispenser", "cash_acceptor", "id_scanner", "camera"}
+)
 
 #: The options only a card reader takes.
 _CARD_READER_OPTIONS = ("profile", "retain_capacity", "stacker_capacity", "variant")
@@ -103,6 +119,7 @@ _DEVICE_OPTIONS = {
     "cash_dispenser": frozenset({"cash_profile", "ledger", "books", "recycler"}),
     "cash_acceptor": frozenset({"cash_in_profile", "ledger", "books"}),
     "id_scanner": frozenset({"id_profile", "ledger"}),
+    "camera": frozenset({"camera_profile", "scene", "camera_variant"}),
 }
 _SPECIFIC_OPTIONS = frozenset().union(*_DEVICE_OPTIONS.values())
 _LABELS = {
@@ -111,6 +128,7 @@ _LABELS = {
     "cash_dispenser": "cash dispenser",
     "cash_acceptor": "cash acceptor",
     "id_scanner": "ID scanner",
+    "camera": "camera",
 }
 
 _WORLD_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -139,6 +157,10 @@ class SimOptions:
             ``""`` for a dispenser of its own.
         id_profile: the ID scanner's build (``kiosk``, ``chip``, ``mrz``; when the model
             is made).
+        camera_profile: the camera's build (``kiosk``, ``person``; when the model is made).
+        scene: what the person camera sees when the model is made.
+        camera_variant: a broken camera's name from
+            `simulator.broken_camera.CAMERA_BROKEN_VARIANTS`.
 
     Raises:
         ConfigurationError: a value out of range or naming nothing known.
@@ -157,6 +179,9 @@ class SimOptions:
     books: str = ""
     recycler: str = ""
     id_profile: str = "kiosk"
+    camera_profile: str = "kiosk"
+    scene: str = "face"
+    camera_variant: str = ""
 
     def __post_init__(self) -> None:
         if self.profile and self.profile not in profile_names():
@@ -202,6 +227,20 @@ class SimOptions:
                 f"id_profile {self.id_profile!r} is not an ID scanner build; known: "
                 f"{', '.join(sorted(ID_BUILDS))}"
             )
+        if self.camera_profile not in CAMERA_PROFILES:
+            raise ConfigurationError(
+                f"camera_profile {self.camera_profile!r} is not a camera build; known: "
+                f"{', '.join(sorted(CAMERA_PROFILES))}"
+            )
+        try:
+            check_scene(self.scene)
+        except ValueError as exc:
+            raise ConfigurationError(f"scene: {exc}") from None
+        if self.camera_variant and self.camera_variant not in CAMERA_BROKEN_VARIANTS:
+            raise ConfigurationError(
+                f"camera_variant {self.camera_variant!r} is not a broken camera; known: "
+                f"{', '.join(sorted(CAMERA_BROKEN_VARIANTS))}"
+            )
         if self.variant and self.variant not in BROKEN_VARIANTS:
             raise ConfigurationError(
                 f"variant {self.variant!r} is not a broken variant; known: "
@@ -217,6 +256,7 @@ def open_sim_device(
     | SimCashDispenserService
     | SimCashAcceptorService
     | IdScannerService
+    | CameraService
 ):
     """Build the unopened service over the model an address names (the driver factory).
 
@@ -285,6 +325,19 @@ def open_sim_device(
                 id_setup = None  # the same build (a scenario's timings stand)
         world.id_scanner(device, id_setup)
         return world.open_id_scanner(device, ledger=options.ledger or None)
+    if device == "camera":
+        camera_setup = None
+        wanted = {"camera_profile": "profile", "scene": "scene", "camera_variant": "variant"}
+        camera_named = {
+            field: getattr(options, key) for key, field in wanted.items() if key in given
+        }
+        camera_made = world.camera_setup(device)
+        if camera_made is not None:
+            camera_named.pop("scene", None)  # a scene counts when the model is made
+        if camera_named:
+            camera_setup = dataclasses.replace(camera_made or CameraSetup(), **camera_named)
+        world.camera(device, camera_setup)
+        return world.open_camera(device)
     if device == "cash_acceptor":
         in_setup = None
         if "cash_in_profile" in given:
@@ -328,6 +381,8 @@ SIM_DRIVER = DriverSpec(
         "cash_acceptor": CASH_IN_PROFILES["default"].capabilities.features(),
         # The default build's (kiosk: every feature); an address may choose chip or mrz.
         "id_scanner": IdScannerModel().capabilities().features(),
+        # The default build's (kiosk: person and document); an address may choose person.
+        "camera": frozenset(position.value for position in CAMERA_PROFILES["kiosk"].cameras),
     },
 )
 """The ``sim`` driver, registered through the ``tellerhal.drivers`` entry point."""
