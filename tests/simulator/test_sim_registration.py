@@ -25,6 +25,7 @@ def test_the_entry_point_gives_the_sim_driver() -> None:
         "cash_dispenser",
         "cash_acceptor",
         "id_scanner",
+        "camera",
     }
     assert SIM_DRIVER.options is SimOptions
 
@@ -50,7 +51,8 @@ def test_bad_options_are_refused(options: dict[str, object], message: str) -> No
 def test_address_options_are_parsed_and_checked() -> None:
     with pytest.raises(
         ConfigurationError,
-        match="unknown option 'colour'; allowed: books, cash_in_profile, cash_profile",
+        match="unknown option 'colour'; allowed: books, camera_profile, camera_variant, "
+        "cash_in_profile",
     ):
         hal.open("sim://card_reader?colour=red")
     with pytest.raises(ConfigurationError, match="clock_scale"):
@@ -61,8 +63,8 @@ def test_an_unknown_device_lists_what_the_simulator_offers() -> None:
     address = DeviceAddress.parse("sim://coin_hopper")
     with pytest.raises(
         ConfigurationError,
-        match="the simulator offers card_reader, cash_acceptor, cash_dispenser, id_scanner, "
-        "pin_pad; got 'coin_hopper'",
+        match="the simulator offers camera, card_reader, cash_acceptor, cash_dispenser, "
+        "id_scanner, pin_pad; got 'coin_hopper'",
     ):
         open_sim_device(address, SimOptions())
 
