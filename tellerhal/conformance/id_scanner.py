@@ -61,10 +61,12 @@ from tellerhal.conformance.id_scanner_steps import (
     base_profile,
     check_document,
     give_back,
+    media_while_there,
     need,
     next_event,
     present_and_read,
     read_ok,
+    senses_document,
 )
 
 __all__ = ["ID_SCANNER_CASES", "IdScannerCase", "IdScannerHarness"]
@@ -131,7 +133,7 @@ async def read_valid_document(h: IdScannerHarness) -> None:
         )
         status = await scanner.status()
         check(
-            status.media in (DocumentStatus.PRESENT, DocumentStatus.UNKNOWN),
+            status.media in await media_while_there(scanner),
             f"after a read media is {status.media.value!r}",
         )
         await give_back(h, scanner, seen)
@@ -323,9 +325,14 @@ async def cancel_mid_wait(h: IdScannerHarness) -> None:
         if position == "reader":
             status = await scanner.status()
             check(
-                status.media in (DocumentStatus.PRESENT, DocumentStatus.UNKNOWN),
+                status.media in await media_while_there(scanner),
                 f"the document is in the reader, yet media is {status.media.value!r}",
             )
+        if position == "reader" and not await senses_document(scanner):
+            # Still on the window of a reader that reads a document once: not lost, but
+            # the customer lays it down again.
+            await h.stimulus.remove_document(timeout=h.patience)
+            await h.stimulus.present_document(await base_profile(scanner))
         # Whether it was taken in or not, the next read gets it.
         with seen.watch(scanner):
             try:

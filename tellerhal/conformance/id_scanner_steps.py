@@ -41,10 +41,12 @@ __all__ = [
     "check_document",
     "expected_read",
     "give_back",
+    "media_while_there",
     "need",
     "next_event",
     "present_and_read",
     "read_ok",
+    "senses_document",
 ]
 
 IdScannerHarness = Harness[IdScanner, IdScannerStimulus]
@@ -95,6 +97,24 @@ async def base_profile(scanner: IdScanner) -> str:
     chip reader, ``passport`` on an MRZ-only one."""
     features = (await scanner.capabilities()).features()
     return "resident" if "chip" in features else "passport"
+
+
+async def senses_document(scanner: IdScanner) -> bool:
+    """Whether the scanner can still sense a document after reading it: it searches a
+    chip field, holds the document with its motor, or has a removal sensor. One that
+    cannot (an OCR reader reads a document on its window once) needs it laid down again
+    for another read."""
+    features = (await scanner.capabilities()).features()
+    return bool(features & {"chip", "eject", "removal_sensor"})
+
+
+async def media_while_there(scanner: IdScanner) -> tuple[DocumentStatus, ...]:
+    """What ``status().media`` may say while a document read is still in or on the
+    scanner: ``present`` (or ``unknown``); also ``notPresent`` from a scanner that
+    cannot sense it there (`senses_document`)."""
+    if await senses_document(scanner):
+        return (DocumentStatus.PRESENT, DocumentStatus.UNKNOWN)
+    return (DocumentStatus.PRESENT, DocumentStatus.UNKNOWN, DocumentStatus.NOT_PRESENT)
 
 
 class Seen:
