@@ -26,12 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 import hal
 from hal.address import DeviceAddress
+from hal.devices.camera import Camera
 from hal.devices.card_reader import CardReader
 from hal.devices.cash_acceptor import CashAcceptor
 from hal.devices.cash_dispenser import CashDispenser
 from hal.devices.id_scanner import IdScanner
 from hal.devices.pin_pad import PinPad
 from hal.errors import ConfigurationError, InvalidData
+from tellerhal.conformance.camera import CAMERA_CASES
 from tellerhal.conformance.card_reader import CARD_READER_CASES
 from tellerhal.conformance.cash_acceptor import CASH_ACCEPTOR_CASES
 from tellerhal.conformance.cash_dispenser import CASH_DISPENSER_CASES
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BENCH_PATIENCE",
+    "CAMERA_SUITE",
     "CARD_READER_SUITE",
     "CASH_ACCEPTOR_SUITE",
     "CASH_DISPENSER_SUITE",
@@ -299,6 +302,40 @@ ID_SCANNER_SUITE = DeviceSuite(
     uses_ledger=True,
 )
 
+
+def _sim_camera(address: DeviceAddress) -> tuple[Any, float]:
+    world = _sim_world(address)
+    # Patience in real seconds: a picture's face detection takes tens of milliseconds.
+    return world.camera_control(address.authority or "camera"), 5.0
+
+
+def _remote_camera(endpoint: str) -> Any:
+    from simulator import remote_control
+
+    control = getattr(remote_control, "RemoteCameraControl", None)
+    if control is None:
+        raise ConfigurationError("this simulator's control socket cannot act on a camera")
+    return control(endpoint)
+
+
+def _bench_camera(cards: Path | None) -> Any:
+    from tellerhal.conformance.camera_bench import BenchCameraStimulus
+
+    return BenchCameraStimulus()
+
+
+CAMERA_SUITE = DeviceSuite(
+    device_class="camera",
+    interface=Camera,
+    cases=CAMERA_CASES,
+    describe=_describe,
+    sim_stimulus=_sim_camera,
+    remote_stimulus=_remote_camera,
+    bench_stimulus=_bench_camera,
+    needs_cards=False,
+    uses_ledger=False,
+)
+
 #: Every device class with a contract suite, by device name.
 SUITES: dict[str, DeviceSuite] = {
     suite.device_class: suite
@@ -308,6 +345,7 @@ SUITES: dict[str, DeviceSuite] = {
         CASH_DISPENSER_SUITE,
         CASH_ACCEPTOR_SUITE,
         ID_SCANNER_SUITE,
+        CAMERA_SUITE,
     )
 }
 
