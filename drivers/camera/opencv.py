@@ -457,9 +457,7 @@ class OpenCvCamera:
         if source.path is not None and not os.path.exists(source.path):
             self._release()
             raise CameraInoperable(f"{self.name}: {source.path} is gone")
-        if source.live:
-            self._drop_stale(cap)
-        ok, image = cap.read()
+        ok, image = self._fresh_read(cap) if source.live else cap.read()
         if (not ok or image is None) and source.loop:
             self._release()
             cap = self._cap = self._new_capture()
@@ -470,15 +468,19 @@ class OpenCvCamera:
             raise CameraInoperable(f"{self.name}: {source.describe()} {ended}")
         return self._frame(image)
 
-    def _drop_stale(self, cap: Any) -> None:
-        """Grab (and drop) frames the kernel buffered while nobody read, until a grab
-        has to wait for a new one, ``drop`` at most."""
+    def _fresh_read(self, cap: Any) -> tuple[bool, Any]:
+        """A frame of now from a live device: grab (and drop) the frames the kernel
+        buffered while nobody read, until a grab has to wait for a new one (that one is
+        kept), ``drop`` grabs at most, then one read."""
         for _ in range(self.options.drop):
             started = time.monotonic()
             if not cap.grab():
-                return  # the read after says what is wrong
+                return False, None
             if time.monotonic() - started > _FRESH_GRAB:
-                return
+                ok, image = cap.retrieve()
+                return bool(ok), image
+        ok, image = cap.read()
+        return bool(ok), image
 
     def _frame(self, image: Any) -> Frame:
         cv2 = self._cv2

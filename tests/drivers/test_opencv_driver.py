@@ -10,6 +10,7 @@ import asyncio
 import os
 import shutil
 import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -357,3 +358,49 @@ async def test_captures_queue_in_order_through_the_service(many_frames: str) -> 
         for p in pictures
     ]
     assert firsts == [0, 10, 20, 30, 40, 50]
+
+
+class ScriptedCapture:
+    """A live device's buffers, scripted (no V4L2 device exists here): each grab takes
+    the next frame; the buffered ones come at once, then each new one after a wait."""
+
+    def __init__(self, buffered: int, wait: float = 0.03) -> None:
+        self.buffered = buffered
+        self.wait = wait
+        self.grabbed = 0
+        self.retrieved: list[int] = []
+
+    def grab(self) -> bool:
+        if self.grabbed >= self.buffered:
+            time.sleep(self.wait)  # the next frame is not there yet
+        self.grabbed += 1
+        return True
+
+    def retrieve(self) -> tuple[bool, int]:
+        self.retrieved.append(self.grabbed)
+        return True, self.grabbed
+
+    def read(self) -> tuple[bool, int]:
+        self.grab()
+        return self.retrieve()
+
+
+@pytest.mark.parametrize(
+    ("buffered", "drop", "grabs", "frame"),
+    [
+        (3, 4, 4, 4),  # 3 stale frames dropped, the 4th waited for: kept
+        (0, 4, 1, 1),  # nothing stale: the first grab waits, its frame is kept
+        (9, 4, 5, 5),  # more stale than drop: 4 dropped, then one read
+        (3, 0, 1, 1),  # drop=0: a plain read
+    ],
+)
+def test_stale_frames_of_a_live_device_are_dropped(
+    buffered: int, drop: int, grabs: int, frame: int
+) -> None:
+    camera = OpenCvCamera(Source(index=0), OpenCvOptions(device=0, drop=drop))
+    cap = ScriptedCapture(buffered)
+    ok, image = camera._fresh_read(cap)
+    assert ok
+    assert image == frame
+    assert cap.grabbed == grabs
+    assert cap.retrieved == [frame]
