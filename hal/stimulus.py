@@ -266,13 +266,13 @@ class IdScannerStimulus(ABC):
         """The customer presents a document of the given profile (places it on the
         reader or inserts it); returns at once.
 
-        Profiles every implementation offers: ``resident`` (a valid China resident ID
-        card), ``bad_check`` (a resident card whose ID number fails its check
-        character), ``unreadable`` (a card the reader cannot read). Chip readers also
-        offer ``resident_fingerprints``, ``hmt`` (HMT residence permit, ``J``),
-        ``foreigner_2017`` (``I``), ``foreigner_2023`` (``Y``), ``forged`` (fails
-        authentication); MRZ readers ``passport`` (TD3), ``id_td1``, ``visa_td2`` and
-        ``travel_permit`` (3x30), and ``bad_mrz`` (a check digit wrong).
+        Profiles by what the scanner reads (a scanner reading both offers both sets):
+        chip readers ``resident`` (a valid China resident ID card), ``bad_check`` (its
+        ID number fails the check character), ``unreadable`` (the read fails),
+        ``resident_fingerprints``, ``hmt`` (HMT residence permit, ``J``),
+        ``foreigner_2017`` (``I``), ``foreigner_2023`` (``Y``) and ``forged`` (fails
+        authentication); MRZ readers ``passport`` (TD3), ``id_td1``, ``visa_td2``,
+        ``travel_permit`` (3x30) and ``bad_mrz`` (a check digit wrong).
 
         Raises:
             UnsupportedOperation: this scanner cannot read that profile.
