@@ -40,6 +40,12 @@ whether it should pass the checks, never its personal data), ``Control.RemoveDoc
 ``Control.SamFailure`` (the security module fails its self-test), ``Control.FailRead``
 (the next read fails), ``Control.SlowRead`` (simulated seconds added to every read),
 ``Control.PowerLoss`` and ``Control.SlowReplies``.
+
+On a camera (`simulator.camera_control`): ``Control.SetScene`` (what a camera sees from
+its next frame on: a scene of `simulator.scenes` or ``file:PATH``), ``Control.UnplugCamera``
+and ``Control.ReplugCamera`` (the camera leaves the bus; comes back, and works after a
+reset), ``Control.SlowCapture`` (simulated seconds a frame takes), ``Control.PowerLoss``
+and ``Control.SlowReplies``.
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ from hal.stimulus import CardSample
 __all__ = [
     "COMMANDS",
     "MAX_WAIT",
+    "CameraPayload",
     "ControlCommand",
     "CountCompletion",
     "DocumentPresentedCompletion",
@@ -72,6 +79,7 @@ __all__ = [
     "PressKeysPayload",
     "ReplenishPayload",
     "SafeDoorPayload",
+    "SetScenePayload",
     "SlowReadPayload",
     "SlowRepliesPayload",
     "TakeCardPayload",
@@ -94,6 +102,7 @@ PIN_PAD: Final = "pin_pad"
 CASH_DISPENSER: Final = "cash_dispenser"
 CASH_ACCEPTOR: Final = "cash_acceptor"
 ID_SCANNER: Final = "id_scanner"
+CAMERA: Final = "camera"
 ANY_DEVICE: Final = "any"
 #: The commands both kinds of cash device take.
 _CASH: Final = (CASH_DISPENSER, CASH_ACCEPTOR)
@@ -322,6 +331,42 @@ class DocumentPresentedCompletion:
     valid: bool
 
 
+#: The camera positions a camera command names (`hal.devices.camera.CameraPosition`).
+CAMERA_POSITIONS: Final = frozenset({"person", "document", "room"})
+
+#: The longest scene name (an image file's path) ``Control.SetScene`` takes.
+MAX_SCENE: Final = 1024
+
+
+def _check_camera(camera: str) -> None:
+    if camera not in CAMERA_POSITIONS:
+        raise ValueError(f"camera is one of {sorted(CAMERA_POSITIONS)}, got {camera!r}")
+
+
+@dataclass(frozen=True)
+class SetScenePayload:
+    """``Control.SetScene``: what ``camera`` sees from its next frame on: a generated
+    scene's name (``face``, ``blurred``...) or an image file (``file:PATH``)."""
+
+    scene: str
+    camera: str = "person"
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.scene) <= MAX_SCENE:
+            raise ValueError(f"scene must be 1 to {MAX_SCENE} characters, got {len(self.scene)}")
+        _check_camera(self.camera)
+
+
+@dataclass(frozen=True)
+class CameraPayload:
+    """``Control.UnplugCamera``, ``Control.ReplugCamera``: the camera acted on."""
+
+    camera: str = "person"
+
+    def __post_init__(self) -> None:
+        _check_camera(self.camera)
+
+
 @dataclass(frozen=True)
 class GroundTruthCompletion:
     """Where every note physically is: ``{unit id or position: notes}``."""
@@ -361,8 +406,8 @@ class ControlCommand:
         device: the command acts on a device named in the header.
         wait: the payload field holding how long the command may wait (real seconds).
         target: the kind of device it acts on: ``card_reader``, ``pin_pad``,
-            ``cash_dispenser``, ``cash_acceptor``, ``id_scanner`` or ``any``, or a tuple
-            of kinds.
+            ``cash_dispenser``, ``cash_acceptor``, ``id_scanner``, ``camera`` or ``any``,
+            or a tuple of kinds.
     """
 
     name: str
@@ -451,6 +496,10 @@ COMMANDS: Final[dict[str, ControlCommand]] = {
         ControlCommand("Control.SamFailure", FlagPayload, target=ID_SCANNER),
         ControlCommand("Control.FailRead", target=ID_SCANNER),
         ControlCommand("Control.SlowRead", SlowReadPayload, target=ID_SCANNER),
+        ControlCommand("Control.SetScene", SetScenePayload, target=CAMERA),
+        ControlCommand("Control.UnplugCamera", CameraPayload, target=CAMERA),
+        ControlCommand("Control.ReplugCamera", CameraPayload, target=CAMERA),
+        ControlCommand("Control.SlowCapture", SlowRepliesPayload, target=CAMERA),
         ControlCommand("Control.Reset", device=False),
     )
 }
