@@ -5,7 +5,8 @@ through it another process acts as the customer, the operator or fate
 (`simulator.remote_control`). It speaks the envelope of the remote
 (`hal.remote.messages`): each command is answered with one ``acknowledge`` and then one
 ``completion``; the commands are in `simulator.control_commands`, and the actions per
-device class (card reader, PIN pad, cash dispenser, cash acceptor, ID scanner) are here.
+device class (card reader, PIN pad, cash dispenser, cash acceptor, ID scanner, camera) are
+here.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from hal.remote.messages import AckStatus, Limits, MessageError, MessageType, de
 from hal.remote.security import check_endpoint_security, remove_ipc_socket
 from hal.remote.sessions import Outbox, Outcome
 from hal.stimulus import NoteSample
+from simulator.camera_control import SimCameraControl
 from simulator.cash_control import CashDispenserControl
 from simulator.cash_in_control import CashAcceptorControl
 from simulator.control import CardReaderControl
 from simulator.control_commands import (
+    CAMERA,
     CARD_READER,
     CASH_ACCEPTOR,
     CASH_DISPENSER,
@@ -259,6 +262,16 @@ _ID_ACTIONS: Final[dict[str, Callable[[IdScannerControl, Any], Awaitable[Any]]]]
 }
 
 
+_CAMERA_ACTIONS: Final[dict[str, Callable[[SimCameraControl, Any], Awaitable[Any]]]] = {
+    "Control.SetScene": lambda c, p: c.set_scene(p.scene, camera=p.camera),
+    "Control.UnplugCamera": lambda c, p: c.unplug(camera=p.camera),
+    "Control.ReplugCamera": lambda c, p: c.replug(camera=p.camera),
+    "Control.SlowCapture": lambda c, p: c.slow_capture(p.seconds),
+    "Control.PowerLoss": lambda c, p: c.power_loss(p.on),
+    "Control.SlowReplies": lambda c, p: c.slow_replies(p.seconds),
+}
+
+
 def _outcome(exc: BaseException, name: str) -> Outcome:
     if isinstance(exc, asyncio.CancelledError):
         return Outcome(Completion.CANCELED.value, description="the simulator is stopping")
@@ -392,6 +405,7 @@ class ControlServer:
                 CASH_DISPENSER: world.cash_dispensers,
                 CASH_ACCEPTOR: world.cash_acceptors,
                 ID_SCANNER: world.id_scanners,
+                CAMERA: world.cameras,
             }
             offered: dict[str, object] = {}
             for kind in command.kinds:
@@ -456,6 +470,9 @@ class ControlServer:
         if device in world.id_scanners:
             scanner = world.id_scanner_control(device)
             return await _ID_ACTIONS[command.name](scanner, payload)
+        if device in world.cameras:
+            camera = world.camera_control(device)
+            return await _CAMERA_ACTIONS[command.name](camera, payload)
         control = world.card_reader_control(device)
         return await _ACTIONS[command.name](control, payload)
 
