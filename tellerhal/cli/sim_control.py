@@ -20,6 +20,11 @@ The ID scanner's actions (``present-document``, ``remove-document``,
 ``id_scanner``; ``present-document`` prints the profile, the document's kind and whether
 it should pass the checks, never its personal data.
 
+The camera's actions (``set-scene SCENE [--camera person]``, ``unplug-camera``,
+``replug-camera``, each with ``--camera``) act on ``camera``; a scene is a generated
+one (``face``, ``blurred``, ``dark``, ``bright``, ``no_face``, ``two_faces``,
+``document``) or an image file on the simulator's host (``file:PATH``).
+
 ``insert-notes`` takes notes as ``[Nx]ITEM[@LEVEL]``: ``CNY:10000`` is one fit note,
 ``3xCNY:5000`` three, ``CNY:10000@counterfeit`` a note the reader will classify so
 (levels: ``fit``, ``unfit``, ``suspect``, ``counterfeit``, ``unrecognized``).
@@ -66,6 +71,9 @@ _ID_ACTIONS = frozenset(
         "fail-read",
     }
 )
+
+#: The camera's actions (``--device`` defaults to ``camera``).
+_CAMERA_ACTIONS = frozenset({"set-scene", "unplug-camera", "replug-camera"})
 
 #: The most notes one ``insert-notes`` puts in (the simulator's own limit).
 _MAX_BUNCH = 500
@@ -201,6 +209,19 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     sam.add_argument("state", choices=("on", "off"))
     actions.add_parser("fail-read", help="the ID scanner's next read fails")
+    scene = actions.add_parser("set-scene", help="what a camera sees from its next frame on")
+    scene.add_argument(
+        "scene",
+        help="face, blurred, dark, bright, no_face, two_faces, document, or file:PATH",
+    )
+    unplug = actions.add_parser("unplug-camera", help="a camera leaves the bus")
+    replug = actions.add_parser(
+        "replug-camera", help="a camera is back on the bus (it works after a reset)"
+    )
+    for camera_action in (scene, unplug, replug):
+        camera_action.add_argument(
+            "--camera", default="person", choices=("person", "document", "room")
+        )
     for waiting in (take, wait, press, type_pin, take_notes, take_returned, remove):
         # --timeout after the action too
         waiting.add_argument("--timeout", type=float, default=argparse.SUPPRESS, metavar="S")
@@ -227,6 +248,8 @@ def run(args: argparse.Namespace) -> int:
             if args.action in _CASH_IN_ACTIONS
             else "id_scanner"
             if args.action in _ID_ACTIONS
+            else "camera"
+            if args.action in _CAMERA_ACTIONS
             else "card_reader"
         )
     if args.action == "insert-notes":
@@ -309,6 +332,8 @@ async def _act(endpoint: str, args: argparse.Namespace) -> dict[str, Any]:
         return await _act_on_cash_in(endpoint, args)
     if action in _ID_ACTIONS:
         return await _act_on_id_scanner(endpoint, args)
+    if action in _CAMERA_ACTIONS:
+        return await _act_on_camera(endpoint, args)
     control = RemoteCardReaderControl(endpoint, args.device, timeout=args.timeout)
     if action == "insert-card":
         sample = await control.insert_card(args.profile)
@@ -409,6 +434,21 @@ async def _act_on_id_scanner(endpoint: str, args: argparse.Namespace) -> dict[st
     elif action == "fail-read":
         await scanner.fail_next_read()
     return {}
+
+
+async def _act_on_camera(endpoint: str, args: argparse.Namespace) -> dict[str, Any]:
+    from simulator.remote_control import RemoteCameraControl
+
+    camera = RemoteCameraControl(endpoint, args.device, timeout=args.timeout)
+    action: str = args.action
+    if action == "set-scene":
+        await camera.set_scene(args.scene, camera=args.camera)
+        return {"camera": args.camera, "scene": args.scene}
+    if action == "unplug-camera":
+        await camera.unplug(camera=args.camera)
+    else:
+        await camera.replug(camera=args.camera)
+    return {"camera": args.camera}
 
 
 _NOTE = re.compile(r"^(?:(?P<count>\d+)x)?(?P<item>[A-Z]{3}:\d+)(?:@(?P<level>[a-z]+))?$")
