@@ -46,7 +46,7 @@ them on OUT 0x02 and 0x06) is driven by naming them: ``write(data, endpoint=0x06
 writes to any OUT endpoint of the interface; `UsbTransport.add_in_endpoint` (before
 ``open()``) has a further IN endpoint read into a buffer of its own, which ``read``,
 ``read_exactly`` and ``flush_input`` reach with ``endpoint=``. The worker reads the IN
-endpoints in turn, one slice each. Without ``endpoint=`` every call is as before (the
+endpoints in turn, a transfer at a time. Without ``endpoint=`` every call is as before (the
 ``ep_out`` and ``ep_in`` pipes); the ``spy+`` wrapper forwards only those, so a driver
 that joins several pipes into one stream puts the spy around its joined stream.
 

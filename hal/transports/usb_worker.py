@@ -14,9 +14,10 @@ asks for one packet (``wMaxPacketSize``), so a timeout never swallows a partly f
 buffer. The transport's header says why, at length.
 
 A device that splits its traffic over several IN endpoints (``extra_in``) has them read
-in turn, one slice each, and each read's bytes go to ``on_data`` with the endpoint's
-address; the wait for the host's answer then follows a round of reads in which a
-transfer ended. A write may name any OUT endpoint of the interface.
+in turn (the turn passes at the end of a transfer or after an empty slice: a transfer
+of many packets is read back to back), and each read's bytes go to ``on_data`` with the
+endpoint's address; the wait for the host's answer then follows a round of reads in
+which a transfer ended. A write may name any OUT endpoint of the interface.
 
 A device that went away (``USBError`` errno 19 and its kin, or three bulk IN failures in
 a row) is reported once through ``on_lost``; the worker then stops reading and fails
@@ -320,20 +321,24 @@ class UsbWorker:
     # --- reading -------------------------------------------------------------------------
 
     def _read_slice(self) -> None:
-        """One bulk IN read of at most a slice (of the next IN endpoint in turn); what
-        came goes to the loop."""
+        """One bulk IN read of at most a slice (of the IN endpoint whose turn it is);
+        what came goes to the loop. With several IN endpoints the turn passes on when
+        the endpoint's transfer ended (a short packet), or nothing came: a transfer of
+        many packets is read back to back."""
         now = time.monotonic()
         busy = now - self._last_traffic < _BUSY_SPELL
         slice_s = self.options.read_slice if busy else self.options.idle_slice
         endpoint, buffer = self._reads[self._turn]
-        self._turn = (self._turn + 1) % len(self._reads)
         try:
             count = self._device.read(endpoint, buffer, max(1, round(slice_s * 1000)))
         except usb.core.USBTimeoutError:
             count = -1  # nothing yet
         except Exception as exc:  # a USBError, or a backend's own failure
+            self._turn = (self._turn + 1) % len(self._reads)
             self._read_failed(exc, slice_s, endpoint)
             return
+        if count < len(buffer):  # nothing, or the transfer ended: the next endpoint
+            self._turn = (self._turn + 1) % len(self._reads)
         if count >= 0:
             self._read_errors = 0
             # A short packet (a zero-length one included) ends a transfer: if the host

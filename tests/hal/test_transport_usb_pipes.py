@@ -131,3 +131,24 @@ async def test_an_unplug_ends_reads_on_every_pipe(port: UsbTransport, device: Si
     await port.reopen()
     await port.write(b"again", endpoint=0x06)
     assert await port.read_exactly(6, timeout=2, endpoint=0x85) == b"\x06again"
+
+
+async def test_a_long_transfer_is_read_back_to_back(
+    port: UsbTransport, device: SimUsbDevice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A reply of many packets on one pipe is not interleaved with a read (a slice's
+    # wait) of the other pipe per packet.
+    reads: list[int] = []
+    original = device._bulk_read
+
+    def counted(generation: int, endpoint: int, size: int, timeout_ms: int) -> bytes:
+        reads.append(endpoint)
+        return original(generation, endpoint, size, timeout_ms)
+
+    monkeypatch.setattr(device, "_bulk_read", counted)
+    body = bytes(range(256)) * 16  # 64 packets
+    await port.write(body, endpoint=0x06)
+    assert await port.read_exactly(len(body) + 1, timeout=5, endpoint=0x85) == b"\x06" + body
+    first = reads.index(0x85)
+    during = reads[first : first + 65]
+    assert during.count(0x85) >= 64, during.count(0x81)
