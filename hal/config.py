@@ -49,6 +49,7 @@ from hal.devices.cash_acceptor import CashAcceptor
 from hal.devices.cash_dispenser import CashDispenser
 from hal.devices.id_scanner import IdScanner
 from hal.devices.pin_pad import PinPad
+from hal.devices.printer import Printer
 from hal.errors import ConfigurationError
 
 __all__ = [
@@ -72,6 +73,8 @@ INTERFACES: Mapping[str, type[Device[Any, Any]]] = MappingProxyType(
             "cash_acceptor": CashAcceptor,
             "id_scanner": IdScanner,
             "camera": Camera,
+            "receipt_printer": Printer,
+            "journal_printer": Printer,
         },
     )
 )

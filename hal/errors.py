@@ -37,6 +37,7 @@ __all__ = [
     "Completion",
     "ConfigurationError",
     "ConnectionLost",
+    "CoverOpen",
     "DeviceError",
     "DeviceNotReady",
     "DriverNotFound",
@@ -70,6 +71,7 @@ __all__ = [
     "NoMedia",
     "NotDispensable",
     "Occupied",
+    "PaperOut",
     "PositionNotEmpty",
     "ProtocolError",
     "ProtocolNotSupported",
@@ -145,6 +147,9 @@ class ErrorCode(StrEnum):
     # Camera
     CAMERA_NOT_SUPPORTED = "cameraNotSupported"
     CAMERA_INOPERABLE = "cameraInoperable"
+    # Printer
+    PAPER_OUT = "paperOut"
+    COVER_OPEN = "coverOpen"
 
 
 class ConfigurationError(HalError, ValueError):
@@ -473,6 +478,42 @@ class CameraInoperable(DeviceError):
     default_error_code = ErrorCode.CAMERA_INOPERABLE.value
 
 
+class PaperOut(DeviceError):
+    """The printer ran out of paper (XFS4IoT ``paperOut``); mid-job, what was printed
+    stays printed and the error says how far the job got.
+
+    Attributes:
+        printed_blocks: blocks of the document printed in full before the paper ran
+            out (``None``: not a document job, or the printer cannot tell).
+        total_blocks: blocks the document had (``None`` as above).
+        bytes_sent: bytes the printer took before it stopped (``None``: unknown).
+    """
+
+    default_error_code = ErrorCode.PAPER_OUT.value
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        printed_blocks: int | None = None,
+        total_blocks: int | None = None,
+        bytes_sent: int | None = None,
+        completion: Completion | None = None,
+        error_code: str | None = None,
+    ) -> None:
+        super().__init__(message, completion=completion, error_code=error_code)
+        self.printed_blocks = printed_blocks
+        self.total_blocks = total_blocks
+        self.bytes_sent = bytes_sent
+
+
+class CoverOpen(DeviceError):
+    """The printer's cover is open: it prints nothing until it is closed (our
+    extension: XFS4IoT has no such error code)."""
+
+    default_error_code = ErrorCode.COVER_OPEN.value
+
+
 _BY_ERROR_CODE: dict[str, type[DeviceError]] = {
     str(cls.default_error_code): cls
     for cls in (
@@ -518,6 +559,8 @@ _BY_ERROR_CODE: dict[str, type[DeviceError]] = {
         PositionNotEmpty,
         CameraNotSupported,
         CameraInoperable,
+        PaperOut,
+        CoverOpen,
     )
 }
 

@@ -24,6 +24,7 @@ __all__ = [
     "IdScannerStimulus",
     "NoteSample",
     "PinPadStimulus",
+    "PrinterStimulus",
 ]
 
 
@@ -333,3 +334,49 @@ class CameraStimulus(ABC):
     async def replug(self, *, camera: str = "person") -> None:
         """The camera is back."""
         raise UnsupportedOperation(f"{type(self).__name__} cannot replug a camera")
+
+
+class PrinterStimulus(ABC):
+    """What a customer, an operator or fate does to a receipt or journal printer.
+
+    On the simulator every method acts; on a bench a person is asked. `printed_lines`
+    is what only a simulator (or a person reading the paper) knows.
+    """
+
+    @abstractmethod
+    async def take_receipt(self, *, timeout: float = 10.0) -> None:
+        """The customer takes the receipt from the exit (waiting for one to be there)."""
+
+    async def paper_runs_out(self, *, after_lines: int = 0) -> None:
+        """The paper runs out after ``after_lines`` more printed lines (0: now).
+
+        Raises:
+            UnsupportedOperation: this stimulus cannot.
+        """
+        raise UnsupportedOperation(f"{type(self).__name__} cannot run the paper out")
+
+    async def paper_low(self) -> None:
+        """The roll reaches its near end (``paper == low``)."""
+        raise UnsupportedOperation(f"{type(self).__name__} cannot make the paper low")
+
+    async def replenish(self) -> None:
+        """An operator puts in a new roll (``paper == full``)."""
+        raise UnsupportedOperation(f"{type(self).__name__} cannot replenish paper")
+
+    async def open_cover(self) -> None:
+        """Someone opens the printer's cover."""
+        raise UnsupportedOperation(f"{type(self).__name__} cannot open the cover")
+
+    async def close_cover(self) -> None:
+        """The cover is closed again."""
+        raise UnsupportedOperation(f"{type(self).__name__} cannot close the cover")
+
+    async def jam_next(self) -> None:
+        """The paper jams during the next job."""
+        raise UnsupportedOperation(f"{type(self).__name__} cannot cause a jam")
+
+    async def printed_lines(self) -> Sequence[str] | None:
+        """The text lines printed since the last call, as the paper shows them (CJK
+        characters count two columns; barcodes, QR codes and images as the renderer
+        marks them); ``None`` when this stimulus cannot know."""
+        return None

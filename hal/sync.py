@@ -39,6 +39,7 @@ from hal.devices.cash_acceptor import CashAcceptor
 from hal.devices.cash_dispenser import CashDispenser
 from hal.devices.id_scanner import IdScanner
 from hal.devices.pin_pad import PinPad
+from hal.devices.printer import Printer
 from hal.sync_base import (
     LOOP_THREAD_ERROR as LOOP_THREAD_ERROR,  # re-exported, as before the split
 )
@@ -56,6 +57,7 @@ from hal.sync_cash_acceptor import SyncCashAcceptor
 from hal.sync_cash_dispenser import SyncCashDispenser
 from hal.sync_id_scanner import SyncIdScanner
 from hal.sync_pin_pad import SyncPinPad
+from hal.sync_printer import SyncPrinter
 
 __all__ = [
     "WRAPPERS",
@@ -67,6 +69,7 @@ __all__ = [
     "SyncIdScanner",
     "SyncKiosk",
     "SyncPinPad",
+    "SyncPrinter",
     "SyncSubscription",
     "open",
     "run",
@@ -83,6 +86,7 @@ WRAPPERS: Mapping[type[Any], type[SyncDevice[Any, Any]]] = {
     CashAcceptor: SyncCashAcceptor,
     IdScanner: SyncIdScanner,
     Camera: SyncCamera,
+    Printer: SyncPrinter,
 }
 
 
@@ -99,6 +103,8 @@ def wrap(device: IdScanner) -> SyncIdScanner: ...
 @overload
 def wrap(device: Camera) -> SyncCamera: ...
 @overload
+def wrap(device: Printer) -> SyncPrinter: ...
+@overload
 def wrap(device: Device[StatusT, CapsT]) -> SyncDevice[StatusT, CapsT]: ...
 def wrap(device: Device[Any, Any]) -> SyncDevice[Any, Any]:
     """The sync wrapper for an async device: the most specific one in `WRAPPERS`."""
@@ -114,7 +120,7 @@ def open(address: str | DeviceAddress) -> SyncDevice[Any, Any]:
     ``with hal.sync.open(...) as device:`` opens and closes it. A card reader comes as
     a `SyncCardReader`, a PIN pad as a `SyncPinPad`, a cash dispenser as a
     `SyncCashDispenser`, a cash acceptor as a `SyncCashAcceptor`, an ID scanner as a
-    `SyncIdScanner`, a camera as a `SyncCamera`.
+    `SyncIdScanner`, a camera as a `SyncCamera`, a printer as a `SyncPrinter`.
 
     Raises:
         ConfigurationError: as `hal.open`.

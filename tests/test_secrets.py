@@ -239,6 +239,8 @@ def test_shipped_profiles_print_no_card_data() -> None:
 
 # Dataclasses with bytes (or card text) fields that hold no cardholder data.
 NOT_CARDHOLDER_DATA = {
+    "protocols.print_document.Image": "a raster image to print on a receipt (a logo, a "
+    "QR code rendered by the app); its repr shows the size only",
     "protocols.samv.CommandFrame": "a SAM_V command: CMD PARA and (rarely) settings bytes; "
     "repr shows the DATA's length only",
     "protocols.samv.ReplyFrame": "a SAM_V reply: ID-card personal data, no payment card "

@@ -13,7 +13,14 @@ import hal
 from hal import registry
 from hal.address import DeviceAddress
 from hal.config import Kiosk, load_config, parse_config
-from hal.device import Device
+from hal.devices.printer import (
+    Document,
+    MediaControl,
+    Printer,
+    PrinterCapabilities,
+    PrinterStatus,
+    PrintResult,
+)
 from hal.errors import ConfigurationError, DriverNotFound, HardwareError
 from hal.events import Event, Subscription
 
@@ -121,8 +128,8 @@ def _reader(name: str, **options: Any) -> Any:
 
 
 async def test_a_failed_open_closes_the_devices_already_open() -> None:
-    good, bad = _reader("card_reader"), _reader("receipt_printer", fail_open=True)
-    kiosk = Kiosk({"card_reader": good, "receipt_printer": bad}, name="lobby")
+    good = _reader("card_reader")
+    kiosk = Kiosk({"card_reader": good, "receipt_printer": _Broken(fail_open=True)}, name="lobby")
     with pytest.raises(HardwareError) as info:
         await kiosk.open()
     assert "while opening receipt_printer of kiosk 'lobby'" in info.value.__notes__
@@ -130,26 +137,44 @@ async def test_a_failed_open_closes_the_devices_already_open() -> None:
     assert not good.is_open
 
 
-class _Broken(Device[None, None]):
-    """A device whose close fails."""
+class _Broken(Printer):
+    """A printer whose open or close fails (it prints nothing)."""
 
     name = "broken"
 
+    def __init__(self, *, fail_open: bool = False) -> None:
+        self._fail_open = fail_open
+
     async def open(self) -> None:
-        pass
+        if self._fail_open:
+            raise HardwareError("open failed")
 
     async def close(self) -> None:
         raise HardwareError("close failed")
 
-    async def status(self) -> None:
-        return None
+    async def status(self) -> PrinterStatus:
+        return PrinterStatus()
 
-    async def capabilities(self) -> None:
-        return None
+    async def capabilities(self) -> PrinterCapabilities:
+        return PrinterCapabilities()
 
     def events(
         self, maxsize: int = 256, kinds: Iterable[type[Event]] | None = None
     ) -> Subscription:
+        raise NotImplementedError
+
+    async def print_document(
+        self, document: Document, *, timeout: float | None = None
+    ) -> PrintResult:
+        raise NotImplementedError
+
+    async def print_raw(self, data: bytes, *, timeout: float | None = None) -> PrintResult:
+        raise NotImplementedError
+
+    async def control_media(self, action: MediaControl, *, timeout: float | None = None) -> None:
+        raise NotImplementedError
+
+    async def reset(self, *, timeout: float | None = None) -> None:
         raise NotImplementedError
 
 
