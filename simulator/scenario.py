@@ -60,6 +60,10 @@ On the ``id_scanner``: ``[devices.id_scanner]`` and the steps ``present_document
 (needs ``profile``, a document profile), ``remove_document`` and the rest are in
 `simulator.scenario_id`.
 
+On the ``camera``: ``[devices.camera]`` (``scene``: what the person camera sees at
+start) and the steps ``set_scene`` (needs ``scene``), ``unplug``, ``replug``, with
+``wait_for = "picture_taken"``, are in `simulator.scenario_camera`.
+
 On the ``cash_acceptor``: ``insert_notes`` (needs ``notes``: a list of note items,
 ``"CNY:10000"``, or tables ``{ item = "CNY:5000", level = "unfit" }``) puts a bunch into
 the input; ``wait_for = "input_empty"`` waits until the acceptor has taken (or refused)
@@ -93,6 +97,14 @@ from simulator.cash_in_control import CashAcceptorControl
 from simulator.control import CONDITIONS
 from simulator.models.pin_pad import KEYBOARD
 from simulator.profiles import load_card_profile
+from simulator.scenario_camera import (
+    CAMERA_CONDITIONS,
+    CAMERA_ONLY_ACTIONS,
+    CAMERA_STEP_ACTIONS,
+    camera_setup,
+    camera_step,
+    check_step_scene,
+)
 from simulator.scenario_id import (
     ID_ONLY_ACTIONS,
     ID_STEP_ACTIONS,
@@ -103,6 +115,7 @@ from simulator.scenario_id import (
 )
 from simulator.tomlcheck import check_keys, typed
 from simulator.world import (
+    CameraSetup,
     CardReaderSetup,
     CashAcceptorSetup,
     CashDispenserSetup,
@@ -145,6 +158,7 @@ ACTIONS = frozenset(
         "take_returned",
         "jam_next_note",
         *ID_ONLY_ACTIONS,
+        *CAMERA_ONLY_ACTIONS,
     }
 )
 #: What only cash acceptors do.
@@ -154,7 +168,8 @@ _DEVICE_ACTIONS = {
     "card_reader": ACTIONS
     - {"type_pin", "press_keys", "take_notes"}
     - _CASH_IN_ACTIONS
-    - ID_ONLY_ACTIONS,
+    - ID_ONLY_ACTIONS
+    - CAMERA_ONLY_ACTIONS,
     "pin_pad": frozenset({"type_pin", "press_keys", "power_off", "power_on", "slow_replies"}),
     "cash_dispenser": frozenset(
         {"take_notes", "clear_jam", "power_off", "power_on", "slow_replies"}
@@ -162,6 +177,7 @@ _DEVICE_ACTIONS = {
     "cash_acceptor": _CASH_IN_ACTIONS
     | frozenset({"clear_jam", "power_off", "power_on", "slow_replies"}),
     "id_scanner": ID_STEP_ACTIONS,
+    "camera": CAMERA_STEP_ACTIONS,
 }
 _DEVICE_CONDITIONS = {
     "card_reader": frozenset(CONDITIONS),
@@ -169,6 +185,7 @@ _DEVICE_CONDITIONS = {
     "cash_dispenser": frozenset({"notes_at_exit"}),
     "cash_acceptor": frozenset({"notes_at_exit", "input_empty"}),
     "id_scanner": ID_STEP_CONDITIONS,
+    "camera": CAMERA_CONDITIONS,
 }
 _TOP_KEYS = frozenset({"version", "description", "seed", "clock_scale", "devices", "customer"})
 _STEP_KEYS = frozenset(
@@ -184,6 +201,7 @@ _STEP_KEYS = frozenset(
         "pin",
         "keys",
         "notes",
+        "scene",
     }
 )
 _SETUP_KEYS = frozenset(f.name for f in fields(CardReaderSetup))
@@ -191,7 +209,9 @@ _PIN_PAD_KEYS = frozenset(f.name for f in fields(PinPadSetup))
 _CASH_KEYS = frozenset({"profile", "counts", "pick_time"})
 _CASH_IN_KEYS = frozenset({"profile", "counts", "note_time"})
 _NOTE_KEYS = frozenset({"item", "level"})
-_DEVICES = frozenset({"card_reader", "pin_pad", "cash_dispenser", "cash_acceptor", "id_scanner"})
+_DEVICES = frozenset(
+    {"card_reader", "pin_pad", "cash_dispenser", "cash_acceptor", "id_scanner", "camera"}
+)
 _NAME = re.compile(r"^[a-z0-9_]+$")
 _DEFAULT_WAIT = 300.0
 
@@ -213,6 +233,7 @@ class Step:
         pin: the PIN of ``type_pin`` (not in the repr).
         keys: the key names of ``press_keys`` (not in the repr).
         notes: the notes of ``insert_notes``.
+        scene: the scene of ``set_scene``.
     """
 
     action: str | None = None
@@ -226,6 +247,7 @@ class Step:
     pin: str | None = field(default=None, repr=False)
     keys: tuple[str, ...] = field(default=(), repr=False)
     notes: tuple[NoteSample, ...] = ()
+    scene: str | None = None
 
 
 @dataclass(frozen=True)
@@ -243,6 +265,7 @@ class Scenario:
         cash_dispensers: how each cash dispenser is built, by device name.
         cash_acceptors: how each cash acceptor is built, by device name.
         id_scanners: how each ID scanner is built, by device name.
+        cameras: how each camera is built, by device name.
     """
 
     name: str
@@ -259,6 +282,7 @@ class Scenario:
         default_factory=lambda: MappingProxyType({})
     )
     id_scanners: Mapping[str, IdScannerSetup] = field(default_factory=lambda: MappingProxyType({}))
+    cameras: Mapping[str, CameraSetup] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def scenario_names() -> list[str]:
@@ -319,6 +343,7 @@ def parse_scenario(text: str, *, name: str = "scenario") -> Scenario:
     cash: dict[str, CashDispenserSetup] = {}
     cash_in: dict[str, CashAcceptorSetup] = {}
     id_scanners: dict[str, IdScannerSetup] = {}
+    cameras: dict[str, CameraSetup] = {}
     for device, table in devices.items():
         at = f"{where} [devices.{device}]"
         if not isinstance(table, dict):
@@ -339,6 +364,9 @@ def parse_scenario(text: str, *, name: str = "scenario") -> Scenario:
             continue
         if device == "id_scanner":
             id_scanners[device] = id_scanner_setup(table, at)
+            continue
+        if device == "camera":
+            cameras[device] = camera_setup(table, at)
             continue
         check_keys(table, _SETUP_KEYS, at)
         take_timeout = _number(table, "take_timeout", at, 30.0)
@@ -364,6 +392,7 @@ def parse_scenario(text: str, *, name: str = "scenario") -> Scenario:
         cash_dispensers=MappingProxyType(cash),
         cash_acceptors=MappingProxyType(cash_in),
         id_scanners=MappingProxyType(id_scanners),
+        cameras=MappingProxyType(cameras),
     )
 
 
@@ -472,6 +501,11 @@ def _parse_step(raw: object, where: str) -> Step:
     notes = raw.get("notes")
     if (notes is not None) != (action == "insert_notes"):
         raise ConfigurationError(f"{where}: 'notes' goes with action insert_notes, and only there")
+    scene = typed(raw, "scene", str, where, None)
+    if (scene is not None) != (action == "set_scene"):
+        raise ConfigurationError(f"{where}: 'scene' goes with action set_scene, and only there")
+    if scene is not None:
+        check_step_scene(scene, where)
     seconds = _number(raw, "seconds", where, None)
     if (seconds is not None) != (action == "slow_replies"):
         raise ConfigurationError(
@@ -489,6 +523,7 @@ def _parse_step(raw: object, where: str) -> Step:
         pin=pin,
         keys=tuple(keys or ()),
         notes=() if notes is None else _notes(notes, where),
+        scene=scene,
     )
     for key in ("at", "timeout", "after", "seconds"):
         value = getattr(step, key)
@@ -522,6 +557,8 @@ def build_world(
         world.cash_acceptor(device, in_setup)
     for device, id_setup in scenario.id_scanners.items():
         world.id_scanner(device, id_setup)
+    for device, camera in scenario.cameras.items():
+        world.camera(device, camera)
     return world
 
 
@@ -547,6 +584,9 @@ async def run_customer(world: World, scenario: Scenario) -> None:
             continue
         if step.device == "id_scanner":
             await id_step(world, scenario, number, step, start)
+            continue
+        if step.device == "camera":
+            await camera_step(world, scenario, number, step, start)
             continue
         control = world.card_reader_control(step.device)
         if step.at is not None:

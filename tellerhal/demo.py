@@ -3,12 +3,15 @@
 The app side uses only the public API (``hal.open("sim://card_reader")``,
 ``hal.open("sim://pin_pad")``), exactly as it would on real hardware. The customer is a
 scenario file (`simulator/scenarios/demo.toml`) played through the simulator's control
-API: they insert a card and, when the scenario has a PIN pad, type their PIN on it. The
+API: when the scenario has an ID scanner and a camera, they first prove who they are
+(their ID card is read and checked, their photo taken, retaken once when blurred); they
+insert a card and, when the scenario has a PIN pad, type their PIN on it. The
 app loads a test key-encryption key from two clear components and a PIN key under it,
 as a bank's key custodians would, and gets an ISO-0 PIN block for the card's PAN. Every
 step prints its time since the start and how long it took; PANs are masked, track data
 and names never printed, the PIN never (only how many digits it has and the size of its
-enciphered block), and no key (only check values).
+enciphered block), and no key (only check values); names and ID numbers only masked, birth dates and
+addresses, the document's photo and the customer's picture never.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TextIO, TypeVar
 
 import hal
+from hal.devices.camera import Camera
 from hal.devices.card_reader import (
     DISPENSE_UNIT,
     CardAction,
@@ -36,6 +40,7 @@ from hal.devices.card_reader import (
 )
 from hal.devices.cash_acceptor import CashAcceptor
 from hal.devices.cash_dispenser import CashDispenser, CashUnit, ItemsTaken
+from hal.devices.id_scanner import IdScanner
 from hal.devices.pin_pad import (
     EntryCompletion,
     KeyAlgorithm,
@@ -45,6 +50,7 @@ from hal.devices.pin_pad import (
     PinFormat,
     PinPad,
 )
+from hal.errors import ConfigurationError
 from hal.events import Event, StatusChanged, Subscription
 from hal.money import Money
 from protocols.crypto_primitives import encrypt_ecb, xor_bytes
@@ -53,6 +59,7 @@ from protocols.kcv import compute_kcv
 from protocols.tracks import mask_pan, parse_track2
 from simulator.scenario import Scenario, load_scenario, run_customer
 from simulator.world import World, get_world
+from tellerhal.demo_identity import IdentityResult, identity_check
 from tellerhal.emv import read_application
 
 __all__ = ["TEST_KEK_COMPONENTS", "TEST_PIN_KEY", "DemoResult", "run_demo"]
@@ -69,6 +76,8 @@ TEST_KEK_COMPONENTS = (
 TEST_PIN_KEY = bytes.fromhex("2315208C9110AD40F1E0D3C2B5A49786")
 #: What the demo customer withdraws.
 WITHDRAWAL = Money(38000, "CNY")  # 380.00 CNY
+#: Simulated seconds the app gives the customer to hold still before a retake.
+HOLD_STILL = 2.0
 #: The most the demo's deposit may credit.
 DEPOSIT_LIMIT = Money(100000, "CNY")  # 1,000.00 CNY
 
@@ -91,6 +100,7 @@ class DemoResult:
     deposited: Money | None = None
     deposit_refused: int = 0
     deposit_books: dict[str, int] = field(default_factory=dict)
+    identity: IdentityResult | None = None
     total_seconds: float = 0.0
 
 
@@ -121,6 +131,10 @@ def _world(scenario: Scenario, clock_scale: float | None) -> World:
         world.cash_dispenser(device, cash_setup)
     for device, in_setup in scenario.cash_acceptors.items():
         world.cash_acceptor(device, in_setup)
+    for device, id_setup in scenario.id_scanners.items():
+        world.id_scanner(device, id_setup)
+    for device, camera_setup in scenario.cameras.items():
+        world.camera(device, camera_setup)
     return world
 
 
@@ -170,6 +184,13 @@ async def run_demo(
     say = printer.line
     say("demo", f"scenario {plan.name!r}: {plan.description} (clock x{world.clock.scale:g})")
     customer = asyncio.create_task(run_customer(world, plan), name="demo customer")
+    identity: tuple[IdScanner, Camera] | None = None
+    if "id_scanner" in world.id_scanners and "camera" in world.cameras:
+        scanner = hal.open(f"sim://id_scanner?world={world.name}")
+        camera = hal.open(f"sim://camera?world={world.name}")
+        assert isinstance(scanner, IdScanner)
+        assert isinstance(camera, Camera)
+        identity = scanner, camera
     reader = hal.open(f"sim://card_reader?world={world.name}")
     assert isinstance(reader, CardReader)
     pad: PinPad | None = None
@@ -189,6 +210,14 @@ async def run_demo(
         assert isinstance(deposit, CashAcceptor)
         acceptor = deposit
     try:
+        if identity is not None:
+            result.identity = await _identity(
+                *identity,
+                printer,
+                result,
+                patience=world.clock.to_real(120),
+                hold_still=world.clock.to_real(HOLD_STILL),
+            )
         # Simulated minutes: long enough for a customer who forgets the card to be
         # overtaken by the reader's take timeout.
         await _app(
@@ -203,6 +232,47 @@ async def run_demo(
     result.total_seconds = time.perf_counter() - printer.start
     say("demo", f"done in {result.total_seconds:.3f} s; every step above ran through hal")
     return result
+
+
+async def _identity(
+    scanner: IdScanner,
+    camera: Camera,
+    printer: _Printer,
+    result: DemoResult,
+    *,
+    patience: float,
+    hold_still: float,
+) -> IdentityResult | None:
+    """The identity check a new card needs: the ID card read and checked, the customer
+    photographed (one retake)."""
+    say = printer.line
+    step = _Steps(printer, result)
+    say(
+        "app",
+        "identity check: a new card is issued only to a customer whose ID and face were checked",
+    )
+    await step("open sim://id_scanner", scanner.open())
+    try:
+        await step("open sim://camera", camera.open())
+    except ConfigurationError as exc:  # no OpenCV: pip install 'tellerhal[camera]'
+        say("app", f"no camera: {exc}")
+        await scanner.close()
+        return None
+    events = [scanner.events(), camera.events()]
+    watchers = [
+        asyncio.create_task(_watch(events[0], say, result, who="id"), name="demo id events"),
+        asyncio.create_task(_watch(events[1], say, result, who="camera"), name="demo camera"),
+    ]
+    try:
+        return await identity_check(
+            scanner, camera, step, say, patience=patience, hold_still=hold_still
+        )
+    finally:
+        for sub in events:
+            sub.close()
+        await asyncio.gather(*watchers)
+        await step("close sim://camera", camera.close())
+        await step("close sim://id_scanner", scanner.close())
 
 
 class _Steps:

@@ -57,4 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if result.pin_pad and not result.pin_block:
         print("tellerhal demo: no PIN block was made", file=sys.stderr)
         return 1
+    if result.identity is not None and not result.identity.passed:
+        print("tellerhal demo: the identity check did not pass", file=sys.stderr)
+        return 1
     return 0 if result.chip_and_stripe_agree else 1

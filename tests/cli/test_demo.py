@@ -1,4 +1,5 @@
-"""``tellerhal demo``: the main job runs end to end, fast under a clock scale, PAN masked."""
+"""``tellerhal demo``: the main job runs end to end, fast under a clock scale, PAN masked;
+the identity check first (ID card read and checked, masked; a blurred photo retaken)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from hal.devices.camera import QualityProblem
+from hal.devices.id_scanner import DocumentKind, mask_name, mask_number
 from hal.money import Money
 from protocols import pinblock
 from protocols.crypto_primitives import Algorithm
 from protocols.kcv import compute_kcv
+from simulator.id_profiles import document_profile, document_profile_names
 from simulator.scenario import load_scenario
 from tellerhal.cli.main import main
 from tellerhal.demo import TEST_KEK_COMPONENTS, TEST_PIN_KEY, WITHDRAWAL, run_demo
@@ -186,3 +190,98 @@ def test_the_customer_deposits_notes_and_the_foreign_one_is_given_back(
     # Cash out first, then the deposit, then the new card.
     assert out.index("ItemsTaken") < out.index("InsertItems")
     assert out.index("cash_in_end") < out.index("here is your new card")
+
+
+# --- the identity check ------------------------------------------------------------------
+
+
+def _personal_strings() -> list[str]:
+    """Every name and number of every synthetic document, and the demo card's PAN."""
+    found = [FULL_PAN]
+    for name in document_profile_names():
+        document = document_profile(name).expected
+        if document is None:
+            continue
+        for value in (document.name, document.name_latin, document.document_number):
+            if len(value) >= 2:
+                found.append(value)
+        found.extend(document.mrz)
+    return found
+
+
+def test_the_customer_proves_who_they_are_first_with_one_retake(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = asyncio.run(run_demo(clock_scale=0.01))
+    out = capsys.readouterr().out
+    identity = result.identity
+    assert identity is not None
+    resident = document_profile("resident").expected
+    assert resident is not None
+    # The document: read, checked, shown masked.
+    assert identity.kind is DocumentKind.CN_RESIDENT_ID
+    assert identity.masked_name == mask_name(resident.name)
+    assert identity.masked_number == mask_number(resident.document_number)
+    assert identity.document_valid
+    assert dict(identity.checks) == {
+        "idNumberCheck": True,
+        "birthDateMatchesNumber": True,
+        "sexMatchesNumber": True,
+        "notExpired": True,
+    }
+    assert identity.photo_bytes == 1024
+    assert (
+        f"China resident ID card: name {mask_name(resident.name)}, number "
+        f"{mask_number(resident.document_number)}, wlt photo, 1024 bytes" in out
+    )
+    assert (
+        "checks: idNumberCheck ok, birthDateMatchesNumber ok, sexMatchesNumber ok, "
+        "notExpired ok; the document is valid" in out
+    )
+    # The photo: the first is blurred, the app asks for a retake, the retake passes.
+    assert [v.ok for v in identity.verdicts] == [False, True]
+    assert identity.verdicts[0].problems == (QualityProblem.BLURRED,)
+    assert "-> retake (blurred)" in out
+    assert f"retake: {identity.verdicts[0].advice}" in out
+    assert "retake: Please hold still for the photo." in out
+    assert identity.passed
+    assert "identity check passed: document ok, photo ok" in out
+    # In this order, and all before the card.
+    lines = out.splitlines()
+    order = [
+        next(i for i, line in enumerate(lines) if marker in line)
+        for marker in (
+            "InsertDocument (command",
+            "DocumentInserted (command",
+            "read_document returned",
+            "DocumentRemoved",
+            "take_picture(person): picture 1",
+            "retake: Please hold still",
+            "take_picture(person): picture 2",
+            "identity check passed",
+            "InsertCard (command",
+        )
+    ]
+    assert order == sorted(order)
+
+
+def test_no_full_name_or_number_appears_anywhere_in_the_demo(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tellerhal", "demo", "--clock-scale", "0.01"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "identity check passed" in done.stdout
+    text = done.stdout + done.stderr
+    for secret in _personal_strings():
+        assert secret not in text
+    resident = document_profile("resident").expected
+    assert resident is not None
+    assert resident.address not in text
+    assert resident.birth_date is not None
+    assert resident.birth_date.isoformat() not in text
+    assert resident.birth_date.strftime("%Y%m%d") not in text

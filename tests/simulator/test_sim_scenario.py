@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from hal.devices.camera import check_quality
 from hal.devices.card_reader import DISPENSE_UNIT, CardAction, MediaRemoved, MoveTarget, Track
 from hal.devices.cash_dispenser import EXIT, ItemsTaken
 from hal.errors import ConfigurationError
@@ -29,8 +30,13 @@ def test_the_shipped_scenarios_parse() -> None:
     assert demo.seed == 0
     assert demo.clock_scale == 1.0
     assert demo.card_readers["card_reader"] == CardReaderSetup(retain_capacity=50)
+    assert demo.id_scanners["id_scanner"].build == "kiosk"
+    assert demo.cameras["camera"].scene == "blurred"
     actions = [s.action for s in demo.customer]
     assert actions == [
+        "present_document",  # the identity check first
+        "remove_document",
+        "set_scene",  # holds still after the first, blurred picture
         "insert_card",
         "type_pin",
         "take_card",
@@ -39,26 +45,29 @@ def test_the_shipped_scenarios_parse() -> None:
         None,  # waits for the acceptor to take the notes in
         "take_card",
     ]
-    assert demo.customer[0].wait_for == "gate_open"
-    assert demo.customer[0].profile == "visa"
-    assert (demo.customer[1].device, demo.customer[1].wait_for) == ("pin_pad", "entry_active")
-    assert demo.customer[2].wait_for == "card_at_exit"
-    assert (demo.customer[3].device, demo.customer[3].wait_for) == (
+    assert (demo.customer[0].device, demo.customer[0].profile) == ("id_scanner", "resident")
+    assert (demo.customer[2].wait_for, demo.customer[2].scene) == ("picture_taken", "face")
+    card = demo.customer[3:]  # the card, the PIN and the money, as before
+    assert card[0].wait_for == "gate_open"
+    assert card[0].profile == "visa"
+    assert (card[1].device, card[1].wait_for) == ("pin_pad", "entry_active")
+    assert card[2].wait_for == "card_at_exit"
+    assert (card[3].device, card[3].wait_for) == (
         "cash_dispenser",
         "notes_at_exit",
     )
-    assert demo.customer[4].device == "cash_acceptor"
-    assert [n.item for n in demo.customer[4].notes or ()] == [
+    assert card[4].device == "cash_acceptor"
+    assert [n.item for n in card[4].notes or ()] == [
         "CNY:10000",
         "CNY:10000",
         "CNY:5000",
         "XTS:100",
     ]
-    assert (demo.customer[5].device, demo.customer[5].wait_for) == (
+    assert (card[5].device, card[5].wait_for) == (
         "cash_acceptor",
         "input_empty",
     )
-    assert demo.customer[6].wait_for == "card_at_exit"  # the new card the demo issues
+    assert card[6].wait_for == "card_at_exit"  # the new card the demo issues
 
 
 def test_a_scenario_file_by_path(tmp_path: Path) -> None:
@@ -87,7 +96,7 @@ def test_a_scenario_file_by_path(tmp_path: Path) -> None:
         ("version = 1\nspeed = 2\n", r"unknown key\(s\) speed; allowed: clock_scale, customer"),
         (
             "version = 1\n[devices.coin_hopper]\n",
-            "unknown key.*coin_hopper; allowed: card_reader, cash_acceptor, cash_dispenser",
+            "unknown key.*coin_hopper; allowed: camera, card_reader, cash_acceptor, cash_dispenser",
         ),
         (
             "version = 1\n[devices.card_reader]\ncolour = 1\n",
@@ -144,6 +153,17 @@ async def test_the_demo_customer_through_a_read_and_an_eject() -> None:
     async with world.open_card_reader() as reader:
         customer = asyncio.create_task(run_customer(world, demo))
         try:
+            # The identity check: the ID card read and handed back, a blurred picture,
+            # then the customer holds still.
+            async with world.open_id_scanner() as scanner:
+                assert (await scanner.read_document(timeout=5)).valid
+                await scanner.eject()
+            await world.id_scanner_control().wait_for("document_taken", timeout=5)
+            async with world.open_camera() as camera:
+                assert not check_quality(await camera.take_picture(timeout=5)).ok
+                model = world.camera()
+                await asyncio.wait_for(model.wait_until(lambda: model.scene() == "face"), 5)
+                assert check_quality(await camera.take_picture(timeout=5)).ok
             with reader.events(kinds=[MediaRemoved]) as sub:
                 result = await reader.read_raw_data([Track.TRACK2], timeout=5)
                 assert result[Track.TRACK2].data.startswith(b"4761739001010010=")
