@@ -34,6 +34,7 @@ from simulator.server_control import ControlServer
 from simulator.world import CardReaderSetup, World
 
 if TYPE_CHECKING:
+    from hal.devices.camera_service import CameraService
     from hal.devices.cash_acceptor_service import CashAcceptorService
     from hal.devices.cash_dispenser_service import CashDispenserService
     from hal.devices.id_scanner_service import IdScannerService
@@ -119,7 +120,8 @@ class SimServer:
             | PinPadService
             | CashDispenserService
             | CashAcceptorService
-            | IdScannerService,
+            | IdScannerService
+            | CameraService,
         ] = {}
         self._shared_ledger: Ledger | None = None
         self._server: RemoteServer | None = None
@@ -159,6 +161,8 @@ class SimServer:
             world.cash_acceptor(name, in_setup)
         for name, id_setup in (scenario.id_scanners if scenario is not None else {}).items():
             world.id_scanner(name, id_setup)
+        for name, camera_setup in (scenario.cameras if scenario is not None else {}).items():
+            world.camera(name, camera_setup)
         return world
 
     async def start(self) -> None:
@@ -233,6 +237,10 @@ class SimServer:
             self._services[name] = scanner
             if fresh_bins and (await scanner.retain_bin()).count:
                 await scanner.empty_retain_bin(reason="simulator reset: a fresh world")
+        for name in self.world.cameras:
+            camera = self.world.open_camera(name)
+            await camera.open()
+            self._services[name] = camera
         server = RemoteServer(
             self._services,
             self.endpoint,
