@@ -13,14 +13,22 @@ from pathlib import Path
 import cv2
 import pytest
 
-from hal.devices.camera import CameraPosition, CameraState, QualityProblem, check_quality
-from hal.errors import UnsupportedOperation
+import hal
+from hal.devices.camera import (
+    Camera,
+    CameraPosition,
+    CameraState,
+    QualityProblem,
+    check_quality,
+)
+from hal.errors import CameraInoperable, UnsupportedOperation
 from protocols.errors import ProtocolError
 from simulator import scenes
 from simulator.camera_control import FileCameraStimulus
 from simulator.control_commands import SetScenePayload
 from simulator.remote_control import RemoteCameraControl
-from simulator.server import ControlServer
+from simulator.scenario import parse_scenario
+from simulator.server import ControlServer, SimServer
 from simulator.world import World
 from tellerhal.cli.main import main
 from tests.camera_rig import start_opencv_threads
@@ -146,3 +154,26 @@ async def test_the_file_stimulus_writes_removes_and_restores_the_picture(tmp_pat
     await stimulus.set_scene(f"file:{picture}")
     assert stimulus.current == f"file:{picture}"
     assert cv2.imread(str(path)) is not None
+
+
+async def test_tellerhal_sim_serves_a_scenarios_camera_and_its_control() -> None:
+    scenario = parse_scenario(
+        'version = 1\n[devices.camera]\nprofile = "person"\nscene = "blurred"\n', name="cam"
+    )
+    async with SimServer(scenario, "tcp://127.0.0.1:0", heartbeat_interval=0.5) as sim:
+        address = sim.addresses["camera"]
+        remote = RemoteCameraControl(sim.control_endpoint, timeout=2.0)
+        device = hal.open(address)
+        assert isinstance(device, Camera)
+        async with device as camera:
+            assert (await camera.capabilities()).cameras == {CameraPosition.PERSON}
+            first = check_quality(await camera.take_picture(timeout=10))
+            assert first.problems == (QualityProblem.BLURRED,)
+            await remote.set_scene("face")
+            assert check_quality(await camera.take_picture(timeout=10)).ok
+            await remote.unplug()
+            with pytest.raises(CameraInoperable):
+                await camera.take_picture(timeout=10)
+            await remote.replug()
+            await camera.reset(timeout=10)
+            assert check_quality(await camera.take_picture(timeout=10)).ok
