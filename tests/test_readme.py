@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from simulator.id_profiles import document_profile
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -30,7 +32,7 @@ def _run(example: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_app_developer_example_runs(tmp_path: Path) -> None:
-    example, _, _, _ = _blocks("python")
+    example, _, _, _, _ = _blocks("python")
     done = _run(example, tmp_path)
     assert done.returncode == 0, done.stderr
     assert "status='ok'" in done.stdout
@@ -40,7 +42,7 @@ def test_the_app_developer_example_runs(tmp_path: Path) -> None:
 
 
 def test_the_pin_pad_example_runs_and_the_host_recovers_the_pin(tmp_path: Path) -> None:
-    _, example, _, _ = _blocks("python")
+    _, example, _, _, _ = _blocks("python")
     done = _run(example, tmp_path)
     assert done.returncode == 0, done.stderr  # its last line checks the block's PIN
     assert "PinEntryResult(digits=4, completion=<EntryCompletion.ENTER" in done.stdout
@@ -49,7 +51,7 @@ def test_the_pin_pad_example_runs_and_the_host_recovers_the_pin(tmp_path: Path) 
 
 
 def test_the_cash_example_runs_and_every_note_is_where_the_books_say(tmp_path: Path) -> None:
-    _, _, example, _ = _blocks("python")
+    _, _, example, _, _ = _blocks("python")
     done = _run(example, tmp_path)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
@@ -63,7 +65,7 @@ def test_the_cash_example_runs_and_every_note_is_where_the_books_say(tmp_path: P
 
 
 def test_the_cash_in_example_runs_and_stores_what_it_credits(tmp_path: Path) -> None:
-    _, _, _, example = _blocks("python")
+    _, _, _, example, _ = _blocks("python")
     done = _run(example, tmp_path)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
@@ -76,6 +78,25 @@ def test_the_cash_in_example_runs_and_stores_what_it_credits(tmp_path: Path) -> 
         assert truth[unit] == int(count), (unit, truth, books)
     assert truth["customer"] == -2  # the customer gave two notes in; the third came back
     assert truth["escrow"] == 0
+
+
+def test_the_identity_example_reads_a_document_and_asks_for_one_retake(tmp_path: Path) -> None:
+    _, _, _, _, example = _blocks("python")
+    done = _run(example, tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("IdentityDocument(kind='cnResidentId', name='")
+    assert lines[0].endswith("valid=True)")
+    assert lines[1] == (
+        "[('idNumberCheck', True), ('birthDateMatchesNumber', True), "
+        "('sexMatchesNumber', True), ('notExpired', True)]"
+    )
+    assert lines[2] == "False ['blurred'] Please hold still for the photo."
+    assert lines[3] == "True"
+    resident = document_profile("resident").expected
+    assert resident is not None
+    assert resident.name not in done.stdout  # masked only
+    assert resident.document_number not in done.stdout
 
 
 def test_exactly_two_setup_commands_demo_and_ci() -> None:
