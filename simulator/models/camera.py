@@ -340,6 +340,7 @@ class CameraModel:
         self._require_power()
         self._require_working(position)
         self.captures += 1
+        self._signal.notify()  # `wait_until` callers may wait for a picture
         return Frame(
             data=data,
             encoding=FrameEncoding.BGR24,
