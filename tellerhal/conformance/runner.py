@@ -274,12 +274,9 @@ def _sim_id_scanner(address: DeviceAddress) -> tuple[Any, float]:
 
 
 def _remote_id_scanner(endpoint: str) -> Any:
-    from simulator import remote_control
+    from simulator.remote_control import RemoteIdScannerControl
 
-    control = getattr(remote_control, "RemoteIdScannerControl", None)
-    if control is None:
-        raise ConfigurationError("this simulator's control socket cannot act on an ID scanner")
-    return control(endpoint)
+    return RemoteIdScannerControl(endpoint)
 
 
 def _bench_id_scanner(cards: Path | None) -> Any:
