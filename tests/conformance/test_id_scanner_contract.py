@@ -5,7 +5,7 @@ customer is its `IdScannerStimulus`:
 
 - ``sim-kiosk``, ``sim-chip``, ``sim-mrz``: ``sim://id_scanner`` with each ``id_profile``
   (the motorised kiosk scanner with every feature, a flat SAM_V reader, an OCR reader);
-- ``zmq``: the kiosk's service behind a `RemoteServer`, through ``zmq://``;
+- ``zmq-kiosk``: the kiosk's service behind a `RemoteServer`, through ``zmq://``;
 - ``samv-pty``, ``samv-usb``: the real ``samv`` driver over a pty and over the simulated
   USB bus (the real pyusb stack), against the SAM_V emulator whose field is the
   simulator's flat chip reader (`simulator.wire.samv_firmware.ModelField`), so the
@@ -55,6 +55,7 @@ from tellerhal.conformance.id_scanner import (
     IdScannerCase,
     IdScannerHarness,
 )
+from tests import sim_process
 from tests.samv_rig import SamvRig, SamvUsbRig, samv_registered
 from tests.specs import registered
 
@@ -221,7 +222,7 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
     "sim-kiosk": sim_harness("kiosk"),
     "sim-chip": sim_harness("chip"),
     "sim-mrz": sim_harness("mrz"),
-    "zmq": zmq_harness,
+    "zmq-kiosk": zmq_harness,
     "samv-pty": samv_pty_harness,
     "samv-usb": samv_usb_harness,
     "mrz-pty": mrz_pty_harness,
@@ -229,13 +230,13 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
 
 #: What each implementation promises: the simulator's builds as written here (so a
 #: build that loses a feature is caught by a skip for a declared one), the drivers
-#: their ``DriverSpec.capabilities``; ``zmq`` serves the kiosk and declares nothing
+#: their ``DriverSpec.capabilities``; ``zmq-kiosk`` serves the kiosk and declares nothing
 #: itself.
 DECLARED: dict[str, frozenset[str]] = {
     "sim-kiosk": frozenset(ID_FEATURES),
     "sim-chip": frozenset({"chip", "fingerprints", "newest_address"}),
     "sim-mrz": frozenset({"mrz", "removal_sensor"}),
-    "zmq": frozenset(ID_FEATURES),
+    "zmq-kiosk": frozenset(ID_FEATURES),
     "samv-pty": SAMV_DRIVER.capabilities["id_scanner"],
     "samv-usb": SAMV_DRIVER.capabilities["id_scanner"],
     "mrz-pty": MRZ_SERIAL_DRIVER.capabilities["id_scanner"],
@@ -411,3 +412,23 @@ def test_a_flat_reader_is_not_certified_for_the_kiosk_features(
     assert status == 1, out
     assert "NOT CERTIFIED" in out
     assert "id_scanner.retain was skipped for retain, which the driver declares" in out
+
+
+def test_tellerhal_conformance_drives_a_scanner_in_another_process(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--stimulus``: the kiosk scanner of a ``tellerhal sim`` process, reached through
+    ``zmq://``, its customer that process's control socket (a fresh world per case)."""
+    scenario = tmp_path / "id.toml"
+    scenario.write_text('version = 1\n[devices.id_scanner]\nbuild = "kiosk"\n', encoding="utf-8")
+    cases = ["id_scanner.read_valid", "id_scanner.retain", "id_scanner.unsupported"]
+    with sim_process.sim(tmp_path / "sim", str(scenario), clock_scale=FAST) as server:
+        status = main(
+            ["conformance", "--device", "id_scanner", server.address("id_scanner")]
+            + ["--stimulus", server.control]
+            + [arg for case in cases for arg in ("--case", case)]
+        )
+        assert server.stop() == 0, server.err
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "3 passed, 0 failed" in out
