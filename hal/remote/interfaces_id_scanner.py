@@ -10,9 +10,9 @@ Personal data travels only as blobs (identity rule 3): a document's completion
 (`DocumentCompletion`) carries in its JSON the kind, the checks (names, results and
 details, which hold no personal data) and the flags (``longTerm``,
 ``fingerprintsPresent``); every other field is a blob frame: the texts in UTF-8, the
-dates as ISO ``YYYY-MM-DD`` text (an empty blob for none), the MRZ lines joined by
-``\\n``, ``raw`` as a UTF-8 JSON object, the photo, the fingerprint templates and the
-scanned images as they are. Every name here is also importable from
+dates as ISO ``YYYY-MM-DD`` text (an empty blob for none), the MRZ lines as a UTF-8
+JSON array of strings, ``raw`` as a UTF-8 JSON object, the photo, the fingerprint
+templates and the scanned images as they are. Every name here is also importable from
 `hal.remote.interfaces`.
 """
 
@@ -41,7 +41,7 @@ from hal.devices.id_scanner import (
     ScannedImage,
     Sex,
 )
-from hal.remote.interfaces import Command, build_interface
+from hal.remote.interfaces import Command, InterfaceSpec, build_interface
 
 __all__ = [
     "ID_SCANNER",
@@ -134,6 +134,7 @@ class DocumentCompletion:
         for name in _DATE_FIELDS:
             _date(name, getattr(self, name))
         _raw(self.raw)
+        _mrz(self.mrz)
 
     def __repr__(self) -> str:
         return f"DocumentCompletion(kind={self.kind.value!r}, <personal fields as blobs>)"
@@ -149,7 +150,7 @@ class DocumentCompletion:
             **texts,
             **dates,
             long_term=document.long_term,
-            mrz="\n".join(document.mrz).encode(),
+            mrz=json.dumps(list(document.mrz), ensure_ascii=False).encode(),
             photo=document.photo,
             fingerprints=document.fingerprints,
             fingerprints_present=document.fingerprints_present,
@@ -161,13 +162,12 @@ class DocumentCompletion:
         """The document this completion carries."""
         fields: dict[str, Any] = {name: getattr(self, name).decode() for name in _TEXT_FIELDS}
         fields.update((name, _date(name, getattr(self, name))) for name in _DATE_FIELDS)
-        mrz = self.mrz.decode()
         return IdentityDocument(
             kind=self.kind,
             sex=_sex(self.sex),
             **fields,
             long_term=self.long_term,
-            mrz=tuple(mrz.split("\n")) if mrz else (),
+            mrz=_mrz(self.mrz),
             photo=self.photo,
             fingerprints=self.fingerprints,
             fingerprints_present=self.fingerprints_present,
@@ -206,6 +206,16 @@ def _raw(blob: bytes) -> dict[str, str]:
     return value
 
 
+def _mrz(blob: bytes) -> tuple[str, ...]:
+    try:
+        value: Any = json.loads(blob.decode("utf-8", "replace"))
+    except ValueError:
+        raise ValueError("mrz is not a JSON array") from None
+    if type(value) is not list or not all(type(v) is str for v in value):
+        raise ValueError("mrz is not a JSON array of strings")
+    return tuple(value)
+
+
 @dataclass(frozen=True)
 class _DocumentCommand(Command):
     """``IdScanner.ReadDocument``: the document travels as a `DocumentCompletion`."""
@@ -217,7 +227,7 @@ class _DocumentCommand(Command):
         return completion.to_document() if completion is not None else None
 
 
-ID_SCANNER: Final = build_interface(
+ID_SCANNER: Final[InterfaceSpec] = build_interface(
     "IdScanner",
     IdScannerStatus,
     IdScannerCapabilities,
