@@ -22,13 +22,15 @@ A character the font has no glyph for is left blank (never a box) and listed in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image, ImageChops
 
 from protocols import escpos_ops as ops
+from protocols.errors import ProtocolError
+from protocols.escpos_decoder import EscPosDecoder
 from protocols.print_document import Align, HriPosition
 from simulator.printer_fonts import PrinterFont, load_printer_font
 from simulator.printer_render_codes import (
@@ -55,6 +57,7 @@ __all__ = [
     "Placement",
     "Rendering",
     "render",
+    "render_bytes",
 ]
 
 #: Dots per inch of the geometry (thermal receipt printers: 203).
@@ -419,6 +422,25 @@ def _lines_of(row: Row) -> int:
     return 1
 
 
-def chars_of(operations: Sequence[ops.Operation]) -> str:
-    """Every character of the operations' text, in order (for coverage checks)."""
-    return "".join(op.text for op in operations if isinstance(op, ops.Text))
+def render_bytes(
+    data: bytes,
+    dots_per_line: int = 576,
+    *,
+    paper_out: bool = False,
+    font: PrinterFont | None = None,
+) -> Rendering:
+    """Decode an ESC/POS stream (`protocols.escpos_decoder`) and draw it.
+
+    A stream that ends inside a command (or is otherwise bad) renders what came before
+    the bad command; `Rendering.error` says what was wrong (the command, where it
+    started, how many bytes were missing).
+    """
+    decoder = EscPosDecoder()
+    operations: list[ops.Operation] = []
+    error: str | None = None
+    try:
+        operations += decoder.feed(data)
+        operations += decoder.finish()
+    except ProtocolError as exc:
+        error = str(exc)
+    return render(operations, dots_per_line, paper_out=paper_out, error=error, font=font)

@@ -7,8 +7,10 @@ position and style, and the barcodes, QR codes, images, feeds and cuts between t
 The PNG renderer (`simulator.printer_render`) draws exactly these rows; `text_lines`
 gives their text form. The rules (docs/receipts.md):
 
-- Characters are 12x24 dots (font A; font B 9x17), CJK characters (East Asian width W or
-  F) 24x24; the character size (GS !, ESC !) multiplies both. At 576 dots a line holds
+- Characters are 12x24 dots (font A; font B 9x17); in Chinese mode (FS &) every
+  non-ASCII character (GB18030 double-byte) is 24x24, as on a printer, and a CJK
+  character (East Asian width W or F) is anyway; the character size (GS !, ESC !)
+  multiplies both. At 576 dots a line holds
   48 columns (384 dots: 32); a double-width character takes two, a CJK character two, a
   double-width CJK character four.
 - A character that does not fit in what is left of the line prints the line and starts
@@ -56,6 +58,7 @@ __all__ = [
     "is_wide",
     "layout",
     "mark",
+    "prints_wide",
     "text_lines",
 ]
 
@@ -78,6 +81,13 @@ TAB_DOTS = 8 * COLUMN_DOTS
 def is_wide(char: str) -> bool:
     """A CJK (full-width) character: East Asian width W or F."""
     return unicodedata.east_asian_width(char) in ("W", "F")
+
+
+def prints_wide(char: str, chinese: bool) -> bool:
+    """Whether the printer draws ``char`` with its 24x24 font (two columns): in Chinese
+    mode every non-ASCII character (a GB18030 double-byte one: ``°`` and ``×`` too),
+    otherwise a CJK character (`is_wide`)."""
+    return (chinese and ord(char) >= 0x80) or is_wide(char)
 
 
 def display_width(text: str) -> int:
@@ -228,7 +238,7 @@ class _LineBuffer:
     def add_text(self, text: str, style: ops.TextStyle) -> None:
         base_w, base_h = FONT_CELLS.get(style.font, FONT_CELLS[ops.Font.A])
         for char in text:
-            w, h = WIDE_CELL if is_wide(char) else (base_w, base_h)
+            w, h = WIDE_CELL if prints_wide(char, style.chinese) else (base_w, base_h)
             w *= max(1, style.width)
             h *= max(1, style.height)
             if self.x + w > self.dots and self.cells:
