@@ -18,6 +18,7 @@ SUBCOMMANDS = (
     "tellerhal.cli.demo",
     "tellerhal.cli.devices",
     "tellerhal.cli.decode",
+    "tellerhal.cli.receipt",
     "tellerhal.cli.crypto",
     "tellerhal.cli.ledger",
     "tellerhal.cli.conformance",
