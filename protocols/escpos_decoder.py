@@ -513,7 +513,7 @@ class EscPosDecoder:
         first, last = buf[pos + 3], buf[pos + 4]
         cursor = pos + 5
         for _ in range(max(0, last - first + 1)):
-            self._need(buf, cursor, 1, "ESC &")
+            self._need(buf, pos, cursor + 1 - pos, "ESC &")
             cursor += 1 + rows * buf[cursor]
             self._need(buf, pos, cursor - pos, "ESC &")
         return self._other(buf, pos, cursor - pos, "ESC &")
