@@ -237,6 +237,11 @@ class EscPosDecoder:
         self._reset()
         return ops
 
+    def take(self) -> list[Operation]:
+        """After `feed` or `finish` raised: the operations decoded before the failing
+        command (the decoder has dropped the rest of its input)."""
+        return self._take()
+
     # ------------------------------------------------------------------ machinery
 
     def _take(self) -> list[Operation]:
@@ -278,17 +283,27 @@ class EscPosDecoder:
                 self._end_text_bytes()
                 pos = self._control(buf, pos, byte)
         except _NeedMore as need:
+            pos = need.start
             if final:
                 detail = f" ({need.detail})" if need.detail else ""
                 where = self._offset + need.start
+                self._failed(pos)
                 raise FramingError(
                     f"truncated ESC/POS stream: {need.name} at byte {where} needs "
                     f"{need.missing} more byte{'s' if need.missing != 1 else ''}{detail}"
                 ) from None
-            pos = need.start
+        except FramingError:
+            self._failed(pos)
+            raise
         if final and pos >= size:
             self._end_text_bytes()
         del buf[:pos]
+        self._offset += pos
+
+    def _failed(self, pos: int) -> None:
+        """Keep what decoded before the failing command for `take`; drop the rest."""
+        self._flush_run()
+        self._buf = bytearray()
         self._offset += pos
 
     @staticmethod
