@@ -25,6 +25,7 @@ from protocols.errors import ProtocolError
 from tellerhal.cli.decode.cn_id import decode_cn_id
 from tellerhal.cli.decode.crt310 import decode_crt310
 from tellerhal.cli.decode.crt591 import decode_crt591
+from tellerhal.cli.decode.escpos import decode_escpos
 from tellerhal.cli.decode.fields import (
     EXIT_INPUT,
     Entry,
@@ -53,6 +54,7 @@ PROTOCOLS = (
     "samv",
     "cn-id",
     "mrz",
+    "escpos",
     "track1",
     "track2",
     "track3",
@@ -107,6 +109,9 @@ Protocols:
           its lines. Fields and check digits; names and numbers masked, birth date,
           optional data and lines hidden unless --reveal; malformed or a failed check
           digit exits 2.
+  escpos  An ESC/POS receipt or journal printer stream: one object per operation (styled
+          text, line feed, feed, cut, barcode, QR code, image, status request, code
+          page; unknown commands with their bytes). Luhn-valid card numbers masked.
   track1, track2, track3  ISO/IEC 7811/7813 magnetic tracks (LRC checked when present).
   tlv     EMV BER-TLV objects, nested objects decoded recursively.
   apdu    ISO/IEC 7816-4 command APDU; with --response a response APDU (data SW1 SW2),
@@ -289,6 +294,7 @@ DECODERS: dict[str, Callable[[bytes, argparse.Namespace], Iterator[Entry]]] = {
     "samv": decode_samv,
     "cn-id": decode_cn_id,
     "mrz": decode_mrz,
+    "escpos": decode_escpos,
     "track1": _decode_track(1),
     "track2": _decode_track(2),
     "track3": _decode_track(3),
