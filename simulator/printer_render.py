@@ -136,6 +136,19 @@ class _Painter:
     missing: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
     masks: dict[tuple[str, bool, int, int, bool], Image.Image] = field(default_factory=dict)
+    qr_matrices: dict[int, list[list[bool]] | None] = field(default_factory=dict)
+
+    def qr(self, qr: ops.QrCode) -> list[list[bool]] | None:
+        """The QR code's matrix (made once per render), ``None`` when it cannot be made
+        (the problem recorded)."""
+        key = id(qr)
+        if key not in self.qr_matrices:
+            try:
+                self.qr_matrices[key] = qr_matrix(qr)
+            except BarcodeError as exc:
+                self.problems.append(f"QR code not printed: {exc}")
+                self.qr_matrices[key] = None
+        return self.qr_matrices[key]
 
     def cell_mask(
         self, cell_char: str, wide: bool, width: int, height: int, bold: bool
@@ -174,7 +187,7 @@ def _hri_height(barcode: ops.Barcode) -> int:
     return (17 if barcode.hri_font == 1 else 24) + _HRI_GAP
 
 
-def _row_height(row: Row, spacing_hint: int = 30) -> int:
+def _row_height(painter: _Painter, row: Row) -> int:
     if isinstance(row, TextRow):
         return row.advance
     if isinstance(row, BarcodeRow):
@@ -186,10 +199,8 @@ def _row_height(row: Row, spacing_hint: int = 30) -> int:
             hri += _hri_height(b)
         return b.height + hri
     if isinstance(row, QrRow):
-        try:
-            return len(qr_matrix(row.qr)) * row.qr.module_size
-        except BarcodeError:
-            return 0
+        matrix = painter.qr(row.qr)
+        return 0 if matrix is None else len(matrix) * row.qr.module_size
     if isinstance(row, ImageRow):
         return row.image.height * row.image.scale_y
     if isinstance(row, FeedRow):
@@ -198,7 +209,6 @@ def _row_height(row: Row, spacing_hint: int = 30) -> int:
         return row.feed + _CUT_BAND
     if isinstance(row, PaperOutRow):
         return _PAPER_OUT_BAND
-    del spacing_hint
     raise TypeError(type(row).__name__)
 
 
@@ -288,10 +298,8 @@ def _draw_barcode(
 def _draw_qr(
     painter: _Painter, page: Image.Image, row: QrRow, top: int
 ) -> tuple[int, int, int, int] | None:
-    try:
-        matrix = qr_matrix(row.qr)
-    except BarcodeError as exc:
-        painter.problems.append(f"QR code not printed: {exc}")
+    matrix = painter.qr(row.qr)
+    if matrix is None:
         return None
     size = row.qr.module_size
     side = len(matrix) * size
@@ -299,12 +307,9 @@ def _draw_qr(
         painter.problems.append(f"QR code not printed: {side} dots wide, the paper {painter.dots}")
         return None
     left = _x_for(row.qr.align, side, painter.dots)
-    for r, modules in enumerate(matrix):
-        for c, dark in enumerate(modules):
-            if dark:
-                x = left + c * size
-                y = top + r * size
-                page.paste(_BLACK, (x, y, x + size, y + size))
+    n = len(matrix)
+    modules = Image.frombytes("L", (n, n), bytes(255 if v else 0 for r in matrix for v in r))
+    page.paste(_BLACK, (left, top), modules.resize((side, side), Image.Resampling.NEAREST))
     return (left, top, left + side, top + side)
 
 
@@ -366,7 +371,7 @@ def render(
     if paper_out:
         rows.append(PaperOutRow())
     lines = text_lines(rows, dots_per_line)
-    heights = [_row_height(row) for row in rows]
+    heights = [_row_height(painter, row) for row in rows]
     page = Image.new("L", (dots_per_line, max(1, sum(heights))), _WHITE)
     placements: list[Placement] = []
     top = 0
