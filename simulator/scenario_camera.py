@@ -25,6 +25,7 @@ whenever since it was made), ``camera_open`` (a service has the device open).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import Mapping
@@ -57,8 +58,6 @@ CAMERA_STEP_ACTIONS = CAMERA_ONLY_ACTIONS | frozenset({"power_off", "power_on", 
 CAMERA_CONDITIONS = frozenset({"picture_taken", "camera_open"})
 
 _SETUP_KEYS = frozenset({"profile", "scene", "width", "height", "capture_time"})
-#: Simulated seconds between two looks at the frame count while waiting for a picture.
-_POLL = 0.05
 
 
 def camera_setup(table: Mapping[str, Any], at: str) -> CameraSetup:
@@ -111,15 +110,13 @@ async def camera_step(
     if step.wait_for == "camera_open":
         await control.wait_for_open(timeout=clock.to_real(step.timeout))
     elif step.wait_for == "picture_taken":
-        # The model counts frames without a signal: look every _POLL simulated seconds.
-        waited = 0.0
-        while model.captures == 0:
-            if waited >= step.timeout:
-                raise HalTimeout(
-                    f"{scenario.name}: step {number}: no picture within {step.timeout} s"
-                )
-            await clock.sleep(_POLL)
-            waited += _POLL
+        try:
+            async with asyncio.timeout(clock.to_real(step.timeout)):
+                await model.wait_until(lambda: model.captures > 0)
+        except TimeoutError:
+            raise HalTimeout(
+                f"{scenario.name}: step {number}: no picture within {step.timeout} s"
+            ) from None
     if step.after:
         await clock.sleep(step.after)
     log.debug("%s: customer step %d: %s", scenario.name, number, step.action or "wait")

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from hal.devices.camera import CameraPosition
-from hal.errors import ConfigurationError
+from hal.errors import ConfigurationError, HalTimeout
 from simulator.scenario import build_world, parse_scenario, run_customer
 from simulator.world import CameraSetup
 
@@ -71,3 +71,17 @@ async def test_the_customer_holds_still_once_the_first_picture_is_taken() -> Non
     await model.capture(CameraPosition.PERSON)
     await asyncio.wait_for(customer, timeout=5)
     assert await control.scene() == "face"
+
+
+async def test_waiting_for_a_picture_that_never_comes_times_out() -> None:
+    scenario = parse_scenario(
+        HEAD
+        + '[devices.camera]\nscene = "blurred"\n'
+        + '[[customer]]\ndevice = "camera"\nwait_for = "picture_taken"\ntimeout = 2.0\n'
+        + 'action = "set_scene"\nscene = "face"\n',
+        name="nobody",
+    )
+    world = build_world(scenario, "camera-nobody", clock_scale=0.01)
+    with pytest.raises(HalTimeout, match=r"no picture within 2\.0 s"):
+        await run_customer(world, scenario)
+    assert world.camera().scene() == "blurred"  # the step never acted
