@@ -19,6 +19,7 @@ from protocols.crt310 import Command, build_frame
 from tellerhal.cli.decode import PROTOCOLS
 from tellerhal.cli.main import main
 from tests.cli.test_decode_crt591 import crt591_streams
+from tests.cli.test_decode_escpos import escpos_streams
 from tests.cli.test_decode_id003 import id003_streams
 from tests.cli.test_decode_lcdm import lcdm_streams
 from tests.cli.test_decode_mrz import mrz_lines
@@ -97,6 +98,7 @@ INPUTS = {
     "samv": mostly(samv_streams, argv_text),
     "cn-id": mostly(cn_id_inputs, argv_text),
     "mrz": mostly(mrz_lines, argv_text),
+    "escpos": mostly(escpos_streams, hex_text, argv_text),
     "track1": mostly(tracks("track1"), argv_text),
     "track2": mostly(tracks("track2"), argv_text),
     "track3": mostly(tracks("track3"), argv_text),
@@ -117,6 +119,7 @@ FLAGS = {
     "samv": [[]],
     "cn-id": [[]],
     "mrz": [[]],
+    "escpos": [[]],
     "track1": [[], ["--hex"]],
     "track2": [[], ["--hex"]],
     "track3": [[], ["--hex"]],
