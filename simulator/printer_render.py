@@ -200,7 +200,8 @@ def _row_height(painter: _Painter, row: Row) -> int:
         return b.height + hri
     if isinstance(row, QrRow):
         matrix = painter.qr(row.qr)
-        return 0 if matrix is None else len(matrix) * row.qr.module_size
+        side = 0 if matrix is None else len(matrix) * row.qr.module_size
+        return side if side <= painter.dots else 0
     if isinstance(row, ImageRow):
         return row.image.height * row.image.scale_y
     if isinstance(row, FeedRow):
@@ -318,11 +319,13 @@ def _draw_image(
 ) -> tuple[int, int, int, int]:
     image = row.image
     raw = Image.frombytes("1", (image.row_bytes * 8, image.height), image.pixels)
-    mask = raw.crop((0, 0, image.width, image.height)).convert("L")
     width, height = image.width * image.scale_x, image.height * image.scale_y
-    if (width, height) != mask.size:
-        mask = mask.resize((width, height), Image.Resampling.NEAREST)
     left = _x_for(image.align, width, painter.dots)
+    # Only what fits on the paper is drawn (and scaled): the rest is off the edge.
+    shown = min(image.width, -(-(painter.dots - left) // image.scale_x))
+    mask = raw.crop((0, 0, shown, image.height)).convert("L")
+    if image.scale_x != 1 or image.scale_y != 1:
+        mask = mask.resize((shown * image.scale_x, height), Image.Resampling.NEAREST)
     if width > painter.dots:
         painter.problems.append(
             f"image {width} dots wide on {painter.dots}-dot paper: cut at the right edge"

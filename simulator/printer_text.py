@@ -286,10 +286,11 @@ def layout(operations: Iterable[ops.Operation], dots_per_line: int = 576) -> Lai
             advance = op.lines * buffer.spacing if op.lines else op.dots
             if buffer.cells:
                 tallest = max(c.height for c in buffer.cells)
-                extra = max(0, op.lines - 1) if op.lines else advance // buffer.spacing
+                extra = max(0, op.lines - 1) if op.lines else advance // max(1, buffer.spacing)
                 buffer.print_line(max(advance, tallest), extra)
             elif advance:
-                buffer.rows.append(FeedRow(advance, max(1, round(advance / buffer.spacing))))
+                lines = op.lines or max(1, advance // max(1, buffer.spacing))
+                buffer.rows.append(FeedRow(advance, lines))
         elif isinstance(op, ops.LineSpacing):
             buffer.spacing = DEFAULT_LINE_SPACING if op.dots is None else op.dots
         elif isinstance(op, ops.Tab):

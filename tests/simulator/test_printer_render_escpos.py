@@ -231,3 +231,64 @@ def test_encoded_qr_document_decodes_back(font: PrinterFont) -> None:
         assert _qr_text(result, placement.box) == "https://bank.example/r/0001"
         assert result.missing_glyphs == frozenset()
         assert "[QR: https://bank.example/r/0001]" in result.lines
+
+
+# --- any bytes ---------------------------------------------------------------------------
+
+_PIECES = st.sampled_from(
+    [
+        b"\x1b@",
+        b"\x1c&",
+        b"\x1c.",
+        b"\x1b3\x00",
+        b"\x1bJ\x50",
+        b"\x1bd\x02",
+        b"\x1d!\x77",
+        b"\x1bE\x01",
+        b"\x1b-\x02",
+        b"\x1da\x01",
+        b"\x1ba\x02",
+        b"\x1dB\x01",
+        b"\x1bM\x01",
+        b"\t",
+        b"\n",
+        b"\r",
+        "中文，°×".encode("gb18030"),
+        b"Hello 0123",
+        b"\x1dk\x49\x05{BAB\x00",
+        b"\x1dk\x43\x0c400638133393",
+        b"\x1dk\x02123\x00",
+        b"\x1d(k\x03\x001C\x10",
+        b"\x1d(k\x07\x001P0DATA",
+        b"\x1d(k\x03\x001Q0",
+        b"\x1dv0\x03\x50\x00\x02\x00" + b"\xaa" * 160,
+        b"\x1dV\x42\x10",
+    ]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    pieces=st.lists(st.one_of(_PIECES, st.binary(max_size=12)), max_size=25),
+    dots=st.sampled_from([576, 384]),
+)
+def test_any_stream_renders_or_reports(pieces: list[bytes], dots: int) -> None:
+    font = load_printer_font()
+    data = b"".join(pieces)
+    result = render_bytes(data, dots, font=font)  # never raises
+    assert result.image.width == dots
+    assert result.image.height >= 1
+    assert result.missing_glyphs <= {ch for ch in result.missing_glyphs if not font.covers(ch)}
+    assert all(box[0] >= 0 and box[2] <= dots for box in (p.box for p in result.placements))
+    if result.error is not None:
+        assert "ESC/POS" in result.error or "GS" in result.error
+
+
+def test_image_wider_than_the_paper_is_cut_at_the_edge(font: PrinterFont) -> None:
+    # GS v 0, double width (m=1): 80 bytes a row = 640 dots, drawn 1280 dots wide.
+    data = b"\x1dv0\x01\x50\x00\x02\x00" + b"\xff" * 160
+    result = render_bytes(data, 384, font=font)
+    (placement,) = result.placements
+    assert placement.box == (0, 0, 384, 2)
+    assert "cut at the right edge" in result.problems[0]
+    assert (np.asarray(result.image)[0:2, :] == 0).all()
