@@ -141,9 +141,17 @@ def run_render(args: argparse.Namespace) -> int:
     except _InputError as exc:
         print(f"tellerhal receipt render: {exc}", file=sys.stderr)
         return EXIT_INPUT
-    # Imported here: Pillow and the font are needed for this command only.
-    from simulator.printer_fonts import PrinterFontError
-    from simulator.printer_render import render_bytes
+    # Imported here: Pillow, segno and the font are needed for this command only.
+    try:
+        from simulator.printer_fonts import PrinterFontError
+        from simulator.printer_render import render_bytes
+    except ImportError as exc:
+        print(
+            f"tellerhal receipt render: {exc.name or exc} is not installed: install the "
+            "render extra (pip install 'tellerhal[render]')",
+            file=sys.stderr,
+        )
+        return EXIT_INPUT
 
     try:
         rendering = render_bytes(data, args.width, paper_out=args.paper_out)
