@@ -291,18 +291,18 @@ class PrinterFont:
         return cell
 
 
-_LOADED: dict[Path, PrinterFont] = {}
+_LOADED: dict[Path | None, PrinterFont] = {}
 
 
 def load_printer_font(path: Path | None = None) -> PrinterFont:
-    """The printer font (found with `find_cjk_font` unless ``path`` is given), loaded
-    once per process.
+    """The printer font (found with `find_cjk_font` unless ``path`` is given), found and
+    loaded once per process.
 
     Raises:
         PrinterFontError: the font is not installed (the message names the package).
     """
-    where = path if path is not None else find_cjk_font()
-    font = _LOADED.get(where)
-    if font is None:
-        font = _LOADED[where] = PrinterFont(where)
-    return font
+    loaded = _LOADED.get(path)
+    if loaded is None:
+        loaded = load_printer_font(find_cjk_font()) if path is None else PrinterFont(path)
+        _LOADED[path] = loaded
+    return loaded
