@@ -25,7 +25,7 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import astuple
 
 from protocols.errors import FramingError
 from protocols.escpos_commands import BARCODE_NAMES, TABLE_ENCODINGS
@@ -121,6 +121,13 @@ _FS_FIXED: dict[int, int] = {
     0x57: 1,  # FS W Kanji quadruple size
     0x70: 2,  # FS p print NV bit image
 }
+
+
+_FIELD_INDEX = {name: index for index, name in enumerate(TextStyle.__slots__)}
+_DEFAULT_STATE = astuple(DEFAULT_STYLE)
+#: Every distinct style decoded so far (shared by decoders; bounded).
+_STYLES: dict[tuple[object, ...], TextStyle] = {_DEFAULT_STATE: DEFAULT_STYLE}
+_MAX_STYLES = 4096
 
 
 class _NeedMore(Exception):
@@ -257,7 +264,8 @@ class EscPosDecoder:
         self._defaults()
 
     def _defaults(self) -> None:
-        self._style = DEFAULT_STYLE
+        self._state = list(_DEFAULT_STATE)
+        self._style_now: TextStyle | None = DEFAULT_STYLE
         self._bar_height = 162
         self._bar_width = 3
         self._bar_hri = HriPosition.NONE
@@ -346,7 +354,25 @@ class EscPosDecoder:
                 self._run.append(tail)
 
     def _restyle(self, **changes: object) -> None:
-        self._style = replace(self._style, **changes)  # type: ignore[arg-type]
+        state = self._state
+        for name, value in changes.items():
+            state[_FIELD_INDEX[name]] = value
+        self._style_now = None
+
+    @property
+    def _style(self) -> TextStyle:
+        """The style in force, one shared object per distinct style (so runs compare by
+        identity and no style is built twice)."""
+        style = self._style_now
+        if style is None:
+            key = tuple(self._state)
+            style = _STYLES.get(key)
+            if style is None:
+                if len(_STYLES) > _MAX_STYLES:
+                    _STYLES.clear()
+                style = _STYLES[key] = TextStyle(*key)
+            self._style_now = style
+        return style
 
     def _control(self, buf: bytearray, pos: int, byte: int) -> int:
         if byte == 0x0A:
