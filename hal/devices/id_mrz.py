@@ -5,8 +5,9 @@ the lines an OCR reader sent into the document as read (``checks`` empty: the se
 runs them); `mrz_checks` is what `hal.devices.id_checks` runs on a document's ``mrz``.
 
 Kinds: a TD3 MRZ whose document code starts with ``P`` is a `DocumentKind.PASSPORT`;
-other TD3 (a visa), TD1 and TD2 MRZs are `DocumentKind.TRAVEL_DOCUMENT`; the China
-permit's 3x30 layout is `DocumentKind.CN_TRAVEL_PERMIT`.
+the China permit's 3x30 layout, and a TD1-shaped MRZ opening ``C<CHN`` (GA/T 704.14's
+1999 permit for Hong Kong and Macao residents), are `DocumentKind.CN_TRAVEL_PERMIT`;
+other TD3 (a visa), TD1 and TD2 MRZs are `DocumentKind.TRAVEL_DOCUMENT`.
 
 A check digit written as ``<``: accepted only where ICAO 9303 allows it, i.e. the TD3
 personal number's digit when that field is empty (all ``<``), and the TD1/TD2 document
@@ -40,6 +41,14 @@ _SEXES = {"M": Sex.MALE, "F": Sex.FEMALE, "X": Sex.UNSPECIFIED, "": Sex.UNSPECIF
 def kind_of(parsed: mrz_codec.Mrz) -> DocumentKind:
     """The document kind a parsed MRZ stands for."""
     if parsed.format is mrz_codec.MrzFormat.CN_PERMIT:
+        return DocumentKind.CN_TRAVEL_PERMIT
+    if (
+        parsed.format is mrz_codec.MrzFormat.TD1
+        and parsed.document_code == "C"
+        and parsed.issuer == "CHN"
+    ):
+        # GA/T 704.14: 'C<' + 'CHN' opens the 1999 permit for Hong Kong and Macao
+        # residents (its fields past line 1 are read as TD1's, unverified)
         return DocumentKind.CN_TRAVEL_PERMIT
     if parsed.format is mrz_codec.MrzFormat.TD3 and parsed.document_code.startswith("P"):
         return DocumentKind.PASSPORT

@@ -87,6 +87,29 @@ def test_permit_document() -> None:
     assert document.birth_date == dt.date(1990, 3, 7)
 
 
+def test_c_chn_td1_is_the_1999_permit() -> None:
+    lines = mrz.build(
+        mrz.MrzFormat.TD1,
+        document_code="C",
+        issuer="CHN",
+        primary_identifier="LEUNG",
+        document_number="H12345678",
+        birth_date="900101",
+        expiry="300101",
+    )
+    assert lines[0].startswith("C<CHN")
+    assert document_from_mrz(lines).kind is DocumentKind.CN_TRAVEL_PERMIT
+    other = mrz.build(
+        mrz.MrzFormat.TD1,
+        document_code="C",
+        issuer="UTO",
+        document_number="H12345678",
+        birth_date="900101",
+        expiry="300101",
+    )
+    assert document_from_mrz(other).kind is DocumentKind.TRAVEL_DOCUMENT
+
+
 def test_visa_in_td3_shape_is_a_travel_document() -> None:
     lines = mrz.build(
         mrz.MrzFormat.TD3,
