@@ -299,6 +299,21 @@ NOT_CARDHOLDER_DATA = {
         "a random test key a contract case made (repr: name and algorithm only)"
     ),
     "tellerhal.demo.DemoResult": "the demo's enciphered PIN block (not in the repr)",
+    # Decoded ESC/POS operations: what a printed receipt shows, for its customer (card
+    # numbers are masked before printing; `tellerhal decode escpos` masks Luhn-valid
+    # numbers again); images and unknown commands are pixels and printer commands.
+    **{
+        f"protocols.escpos_ops.{name}": "what a receipt prints, or a printer command"
+        for name in (
+            "Barcode",
+            "QrCode",
+            "RasterImage",
+            "Presenter",
+            "ProcessIdRequest",
+            "OtherCommand",
+            "Unknown",
+        )
+    },
 }
 
 
