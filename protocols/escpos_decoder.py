@@ -13,7 +13,8 @@ ESC 3; GS V (all forms), ESC i, ESC m; GS h/w/H/f and GS k (both forms); GS ( k 
 DLE EOT, DLE ENQ, GS r, GS I, ESC v; GS ( H fn 48 process IDs; GS e presenter. Other
 known commands become `OtherCommand` (their length known, so their parameters are not
 misread as text); an unknown ESC/GS/FS/DLE command is `Unknown` with its two bytes; any
-other control byte is a one-byte `Unknown`.
+other control byte (and DEL, 7Fh) is a one-byte `Unknown`, so `Text` never holds a
+control character.
 
 Only `ProtocolError` comes out: for a stream that ends inside a command (naming the
 command, where it started and how many bytes are missing) and for GS k data with no
@@ -62,7 +63,7 @@ from protocols.escpos_ops import (
 
 __all__ = ["EscPosDecoder", "decode"]
 
-_CONTROL = re.compile(rb"[\x00-\x1f]")
+_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 _ALIGNS = {0: Align.LEFT, 48: Align.LEFT, 1: Align.CENTER, 49: Align.CENTER}
 _ALIGNS |= {2: Align.RIGHT, 50: Align.RIGHT}
 _UNDERLINES = {0: Underline.NONE, 48: Underline.NONE, 1: Underline.SINGLE, 49: Underline.SINGLE}
@@ -282,7 +283,7 @@ class EscPosDecoder:
         try:
             while pos < size:
                 byte = buf[pos]
-                if byte >= 0x20:
+                if byte >= 0x20 and byte != 0x7F:
                     match = _CONTROL.search(buf, pos)
                     end = match.start() if match else size
                     self._text(buf, pos, end)
@@ -468,7 +469,10 @@ class EscPosDecoder:
         n = self._arg(buf, pos, "ESC t")
         encoding = TABLE_ENCODINGS.get(n)
         self._emit(CodePageSelect(n, encoding))
-        self._restyle(code_page=n, encoding=encoding or "cp437")
+        if self._style.chinese:  # the table applies again once Chinese mode ends
+            self._restyle(code_page=n)
+        else:
+            self._restyle(code_page=n, encoding=encoding or "cp437")
         return pos + 3
 
     def _esc_feed_lines(self, buf: bytearray, pos: int) -> int:

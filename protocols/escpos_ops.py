@@ -392,8 +392,8 @@ class OtherCommand:
 
 @dataclass(frozen=True, slots=True)
 class Unknown:
-    """Bytes the decoder does not know, kept as they came: a stray control byte (1
-    byte), or an unknown ESC / GS / FS / DLE command (the prefix and the command byte;
+    """Bytes the decoder does not know, kept as they came: a stray control byte or DEL
+    (1 byte), or an unknown ESC / GS / FS / DLE command (the prefix and the command byte;
     any parameters that follow then read as text, as a printer might print them)."""
 
     raw: bytes

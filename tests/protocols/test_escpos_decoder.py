@@ -501,3 +501,14 @@ def test_decoder_reads_a_big_stream_in_small_chunks_quickly() -> None:
     assert len(out) == 1
     assert isinstance(out[0], RasterImage)
     assert out[0].height == 1024
+
+
+def test_del_is_not_text_and_code_pages_wait_for_chinese_mode_to_end() -> None:
+    assert decode(b"a\x7fb") == [Text("a"), Unknown(b"\x7f"), Text("b")]
+    assert decode(b"\x1c&\x1bt\x10" + "元".encode("gb18030") + b"\x1c.\x80") == [
+        ChineseMode(True),
+        CodePageSelect(16, "cp1252"),
+        Text("元", TextStyle(code_page=16, chinese=True, encoding="gb18030")),
+        ChineseMode(False),
+        Text("€", TextStyle(code_page=16, encoding="cp1252")),
+    ]
