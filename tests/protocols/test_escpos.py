@@ -4,6 +4,8 @@ for hypothesis-generated documents."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,7 +13,7 @@ from hypothesis import strategies as st
 from protocols import escpos_ops as ops
 from protocols.escpos import block_ident, encode, encode_blocks, text_columns
 from protocols.escpos_commands import CODE_PAGE_TABLE, TABLE_ENCODINGS, process_id_command
-from protocols.escpos_decoder import decode
+from protocols.escpos_decoder import EscPosDecoder, decode
 from protocols.print_document import (
     Align,
     Barcode,
@@ -311,9 +313,16 @@ def blocks_from_ops(decoded: list[ops.Operation]) -> list[Block]:
 
 
 @settings(max_examples=80, deadline=None)
-@given(documents())
-def test_encode_then_decode_gives_the_document_back(doc: Document) -> None:
-    decoded = decode(encode(doc))
+@given(documents(), st.lists(st.integers(0, 2000), max_size=6))
+def test_encode_then_decode_gives_the_document_back(doc: Document, cuts: list[int]) -> None:
+    data = encode(doc)
+    decoded = decode(data)
     assert blocks_from_ops(decoded) == expected_blocks(doc)
+    # The same stream fed in pieces decodes the same.
+    decoder = EscPosDecoder()
+    streamed: list[ops.Operation] = []
+    for start, end in itertools.pairwise([0, *sorted(cuts), len(data)]):
+        streamed += decoder.feed(data[start:end])
+    assert streamed + decoder.finish() == decoded
     texts = [op for op in decoded if isinstance(op, ops.Text)]
     assert all(t.style.chinese == (doc.code_page is CodePage.GB18030) for t in texts)
