@@ -490,6 +490,7 @@ class PaperOut(DeviceError):
     """
 
     default_error_code = ErrorCode.PAPER_OUT.value
+    wire_details = ("printed_blocks", "total_blocks", "bytes_sent")
 
     def __init__(
         self,

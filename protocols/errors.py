@@ -42,6 +42,10 @@ class HalError(Exception):
 
     default_completion: Completion = Completion.INTERNAL_ERROR
     default_error_code: str | None = None
+    #: Attributes (ints, strings, booleans or ``None``) that travel with the error over
+    #: the remote, in its completion's payload, and come back as keyword arguments of
+    #: ``__init__`` (`PaperOut`'s counts). Empty: the message and codes only.
+    wire_details: tuple[str, ...] = ()
 
     def __init__(
         self,
