@@ -30,6 +30,7 @@ from hal.errors import (
     TooManyRequests,
     error_class_for,
 )
+from hal.remote.codec import camel
 from hal.remote.encoding import dump_json, encode, plain_header_json
 from hal.remote.interfaces import CANCEL
 from hal.remote.loopsocket import LoopSocket
@@ -409,4 +410,19 @@ def raise_for(message: Message) -> None:
         completion = Completion.INTERNAL_ERROR
     cls = error_class_for(code, header.error_code)
     text = header.error_description or f"{header.name} completed {code}"
-    raise cls(text, completion=completion, error_code=header.error_code)
+    raise cls(text, completion=completion, error_code=header.error_code, **_details(cls, message))
+
+
+def _details(cls: type[HalError], message: Message) -> dict[str, Any]:
+    """The keyword arguments a failed completion's payload gives ``cls``: the names in
+    its `HalError.wire_details` whose camelCase key holds an int, a string, a boolean
+    or ``null``; anything else is left out (the error still comes, without it)."""
+    payload = message.payload
+    if not cls.wire_details or type(payload) is not dict:
+        return {}
+    found: dict[str, Any] = {}
+    for name in cls.wire_details:
+        value = payload.get(camel(name))
+        if value is None or type(value) in (int, str, bool):
+            found[name] = value
+    return found

@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from hal.errors import Completion, HalError, TooManyRequests
-from hal.remote.codec import codec_for
+from hal.remote.codec import camel, codec_for
 from hal.remote.encoding import dump_json, encode, plain_header_json
 from hal.remote.interfaces import Command
 from hal.remote.messages import (
@@ -49,6 +49,8 @@ class Outcome:
             as every `HalError` message is) or our own text.
         refused: the request is refused at its acknowledge with this status instead
             (the device's queue was full when it was queued).
+        details: the error's `HalError.wire_details` (camelCase keys), the payload of
+            a failed completion; ``None``: none.
     """
 
     code: str
@@ -56,6 +58,7 @@ class Outcome:
     error_code: str | None = None
     description: str | None = None
     refused: AckStatus | None = None
+    details: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         # The result can be an R-APDU with the PAN in it (ChipIO): its type and size only.
@@ -174,7 +177,12 @@ def outcome_of(exc: BaseException, request: Request) -> Outcome:
             refused=AckStatus.TOO_MANY_REQUESTS,
         )
     if isinstance(exc, HalError):
-        return Outcome(exc.completion.value, error_code=exc.error_code, description=exc.message)
+        return Outcome(
+            exc.completion.value,
+            error_code=exc.error_code,
+            description=exc.message,
+            details=error_details(exc),
+        )
     if isinstance(exc, TimeoutError):
         return Outcome(
             Completion.TIME_OUT.value, description=f"{request.name} did not finish in time"
@@ -190,6 +198,21 @@ def outcome_of(exc: BaseException, request: Request) -> Outcome:
         Completion.INTERNAL_ERROR.value,
         description=f"the server failed running {request.name}; see its log",
     )
+
+
+def error_details(exc: HalError) -> dict[str, Any] | None:
+    """The payload of the completion ``exc`` fails a command with: its
+    `HalError.wire_details` as camelCase keys, each an int, string, boolean or ``None``
+    (anything else travels as ``None``); ``None`` when it has none."""
+    if not exc.wire_details:
+        return None
+    details: dict[str, Any] = {}
+    for name in exc.wire_details:
+        value = getattr(exc, name, None)
+        if not isinstance(value, int | str | bool):
+            value = None
+        details[camel(name)] = value
+    return details
 
 
 class Outbox:
@@ -311,8 +334,11 @@ class Outbox:
         payload: dict[str, Any] | None,
         blobs: list[bytes],
     ) -> None:
-        """Send a completion (the payload already encoded)."""
+        """Send a completion (the payload already encoded; a failed one carries the
+        error's details, if it has any, as its payload)."""
         session = to.id if isinstance(to, ServerSession) else None
+        if payload is None and outcome.details:
+            payload = outcome.details
         if outcome.error_code is None and outcome.description is None and request_id is not None:
             head = plain_header_json(
                 MessageType.COMPLETION,
