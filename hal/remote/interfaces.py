@@ -20,7 +20,8 @@ interface's payloads and `InterfaceSpec` live in their own module
 (`hal.remote.interfaces_card_reader`: `CARD_READER`, `hal.remote.interfaces_pin_pad`:
 `PIN_PAD`, `hal.remote.interfaces_cash`: `CASH_DISPENSER`,
 `hal.remote.interfaces_cash_in`: `CASH_ACCEPTOR`, `hal.remote.interfaces_id_scanner`:
-`ID_SCANNER`, `hal.remote.interfaces_camera`: `CAMERA`) and are re-exported here, with
+`ID_SCANNER`, `hal.remote.interfaces_camera`: `CAMERA`, `hal.remote.interfaces_printer`:
+`PRINTER`) and are re-exported here, with
 `INTERFACES`, so every name is importable from this module (the cash payloads from
 `hal.remote.interfaces_cash` and `hal.remote.interfaces_cash_in` themselves). Those
 modules import the machinery from here: import them after it (``hal.remote`` does,
@@ -48,14 +49,17 @@ __all__ = [
     "INTERFACES",
     "OPEN",
     "PIN_PAD",
+    "PRINTER",
     "STATUS",
     "ActivateKeyPayload",
+    "BlockPayload",
     "CancelPayload",
     "ChipIOCompletion",
     "ChipIOPayload",
     "ChipPowerCompletion",
     "ChipPowerPayload",
     "Command",
+    "ControlMediaPayload",
     "CryptoDataCompletion",
     "CryptoDataPayload",
     "DataEntryPayload",
@@ -77,6 +81,8 @@ __all__ = [
     "MovePayload",
     "OpenCompletion",
     "PinEntryPayload",
+    "PrintDocumentPayload",
+    "PrintRawPayload",
     "RandomCompletion",
     "ReadRawDataPayload",
     "ResetPayload",
@@ -361,6 +367,13 @@ from hal.remote.interfaces_pin_pad import (  # noqa: E402
     VerifyMacCompletion,
     VerifyMacPayload,
 )
+from hal.remote.interfaces_printer import (  # noqa: E402
+    PRINTER,
+    BlockPayload,
+    ControlMediaPayload,
+    PrintDocumentPayload,
+    PrintRawPayload,
+)
 
 #: Every interface the remote carries, by XFS4IoT name.
 INTERFACES: Final[Mapping[str, InterfaceSpec]] = {
@@ -370,4 +383,5 @@ INTERFACES: Final[Mapping[str, InterfaceSpec]] = {
     CASH_ACCEPTOR.name: CASH_ACCEPTOR,
     ID_SCANNER.name: ID_SCANNER,
     CAMERA.name: CAMERA,
+    PRINTER.name: PRINTER,
 }
