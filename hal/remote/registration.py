@@ -9,8 +9,8 @@ Addresses (entry point ``zmq`` in group ``tellerhal.drivers``)::
 SOCKET``. ``DEVICE`` (the last path segment) is the device's name on the server, which
 is its kind in a kiosk: ``card_reader`` (a `RemoteCardReader`), ``pin_pad`` (a
 `RemotePinPad`), ``cash_dispenser`` (a `RemoteCashDispenser`), ``cash_acceptor`` (a
-`RemoteCashAcceptor`), ``id_scanner`` (a `RemoteIdScanner`) or ``camera`` (a
-`RemoteCamera`). Options:
+`RemoteCashAcceptor`), ``id_scanner`` (a `RemoteIdScanner`), ``camera`` (a
+`RemoteCamera`) or ``receipt_printer`` / ``journal_printer`` (a `RemotePrinter`). Options:
 
 - ``timeout``: seconds for the handshake and for each acknowledge (default 5);
 - ``heartbeat``: seconds between heartbeats (default: the server's interval);
@@ -40,6 +40,7 @@ from hal.remote.cash_acceptor import RemoteCashAcceptor
 from hal.remote.cash_dispenser import RemoteCashDispenser
 from hal.remote.id_scanner import RemoteIdScanner
 from hal.remote.pin_pad import RemotePinPad
+from hal.remote.printer import RemotePrinter
 from hal.remote.security import CurveClientKeys
 
 __all__ = [
@@ -166,13 +167,24 @@ _CLIENTS: dict[str, Callable[..., Device[Any, Any]]] = {
     "cash_acceptor": RemoteCashAcceptor,
     "id_scanner": RemoteIdScanner,
     "camera": RemoteCamera,
+    "receipt_printer": RemotePrinter,
+    "journal_printer": RemotePrinter,
 }
 
 
 ZMQ_DRIVER = DriverSpec(
     name="zmq",
     device_classes=frozenset(
-        {"card_reader", "pin_pad", "cash_dispenser", "cash_acceptor", "id_scanner", "camera"}
+        {
+            "card_reader",
+            "pin_pad",
+            "cash_dispenser",
+            "cash_acceptor",
+            "id_scanner",
+            "camera",
+            "receipt_printer",
+            "journal_printer",
+        }
     ),
     options=ZmqOptions,
     factory=open_remote_device,
