@@ -12,7 +12,8 @@ Client side: ``hal.open("zmq://127.0.0.1:5740/card_reader")`` or
 `RemoteCardReader`, which behaves like the in-process reader; ``.../pin_pad`` a
 `RemotePinPad`, ``.../cash_dispenser`` a `RemoteCashDispenser`, ``.../cash_acceptor`` a
 `RemoteCashAcceptor`, ``.../id_scanner`` a `RemoteIdScanner`, ``.../camera`` a
-`RemoteCamera`. The wire format is in ``docs/remote.md`` and `hal.remote.messages`.
+`RemoteCamera`, ``.../receipt_printer`` and ``.../journal_printer`` a `RemotePrinter`.
+The wire format is in ``docs/remote.md`` and `hal.remote.messages`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from hal.remote.client import Session, session_for
 from hal.remote.id_scanner import RemoteIdScanner
 from hal.remote.messages import VERSION, AckStatus, Header, Message, MessageType
 from hal.remote.pin_pad import RemotePinPad
+from hal.remote.printer import RemotePrinter
 from hal.remote.security import (
     ANY,
     CurveClientKeys,
@@ -48,6 +50,7 @@ __all__ = [
     "RemoteCashDispenser",
     "RemoteIdScanner",
     "RemotePinPad",
+    "RemotePrinter",
     "RemoteServer",
     "Session",
     "check_endpoint_security",
