@@ -164,6 +164,8 @@ def _card_data_holders() -> Iterator[object]:
     # The camera: a frame, a picture and its remote completion with card data as pixels
     # (their reprs show the encoding, size and measures only).
     yield from _camera_holders(t2)
+    # The printer: a raw job holding track data (its repr shows the size only).
+    yield remote.PrintRawPayload(t2)
 
 
 def _camera_holders(t2: bytes) -> Iterator[object]:
