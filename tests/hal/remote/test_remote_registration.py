@@ -100,9 +100,10 @@ def test_hal_open_builds_a_remote_cash_acceptor() -> None:
 def test_devices_without_a_remote_client_are_refused() -> None:
     with pytest.raises(
         ConfigurationError,
-        match=r"knows camera, card_reader, cash_acceptor, cash_dispenser, .*pin_pad devices",
+        match=r"knows camera, card_reader, cash_acceptor, cash_dispenser, .*pin_pad, "
+        r"receipt_printer devices; got 'coin_hopper'",
     ):
-        hal.open("zmq://127.0.0.1:5740/receipt_printer")
+        hal.open("zmq://127.0.0.1:5740/coin_hopper")
 
 
 def test_missing_key_files_are_a_configuration_error(tmp_path: Path) -> None:
