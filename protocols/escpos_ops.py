@@ -358,9 +358,10 @@ class ChineseMode:
 
 @dataclass(frozen=True, slots=True)
 class Presenter:
-    """Kiosk presenter control, 1D 65 n (Citizen PPU, TerminalClient): 2 retract, 3
-    present (hold at the exit), 5 eject. ``params`` are any bytes after n the decoder
-    knows belong to it (none today) [U: parameter layout varies by model]."""
+    """Kiosk presenter control, GS e n (1D 65 n; Custom VKP80-style, TerminalClient):
+    2 retract, 3 present (hold at the exit), 5 eject. ``params`` are the bytes after n
+    that belong to it: for n=3 one byte, the length to hold out (``1D 65 03 0C``, as
+    open-source kiosk drivers send it) [S]; other models' layouts are [U]."""
 
     n: int
     params: bytes = b""
