@@ -34,6 +34,7 @@ from simulator.world import CameraSetup, get_world, reset_worlds
 from tellerhal.cli.main import main
 from tellerhal.conformance.camera import CAMERA_CASES, CameraCase, CameraHarness
 from tellerhal.conformance.framework import Harness, Verdict, acceptable, run_case
+from tests import sim_process
 from tests.camera_rig import start_opencv_threads
 
 start_opencv_threads()
@@ -137,4 +138,36 @@ def test_tellerhal_conformance_runs_the_camera_suite(capsys: pytest.CaptureFixtu
     lines = [line for line in out.splitlines() if line.startswith("{")]
     assert status == 0, out
     assert len(lines) == len(CAMERA_CASES)
+    assert all('"passed"' in line for line in lines), out
+
+
+def test_the_suite_against_a_tellerhal_sim_process_with_its_control_socket(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``tellerhal conformance zmq://.../camera --stimulus CONTROL``: the camera of a
+    ``tellerhal sim`` in another process, its scenes set through the control socket
+    (`RemoteCameraControl`), a fresh world per case (``Control.Reset``)."""
+    scenario = tmp_path / "camera.toml"
+    scenario.write_text('version = 1\n[devices.camera]\nprofile = "person"\n', encoding="utf-8")
+    with sim_process.sim(tmp_path / "sim", str(scenario)) as proc:
+        status = main(
+            [
+                "conformance",
+                "--json",
+                "--case",
+                "camera.retake",
+                "--case",
+                "camera.unplug",
+                "--case",
+                "camera.no_face",
+                proc.address("camera"),
+                "--stimulus",
+                proc.control,
+            ]
+        )
+        assert proc.stop() == 0, proc.err
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    assert status == 0, out
+    assert len(lines) == 3
     assert all('"passed"' in line for line in lines), out
