@@ -1,0 +1,522 @@
+"""The ``escpos`` driver: an ESC/POS receipt or journal printer, as a `PrinterBackend`.
+
+Address (entry point ``escpos`` in group ``tellerhal.drivers``)::
+
+    escpos+usb://0416:5011[?serial=SN&backend=libusb1&profile=80mm&progress=process_id
+                           &status_interval=0.5&presenter=false...]
+    escpos+serial:///dev/ttyUSB0[?baud=115200&profile=58mm...]
+    spy+escpos+usb://0416:5011       (the traffic in the log, text as sizes)
+
+Over USB the printer-class interface's bulk OUT carries the stream and its bulk IN the
+answers (`hal.transports.usb`); over a serial line the same bytes flow (115200 baud by
+default). The options are `drivers.printer.escpos_options.EscPosOptions`; the line and
+the sorting of the printer's answers `drivers.printer.escpos_link.EscPosLink`; the
+stream `protocols.escpos` (the one encoder the simulator shares); the answers
+`protocols.escpos_status`. docs/escpos_driver.md says it all for people.
+
+What the Printer operations send:
+
+- **open**: ESC @, then DLE EOT 1-4 (no answer: `HalTimeout` saying the printer is
+  silent), then GS I 67 / 65 (model name, firmware version) for the capabilities'
+  ``firmware``, each bounded by ``identify_timeout`` (a printer that ignores GS I gives
+  ``""``). A status poll task starts.
+- **print_document**: the status first (cover open: `CoverOpen`, paper out:
+  `PaperOut` with 0 printed, jam: `MediaJam`; nothing sent). Then `encode_blocks`, block
+  by block: with ``progress=process_id`` each block ends with GS ( H fn 48 and the next
+  is sent once the printer answered its ID (it answers when the block has printed);
+  while waiting, every ``status_interval`` a DLE EOT 1 (and 2-4 when offline) tells
+  whether it stopped. With ``progress=status`` a DLE EOT 1 follows each block [U: a
+  real-time status is answered at once, before a buffered block has printed; see the
+  docs]. Paper end -> `PaperOut(printed_blocks, total_blocks, bytes_sent)`; cover ->
+  `CoverOpen`; jam -> `MediaJam` with the counts in its text. A cancellation finishes the
+  block under way and returns the result with ``complete`` false.
+- **print_raw**: the bytes in ``chunk_size`` pieces, a DLE EOT 1 after each.
+- **control_media**: cut GS V 0 (full); eject ``1D 65 05`` and retract ``1D 65 02`` on a
+  printer with a presenter [S protocols.md 5.1: TerminalClient], the ticket sensor read
+  with the Custom full status ``10 04 14`` (byte 3 bit 5) [S Custom VKP80 manual; U for
+  other makes]. `MediaPresented` once the ticket is at the exit.
+- **status poll**: every ``status_interval`` while idle: `StatusChanged` (through the
+  listener), `PaperThreshold` on each crossing, `MediaTaken` when the ticket sensor
+  clears after a present.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from typing import TypeVar
+
+from drivers.printer.escpos_link import EscPosLink
+from drivers.printer.escpos_masker import EscPosMasker
+from drivers.printer.escpos_options import ESCPOS_BAUD, EscPosOptions, Progress
+from hal.address import DeviceAddress
+from hal.device import BackendListener, DeviceState
+from hal.devices.printer import (
+    Cut,
+    Document,
+    MediaControl,
+    MediaPresented,
+    MediaTaken,
+    PaperStatus,
+    PaperThreshold,
+    PrinterCapabilities,
+    PrinterStatus,
+    PrinterType,
+    PrintMediaStatus,
+    PrintResult,
+)
+from hal.devices.printer_service import PrinterService
+from hal.errors import (
+    CoverOpen,
+    HalError,
+    HalTimeout,
+    InvalidData,
+    MediaJam,
+    NoMedia,
+    PaperOut,
+    ProtocolError,
+)
+from hal.events import Event
+from hal.registry import DriverSpec, make_transport
+from hal.transports.base import Transport
+from protocols.escpos import block_ident, encode_blocks
+from protocols.escpos_status import (
+    ErrorCause,
+    OfflineCause,
+    PrinterState,
+    RollPaper,
+    parse_full_status,
+    parse_real_time,
+)
+
+__all__ = ["ESCPOS_DRIVER", "EscPosDriver", "Stop", "open_escpos"]
+
+log = logging.getLogger(__name__)
+
+_INIT = b"\x1b\x40"
+_FULL_CUT = b"\x1d\x56\x00"
+_EJECT = b"\x1d\x65\x05"
+_RETRACT = b"\x1d\x65\x02"
+R = TypeVar("R", PrinterState, OfflineCause, ErrorCause, RollPaper)
+
+_LEVELS = frozenset({PaperStatus.FULL, PaperStatus.LOW, PaperStatus.OUT})
+
+
+@dataclasses.dataclass(frozen=True)
+class Stop:
+    """Why the printer stopped (from DLE EOT 2-4), or None fields when it did not."""
+
+    cover_open: bool = False
+    paper_out: bool = False
+    jammed: bool = False
+    offline: bool = False
+
+    @property
+    def stopped(self) -> bool:
+        return self.cover_open or self.paper_out or self.jammed or self.offline
+
+
+class EscPosDriver:
+    """An ESC/POS printer behind a `Transport` (see the module header).
+
+    Args:
+        transport: the line to the printer (usb, serial...).
+        options: geometry, progress method, timings.
+        name: the device name, for messages.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        options: EscPosOptions | None = None,
+        *,
+        name: str = "receipt_printer",
+    ) -> None:
+        self.options = options if options is not None else EscPosOptions()
+        self.name = name
+        self.link = EscPosLink(transport, name=name, on_lost=self._lost)
+        self._lock = asyncio.Lock()
+        self._listener: BackendListener[PrinterStatus] | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self._firmware = ""
+        self._last: PrinterStatus | None = None
+        self._level: PaperStatus | None = None
+        self._receipt_inside = False
+        self._ticket_out = False
+        self._retracted = False
+        self._device_lost = False
+
+    def __repr__(self) -> str:
+        return f"EscPosDriver({self.link.transport.name!r})"
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    async def open(self, listener: BackendListener[PrinterStatus]) -> None:
+        """Open the line, initialise the printer, read its status and who it is.
+
+        Raises:
+            HalTimeout: the printer does not answer DLE EOT (the message says so).
+        """
+        self._listener = listener
+        self._device_lost = False
+        await self.link.open()
+        try:
+            async with self._lock:
+                await self.link.write(_INIT)
+                try:
+                    status = await self._read_status()
+                except HalTimeout as exc:
+                    raise HalTimeout(
+                        f"{self.name}: the ESC/POS printer on {self.link.transport.name} is "
+                        f"silent: {exc}"
+                    ) from None
+                self._firmware = await self._identify()
+                self._publish(status)
+        except BaseException:
+            await self.link.close()
+            raise
+        self._poller = asyncio.get_running_loop().create_task(
+            self._poll(), name=f"escpos poll {self.name}"
+        )
+        log.info("%s: ESC/POS printer ready (%s)", self.name, self._firmware or "not identified")
+
+    async def close(self) -> None:
+        task, self._poller = self._poller, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await self.link.close()
+
+    def capabilities(self) -> PrinterCapabilities:
+        dots, columns = self.options.geometry()
+        presenter = self.options.presenter
+        return PrinterCapabilities(
+            type=PrinterType(self.options.type),
+            dots_per_line=dots,
+            columns=columns,
+            code_pages=self.options.pages(),
+            cut=frozenset({"full", "partial"}),
+            presenter=presenter,
+            retract_capacity=self.options.retract_capacity if presenter else 0,
+            near_end_sensor=self.options.near_end_sensor,
+            firmware=self._firmware,
+        )
+
+    async def get_status(self) -> PrinterStatus:
+        async with self._lock:
+            status = await self._read_status()
+            self._publish(status)
+            return status
+
+    # --- printing ----------------------------------------------------------------------
+
+    async def print_document(self, document: Document) -> PrintResult:
+        dots, columns = self.options.geometry()
+        by_id = Progress(self.options.progress) is Progress.PROCESS_ID
+        try:
+            chunks = encode_blocks(
+                document,
+                columns=columns,
+                dots=dots,
+                code_pages=self.options.pages(),
+                process_ids=by_id,
+            )
+        except ValueError as exc:
+            raise InvalidData(f"{self.name}: {exc}") from None
+        total = len(document.blocks)
+        async with self._lock:
+            await self._check_ready(total)
+            start = self.link.bytes_sent
+            await self.link.write(chunks[0])
+            printed = 0
+            cancelled = False
+            for index, chunk in enumerate(chunks[1:]):
+                if cancelled:
+                    break
+                ident = block_ident(index % 10000)
+                work = asyncio.ensure_future(
+                    self._send_block(chunk, ident if by_id else None, index, total, start)
+                )
+                while not work.done():
+                    try:
+                        await asyncio.shield(work)
+                    except asyncio.CancelledError:
+                        if not work.done():
+                            cancelled = True
+                            log.info(
+                                "%s: cancelled; finishing block %d of %d first",
+                                self.name,
+                                index + 1,
+                                total,
+                            )
+                work.result()
+                printed = index + 1
+                if isinstance(document.blocks[index], Cut) and self.options.presenter:
+                    self._receipt_inside = True
+            return PrintResult(
+                blocks=printed,
+                total_blocks=total,
+                bytes_sent=self.link.bytes_sent - start,
+                complete=printed == total,
+            )
+
+    async def _send_block(
+        self, chunk: bytes, ident: bytes | None, index: int, total: int, start: int
+    ) -> None:
+        """Send one block and return once it has printed; raise when the printer
+        stopped."""
+        if ident is not None:
+            self.link.expect_pid(ident)
+        try:
+            await self.link.write(chunk)
+            deadline = time.monotonic() + self.options.block_timeout
+            interval = self.options.status_interval
+            while True:
+                if ident is not None:
+                    left = deadline - time.monotonic()
+                    if await self.link.wait_pid(ident, max(0.0, min(interval, left))):
+                        return
+                stop = await self._stop_cause()
+                if stop.stopped:
+                    raise self._stopped_error(stop, index, total, self.link.bytes_sent - start)
+                if ident is None:
+                    return
+                if time.monotonic() >= deadline:
+                    raise HalTimeout(
+                        f"{self.name}: block {index + 1} of {total} did not print within "
+                        f"{self.options.block_timeout} s (no GS ( H process-ID answer, "
+                        f"the printer online): does it implement GS ( H fn 48? "
+                        f"progress=status does without"
+                    )
+        finally:
+            self.link.forget_pids()
+
+    async def print_raw(self, data: bytes) -> PrintResult:
+        size = self.options.chunk_size
+        async with self._lock:
+            await self._check_ready(None)
+            sent = 0
+            for at in range(0, len(data), size):
+                piece = data[at : at + size]
+                await self.link.write(piece)
+                sent += len(piece)
+                stop = await self._stop_cause()
+                if stop.stopped:
+                    raise self._stopped_error(stop, None, None, sent)
+            return PrintResult(blocks=0, total_blocks=0, bytes_sent=sent)
+
+    async def control_media(self, action: MediaControl) -> None:
+        async with self._lock:
+            if action is MediaControl.CUT:
+                await self._check_ready(None)
+                await self.link.write(_FULL_CUT)
+                stop = await self._stop_cause()
+                if stop.stopped:
+                    raise self._stopped_error(stop, None, None, None)
+                if self.options.presenter:
+                    self._receipt_inside = True
+                return
+            ticket = await self._ticket()
+            if not (ticket or self._receipt_inside):
+                raise NoMedia(f"{self.name}: no receipt to {action.value}")
+            if action is MediaControl.EJECT:
+                await self.link.write(_EJECT)
+                if not await self._ticket_becomes(True):
+                    raise MediaJam(f"{self.name}: the receipt did not reach the exit")
+                self._receipt_inside = False
+                self._retracted = False
+                self._ticket_out = True
+                self._emit(MediaPresented())
+            else:
+                await self.link.write(_RETRACT)
+                if not await self._ticket_becomes(False):
+                    raise MediaJam(f"{self.name}: the receipt was not retracted")
+                self._receipt_inside = False
+                self._ticket_out = False
+                self._retracted = True
+            self._publish(await self._read_status())
+
+    async def reset(self) -> None:
+        async with self._lock:
+            await self.link.write(_INIT)
+            self._publish(await self._read_status())
+
+    # --- status ------------------------------------------------------------------------
+
+    async def _real_time(self, n: int, kind: type[R]) -> R:
+        byte = await self.link.real_time(n, self.options.reply_timeout)
+        status = parse_real_time(n, bytes((byte,)))
+        if not isinstance(status, kind):  # pragma: no cover - parse_real_time's contract
+            raise ProtocolError(f"DLE EOT {n} parsed as {type(status).__name__}")
+        return status
+
+    async def _stop_cause(self) -> Stop:
+        """DLE EOT 1; when offline, 2 and 3 say why."""
+        state = await self._real_time(1, PrinterState)
+        if not state.offline:
+            return Stop()
+        cause = await self._real_time(2, OfflineCause)
+        errors = await self._real_time(3, ErrorCause)
+        return Stop(
+            cover_open=cause.cover_open,
+            paper_out=cause.paper_end_stop,
+            jammed=errors.mechanical or errors.unrecoverable,
+            offline=True,
+        )
+
+    async def _check_ready(self, total: int | None) -> None:
+        stop = await self._stop_cause()
+        if stop.stopped:
+            self._publish(await self._read_status())
+            raise self._stopped_error(stop, 0 if total is not None else None, total, 0)
+
+    def _stopped_error(
+        self, stop: Stop, printed: int | None, total: int | None, sent: int | None
+    ) -> HalError:
+        where = (
+            f" after {printed} of {total} blocks, {sent} bytes sent"
+            if total is not None
+            else (f" after {sent} bytes" if sent is not None else "")
+        )
+        if stop.jammed:
+            return MediaJam(f"{self.name}: the paper jammed{where}")
+        if stop.cover_open:
+            return CoverOpen(f"{self.name}: the cover is open{where}")
+        if stop.paper_out:
+            return PaperOut(
+                f"{self.name}: the paper ran out{where}",
+                printed_blocks=printed,
+                total_blocks=total,
+                bytes_sent=sent,
+            )
+        return HalTimeout(f"{self.name}: the printer went offline{where} (no cause given)")
+
+    async def _read_status(self) -> PrinterStatus:
+        state = await self._real_time(1, PrinterState)
+        cause = await self._real_time(2, OfflineCause)
+        errors = await self._real_time(3, ErrorCause)
+        roll = await self._real_time(4, RollPaper)
+        jammed = errors.mechanical or errors.unrecoverable
+        if jammed:
+            paper = PaperStatus.JAMMED
+        elif roll.paper_end or cause.paper_end_stop:
+            paper = PaperStatus.OUT
+        elif roll.near_end and self.options.near_end_sensor:
+            paper = PaperStatus.LOW
+        else:
+            paper = PaperStatus.FULL
+        if jammed:
+            device = DeviceState.HARDWARE_ERROR
+        elif state.offline and not (cause.cover_open or cause.paper_end_stop):
+            device = DeviceState.OFFLINE
+        else:
+            device = DeviceState.ONLINE
+        media = PrintMediaStatus.NOT_PRESENT
+        if self.options.presenter:
+            ticket = await self._ticket()
+            if ticket:
+                media = PrintMediaStatus.PRESENT
+            elif self._retracted:
+                media = PrintMediaStatus.RETRACTED
+        return PrinterStatus(device=device, media=media, paper=paper, cover_open=cause.cover_open)
+
+    async def _ticket(self) -> bool:
+        """The ticket sensor at the exit (Custom full status, byte 3 bit 5)."""
+        if not self.options.presenter:
+            return False
+        raw = await self.link.full_status(self.options.reply_timeout)
+        present = parse_full_status(raw).ticket_present
+        if self._ticket_out and not present:
+            self._ticket_out = False
+            self._emit(MediaTaken())
+        return present
+
+    async def _ticket_becomes(self, present: bool) -> bool:
+        deadline = time.monotonic() + self.options.block_timeout
+        while time.monotonic() < deadline:
+            raw = await self.link.full_status(self.options.reply_timeout)
+            if parse_full_status(raw).ticket_present is present:
+                return True
+            await asyncio.sleep(min(0.05, self.options.status_interval))
+        return False
+
+    async def _identify(self) -> str:
+        """GS I 67 (model name) and 65 (firmware version), if answered."""
+        parts: list[str] = []
+        for n in (67, 65):
+            try:
+                text = await self.link.identify(n, self.options.identify_timeout)
+            except HalTimeout:
+                log.info("%s: no answer to GS I %d; the printer is not identified", self.name, n)
+                break
+            parts.append(text.decode("ascii", "replace").strip())
+        return " ".join(p for p in parts if p)
+
+    async def _poll(self) -> None:
+        interval = self.options.status_interval
+        while True:
+            await asyncio.sleep(interval)
+            if self._lock.locked() or self._device_lost:
+                continue
+            try:
+                async with self._lock:
+                    self._publish(await self._read_status())
+            except HalError as exc:
+                log.warning("%s: status poll failed: %s", self.name, exc)
+
+    def _publish(self, status: PrinterStatus) -> None:
+        if status != self._last:
+            self._last = status
+            if self._listener is not None:
+                self._listener.status_changed(status)
+        if status.paper in _LEVELS and status.paper != self._level:
+            first = self._level is None
+            self._level = status.paper
+            if not first:
+                self._emit(PaperThreshold(paper=status.paper))
+
+    def _emit(self, event: Event) -> None:
+        if self._listener is not None:
+            self._listener.event(event)
+
+    def _lost(self) -> None:
+        self._device_lost = True
+        log.warning("%s: the line to the printer was lost", self.name)
+        if self._listener is not None:
+            self._listener.status_changed(
+                dataclasses.replace(
+                    self._last or PrinterStatus(),
+                    device=DeviceState.NO_DEVICE,
+                    media=PrintMediaStatus.UNKNOWN,
+                    paper=PaperStatus.UNKNOWN,
+                )
+            )
+
+
+def open_escpos(address: DeviceAddress, options: EscPosOptions) -> PrinterService:
+    """Build the (unopened) printer an address names (the registry factory)."""
+    if address.transport == "serial" and "baud" not in address.options:
+        address = dataclasses.replace(
+            address, options={**address.options, "baud": str(ESCPOS_BAUD)}
+        )
+    name = "journal_printer" if options.type == "journal" else "receipt_printer"
+    driver = EscPosDriver(make_transport(address), options, name=name)
+    return PrinterService(driver, name=name)
+
+
+ESCPOS_DRIVER = DriverSpec(
+    name="escpos",
+    device_classes=frozenset({"receipt_printer", "journal_printer"}),
+    options=EscPosOptions,
+    factory=open_escpos,
+    description="ESC/POS receipt or journal printer (USB bulk OUT/IN, or serial)",
+    transports=frozenset({"serial", "memory", "usb"}),
+    capabilities={
+        "receipt_printer": frozenset({"cut", "barcodes", "qr", "images"}),
+        "journal_printer": frozenset({"cut", "barcodes", "qr", "images"}),
+    },
+    masker=EscPosMasker,
+)
+"""The ``escpos`` driver, registered through the ``tellerhal.drivers`` entry point."""
