@@ -13,7 +13,8 @@ the same model; tests start from scratch with `reset_worlds`.
 The cash devices' setups and accessors are in `simulator.world_cash` (`World` takes
 them from `CashDevicesMixin`; the setups are re-exported here), the ID scanners' in
 `simulator.world_id` (`IdDevicesMixin`, `IdScannerSetup`), the cameras' in
-`simulator.world_camera` (`CameraDevicesMixin`, `CameraSetup`).
+`simulator.world_camera` (`CameraDevicesMixin`, `CameraSetup`), the printers' in
+`simulator.world_printer` (`PrinterDevicesMixin`, `PrinterSetup`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from simulator.models.cash_acceptor import CashAcceptorModel
 from simulator.models.cash_dispenser import CashDispenserModel
 from simulator.models.id_scanner import IdScannerModel
 from simulator.models.pin_pad import PinPadModel
+from simulator.models.printer import PrinterModel
 from simulator.models.secure_element import SecureElement
 from simulator.pin_pad_control import PinPadControl
 from simulator.world_camera import CameraDevicesMixin, CameraSetup
@@ -49,6 +51,7 @@ from simulator.world_cash import (
     CashDispenserSetup,
 )
 from simulator.world_id import IdDevicesMixin, IdScannerSetup
+from simulator.world_printer import PrinterDevicesMixin, PrinterSetup
 
 if TYPE_CHECKING:
     from simulator.sim_cash_service import SharedLedger
@@ -64,6 +67,7 @@ __all__ = [
     "CashDispenserSetup",
     "IdScannerSetup",
     "PinPadSetup",
+    "PrinterSetup",
     "World",
     "get_world",
     "reset_worlds",
@@ -125,7 +129,7 @@ class PinPadSetup:
                 )
 
 
-class World(CashDevicesMixin, IdDevicesMixin, CameraDevicesMixin):
+class World(CashDevicesMixin, IdDevicesMixin, CameraDevicesMixin, PrinterDevicesMixin):
     """A clock, a seed and the device models of one simulated kiosk.
 
     Args:
@@ -153,6 +157,7 @@ class World(CashDevicesMixin, IdDevicesMixin, CameraDevicesMixin):
         self._recycler_sides: dict[str, str] = {}  # dispenser name -> its acceptor's
         self._id_scanners: dict[str, tuple[IdScannerSetup, IdScannerModel]] = {}
         self._cameras: dict[str, tuple[CameraSetup, CameraModel]] = {}
+        self._printers: dict[str, tuple[PrinterSetup, PrinterModel]] = {}
 
     def random(self, stream: str) -> random.Random:
         """A randomness for ``stream`` (a device name) that depends only on the seed."""
@@ -168,7 +173,8 @@ class World(CashDevicesMixin, IdDevicesMixin, CameraDevicesMixin):
         | CashDispenserModel
         | CashAcceptorModel
         | IdScannerModel
-        | CameraModel,
+        | CameraModel
+        | PrinterModel,
     ]:
         """Every model made so far, by device name."""
         return MappingProxyType(
@@ -179,6 +185,7 @@ class World(CashDevicesMixin, IdDevicesMixin, CameraDevicesMixin):
                 **self.cash_acceptors,
                 **self.id_scanners,
                 **self.cameras,
+                **self.printers,
             }
         )
 
@@ -201,6 +208,7 @@ class World(CashDevicesMixin, IdDevicesMixin, CameraDevicesMixin):
             (_RECYCLER_SIDE, self._recycler_sides),
             ("ID scanner", self._id_scanners),
             ("camera", self._cameras),
+            ("printer", self._printers),
         )
         for other, models in tables:
             if other != kind and name in models:
