@@ -6,10 +6,12 @@ Address format::
     sim://DEVICE[?profile=NAME&world=NAME&seed=N&clock_scale=X&ledger=PATH
                   &retain_capacity=N&stacker_capacity=N&variant=NAME&cash_profile=NAME
                   &cash_in_profile=NAME&books=NAME&recycler=NAME&id_profile=NAME
-                  &camera_profile=NAME&scene=NAME&camera_variant=NAME]
+                  &camera_profile=NAME&scene=NAME&camera_variant=NAME
+                  &printer_profile=NAME&paper_length=N]
 
 ``DEVICE`` is the device name the simulator offers a model for (``card_reader``,
-``pin_pad``, ``cash_dispenser``, ``cash_acceptor``, ``id_scanner``, ``camera``). The device is an
+``pin_pad``, ``cash_dispenser``, ``cash_acceptor``, ``id_scanner``, ``camera``,
+``receipt_printer``, ``journal_printer``). The device is an
 in-process model in the named world (`simulator.world.get_world`): two addresses naming
 the same world and device reach the same model, so a card inserted (or a key pressed)
 through the control API is seen by every service opened over it, and keys loaded into a
@@ -58,6 +60,13 @@ PIN pad stay loaded. Options:
 - ``camera_variant``: a deliberately broken camera from `simulator.broken_camera`
   (``stale_frame``, ``ok_while_unplugged``); empty for the faithful one.
 
+- ``printer_profile``: a printer's build (`simulator.models.printer.PRINTER_PROFILES`):
+  ``receipt`` (80 mm, cutter, presenter with a retract bin; the default for
+  ``receipt_printer``), ``receipt58`` (58 mm, cutter) or ``journal`` (80 mm, no cutter;
+  the default for ``journal_printer``); it counts when the model is made.
+- ``paper_length``: lines on a full paper roll (default 2000; when the model is made).
+
+``printer_profile`` and ``paper_length`` are the printers';
 ``profile``, ``retain_capacity``, ``stacker_capacity`` and ``variant`` are the card
 reader's, ``cash_profile`` and ``recycler`` the cash dispenser's, ``cash_in_profile``
 the cash acceptor's, ``books`` either cash device's, ``id_profile`` the ID scanner's,
@@ -70,6 +79,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -86,6 +96,7 @@ from simulator.models.cash_in_profiles import CASH_IN_PROFILES
 from simulator.models.cash_profiles import CASH_PROFILES
 from simulator.models.id_scanner import ID_BUILDS, IdScannerModel
 from simulator.models.pin_pad import PinPadModel
+from simulator.models.printer import PRINTER_PROFILES, PrinterModel
 from simulator.profiles import load_card_profile, profile_names
 from simulator.wire import usb as _usb  # noqa: F401  (registers the pyusb backend "sim")
 from simulator.world import (
@@ -94,12 +105,16 @@ from simulator.world import (
     CashAcceptorSetup,
     CashDispenserSetup,
     IdScannerSetup,
+    PrinterSetup,
+    World,
     get_world,
 )
+from simulator.world_printer import default_printer_profile
 
 if TYPE_CHECKING:
     from hal.devices.camera_service import CameraService
     from hal.devices.id_scanner_service import IdScannerService
+    from hal.devices.printer_service import PrinterService
     from simulator.sim_cash_in_service import SimCashAcceptorService
     from simulator.sim_cash_service import SimCashDispenserService
 
@@ -107,7 +122,16 @@ __all__ = ["SIM_DEVICES", "SIM_DRIVER", "SimOptions", "open_sim_device"]
 
 #: The device names the simulator has models for.
 SIM_DEVICES = frozenset(
-    {"card_reader", "pin_pad", "cash_dispenser", "cash_acceptor", "id_scanner", "camera"}
+    {
+        "card_reader",
+        "pin_pad",
+        "cash_dispenser",
+        "cash_acceptor",
+        "id_scanner",
+        "camera",
+        "receipt_printer",
+        "journal_printer",
+    }
 )
 
 #: The options only a card reader takes.
@@ -120,6 +144,8 @@ _DEVICE_OPTIONS = {
     "cash_acceptor": frozenset({"cash_in_profile", "ledger", "books"}),
     "id_scanner": frozenset({"id_profile", "ledger"}),
     "camera": frozenset({"camera_profile", "scene", "camera_variant"}),
+    "receipt_printer": frozenset({"printer_profile", "paper_length"}),
+    "journal_printer": frozenset({"printer_profile", "paper_length"}),
 }
 _SPECIFIC_OPTIONS = frozenset().union(*_DEVICE_OPTIONS.values())
 _LABELS = {
@@ -129,6 +155,8 @@ _LABELS = {
     "cash_acceptor": "cash acceptor",
     "id_scanner": "ID scanner",
     "camera": "camera",
+    "receipt_printer": "printer",
+    "journal_printer": "printer",
 }
 
 _WORLD_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -161,6 +189,9 @@ class SimOptions:
         scene: what the person camera sees when the model is made.
         camera_variant: a broken camera's name from
             `simulator.broken_camera.CAMERA_BROKEN_VARIANTS`.
+        printer_profile: a printer's build (``receipt``, ``receipt58``, ``journal``;
+            ``""``: by the device's name; when the model is made).
+        paper_length: lines on a full roll (when the model is made).
 
     Raises:
         ConfigurationError: a value out of range or naming nothing known.
@@ -182,6 +213,8 @@ class SimOptions:
     camera_profile: str = "kiosk"
     scene: str = "face"
     camera_variant: str = ""
+    printer_profile: str = ""
+    paper_length: int = 2000
 
     def __post_init__(self) -> None:
         if self.profile and self.profile not in profile_names():
@@ -241,6 +274,16 @@ class SimOptions:
                 f"camera_variant {self.camera_variant!r} is not a broken camera; known: "
                 f"{', '.join(sorted(CAMERA_BROKEN_VARIANTS))}"
             )
+        if self.printer_profile and self.printer_profile not in PRINTER_PROFILES:
+            raise ConfigurationError(
+                f"printer_profile {self.printer_profile!r} is not a printer build; known: "
+                f"{', '.join(sorted(PRINTER_PROFILES))}"
+            )
+        length = self.paper_length
+        if isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= 10**7:
+            raise ConfigurationError(
+                f"paper_length is an integer from 1 to 10000000, got {length!r}"
+            )
         if self.variant and self.variant not in BROKEN_VARIANTS:
             raise ConfigurationError(
                 f"variant {self.variant!r} is not a broken variant; known: "
@@ -257,6 +300,7 @@ def open_sim_device(
     | SimCashAcceptorService
     | IdScannerService
     | CameraService
+    | PrinterService
 ):
     """Build the unopened service over the model an address names (the driver factory).
 
@@ -338,6 +382,8 @@ def open_sim_device(
             camera_setup = dataclasses.replace(camera_made or CameraSetup(), **camera_named)
         world.camera(device, camera_setup)
         return world.open_camera(device)
+    if device in ("receipt_printer", "journal_printer"):
+        return _open_printer(world, device, given, options)
     if device == "cash_acceptor":
         in_setup = None
         if "cash_in_profile" in given:
@@ -362,6 +408,23 @@ def open_sim_device(
     return world.open_card_reader(device, ledger=options.ledger or None)
 
 
+def _open_printer(
+    world: World, device: str, given: Mapping[str, object], options: SimOptions
+) -> PrinterService:
+    """The service over the world's printer ``device``; ``printer_profile`` and
+    ``paper_length`` count when the model is made (or must match the one made)."""
+    made = world.printer_setup(device)
+    base = made or PrinterSetup(profile=default_printer_profile(device))
+    profile = options.printer_profile if "printer_profile" in given else ""
+    length = options.paper_length if "paper_length" in given else base.paper_length
+    setup = None
+    if (profile and profile != base.profile) or length != base.paper_length:
+        near = base.near_end_lines if base.near_end_lines < length else length // 20
+        setup = PrinterSetup(profile or base.profile, length, near)
+    world.printer(device, setup)
+    return world.open_printer(device)
+
+
 SIM_DRIVER = DriverSpec(
     name="sim",
     device_classes=SIM_DEVICES,
@@ -383,6 +446,9 @@ SIM_DRIVER = DriverSpec(
         "id_scanner": IdScannerModel().capabilities().features(),
         # The default build's (kiosk: person and document); an address may choose person.
         "camera": frozenset(position.value for position in CAMERA_PROFILES["kiosk"].cameras),
+        # The default builds' (receipt: cutter and presenter; journal: no cutter).
+        "receipt_printer": PrinterModel(profile="receipt").capabilities().features(),
+        "journal_printer": PrinterModel(profile="journal").capabilities().features(),
     },
 )
 """The ``sim`` driver, registered through the ``tellerhal.drivers`` entry point."""
