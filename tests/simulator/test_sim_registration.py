@@ -26,6 +26,8 @@ def test_the_entry_point_gives_the_sim_driver() -> None:
         "cash_acceptor",
         "id_scanner",
         "camera",
+        "receipt_printer",
+        "journal_printer",
     }
     assert SIM_DRIVER.options is SimOptions
 
@@ -64,7 +66,7 @@ def test_an_unknown_device_lists_what_the_simulator_offers() -> None:
     with pytest.raises(
         ConfigurationError,
         match="the simulator offers camera, card_reader, cash_acceptor, cash_dispenser, "
-        "id_scanner, pin_pad; got 'coin_hopper'",
+        "id_scanner, journal_printer, pin_pad, receipt_printer; got 'coin_hopper'",
     ):
         open_sim_device(address, SimOptions())
 
