@@ -46,6 +46,15 @@ its next frame on: a scene of `simulator.scenes` or ``file:PATH``), ``Control.Un
 and ``Control.ReplugCamera`` (the camera leaves the bus; comes back, and works after a
 reset), ``Control.SlowCapture`` (simulated seconds a frame takes), ``Control.PowerLoss``
 and ``Control.SlowReplies``.
+
+On a receipt or journal printer (`simulator.printer_control`): ``Control.TakeReceipt``
+(the customer takes the cut receipt, waiting for one), ``Control.PaperOut`` (the roll
+ends after ``afterLines`` more lines), ``Control.PaperLow``, ``Control.ReplenishPaper``
+(a new roll: ``Control.Replenish`` is the cash units'), ``Control.OpenCover``,
+``Control.CloseCover``, ``Control.JamPrinter`` (the next job jams after ``afterLines``),
+``Control.PrintedLines`` (the text lines printed since the last call),
+``Control.LastReceipt`` (the newest paper's text and, as a blob, its PNG),
+``Control.PowerLoss`` and ``Control.SlowReplies``.
 """
 
 from __future__ import annotations
@@ -70,13 +79,16 @@ __all__ = [
     "InsertCardPayload",
     "InsertNotesPayload",
     "JamNextDispensePayload",
+    "LastReceiptCompletion",
     "LeavePayload",
     "NeverTakePayload",
+    "PaperOutPayload",
     "PickTimePayload",
     "PositionCompletion",
     "PowerLossPayload",
     "PresentDocumentPayload",
     "PressKeysPayload",
+    "PrintedLinesCompletion",
     "ReplenishPayload",
     "SafeDoorPayload",
     "SetScenePayload",
@@ -103,6 +115,7 @@ CASH_DISPENSER: Final = "cash_dispenser"
 CASH_ACCEPTOR: Final = "cash_acceptor"
 ID_SCANNER: Final = "id_scanner"
 CAMERA: Final = "camera"
+PRINTER: Final = "printer"
 ANY_DEVICE: Final = "any"
 #: The commands both kinds of cash device take.
 _CASH: Final = (CASH_DISPENSER, CASH_ACCEPTOR)
@@ -368,6 +381,35 @@ class CameraPayload:
 
 
 @dataclass(frozen=True)
+class PaperOutPayload:
+    """``Control.PaperOut``, ``Control.JamPrinter``: lines that print first (0: now)."""
+
+    after_lines: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.after_lines <= 10**7:
+            raise ValueError(f"after_lines must be from 0 to 10000000, got {self.after_lines}")
+
+
+@dataclass(frozen=True)
+class PrintedLinesCompletion:
+    """The text lines a printer printed since the last ``Control.PrintedLines``."""
+
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True, repr=False)
+class LastReceiptCompletion:
+    """The newest paper of a printer: its text form and its PNG (a blob)."""
+
+    text: str
+    png: bytes
+
+    def __repr__(self) -> str:
+        return f"LastReceiptCompletion(<{len(self.text)} characters>, <{len(self.png)} PNG bytes>)"
+
+
+@dataclass(frozen=True)
 class GroundTruthCompletion:
     """Where every note physically is: ``{unit id or position: notes}``."""
 
@@ -406,7 +448,8 @@ class ControlCommand:
         device: the command acts on a device named in the header.
         wait: the payload field holding how long the command may wait (real seconds).
         target: the kind of device it acts on: ``card_reader``, ``pin_pad``,
-            ``cash_dispenser``, ``cash_acceptor``, ``id_scanner``, ``camera`` or ``any``,
+            ``cash_dispenser``, ``cash_acceptor``, ``id_scanner``, ``camera``, ``printer`` or
+            ``any``,
             or a tuple of kinds.
     """
 
@@ -500,6 +543,15 @@ COMMANDS: Final[dict[str, ControlCommand]] = {
         ControlCommand("Control.UnplugCamera", CameraPayload, target=CAMERA),
         ControlCommand("Control.ReplugCamera", CameraPayload, target=CAMERA),
         ControlCommand("Control.SlowCapture", SlowRepliesPayload, target=CAMERA),
+        ControlCommand("Control.TakeReceipt", TakeCardPayload, wait="timeout", target=PRINTER),
+        ControlCommand("Control.PaperOut", PaperOutPayload, target=PRINTER),
+        ControlCommand("Control.PaperLow", target=PRINTER),
+        ControlCommand("Control.ReplenishPaper", target=PRINTER),
+        ControlCommand("Control.OpenCover", target=PRINTER),
+        ControlCommand("Control.CloseCover", target=PRINTER),
+        ControlCommand("Control.JamPrinter", PaperOutPayload, target=PRINTER),
+        ControlCommand("Control.PrintedLines", completion=PrintedLinesCompletion, target=PRINTER),
+        ControlCommand("Control.LastReceipt", completion=LastReceiptCompletion, target=PRINTER),
         ControlCommand("Control.Reset", device=False),
     )
 }
