@@ -5,8 +5,8 @@ through it another process acts as the customer, the operator or fate
 (`simulator.remote_control`). It speaks the envelope of the remote
 (`hal.remote.messages`): each command is answered with one ``acknowledge`` and then one
 ``completion``; the commands are in `simulator.control_commands`, and the actions per
-device class (card reader, PIN pad, cash dispenser, cash acceptor, ID scanner, camera) are
-here.
+device class (card reader, PIN pad, cash dispenser, cash acceptor, ID scanner, camera,
+printer) are here.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Final
 import zmq
 import zmq.asyncio
 
-from hal.errors import Completion, ConfigurationError, HalError, TransportError
+from hal.errors import Completion, ConfigurationError, HalError, NoMedia, TransportError
 from hal.remote.codec import WireValueError, codec_for
 from hal.remote.messages import AckStatus, Limits, MessageError, MessageType, decode
 from hal.remote.security import check_endpoint_security, remove_ipc_socket
@@ -37,15 +37,19 @@ from simulator.control_commands import (
     COMMANDS,
     ID_SCANNER,
     PIN_PAD,
+    PRINTER,
     ControlCommand,
     CountCompletion,
     DocumentPresentedCompletion,
     EntryActiveCompletion,
     GroundTruthCompletion,
+    LastReceiptCompletion,
     PositionCompletion,
+    PrintedLinesCompletion,
 )
 from simulator.id_control import IdScannerControl
 from simulator.pin_pad_control import PinPadControl
+from simulator.printer_control import SimPrinterControl
 from simulator.world import World
 
 __all__ = ["ControlServer"]
@@ -272,6 +276,34 @@ _CAMERA_ACTIONS: Final[dict[str, Callable[[SimCameraControl, Any], Awaitable[Any
 }
 
 
+async def _printed_lines(control: SimPrinterControl, payload: Any) -> Any:
+    return PrintedLinesCompletion(tuple(await control.printed_lines() or ()))
+
+
+async def _last_receipt(control: SimPrinterControl, payload: Any) -> Any:
+    receipt = control.model.last_receipt()  # a snapshot, taken on the loop
+    if receipt is None:
+        raise NoMedia(f"{control.model.name} has printed nothing yet")
+    # Rendering takes milliseconds to tens of them: off the control socket's loop.
+    png = await asyncio.to_thread(receipt.png)
+    return LastReceiptCompletion(receipt.text, png)
+
+
+_PRINTER_ACTIONS: Final[dict[str, Callable[[SimPrinterControl, Any], Awaitable[Any]]]] = {
+    "Control.TakeReceipt": lambda c, p: c.take_receipt(timeout=p.timeout),
+    "Control.PaperOut": lambda c, p: c.paper_runs_out(after_lines=p.after_lines),
+    "Control.PaperLow": lambda c, p: c.paper_low(),
+    "Control.ReplenishPaper": lambda c, p: c.replenish(),
+    "Control.OpenCover": lambda c, p: c.open_cover(),
+    "Control.CloseCover": lambda c, p: c.close_cover(),
+    "Control.JamPrinter": lambda c, p: c.jam_next(after_lines=p.after_lines),
+    "Control.PrintedLines": _printed_lines,
+    "Control.LastReceipt": _last_receipt,
+    "Control.PowerLoss": lambda c, p: c.power_loss(p.on),
+    "Control.SlowReplies": lambda c, p: c.slow_replies(p.seconds),
+}
+
+
 def _outcome(exc: BaseException, name: str) -> Outcome:
     if isinstance(exc, asyncio.CancelledError):
         return Outcome(Completion.CANCELED.value, description="the simulator is stopping")
@@ -406,6 +438,7 @@ class ControlServer:
                 CASH_ACCEPTOR: world.cash_acceptors,
                 ID_SCANNER: world.id_scanners,
                 CAMERA: world.cameras,
+                PRINTER: world.printers,
             }
             offered: dict[str, object] = {}
             for kind in command.kinds:
@@ -473,6 +506,9 @@ class ControlServer:
         if device in world.cameras:
             camera = world.camera_control(device)
             return await _CAMERA_ACTIONS[command.name](camera, payload)
+        if device in world.printers:
+            printer = world.printer_control(device)
+            return await _PRINTER_ACTIONS[command.name](printer, payload)
         control = world.card_reader_control(device)
         return await _ACTIONS[command.name](control, payload)
 
