@@ -1,7 +1,7 @@
 """Shared by the ESC/POS driver tests: a simulated ESC/POS printer on a pty or on the
 simulated USB bus, and the real ``escpos`` driver.
 
-`PtyPrinter` puts an `EscPosFirmware` behind an `EscPosEmulator` on a `PtyBridge`
+`PtyPrinter` puts a `PrinterModel` behind an `EscPosEmulator` on a `PtyBridge`
 (``<directory>/<name>``) and gives the ``escpos+serial://`` address; `UsbPrinter` does
 the same on a `SimUsbDevice` with a printer-class interface (bulk OUT 0x01, IN 0x82),
 reached as ``escpos+usb://fffe:5011?backend=sim&serial=...``. `receipt()` is a typical
@@ -38,8 +38,8 @@ from hal.registry import make_transport
 from hal.transports.serial import SERIAL_TRANSPORT
 from hal.transports.spy import SPY_TRANSPORT
 from hal.transports.usb import USB_TRANSPORT
-from simulator.wire.escpos import EscPosEmulator
-from simulator.wire.escpos_firmware import EscPosFirmware
+from simulator.models.printer import PrinterModel
+from simulator.wire.escpos import EscPosEmulator, printed_lines
 from simulator.wire.escpos_usb import ESCPOS_PRODUCT_ID, escpos_usb_spec
 from simulator.wire.pty import PtyBridge
 from simulator.wire.usb import SIM_VENDOR_ID, SimUsbDevice, UsbLink, default_bus
@@ -121,12 +121,14 @@ class Listener:
 class PtyPrinter:
     """A simulated ESC/POS printer on a pty behind ``<directory>/<name>``."""
 
-    def __init__(
-        self, directory: Path, firmware: EscPosFirmware | None = None, *, name: str = "escpos"
-    ) -> None:
+    def __init__(self, directory: Path, *, name: str = "escpos", profile: str = "receipt") -> None:
         self.directory = directory
         self.name = name
-        self.firmware = firmware if firmware is not None else EscPosFirmware()
+        self.model = PrinterModel(name=name, profile=profile)
+
+    def lines(self) -> list[str]:
+        """What the printer printed, as text."""
+        return printed_lines(self.model)
 
     @property
     def symlink(self) -> Path:
@@ -140,7 +142,7 @@ class PtyPrinter:
     async def wire(self, **emulator: object) -> AsyncIterator[EscPosEmulator]:
         async with (
             PtyBridge(self.name, directory=self.directory) as bridge,
-            EscPosEmulator(bridge, self.firmware, **emulator) as device,  # type: ignore[arg-type]
+            EscPosEmulator(bridge, self.model, **emulator) as device,  # type: ignore[arg-type]
         ):
             yield device
 
@@ -148,10 +150,14 @@ class PtyPrinter:
 class UsbPrinter:
     """A simulated ESC/POS printer on the simulated USB bus (printer class, bulk OUT/IN)."""
 
-    def __init__(self, firmware: EscPosFirmware | None = None) -> None:
+    def __init__(self, *, profile: str = "receipt") -> None:
         self.serial = f"ESCPOS-U{next(_names):04d}"
-        self.firmware = firmware if firmware is not None else EscPosFirmware()
+        self.model = PrinterModel(name=self.serial, profile=profile)
         self.device = SimUsbDevice(escpos_usb_spec(self.serial))
+
+    def lines(self) -> list[str]:
+        """What the printer printed, as text."""
+        return printed_lines(self.model)
 
     def address(self, *, spy: bool = False, **extra: object) -> str:
         scheme = "spy+escpos+usb" if spy else "escpos+usb"
@@ -162,7 +168,7 @@ class UsbPrinter:
     async def wire(self, **emulator: object) -> AsyncIterator[EscPosEmulator]:
         link = UsbLink(self.device)
         with default_bus().plugged(self.device):
-            async with EscPosEmulator(link, self.firmware, **emulator) as device:  # type: ignore[arg-type]
+            async with EscPosEmulator(link, self.model, **emulator) as device:  # type: ignore[arg-type]
                 yield device
 
 

@@ -31,10 +31,11 @@ What the Printer operations send:
   `CoverOpen`; jam -> `MediaJam` with the counts in its text. A cancellation finishes the
   block under way and returns the result with ``complete`` false.
 - **print_raw**: the bytes in ``chunk_size`` pieces, a DLE EOT 1 after each.
-- **control_media**: cut GS V 0 (full); eject ``1D 65 05`` and retract ``1D 65 02`` on a
-  printer with a presenter [S protocols.md 5.1: TerminalClient], the ticket sensor read
-  with the Custom full status ``10 04 14`` (byte 3 bit 5) [S Custom VKP80 manual; U for
-  other makes]. `MediaPresented` once the ticket is at the exit.
+- **control_media**: cut GS V 0 (full); on a printer with a presenter, which holds each
+  cut receipt at its exit, eject ``1D 65 05`` (out to the customer) and retract ``1D 65
+  02`` (into the bin) [S protocols.md 5.1: TerminalClient], the ticket sensor read with
+  the Custom full status ``10 04 14`` (byte 3 bit 5) [S Custom VKP80 manual; U for other
+  makes]. `MediaPresented` once a cut receipt is at the exit; no receipt there: NoMedia.
 - **status poll**: every ``status_interval`` while idle: `StatusChanged` (through the
   listener), `PaperThreshold` on each crossing, `MediaTaken` when the ticket sensor
   clears after a present.
@@ -143,7 +144,6 @@ class EscPosDriver:
         self._firmware = ""
         self._last: PrinterStatus | None = None
         self._level: PaperStatus | None = None
-        self._receipt_inside = False
         self._ticket_out = False
         self._retracted = False
         self._device_lost = False
@@ -253,8 +253,8 @@ class EscPosDriver:
                             )
                 work.result()
                 printed = index + 1
-                if isinstance(document.blocks[index], Cut) and self.options.presenter:
-                    self._receipt_inside = True
+                if isinstance(document.blocks[index], Cut):
+                    await self._after_cut()
             return PrintResult(
                 blocks=printed,
                 total_blocks=total,
@@ -315,27 +315,26 @@ class EscPosDriver:
                 stop = await self._stop_cause()
                 if stop.stopped:
                     raise self._stopped_error(stop, None, None, None)
-                if self.options.presenter:
-                    self._receipt_inside = True
+                await self._after_cut()
                 return
-            ticket = await self._ticket()
-            if not (ticket or self._receipt_inside):
-                raise NoMedia(f"{self.name}: no receipt to {action.value}")
-            if action is MediaControl.EJECT:
-                await self.link.write(_EJECT)
-                if not await self._ticket_becomes(True):
-                    raise MediaJam(f"{self.name}: the receipt did not reach the exit")
-                self._receipt_inside = False
-                self._retracted = False
-                self._ticket_out = True
-                self._emit(MediaPresented())
-            else:
-                await self.link.write(_RETRACT)
-                if not await self._ticket_becomes(False):
-                    raise MediaJam(f"{self.name}: the receipt was not retracted")
-                self._receipt_inside = False
-                self._ticket_out = False
-                self._retracted = True
+            if not await self._ticket():
+                raise NoMedia(f"{self.name}: no receipt at the exit to {action.value}")
+            self._ticket_out = False  # leaving by the printer's doing, not taken
+            await self.link.write(_EJECT if action is MediaControl.EJECT else _RETRACT)
+            if not await self._ticket_becomes(False):
+                raise MediaJam(f"{self.name}: the receipt did not leave the exit ({action.value})")
+            self._retracted = action is MediaControl.RETRACT
+            self._publish(await self._read_status())
+
+    async def _after_cut(self) -> None:
+        """A printer with a presenter holds the cut receipt at its exit: once its ticket
+        sensor says so, `MediaPresented`."""
+        if not self.options.presenter:
+            return
+        if await self._ticket_becomes(True, 2 * self.options.reply_timeout):
+            self._ticket_out = True
+            self._retracted = False
+            self._emit(MediaPresented())
             self._publish(await self._read_status())
 
     async def reset(self) -> None:
@@ -433,8 +432,10 @@ class EscPosDriver:
             self._emit(MediaTaken())
         return present
 
-    async def _ticket_becomes(self, present: bool) -> bool:
-        deadline = time.monotonic() + self.options.block_timeout
+    async def _ticket_becomes(self, present: bool, within: float | None = None) -> bool:
+        """Whether the ticket sensor reads ``present`` within ``within`` seconds (the
+        block timeout by default)."""
+        deadline = time.monotonic() + (self.options.block_timeout if within is None else within)
         while time.monotonic() < deadline:
             raw = await self.link.full_status(self.options.reply_timeout)
             if parse_full_status(raw).ticket_present is present:

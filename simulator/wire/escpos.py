@@ -2,15 +2,18 @@
 
 The emulator is the printer's serial port (a pty through `simulator.wire.pty.
 PtyBridge`) or, through `simulator.wire.escpos_usb`, its USB printer interface's bulk
-pipes: what the host sends goes to the firmware (`simulator.wire.escpos_firmware.
-EscPosFirmware`), what the firmware answers is sent back. The real ``escpos`` driver,
-unmodified, runs against it.
+pipes. It is a thin shell over the simulator's printer (`simulator.models.printer.
+PrinterModel`): what the host sends goes to `PrinterModel.feed` (the model decodes it
+with `protocols.escpos_decoder`, prints it on its paper, and answers DLE EOT n, GS r,
+GS I and GS ( H process IDs from its state), and its answers are sent back. The real
+``escpos`` driver, unmodified, runs against it.
 
-Faults, for driver tests: the paper, cover and jam faults are the firmware's
-(`EscPosFirmware.paper_runs_out`, ``open_cover``, ``jam_next``); the line's are
-`FaultyEmulator`'s: a silent printer (`mute`), garbage before the next answer
-(`inject_garbage`) or at once (`send_garbage`), slow answers (`set_reply_delay`).
-``baud`` paces both directions like a UART (a bench).
+Faults, for driver tests: paper out after N lines, near end, cover open, jam and the
+presenter's receipt are the model's (`PrinterModel.paper_runs_out`, ``paper_low``,
+``set_cover``, ``jam_next``, ``take``); the line's are `FaultyEmulator`'s: a silent
+printer (`mute`), garbage before the next answer (`inject_garbage`) or at once
+(`send_garbage`), slow answers (`set_reply_delay`, real seconds). ``baud`` paces both
+directions like a UART (a bench).
 """
 
 from __future__ import annotations
@@ -19,18 +22,24 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from simulator.models.printer import PrinterModel
 from simulator.wire.emulator_base import FaultyEmulator
-from simulator.wire.escpos_firmware import EscPosFirmware
 from simulator.wire.link import WireLink, WirePacer
 
-__all__ = ["EscPosEmulator", "EscPosStats"]
+__all__ = ["EscPosEmulator", "EscPosStats", "printed_lines"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class EscPosStats:
-    """What crossed the wire, counted by the emulator."""
+    """What crossed the wire, counted by the emulator.
+
+    Attributes:
+        bytes_in, bytes_out: bytes received from / sent to the host (garbage included).
+        answers: answers sent (one per chunk of the host's bytes that asked something).
+        unanswered: answers not sent because the printer was muted.
+    """
 
     bytes_in: int = 0
     bytes_out: int = 0
@@ -38,12 +47,21 @@ class EscPosStats:
     unanswered: int = 0
 
 
+def printed_lines(model: PrinterModel) -> list[str]:
+    """Everything the model's paper shows as text, oldest receipt first, the piece under
+    way last (`simulator.printer_text`'s text form, column for column)."""
+    lines: list[str] = []
+    for receipt in model.receipts:
+        lines += receipt.lines
+    return lines + model.under_way().lines
+
+
 class EscPosEmulator(FaultyEmulator):
     """An ESC/POS printer answering on a `WireLink` (an async context manager).
 
     Args:
         link: the device side of the wire.
-        firmware: the printer (a default 80 mm one when ``None``).
+        model: the printer (an 80 mm kiosk receipt printer when ``None``).
         baud: pace both directions like a UART at this rate; ``None``: no pacing.
         precise: pace with sub-millisecond precision (a bench).
     """
@@ -51,7 +69,7 @@ class EscPosEmulator(FaultyEmulator):
     def __init__(
         self,
         link: WireLink,
-        firmware: EscPosFirmware | None = None,
+        model: PrinterModel | None = None,
         *,
         baud: int | None = None,
         precise: bool = False,
@@ -64,10 +82,14 @@ class EscPosEmulator(FaultyEmulator):
             power=None,
             stats=stats,
         )
-        self.firmware = firmware if firmware is not None else EscPosFirmware()
+        self.model = model if model is not None else PrinterModel()
         self.stats = stats
         #: Every byte the host sent, in order.
         self.received = bytearray()
+
+    def lines(self) -> list[str]:
+        """What the printer printed, as text (`printed_lines`)."""
+        return printed_lines(self.model)
 
     async def _serve(self) -> None:
         generation = self.link.generation
@@ -80,9 +102,9 @@ class EscPosEmulator(FaultyEmulator):
             self.received += data
             await self.pacer.received(len(data))
             try:
-                answer = self.firmware.feed(data)
+                answer = b"".join(self.model.feed(data))
             except Exception:
-                log.exception("escpos emulator failed on %d bytes", len(data))
+                log.exception("escpos emulator: the model failed on %d bytes", len(data))
                 continue
             if not answer:
                 continue
@@ -95,4 +117,4 @@ class EscPosEmulator(FaultyEmulator):
             await self._send(answer)
 
     def __repr__(self) -> str:
-        return f"EscPosEmulator(running={self._task is not None})"
+        return f"EscPosEmulator({self.model!r}, running={self._task is not None})"
