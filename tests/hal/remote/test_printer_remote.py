@@ -329,3 +329,21 @@ def test_any_document_round_trips_through_the_codec(blocks: list[object], page: 
     assert repr(PrintDocumentPayload.of(document)) == (
         f"PrintDocumentPayload({len(blocks)} blocks, {page.value})"
     )
+
+
+async def test_a_remote_cancel_mid_job_stops_after_the_block_under_way(rig: Rig) -> None:
+    rig.receipt.block_delay = 0.03
+    async with RemotePrinter(rig.server.endpoint, timeout=2.0) as p:
+        long_job = Document(tuple(Line.of("x") for _ in range(30)))
+        job = asyncio.create_task(p.print_document(long_job))
+        await asyncio.wait_for(rig.receipt.block_started.wait(), 2)
+        await asyncio.sleep(0.05)
+        job.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await job
+        printed = len(rig.receipt.printed)
+        await asyncio.sleep(0.1)
+        assert len(rig.receipt.printed) == printed  # it had stopped when the caller heard
+        assert 1 <= printed < 30
+        rig.receipt.block_delay = 0.0
+        assert (await p.print_document(Document((Line.of("next"),)), timeout=5)).complete
