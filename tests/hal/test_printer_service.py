@@ -226,7 +226,7 @@ async def test_a_timeout_mid_job_finishes_the_block_under_way(
         printed = len(backend.printed)
         await asyncio.sleep(0.1)
         assert len(backend.printed) == printed  # the printer had stopped when we heard
-        assert 2 <= printed <= 4
+        assert 1 <= printed <= 4
         # The next job runs normally.
         assert (await printer.print_document(receipt(2))).complete
     assert any(f"cancelled after {printed} of 20 blocks" in r.getMessage() for r in caplog.records)
