@@ -25,6 +25,12 @@ The camera's actions (``set-scene SCENE [--camera person]``, ``unplug-camera``,
 one (``face``, ``blurred``, ``dark``, ``bright``, ``no_face``, ``two_faces``,
 ``document``) or an image file on the simulator's host (``file:PATH``).
 
+The printer's actions (``take-receipt``, ``paper-out [--after N]``, ``paper-low``,
+``replenish-paper``, ``open-cover``, ``close-cover``, ``jam-printer [--after N]``,
+``printed [--png FILE]``) act on ``receipt_printer`` (``--device journal_printer`` for
+the journal); ``printed`` prints the text lines printed since it last asked and, with
+``--png``, saves the newest receipt's picture.
+
 ``insert-notes`` takes notes as ``[Nx]ITEM[@LEVEL]``: ``CNY:10000`` is one fit note,
 ``3xCNY:5000`` three, ``CNY:10000@counterfeit`` a note the reader will classify so
 (levels: ``fit``, ``unfit``, ``suspect``, ``counterfeit``, ``unrecognized``).
@@ -37,6 +43,7 @@ import asyncio
 import json
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 from hal.devices.cash_in_model import NoteLevel
@@ -74,6 +81,20 @@ _ID_ACTIONS = frozenset(
 
 #: The camera's actions (``--device`` defaults to ``camera``).
 _CAMERA_ACTIONS = frozenset({"set-scene", "unplug-camera", "replug-camera"})
+
+#: The printer's actions (``--device`` defaults to ``receipt_printer``).
+_PRINTER_ACTIONS = frozenset(
+    {
+        "take-receipt",
+        "paper-out",
+        "paper-low",
+        "replenish-paper",
+        "open-cover",
+        "close-cover",
+        "jam-printer",
+        "printed",
+    }
+)
 
 #: The most notes one ``insert-notes`` puts in (the simulator's own limit).
 _MAX_BUNCH = 500
@@ -222,7 +243,28 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         camera_action.add_argument(
             "--camera", default="person", choices=("person", "document", "room")
         )
-    for waiting in (take, wait, press, type_pin, take_notes, take_returned, remove):
+    take_receipt = actions.add_parser(
+        "take-receipt", help="wait for a cut receipt at the printer's exit and take it"
+    )
+    paper_out = actions.add_parser("paper-out", help="the printer's paper roll runs out")
+    actions.add_parser("paper-low", help="the printer's paper roll reaches its near end")
+    actions.add_parser("replenish-paper", help="an operator puts a new paper roll in")
+    actions.add_parser("open-cover", help="someone opens the printer's cover")
+    actions.add_parser("close-cover", help="the printer's cover is closed again")
+    jam_printer = actions.add_parser("jam-printer", help="the printer's next job jams")
+    for after in (paper_out, jam_printer):
+        after.add_argument(
+            "--after",
+            type=_count,
+            default=0,
+            metavar="N",
+            help="lines that print first (default 0: at once)",
+        )
+    printed = actions.add_parser(
+        "printed", help="the text lines the printer printed since the last time asked"
+    )
+    printed.add_argument("--png", metavar="FILE", help="save the newest receipt's PNG here")
+    for waiting in (take, wait, press, type_pin, take_notes, take_returned, remove, take_receipt):
         # --timeout after the action too
         waiting.add_argument("--timeout", type=float, default=argparse.SUPPRESS, metavar="S")
     actions.add_parser("reset", help="a fresh world: every device rebuilt from the scenario")
@@ -250,6 +292,8 @@ def run(args: argparse.Namespace) -> int:
             if args.action in _ID_ACTIONS
             else "camera"
             if args.action in _CAMERA_ACTIONS
+            else "receipt_printer"
+            if args.action in _PRINTER_ACTIONS
             else "card_reader"
         )
     if args.action == "insert-notes":
@@ -334,6 +378,8 @@ async def _act(endpoint: str, args: argparse.Namespace) -> dict[str, Any]:
         return await _act_on_id_scanner(endpoint, args)
     if action in _CAMERA_ACTIONS:
         return await _act_on_camera(endpoint, args)
+    if action in _PRINTER_ACTIONS:
+        return await _act_on_printer(endpoint, args)
     control = RemoteCardReaderControl(endpoint, args.device, timeout=args.timeout)
     if action == "insert-card":
         sample = await control.insert_card(args.profile)
@@ -449,6 +495,35 @@ async def _act_on_camera(endpoint: str, args: argparse.Namespace) -> dict[str, A
     else:
         await camera.replug(camera=args.camera)
     return {"camera": args.camera}
+
+
+async def _act_on_printer(endpoint: str, args: argparse.Namespace) -> dict[str, Any]:
+    from simulator.remote_control import RemotePrinterControl
+
+    printer = RemotePrinterControl(endpoint, args.device, timeout=args.timeout)
+    action: str = args.action
+    if action == "take-receipt":
+        await printer.take_receipt(timeout=args.timeout)
+    elif action == "paper-out":
+        await printer.paper_runs_out(after_lines=args.after)
+    elif action == "paper-low":
+        await printer.paper_low()
+    elif action == "replenish-paper":
+        await printer.replenish()
+    elif action == "open-cover":
+        await printer.open_cover()
+    elif action == "close-cover":
+        await printer.close_cover()
+    elif action == "jam-printer":
+        await printer.jam_next(after_lines=args.after)
+    elif action == "printed":
+        lines = list(await printer.printed_lines() or ())
+        if args.png is None:
+            return {"lines": lines}
+        _, png = await printer.last_receipt()
+        await asyncio.to_thread(Path(args.png).write_bytes, png)
+        return {"lines": lines, "png": args.png, "pngBytes": len(png)}
+    return {}
 
 
 _NOTE = re.compile(r"^(?:(?P<count>\d+)x)?(?P<item>[A-Z]{3}:\d+)(?:@(?P<level>[a-z]+))?$")
