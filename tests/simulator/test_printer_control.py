@@ -1,0 +1,198 @@
+"""The printer's stimulus: in-process (SimPrinterControl, through hal.open) and over a
+real control socket (RemotePrinterControl, tellerhal sim-control)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+import hal
+from hal.devices.printer import (
+    Align,
+    CodePage,
+    Cut,
+    Document,
+    Line,
+    MediaPresented,
+    MediaTaken,
+    PaperStatus,
+    PaperThreshold,
+    Printer,
+)
+from hal.errors import CoverOpen, HalTimeout, MediaJam, NoMedia, PaperOut, UnsupportedOperation
+from protocols.errors import ProtocolError
+from simulator.remote_control import RemotePrinterControl
+from simulator.server import ControlServer
+from simulator.world import World, get_world
+from tellerhal.cli.main import main
+
+RECEIPT = Document(
+    (
+        Line.of("收据 RECEIPT", align=Align.CENTER, bold=True),
+        Line.of("Cash 200.00"),
+        Cut(),
+    ),
+    CodePage.GB18030,
+)
+LINES = [" " * 18 + "收据 RECEIPT", "Cash 200.00", "[CUT]"]
+
+
+async def test_hal_open_sim_receipt_printer_with_the_stimulus() -> None:
+    device = hal.open("sim://receipt_printer?world=printer-hal&paper_length=40")
+    assert isinstance(device, Printer)
+    control = get_world("printer-hal").printer_control()
+    async with device as printer:
+        events = printer.events()
+        result = await printer.print_document(RECEIPT, timeout=5)
+        assert result.complete
+        assert await control.printed_lines() == LINES
+        assert control.last_receipt_text() == "".join(line + "\n" for line in LINES)
+        await control.take_receipt(timeout=1)
+        kinds = []
+        async with asyncio.timeout(2):
+            async for event in events:
+                kinds.append(type(event))
+                if isinstance(event, MediaTaken):
+                    break
+        assert MediaPresented in kinds
+        with pytest.raises(HalTimeout):
+            await control.take_receipt(timeout=0.05)
+
+        await control.paper_runs_out(after_lines=1)
+        with pytest.raises(PaperOut) as stopped:
+            await printer.print_document(RECEIPT, timeout=5)
+        assert (stopped.value.printed_blocks, stopped.value.total_blocks) == (1, 3)
+        assert (await printer.status()).paper is PaperStatus.OUT
+        await control.replenish()
+        await control.open_cover()
+        with pytest.raises(CoverOpen):
+            await printer.print_document(RECEIPT, timeout=5)
+        await control.close_cover()
+        await control.jam_next()
+        with pytest.raises(MediaJam):
+            await printer.print_raw(b"jam\n", timeout=5)
+        await printer.reset(timeout=5)
+        await control.paper_low()
+        assert (await printer.status()).paper is PaperStatus.LOW
+        events.close()
+
+
+async def test_the_journal_printer_has_no_cutter() -> None:
+    device = hal.open("sim://journal_printer?world=printer-journal")
+    control = get_world("printer-journal").printer_control("journal_printer")
+    async with device as journal:
+        assert isinstance(journal, Printer)
+        with pytest.raises(UnsupportedOperation):
+            await journal.print_document(RECEIPT, timeout=5)
+        await journal.print_raw(b"card inserted\n", timeout=5)
+        assert await control.printed_lines() == ["card inserted"]
+        with pytest.raises(UnsupportedOperation):
+            await control.take_receipt(timeout=0.1)
+
+
+@pytest.fixture
+async def controlled() -> AsyncIterator[tuple[World, RemotePrinterControl]]:
+    world = World("remote-printer", clock_scale=0.01)
+    world.printer()
+    server = ControlServer("tcp://127.0.0.1:0", lambda: world)
+    await server.start()
+    try:
+        yield world, RemotePrinterControl(server.endpoint, timeout=2.0)
+    finally:
+        await server.stop()
+
+
+async def test_the_printer_commands_over_zeromq(
+    controlled: tuple[World, RemotePrinterControl],
+) -> None:
+    world, remote = controlled
+    model = world.printer()
+    with pytest.raises(NoMedia):
+        await remote.last_receipt()
+    async with world.open_printer() as printer:
+        events = printer.events()
+        await printer.print_document(RECEIPT, timeout=5)
+        assert await remote.printed_lines() == LINES
+        assert await remote.printed_lines() == []
+        text, png = await remote.last_receipt()
+        assert text.splitlines() == LINES
+        picture = Image.open(io.BytesIO(png))
+        assert picture.width == 576
+        await remote.take_receipt(timeout=2)
+        assert model.taken == 1
+
+        await remote.paper_low()
+        await remote.paper_runs_out(after_lines=1)
+        assert model.paper_left == 1
+        with pytest.raises(PaperOut):
+            await printer.print_document(RECEIPT, timeout=5)
+        await remote.replenish()
+        assert model.paper_left == model.paper_length
+        await remote.open_cover()
+        assert model.cover_open
+        await remote.close_cover()
+        await remote.jam_next(after_lines=1)
+        with pytest.raises(MediaJam):
+            await printer.print_document(RECEIPT, timeout=5)
+        await remote.power_loss()
+        await remote.power_loss(on=False)
+        seen = []
+        async with asyncio.timeout(2):
+            async for event in events:
+                if isinstance(event, PaperThreshold):
+                    seen.append(event.paper)
+                if len(seen) == 3:
+                    break
+        assert seen == [PaperStatus.LOW, PaperStatus.OUT, PaperStatus.FULL]
+        events.close()
+    # A printer command sent to another kind of device is refused before it runs.
+    world.card_reader()
+    wrong = RemotePrinterControl(remote.endpoint, "card_reader", timeout=2.0)
+    with pytest.raises(ProtocolError, match="offered: receipt_printer"):
+        await wrong.paper_low()
+
+
+async def test_sim_control_cli_acts_on_the_printer(
+    controlled: tuple[World, RemotePrinterControl],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    world, remote = controlled
+    model = world.printer()
+
+    def cli(*args: str) -> tuple[int, str]:
+        status = main(["sim-control", "--control", remote.endpoint, *args])
+        return status, capsys.readouterr().out.strip()
+
+    assert await asyncio.to_thread(cli, "paper-out", "--after", "7") == (0, '{"ok": true}')
+    assert model.paper_left == 7
+    for action, check in (
+        ("replenish-paper", lambda: model.paper_left == model.paper_length),
+        ("paper-low", lambda: model.paper_left == model.near_end_lines),
+        ("open-cover", lambda: model.cover_open),
+        ("close-cover", lambda: not model.cover_open),
+    ):
+        status, _ = await asyncio.to_thread(cli, action)
+        assert status == 0, action
+        assert check(), action
+    assert (await asyncio.to_thread(cli, "jam-printer"))[0] == 0
+    with pytest.raises(MediaJam):
+        await model.print_raw(b"hello\n\x1dV\x00")
+    out = tmp_path / "receipt.png"
+    status, text = await asyncio.to_thread(cli, "printed")
+    assert (status, json.loads(text)) == (0, {"ok": True, "lines": []})  # the jam
+    status, _ = await asyncio.to_thread(cli, "printed", "--png", str(out))
+    assert status == 1  # nothing printed yet: no receipt to save
+    await model.reset()
+    await model.print_raw(b"hello\n\x1dV\x00")
+    status, text = await asyncio.to_thread(cli, "printed", "--png", str(out))
+    assert json.loads(text)["lines"] == ["hello", "[CUT]"]
+    assert Image.open(out).width == 576
+    status, text = await asyncio.to_thread(cli, "take-receipt")
+    assert (status, model.taken) == (0, 1)
