@@ -32,6 +32,7 @@ from hal.devices.cash_acceptor import CashAcceptor
 from hal.devices.cash_dispenser import CashDispenser
 from hal.devices.id_scanner import IdScanner
 from hal.devices.pin_pad import PinPad
+from hal.devices.printer import Printer
 from hal.errors import ConfigurationError, InvalidData
 from tellerhal.conformance.camera import CAMERA_CASES
 from tellerhal.conformance.card_reader import CARD_READER_CASES
@@ -40,6 +41,7 @@ from tellerhal.conformance.cash_dispenser import CASH_DISPENSER_CASES
 from tellerhal.conformance.framework import CaseResult, ContractCase, Harness, run_suite
 from tellerhal.conformance.id_scanner import ID_SCANNER_CASES
 from tellerhal.conformance.pin_pad import PIN_PAD_CASES
+from tellerhal.conformance.printer import PRINTER_CASES
 
 if TYPE_CHECKING:
     from simulator.world import World
@@ -51,7 +53,9 @@ __all__ = [
     "CASH_ACCEPTOR_SUITE",
     "CASH_DISPENSER_SUITE",
     "ID_SCANNER_SUITE",
+    "JOURNAL_PRINTER_SUITE",
     "PIN_PAD_SUITE",
+    "RECEIPT_PRINTER_SUITE",
     "REMOTE_PATIENCE",
     "SUITES",
     "DeviceReport",
@@ -333,6 +337,41 @@ CAMERA_SUITE = DeviceSuite(
     uses_ledger=False,
 )
 
+
+def _printer_suite(device: str) -> DeviceSuite:
+    """The Printer suite for the printer called ``device`` (a kiosk's receipt or
+    journal printer: the same cases, each printer under its own name)."""
+
+    def sim(address: DeviceAddress) -> tuple[Any, float]:
+        world = _sim_world(address)
+        return world.printer_control(address.authority or device), 2.0
+
+    def remote(endpoint: str) -> Any:
+        from simulator.remote_control import RemotePrinterControl
+
+        return RemotePrinterControl(endpoint, device)
+
+    def bench(cards: Path | None) -> Any:
+        from tellerhal.conformance.printer_bench import BenchPrinterStimulus
+
+        return BenchPrinterStimulus()
+
+    return DeviceSuite(
+        device_class=device,
+        interface=Printer,
+        cases=PRINTER_CASES,
+        describe=_describe,
+        sim_stimulus=sim,
+        remote_stimulus=remote,
+        bench_stimulus=bench,
+        needs_cards=False,
+        uses_ledger=False,
+    )
+
+
+RECEIPT_PRINTER_SUITE = _printer_suite("receipt_printer")
+JOURNAL_PRINTER_SUITE = _printer_suite("journal_printer")
+
 #: Every device class with a contract suite, by device name.
 SUITES: dict[str, DeviceSuite] = {
     suite.device_class: suite
@@ -343,6 +382,8 @@ SUITES: dict[str, DeviceSuite] = {
         CASH_ACCEPTOR_SUITE,
         ID_SCANNER_SUITE,
         CAMERA_SUITE,
+        RECEIPT_PRINTER_SUITE,
+        JOURNAL_PRINTER_SUITE,
     )
 }
 
