@@ -6,7 +6,9 @@ the kind a real driver could have. Run the contract suite against each (``sim://
 variant=forgets_media_removed``): at least one case must fail, or the suite is not
 checking what it claims to. The ID scanners (`ID_SCANNER_BROKEN_VARIANTS`) are the
 simulator's `IdScannerModel` with one defect each, run by
-``tests/conformance/test_id_scanner_contract.py``.
+``tests/conformance/test_id_scanner_contract.py``; the printers
+(`PRINTER_BROKEN_VARIANTS`) the simulator's `PrinterModel` with one defect each, run by
+``tests/conformance/test_printer_contract.py``.
 """
 
 from __future__ import annotations
@@ -22,18 +24,23 @@ from hal.devices.card_reader import (
     Track,
 )
 from hal.devices.id_scanner import DocumentInserted, IdentityDocument, InvalidDocument, Photo
-from hal.errors import HalError
+from hal.devices.printer import Align, Cut, Document, Line, PrintResult
+from hal.errors import HalError, PaperOut
 from hal.events import Event
 from simulator.models.card_reader import Card, CardPosition, CardReaderModel
 from simulator.models.id_scanner import IdScannerModel
+from simulator.models.printer import PrinterModel
 
 __all__ = [
     "BROKEN_VARIANTS",
     "ID_SCANNER_BROKEN_VARIANTS",
+    "PRINTER_BROKEN_VARIANTS",
     "ChangesPhoto",
+    "CjkOneColumn",
     "DoubleCountsRetain",
     "DoublePick",
     "DropsFingerprints",
+    "DropsLineBeforeCut",
     "EventsOutOfOrder",
     "ForgetsDocumentInserted",
     "ForgetsMediaRemoved",
@@ -41,6 +48,7 @@ __all__ = [
     "LeaksNumber",
     "LosesCardOnCancel",
     "NoJamError",
+    "PaperOutWithoutCounts",
     "ReadsWrongTrack",
     "RetainNotPersisted",
 ]
@@ -201,3 +209,63 @@ ID_SCANNER_BROKEN_VARIANTS: dict[str, type[IdScannerModel]] = {
     "leaks_number": LeaksNumber,
 }
 """Each broken ID scanner by name."""
+
+
+# --- printers -------------------------------------------------------------------------
+
+
+class DropsLineBeforeCut(PrinterModel):
+    """Loses the last line before each cut (a driver that sends the cut before the
+    printer's line buffer is printed), yet reports every block printed."""
+
+    async def print_document(self, document: Document) -> PrintResult:
+        blocks = list(document.blocks)
+        kept = [
+            block
+            for index, block in enumerate(blocks)
+            if not (
+                isinstance(block, Line)
+                and index + 1 < len(blocks)
+                and isinstance(blocks[index + 1], Cut)
+            )
+        ]
+        result = await super().print_document(Document(tuple(kept), document.code_page))
+        return PrintResult(len(blocks), len(blocks), result.bytes_sent, result.complete)
+
+
+class PaperOutWithoutCounts(PrinterModel):
+    """Reports paper out mid-job without saying how far the job got (a driver that
+    never asks the printer for its progress)."""
+
+    async def print_document(self, document: Document) -> PrintResult:
+        try:
+            return await super().print_document(document)
+        except PaperOut as exc:
+            raise PaperOut(f"{self.name}: out of paper") from exc
+
+
+class CjkOneColumn(PrinterModel):
+    """Centres and right-aligns lines itself with leading spaces, counting a CJK
+    character as one column (a driver that measures text with ``len``): Chinese lines
+    land off centre."""
+
+    async def print_document(self, document: Document) -> PrintResult:
+        columns = self.profile.columns
+        blocks = []
+        for block in document.blocks:
+            if isinstance(block, Line) and block.align is not Align.LEFT and block.runs:
+                free = max(0, columns - len(block.text))
+                pad = free // 2 if block.align is Align.CENTER else free
+                first = block.runs[0]
+                runs = (replace(first, text=" " * pad + first.text), *block.runs[1:])
+                block = Line(runs, Align.LEFT)
+            blocks.append(block)
+        return await super().print_document(Document(tuple(blocks), document.code_page))
+
+
+PRINTER_BROKEN_VARIANTS: dict[str, type[PrinterModel]] = {
+    "drops_line_before_cut": DropsLineBeforeCut,
+    "paper_out_without_counts": PaperOutWithoutCounts,
+    "cjk_one_column": CjkOneColumn,
+}
+"""Each broken printer by name."""
