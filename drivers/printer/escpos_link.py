@@ -139,6 +139,8 @@ class EscPosLink:
             if self._lost is not None:
                 raise self._lost from None
             return False
+        if self._lost is not None:
+            raise self._lost
         self._pids.pop(ident, None)
         return True
 
