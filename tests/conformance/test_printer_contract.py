@@ -32,6 +32,7 @@ from pathlib import Path
 import pytest
 
 import hal
+from drivers.printer.escpos import ESCPOS_DRIVER
 from hal.devices.printer import PRINTER_FEATURES, Document, Line, Printer, PrinterType
 from hal.devices.printer_service import PrinterService
 from hal.errors import PaperOut
@@ -43,6 +44,7 @@ from simulator.world import get_world, reset_worlds
 from tellerhal.cli.main import main
 from tellerhal.conformance.framework import Harness, Verdict, acceptable, run_case
 from tellerhal.conformance.printer import PRINTER_CASES, PrinterCase, PrinterHarness
+from tests.escpos_rig import PtyPrinter, UsbPrinter, escpos_registered
 
 #: Opens one case's implementation: the harness, with whatever runs behind it.
 Implementation = Callable[[Path], AbstractAsyncContextManager[PrinterHarness]]
@@ -103,12 +105,42 @@ async def served_harness(tmp_path: Path) -> AsyncIterator[PrinterHarness]:
         )
 
 
+@asynccontextmanager
+async def escpos_pty_harness(tmp_path: Path) -> AsyncIterator[PrinterHarness]:
+    """The real ``escpos`` driver over the serial transport on a pty (115200 bd), against
+    the ESC/POS emulator whose printer is the simulator's receipt model."""
+    rig = PtyPrinter(tmp_path)
+    with escpos_registered():
+        async with rig.wire():
+            yield Harness(
+                open=_opener(rig.address()),
+                stimulus=SimPrinterControl(rig.model),
+                patience=PATIENCE,
+            )
+
+
+@asynccontextmanager
+async def escpos_usb_harness(tmp_path: Path) -> AsyncIterator[PrinterHarness]:
+    """The real ``escpos`` driver on the simulated USB bus through the real pyusb stack
+    (printer class, bulk OUT and IN), against the same emulated printer."""
+    rig = UsbPrinter()
+    with escpos_registered():
+        async with rig.wire():
+            yield Harness(
+                open=_opener(rig.address()),
+                stimulus=SimPrinterControl(rig.model),
+                patience=PATIENCE,
+            )
+
+
 IMPLEMENTATIONS: dict[str, Implementation] = {
     "sim-receipt": sim_harness("receipt_printer", "receipt"),
     "sim-receipt58": sim_harness("receipt_printer", "receipt58"),
     "sim-journal": sim_harness("receipt_printer", "journal"),
     "sim-journal-printer": sim_harness("journal_printer"),
     "served": served_harness,
+    "escpos-pty": escpos_pty_harness,
+    "escpos-usb": escpos_usb_harness,
 }
 
 
@@ -124,12 +156,30 @@ DECLARED: dict[str, frozenset[str]] = {
     "sim-journal": _profile_features("journal"),
     "sim-journal-printer": _profile_features("journal"),
     "served": _profile_features("receipt"),
+    "escpos-pty": ESCPOS_DRIVER.capabilities["receipt_printer"],
+    "escpos-usb": ESCPOS_DRIVER.capabilities["receipt_printer"],
+}
+
+
+#: Known gaps, each failing its case today (strict: the day it passes, this must go).
+#: The escpos driver's reset sends only ESC @, which a printer stopped by an error does
+#: not act on (DLE ENQ 1/2 is the recover-from-error request), and the model clears a jam
+#: only through its backend `reset`, not on DLE ENQ over the wire: a jam cleared by the
+#: operator is never recovered through the driver.
+KNOWN_GAPS = {
+    ("escpos-pty", "printer.jam"): "reset after a jam does not recover over ESC/POS",
+    ("escpos-usb", "printer.jam"): "reset after a jam does not recover over ESC/POS",
 }
 
 
 @pytest.mark.parametrize("case", PRINTER_CASES, ids=lambda c: c.id.split(".")[-1])
 @pytest.mark.parametrize("implementation", sorted(IMPLEMENTATIONS))
-async def test_contract(implementation: str, case: PrinterCase, tmp_path: Path) -> None:
+async def test_contract(
+    implementation: str, case: PrinterCase, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    gap = KNOWN_GAPS.get((implementation, case.id))
+    if gap is not None:
+        request.applymarker(pytest.mark.xfail(reason=gap, strict=True))
     async with IMPLEMENTATIONS[implementation](tmp_path) as harness:
         result = await run_case(case, harness)
     why = acceptable(result, DECLARED[implementation])
