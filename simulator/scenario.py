@@ -64,6 +64,11 @@ On the ``camera``: ``[devices.camera]`` (``scene``: what the person camera sees 
 start) and the steps ``set_scene`` (needs ``scene``), ``unplug``, ``replug``, with
 ``wait_for = "picture_taken"``, are in `simulator.scenario_camera`.
 
+On a printer (``receipt_printer``, ``journal_printer``): ``[devices.receipt_printer]``
+(``profile``, ``paper_length``, ``near_end_lines``) and the steps ``take_receipt``,
+``paper_out``, ``paper_low``, ``replenish_paper``, ``open_cover``, ``close_cover``,
+``jam_printer``, with ``wait_for = "receipt_waiting"``, are in `simulator.scenario_printer`.
+
 On the ``cash_acceptor``: ``insert_notes`` (needs ``notes``: a list of note items,
 ``"CNY:10000"``, or tables ``{ item = "CNY:5000", level = "unfit" }``) puts a bunch into
 the input; ``wait_for = "input_empty"`` waits until the acceptor has taken (or refused)
@@ -113,6 +118,14 @@ from simulator.scenario_id import (
     id_scanner_setup,
     id_step,
 )
+from simulator.scenario_printer import (
+    PRINTER_CONDITIONS,
+    PRINTER_DEVICES,
+    PRINTER_ONLY_ACTIONS,
+    PRINTER_STEP_ACTIONS,
+    printer_setup,
+    printer_step,
+)
 from simulator.tomlcheck import check_keys, typed
 from simulator.world import (
     CameraSetup,
@@ -121,6 +134,7 @@ from simulator.world import (
     CashDispenserSetup,
     IdScannerSetup,
     PinPadSetup,
+    PrinterSetup,
     World,
 )
 
@@ -159,6 +173,7 @@ ACTIONS = frozenset(
         "jam_next_note",
         *ID_ONLY_ACTIONS,
         *CAMERA_ONLY_ACTIONS,
+        *PRINTER_ONLY_ACTIONS,
     }
 )
 #: What only cash acceptors do.
@@ -169,7 +184,8 @@ _DEVICE_ACTIONS = {
     - {"type_pin", "press_keys", "take_notes"}
     - _CASH_IN_ACTIONS
     - ID_ONLY_ACTIONS
-    - CAMERA_ONLY_ACTIONS,
+    - CAMERA_ONLY_ACTIONS
+    - PRINTER_ONLY_ACTIONS,
     "pin_pad": frozenset({"type_pin", "press_keys", "power_off", "power_on", "slow_replies"}),
     "cash_dispenser": frozenset(
         {"take_notes", "clear_jam", "power_off", "power_on", "slow_replies"}
@@ -178,6 +194,7 @@ _DEVICE_ACTIONS = {
     | frozenset({"clear_jam", "power_off", "power_on", "slow_replies"}),
     "id_scanner": ID_STEP_ACTIONS,
     "camera": CAMERA_STEP_ACTIONS,
+    **dict.fromkeys(PRINTER_DEVICES, PRINTER_STEP_ACTIONS),
 }
 _DEVICE_CONDITIONS = {
     "card_reader": frozenset(CONDITIONS),
@@ -186,6 +203,7 @@ _DEVICE_CONDITIONS = {
     "cash_acceptor": frozenset({"notes_at_exit", "input_empty"}),
     "id_scanner": ID_STEP_CONDITIONS,
     "camera": CAMERA_CONDITIONS,
+    **dict.fromkeys(PRINTER_DEVICES, PRINTER_CONDITIONS),
 }
 _TOP_KEYS = frozenset({"version", "description", "seed", "clock_scale", "devices", "customer"})
 _STEP_KEYS = frozenset(
@@ -211,6 +229,7 @@ _CASH_IN_KEYS = frozenset({"profile", "counts", "note_time"})
 _NOTE_KEYS = frozenset({"item", "level"})
 _DEVICES = frozenset(
     {"card_reader", "pin_pad", "cash_dispenser", "cash_acceptor", "id_scanner", "camera"}
+    | PRINTER_DEVICES
 )
 _NAME = re.compile(r"^[a-z0-9_]+$")
 _DEFAULT_WAIT = 300.0
@@ -266,6 +285,7 @@ class Scenario:
         cash_acceptors: how each cash acceptor is built, by device name.
         id_scanners: how each ID scanner is built, by device name.
         cameras: how each camera is built, by device name.
+        printers: how each printer is built, by device name.
     """
 
     name: str
@@ -283,6 +303,7 @@ class Scenario:
     )
     id_scanners: Mapping[str, IdScannerSetup] = field(default_factory=lambda: MappingProxyType({}))
     cameras: Mapping[str, CameraSetup] = field(default_factory=lambda: MappingProxyType({}))
+    printers: Mapping[str, PrinterSetup] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def scenario_names() -> list[str]:
@@ -344,6 +365,7 @@ def parse_scenario(text: str, *, name: str = "scenario") -> Scenario:
     cash_in: dict[str, CashAcceptorSetup] = {}
     id_scanners: dict[str, IdScannerSetup] = {}
     cameras: dict[str, CameraSetup] = {}
+    printers: dict[str, PrinterSetup] = {}
     for device, table in devices.items():
         at = f"{where} [devices.{device}]"
         if not isinstance(table, dict):
@@ -367,6 +389,9 @@ def parse_scenario(text: str, *, name: str = "scenario") -> Scenario:
             continue
         if device == "camera":
             cameras[device] = camera_setup(table, at)
+            continue
+        if device in PRINTER_DEVICES:
+            printers[device] = printer_setup(device, table, at)
             continue
         check_keys(table, _SETUP_KEYS, at)
         take_timeout = _number(table, "take_timeout", at, 30.0)
@@ -393,6 +418,7 @@ def parse_scenario(text: str, *, name: str = "scenario") -> Scenario:
         cash_acceptors=MappingProxyType(cash_in),
         id_scanners=MappingProxyType(id_scanners),
         cameras=MappingProxyType(cameras),
+        printers=MappingProxyType(printers),
     )
 
 
@@ -559,6 +585,8 @@ def build_world(
         world.id_scanner(device, id_setup)
     for device, camera in scenario.cameras.items():
         world.camera(device, camera)
+    for device, printer in scenario.printers.items():
+        world.printer(device, printer)
     return world
 
 
@@ -587,6 +615,9 @@ async def run_customer(world: World, scenario: Scenario) -> None:
             continue
         if step.device == "camera":
             await camera_step(world, scenario, number, step, start)
+            continue
+        if step.device in PRINTER_DEVICES:
+            await printer_step(world, scenario, number, step, start)
             continue
         control = world.card_reader_control(step.device)
         if step.at is not None:
