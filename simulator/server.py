@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from hal.devices.cash_acceptor_service import CashAcceptorService
     from hal.devices.cash_dispenser_service import CashDispenserService
     from hal.devices.id_scanner_service import IdScannerService
+    from hal.devices.printer_service import PrinterService
     from simulator.sim_cash_service import SimCashBooks
 
 __all__ = ["DEFAULT_ENDPOINT", "ControlServer", "SimServer", "default_control_endpoint"]
@@ -121,7 +122,8 @@ class SimServer:
             | CashDispenserService
             | CashAcceptorService
             | IdScannerService
-            | CameraService,
+            | CameraService
+            | PrinterService,
         ] = {}
         self._shared_ledger: Ledger | None = None
         self._server: RemoteServer | None = None
@@ -163,6 +165,8 @@ class SimServer:
             world.id_scanner(name, id_setup)
         for name, camera_setup in (scenario.cameras if scenario is not None else {}).items():
             world.camera(name, camera_setup)
+        for name, printer_setup in (scenario.printers if scenario is not None else {}).items():
+            world.printer(name, printer_setup)
         return world
 
     async def start(self) -> None:
@@ -241,6 +245,10 @@ class SimServer:
             camera = self.world.open_camera(name)
             await camera.open()
             self._services[name] = camera
+        for name in self.world.printers:
+            printer = self.world.open_printer(name)
+            await printer.open()
+            self._services[name] = printer
         server = RemoteServer(
             self._services,
             self.endpoint,
