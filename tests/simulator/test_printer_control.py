@@ -25,10 +25,19 @@ from hal.devices.printer import (
     PaperThreshold,
     Printer,
 )
-from hal.errors import CoverOpen, HalTimeout, MediaJam, NoMedia, PaperOut, UnsupportedOperation
+from hal.errors import (
+    ConfigurationError,
+    CoverOpen,
+    HalTimeout,
+    MediaJam,
+    NoMedia,
+    PaperOut,
+    UnsupportedOperation,
+)
 from protocols.errors import ProtocolError
 from simulator.remote_control import RemotePrinterControl
-from simulator.server import ControlServer
+from simulator.scenario import parse_scenario
+from simulator.server import ControlServer, SimServer
 from simulator.world import World, get_world
 from tellerhal.cli.main import main
 
@@ -196,3 +205,47 @@ async def test_sim_control_cli_acts_on_the_printer(
     assert Image.open(out).width == 576
     status, text = await asyncio.to_thread(cli, "take-receipt")
     assert (status, model.taken) == (0, 1)
+
+
+async def test_tellerhal_sim_serves_a_scenarios_printers_and_the_customer_takes_the_receipt() -> (
+    None
+):
+    scenario = parse_scenario(
+        "version = 1\n"
+        '[devices.receipt_printer]\nprofile = "receipt58"\npaper_length = 30\n'
+        "[devices.journal_printer]\n"
+        "[[customer]]\n"
+        'device = "receipt_printer"\nwait_for = "receipt_waiting"\naction = "take_receipt"\n',
+        name="printers",
+    )
+    async with SimServer(
+        scenario, "tcp://127.0.0.1:0", heartbeat_interval=0.5, customer=True
+    ) as sim:
+        model = sim.world.printer("receipt_printer")
+        assert model.profile.name == "receipt58"
+        assert sim.world.printer("journal_printer").profile.name == "journal"
+        remote = RemotePrinterControl(sim.control_endpoint, timeout=2.0)
+        device = hal.open(sim.addresses["receipt_printer"])
+        assert isinstance(device, Printer)
+        async with device as printer:
+            assert (await printer.capabilities()).dots_per_line == 384
+            await printer.print_document(RECEIPT, timeout=10)
+            async with asyncio.timeout(5):
+                await model.wait_until(lambda: model.taken == 1)
+            assert await remote.printed_lines() == [
+                " " * 10 + "收据 RECEIPT",
+                "Cash 200.00",
+                "[CUT]",
+            ]
+            await remote.paper_runs_out()
+            with pytest.raises(PaperOut):
+                await printer.print_document(RECEIPT, timeout=10)
+
+
+def test_a_scenarios_printer_table_is_checked() -> None:
+    with pytest.raises(ConfigurationError, match="no printer profile named 'laser'"):
+        parse_scenario('version = 1\n[devices.receipt_printer]\nprofile = "laser"\n')
+    with pytest.raises(ConfigurationError, match="a receipt_printer has no action 'take_card'"):
+        parse_scenario(
+            'version = 1\n[[customer]]\ndevice = "receipt_printer"\naction = "take_card"\n'
+        )
