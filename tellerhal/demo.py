@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TextIO, TypeVar
 
 import hal
@@ -60,6 +61,7 @@ from protocols.tracks import mask_pan, parse_track2
 from simulator.scenario import Scenario, load_scenario, run_customer
 from simulator.world import World, get_world
 from tellerhal.demo_identity import IdentityResult, identity_check
+from tellerhal.demo_receipt import ReceiptResult, print_receipt
 from tellerhal.emv import read_application
 
 __all__ = ["TEST_KEK_COMPONENTS", "TEST_PIN_KEY", "DemoResult", "run_demo"]
@@ -101,6 +103,7 @@ class DemoResult:
     deposit_refused: int = 0
     deposit_books: dict[str, int] = field(default_factory=dict)
     identity: IdentityResult | None = None
+    receipt: ReceiptResult | None = None
     total_seconds: float = 0.0
 
 
@@ -169,6 +172,7 @@ async def run_demo(
     scenario: str = "demo",
     clock_scale: float | None = None,
     out: TextIO | None = None,
+    receipt_png: Path | None = None,
 ) -> DemoResult:
     """Run the demo and return what happened.
 
@@ -176,6 +180,8 @@ async def run_demo(
         scenario: a scenario name (``simulator/scenarios``) or a path.
         clock_scale: overrides the scenario's clock scale (0.01 runs 100x faster).
         out: where the step lines go (standard output by default).
+        receipt_png: where to save the picture of the receipt printed at the end
+            (``None``: not saved).
     """
     printer = _Printer(out if out is not None else sys.stdout)
     result = DemoResult()
@@ -222,6 +228,16 @@ async def run_demo(
         # overtaken by the reader's take timeout.
         await _app(
             reader, pad, (cash, acceptor), printer, result, patience=world.clock.to_real(120)
+        )
+        result.receipt = await print_receipt(
+            world,
+            _Steps(printer, result),
+            say,
+            pan_masked=result.pan_masked,
+            withdrawn=result.withdrawn,
+            deposited=result.deposited,
+            png=receipt_png,
+            patience=world.clock.to_real(120),
         )
         await asyncio.wait_for(customer, timeout=max(5.0, world.clock.to_real(60)))
     finally:

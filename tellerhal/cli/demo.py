@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from hal.errors import HalError
@@ -20,7 +22,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
             "inserts a chip card, the app reads its tracks and its EMV application, the "
             "customer types a PIN on the PIN pad and the app gets its ISO-0 PIN block "
             "(never the PIN), the card is ejected and the customer takes it, then a new "
-            "card is issued. Each step prints its timing."
+            "card is issued; the receipt is printed (its lines on the journal too) and its "
+            "picture saved as a PNG. Each step prints its timing."
         ),
     )
     parser.add_argument(
@@ -35,6 +38,14 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         metavar="X",
         help="real seconds per simulated second (0.01 runs 100 times faster)",
     )
+    parser.add_argument(
+        "--receipt-png",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "tellerhal-receipt.png",
+        metavar="PATH",
+        help="where to save the picture of the receipt printed at the end "
+        "(default: tellerhal-receipt.png in the temporary directory)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -47,7 +58,13 @@ def run(args: argparse.Namespace) -> int:
         print("tellerhal demo: --clock-scale must be > 0", file=sys.stderr)
         return 2
     try:
-        result = asyncio.run(run_demo(scenario=args.scenario, clock_scale=args.clock_scale))
+        result = asyncio.run(
+            run_demo(
+                scenario=args.scenario,
+                clock_scale=args.clock_scale,
+                receipt_png=args.receipt_png,
+            )
+        )
     except HalError as exc:
         print(f"tellerhal demo: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

@@ -285,3 +285,51 @@ def test_no_full_name_or_number_appears_anywhere_in_the_demo(tmp_path: Path) -> 
     assert resident.birth_date is not None
     assert resident.birth_date.isoformat() not in text
     assert resident.birth_date.strftime("%Y%m%d") not in text
+
+
+# --- the receipt -------------------------------------------------------------------------
+
+
+def test_the_demo_ends_with_the_receipt_printed_and_its_picture_saved(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from PIL import Image
+
+    png = tmp_path / "receipt.png"
+    assert main(["demo", "--clock-scale", "0.01", "--receipt-png", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "print_document(receipt TXN" in out
+    assert f"receipt picture saved: {png}" in out
+    assert "journal: print_document(5 lines)" in out
+    assert out.index("here is your new card") < out.index("print_document(receipt")
+    assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    with Image.open(png) as picture:
+        assert picture.format == "PNG"
+        assert picture.width == 576
+        assert picture.height > 400
+
+
+def test_the_receipt_shows_the_lines_sent(tmp_path: Path) -> None:
+    result = asyncio.run(
+        run_demo(clock_scale=0.01, out=io.StringIO(), receipt_png=tmp_path / "r.png")
+    )
+    receipt = result.receipt
+    assert receipt is not None
+    shown = [line.strip() for line in receipt.text.splitlines()]
+    # Every line the app sent is on the paper, as sent (centred ones padded, not changed).
+    assert receipt.lines
+    for sent in receipt.lines:
+        assert sent.strip() in shown, (sent, shown)
+    assert "TELLERHAL BANK" in shown
+    assert "谢谢惠顾，欢迎再次光临" in shown
+    assert "Card 476173******0010" in shown
+    assert any(line.startswith("Withdrawal") and line.endswith("380.00 CNY") for line in shown)
+    assert any(line.startswith("Deposit") and line.endswith("250.00 CNY") for line in shown)
+    assert f"[QR: https://bank.example/r/{receipt.reference}]" in shown
+    assert f"[CODE128: {receipt.reference}]" in shown
+    assert shown[-1] == "[CUT]"
+    assert FULL_PAN not in receipt.text
+    # Chinese counts two columns: the centred line's padding is half of 48 - 2 x 11.
+    (chinese,) = [line for line in receipt.text.splitlines() if "谢谢" in line]
+    assert chinese.startswith(" " * ((48 - 22) // 2) + "谢")
+    assert receipt.journal_lines[1] == "  card 476173******0010"

@@ -1,0 +1,195 @@
+"""The demo's last step: the session's receipt on the receipt printer, its lines on the
+journal printer, and the receipt's picture saved as a PNG.
+
+The app side uses only `hal.Printer` (``hal.open("sim://receipt_printer")``,
+``hal.open("sim://journal_printer")``): a typical receipt (the bank's name, the date and
+time, the card number masked, the amounts withdrawn and deposited, a Chinese line, a QR
+code and a CODE128 barcode with the transaction reference, a cut), presented to the
+customer, who takes it. The PNG is what the simulated paper shows (the simulator's
+control renders it at the printer's dot width); on a kiosk there would be none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from hal.devices.printer import (
+    Align,
+    Barcode,
+    CodePage,
+    Cut,
+    Document,
+    Feed,
+    Line,
+    MediaControl,
+    MediaTaken,
+    Printer,
+    QrCode,
+    Rule,
+    TextRun,
+)
+from hal.money import Money
+from simulator.world import World
+
+__all__ = ["BANK", "ReceiptResult", "journal_document", "print_receipt", "receipt_document"]
+
+T = TypeVar("T")
+
+#: The bank whose kiosk the demo is.
+BANK = "TELLERHAL BANK"
+
+
+class Step(Protocol):
+    """Runs one of the app's steps, timing and printing it."""
+
+    async def __call__(self, what: str, action: Awaitable[T]) -> T: ...
+
+
+@dataclass
+class ReceiptResult:
+    """What the receipt step did.
+
+    Attributes:
+        reference: the transaction reference on the receipt (QR code and barcode).
+        lines: the text of every line the app sent, in order.
+        text: the receipt's text form as the paper shows it.
+        png: where its picture was saved (``None``: not saved).
+        taken: the customer took it.
+        journal_lines: the lines sent to the journal printer.
+    """
+
+    reference: str = ""
+    lines: list[str] = field(default_factory=list)
+    text: str = ""
+    png: Path | None = None
+    taken: bool = False
+    journal_lines: list[str] = field(default_factory=list)
+
+
+def receipt_document(
+    *,
+    when: dt.datetime,
+    reference: str,
+    pan_masked: str,
+    withdrawn: Money | None,
+    deposited: Money | None,
+) -> Document:
+    """The session's receipt (GB18030: its Chinese line prints in the printer's Chinese
+    mode)."""
+
+    def amount(label: str, money: Money | None) -> Line:
+        shown = str(money) if money is not None else "-"
+        return Line.of(f"{label:<20}{shown:>28}")
+
+    blocks = (
+        Line.of(BANK, align=Align.CENTER, bold=True, double_height=True),
+        Line.of("Smart teller receipt", align=Align.CENTER),
+        Rule("-"),
+        Line.of(f"Date {when:%Y-%m-%d}   Time {when:%H:%M:%S}"),
+        Line.of(f"Card {pan_masked or 'none'}"),
+        amount("Withdrawal", withdrawn),
+        amount("Deposit", deposited),
+        Line((TextRun("Reference ", bold=True), TextRun(reference))),
+        Rule("-"),
+        Line.of("谢谢惠顾，欢迎再次光临", align=Align.CENTER),
+        Line.of("Thank you for banking with us", align=Align.CENTER),
+        Feed(1),
+        QrCode(f"https://bank.example/r/{reference}", module_size=5),
+        Barcode(reference, height=60),
+        Cut(feed=3),
+    )
+    return Document(blocks, code_page=CodePage.GB18030)
+
+
+def journal_document(lines: list[str]) -> Document:
+    """The journal's lines for the session (a journal has no cutter: no cut)."""
+    return Document(tuple(Line.of(text) for text in lines), code_page=CodePage.CP437)
+
+
+async def print_receipt(
+    world: World,
+    step: Step,
+    say: Callable[[str, str], None],
+    *,
+    pan_masked: str,
+    withdrawn: Money | None,
+    deposited: Money | None,
+    png: Path | None,
+    patience: float,
+) -> ReceiptResult:
+    """Print the receipt and the journal lines; save the receipt's PNG to ``png``."""
+    import hal
+
+    result = ReceiptResult()
+    when = dt.datetime.now().replace(microsecond=0)
+    result.reference = f"TXN{when:%Y%m%d%H%M%S}"
+    receipt = hal.open(f"sim://receipt_printer?world={world.name}")
+    journal = hal.open(f"sim://journal_printer?world={world.name}")
+    assert isinstance(receipt, Printer)
+    assert isinstance(journal, Printer)
+    document = receipt_document(
+        when=when,
+        reference=result.reference,
+        pan_masked=pan_masked,
+        withdrawn=withdrawn,
+        deposited=deposited,
+    )
+    result.lines = [block.text for block in document.blocks if isinstance(block, Line)]
+    await step("open sim://receipt_printer", receipt.open())
+    try:
+        with receipt.events(kinds=[MediaTaken]) as taken:
+            printed = await step(
+                f"print_document(receipt {result.reference}): please take your receipt",
+                receipt.print_document(document, timeout=patience),
+            )
+            say("app", f"receipt printed: {printed.blocks} blocks, {printed.bytes_sent} bytes")
+            try:
+                await step("the customer took the receipt", taken.get(timeout=patience))
+                result.taken = True
+            except TimeoutError:
+                await step(
+                    "control_media(retract): the receipt was left",
+                    receipt.control_media(MediaControl.RETRACT, timeout=patience),
+                )
+    finally:
+        await step("close sim://receipt_printer", receipt.close())
+    control = world.printer_control("receipt_printer")
+    result.text = control.last_receipt_text()
+    if png is not None:
+        result.png = await _save_png(control.last_receipt_png, png, say)
+    result.journal_lines = [
+        f"{when:%Y-%m-%d %H:%M:%S} {result.reference}",
+        f"  card {pan_masked or 'none'}",
+        f"  withdrawal {withdrawn if withdrawn is not None else '-'}",
+        f"  deposit {deposited if deposited is not None else '-'}",
+        f"  receipt {'taken' if result.taken else 'retracted'}",
+    ]
+    async with journal:
+        await step(
+            f"journal: print_document({len(result.journal_lines)} lines)",
+            journal.print_document(journal_document(result.journal_lines), timeout=patience),
+        )
+    return result
+
+
+async def _save_png(
+    render: Callable[[], bytes], path: Path, say: Callable[[str, str], None]
+) -> Path | None:
+    try:
+        data = await asyncio.to_thread(render)
+    except (ImportError, RuntimeError) as exc:  # no Pillow, or no CJK font installed
+        say("app", f"no receipt picture: {exc}")
+        return None
+    await asyncio.to_thread(_write, path, data)
+    say("app", f"receipt picture saved: {path} ({len(data)} bytes)")
+    return path
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
