@@ -32,7 +32,7 @@ def _run(example: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_app_developer_example_runs(tmp_path: Path) -> None:
-    example, _, _, _, _ = _blocks("python")
+    example = _blocks("python")[0]
     done = _run(example, tmp_path)
     assert done.returncode == 0, done.stderr
     assert "status='ok'" in done.stdout
@@ -42,7 +42,7 @@ def test_the_app_developer_example_runs(tmp_path: Path) -> None:
 
 
 def test_the_pin_pad_example_runs_and_the_host_recovers_the_pin(tmp_path: Path) -> None:
-    _, example, _, _, _ = _blocks("python")
+    example = _blocks("python")[1]
     done = _run(example, tmp_path)
     assert done.returncode == 0, done.stderr  # its last line checks the block's PIN
     assert "PinEntryResult(digits=4, completion=<EntryCompletion.ENTER" in done.stdout
@@ -51,7 +51,7 @@ def test_the_pin_pad_example_runs_and_the_host_recovers_the_pin(tmp_path: Path) 
 
 
 def test_the_cash_example_runs_and_every_note_is_where_the_books_say(tmp_path: Path) -> None:
-    _, _, example, _, _ = _blocks("python")
+    example = _blocks("python")[2]
     done = _run(example, tmp_path)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
@@ -65,7 +65,7 @@ def test_the_cash_example_runs_and_every_note_is_where_the_books_say(tmp_path: P
 
 
 def test_the_cash_in_example_runs_and_stores_what_it_credits(tmp_path: Path) -> None:
-    _, _, _, example, _ = _blocks("python")
+    example = _blocks("python")[3]
     done = _run(example, tmp_path)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
@@ -81,7 +81,7 @@ def test_the_cash_in_example_runs_and_stores_what_it_credits(tmp_path: Path) -> 
 
 
 def test_the_identity_example_reads_a_document_and_asks_for_one_retake(tmp_path: Path) -> None:
-    _, _, _, _, example = _blocks("python")
+    example = _blocks("python")[4]
     done = _run(example, tmp_path)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
@@ -97,6 +97,25 @@ def test_the_identity_example_reads_a_document_and_asks_for_one_retake(tmp_path:
     assert resident is not None
     assert resident.name not in done.stdout  # masked only
     assert resident.document_number not in done.stdout
+
+
+def test_the_printer_example_prints_a_receipt_and_saves_its_picture(tmp_path: Path) -> None:
+    example = _blocks("python")[5]
+    done = _run(example, tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("PrintResult(blocks=5, total_blocks=5, bytes_sent=")
+    assert lines[0].endswith("complete=True)")
+    assert lines[1] == " " * 17 + "TELLERHAL BANK"
+    assert lines[2] == "取款 Withdrawal            380.00 CNY"
+    assert lines[3] == "[QR: https://bank.example/r/TXN0001]"
+    assert lines[4] == "[CODE128: TXN0001]"
+    assert "[CUT]" in lines
+    assert (tmp_path / "receipt.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_there_are_six_python_examples() -> None:
+    assert len(_blocks("python")) == 6
 
 
 def test_exactly_two_setup_commands_demo_and_ci() -> None:
