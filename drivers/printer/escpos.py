@@ -47,6 +47,8 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections import deque
+from collections.abc import Awaitable
 from typing import TypeVar
 
 from drivers.printer.escpos_link import EscPosLink
@@ -103,6 +105,16 @@ _RETRACT = b"\x1d\x65\x02"
 R = TypeVar("R", PrinterState, OfflineCause, ErrorCause, RollPaper)
 
 _LEVELS = frozenset({PaperStatus.FULL, PaperStatus.LOW, PaperStatus.OUT})
+
+
+@dataclasses.dataclass
+class _Job:
+    """A document job under way: its blocks, where its bytes start, how far it got."""
+
+    total: int
+    start: int
+    printed: int = 0
+    cancelled: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,72 +238,82 @@ class EscPosDriver:
         except ValueError as exc:
             raise InvalidData(f"{self.name}: {exc}") from None
         total = len(document.blocks)
+        window = self.options.window if by_id else 1
         async with self._lock:
             await self._check_ready(total)
-            start = self.link.bytes_sent
-            await self.link.write(chunks[0])
-            printed = 0
-            cancelled = False
-            for index, chunk in enumerate(chunks[1:]):
-                if cancelled:
-                    break
-                ident = block_ident(index % 10000)
-                work = asyncio.ensure_future(
-                    self._send_block(chunk, ident if by_id else None, index, total, start)
-                )
-                while not work.done():
-                    try:
-                        await asyncio.shield(work)
-                    except asyncio.CancelledError:
-                        if not work.done():
-                            cancelled = True
-                            log.info(
-                                "%s: cancelled; finishing block %d of %d first",
-                                self.name,
-                                index + 1,
-                                total,
-                            )
-                work.result()
-                printed = index + 1
-                if isinstance(document.blocks[index], Cut):
-                    await self._after_cut()
+            job = _Job(total, self.link.bytes_sent)
+            try:
+                await self.link.write(chunks[0])
+                in_flight: deque[int] = deque()
+                for index, chunk in enumerate(chunks[1:]):
+                    if job.cancelled:
+                        break
+                    ident = block_ident(index % 10000) if by_id else None
+                    if ident is not None:
+                        self.link.expect_pid(ident)
+                    await self._whole(self.link.write(chunk), job, index)
+                    in_flight.append(index)
+                    while len(in_flight) >= window or (job.cancelled and in_flight):
+                        await self._printed(in_flight.popleft(), by_id, job, document)
+                while in_flight:
+                    await self._printed(in_flight.popleft(), by_id, job, document)
+            finally:
+                self.link.forget_pids()
             return PrintResult(
-                blocks=printed,
+                blocks=job.printed,
                 total_blocks=total,
-                bytes_sent=self.link.bytes_sent - start,
-                complete=printed == total,
+                bytes_sent=self.link.bytes_sent - job.start,
+                complete=job.printed == total,
             )
 
-    async def _send_block(
-        self, chunk: bytes, ident: bytes | None, index: int, total: int, start: int
-    ) -> None:
-        """Send one block and return once it has printed; raise when the printer
-        stopped."""
-        if ident is not None:
-            self.link.expect_pid(ident)
-        try:
-            await self.link.write(chunk)
-            deadline = time.monotonic() + self.options.block_timeout
-            interval = self.options.status_interval
-            while True:
-                if ident is not None:
-                    left = deadline - time.monotonic()
-                    if await self.link.wait_pid(ident, max(0.0, min(interval, left))):
-                        return
-                stop = await self._stop_cause()
-                if stop.stopped:
-                    raise self._stopped_error(stop, index, total, self.link.bytes_sent - start)
-                if ident is None:
-                    return
-                if time.monotonic() >= deadline:
-                    raise HalTimeout(
-                        f"{self.name}: block {index + 1} of {total} did not print within "
-                        f"{self.options.block_timeout} s (no GS ( H process-ID answer, "
-                        f"the printer online): does it implement GS ( H fn 48? "
-                        f"progress=status does without"
+    async def _printed(self, index: int, by_id: bool, job: _Job, document: Document) -> None:
+        """Wait (through a cancellation) until block ``index`` has printed."""
+        await self._whole(self._block_done(index, by_id, job), job, index)
+        job.printed = index + 1
+        if isinstance(document.blocks[index], Cut):
+            await self._after_cut()
+
+    async def _whole(self, work: Awaitable[None], job: _Job, index: int) -> None:
+        """Run ``work`` to its end even if cancelled meanwhile (noted in ``job``: the job
+        then stops once the blocks sent have printed)."""
+        task = asyncio.ensure_future(work)
+        while not task.done():
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                if not task.done() and not job.cancelled:
+                    job.cancelled = True
+                    log.info(
+                        "%s: cancelled; finishing block %d of %d first",
+                        self.name,
+                        index + 1,
+                        job.total,
                     )
-        finally:
-            self.link.forget_pids()
+        task.result()
+
+    async def _block_done(self, index: int, by_id: bool, job: _Job) -> None:
+        """Return once block ``index`` has printed; raise when the printer stopped."""
+        ident = block_ident(index % 10000) if by_id else None
+        deadline = time.monotonic() + self.options.block_timeout
+        interval = self.options.status_interval
+        while True:
+            if ident is not None:
+                left = deadline - time.monotonic()
+                if await self.link.wait_pid(ident, max(0.0, min(interval, left))):
+                    return
+            stop = await self._stop_cause()
+            if stop.stopped:
+                sent = self.link.bytes_sent - job.start
+                raise self._stopped_error(stop, job.printed, job.total, sent)
+            if ident is None:
+                return
+            if time.monotonic() >= deadline:
+                raise HalTimeout(
+                    f"{self.name}: block {index + 1} of {job.total} did not print within "
+                    f"{self.options.block_timeout} s (no GS ( H process-ID answer, "
+                    f"the printer online): does it implement GS ( H fn 48? "
+                    f"progress=status does without"
+                )
 
     async def print_raw(self, data: bytes) -> PrintResult:
         size = self.options.chunk_size

@@ -58,6 +58,10 @@ class EscPosOptions:
         identify_timeout: seconds GS I (model, firmware) may take at open; a printer
             that ignores GS I costs this once.
         chunk_size: bytes per write of `print_raw` (a DLE EOT 1 after each).
+        window: blocks sent ahead of the last one known printed with
+            ``progress=process_id`` (1: each block waits for the one before; 2, the
+            default, keeps the printer busy while an ID answer travels). The count
+            printed stays exact (each ID says which block printed).
     """
 
     type: str = "receipt"
@@ -74,6 +78,7 @@ class EscPosOptions:
     block_timeout: float = 10.0
     identify_timeout: float = 0.3
     chunk_size: int = 1024
+    window: int = 2
 
     def __post_init__(self) -> None:
         try:
@@ -101,6 +106,8 @@ class EscPosOptions:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ConfigurationError(f"{name} must be > 0 s, got {value}")
+        if not 1 <= self.window <= 8:
+            raise ConfigurationError(f"window must be 1 to 8 blocks, got {self.window}")
         if self.chunk_size < 1:
             raise ConfigurationError(f"chunk_size must be >= 1, got {self.chunk_size}")
         if self.retract_capacity < 0:
