@@ -138,6 +138,8 @@ def _world(scenario: Scenario, clock_scale: float | None) -> World:
         world.id_scanner(device, id_setup)
     for device, camera_setup in scenario.cameras.items():
         world.camera(device, camera_setup)
+    for device, printer_setup in scenario.printers.items():
+        world.printer(device, printer_setup)
     return world
 
 

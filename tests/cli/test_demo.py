@@ -301,6 +301,7 @@ def test_the_demo_ends_with_the_receipt_printed_and_its_picture_saved(
     assert "print_document(receipt TXN" in out
     assert f"receipt picture saved: {png}" in out
     assert "journal: print_document(5 lines)" in out
+    assert "the customer took the receipt" in out  # the scenario's last step
     assert out.index("here is your new card") < out.index("print_document(receipt")
     assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     with Image.open(png) as picture:
@@ -333,3 +334,5 @@ def test_the_receipt_shows_the_lines_sent(tmp_path: Path) -> None:
     (chinese,) = [line for line in receipt.text.splitlines() if "谢谢" in line]
     assert chinese.startswith(" " * ((48 - 22) // 2) + "谢")
     assert receipt.journal_lines[1] == "  card 476173******0010"
+    assert receipt.taken
+    assert receipt.journal_lines[-1] == "  receipt taken"

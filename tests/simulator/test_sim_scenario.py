@@ -10,6 +10,7 @@ import pytest
 from hal.devices.camera import check_quality
 from hal.devices.card_reader import DISPENSE_UNIT, CardAction, MediaRemoved, MoveTarget, Track
 from hal.devices.cash_dispenser import EXIT, ItemsTaken
+from hal.devices.printer import Cut, Document, Line, MediaTaken
 from hal.errors import ConfigurationError
 from hal.money import Money
 from simulator.scenario import (
@@ -44,6 +45,7 @@ def test_the_shipped_scenarios_parse() -> None:
         "insert_notes",
         None,  # waits for the acceptor to take the notes in
         "take_card",
+        "take_receipt",  # the demo ends with the receipt
     ]
     assert (demo.customer[0].device, demo.customer[0].profile) == ("id_scanner", "resident")
     assert (demo.customer[2].wait_for, demo.customer[2].scene) == ("picture_taken", "face")
@@ -189,6 +191,11 @@ async def test_the_demo_customer_through_a_read_and_an_eject() -> None:
                 await reader.load_stacker(100)
                 await reader.move(MoveTarget.EXIT, from_unit=DISPENSE_UNIT)
                 await sub.wait_for(MediaRemoved, timeout=5)
+            # The receipt last: the customer takes it from the presenter.
+            async with world.open_printer() as printer:
+                with printer.events(kinds=[MediaTaken]) as receipt_taken:
+                    await printer.print_document(Document((Line.of("receipt"), Cut())))
+                    await receipt_taken.get(timeout=5)
             await asyncio.wait_for(customer, timeout=5)
         finally:
             customer.cancel()
