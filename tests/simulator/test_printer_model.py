@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 from escpos.printer import Dummy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hal.device import DeviceState
 from hal.devices.printer import (
@@ -31,6 +33,7 @@ from hal.devices.printer import (
 from hal.errors import CoverOpen, MediaJam, NoMedia, PaperOut, UnsupportedOperation
 from hal.events import Event
 from protocols.escpos import encode_blocks
+from protocols.escpos_decoder import decode
 from protocols.escpos_status import (
     build_process_id_reply,
     parse_full_status,
@@ -38,6 +41,7 @@ from protocols.escpos_status import (
     parse_real_time,
 )
 from simulator.models.printer import PrinterModel
+from simulator.printer_text import layout, text_lines
 
 
 class Listener:
@@ -355,3 +359,60 @@ def test_feed_survives_a_bad_command() -> None:
     bad = b"ok\n\x1dk\x02" + b"1" * 300 + b"\nafter\n"
     model.feed(bad)
     assert model.take_printed_lines()[0] == "ok"
+
+
+# --- properties: the paper laid out line by line is the whole stream laid out at once ---
+
+_TEXT = st.text(alphabet=st.sampled_from("abcXYZ 019.-:¥取款收据你好"), min_size=0, max_size=70)
+_RUN = st.builds(
+    TextRun,
+    _TEXT,
+    bold=st.booleans(),
+    double_width=st.booleans(),
+    double_height=st.booleans(),
+)
+_BLOCK = st.one_of(
+    st.builds(Line, st.lists(_RUN, max_size=3).map(tuple), st.sampled_from(list(Align))),
+    st.builds(Feed, st.integers(1, 4)),
+    st.builds(Cut, st.booleans(), st.integers(0, 2)),
+    st.builds(Rule, st.sampled_from("-=*")),
+    st.builds(Barcode, st.text(alphabet="ABC123", min_size=1, max_size=10)),
+    st.builds(QrCode, st.text(alphabet="abc:/.", min_size=1, max_size=20)),
+)
+_DOCS = st.lists(_BLOCK, max_size=12).map(lambda blocks: Document(tuple(blocks)))
+_CUTS = ("[CUT]", "[PARTIAL CUT]")
+
+
+@settings(max_examples=60, deadline=None)
+@given(_DOCS, st.integers(0, 30))
+async def test_any_document_prints_as_the_whole_stream_reads_and_paper_out_keeps_a_prefix(
+    doc: Document, after: int
+) -> None:
+    whole = text_lines(layout(decode(b"".join(encode_blocks(doc))), 576).rows, 576)
+    model = PrinterModel()
+    await model.print_document(doc)
+    full = model.take_printed_lines()
+    assert full == whole
+    limited = PrinterModel()
+    limited.paper_runs_out(after)
+    stopped: PaperOut | None = None
+    try:
+        await limited.print_document(doc)
+    except PaperOut as exc:
+        stopped = exc
+    printed = limited.take_printed_lines()
+    assert printed == full[: len(printed)]
+    if stopped is None:
+        assert printed == full
+        assert sum(1 for line in full if line not in _CUTS) <= after
+        return
+    # Every line but a cut's took one line of paper: exactly the roll.
+    assert sum(1 for line in printed if line not in _CUTS) == after
+    blocks = stopped.printed_blocks
+    assert blocks is not None
+    assert blocks < len(doc.blocks) or blocks == after == 0
+    # The blocks counted as printed are all on the paper.
+    short = PrinterModel()
+    await short.print_document(Document(doc.blocks[:blocks]))
+    done = short.take_printed_lines()
+    assert printed[: len(done)] == done
