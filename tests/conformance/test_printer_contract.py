@@ -44,6 +44,7 @@ from simulator.world import get_world, reset_worlds
 from tellerhal.cli.main import main
 from tellerhal.conformance.framework import Harness, Verdict, acceptable, run_case
 from tellerhal.conformance.printer import PRINTER_CASES, PrinterCase, PrinterHarness
+from tests import sim_process
 from tests.escpos_rig import PtyPrinter, UsbPrinter, escpos_registered
 
 #: Opens one case's implementation: the harness, with whatever runs behind it.
@@ -355,3 +356,28 @@ def test_tellerhal_certify_certifies_the_simulated_receipt_printer(
     status = main(["certify", "receipt_printer", "sim://receipt_printer?clock_scale=0.01"])
     out = capsys.readouterr().out
     assert status == 0, out
+
+
+def test_the_suite_against_a_tellerhal_sim_process_with_its_control_socket(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``tellerhal conformance zmq://.../receipt_printer --stimulus CONTROL``: the receipt
+    printer of a ``tellerhal sim`` in another process, its paper and cover worked through
+    the control socket (`RemotePrinterControl`), a fresh world per case."""
+    scenario = tmp_path / "printer.toml"
+    scenario.write_text(
+        'version = 1\n[devices.receipt_printer]\nprofile = "receipt"\n', encoding="utf-8"
+    )
+    cases = ["printer.chinese", "printer.paper_out", "printer.cover_open", "printer.presenter"]
+    with sim_process.sim(tmp_path / "sim", str(scenario)) as proc:
+        status = main(
+            ["conformance", "--json"]
+            + [arg for case in cases for arg in ("--case", case)]
+            + [proc.address("receipt_printer"), "--stimulus", proc.control]
+        )
+        assert proc.stop() == 0, proc.err
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    assert status == 0, out
+    assert len(lines) == len(cases)
+    assert all('"passed"' in line for line in lines), out
