@@ -33,6 +33,7 @@ from hal.devices.printer import (
     Rule,
     TextRun,
 )
+from hal.events import StatusChanged, Subscription
 from hal.money import Money
 from simulator.world import World
 
@@ -100,6 +101,7 @@ def receipt_document(
         Line.of("Thank you for banking with us", align=Align.CENTER),
         Feed(1),
         QrCode(f"https://bank.example/r/{reference}", module_size=5),
+        Feed(1),
         Barcode(reference, height=60),
         Cut(feed=3),
     )
@@ -141,6 +143,8 @@ async def print_receipt(
     )
     result.lines = [block.text for block in document.blocks if isinstance(block, Line)]
     await step("open sim://receipt_printer", receipt.open())
+    events = receipt.events()
+    watcher = asyncio.create_task(_watch(events, say), name="demo printer events")
     try:
         with receipt.events(kinds=[MediaTaken]) as taken:
             printed = await step(
@@ -157,6 +161,8 @@ async def print_receipt(
                     receipt.control_media(MediaControl.RETRACT, timeout=patience),
                 )
     finally:
+        events.close()
+        await watcher
         await step("close sim://receipt_printer", receipt.close())
     control = world.printer_control("receipt_printer")
     result.text = control.last_receipt_text()
@@ -188,6 +194,20 @@ async def _save_png(
     await asyncio.to_thread(_write, path, data)
     say("app", f"receipt picture saved: {path} ({len(data)} bytes)")
     return path
+
+
+async def _watch(events: Subscription, say: Callable[[str, str], None]) -> None:
+    """Say each event of the receipt printer (MediaPresented, MediaTaken...)."""
+    async for event in events:
+        if isinstance(event, StatusChanged):
+            changed = ", ".join(
+                f"{name} {getattr(event.old, name)}->{getattr(event.new, name)}"
+                for name in sorted(event.changed)
+            )
+            say("printer", f"StatusChanged ({changed})")
+        else:
+            command = f" (command {event.command_id})" if event.command_id is not None else ""
+            say("printer", f"{type(event).__name__}{command}")
 
 
 def _write(path: Path, data: bytes) -> None:

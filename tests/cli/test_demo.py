@@ -302,6 +302,8 @@ def test_the_demo_ends_with_the_receipt_printed_and_its_picture_saved(
     assert f"receipt picture saved: {png}" in out
     assert "journal: print_document(5 lines)" in out
     assert "the customer took the receipt" in out  # the scenario's last step
+    order = [out.index(e) for e in ("MediaPresented", "MediaTaken", "receipt picture saved")]
+    assert order == sorted(order)
     assert out.index("here is your new card") < out.index("print_document(receipt")
     assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     with Image.open(png) as picture:
