@@ -316,6 +316,10 @@ NOT_CARDHOLDER_DATA = {
             "Unknown",
         )
     },
+    "simulator.control_commands.LastReceiptCompletion": (
+        "a simulated receipt's text and PNG, what its customer reads (card numbers masked "
+        "before printing); repr shows sizes only"
+    ),
 }
 
 
