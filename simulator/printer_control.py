@@ -95,6 +95,10 @@ class SimPrinterControl(PrinterStimulus):
         """Put the printer offline (``on=True``) or back online."""
         self._model.set_online(not on)
 
+    async def slow_print(self, seconds_per_line: float) -> None:
+        """Every printed line takes ``seconds_per_line`` simulated seconds (0: at once)."""
+        self._model.set_line_time(seconds_per_line)
+
     async def slow_replies(self, seconds: float) -> None:
         """Every backend call waits ``seconds`` simulated seconds first (0: none)."""
         self._model.set_reply_delay(seconds)

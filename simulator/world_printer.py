@@ -42,11 +42,13 @@ class PrinterSetup:
             `simulator.models.printer.PRINTER_PROFILES`.
         paper_length: lines on a full roll.
         near_end_lines: lines left when the near-end sensor trips.
+        line_time: simulated seconds a printed line takes (0: at once).
     """
 
     profile: str = "receipt"
     paper_length: int = 2000
     near_end_lines: int = 100
+    line_time: float = 0.0
 
     def __post_init__(self) -> None:
         if self.profile not in PRINTER_PROFILES:
@@ -60,6 +62,9 @@ class PrinterSetup:
         ):
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**7:
                 raise ConfigurationError(f"{what} is an integer from 0 to 10000000, got {value!r}")
+        pace = self.line_time
+        if isinstance(pace, bool) or not isinstance(pace, int | float) or not 0 <= pace <= 60:
+            raise ConfigurationError(f"line_time is from 0 to 60 seconds, got {pace!r}")
         if not 0 <= self.near_end_lines < self.paper_length:
             raise ConfigurationError(
                 f"near_end_lines ({self.near_end_lines}) must be below paper_length "
@@ -108,13 +113,15 @@ class PrinterDevicesMixin:
         """
 
         def build(setup: PrinterSetup) -> PrinterModel:
-            return PrinterModel(
+            model = PrinterModel(
                 name=name,
                 profile=setup.profile,
                 clock=self.clock,
                 paper_length=setup.paper_length,
                 near_end_lines=setup.near_end_lines,
             )
+            model.set_line_time(setup.line_time)
+            return model
 
         def default() -> PrinterSetup:
             return PrinterSetup(profile=default_printer_profile(name))

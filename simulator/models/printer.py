@@ -43,6 +43,7 @@ once the data before it has printed (none while the printer is stopped).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -388,6 +389,7 @@ class PrinterModel:
         self._online = True
         self._powered = True
         self._reply_delay_s = 0.0
+        self._line_time_s = 0.0
         self._decoder = EscPosDecoder()
         self._paper = _Paper(self.profile.dots)
         self._receipts: list[Receipt] = []
@@ -509,6 +511,13 @@ class PrinterModel:
         """Cut or restore the power."""
         self._powered = bool(on)
         self._changed()
+
+    def set_line_time(self, seconds: float) -> None:
+        """Every printed line takes ``seconds`` simulated seconds (0: at once), so a job
+        takes time and a cancellation can land between its blocks."""
+        if not seconds >= 0:
+            raise ValueError(f"a line time is >= 0 seconds, got {seconds!r}")
+        self._line_time_s = float(seconds)
 
     def set_reply_delay(self, seconds: float) -> None:
         """Delay every backend call by ``seconds`` simulated seconds (0: no delay)."""
@@ -647,9 +656,13 @@ class PrinterModel:
         self._ready_to_print(total)
         sent = 0
         for index, chunk in enumerate(chunks):
+            before = self._paper_left
             self.feed(chunk)
             sent += len(chunk)
             self._check_stopped(printed=max(0, index - 1), total=total, sent=sent)
+            if not await self._printing(before - self._paper_left):
+                # Cancelled: the block under way has printed; stop after it.
+                return PrintResult(index, total, sent, complete=index == total)
         return PrintResult(blocks=total, total_blocks=total, bytes_sent=sent)
 
     async def print_raw(self, data: bytes) -> PrintResult:
@@ -661,9 +674,11 @@ class PrinterModel:
         """
         await self._reply_delay()
         self._ready_to_print()
+        before = self._paper_left
         self.feed(bytes(data))
         self._check_stopped(printed=None, total=None, sent=len(data))
-        return PrintResult(blocks=0, total_blocks=0, bytes_sent=len(data))
+        done = await self._printing(before - self._paper_left)
+        return PrintResult(blocks=0, total_blocks=0, bytes_sent=len(data), complete=done)
 
     async def control_media(self, action: MediaControl) -> None:
         """Cut (GS V 0 through `feed`), eject or retract the receipt at the exit.
@@ -973,6 +988,17 @@ class PrinterModel:
                 self._last_status = status
                 listener.status_changed(status)
         self._signal.notify()
+
+    async def _printing(self, lines: int) -> bool:
+        """Take the time ``lines`` printed lines take; ``False`` if cancelled meanwhile
+        (the backend contract: finish the block under way, then say how far it got)."""
+        if not (self._line_time_s and lines > 0):
+            return True
+        try:
+            await self.clock.sleep(lines * self._line_time_s)
+        except asyncio.CancelledError:
+            return False
+        return True
 
     async def _reply_delay(self, *, opening: bool = False) -> None:
         await reply_delay(

@@ -249,3 +249,17 @@ def test_a_scenarios_printer_table_is_checked() -> None:
         parse_scenario(
             'version = 1\n[[customer]]\ndevice = "receipt_printer"\naction = "take_card"\n'
         )
+
+
+async def test_a_job_timed_out_through_the_service_stops_after_a_whole_block() -> None:
+    world = World("printer-timeout")
+    control = world.printer_control()
+    await control.slow_print(0.01)
+    doc = Document(tuple(Line.of(f"row {i}") for i in range(40)), CodePage.CP437)
+    async with world.open_printer() as printer:
+        with pytest.raises(HalTimeout):
+            await printer.print_document(doc, timeout=0.08)
+        printed = await control.printed_lines()
+        assert printed is not None
+        assert 1 <= len(printed) < 40
+        assert printed == [f"row {i}" for i in range(len(printed))]

@@ -4,6 +4,8 @@ presenter, thresholds, and the byte-level entry's answers (golden #44)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from escpos.printer import Dummy
 from hypothesis import given, settings
@@ -416,3 +418,18 @@ async def test_any_document_prints_as_the_whole_stream_reads_and_paper_out_keeps
     await short.print_document(Document(doc.blocks[:blocks]))
     done = short.take_printed_lines()
     assert printed[: len(done)] == done
+
+
+async def test_a_cancelled_job_finishes_its_block_and_says_how_far_it_got() -> None:
+    model = PrinterModel()
+    model.set_line_time(0.01)
+    doc = Document(tuple(Line.of(f"row {i}") for i in range(40)), CodePage.CP437)
+    job = asyncio.create_task(model.print_document(doc))
+    await asyncio.sleep(0.08)
+    job.cancel()
+    result = await job
+    assert not result.complete
+    assert 1 <= result.blocks < 40
+    assert result.total_blocks == 40
+    assert model.take_printed_lines() == [f"row {i}" for i in range(result.blocks)]
+    assert result.bytes_sent == sum(len(c) for c in encode_blocks(doc)[: result.blocks + 1])
