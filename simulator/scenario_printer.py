@@ -9,6 +9,7 @@ printer is here::
     paper_length = 2000              # lines on a full roll
     near_end_lines = 100             # lines left when the near-end sensor trips (default
                                      # 100; 5 % of a roll of 100 lines or less)
+    line_time = 0.0                  # simulated seconds a printed line takes
 
     [[customer]]
     device = "receipt_printer"
@@ -68,7 +69,7 @@ PRINTER_STEP_ACTIONS = PRINTER_ONLY_ACTIONS | frozenset({"power_off", "power_on"
 #: What a printer step may wait for.
 PRINTER_CONDITIONS = frozenset({"receipt_waiting", "printer_open"})
 
-_SETUP_KEYS = frozenset({"profile", "paper_length", "near_end_lines"})
+_SETUP_KEYS = frozenset({"profile", "paper_length", "near_end_lines", "line_time"})
 
 
 def printer_setup(device: str, table: Mapping[str, Any], at: str) -> PrinterSetup:
@@ -85,9 +86,17 @@ def printer_setup(device: str, table: Mapping[str, Any], at: str) -> PrinterSetu
             profile=typed(table, "profile", str, at, default_printer_profile(device)),
             paper_length=length,
             near_end_lines=typed(table, "near_end_lines", int, at, near_default),
+            line_time=_seconds(table, "line_time", at),
         )
     except ConfigurationError as exc:
         raise ConfigurationError(f"{at}: {exc}") from None
+
+
+def _seconds(table: Mapping[str, Any], key: str, at: str) -> float:
+    value = table.get(key, 0.0)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigurationError(f"{at}: {key!r} must be a number of seconds")
+    return float(value)
 
 
 async def printer_step(
