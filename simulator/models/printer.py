@@ -822,6 +822,8 @@ class PrinterModel:
         if self._jam_after is not None:
             self._jam_after -= need
         self._printed_log.extend(text_lines(rows, self._paper.dots))
+        if self._level() is not self._last_level:
+            self._changed()  # a threshold crossed mid-job is announced where it happened
 
     def _run_out(self, room: int) -> None:
         """The row under way does not fit in ``room`` lines: print what fits, then stop

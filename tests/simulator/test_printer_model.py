@@ -321,6 +321,16 @@ async def test_thresholds_once_per_crossing() -> None:
     assert [s.paper for s in listener.statuses][-1] is PaperStatus.LOW
 
 
+async def test_one_job_crossing_both_thresholds_announces_each() -> None:
+    model = PrinterModel(paper_length=20, near_end_lines=5)
+    listener = await _opened(model)
+    with pytest.raises(PaperOut):
+        await model.print_document(Document(tuple(Line.of("q") for i in range(30))))
+    assert listener.thresholds() == [PaperStatus.LOW, PaperStatus.OUT]
+    papers = [s.paper for s in listener.statuses]
+    assert papers.index(PaperStatus.LOW) < papers.index(PaperStatus.OUT)
+
+
 # DLE EOT 1, 2, 3, 4 and the Custom 10 04 14 full status per state (protocols.md 7 #44:
 # normal 12/12/12, paper out 1A/32/7E, full status 10 0F 05 00 00 00).
 STATUS_REQUESTS = b"\x10\x04\x01\x10\x04\x02\x10\x04\x03\x10\x04\x04\x10\x04\x14"
