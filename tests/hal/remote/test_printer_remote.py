@@ -347,3 +347,35 @@ async def test_a_remote_cancel_mid_job_stops_after_the_block_under_way(rig: Rig)
         assert 1 <= printed < 30
         rig.receipt.block_delay = 0.0
         assert (await p.print_document(Document((Line.of("next"),)), timeout=5)).complete
+
+
+async def test_the_simulators_printer_over_the_wire() -> None:
+    from simulator.world import World
+
+    world = World("printer-remote-sim", clock_scale=0.01)
+    control = world.printer_control()
+    async with (
+        RemoteServer(
+            {"receipt_printer": world.open_printer()}, "tcp://127.0.0.1:0", simulator=True
+        ) as server,
+        RemotePrinter(server.endpoint, timeout=2.0) as p,
+    ):
+        result = await p.print_document(chinese_receipt(), timeout=10)
+        assert (result.blocks, result.total_blocks, result.complete) == (8, 8, True)
+        printed = await control.printed_lines()
+        assert printed is not None
+        assert printed[0] == "[image 16x4]"
+        # Centred, every non-ASCII character two columns (¥ too, padded in the text form).
+        assert printed[1].strip() == "交易凭条：取款 ¥ 500.00"
+        assert printed[2:6] == [
+            "卡号 6222 **** 1234",
+            "=" * 48,
+            "[CODE128: 400638133393]",
+            "[QR: https://bank.example/r/123]",
+        ]
+        await control.paper_runs_out(after_lines=1)
+        with pytest.raises(PaperOut) as caught:
+            await p.print_document(chinese_receipt(), timeout=10)
+        assert caught.value.total_blocks == 8
+        assert caught.value.printed_blocks is not None
+        assert caught.value.printed_blocks < 8
