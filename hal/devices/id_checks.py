@@ -7,7 +7,10 @@ with its checks on it. A failed check never raises and is never dropped: it is a
 - China resident ID cards and HMT residence permits (``J``): the number's MOD 11-2
   check character and form (GB 11643, `protocols.cn_id`), and the birth date and the
   sex in the number against those read;
-- 2023 foreigner permanent residence cards (``Y``): the number's check character only;
+- 2023 foreigner permanent residence cards (``Y``): the number's form (it begins 9)
+  and check character only;
+- every kind above: the number's form is the kind's (a resident card's number of the
+  resident form, not a ``Y`` or ``J`` one; see `number_checks`);
 - 2017 foreigner cards (``I``): none of those (a 15-character number without one);
 - documents read from an MRZ: its check digits, per field and composite
   (`hal.devices.id_mrz.mrz_checks`);
@@ -31,6 +34,25 @@ __all__ = ["expiry_check", "number_checks", "validate"]
 _CITIZEN_KINDS = frozenset({DocumentKind.CN_RESIDENT_ID, DocumentKind.CN_HMT_RESIDENCE_PERMIT})
 #: The ``raw`` keys an expiry read as text is kept under when it is not a date.
 _RAW_EXPIRY_KEYS = ("valid_to", "expiry")
+#: The number form each kind with a checked number carries, and the words of a failed
+#: check when the number has another form (no number in them).
+_FORMS: dict[DocumentKind, tuple[IdNumberKind, str]] = {
+    DocumentKind.CN_RESIDENT_ID: (
+        IdNumberKind.RESIDENT,
+        "a resident card's number has the resident form (a province code first; "
+        "not 9 as a foreigner card's, not "
+        + "/".join(sorted(HMT_PREFIXES))
+        + " as a residence permit's)",
+    ),
+    DocumentKind.CN_HMT_RESIDENCE_PERMIT: (
+        IdNumberKind.HMT_PERMIT,
+        "a residence permit's number begins " + ", ".join(sorted(HMT_PREFIXES)),
+    ),
+    DocumentKind.CN_FOREIGNER_PERMANENT_2023: (
+        IdNumberKind.FOREIGNER_2023,
+        "a 2023 foreigner card's number has the foreigner form (it begins 9)",
+    ),
+}
 
 
 def validate(document: IdentityDocument, today: dt.date) -> IdentityDocument:
@@ -45,26 +67,37 @@ def validate(document: IdentityDocument, today: dt.date) -> IdentityDocument:
 
 
 def number_checks(document: IdentityDocument) -> tuple[Check, ...]:
-    """The ID number's checks for the kinds that have them (none for the others)."""
+    """The ID number's checks for the kinds that have them (none for the others).
+
+    The number's form must be the one the card's kind carries (`_FORMS`): a resident
+    card's number is of the resident form, a ``Y`` card's begins 9, a ``J`` card's
+    begins 810000/820000/830000; otherwise the number check fails saying which form
+    was expected (never quoting the number).
+    """
     kind = document.kind
     if kind is DocumentKind.CN_FOREIGNER_PERMANENT_2023:
-        return (_check_character(validate_id_number(document.document_number)),)
+        result = validate_id_number(document.document_number)
+        return (_form_check(kind, result) or _check_character(result),)
     if kind not in _CITIZEN_KINDS:
         return ()
     result = validate_id_number(document.document_number)
     number = Check(CheckName.ID_NUMBER, result.ok, result.reason)
-    if result.ok:
-        is_permit = kind is DocumentKind.CN_HMT_RESIDENCE_PERMIT
-        if is_permit != (result.kind is IdNumberKind.HMT_PERMIT):
-            prefixes = ", ".join(sorted(HMT_PREFIXES))
-            number = Check(
-                CheckName.ID_NUMBER,
-                False,
-                f"a residence permit's number begins {prefixes}"
-                if is_permit
-                else "a resident card's number does not begin as a residence permit's",
-            )
+    form = _form_check(kind, result)
+    if form is not None:
+        number = form
     return (number, _birth_date_check(document, result), _sex_check(document, result))
+
+
+def _form_check(kind: DocumentKind, result: IdNumberResult) -> Check | None:
+    """A failed number check when the number's form is not the kind's, else ``None``.
+
+    A malformed number (wrong length, not digits) or a 15-digit one keeps its own
+    reason: it fails anyway.
+    """
+    expected, words = _FORMS[kind]
+    if result.kind in (expected, IdNumberKind.UNKNOWN, IdNumberKind.LEGACY_15):
+        return None
+    return Check(CheckName.ID_NUMBER, False, words)
 
 
 def _check_character(result: IdNumberResult) -> Check:

@@ -6,6 +6,7 @@ A failed check never raises and is never dropped; its detail names no personal d
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -207,3 +208,35 @@ async def test_the_service_returns_a_failing_document_with_the_failure_on_it(
         document = await asyncio.wait_for(scanner.read_document(), 2)
     assert [c.name for c in document.failed_checks()] == [failed]
     assert all(c.detail != "forged" for c in document.checks)  # the service's checks only
+
+
+def test_a_resident_card_with_a_foreigner_form_number_fails_its_number_check() -> None:
+    # A valid 2023 foreigner-form number (first digit 9, right check character), birth
+    # date and sex agreeing with it, on a resident card: the form does not fit the kind.
+    number = id_number("93115619850615002")
+    card = resident_card(document_number=number, birth_date=dt.date(1985, 6, 15))
+    checks = by_name(validate(card, TODAY))
+    assert checks[CheckName.BIRTH_DATE_MATCHES_NUMBER].ok
+    assert checks[CheckName.SEX_MATCHES_NUMBER].ok
+    number_check = checks[CheckName.ID_NUMBER]
+    assert not number_check.ok
+    assert "resident" in number_check.detail
+    assert number[:6] not in number_check.detail
+    assert number[6:14] not in number_check.detail
+
+
+def test_a_foreigner_2023_card_with_a_resident_form_number_fails_its_number_check() -> None:
+    card = IdentityDocument(
+        kind=DocumentKind.CN_FOREIGNER_PERMANENT_2023,
+        name_latin="TESTPERSON ALPHA",
+        document_number=NUMBER,  # a resident's number, check character right
+        valid_to=dt.date(2030, 1, 1),
+    )
+    checks = by_name(validate(card, TODAY))
+    number_check = checks[CheckName.ID_NUMBER]
+    assert not number_check.ok
+    assert "9" in number_check.detail  # says the expected form: begins 9
+    assert NUMBER[:6] not in number_check.detail
+    # An HMT permit's number on a 'Y' card fails too.
+    permit = dataclasses.replace(card, document_number=id_number("81000019800101003"))
+    assert not by_name(validate(permit, TODAY))[CheckName.ID_NUMBER].ok
