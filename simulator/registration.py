@@ -330,9 +330,10 @@ def open_sim_device(
             {kind for key in misplaced for kind, keys in _DEVICE_OPTIONS.items() if key in keys}
         )
         takes = ", ".join(["world", "seed", "clock_scale", *sorted(_DEVICE_OPTIONS[device])])
+        labels = " or ".join(dict.fromkeys(_LABELS[o] for o in owners))  # printers share one
         raise ConfigurationError(
             f"{address.location}: {', '.join(misplaced)} is a "
-            f"{' or '.join(_LABELS[o] for o in owners)} option; a {_LABELS[device]} takes "
+            f"{labels} option; a {_LABELS[device]} takes "
             f"{takes}"
         )
     if device == "pin_pad":
