@@ -263,3 +263,26 @@ async def test_a_job_timed_out_through_the_service_stops_after_a_whole_block() -
         assert printed is not None
         assert 1 <= len(printed) < 40
         assert printed == [f"row {i}" for i in range(len(printed))]
+
+
+def test_sim_printer_addresses_and_their_options() -> None:
+    hal.open("sim://receipt_printer?world=printer-options&printer_profile=receipt58")
+    world = get_world("printer-options")
+    assert world.printer().profile.name == "receipt58"
+    hal.open("sim://receipt_printer?world=printer-options")  # the same model
+    with pytest.raises(ConfigurationError, match="cannot rebuild"):
+        hal.open("sim://receipt_printer?world=printer-options&printer_profile=receipt")
+    short = hal.open("sim://journal_printer?world=printer-options&paper_length=40")
+    assert isinstance(short, Printer)
+    journal = world.printer("journal_printer")
+    assert (journal.profile.name, journal.paper_length, journal.near_end_lines) == (
+        "journal",
+        40,
+        2,
+    )
+    with pytest.raises(ConfigurationError, match="printer_profile 'laser' is not a printer build"):
+        hal.open("sim://receipt_printer?world=printer-options2&printer_profile=laser")
+    with pytest.raises(ConfigurationError, match="is a printer option"):
+        hal.open("sim://card_reader?world=printer-options3&paper_length=10")
+    with pytest.raises(ConfigurationError, match="receipt_printer is a printer"):
+        world.camera("receipt_printer")
