@@ -8,8 +8,9 @@ world around it is a `PrinterStimulus` over the simulator's printer model
   printer profile (the 80 mm kiosk printer with cutter and presenter, a 58 mm printer
   with a cutter, the journal build), and ``sim://journal_printer`` (its own name, the
   journal build by default);
-- ``served``: the simulated receipt printer's service behind a `RemoteServer`, reached
-  through ``zmq://127.0.0.1:PORT/receipt_printer`` (documents as JSON, images as blobs);
+- ``served``, ``served-journal``: the simulated receipt (journal) printer's service behind
+  a `RemoteServer`, reached through ``zmq://127.0.0.1:PORT/receipt_printer`` (or
+  ``.../journal_printer``; documents as JSON, images as blobs);
 - ``escpos-pty``, ``escpos-usb``: the real ``escpos`` driver over the serial transport on
   a pty and over the simulated USB bus (the real pyusb stack), against the ESC/POS wire
   emulator whose printer is the simulator's model (the bytes the driver sends go
@@ -89,21 +90,23 @@ def sim_harness(device: str, profile: str = "") -> Implementation:
     return harness
 
 
-@asynccontextmanager
-async def served_harness(tmp_path: Path) -> AsyncIterator[PrinterHarness]:
-    """The simulated receipt printer's service behind a `RemoteServer` on loopback TCP,
-    reached through ``zmq://127.0.0.1:PORT/receipt_printer``."""
-    world = get_world(f"printer_zmq{next(_worlds)}", clock_scale=SCALE)
-    served = world.open_printer("receipt_printer")
-    async with RemoteServer(
-        {"receipt_printer": served}, "tcp://127.0.0.1:0", simulator=True, heartbeat_interval=0.5
-    ) as server:
-        address = "zmq://" + server.endpoint.removeprefix("tcp://") + "/receipt_printer"
-        yield Harness(
-            open=_opener(address),
-            stimulus=world.printer_control("receipt_printer"),
-            patience=PATIENCE,
-        )
+def served_harness(device: str) -> Implementation:
+    """The simulated printer's service behind a `RemoteServer` on loopback TCP, reached
+    through ``zmq://127.0.0.1:PORT/<device>``."""
+
+    @asynccontextmanager
+    async def harness(tmp_path: Path) -> AsyncIterator[PrinterHarness]:
+        world = get_world(f"printer_zmq{next(_worlds)}", clock_scale=SCALE)
+        served = world.open_printer(device)
+        async with RemoteServer(
+            {device: served}, "tcp://127.0.0.1:0", simulator=True, heartbeat_interval=0.5
+        ) as server:
+            address = "zmq://" + server.endpoint.removeprefix("tcp://") + f"/{device}"
+            yield Harness(
+                open=_opener(address), stimulus=world.printer_control(device), patience=PATIENCE
+            )
+
+    return harness
 
 
 @asynccontextmanager
@@ -139,7 +142,8 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
     "sim-receipt58": sim_harness("receipt_printer", "receipt58"),
     "sim-journal": sim_harness("receipt_printer", "journal"),
     "sim-journal-printer": sim_harness("journal_printer"),
-    "served": served_harness,
+    "served": served_harness("receipt_printer"),
+    "served-journal": served_harness("journal_printer"),
     "escpos-pty": escpos_pty_harness,
     "escpos-usb": escpos_usb_harness,
 }
@@ -157,6 +161,7 @@ DECLARED: dict[str, frozenset[str]] = {
     "sim-journal": _profile_features("journal"),
     "sim-journal-printer": _profile_features("journal"),
     "served": _profile_features("receipt"),
+    "served-journal": _profile_features("journal"),
     "escpos-pty": ESCPOS_DRIVER.capabilities["receipt_printer"],
     "escpos-usb": ESCPOS_DRIVER.capabilities["receipt_printer"],
 }
