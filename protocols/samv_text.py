@@ -137,17 +137,21 @@ class TextKind(StrEnum):
 def decode_ucs2(raw: bytes, what: str = "text") -> str:
     """UCS-2LE text with its trailing padding (spaces, NULs) removed.
 
+    UCS-2 has no surrogates: any code unit D800-DFFF is refused, a lone one or a
+    well-formed UTF-16 pair alike (a character outside the BMP, which `encode_ucs2`
+    refuses too).
+
     Raises:
-        ProtocolError: an odd byte count or a lone surrogate (the message names
-            ``what``, never the text).
+        ProtocolError: an odd byte count or a surrogate code unit (the message names
+            ``what`` and the byte offset, never the text).
     """
     if len(raw) % 2:
         raise ProtocolError(f"{what}: {len(raw)} bytes is not whole UCS-2 characters")
-    try:
-        text = raw.decode("utf-16-le")
-    except UnicodeDecodeError as exc:
-        raise ProtocolError(f"{what}: not UCS-2 (a lone surrogate at byte {exc.start})") from None
-    return text.rstrip(" \x00")
+    # The high byte of each little-endian code unit: D8-DF is a surrogate.
+    bad = next((i for i, high in enumerate(raw[1::2]) if 0xD8 <= high <= 0xDF), None)
+    if bad is not None:
+        raise ProtocolError(f"{what}: not UCS-2 (a surrogate code unit at byte {2 * bad})")
+    return raw.decode("utf-16-le").rstrip(" \x00")
 
 
 def encode_ucs2(text: str, size: int, what: str = "text") -> bytes:

@@ -25,6 +25,8 @@ from protocols.samv_text import (
     TextBlock,
     TextKind,
     build_text_block,
+    decode_ucs2,
+    encode_ucs2,
     ethnicity_name,
     parse_text_block,
 )
@@ -196,6 +198,36 @@ def test_lone_surrogate_names_the_field_not_the_text() -> None:
     with pytest.raises(ProtocolError, match=r"field number \(offset 122\)") as caught:
         parse_text_block(bytes(raw))
     assert "110105" not in str(caught.value)
+
+
+def test_a_surrogate_pair_is_refused_as_encode_refuses_it() -> None:
+    # U+20000 (outside the BMP) as a well-formed UTF-16 pair D840 DC00: UCS-2 has no
+    # such character, so it is not UCS-2 however well formed the pair is.
+    raw = bytearray(build_text_block(ZHANG_SAN))
+    raw[2:6] = "\U00020000".encode("utf-16-le")
+    with pytest.raises(
+        ProtocolError,
+        match=r"field name \(offset 0\): not UCS-2 \(a surrogate code unit at byte 2\)",
+    ) as caught:
+        parse_text_block(bytes(raw))
+    assert "张" not in str(caught.value)
+    assert "20000" not in str(caught.value)
+    with pytest.raises(ProtocolError, match=r"^newest address: .* at byte 4\)$"):
+        decode_ucs2("ab\U0001f600".encode("utf-16-le"), "newest address")
+
+
+@given(st.text(max_size=8))
+def test_decode_accepts_exactly_what_encode_accepts(text: str) -> None:
+    try:
+        raw = encode_ucs2(text, 2 * len(text))
+    except ValueError:
+        refused = True
+    else:
+        refused = False
+        assert decode_ucs2(raw) == text.rstrip(" \x00")
+    if refused:
+        with pytest.raises(ProtocolError):
+            decode_ucs2(text.encode("utf-16-le", "surrogatepass"))
 
 
 def test_unknown_type_flag() -> None:
