@@ -355,12 +355,14 @@ def test_tellerhal_conformance_runs_the_printer_suite(
     assert len(skipped) == (2 if device == "journal_printer" else 0), out
 
 
-def test_tellerhal_certify_certifies_the_simulated_receipt_printer(
-    capsys: pytest.CaptureFixture[str],
+@pytest.mark.parametrize("device", ["receipt_printer", "journal_printer"])
+def test_tellerhal_certify_certifies_the_simulated_printers(
+    device: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status = main(["certify", "receipt_printer", "sim://receipt_printer?clock_scale=0.01"])
+    status = main(["certify", device, f"sim://{device}?clock_scale=0.01"])
     out = capsys.readouterr().out
     assert status == 0, out
+    assert out.rstrip().endswith("CERTIFIED")
 
 
 def test_the_suite_against_a_tellerhal_sim_process_with_its_control_socket(
