@@ -303,9 +303,13 @@ async def test_the_journal_printer_is_a_second_printer() -> None:
 # --- an independent client: python-escpos ------------------------------------------------
 
 
-async def test_python_escpos_streams_print_through_print_raw() -> None:
-    """Streams python-escpos makes (its Dummy printer) printed through `print_raw` on
-    the simulator show the text, QR payloads and barcode data they were made from."""
+@pytest.mark.parametrize("implementation", ["sim-receipt", "served", "escpos-pty", "escpos-usb"])
+async def test_python_escpos_streams_print_through_print_raw(
+    implementation: str, tmp_path: Path
+) -> None:
+    """Streams python-escpos makes (its Dummy printer) printed through `print_raw` (in
+    process, over ``zmq://``, through the escpos driver on a pty and on USB) show the
+    text, QR payloads and barcode data they were made from."""
     from escpos.printer import Dummy
 
     p = Dummy(profile="TM-T88III")
@@ -318,15 +322,12 @@ async def test_python_escpos_streams_print_through_print_raw() -> None:
     p.barcode("{BTXN-0001", "CODE128", height=60, width=2, function_type="B")
     p.barcode("4006381333931", "EAN13", height=60, width=2)
     p.cut()
-    world = f"printer_escpos_client{next(_worlds)}"
-    printer = hal.open(f"sim://receipt_printer?world={world}")
-    assert isinstance(printer, Printer)
-    control = get_world(world).printer_control()
-    async with printer:
-        result = await printer.print_raw(p.output, timeout=PATIENCE)
+    async with IMPLEMENTATIONS[implementation](tmp_path) as harness:
+        async with harness.open() as printer:
+            result = await printer.print_raw(p.output, timeout=PATIENCE)
+        lines = await harness.stimulus.printed_lines()
     assert result.complete
     assert result.bytes_sent == len(p.output)
-    lines = await control.printed_lines()
     assert lines is not None
     shown = [line.rstrip() for line in lines]
     assert shown[0] == " " * 17 + "TELLERHAL BANK"
