@@ -218,6 +218,7 @@ class EscPosDriver:
 
     async def get_status(self) -> PrinterStatus:
         async with self._lock:
+            await self._ensure_line()
             status = await self._read_status()
             self._publish(status)
             return status
@@ -240,6 +241,7 @@ class EscPosDriver:
         total = len(document.blocks)
         window = self.options.window if by_id else 1
         async with self._lock:
+            await self._ensure_line()
             await self._check_ready(total)
             job = _Job(total, self.link.bytes_sent)
             try:
@@ -318,6 +320,7 @@ class EscPosDriver:
     async def print_raw(self, data: bytes) -> PrintResult:
         size = self.options.chunk_size
         async with self._lock:
+            await self._ensure_line()
             await self._check_ready(None)
             sent = 0
             for at in range(0, len(data), size):
@@ -331,6 +334,7 @@ class EscPosDriver:
 
     async def control_media(self, action: MediaControl) -> None:
         async with self._lock:
+            await self._ensure_line()
             if action is MediaControl.CUT:
                 await self._check_ready(None)
                 await self.link.write(_FULL_CUT)
@@ -361,6 +365,7 @@ class EscPosDriver:
 
     async def reset(self) -> None:
         async with self._lock:
+            await self._ensure_line()
             await self.link.write(_INIT)
             self._publish(await self._read_status())
 
@@ -481,13 +486,30 @@ class EscPosDriver:
         interval = self.options.status_interval
         while True:
             await asyncio.sleep(interval)
-            if self._lock.locked() or self._device_lost:
+            if self._lock.locked():
                 continue
             try:
                 async with self._lock:
+                    await self._ensure_line()
                     self._publish(await self._read_status())
             except HalError as exc:
-                log.warning("%s: status poll failed: %s", self.name, exc)
+                if not self._device_lost:
+                    log.warning("%s: status poll failed: %s", self.name, exc)
+
+    async def _ensure_line(self) -> None:
+        """After the line was lost (USB unplugged, the adapter gone), open it again
+        (a replugged printer is found again) and initialise the printer.
+
+        Raises:
+            ConnectionLost: it is still not there.
+        """
+        if not self._device_lost:
+            return
+        await self.link.close()
+        await self.link.open()
+        self._device_lost = False
+        await self.link.write(_INIT)
+        log.info("%s: the line to the printer is back", self.name)
 
     def _publish(self, status: PrinterStatus) -> None:
         if status != self._last:
@@ -507,15 +529,14 @@ class EscPosDriver:
     def _lost(self) -> None:
         self._device_lost = True
         log.warning("%s: the line to the printer was lost", self.name)
-        if self._listener is not None:
-            self._listener.status_changed(
-                dataclasses.replace(
-                    self._last or PrinterStatus(),
-                    device=DeviceState.NO_DEVICE,
-                    media=PrintMediaStatus.UNKNOWN,
-                    paper=PaperStatus.UNKNOWN,
-                )
+        self._publish(
+            dataclasses.replace(
+                self._last or PrinterStatus(),
+                device=DeviceState.NO_DEVICE,
+                media=PrintMediaStatus.UNKNOWN,
+                paper=PaperStatus.UNKNOWN,
             )
+        )
 
 
 def open_escpos(address: DeviceAddress, options: EscPosOptions) -> PrinterService:

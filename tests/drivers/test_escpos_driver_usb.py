@@ -14,14 +14,15 @@ import usb.core
 import usb.util
 
 import hal
+from hal.device import DeviceState
 from hal.devices.printer import Document, Line, PaperStatus, Printer, PrinterType
-from hal.errors import CoverOpen, HalTimeout, PaperOut
+from hal.errors import ConnectionLost, CoverOpen, HalTimeout, PaperOut
 from protocols.escpos import encode
 from protocols.escpos_decoder import decode
 from simulator.printer_text import layout, text_lines
 from simulator.wire.escpos_usb import BULK_IN, BULK_OUT, ESCPOS_PRODUCT_ID
 from simulator.wire.usb import SIM_VENDOR_ID, default_bus
-from tests.escpos_rig import UsbPrinter, escpos_registered, receipt
+from tests.escpos_rig import Listener, UsbPrinter, escpos_registered, open_driver, receipt
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -116,3 +117,26 @@ async def test_receipt_and_journal_printers_on_one_bus() -> None:
                 )
     assert journal.lines() == [f"J{i:04d} OK" for i in range(3)]
     assert front.lines() == expected_text(receipt(3))
+
+
+async def test_unplugged_then_replugged() -> None:
+    """The printer pulled out: pending work ends with ConnectionLost, the status says
+    noDevice; plugged back in, the poll finds it again and printing goes on."""
+    rig = UsbPrinter()
+    listener = Listener()
+    async with rig.wire(), open_driver(rig.address(), listener) as driver:
+        await driver.print_document(Document((Line.of("before"),)))
+        default_bus().unplug(rig.device)
+        async with asyncio.timeout(3):
+            while not any(s.device is DeviceState.NO_DEVICE for s in listener.statuses):
+                listener.changed.clear()
+                await listener.changed.wait()
+        with pytest.raises(ConnectionLost):
+            await driver.print_document(Document((Line.of("lost"),)))
+        default_bus().plug(rig.device)
+        async with asyncio.timeout(3):
+            while listener.statuses[-1].device is not DeviceState.ONLINE:
+                listener.changed.clear()
+                await listener.changed.wait()
+        await driver.print_document(Document((Line.of("after"),)))
+    assert rig.lines() == ["before", "after"]
