@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from drivers.printer.escpos_link import EscPosLink, is_status_byte
 from hal.errors import ConnectionLost, HalTimeout
-from hal.transports.memory import MemoryTransport, memory_pair
+from hal.transports.memory import memory_pair
 from protocols.escpos_status import build_process_id_reply
 
 #: Bytes that can never be taken for an answer while a status or an ID is awaited.
@@ -96,8 +96,3 @@ async def test_a_silent_printer_and_a_lost_line() -> None:
             await link.write(b"x")
     finally:
         await link.close()
-
-
-def test_the_memory_pair_is_a_transport() -> None:
-    host, _ = memory_pair()
-    assert isinstance(host, MemoryTransport)
