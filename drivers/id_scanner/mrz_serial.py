@@ -37,6 +37,7 @@ import logging
 import math
 from dataclasses import dataclass
 
+from drivers.id_scanner.mrz_masker import MrzMasker
 from hal.address import DeviceAddress
 from hal.device import BackendListener, DeviceState
 from hal.devices.id_mrz import document_from_mrz
@@ -346,5 +347,6 @@ MRZ_SERIAL_DRIVER = DriverSpec(
     description="OCR MRZ reader sending the lines over serial (passports, travel documents)",
     transports=frozenset({"serial", "memory"}),
     capabilities={"id_scanner": frozenset({"mrz"})},
+    masker=MrzMasker,
 )
 """The ``mrz-serial`` driver, registered through the ``tellerhal.drivers`` entry point."""
