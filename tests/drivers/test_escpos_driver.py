@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -403,14 +404,24 @@ async def test_the_spy_shows_sizes_not_text(
     assert "item 00" not in caplog.text
 
 
-def test_the_masker_in_any_chunking() -> None:
-    stream = encode(receipt(1), columns=48, dots=576)
-    whole = EscPosMasker().lines(TX, stream)
+@pytest.mark.parametrize("step", [1, 7, 64])
+def test_the_masker_counts_the_same_text_in_any_chunking(step: int) -> None:
+    document = receipt(3)
+    stream = encode(document, columns=48, dots=576)
     masker = EscPosMasker()
-    pieces = [
-        line for at in range(0, len(stream), 7) for line in masker.lines(TX, stream[at : at + 7])
+    lines = [
+        line
+        for at in range(0, len(stream), step)
+        for line in masker.lines(TX, stream[at : at + step])
     ]
-    words = " ".join(whole).split("host: ", 1)[1].split()
-    assert "CODE128" in words
-    assert "TELLERHAL" not in " ".join(pieces) + " ".join(whole)
+    shown = " ".join(lines)
+    sizes = [int(n) for n in re.findall(r"<text (\d+) chars>", shown)]
+    lines_text = [block.text for block in document.blocks if isinstance(block, Line)]
+    rule = 48
+    assert sum(sizes) == sum(map(len, lines_text)) + rule
+    assert "CODE128 <13 bytes>" in shown  # "{B" and the 11 characters
+    assert "QR <32 bytes>" in shown
+    for secret in ("TELLERHAL", "item", "TX000123456", "example"):
+        assert secret not in shown
     assert EscPosMasker().lines(RX, b"\x12") == ["   1 printer: 12"]
+    assert EscPosMasker(reveal=True).lines(TX, b"AB") == ["   2 host: 41 42"]
