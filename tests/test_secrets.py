@@ -243,11 +243,11 @@ def test_shipped_profiles_print_no_card_data() -> None:
 NOT_CARDHOLDER_DATA = {
     "protocols.print_document.Image": "a raster image to print on a receipt (a logo, a "
     "QR code rendered by the app); its repr shows the size only",
-    "protocols.samv.CommandFrame": "a SAM_V command: CMD PARA and (rarely) settings bytes; "
+    "protocols.samv_frames.CommandFrame": "a SAM_V command: CMD PARA and (rarely) settings bytes; "
     "repr shows the DATA's length only",
-    "protocols.samv.ReplyFrame": "a SAM_V reply: ID-card personal data, no payment card "
+    "protocols.samv_frames.ReplyFrame": "a SAM_V reply: ID-card personal data, no payment card "
     "data; repr shows the DATA's length only (tests/protocols/test_samv.py)",
-    "protocols.samv.BaseMessage": "a chip's text, photo and fingerprint blocks: ID-card "
+    "protocols.samv_bodies.BaseMessage": "a chip's text, photo and fingerprint blocks: ID-card "
     "personal data, no payment card data; repr shows sizes only (tests/protocols/test_samv.py)",
     "simulator.wire.samv_firmware.ChipCard": "a simulated ID card's chip (synthetic people "
     "only); its repr shows the document's masked repr, never the photo or fingerprints",
