@@ -372,7 +372,7 @@ class EscPosDriver:
     # --- status ------------------------------------------------------------------------
 
     async def _real_time(self, n: int, kind: type[R]) -> R:
-        byte = await self.link.real_time(n, self.options.reply_timeout)
+        byte = await self.link.real_time(n, self.options.reply_timeout, self.options.status_retries)
         status = parse_real_time(n, bytes((byte,)))
         if not isinstance(status, kind):  # pragma: no cover - parse_real_time's contract
             raise ProtocolError(f"DLE EOT {n} parsed as {type(status).__name__}")

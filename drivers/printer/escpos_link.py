@@ -91,15 +91,25 @@ class EscPosLink:
         await self.transport.write(data)
         self.bytes_sent += len(data)
 
-    async def real_time(self, n: int, timeout: float) -> int:
-        """Send DLE EOT ``n`` and return the status byte."""
+    async def real_time(self, n: int, timeout: float, retries: int = 0) -> int:
+        """Send DLE EOT ``n`` and return the status byte; ask again up to ``retries``
+        times when no status byte came in time (a real-time request changes nothing, and
+        a garbled answer is skipped as noise)."""
         loop = asyncio.get_running_loop()
-        self._status = loop.create_future()
-        try:
-            await self.write(bytes((0x10, 0x04, n)))
-            return await self._wait(self._status, timeout, f"DLE EOT {n} (real-time status)")
-        finally:
-            self._status = None
+        for attempt in range(retries + 1):
+            self._status = loop.create_future()
+            try:
+                await self.write(bytes((0x10, 0x04, n)))
+                return await self._wait(self._status, timeout, f"DLE EOT {n} (real-time status)")
+            except HalTimeout:
+                if attempt == retries:
+                    raise
+                log.info(
+                    "%s: no status byte for DLE EOT %d in %s s; asking again", self.name, n, timeout
+                )
+            finally:
+                self._status = None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def identify(self, n: int, timeout: float) -> bytes:
         """Send GS I ``n`` (>= 65) and return the text of ``5F text 00``."""

@@ -54,6 +54,8 @@ class EscPosOptions:
         status_interval: seconds between two status polls while idle, and the slice a
             job waits for a block before it asks the printer whether it stopped.
         reply_timeout: seconds the printer has to answer one status request.
+        status_retries: times a status request is sent again when no status byte came
+            in time (0 to 3; a garbled answer is skipped as noise).
         block_timeout: seconds one block may take to print once sent.
         identify_timeout: seconds GS I (model, firmware) may take at open; a printer
             that ignores GS I costs this once.
@@ -75,6 +77,7 @@ class EscPosOptions:
     progress: str = "process_id"
     status_interval: float = 0.5
     reply_timeout: float = 1.0
+    status_retries: int = 1
     block_timeout: float = 10.0
     identify_timeout: float = 0.3
     chunk_size: int = 1024
@@ -106,6 +109,8 @@ class EscPosOptions:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ConfigurationError(f"{name} must be > 0 s, got {value}")
+        if not 0 <= self.status_retries <= 3:
+            raise ConfigurationError(f"status_retries must be 0 to 3, got {self.status_retries}")
         if not 1 <= self.window <= 8:
             raise ConfigurationError(f"window must be 1 to 8 blocks, got {self.window}")
         if self.chunk_size < 1:

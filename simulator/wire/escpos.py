@@ -12,8 +12,9 @@ Faults, for driver tests: paper out after N lines, near end, cover open, jam and
 presenter's receipt are the model's (`PrinterModel.paper_runs_out`, ``paper_low``,
 ``set_cover``, ``jam_next``, ``take``); the line's are `FaultyEmulator`'s: a silent
 printer (`mute`), garbage before the next answer (`inject_garbage`) or at once
-(`send_garbage`), slow answers (`set_reply_delay`, real seconds). ``baud`` paces both
-directions like a UART (a bench).
+(`send_garbage`), the next status bytes garbled (`corrupt_next_statuses`: bits 0 and 7
+set, so no longer a status byte), slow answers (`set_reply_delay`, real seconds).
+``baud`` paces both directions like a UART (a bench).
 """
 
 from __future__ import annotations
@@ -39,12 +40,14 @@ class EscPosStats:
         bytes_in, bytes_out: bytes received from / sent to the host (garbage included).
         answers: answers sent (one per chunk of the host's bytes that asked something).
         unanswered: answers not sent because the printer was muted.
+        corrupted: status bytes sent garbled.
     """
 
     bytes_in: int = 0
     bytes_out: int = 0
     answers: int = 0
     unanswered: int = 0
+    corrupted: int = 0
 
 
 def printed_lines(model: PrinterModel) -> list[str]:
@@ -86,6 +89,13 @@ class EscPosEmulator(FaultyEmulator):
         self.stats = stats
         #: Every byte the host sent, in order.
         self.received = bytearray()
+        self._corrupt = 0
+
+    def corrupt_next_statuses(self, count: int = 1) -> None:
+        """Garble the next ``count`` one-byte answers (DLE EOT, GS r): bits 0 and 7 set."""
+        if count < 0:
+            raise ValueError(f"count is >= 0, got {count}")
+        self._corrupt = count
 
     def lines(self) -> list[str]:
         """What the printer printed, as text (`printed_lines`)."""
@@ -102,10 +112,11 @@ class EscPosEmulator(FaultyEmulator):
             self.received += data
             await self.pacer.received(len(data))
             try:
-                answer = b"".join(self.model.feed(data))
+                answers = self.model.feed(data)
             except Exception:
                 log.exception("escpos emulator: the model failed on %d bytes", len(data))
                 continue
+            answer = b"".join(self._garbled(a) for a in answers)
             if not answer:
                 continue
             if self._muted:
@@ -115,6 +126,13 @@ class EscPosEmulator(FaultyEmulator):
                 await asyncio.sleep(self._reply_delay)
             self.stats.answers += 1
             await self._send(answer)
+
+    def _garbled(self, answer: bytes) -> bytes:
+        if self._corrupt and len(answer) == 1:
+            self._corrupt -= 1
+            self.stats.corrupted += 1
+            return bytes((answer[0] | 0x81,))
+        return answer
 
     def __repr__(self) -> str:
         return f"EscPosEmulator({self.model!r}, running={self._task is not None})"

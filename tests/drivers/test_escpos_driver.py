@@ -220,7 +220,7 @@ async def test_a_silent_printer_is_a_clear_timeout(tmp_path: Path) -> None:
     with escpos_registered():
         async with rig.wire() as emulator:
             emulator.mute()
-            device = hal.open(rig.address())
+            device = hal.open(rig.address(status_retries=0))
             with pytest.raises(HalTimeout, match=r"silent.*DLE EOT 1.*within 0.5 s"):
                 await device.open()
             emulator.mute(False)
@@ -248,6 +248,32 @@ async def test_garbage_from_the_printer_is_skipped_and_logged(
     assert result.complete
     assert rig.lines() == expected_text(receipt(3))
     assert "skipped 4 byte(s)" in caplog.text
+
+
+async def test_garbled_status_bytes_are_skipped_and_asked_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig = printer(tmp_path)
+    document = receipt(4)
+    with escpos_registered():
+        async with rig.wire() as emulator:
+            device = hal.open(rig.address(progress="status", reply_timeout=0.2))
+            assert isinstance(device, Printer)
+            async with device:
+                with caplog.at_level(logging.INFO, logger="drivers.printer.escpos_link"):
+                    emulator.corrupt_next_statuses(1)
+                    assert (await device.status()).paper is PaperStatus.FULL
+                    emulator.corrupt_next_statuses(1)
+                    result = await device.print_document(document, timeout=10)
+                # Twice in a row on one request: the driver gives up (status_retries=1).
+                emulator.corrupt_next_statuses(2)
+                with pytest.raises(HalTimeout, match="DLE EOT 1"):
+                    await device.status()
+    assert emulator.stats.corrupted == 4
+    assert result.complete
+    assert rig.lines() == expected_text(document)
+    assert "asking again" in caplog.text
+    assert "skipped 1 byte(s)" in caplog.text
 
 
 async def test_cancel_finishes_the_block_under_way(tmp_path: Path) -> None:

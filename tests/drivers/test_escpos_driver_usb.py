@@ -95,7 +95,7 @@ async def test_a_silent_usb_printer_times_out_clearly() -> None:
     with escpos_registered():
         async with rig.wire() as emulator:
             emulator.mute()
-            device = hal.open(rig.address())
+            device = hal.open(rig.address(status_retries=0))
             with pytest.raises(HalTimeout, match=r"silent.*usb"):
                 await device.open()
 
