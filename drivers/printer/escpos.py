@@ -179,10 +179,15 @@ class EscPosDriver:
                 await self.link.write(_INIT)
                 try:
                     status = await self._read_status()
-                except HalTimeout as exc:
+                except HalTimeout:
+                    count = self.options.status_retries + 1
+                    tries = f"{count} {'try' if count == 1 else 'tries'}"
                     raise HalTimeout(
                         f"{self.name}: the ESC/POS printer on {self.link.transport.name} is "
-                        f"silent: {exc}"
+                        f"silent: no answer to DLE EOT 1 (real-time status) within "
+                        f"{self.options.reply_timeout} s ({tries}): is it connected "
+                        f"and powered, and a serial line at its rate (115200 baud unless "
+                        f"baud= says otherwise)?"
                     ) from None
                 self._firmware = await self._identify()
                 self._publish(status)

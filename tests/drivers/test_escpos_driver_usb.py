@@ -96,7 +96,7 @@ async def test_a_silent_usb_printer_times_out_clearly() -> None:
         async with rig.wire() as emulator:
             emulator.mute()
             device = hal.open(rig.address(status_retries=0))
-            with pytest.raises(HalTimeout, match=r"silent.*usb"):
+            with pytest.raises(HalTimeout, match=r"usb://.*is silent.*DLE EOT 1"):
                 await device.open()
 
 
