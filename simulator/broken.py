@@ -13,6 +13,7 @@ simulator's `IdScannerModel` with one defect each, run by
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 from hal.devices.card_reader import (
@@ -46,6 +47,7 @@ __all__ = [
     "ForgetsMediaRemoved",
     "IssueIgnoresExit",
     "LeaksNumber",
+    "LogsNumber",
     "LosesCardOnCancel",
     "NoJamError",
     "PaperOutWithoutCounts",
@@ -202,11 +204,24 @@ class LeaksNumber(IdScannerModel):
         return document
 
 
+class LogsNumber(IdScannerModel):
+    """Logs each document's number in full at DEBUG (a driver's leftover debug line):
+    no event or error shows it, only the log."""
+
+    async def read_document(self, *, fingerprints: bool, newest_address: bool) -> IdentityDocument:
+        document = await super().read_document(
+            fingerprints=fingerprints, newest_address=newest_address
+        )
+        logging.getLogger(__name__).debug("read document %s", document.document_number)
+        return document
+
+
 ID_SCANNER_BROKEN_VARIANTS: dict[str, type[IdScannerModel]] = {
     "forgets_document_inserted": ForgetsDocumentInserted,
     "drops_fingerprints": DropsFingerprints,
     "changes_photo": ChangesPhoto,
     "leaks_number": LeaksNumber,
+    "logs_number": LogsNumber,
 }
 """Each broken ID scanner by name."""
 

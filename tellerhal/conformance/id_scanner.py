@@ -572,8 +572,15 @@ async def unsupported_operations(h: IdScannerHarness) -> None:
 
 
 async def privacy(h: IdScannerHarness) -> None:
-    """Every kind of ending a read can have, with every event and error watched."""
+    """Every kind of ending a read can have, with every event, error and log record
+    (every logger, down to DEBUG) watched."""
     seen = Seen()
+    with seen.logs():
+        await _privacy_reads(h, seen)
+    seen.check()
+
+
+async def _privacy_reads(h: IdScannerHarness, seen: Seen) -> None:
     async with h.open() as scanner:
         features = (await scanner.capabilities()).features()
         profiles = ["unreadable"]
@@ -592,7 +599,6 @@ async def privacy(h: IdScannerHarness) -> None:
             )
             await give_back(h, scanner, seen)
         check(seen.secrets, "no document read held a name or number to look for")
-    seen.check()
 
 
 ID_SCANNER_CASES: tuple[IdScannerCase, ...] = (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -170,6 +171,26 @@ class Seen:
             self.texts.append(("IdentityDocument repr", repr(outcome)))
 
     @contextmanager
+    def logs(self) -> Iterator[None]:
+        """Record every log record emitted while the block runs, at every level.
+
+        A handler at DEBUG goes on the root logger and the root's level is lowered to
+        DEBUG for the block (a record below a logger's effective level is never made);
+        both are put back after. Records of a logger with a level of its own above DEBUG,
+        or that does not propagate, are not seen.
+        """
+        handler = _Recorder(self)
+        root = logging.getLogger()
+        level = root.level
+        root.addHandler(handler)
+        root.setLevel(logging.DEBUG)
+        try:
+            yield
+        finally:
+            root.setLevel(level)
+            root.removeHandler(handler)
+
+    @contextmanager
     def watch(self, scanner: IdScanner) -> Iterator[Subscription]:
         """Record every event ``scanner`` publishes while the block runs."""
         with scanner.events(maxsize=4096) as sub:
@@ -185,6 +206,22 @@ class Seen:
             for secret, what in self.secrets.items():
                 if secret.casefold() in folded:
                     raise ContractFailure(f"{what} appears in full in {_article(where)} {where}")
+
+
+class _Recorder(logging.Handler):
+    """Keeps each record's formatted text (with any traceback) in a `Seen`."""
+
+    def __init__(self, seen: Seen) -> None:
+        super().__init__(logging.DEBUG)
+        self.seen = seen
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record)
+        except Exception:  # a record whose arguments do not fit its message
+            text = f"{record.msg!s} {record.args!r}"
+        self.seen.texts.append(("log record", text))
 
 
 def _article(word: str) -> str:

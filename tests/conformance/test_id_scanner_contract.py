@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -310,6 +311,7 @@ CAUGHT_BY = {
     "drops_fingerprints": "id_scanner.fingerprints",
     "changes_photo": "id_scanner.read_valid",
     "leaks_number": "id_scanner.privacy",
+    "logs_number": "id_scanner.privacy",
 }
 
 
@@ -362,6 +364,18 @@ async def test_the_leak_names_the_field_not_the_number(tmp_path: Path) -> None:
     ).present_document("bad_check")
     assert sample.expected is not None
     assert sample.expected.document_number not in result.detail
+
+
+async def test_the_privacy_case_reads_the_logs_and_leaves_logging_as_it_was(
+    tmp_path: Path,
+) -> None:
+    (case,) = [c for c in ID_SCANNER_CASES if c.id == "id_scanner.privacy"]
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    result = await run_case(case, broken_harness("logs_number", tmp_path))
+    assert result.verdict is Verdict.FAILED, result
+    assert "document_number appears in full in a log record" in result.detail
+    assert (list(root.handlers), root.level) == (handlers, level)
 
 
 async def test_an_honest_kiosk_passes_the_cases_the_broken_ones_fail(tmp_path: Path) -> None:
