@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import itertools
 import logging
-import math
-import time
 from abc import ABC, abstractmethod
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
-from contextvars import ContextVar
 from enum import StrEnum
 from types import TracebackType
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import Generic, Protocol, Self, TypeVar
 
-from hal.errors import DeviceNotReady, HalTimeout, InvalidData, TooManyRequests
+from hal.command_queue import (
+    COMMAND_DEADLINE,
+    COMMAND_TAG,
+    CommandQueue,
+    check_timeout,
+    finish,
+    run_to_end,
+)
+from hal.errors import DeviceNotReady
 from hal.events import Event, EventHub, StatusChanged, Subscription, changed_fields
 
 __all__ = [
@@ -34,6 +37,7 @@ __all__ = [
     "Device",
     "DeviceService",
     "DeviceState",
+    "OpenableBackend",
     "check_timeout",
     "finish",
     "run_to_end",
@@ -45,19 +49,7 @@ T = TypeVar("T")
 StatusT = TypeVar("StatusT")
 CapsT = TypeVar("CapsT")
 StatusT_contra = TypeVar("StatusT_contra", contravariant=True)
-
-
-#: Set by a caller (the ZeroMQ server) around a device call to tag the command it
-#: queues; `DeviceService.command_tag` maps the command id its events carry back to it.
-COMMAND_TAG: ContextVar[object | None] = ContextVar("tellerhal_command_tag", default=None)
-
-#: Set by a caller around a device call: a Unix time (`time.time()`) after which the
-#: command must not start. One that reaches the head of its queue later is refused with
-#: `HalTimeout` and never runs (a queued dispense must not happen minutes late). The
-#: ZeroMQ remote carries it as the ``deadline`` of a command.
-COMMAND_DEADLINE: ContextVar[float | None] = ContextVar("tellerhal_command_deadline", default=None)
-
-_RECENT_TAGS = 256
+StatusT_co = TypeVar("StatusT_co", covariant=True)
 
 
 class DeviceState(StrEnum):
@@ -81,6 +73,15 @@ class BackendListener(Protocol[StatusT_contra]):
 
     def status_changed(self, status: StatusT_contra) -> None:
         """The device's status is now ``status``."""
+
+
+class OpenableBackend(Protocol[StatusT_co]):
+    """What `DeviceService`'s lifecycle helpers need of a backend: open it reporting to a
+    listener, and close it."""
+
+    async def open(self, listener: BackendListener[StatusT_co]) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 class Device(ABC, Generic[StatusT, CapsT]):
@@ -138,231 +139,18 @@ class Device(ABC, Generic[StatusT, CapsT]):
         await self.close()
 
 
-def check_timeout(timeout: object, what: str) -> None:
-    """Refuse a command timeout that is not ``None`` (no limit) nor a finite number of
-    seconds >= 0: a negative one, NaN (which no clock ever passes), infinity (``None``
-    says "for ever", and no wire carries infinity) or no number at all.
-
-    Raises:
-        InvalidData: naming ``what`` and the value.
-    """
-    if timeout is None:
-        return
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-        raise InvalidData(
-            f"{what}: timeout must be seconds (a number >= 0) or None, "
-            f"got a {type(timeout).__name__}"
-        )
-    if math.isnan(timeout) or math.isinf(timeout) or timeout < 0:
-        raise InvalidData(
-            f"{what}: timeout must be a finite number of seconds >= 0, or None for no "
-            f"limit; got {timeout}"
-        )
-
-
-async def finish(
-    work: Awaitable[T],
-    *,
-    forward_cancel: bool = False,
-    on_cancel: Callable[[], None] | None = None,
-) -> tuple[T, bool]:
-    """Await ``work`` to its end even if the caller is cancelled meanwhile.
-
-    Args:
-        work: what must not be dropped halfway (its result says what the device did).
-        forward_cancel: pass the first cancellation on to ``work`` (which is then to
-            stop early, e.g. at the next note, and return what it did).
-        on_cancel: when given, called at the first cancellation instead of cancelling
-            ``work`` (e.g. to set an event ``work`` watches, so that it stops at its own
-            pace and returns what it did); implies forwarding.
-
-    Returns:
-        ``work``'s result, and whether a cancellation came meanwhile (the caller raises
-        it once it has used the result).
-
-    Raises:
-        asyncio.CancelledError: ``work`` itself ended cancelled (it has no result).
-    """
-    task = asyncio.ensure_future(work)
-    cancelled = False
-    while True:
-        try:
-            return await asyncio.shield(task), cancelled
-        except asyncio.CancelledError:
-            if task.done():
-                if task.cancelled():
-                    raise
-                return task.result(), True  # it ended as the cancellation came
-            if not cancelled:
-                if on_cancel is not None:
-                    on_cancel()
-                elif forward_cancel:
-                    task.cancel()
-            cancelled = True
-
-
-async def run_to_end(coro: Awaitable[T]) -> T:
-    """Await ``coro`` to its end even if the caller is cancelled meanwhile; a
-    cancellation that came meanwhile is raised once it has ended (delayed, never lost).
-
-    For what cannot stop halfway: a card being captured, a PIN pad being told to drop
-    the PIN it holds.
-    """
-    result, cancelled = await finish(coro)
-    if cancelled:
-        raise asyncio.CancelledError()
-    return result
-
-
-class CommandQueue:
-    """One FIFO queue of commands for one device.
-
-    At most one command runs at a time; at most ``max_depth`` wait or run. A command's
-    timeout counts from when it is queued (as in XFS4IoT). When a running command is
-    cancelled (or times out), its ``settle`` step runs to completion, shielded, before
-    the cancellation propagates, so the device is in a known state when the caller
-    hears of it.
-    """
-
-    def __init__(self, device: str, max_depth: int = 16, settle_timeout: float = 30.0) -> None:
-        if max_depth < 1:
-            raise ValueError(f"max_depth must be at least 1, got {max_depth}")
-        self.device = device
-        self.max_depth = max_depth
-        self.settle_timeout = settle_timeout
-        self._lock = asyncio.Lock()
-        self._depth = 0
-        self._ids = itertools.count(1)
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._idle = asyncio.Event()
-        #: Id of the command running now, or None.
-        self.current: int | None = None
-        self._tags: OrderedDict[int, object] = OrderedDict()
-
-    @property
-    def depth(self) -> int:
-        """Commands queued or running."""
-        return self._depth
-
-    async def run(
-        self,
-        name: str,
-        op: Callable[[int], Awaitable[T]],
-        *,
-        timeout: float | None,
-        settle: Callable[[], Awaitable[None]] | None = None,
-    ) -> T:
-        """Queue ``op`` and run it when its turn comes.
-
-        Args:
-            name: the command's name for errors and logs (``CardReader.ReadRawData``).
-            op: called with the command id once the command reaches the head.
-            timeout: seconds from now, queueing included; ``None`` for no limit.
-            settle: run after ``op`` is cancelled or times out, before raising.
-
-        Raises:
-            InvalidData: ``timeout`` is not ``None`` nor a finite number >= 0.
-            TooManyRequests: ``max_depth`` commands are already queued or running.
-            HalTimeout: the command did not finish within ``timeout``, or reached the
-                head of the queue after the caller's `COMMAND_DEADLINE`.
-            asyncio.CancelledError: the caller cancelled; settle has run.
-        """
-        check_timeout(timeout, f"{self.device}: {name}")
-        if self._depth >= self.max_depth:
-            raise TooManyRequests(
-                f"{self.device}: {self._depth} commands already queued (limit "
-                f"{self.max_depth}); {name} refused"
-            )
-        self._depth += 1
-        command_id = next(self._ids)
-        deadline = COMMAND_DEADLINE.get()
-        tag = COMMAND_TAG.get()
-        if tag is not None:
-            self._tags[command_id] = tag
-            while len(self._tags) > _RECENT_TAGS:
-                self._tags.popitem(last=False)
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        try:
-            async with asyncio.timeout(timeout) as scope:
-                async with self._lock:
-                    if deadline is not None and time.time() > deadline:
-                        raise HalTimeout(
-                            f"{self.device}: {name} reached the head of the queue "
-                            f"{time.time() - deadline:.3f} s past its deadline; refused"
-                        )
-                    self.current = command_id
-                    try:
-                        return await op(command_id)
-                    except asyncio.CancelledError:
-                        if settle is not None:
-                            await self._settle(name, settle)
-                        raise
-                    finally:
-                        self.current = None
-        except TimeoutError as exc:
-            if isinstance(exc, HalTimeout):
-                raise
-            if scope.expired():
-                raise HalTimeout(
-                    f"{self.device}: {name} did not finish within {timeout} s"
-                ) from exc
-            # A wait inside the command (a driver's read) timed out, not the command.
-            raise HalTimeout(f"{self.device}: {name}: {exc or 'timed out'}") from exc
-        finally:
-            self._depth -= 1
-            if not self._depth:
-                self._idle.set()
-            if task is not None:
-                self._tasks.discard(task)
-
-    def tag_of(self, command_id: int) -> object | None:
-        """The `COMMAND_TAG` the caller of a recent command had set, if any."""
-        return self._tags.get(command_id)
-
-    async def cancel_all(self, wait: float = 30.0) -> None:
-        """Cancel every queued and running command and wait until they have settled."""
-        for task in list(self._tasks):
-            task.cancel()
-        if self._depth:
-            self._idle.clear()
-            async with asyncio.timeout(wait):
-                await self._idle.wait()
-
-    async def _settle(self, name: str, settle: Callable[[], Awaitable[None]]) -> None:
-        """Run ``settle`` to the end even if the caller cancels again meanwhile."""
-
-        async def bounded() -> None:
-            async with asyncio.timeout(self.settle_timeout):
-                await settle()
-
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(bounded())
-        while not task.done():
-            try:
-                await asyncio.shield(task)
-            except asyncio.CancelledError:
-                continue
-            except Exception:
-                log.exception("%s: settling %s after cancellation failed", self.device, name)
-                return
-
-    async def uncancellable(self, coro: Awaitable[T]) -> T:
-        """Await ``coro`` to completion even if the caller is cancelled meanwhile.
-
-        For device actions that cannot stop halfway (a card being captured): the caller's
-        cancellation is delivered once the action has finished (`run_to_end`).
-        """
-        return await run_to_end(coro)
-
-
 class DeviceService(Device[StatusT, CapsT]):
     """Shared plumbing for the per-class services (``CardReaderService``...).
 
-    Subclasses call `_command()` for every queued operation, report backend happenings
-    through `event()` and `status_changed()` (the `BackendListener` protocol), and
-    implement `_fetch_status()`.
+    Subclasses call `_command()` (or `_run()`, which logs too) for every queued
+    operation, report backend happenings through `event()` and `status_changed()` (the
+    `BackendListener` protocol), and implement `_fetch_status()`. `_open_backend()` and
+    `_close_backend()` are the usual open and close; a subclass that uses them or
+    `_run()` sets `_log` to its own module's logger, so its records keep their name.
     """
+
+    #: The logger `_run()` and `_close_backend()` write to (a subclass sets its own).
+    _log: logging.Logger = log
 
     def __init__(self, name: str, *, max_queue: int = 16) -> None:
         self._name = name
@@ -435,6 +223,89 @@ class DeviceService(Device[StatusT, CapsT]):
         return await self._queue.run(
             f"{self.interface}.{name}", op, timeout=timeout, settle=settle or self._refresh
         )
+
+    async def _run(
+        self,
+        command: str,
+        args: str,
+        op: Callable[[int], Awaitable[T]],
+        timeout: float | None,
+    ) -> T:
+        """Queue ``op`` as `_command()` does, logging it and its failure at DEBUG on
+        `_log`. ``args`` goes into the log as is: the caller masks it first."""
+
+        async def logged(command_id: int) -> T:
+            self._log.debug("%s: %s #%d (%s)", self.name, command, command_id, args)
+            try:
+                return await op(command_id)
+            except Exception as exc:
+                self._log.debug("%s: %s #%d failed: %s", self.name, command, command_id, exc)
+                raise
+
+        return await self._command(command, logged, timeout=timeout)
+
+    async def _open_backend(
+        self,
+        backend: OpenableBackend[StatusT],
+        opened: Callable[[], Awaitable[None]],
+        *,
+        prepare: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Open once, under the open lock: ``prepare()`` (if given), open ``backend``
+        reporting to this service, mark the service open and run ``opened()`` (read the
+        capabilities, reset state, fetch the first status). If ``opened()`` fails, the
+        service is not open, the backend is closed again (a failure of that close is
+        noted on the error) and the error raised. Already open: nothing happens."""
+        async with self._open_lock:
+            if self._opened:
+                return
+            if prepare is not None:
+                await prepare()
+            await backend.open(self)
+            try:
+                self._opened = True
+                await opened()
+            except BaseException as exc:
+                self._opened = False
+                try:
+                    await backend.close()
+                except Exception as close_exc:
+                    exc.add_note(f"closing {self.name} afterwards failed too: {close_exc!r}")
+                raise
+
+    async def _close_backend(
+        self,
+        backend: OpenableBackend[StatusT],
+        *,
+        timeout: float,
+        what: str = "device",
+        closed: Callable[[], None] | None = None,
+    ) -> None:
+        """Close once, under the open lock: cancel the queued commands and wait up to
+        ``timeout`` s for them to settle (else log a warning naming ``what`` and go on),
+        mark the service closed, run ``closed()`` (if given), close ``backend`` and end
+        every subscription (even if the backend's close fails). Not open: nothing
+        happens."""
+        async with self._open_lock:
+            if not self._opened:
+                return
+            try:
+                await self._queue.cancel_all(wait=timeout)
+            except TimeoutError:
+                self._log.warning(
+                    "%s: commands did not settle within %s s of the close; closing the "
+                    "%s under them",
+                    self.name,
+                    timeout,
+                    what,
+                )
+            self._opened = False
+            if closed is not None:
+                closed()
+            try:
+                await backend.close()
+            finally:
+                self._hub.close()
 
     async def _refresh(self) -> None:
         """The default settle step: learn where things stand and report the change."""

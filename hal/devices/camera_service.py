@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TypeVar
 
 from hal.device import DeviceService, finish
@@ -55,6 +55,9 @@ class CameraService(DeviceService[CameraStatus, CameraCapabilities], Camera):
             device before it closes the backend under them.
     """
 
+    #: `_run` logs each command (its ``args`` hold no image data) here.
+    _log = log
+
     def __init__(
         self,
         backend: CameraBackend,
@@ -80,41 +83,18 @@ class CameraService(DeviceService[CameraStatus, CameraCapabilities], Camera):
             ConfigurationError: OpenCV or numpy is missing (the message names
                 ``pip install 'tellerhal[camera]'``); the backend is not opened.
         """
-        async with self._open_lock:
-            if self._opened:
-                return
+
+        async def prepare() -> None:
             await asyncio.to_thread(picture_quality.prepare)
-            await self._backend.open(self)
-            try:
-                self._caps = self._backend.capabilities()
-                self._opened = True
-                self._last_status = await self._fetch_status()
-            except BaseException as exc:
-                self._opened = False
-                try:
-                    await self._backend.close()
-                except Exception as close_exc:
-                    exc.add_note(f"closing {self.name} afterwards failed too: {close_exc!r}")
-                raise
+
+        async def opened() -> None:
+            self._caps = self._backend.capabilities()
+            self._last_status = await self._fetch_status()
+
+        await self._open_backend(self._backend, opened, prepare=prepare)
 
     async def close(self) -> None:
-        async with self._open_lock:
-            if not self._opened:
-                return
-            try:
-                await self._queue.cancel_all(wait=self._close_timeout)
-            except TimeoutError:
-                log.warning(
-                    "%s: commands did not settle within %s s of the close; closing the "
-                    "camera under them",
-                    self.name,
-                    self._close_timeout,
-                )
-            self._opened = False
-            try:
-                await self._backend.close()
-            finally:
-                self._hub.close()
+        await self._close_backend(self._backend, timeout=self._close_timeout, what="camera")
 
     # --- queries (no queue) ------------------------------------------------------------
 
@@ -195,27 +175,6 @@ class CameraService(DeviceService[CameraStatus, CameraCapabilities], Camera):
                 await self._refresh()
 
         await self._run("Reset", "", op, timeout)
-
-    # --- helpers -----------------------------------------------------------------------
-
-    async def _run(
-        self,
-        command: str,
-        args: str,
-        op: Callable[[int], Awaitable[T]],
-        timeout: float | None,
-    ) -> T:
-        """Queue ``op``, logging it at DEBUG (``args`` holds no image data)."""
-
-        async def logged(command_id: int) -> T:
-            log.debug("%s: %s #%d (%s)", self.name, command, command_id, args)
-            try:
-                return await op(command_id)
-            except Exception as exc:
-                log.debug("%s: %s #%d failed: %s", self.name, command, command_id, exc)
-                raise
-
-        return await self._command(command, logged, timeout=timeout)
 
 
 def _position(camera: str, caps: CameraCapabilities, name: str) -> CameraPosition:

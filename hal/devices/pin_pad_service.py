@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Iterable
-from typing import TypeVar
+from collections.abc import Iterable
 
 from hal.device import DeviceService
 from hal.devices.pin_pad import (
@@ -89,8 +88,6 @@ __all__ = ["DUKPT_KSN_LENGTHS", "MODES_OF_USE", "PIN_FORMAT_ALGORITHMS", "PinPad
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 
 class PinPadService(DeviceService[PinPadStatus, PinPadCapabilities], PinPad):
     """`PinPad` over any `PinPadBackend`.
@@ -102,6 +99,9 @@ class PinPadService(DeviceService[PinPadStatus, PinPadCapabilities], PinPad):
         close_timeout: seconds `close` waits for cancelled commands (an entry under way)
             to settle with the device before it closes the backend under them.
     """
+
+    #: `_run` logs each command (its ``args`` already masked) here.
+    _log = log
 
     def __init__(
         self,
@@ -157,44 +157,22 @@ class PinPadService(DeviceService[PinPadStatus, PinPadCapabilities], PinPad):
     # --- lifecycle ---------------------------------------------------------------------
 
     async def open(self) -> None:
-        async with self._open_lock:
-            if self._opened:
-                return
-            await self._backend.open(self)
-            try:
-                self._caps = self._backend.capabilities()
-                self._opened = True
-                self._pin_held = False
-                self._pin_block_data = None
-                self._last_status = await self._fetch_status()
-            except BaseException as exc:
-                self._opened = False
-                try:
-                    await self._backend.close()
-                except Exception as close_exc:
-                    exc.add_note(f"closing {self.name} afterwards failed too: {close_exc!r}")
-                raise
+        async def opened() -> None:
+            self._caps = self._backend.capabilities()
+            self._forget_pin()
+            self._last_status = await self._fetch_status()
+
+        await self._open_backend(self._backend, opened)
 
     async def close(self) -> None:
-        async with self._open_lock:
-            if not self._opened:
-                return
-            try:
-                await self._queue.cancel_all(wait=self._close_timeout)
-            except TimeoutError:
-                log.warning(
-                    "%s: commands did not settle within %s s of the close; closing the "
-                    "device under them",
-                    self.name,
-                    self._close_timeout,
-                )
-            self._opened = False
-            self._pin_held = False
-            self._pin_block_data = None
-            try:
-                await self._backend.close()
-            finally:
-                self._hub.close()
+        await self._close_backend(
+            self._backend, timeout=self._close_timeout, closed=self._forget_pin
+        )
+
+    def _forget_pin(self) -> None:
+        """No PIN is held any more (opened afresh, or closed)."""
+        self._pin_held = False
+        self._pin_block_data = None
 
     # --- queries (no queue) ------------------------------------------------------------
 
@@ -677,24 +655,3 @@ class PinPadService(DeviceService[PinPadStatus, PinPadCapabilities], PinPad):
             await self._refresh()
 
         await self._run("Reset", "", op, timeout)
-
-    # --- helpers -----------------------------------------------------------------------
-
-    async def _run(
-        self,
-        command: str,
-        args: str,
-        op: Callable[[int], Awaitable[T]],
-        timeout: float | None,
-    ) -> T:
-        """Queue ``op``, logging it (``args`` is already masked) at DEBUG."""
-
-        async def logged(command_id: int) -> T:
-            log.debug("%s: %s #%d (%s)", self.name, command, command_id, args)
-            try:
-                return await op(command_id)
-            except Exception as exc:
-                log.debug("%s: %s #%d failed: %s", self.name, command, command_id, exc)
-                raise
-
-        return await self._command(command, logged, timeout=timeout)
