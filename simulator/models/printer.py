@@ -30,8 +30,12 @@ The paper:
   in). Until a new roll is in, the printer prints nothing (it still answers status).
 - **Cover open**: nothing prints; a job raises `CoverOpen` before anything prints.
 - **Jam** (`jam_next`): the next job jams after ``after_lines`` lines (default 0):
-  `MediaJam` naming the counts; paper ``jammed`` until a `reset` (the operator cleared
-  it).
+  `MediaJam` naming the counts; paper ``jammed`` (DLE EOT 3: mechanical error, a
+  recoverable error) until a `reset` or, over the wire, DLE ENQ 1 or 2 (the real-time
+  request to recover from a recoverable error): either way the operator is taken to have
+  freed the paper (no stimulus clears a jam on its own), and both recover alike. DLE
+  ENQ 2 also clears the line under way; DLE ENQ is ignored when nothing recoverable is
+  wrong (paper end waits for a new roll, an open cover for its closing).
 - **Offline** and **power loss**: every job raises `DeviceNotReady`; status ``offline``
   / ``powerOff``; powered off, the printer answers nothing on the wire.
 
@@ -718,10 +722,25 @@ class PrinterModel:
         await self._reply_delay()
         self._require_power()
         self._decoder = EscPosDecoder()
-        self._jammed = False
         self._jam_after = None
-        self._drop_line_buffer()
+        self._recover(clear_buffers=True)
         self._changed()
+
+    def _recover_request(self, n: int) -> None:
+        """DLE ENQ ``n``: 1 recovers from a recoverable error (printing resumes at the
+        line of the error), 2 clears the receive and print buffers first; acted on only
+        while such an error stands (here: a jam), ignored otherwise."""
+        if n in (1, 2) and self._jammed:
+            self._recover(clear_buffers=n == 2)
+
+    def _recover(self, *, clear_buffers: bool) -> None:
+        """Recover from a jam (the operator freed the paper): the one path of `reset`
+        and DLE ENQ."""
+        if self._jammed:
+            log.info("%s: recovered from the jam", self.name)
+        self._jammed = False
+        if clear_buffers:
+            self._drop_line_buffer()
 
     def __repr__(self) -> str:
         return (
@@ -735,6 +754,9 @@ class PrinterModel:
         return self._online and not self._cover_open and not self._jammed and not self._stopped
 
     def _apply(self, op: ops.Operation, replies: list[bytes]) -> None:
+        if isinstance(op, ops.StatusRequest) and op.kind is ops.StatusKind.REAL_TIME_REQUEST:
+            self._recover_request(op.n)
+            return
         if isinstance(op, ops.StatusRequest):
             answer = self._answer(op)
             if answer:

@@ -253,6 +253,53 @@ async def test_a_jam_stops_the_next_job_until_a_reset() -> None:
     assert model.take_printed_lines()[0] == "line 0"
 
 
+#: DLE ENQ n: the real-time request to recover from a recoverable error (n 1: printing
+#: resumes at the line of the error; n 2: after the receive and print buffers are cleared).
+ENQ_1, ENQ_2 = b"\x10\x05\x01", b"\x10\x05\x02"
+
+
+@pytest.mark.parametrize("request_bytes", [ENQ_1, ENQ_2])
+async def test_dle_enq_over_the_wire_recovers_a_jam_as_the_backend_reset_does(
+    request_bytes: bytes,
+) -> None:
+    model = PrinterModel()
+    listener = await _opened(model)
+    model.jam_next(after_lines=1)
+    model.feed(b"one\ntwo\nthree\n")
+    assert model.take_printed_lines() == ["one"]
+    assert model.jammed
+    assert parse_real_time(3, model.feed(b"\x10\x04\x03")[0]).mechanical
+    model.feed(b"lost while jammed\n")  # a stopped printer prints nothing
+    assert model.take_printed_lines() == []
+    assert model.feed(request_bytes) == []  # DLE ENQ has no answer
+    assert not model.jammed
+    assert model.feed(b"\x10\x04\x01\x10\x04\x03") == [b"\x12", b"\x12"]
+    assert listener.statuses[-1].paper is PaperStatus.FULL
+    assert listener.statuses[-1].device is DeviceState.ONLINE
+    model.feed(b"\x1b@after\n")
+    assert model.take_printed_lines() == ["after"]
+    assert (await model.print_document(LINES)).complete
+
+
+async def test_dle_enq_is_ignored_without_a_recoverable_error() -> None:
+    model = PrinterModel()
+    await _opened(model)
+    # No error: the line under way is kept (DLE ENQ 2 clears buffers only to recover).
+    model.feed(b"abc" + ENQ_2 + b"def\n")
+    assert model.take_printed_lines() == ["abcdef"]
+    # Paper end and an open cover are not what DLE ENQ recovers: a new roll, a closed cover.
+    model.paper_runs_out(0)
+    model.feed(ENQ_2 + ENQ_1)
+    assert model.status_byte(1) == b"\x1a"
+    with pytest.raises(PaperOut):
+        await model.print_document(LINES)
+    model.replenish()
+    model.set_cover(True)
+    model.feed(ENQ_2)
+    with pytest.raises(CoverOpen):
+        await model.print_document(LINES)
+
+
 async def test_the_presenter_presents_the_customer_takes_and_retract_counts() -> None:
     model = PrinterModel()
     listener = await _opened(model)
