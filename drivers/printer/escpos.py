@@ -31,6 +31,8 @@ What the Printer operations send:
   `CoverOpen`; jam -> `MediaJam` with the counts in its text. A cancellation finishes the
   block under way and returns the result with ``complete`` false.
 - **print_raw**: the bytes in ``chunk_size`` pieces, a DLE EOT 1 after each.
+- **reset**: DLE ENQ 2 (recover from a recoverable error such as a jam, the receive
+  and print buffers cleared; ignored by a printer without one), ESC @, the status again.
 - **control_media**: cut GS V 0 (full); on a printer with a presenter, which holds each
   cut receipt at its exit, eject ``1D 65 05`` (out to the customer) and retract ``1D 65
   02`` (into the bin) [S protocols.md 5.1: TerminalClient], the ticket sensor read with
@@ -99,6 +101,9 @@ __all__ = ["ESCPOS_DRIVER", "EscPosDriver", "Stop", "open_escpos"]
 log = logging.getLogger(__name__)
 
 _INIT = b"\x1b\x40"
+#: DLE ENQ 2: recover from a recoverable error (a jam, an autocutter error) after clearing
+#: the receive and print buffers; a printer with no such error ignores it.
+_RECOVER = b"\x10\x05\x02"
 _FULL_CUT = b"\x1d\x56\x00"
 _EJECT = b"\x1d\x65\x05"
 _RETRACT = b"\x1d\x65\x02"
@@ -369,9 +374,11 @@ class EscPosDriver:
             self._publish(await self._read_status())
 
     async def reset(self) -> None:
+        """DLE ENQ 2 (a printer stopped by a recoverable error, whose cause the operator
+        removed, recovers; ESC @ alone it would ignore), ESC @, then the status again."""
         async with self._lock:
             await self._ensure_line()
-            await self.link.write(_INIT)
+            await self.link.write(_RECOVER + _INIT)
             self._publish(await self._read_status())
 
     # --- status ------------------------------------------------------------------------

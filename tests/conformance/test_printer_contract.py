@@ -168,14 +168,7 @@ DECLARED: dict[str, frozenset[str]] = {
 
 
 #: Known gaps, each failing its case today (strict: the day it passes, this must go).
-#: The escpos driver's reset sends only ESC @, which a printer stopped by an error does
-#: not act on (DLE ENQ 1/2 is the recover-from-error request), and the model clears a jam
-#: only through its backend `reset`, not on DLE ENQ over the wire: a jam cleared by the
-#: operator is never recovered through the driver.
-KNOWN_GAPS = {
-    ("escpos-pty", "printer.jam"): "reset after a jam does not recover over ESC/POS",
-    ("escpos-usb", "printer.jam"): "reset after a jam does not recover over ESC/POS",
-}
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 
 
 @pytest.mark.parametrize("case", PRINTER_CASES, ids=lambda c: c.id.split(".")[-1])

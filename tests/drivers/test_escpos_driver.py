@@ -15,6 +15,7 @@ import pytest
 
 import hal
 from drivers.printer.escpos_masker import EscPosMasker
+from hal.device import DeviceState
 from hal.devices.printer import (
     Align,
     CodePage,
@@ -193,6 +194,29 @@ async def test_a_jam_mid_job(tmp_path: Path) -> None:
                     await device.print_document(receipt(3), timeout=5)
                 assert (await device.status()).paper is PaperStatus.JAMMED
     assert len(rig.lines()) == 3
+
+
+async def test_reset_after_a_jam_recovers_with_dle_enq_2(tmp_path: Path) -> None:
+    """A printer stopped by a recoverable error ignores ESC @; reset sends DLE ENQ 2
+    (recover, buffers cleared) and then ESC @, and reads the status again."""
+    rig = printer(tmp_path)
+    rig.model.jam_next(after_lines=2)
+    listener = Listener()
+    with escpos_registered():
+        async with rig.wire() as emulator, open_driver(rig.address(), listener) as driver:
+            with pytest.raises(MediaJam):
+                await driver.print_document(receipt(3))
+            assert (await driver.get_status()).paper is PaperStatus.JAMMED
+            sent_before = len(emulator.received)
+            await driver.reset()
+            sent = bytes(emulator.received[sent_before:])
+            # (a status poll may have gone out first; reset's own bytes go out as one)
+            assert b"\x10\x05\x02\x1b\x40\x10\x04\x01" in sent
+            assert listener.statuses[-1].paper is PaperStatus.FULL
+            assert (await driver.get_status()).device is DeviceState.ONLINE
+            result = await driver.print_document(receipt(2))
+            assert result.complete
+    assert rig.lines()[2:] == expected_text(receipt(2))
 
 
 async def test_dle_eot_golden_replies_on_the_wire(tmp_path: Path) -> None:
