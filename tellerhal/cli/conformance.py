@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add the ``conformance`` sub-command."""
     parser = sub.add_parser(
         "conformance",
-        help="run a device class's contract suite (card reader, PIN pad) against an address",
+        help="run a device class's contract suite (card reader, PIN pad, printer...) against an "
+        "address",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -39,7 +40,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "--device",
         choices=sorted(SUITES),
         help="the device class (default: the one the address names, e.g. sim://pin_pad, "
-        "or the only one its driver offers)",
+        "or the only one its driver offers; receipt_printer for a printer driver)",
     )
     parser.add_argument("--cards", type=Path, help="the bench's test cards (TOML); not for sim://")
     parser.add_argument(
@@ -53,10 +54,21 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     parser.set_defaults(func=run)
 
 
+#: Device classes that are one kind of device under two names: a driver serving both
+#: is tested as the first (the other with --device).
+_KINDS: tuple[tuple[str, ...], ...] = (("receipt_printer", "journal_printer"),)
+
+
 def device_class(address: DeviceAddress, given: str | None) -> str:
     """The suite to run: ``given``, else the device the address names (``sim://pin_pad``,
-    ``zmq://host:port/pin_pad``), else the only class its driver offers, else the card
-    reader."""
+    ``zmq://host:port/pin_pad``), else the only class its driver offers (a printer
+    driver's receipt and journal printers count as one: ``receipt_printer``), else the
+    card reader (a driver not registered here).
+
+    Raises:
+        ConfigurationError: the driver serves several unrelated classes (``--device``
+            must choose; the message names the choices).
+    """
     if given:
         return given
     named = address.authority if address.driver == "sim" else address.path.rsplit("/", 1)[-1]
@@ -67,7 +79,18 @@ def device_class(address: DeviceAddress, given: str | None) -> str:
     except ConfigurationError:
         return "card_reader"
     offered = sorted(c for c in spec.device_classes if c in SUITES)
-    return offered[0] if len(offered) == 1 else "card_reader"
+    if len(offered) == 1:
+        return offered[0]
+    for kind in _KINDS:
+        if offered and set(offered) <= set(kind):
+            return next(c for c in kind if c in offered)
+    if not offered:
+        return "card_reader"
+    choices = " or ".join(f"--device {c}" for c in offered)
+    raise ConfigurationError(
+        f"the {address.driver!r} driver serves several device classes "
+        f"({', '.join(offered)}): say which to test with {choices}"
+    )
 
 
 async def _run(args: argparse.Namespace, workdir: Path) -> int:

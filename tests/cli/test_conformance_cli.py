@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import io
+import json
 import os
 import sys
 import time
@@ -23,6 +26,7 @@ from tellerhal.conformance.bench import BenchCardReaderStimulus, load_bench_card
 from tellerhal.conformance.card_reader import CARD_READER_CASES
 from tellerhal.conformance.framework import Harness, Verdict, run_case
 from tellerhal.conformance.pin_pad import PIN_PAD_CASES
+from tests.escpos_rig import PtyPrinter
 from tests.sim_process import sim
 
 FAST = "sim://card_reader?clock_scale=0.01"
@@ -58,10 +62,62 @@ def test_the_address_picks_the_suite_and_the_simulated_pad_passes_it(
         ("zt588+serial:///dev/ttyS3", None, "pin_pad"),
         ("crt310+serial:///dev/ttyS0", None, "card_reader"),
         ("sim://card_reader", "pin_pad", "pin_pad"),
+        # The escpos driver serves a receipt or a journal printer: the receipt printer
+        # unless --device says journal.
+        ("escpos+serial:///dev/ttyUSB0", None, "receipt_printer"),
+        ("escpos+usb://0416:5011", None, "receipt_printer"),
+        ("escpos+usb://0416:5011", "journal_printer", "journal_printer"),
     ],
 )
 def test_which_suite_an_address_gets(address: str, given: str | None, suite: str) -> None:
     assert device_class(DeviceAddress.parse(address), given) == suite
+
+
+def test_a_driver_of_several_unrelated_classes_needs_device(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """ssp serves a note acceptor and a dispenser: no suite is guessed (the card
+    reader's least of all); the one line names the choices."""
+    with pytest.raises(ConfigurationError, match="cash_acceptor, cash_dispenser"):
+        device_class(DeviceAddress.parse("ssp+serial:///dev/ttyUSB0"), None)
+    assert main(["conformance", "ssp+serial:///dev/ttyUSB0"]) == 2
+    err = capsys.readouterr().err
+    assert "--device cash_acceptor or --device cash_dispenser" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def _run_cli(argv: list[str]) -> tuple[int, str]:
+    """``tellerhal`` run with ``argv`` (it runs its own event loop: call it on a thread of
+    its own while the caller's loop serves the emulator): exit code and stdout."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(argv)
+    return code, out.getvalue()
+
+
+@pytest.mark.parametrize("device", [None, "journal_printer"])
+async def test_an_escpos_address_runs_the_printer_suite(tmp_path: Path, device: str | None) -> None:
+    """On the escpos pty rig: without --device the receipt printer's suite runs (it
+    ran the card reader's, which refused the printer's case names); --device
+    journal_printer runs the journal printer's on a journal printer."""
+    journal = device == "journal_printer"
+    rig = PtyPrinter(tmp_path, profile="journal" if journal else "receipt")
+    address = rig.address(**({"type": "journal"} if journal else {}))
+    argv = ["conformance", address, "--json", "--patience", "2"]
+    argv += ["--case", "printer.capabilities", "--case", "printer.styled_text"]
+    if device is not None:
+        argv += ["--device", device]
+    loop = asyncio.get_running_loop()
+    async with rig.wire():
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            code, out = await loop.run_in_executor(pool, _run_cli, argv)
+    results = [json.loads(line) for line in out.splitlines()]
+    assert [(r["case"], r["verdict"]) for r in results] == [
+        ("printer.capabilities", "passed"),
+        ("printer.styled_text", "passed"),
+    ], out
+    assert code == 0
+    assert rig.lines(), "the styled_text case printed nothing on the emulator"
 
 
 def test_a_broken_reader_fails_and_the_failing_case_is_named(
