@@ -4,14 +4,19 @@ URL format::
 
     DRIVER+serial:///dev/ttyUSB0[?baud=9600&bytesize=8&parity=N&stopbits=1
                                  &xonxoff=false&rtscts=false&exclusive=true
-                                 &dtr=true&rts=true]
+                                 &dtr=true&rts=true&write_timeout=5]
     DRIVER+serial:///tmp/sim/crt310          (a simulator's pty, through its symlink)
 
 The port is the address's path (an authority, if any, goes in front: ``serial://COM3``).
 Options (`SerialOptions`): ``baud`` one of the standard rates (``BAUD_RATES``);
 ``bytesize`` 5-8; ``parity`` N, E, O, M or S; ``stopbits`` 1 or 2; ``xonxoff`` and
 ``rtscts`` flow control; ``exclusive`` takes an advisory lock (``flock``) so a second
-program cannot open the port too; ``dtr`` and ``rts`` the modem lines to assert.
+program cannot open the port too; ``dtr`` and ``rts`` the modem lines to assert;
+``write_timeout`` the seconds one `SerialTransport.write` may wait for the line to take
+its bytes (default 5): with flow control (``rtscts``, ``xonxoff``) a busy or stopped
+device may hold the line for ever, and a pty whose other side stops reading fills the
+kernel's buffer; on expiry the write raises `WriteTimeout` (a `HalTimeout`) naming the
+bytes written of the total, which the device has (or has in its buffer).
 
 pyserial opens and configures the port (termios); the bytes then move through the
 port's descriptor in non-blocking mode, woken by the event loop (``add_reader``): no
@@ -33,13 +38,14 @@ import errno
 import logging
 import os
 import select
+import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import serial
 
 from hal.address import DeviceAddress
-from hal.errors import ConfigurationError, ConnectionLost, TransportError
+from hal.errors import ConfigurationError, ConnectionLost, HalTimeout, TransportError
 from hal.registry import TransportSpec
 from hal.transports.base import DEFAULT_LIMIT, BufferedTransport, ReceiveBuffer
 
@@ -48,6 +54,7 @@ __all__ = [
     "SERIAL_TRANSPORT",
     "SerialOptions",
     "SerialTransport",
+    "WriteTimeout",
     "open_serial_transport",
 ]
 
@@ -77,9 +84,11 @@ class SerialOptions:
         exclusive: lock the port (advisory ``flock``) against a second opener.
         dtr: assert DTR after opening (ignored where there are no modem lines).
         rts: assert RTS after opening, unless ``rtscts`` drives it.
+        write_timeout: seconds one write may wait for the line to take its bytes (flow
+            control holding it, a full buffer); then `WriteTimeout`. Must be > 0.
 
     Raises:
-        ConfigurationError: a baud rate outside `BAUD_RATES`.
+        ConfigurationError: a baud rate outside `BAUD_RATES`, a write_timeout <= 0.
     """
 
     baud: int = 9600
@@ -91,13 +100,32 @@ class SerialOptions:
     exclusive: bool = True
     dtr: bool = True
     rts: bool = True
+    write_timeout: float = 5.0
 
     def __post_init__(self) -> None:
+        if not self.write_timeout > 0:
+            raise ConfigurationError(
+                f"write_timeout must be > 0 seconds; got {self.write_timeout!r}"
+            )
         if isinstance(self.baud, bool) or self.baud not in BAUD_RATES:
             raise ConfigurationError(
                 f"baud must be a standard rate ({', '.join(map(str, BAUD_RATES))}); "
                 f"got {self.baud!r}"
             )
+
+
+class WriteTimeout(HalTimeout):
+    """A write the line did not take in time (flow control holding it, a full buffer).
+
+    Attributes:
+        written: the bytes the line took before the time ran out (they are gone).
+        total: the bytes the write was given.
+    """
+
+    def __init__(self, message: str, *, written: int, total: int) -> None:
+        super().__init__(message)
+        self.written = written
+        self.total = total
 
 
 class SerialTransport(BufferedTransport):
@@ -290,25 +318,41 @@ class SerialTransport(BufferedTransport):
         fd = self._fd
         assert fd is not None
         view = memoryview(bytes(data))
+        total = len(view)
+        limit = self.options.write_timeout
+        deadline = time.monotonic() + limit
         while view:
             try:
                 sent = os.write(fd, view)
             except (BlockingIOError, InterruptedError):
-                await self._writable(fd)
+                left = deadline - time.monotonic()
+                if left <= 0 or not await self._writable(fd, left):
+                    written = total - len(view)
+                    raise WriteTimeout(
+                        f"{self.name}: the line took {written} of {total} bytes within "
+                        f"{limit} s (write_timeout): flow control holding it (a busy, "
+                        f"stopped or paper-out device?) or nobody reading",
+                        written=written,
+                        total=total,
+                    ) from None
                 continue
             except OSError as exc:
                 self._lose(f"writing failed: {_reason(exc)}")
                 raise ConnectionLost(f"{self.name}: writing failed: {_reason(exc)}") from exc
             view = view[sent:]
 
-    async def _writable(self, fd: int) -> None:
+    async def _writable(self, fd: int, timeout: float) -> bool:
+        """Whether ``fd`` became writable within ``timeout`` seconds."""
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
         loop.add_writer(fd, _resolve, waiter)
         try:
-            await waiter
+            await asyncio.wait_for(waiter, timeout)
+        except TimeoutError:
+            return False
         finally:
             loop.remove_writer(fd)
+        return True
 
     def flush_input(self) -> int:
         dropped = super().flush_input()
