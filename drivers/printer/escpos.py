@@ -86,6 +86,7 @@ from hal.errors import (
 from hal.events import Event
 from hal.registry import DriverSpec, make_transport
 from hal.transports.base import Transport
+from hal.transports.serial import WriteTimeout
 from protocols.escpos import block_ident, encode_blocks
 from protocols.escpos_status import (
     ErrorCause,
@@ -254,16 +255,16 @@ class EscPosDriver:
             await self._ensure_line()
             await self._check_ready(total)
             job = _Job(total, self.link.bytes_sent)
+            in_flight: deque[int] = deque()
             try:
-                await self.link.write(chunks[0])
-                in_flight: deque[int] = deque()
+                await self._send(chunks[0], job, in_flight)
                 for index, chunk in enumerate(chunks[1:]):
                     if job.cancelled:
                         break
                     ident = block_ident(index % 10000) if by_id else None
                     if ident is not None:
                         self.link.expect_pid(ident)
-                    await self._whole(self.link.write(chunk), job, index)
+                    await self._whole(self._send(chunk, job, in_flight), job, index)
                     in_flight.append(index)
                     while len(in_flight) >= window or (job.cancelled and in_flight):
                         await self._printed(in_flight.popleft(), by_id, job, document)
@@ -277,6 +278,28 @@ class EscPosDriver:
                 bytes_sent=self.link.bytes_sent - job.start,
                 complete=job.printed == total,
             )
+
+    async def _send(self, chunk: bytes, job: _Job | None, in_flight: deque[int]) -> None:
+        """Write ``chunk``. A write the line did not take in time (flow control held it)
+        is asked about with DLE EOT (a real-time request, which an Epson printer handles
+        ahead of its buffer [S]; whether it passes a line held by flow control is [U]): a
+        stopped printer is its stop error (paper end: `PaperOut` with the blocks whose
+        process IDs came and the bytes the line took), else the timeout stands."""
+        try:
+            await self.link.write(chunk)
+        except WriteTimeout as exc:
+            try:
+                stop = await self._stop_cause()
+            except HalError:
+                raise exc from None
+            if not stop.stopped:
+                raise
+            if job is None:
+                raise self._stopped_error(stop, None, None, None) from None
+            while in_flight and self.link.pid_arrived(block_ident(in_flight[0] % 10000)):
+                job.printed = in_flight.popleft() + 1
+            sent = self.link.bytes_sent - job.start
+            raise self._stopped_error(stop, job.printed, job.total, sent) from None
 
     async def _printed(self, index: int, by_id: bool, job: _Job, document: Document) -> None:
         """Wait (through a cancellation) until block ``index`` has printed."""
@@ -315,6 +338,10 @@ class EscPosDriver:
                     return
             stop = await self._stop_cause()
             if stop.stopped:
+                if ident is not None and self.link.pid_arrived(ident):
+                    # Its ID came after wait_pid gave up but before the status said
+                    # stopped: the block printed (the stop is in a later one).
+                    return
                 sent = self.link.bytes_sent - job.start
                 raise self._stopped_error(stop, job.printed, job.total, sent)
             if ident is None:

@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from hal.errors import ConnectionLost, HalError, HalTimeout
 from hal.transports.base import Transport
+from hal.transports.serial import WriteTimeout
 
 __all__ = ["EscPosLink"]
 
@@ -86,9 +87,15 @@ class EscPosLink:
     # --- sending -----------------------------------------------------------------------
 
     async def write(self, data: bytes) -> None:
+        """Send ``data``; a write the line did not take in time (`WriteTimeout`) still
+        counts the bytes it took in `bytes_sent`."""
         if self._lost is not None:
             raise self._lost
-        await self.transport.write(data)
+        try:
+            await self.transport.write(data)
+        except WriteTimeout as exc:
+            self.bytes_sent += exc.written
+            raise
         self.bytes_sent += len(data)
 
     async def real_time(self, n: int, timeout: float, retries: int = 0) -> int:
@@ -132,6 +139,11 @@ class EscPosLink:
     def expect_pid(self, ident: bytes) -> None:
         """A process ID is on its way (sent after a block): keep its answer."""
         self._pids[ident] = asyncio.Event()
+
+    def pid_arrived(self, ident: bytes) -> bool:
+        """Whether the answer for process ID ``ident`` is already here (no wait)."""
+        event = self._pids.get(ident)
+        return self._lost is None and event is not None and event.is_set()
 
     def forget_pids(self) -> None:
         self._pids.clear()
