@@ -279,7 +279,7 @@ class EscPosDriver:
                 complete=job.printed == total,
             )
 
-    async def _send(self, chunk: bytes, job: _Job | None, in_flight: deque[int]) -> None:
+    async def _send(self, chunk: bytes, job: _Job, in_flight: deque[int]) -> None:
         """Write ``chunk``. A write the line did not take in time (flow control held it)
         is asked about with DLE EOT (a real-time request, which an Epson printer handles
         ahead of its buffer [S]; whether it passes a line held by flow control is [U]): a
@@ -288,18 +288,29 @@ class EscPosDriver:
         try:
             await self.link.write(chunk)
         except WriteTimeout as exc:
-            try:
-                stop = await self._stop_cause()
-            except HalError:
-                raise exc from None
-            if not stop.stopped:
-                raise
-            if job is None:
-                raise self._stopped_error(stop, None, None, None) from None
+            stop = await self._stop_after(exc)
             while in_flight and self.link.pid_arrived(block_ident(in_flight[0] % 10000)):
                 job.printed = in_flight.popleft() + 1
             sent = self.link.bytes_sent - job.start
             raise self._stopped_error(stop, job.printed, job.total, sent) from None
+
+    async def _stop_after(self, timeout: WriteTimeout) -> Stop:
+        """Why the printer stopped taking bytes (DLE EOT 1-3); ``timeout`` itself when
+        it says it has not stopped or does not answer (the line held, busy, not a stop)."""
+        try:
+            stop = await self._stop_cause()
+        except HalError:
+            raise timeout from None
+        if not stop.stopped:
+            raise timeout
+        log.info(
+            "%s: a write stalled at %s of %s bytes: %s",
+            self.name,
+            timeout.written,
+            timeout.total,
+            stop,
+        )
+        return stop
 
     async def _printed(self, index: int, by_id: bool, job: _Job, document: Document) -> None:
         """Wait (through a cancellation) until block ``index`` has printed."""
@@ -362,7 +373,13 @@ class EscPosDriver:
             sent = 0
             for at in range(0, len(data), size):
                 piece = data[at : at + size]
-                await self.link.write(piece)
+                before = self.link.bytes_sent
+                try:
+                    await self.link.write(piece)
+                except WriteTimeout as exc:
+                    stop = await self._stop_after(exc)
+                    sent += self.link.bytes_sent - before
+                    raise self._stopped_error(stop, None, None, sent) from None
                 sent += len(piece)
                 stop = await self._stop_cause()
                 if stop.stopped:

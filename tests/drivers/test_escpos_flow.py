@@ -185,3 +185,18 @@ async def test_a_process_id_that_comes_late_still_counts(tmp_path: Path) -> None
         assert (caught.value.printed_blocks, caught.value.total_blocks) == (3, 5)
     finally:
         await _close(driver, peer, master, slave)
+
+
+async def test_a_raw_write_stuck_at_paper_end_is_paper_out(tmp_path: Path) -> None:
+    driver, peer, master, slave = await _printer(tmp_path, chunk_size=1 << 20)
+    try:
+        peer.stall_after = peer.received + 4096
+        peer.stall_for = 0.6
+        with pytest.raises(PaperOut) as caught:
+            await asyncio.wait_for(driver.print_raw(b"\x55" * 300_000), 10)
+        sent = caught.value.bytes_sent
+        assert sent is not None
+        assert 4096 < sent < 300_000
+        assert f"after {sent} bytes" in str(caught.value)
+    finally:
+        await _close(driver, peer, master, slave)
