@@ -203,6 +203,8 @@ def _row_height(painter: _Painter, row: Row) -> int:
         side = 0 if matrix is None else len(matrix) * row.qr.module_size
         return side if side <= painter.dots else 0
     if isinstance(row, ImageRow):
+        if row.image.width == 0 or row.image.height == 0:
+            return 0  # an empty image: nothing drawn, no paper fed
         return row.image.height * row.image.scale_y
     if isinstance(row, FeedRow):
         return row.dots
@@ -316,8 +318,12 @@ def _draw_qr(
 
 def _draw_image(
     painter: _Painter, page: Image.Image, row: ImageRow, top: int
-) -> tuple[int, int, int, int]:
+) -> tuple[int, int, int, int] | None:
     image = row.image
+    if image.width == 0 or image.height == 0:
+        # ESC * with nL = nH = 0 (or GS v 0 with a zero size): nothing to draw.
+        painter.problems.append(f"empty image ({image.width}x{image.height} dots): nothing printed")
+        return None
     raw = Image.frombytes("1", (image.row_bytes * 8, image.height), image.pixels)
     width, height = image.width * image.scale_x, image.height * image.scale_y
     left = _x_for(image.align, width, painter.dots)

@@ -110,6 +110,18 @@ def test_truncated_stream_exit_2_png_written(
         assert image.height == 60  # the two lines that came, 30 dots each
 
 
+def test_empty_bit_image_renders_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    png = tmp_path / "x.png"
+    status, out, err = _run(["1b2a000000", "-o", str(png)], capsys)
+    assert out == ""
+    assert status == 0, err
+    assert "warning: empty image (0x8 dots): nothing printed" in err
+    with Image.open(png) as image:
+        assert image.width == 576
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -263,11 +263,13 @@ _PIECES = st.sampled_from(
         b"\x1d(k\x03\x001Q0",
         b"\x1dv0\x03\x50\x00\x02\x00" + b"\xaa" * 160,
         b"\x1dV\x42\x10",
+        b"\x1b*\x00\x00\x00",  # an empty ESC * bit image (it crashed the renderer)
+        b"\x1b*\x21\x00\x00",
     ]
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     pieces=st.lists(st.one_of(_PIECES, st.binary(max_size=12)), max_size=25),
     dots=st.sampled_from([576, 384]),
@@ -282,6 +284,36 @@ def test_any_stream_renders_or_reports(pieces: list[bytes], dots: int) -> None:
     assert all(box[0] >= 0 and box[2] <= dots for box in (p.box for p in result.placements))
     if result.error is not None:
         assert "ESC/POS" in result.error or "GS" in result.error
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        bytes.fromhex("1b2a000000"),  # ESC * m=0 (double-width dots), nL = nH = 0
+        bytes.fromhex("1b2a210000"),  # ESC * m=33 (24-dot, single width), empty
+        bytes.fromhex("1d7630000000020000"),  # GS v 0, 0 bytes a row, 2 rows
+    ],
+)
+def test_empty_image_draws_nothing_and_is_reported(data: bytes, font: PrinterFont) -> None:
+    result = render_bytes(b"A\n" + data + b"B\n", 576, font=font)
+    assert result.error is None
+    assert [p.kind for p in result.placements] == ["text", "text"]
+    assert any("empty image" in problem for problem in result.problems)
+    # Nothing drawn and no paper fed for it: the page is as without the image.
+    plain = render_bytes(b"A\nB\n", 576, font=font)
+    assert [p.box for p in result.placements] == [p.box for p in plain.placements]
+    assert result.image.size == plain.image.size
+
+
+async def test_model_renders_a_raw_job_with_an_empty_image() -> None:
+    from simulator.models.printer import PrinterModel
+
+    model = PrinterModel()
+    await model.print_raw(bytes.fromhex("1b2a0000000a1d5600"))
+    piece = model.last_receipt()
+    assert piece is not None
+    assert piece.png().startswith(b"\x89PNG")
+    assert any("empty image" in problem for problem in piece.render().problems)
 
 
 def test_image_wider_than_the_paper_is_cut_at_the_edge(font: PrinterFont) -> None:
