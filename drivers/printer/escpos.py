@@ -29,7 +29,10 @@ What the Printer operations send:
   real-time status is answered at once, before a buffered block has printed; see the
   docs]. Paper end -> `PaperOut(printed_blocks, total_blocks, bytes_sent)`; cover ->
   `CoverOpen`; jam -> `MediaJam` with the counts in its text. A cancellation finishes the
-  block under way and returns the result with ``complete`` false.
+  block under way and returns the result with ``complete`` false. A write the line does
+  not take within the transport's ``write_timeout`` (serial flow control held by a busy
+  or paper-out printer) asks DLE EOT: a stop is its error with the counts (paper end:
+  `PaperOut`), else the `HalTimeout` stands [U: whether DLE EOT passes a held line].
 - **print_raw**: the bytes in ``chunk_size`` pieces, a DLE EOT 1 after each.
 - **reset**: DLE ENQ 2 (recover from a recoverable error such as a jam, the receive
   and print buffers cleared; ignored by a printer without one), ESC @, the status again.

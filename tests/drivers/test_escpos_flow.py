@@ -16,7 +16,7 @@ import pytest
 from drivers.printer.escpos import EscPosDriver
 from drivers.printer.escpos_options import EscPosOptions
 from hal.devices.printer import Document, Image, Line, PrinterStatus
-from hal.errors import PaperOut
+from hal.errors import HalTimeout, PaperOut
 from hal.events import Event
 from hal.transports.serial import SerialOptions, SerialTransport
 
@@ -199,4 +199,25 @@ async def test_a_raw_write_stuck_at_paper_end_is_paper_out(tmp_path: Path) -> No
         assert 4096 < sent < 300_000
         assert f"after {sent} bytes" in str(caught.value)
     finally:
+        await _close(driver, peer, master, slave)
+
+
+async def test_a_cancel_while_the_line_is_held_ends_in_bounded_time(tmp_path: Path) -> None:
+    driver, peer, master, slave = await _printer(tmp_path, window=1)
+    try:
+        width, height = 576, 4000
+        document = Document((Image(width, height, b"\xaa" * (width // 8 * height)),))
+        peer.stall_after = peer.received + 4096
+        peer.stall_for = 3.0  # longer than the write, the DLE EOT write and the cancel
+        job = asyncio.ensure_future(driver.print_document(document))
+        await asyncio.sleep(0.1)
+        job.cancel()
+        started = time.monotonic()
+        # Before the write was bounded this waited for ever (the write is shielded
+        # through a cancellation so the block under way finishes).
+        with pytest.raises(HalTimeout, match="write_timeout"):
+            await asyncio.wait_for(job, 5)
+        assert time.monotonic() - started < 2
+    finally:
+        peer._resume()
         await _close(driver, peer, master, slave)
