@@ -4,10 +4,12 @@ The service checks every document against the printer's capabilities before it i
 queued (a barcode symbology, QR codes, images, a cut or a code page the printer lacks:
 `UnsupportedOperation` naming it; an image wider than the paper or a character the
 document's code page cannot encode: `InvalidData` naming the block and the character,
-never the text), queues the commands (FIFO, one at a time, ``max_queue`` at most),
-applies timeouts and cancellation, stamps the backend's events with the running
-command's id, derives `StatusChanged` and `PaperThreshold` (once per crossing, also for
-backends that only report status), and refreshes the status after a job stopped.
+never the text) and every raw job (one that ends inside an ESC/POS command: `InvalidData`
+naming the command and the bytes missing, nothing sent), queues the commands (FIFO,
+one at a time, ``max_queue`` at most), applies timeouts and cancellation, stamps the
+backend's events with the running command's id, derives `StatusChanged` and
+`PaperThreshold` (once per crossing, also for backends that only report status), and
+refreshes the status after a job stopped.
 
 Paper is not money: a printer has no ledger. A job that was cancelled or timed out
 finishes the block under way (the backend's contract) before the caller hears of it;
@@ -53,6 +55,7 @@ from hal.errors import (
 )
 from hal.events import Event
 from protocols.escpos import encode_text
+from protocols.escpos_decoder import EscPosDecoder
 
 __all__ = ["PrinterService", "check_document", "document_summary"]
 
@@ -204,6 +207,7 @@ class PrinterService(DeviceService[PrinterStatus, PrinterCapabilities], Printer)
         if not isinstance(data, bytes | bytearray | memoryview):
             raise InvalidData(f"{self.name}: PrintRaw takes bytes, got a {type(data).__name__}")
         raw = bytes(data)
+        _check_raw(raw, self.name)
 
         async def op(command_id: int) -> PrintResult:
             return await self._job("PrintRaw", command_id, self._backend.print_raw(raw), 0)
@@ -313,6 +317,27 @@ class PrinterService(DeviceService[PrinterStatus, PrinterCapabilities], Printer)
                 raise
 
         return await self._command(command, logged, timeout=timeout)
+
+
+def _check_raw(raw: bytes, name: str) -> None:
+    """Refuse a raw job that ends inside a command: sent, the printer would wait for the
+    missing bytes and take them from the next job, which then prints nothing (or
+    garbage). A bad command inside the job (GS k data with no end) is the printer's to
+    drop, as it drops it from any stream: that job goes out.
+
+    Raises:
+        InvalidData: naming the command, where it starts and the bytes missing (the
+            decoder's words; never the data).
+    """
+    decoder = EscPosDecoder()
+    try:
+        decoder.feed(raw)
+    except ProtocolError:
+        return  # a bad command: the decoder (and the printer) dropped it and the rest
+    try:
+        decoder.finish()
+    except ProtocolError as exc:
+        raise InvalidData(f"{name}: PrintRaw refused, nothing sent: {exc}") from None
 
 
 def _progress(exc: PaperOut | CoverOpen | MediaJam) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+import hal
 from hal.devices.printer import (
     Align,
     CodePage,
@@ -17,12 +18,13 @@ from hal.devices.printer import (
     Line,
     PaperStatus,
     PaperThreshold,
+    Printer,
     PrinterType,
     QrCode,
 )
 from hal.errors import InvalidData, PaperOut, UnsupportedOperation
 from hal.events import Event, StatusChanged, Subscription
-from simulator.world import World
+from simulator.world import World, get_world
 from simulator.world_printer import PrinterSetup
 
 
@@ -95,3 +97,30 @@ async def test_validation_follows_the_build() -> None:
         with pytest.raises(UnsupportedOperation, match="block 1: the printer makes no full cut"):
             await journal.print_document(Document((Line.of("x"), Cut())))
         assert await world.printer_control("journal_printer").printed_lines() == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        # GS ( k with pL = 7 (1 P 0 and 4 bytes of QR data): 5 of the 7 sent.
+        (b"paid\n\x1d(k\x07\x001P0DA", "GS ( k at byte 5 needs 2 more bytes"),
+        # ESC * 24-dot, 2 columns (6 bytes of dots), none sent.
+        (b"\x1b*\x21\x02\x00", "ESC * (bit image) at byte 0 needs 6 more bytes"),
+    ],
+)
+async def test_a_raw_job_ending_inside_a_command_is_refused_and_eats_nothing(
+    raw: bytes, message: str
+) -> None:
+    # Sent, the unfinished command would swallow the start of the next job: the model's
+    # decoder keeps it waiting for its missing bytes.
+    device = hal.open("sim://receipt_printer?world=printer-raw-truncated")
+    control = get_world("printer-raw-truncated").printer_control()
+    async with device as printer:
+        assert isinstance(printer, Printer)
+        with pytest.raises(InvalidData) as refused:
+            await printer.print_raw(raw, timeout=5)
+        assert message in str(refused.value)
+        assert await control.printed_lines() == []  # nothing sent: not even "paid"
+        result = await printer.print_document(lines(2), timeout=5)
+        assert result.complete
+        assert await control.printed_lines() == ["行 0 line", "行 1 line"]
