@@ -117,12 +117,15 @@ class Peer:
             os.write(self.master, bytes((byte,)))
 
 
-async def _printer(tmp_path: Path, **options: object) -> tuple[EscPosDriver, Peer, int, int]:
+async def _printer(
+    tmp_path: Path, *, xonxoff: bool = False, **options: object
+) -> tuple[EscPosDriver, Peer, int, int]:
     master, slave = os.openpty()
     tty.setraw(slave)
     link = tmp_path / "ttyP0"
     link.symlink_to(os.ttyname(slave))
-    transport = SerialTransport(str(link), SerialOptions(baud=115200, write_timeout=0.4))
+    line = SerialOptions(baud=115200, write_timeout=0.4, xonxoff=xonxoff)
+    transport = SerialTransport(str(link), line)
     driver = EscPosDriver(
         transport,
         EscPosOptions(
@@ -220,4 +223,25 @@ async def test_a_cancel_while_the_line_is_held_ends_in_bounded_time(tmp_path: Pa
         assert time.monotonic() - started < 2
     finally:
         peer._resume()
+        await _close(driver, peer, master, slave)
+
+
+async def test_xoff_at_paper_end_leaves_the_timeout_when_dle_eot_cannot_pass(
+    tmp_path: Path,
+) -> None:
+    # A printer on XON/XOFF that sent XOFF at paper end and no XON while stopped: no
+    # DLE EOT passes (here the status asked before the job; after a stuck write it is
+    # the same: the [U] case in docs/escpos_driver.md), so the driver reports the
+    # bounded timeout, not a guessed count.
+    driver, peer, master, slave = await _printer(tmp_path, xonxoff=True, window=1)
+    try:
+        document = Document(tuple(Line.of(f"line {i}") for i in range(3)))
+        peer.paper_out = True
+        os.write(master, b"\x13")  # XOFF
+        await asyncio.sleep(0.05)
+        with pytest.raises(HalTimeout, match="write_timeout") as caught:
+            await asyncio.wait_for(driver.print_document(document), 5)
+        assert not isinstance(caught.value, PaperOut)
+    finally:
+        os.write(master, b"\x11")  # XON
         await _close(driver, peer, master, slave)

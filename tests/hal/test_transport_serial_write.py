@@ -62,3 +62,32 @@ def test_write_timeout_is_an_option() -> None:
     assert parse_options(SerialOptions, {"write_timeout": "0.5"}, where="t").write_timeout == 0.5
     with pytest.raises(ConfigurationError, match="write_timeout"):
         parse_options(SerialOptions, {"write_timeout": "0"}, where="t")
+
+
+async def test_xoff_holds_a_write_until_write_timeout_and_xon_frees_the_line(
+    tmp_path: Path,
+) -> None:
+    # xonxoff sets IXON on the pty: an XOFF from the other side stops the line as a
+    # printer's XOFF would (the kernel takes nothing while stopped).
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    link = tmp_path / "ttyV1"
+    link.symlink_to(os.ttyname(slave))
+    options = SerialOptions(baud=115200, xonxoff=True, write_timeout=0.3)
+    transport = SerialTransport(str(link), options)
+    try:
+        await transport.open()
+        os.write(master, b"\x13")  # XOFF
+        await asyncio.sleep(0.05)
+        with pytest.raises(WriteTimeout) as caught:
+            await asyncio.wait_for(transport.write(b"status?"), 5)
+        assert (caught.value.written, caught.value.total) == (0, 7)
+        os.write(master, b"\x11")  # XON
+        await asyncio.sleep(0.05)
+        await transport.write(b"again")
+        await asyncio.sleep(0.05)
+        assert os.read(master, 16) == b"again"
+    finally:
+        await transport.close()
+        os.close(master)
+        os.close(slave)
