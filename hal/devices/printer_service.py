@@ -23,8 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import unicodedata
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable
 
 from hal.device import DeviceService, finish
 from hal.devices.printer import (
@@ -61,8 +60,6 @@ __all__ = ["PrinterService", "check_document", "document_summary"]
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 #: The paper states a `PaperThreshold` announces; the others (jammed, unknown) are not
 #: levels of the supply and leave the last level announced standing.
 _LEVELS = frozenset({PaperStatus.FULL, PaperStatus.LOW, PaperStatus.OUT})
@@ -79,6 +76,8 @@ class PrinterService(DeviceService[PrinterStatus, PrinterCapabilities], Printer)
         close_timeout: seconds `close` waits for cancelled jobs to settle with the
             printer before it closes the backend under them.
     """
+
+    _log = log
 
     def __init__(
         self,
@@ -101,43 +100,17 @@ class PrinterService(DeviceService[PrinterStatus, PrinterCapabilities], Printer)
     # --- lifecycle ---------------------------------------------------------------------
 
     async def open(self) -> None:
-        async with self._open_lock:
-            if self._opened:
-                return
-            await self._backend.open(self)
-            try:
-                self._caps = self._backend.capabilities()
-                self._opened = True
-                status = await self._fetch_status()
-                self._last_status = status
-                if status.paper in _LEVELS:
-                    self._paper_level = status.paper
-            except BaseException as exc:
-                self._opened = False
-                try:
-                    await self._backend.close()
-                except Exception as close_exc:
-                    exc.add_note(f"closing {self.name} afterwards failed too: {close_exc!r}")
-                raise
+        async def opened() -> None:
+            self._caps = self._backend.capabilities()
+            status = await self._fetch_status()
+            self._last_status = status
+            if status.paper in _LEVELS:
+                self._paper_level = status.paper
+
+        await self._open_backend(self._backend, opened)
 
     async def close(self) -> None:
-        async with self._open_lock:
-            if not self._opened:
-                return
-            try:
-                await self._queue.cancel_all(wait=self._close_timeout)
-            except TimeoutError:
-                log.warning(
-                    "%s: jobs did not settle within %s s of the close; closing the printer "
-                    "under them",
-                    self.name,
-                    self._close_timeout,
-                )
-            self._opened = False
-            try:
-                await self._backend.close()
-            finally:
-                self._hub.close()
+        await self._close_backend(self._backend, timeout=self._close_timeout, what="printer")
 
     # --- BackendListener: thresholds once per crossing ---------------------------------
 
@@ -298,25 +271,6 @@ class PrinterService(DeviceService[PrinterStatus, PrinterCapabilities], Printer)
             await self._refresh()
         except Exception as exc:
             log.warning("%s: reading the status afterwards failed: %s", self.name, exc)
-
-    async def _run(
-        self,
-        command: str,
-        args: str,
-        op: Callable[[int], Awaitable[T]],
-        timeout: float | None,
-    ) -> T:
-        """Queue ``op``, logging it at DEBUG (``args`` holds sizes only, no text)."""
-
-        async def logged(command_id: int) -> T:
-            log.debug("%s: %s #%d (%s)", self.name, command, command_id, args)
-            try:
-                return await op(command_id)
-            except Exception as exc:
-                log.debug("%s: %s #%d failed: %s", self.name, command, command_id, exc)
-                raise
-
-        return await self._command(command, logged, timeout=timeout)
 
 
 def _check_raw(raw: bytes, name: str) -> None:

@@ -29,6 +29,7 @@ from hal.devices.printer import (
     PaperStatus,
     PaperThreshold,
     PrinterCapabilities,
+    PrinterStatus,
     PrintMediaStatus,
     PrintResult,
     QrCode,
@@ -37,6 +38,7 @@ from hal.devices.printer import (
 )
 from hal.devices.printer_service import PrinterService
 from hal.errors import (
+    ConnectionLost,
     CoverOpen,
     DeviceNotReady,
     HalTimeout,
@@ -376,3 +378,49 @@ async def test_logs_hold_sizes_never_the_text(caplog: pytest.LogCaptureFixture) 
     assert "paper out after 0 of 3 blocks" in text
     for part in ("Customer", "1234", "ACCT"):
         assert part not in text
+
+
+# --- the lifecycle is DeviceService's ------------------------------------------------------
+
+
+def test_the_lifecycle_and_logging_are_the_shared_ones() -> None:
+    from hal import device
+    from hal.devices import printer_service
+
+    # open/close go through DeviceService._open_backend/_close_backend and the queueing
+    # through DeviceService._run, logging on the printer's own logger.
+    assert PrinterService._log is printer_service.log
+    assert "_run" not in vars(PrinterService)
+    assert PrinterService._run is device.DeviceService._run
+
+
+async def test_open_failing_after_the_backend_opened_closes_it() -> None:
+    backend = ScriptedPrinter()
+
+    async def broken() -> PrinterStatus:
+        raise ConnectionLost("status read failed")
+
+    backend.get_status = broken  # type: ignore[method-assign]
+    service = PrinterService(backend)
+    with pytest.raises(ConnectionLost):
+        await service.open()
+    assert backend.closed == 1
+    with pytest.raises(DeviceNotReady):
+        await service.capabilities()
+
+
+async def test_close_under_a_job_that_does_not_settle(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="hal.devices.printer_service")
+    backend = ScriptedPrinter(block_delay=0.3)
+    service = PrinterService(backend, close_timeout=0.01)
+    await service.open()
+    job = asyncio.create_task(service.print_document(receipt(3)))
+    await backend.block_started.wait()
+    await service.close()
+    with pytest.raises(asyncio.CancelledError):
+        await job
+    assert any(
+        "did not settle within 0.01 s" in r.getMessage()
+        and "closing the printer under them" in r.getMessage()
+        for r in caplog.records
+    )
