@@ -14,6 +14,7 @@ raises `asyncio.CancelledError`, as asyncio code expects.
 from __future__ import annotations
 
 from enum import StrEnum
+from types import MappingProxyType
 
 from protocols.errors import (
     ChecksumError,
@@ -490,7 +491,7 @@ class PaperOut(DeviceError):
     """
 
     default_error_code = ErrorCode.PAPER_OUT.value
-    wire_details = ("printed_blocks", "total_blocks", "bytes_sent")
+    wire_details = MappingProxyType({"printed_blocks": int, "total_blocks": int, "bytes_sent": int})
 
     def __init__(
         self,

@@ -8,7 +8,10 @@ here; `hal.errors` re-exports them and grows the rest of the tree.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from types import MappingProxyType
+from typing import ClassVar
 
 
 class Completion(StrEnum):
@@ -42,10 +45,12 @@ class HalError(Exception):
 
     default_completion: Completion = Completion.INTERNAL_ERROR
     default_error_code: str | None = None
-    #: Attributes (ints, strings, booleans or ``None``) that travel with the error over
-    #: the remote, in its completion's payload, and come back as keyword arguments of
-    #: ``__init__`` (`PaperOut`'s counts). Empty: the message and codes only.
-    wire_details: tuple[str, ...] = ()
+    #: Attributes that travel with the error over the remote, in its completion's
+    #: payload, each with the one type it may have (``int``, ``str`` or ``bool``; ``None``
+    #: always does), and come back as keyword arguments of ``__init__`` (`PaperOut`'s
+    #: counts). A value of another type travels, and is taken back, as ``None``. Empty:
+    #: the message and codes only.
+    wire_details: ClassVar[Mapping[str, type]] = MappingProxyType({})
 
     def __init__(
         self,

@@ -415,14 +415,26 @@ def raise_for(message: Message) -> None:
 
 def _details(cls: type[HalError], message: Message) -> dict[str, Any]:
     """The keyword arguments a failed completion's payload gives ``cls``: the names in
-    its `HalError.wire_details` whose camelCase key holds an int, a string, a boolean
-    or ``null``; anything else is left out (the error still comes, without it)."""
+    its `HalError.wire_details` whose camelCase key holds ``null`` or a value of the
+    type declared for it. A value of another type (a string or a boolean for a count)
+    is left out and the drop logged (the key and the type, never the value): the error
+    still comes, without that detail."""
     payload = message.payload
     if not cls.wire_details or type(payload) is not dict:
         return {}
     found: dict[str, Any] = {}
-    for name in cls.wire_details:
-        value = payload.get(camel(name))
-        if value is None or type(value) in (int, str, bool):
+    for name, kind in cls.wire_details.items():
+        key = camel(name)
+        value = payload.get(key)
+        if value is None or type(value) is kind:
             found[name] = value
+        else:
+            log.warning(
+                "%s: the server's %s's %s has type %s, not %s: left out",
+                message.header.name,
+                cls.__name__,
+                key,
+                type(value).__name__,
+                kind.__name__,
+            )
     return found

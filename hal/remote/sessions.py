@@ -202,16 +202,14 @@ def outcome_of(exc: BaseException, request: Request) -> Outcome:
 
 def error_details(exc: HalError) -> dict[str, Any] | None:
     """The payload of the completion ``exc`` fails a command with: its
-    `HalError.wire_details` as camelCase keys, each an int, string, boolean or ``None``
-    (anything else travels as ``None``); ``None`` when it has none."""
+    `HalError.wire_details` as camelCase keys, each of its declared type or ``None``
+    (a value of another type travels as ``None``); ``None`` when it has none."""
     if not exc.wire_details:
         return None
     details: dict[str, Any] = {}
-    for name in exc.wire_details:
+    for name, kind in exc.wire_details.items():
         value = getattr(exc, name, None)
-        if not isinstance(value, int | str | bool):
-            value = None
-        details[camel(name)] = value
+        details[camel(name)] = value if type(value) is kind else None
     return details
 
 
