@@ -13,8 +13,13 @@ command, its byte offset and the bytes missing, and exit status 2, after the ope
 decoded before it.
 
 Receipts should carry masked card numbers already; as everywhere in ``tellerhal
-decode``, a run of 13-19 digits that passes the Luhn check in text, a barcode or a QR
-payload is masked unless ``--reveal``.
+decode``, 13-19 digits that pass the Luhn check in text, a barcode or a QR payload are
+masked unless ``--reveal``: unbroken, or in groups split by single spaces or dashes
+(``4761 7390 0101 0010``, ``4761-7390-0101-0010``: the separators stay, the digits are
+masked as `mask_pan` masks them); the text runs of one printed line (split by a style
+change, a code page...) are joined before the search, so a number split across runs is
+found; after a card number, ``=`` and what follows up to a space or ``?`` (track 2:
+expiry, service code, discretionary data) become ``*``.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import argparse
 import dataclasses
 import re
 from collections.abc import Iterator
+from typing import cast
 
 from protocols import escpos_ops as ops
 from protocols.errors import ProtocolError
@@ -33,13 +39,100 @@ from tellerhal.cli.decode.fields import Entry, Failure, hex_text
 __all__ = ["decode_escpos"]
 
 _DIGITS = re.compile(r"\d{13,19}")
+#: Digit groups joined by single spaces or dashes (a card number as people print it).
+_GROUPED = re.compile(r"\d+(?:[ -]\d+)*")
+_GROUP = re.compile(r"\d+")
+_TRACK2_TAIL = re.compile(r"=[^\s?]*")
 _DEFAULT = ops.TextStyle()
+#: Operations that do not end the printed line (text runs either side are one line).
+_IN_LINE = (
+    ops.CodePageSelect,
+    ops.ChineseMode,
+    ops.OtherCommand,
+    ops.LineSpacing,
+    ops.StatusRequest,
+    ops.ProcessIdRequest,
+)
+
+
+def _pan_masks(text: str) -> dict[int, str]:
+    """Positions in ``text`` to show as another character: the digits of each card
+    number found (see the module header) and a track-2 tail after it."""
+    hidden: dict[int, str] = {}
+    for run in _GROUPED.finditer(text):
+        groups = [(g.start() + run.start(), g.end() + run.start()) for g in _GROUP.finditer(run[0])]
+        if len(groups) == 1:
+            for m in _DIGITS.finditer(text, *groups[0]):
+                if luhn_valid(m[0]):
+                    _hide(text, list(range(m.start(), m.end())), hidden)
+            continue
+        first = 0
+        while first < len(groups):
+            found = _grouped_pan(text, groups, first)
+            if found is None:
+                first += 1
+                continue
+            positions, first = found
+            _hide(text, positions, hidden)
+    return hidden
+
+
+def _grouped_pan(
+    text: str, groups: list[tuple[int, int]], first: int
+) -> tuple[list[int], int] | None:
+    """The longest Luhn-valid 13-19 digit number made of whole groups from ``first``:
+    its digit positions and the group after it."""
+    best: tuple[list[int], int] | None = None
+    positions: list[int] = []
+    for last in range(first, len(groups)):
+        positions = positions + list(range(*groups[last]))
+        if len(positions) > 19:
+            break
+        if len(positions) >= 13 and luhn_valid("".join(text[i] for i in positions)):
+            best = (positions, last + 1)
+    return best
+
+
+def _hide(text: str, positions: list[int], hidden: dict[int, str]) -> None:
+    masked = mask_pan("".join(text[i] for i in positions))
+    for at, char in zip(positions, masked, strict=True):
+        if char != text[at]:
+            hidden[at] = char
+    tail = _TRACK2_TAIL.match(text, positions[-1] + 1)
+    if tail is not None:
+        for at in range(tail.start() + 1, tail.end()):
+            hidden[at] = "*"
 
 
 def _masked(text: str, reveal: bool) -> str:
     if reveal:
         return text
-    return _DIGITS.sub(lambda m: mask_pan(m[0]) if luhn_valid(m[0]) else m[0], text)
+    hidden = _pan_masks(text)
+    return "".join(hidden.get(at, char) for at, char in enumerate(text))
+
+
+def _masked_runs(decoded: list[ops.Operation], reveal: bool) -> dict[int, str]:
+    """The masked text of every `ops.Text` (by index in ``decoded``), the runs of one
+    printed line searched as one text."""
+    out: dict[int, str] = {}
+    line: list[int] = []
+
+    def close() -> None:
+        texts = [cast(ops.Text, decoded[i]).text for i in line]
+        joined = _masked("".join(texts), reveal)
+        at = 0
+        for index, text in zip(line, texts, strict=True):
+            out[index] = joined[at : at + len(text)]
+            at += len(text)
+        line.clear()
+
+    for index, op in enumerate(decoded):
+        if isinstance(op, ops.Text):
+            line.append(index)
+        elif not isinstance(op, _IN_LINE):
+            close()
+    close()
+    return out
 
 
 def _style(style: ops.TextStyle) -> Entry:
@@ -50,9 +143,10 @@ def _style(style: ops.TextStyle) -> Entry:
     }
 
 
-def _entry(op: ops.Operation, reveal: bool) -> Entry:
+def _entry(op: ops.Operation, reveal: bool, text: str | None = None) -> Entry:
     if isinstance(op, ops.Text):
-        return {"kind": "text", "text": _masked(op.text, reveal), "style": _style(op.style)}
+        shown = _masked(op.text, reveal) if text is None else text
+        return {"kind": "text", "text": shown, "style": _style(op.style)}
     if isinstance(op, ops.LineFeed):
         return {"kind": "line_feed"}
     if isinstance(op, ops.CarriageReturn):
@@ -133,7 +227,8 @@ def decode_escpos(capture: bytes, args: argparse.Namespace) -> Iterator[Entry]:
     except ProtocolError as exc:
         failure = exc
         decoded += decoder.take()
+    texts = _masked_runs(decoded, reveal)
     for number, op in enumerate(decoded, start=1):
-        yield {**_entry(op, reveal), "op": number}
+        yield {**_entry(op, reveal, texts.get(number - 1)), "op": number}
     if failure is not None:
         raise Failure(failure.message) from failure
