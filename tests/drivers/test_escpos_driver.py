@@ -134,9 +134,13 @@ async def test_paper_out_mid_job_counts_and_keeps_what_printed(
             device = hal.open(rig.address(progress=progress))
             assert isinstance(device, Printer)
             async with device:
+                before = emulator.stats.bytes_in
                 with pytest.raises(PaperOut) as caught:
                     await device.print_document(document, timeout=10)
+                took = bytes(emulator.received[before:])
+                asked_at = emulator.stats.bytes_in
                 assert (await device.status()).paper is PaperStatus.OUT
+                status_read = bytes(emulator.received[asked_at:])
                 # Nothing more prints, and the next job is refused before sending.
                 sent = emulator.stats.bytes_in
                 with pytest.raises(PaperOut) as again:
@@ -155,9 +159,12 @@ async def test_paper_out_mid_job_counts_and_keeps_what_printed(
     # printed (it may have printed in part or in full: docs/escpos_driver.md).
     printed = 5 if progress == "process_id" else 4
     assert (error.printed_blocks, error.total_blocks) == (printed, 19)
-    full = encode(document, columns=48, dots=576)
-    assert error.bytes_sent is not None
-    assert 0 < error.bytes_sent < len(full) + 19 * 11
+    # What the printer took for the job: from its ESC @ (after the driver's ready check)
+    # to the service's status read after the stop (the same bytes as a status() call).
+    assert took.endswith(status_read)
+    job = took[took.index(b"\x1b@") : len(took) - len(status_read)]
+    assert job.startswith(encode(document, columns=48, dots=576)[:4])
+    assert error.bytes_sent == len(job)
     assert f"{printed} of 19 blocks" in str(error)
     lines = rig.lines()
     assert lines[:5] == expected_text(document)[:5]
