@@ -5,8 +5,10 @@ The app side uses only `hal.Printer` (``hal.open("sim://receipt_printer")``,
 ``hal.open("sim://journal_printer")``): a typical receipt (the bank's name, the date and
 time, the card number masked, the amounts withdrawn and deposited, a Chinese line, a QR
 code and a CODE128 barcode with the transaction reference, a cut), presented to the
-customer, who takes it. The PNG is what the simulated paper shows (the simulator's
-control renders it at the printer's dot width); on a kiosk there would be none.
+customer, who takes it. The demo then shows the paper's text form line by line (the
+card masked as printed) and draws the receipt once: a character the printer font has
+no glyph for is named and fails the demo (exit 1); the PNG is that drawing at the
+printer's dot width. On a kiosk there would be neither.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from hal.devices.printer import (
     Align,
@@ -36,6 +38,10 @@ from hal.devices.printer import (
 from hal.events import StatusChanged, Subscription
 from hal.money import Money
 from simulator.world import World
+
+if TYPE_CHECKING:
+    from simulator.models.printer import Receipt
+    from simulator.printer_render import Rendering
 
 __all__ = ["BANK", "ReceiptResult", "journal_document", "print_receipt", "receipt_document"]
 
@@ -59,6 +65,9 @@ class ReceiptResult:
         reference: the transaction reference on the receipt (QR code and barcode).
         lines: the text of every line the app sent, in order.
         text: the receipt's text form as the paper shows it.
+        missing_glyphs: characters on the receipt the printer font has no glyph for
+            (drawn blank); empty when all were drawn, or when it was not drawn (no
+            ``render`` extra or no CJK font).
         png: where its picture was saved (``None``: not saved).
         taken: the customer took it.
         journal_lines: the lines sent to the journal printer.
@@ -67,6 +76,7 @@ class ReceiptResult:
     reference: str = ""
     lines: list[str] = field(default_factory=list)
     text: str = ""
+    missing_glyphs: frozenset[str] = frozenset()
     png: Path | None = None
     taken: bool = False
     journal_lines: list[str] = field(default_factory=list)
@@ -166,8 +176,13 @@ async def print_receipt(
         await step("close sim://receipt_printer", receipt.close())
     control = world.printer_control("receipt_printer")
     result.text = control.last_receipt_text()
-    if png is not None:
-        result.png = await _save_png(control.last_receipt_png, png, say)
+    for line in result.text.splitlines():
+        say("receipt", f"| {line}")  # the paper's text form: the card masked as printed
+    paper = world.printer("receipt_printer").last_receipt()
+    if paper is not None:
+        drawn = await _draw(paper, png, say)
+        if drawn is not None:
+            result.missing_glyphs, result.png = drawn
     result.journal_lines = [
         f"{when:%Y-%m-%d %H:%M:%S} {result.reference}",
         f"  card {pan_masked or 'none'}",
@@ -183,17 +198,25 @@ async def print_receipt(
     return result
 
 
-async def _save_png(
-    render: Callable[[], bytes], path: Path, say: Callable[[str, str], None]
-) -> Path | None:
+async def _draw(
+    paper: Receipt, path: Path | None, say: Callable[[str, str], None]
+) -> tuple[frozenset[str], Path | None] | None:
+    """Draw the receipt once: the characters the font lacks (said), and its picture
+    saved to ``path``. ``None``: it cannot be drawn here (no Pillow or no CJK font)."""
     try:
-        data = await asyncio.to_thread(render)
+        rendering = await asyncio.to_thread(paper.render)
     except (ImportError, RuntimeError) as exc:  # no Pillow, or no CJK font installed
         say("app", f"no receipt picture: {exc}")
         return None
-    await asyncio.to_thread(_write, path, data)
-    say("app", f"receipt picture saved: {path} ({len(data)} bytes)")
-    return path
+    missing = rendering.missing_glyphs
+    if missing:
+        chars = " ".join(f"U+{ord(ch):04X}" for ch in sorted(missing))
+        say("app", f"the receipt has characters the font has no glyph for: {chars}")
+    if path is None:
+        return missing, None
+    size = await asyncio.to_thread(_write, path, rendering)
+    say("app", f"receipt picture saved: {path} ({size} bytes)")
+    return missing, path
 
 
 async def _watch(events: Subscription, say: Callable[[str, str], None]) -> None:
@@ -210,6 +233,7 @@ async def _watch(events: Subscription, say: Callable[[str, str], None]) -> None:
             say("printer", f"{type(event).__name__}{command}")
 
 
-def _write(path: Path, data: bytes) -> None:
+def _write(path: Path, rendering: Rendering) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    rendering.save_png(path)
+    return path.stat().st_size

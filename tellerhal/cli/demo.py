@@ -51,7 +51,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; exit 0 when the customer got the card back and all went to plan
-    (chip and stripe agree; with a PIN pad, a PIN block was made)."""
+    (chip and stripe agree; with a PIN pad, a PIN block was made; the receipt drawn
+    without a missing glyph)."""
     from tellerhal.demo import run_demo
 
     if args.clock_scale is not None and not args.clock_scale > 0:
@@ -76,5 +77,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if result.identity is not None and not result.identity.passed:
         print("tellerhal demo: the identity check did not pass", file=sys.stderr)
+        return 1
+    if result.receipt is not None and result.receipt.missing_glyphs:
+        chars = " ".join(f"U+{ord(ch):04X}" for ch in sorted(result.receipt.missing_glyphs))
+        print(f"tellerhal demo: the receipt font has no glyph for {chars}", file=sys.stderr)
         return 1
     return 0 if result.chip_and_stripe_agree else 1

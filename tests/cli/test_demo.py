@@ -338,3 +338,39 @@ def test_the_receipt_shows_the_lines_sent(tmp_path: Path) -> None:
     assert receipt.journal_lines[1] == "  card 476173******0010"
     assert receipt.taken
     assert receipt.journal_lines[-1] == "  receipt taken"
+
+
+def test_the_demo_prints_the_receipt_text_form(capsys: pytest.CaptureFixture[str]) -> None:
+    result = asyncio.run(run_demo(clock_scale=0.01, receipt_png=None))
+    out = capsys.readouterr().out
+    receipt = result.receipt
+    assert receipt is not None
+    text_lines = receipt.text.splitlines()
+    assert len(text_lines) > 10
+    said = [line.split("receipt  | ", 1)[1] for line in out.splitlines() if "receipt  | " in line]
+    assert said == text_lines  # each line of the paper's text form, in order, as printed
+    assert any(line.strip() == "Card 476173******0010" for line in said)  # masked as printed
+    assert any("谢谢惠顾，欢迎再次光临" in line for line in said)
+    assert FULL_PAN not in out
+    assert receipt.missing_glyphs == frozenset()
+
+
+def test_a_receipt_with_glyphs_the_font_lacks_fails_the_demo(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from protocols.print_document import Document, Line
+    from tellerhal import demo_receipt
+
+    plain = demo_receipt.receipt_document
+
+    def with_thai(**kwargs: object) -> Document:
+        document = plain(**kwargs)  # type: ignore[arg-type]
+        thai = Line.of("ขอบคุณ")  # Thai: GB18030 encodes it, the CJK font has no glyph
+        return Document((*document.blocks[:-1], thai, document.blocks[-1]), document.code_page)
+
+    monkeypatch.setattr(demo_receipt, "receipt_document", with_thai)
+    png = tmp_path / "receipt.png"
+    assert main(["demo", "--clock-scale", "0.01", "--receipt-png", str(png)]) == 1
+    captured = capsys.readouterr()
+    assert "U+0E02" in captured.err
+    assert "no glyph" in captured.err
