@@ -124,3 +124,18 @@ async def test_a_raw_job_ending_inside_a_command_is_refused_and_eats_nothing(
         result = await printer.print_document(lines(2), timeout=5)
         assert result.complete
         assert await control.printed_lines() == ["行 0 line", "行 1 line"]
+
+
+async def test_a_raw_job_with_a_bad_command_goes_out() -> None:
+    # GS k m=2 (EAN-13, NUL-terminated) with no NUL in 255 bytes: a bad command, not an
+    # unfinished one. The printer drops it as it would from any stream; nothing waits.
+    device = hal.open("sim://receipt_printer?world=printer-raw-bad")
+    control = get_world("printer-raw-bad").printer_control()
+    async with device as printer:
+        assert isinstance(printer, Printer)
+        result = await printer.print_raw(b"\x1dk\x02" + b"1" * 300, timeout=5)
+        assert result.bytes_sent == 303
+        await printer.print_document(lines(1), timeout=5)
+        printed = await control.printed_lines()
+        assert printed is not None
+        assert list(printed[-1:]) == ["行 0 line"]
