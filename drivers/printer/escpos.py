@@ -44,6 +44,10 @@ What the Printer operations send:
 - **status poll**: every ``status_interval`` while idle: `StatusChanged` (through the
   listener), `PaperThreshold` on each crossing, `MediaTaken` when the ticket sensor
   clears after a present.
+
+Where the code lives: the status machinery (DLE EOT, the ticket sensor, GS I, the poll,
+the line found again) and `Stop` in `drivers.printer.escpos_core` (`EscPosCore`); this
+module keeps the Printer operations and the registration, and `Stop` imports from here.
 """
 
 from __future__ import annotations
@@ -54,66 +58,45 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable
-from typing import TypeVar
 
-from drivers.printer.escpos_link import EscPosLink
+from drivers.printer.escpos_core import INIT as _INIT
+from drivers.printer.escpos_core import EscPosCore, Stop
 from drivers.printer.escpos_masker import EscPosMasker
 from drivers.printer.escpos_options import ESCPOS_BAUD, EscPosOptions, Progress
 from hal.address import DeviceAddress
-from hal.device import BackendListener, DeviceState
+from hal.device import BackendListener
 from hal.devices.printer import (
     Cut,
     Document,
     MediaControl,
     MediaPresented,
-    MediaTaken,
-    PaperStatus,
-    PaperThreshold,
     PrinterCapabilities,
     PrinterStatus,
     PrinterType,
-    PrintMediaStatus,
     PrintResult,
 )
 from hal.devices.printer_service import PrinterService
 from hal.errors import (
-    CoverOpen,
     HalError,
     HalTimeout,
     InvalidData,
     MediaJam,
     NoMedia,
-    PaperOut,
-    ProtocolError,
 )
-from hal.events import Event
 from hal.registry import DriverSpec, make_transport
-from hal.transports.base import Transport
 from hal.transports.serial import WriteTimeout
 from protocols.escpos import block_ident, encode_blocks
-from protocols.escpos_status import (
-    ErrorCause,
-    OfflineCause,
-    PrinterState,
-    RollPaper,
-    parse_full_status,
-    parse_real_time,
-)
 
 __all__ = ["ESCPOS_DRIVER", "EscPosDriver", "Stop", "open_escpos"]
 
 log = logging.getLogger(__name__)
 
-_INIT = b"\x1b\x40"
 #: DLE ENQ 2: recover from a recoverable error (a jam, an autocutter error) after clearing
 #: the receive and print buffers; a printer with no such error ignores it.
 _RECOVER = b"\x10\x05\x02"
 _FULL_CUT = b"\x1d\x56\x00"
 _EJECT = b"\x1d\x65\x05"
 _RETRACT = b"\x1d\x65\x02"
-R = TypeVar("R", PrinterState, OfflineCause, ErrorCause, RollPaper)
-
-_LEVELS = frozenset({PaperStatus.FULL, PaperStatus.LOW, PaperStatus.OUT})
 
 
 @dataclasses.dataclass
@@ -126,21 +109,7 @@ class _Job:
     cancelled: bool = False
 
 
-@dataclasses.dataclass(frozen=True)
-class Stop:
-    """Why the printer stopped (from DLE EOT 2-4), or None fields when it did not."""
-
-    cover_open: bool = False
-    paper_out: bool = False
-    jammed: bool = False
-    offline: bool = False
-
-    @property
-    def stopped(self) -> bool:
-        return self.cover_open or self.paper_out or self.jammed or self.offline
-
-
-class EscPosDriver:
+class EscPosDriver(EscPosCore):
     """An ESC/POS printer behind a `Transport` (see the module header).
 
     Args:
@@ -148,26 +117,6 @@ class EscPosDriver:
         options: geometry, progress method, timings.
         name: the device name, for messages.
     """
-
-    def __init__(
-        self,
-        transport: Transport,
-        options: EscPosOptions | None = None,
-        *,
-        name: str = "receipt_printer",
-    ) -> None:
-        self.options = options if options is not None else EscPosOptions()
-        self.name = name
-        self.link = EscPosLink(transport, name=name, on_lost=self._lost)
-        self._lock = asyncio.Lock()
-        self._listener: BackendListener[PrinterStatus] | None = None
-        self._poller: asyncio.Task[None] | None = None
-        self._firmware = ""
-        self._last: PrinterStatus | None = None
-        self._level: PaperStatus | None = None
-        self._ticket_out = False
-        self._retracted = False
-        self._device_lost = False
 
     def __repr__(self) -> str:
         return f"EscPosDriver({self.link.transport.name!r})"
@@ -427,175 +376,6 @@ class EscPosDriver:
             await self._ensure_line()
             await self.link.write(_RECOVER + _INIT)
             self._publish(await self._read_status())
-
-    # --- status ------------------------------------------------------------------------
-
-    async def _real_time(self, n: int, kind: type[R]) -> R:
-        byte = await self.link.real_time(n, self.options.reply_timeout, self.options.status_retries)
-        status = parse_real_time(n, bytes((byte,)))
-        if not isinstance(status, kind):  # pragma: no cover - parse_real_time's contract
-            raise ProtocolError(f"DLE EOT {n} parsed as {type(status).__name__}")
-        return status
-
-    async def _stop_cause(self) -> Stop:
-        """DLE EOT 1; when offline, 2 and 3 say why."""
-        state = await self._real_time(1, PrinterState)
-        if not state.offline:
-            return Stop()
-        cause = await self._real_time(2, OfflineCause)
-        errors = await self._real_time(3, ErrorCause)
-        return Stop(
-            cover_open=cause.cover_open,
-            paper_out=cause.paper_end_stop,
-            jammed=errors.mechanical or errors.unrecoverable,
-            offline=True,
-        )
-
-    async def _check_ready(self, total: int | None) -> None:
-        stop = await self._stop_cause()
-        if stop.stopped:
-            self._publish(await self._read_status())
-            raise self._stopped_error(stop, 0 if total is not None else None, total, 0)
-
-    def _stopped_error(
-        self, stop: Stop, printed: int | None, total: int | None, sent: int | None
-    ) -> HalError:
-        where = (
-            f" after {printed} of {total} blocks, {sent} bytes sent"
-            if total is not None
-            else (f" after {sent} bytes" if sent is not None else "")
-        )
-        if stop.jammed:
-            return MediaJam(f"{self.name}: the paper jammed{where}")
-        if stop.cover_open:
-            return CoverOpen(f"{self.name}: the cover is open{where}")
-        if stop.paper_out:
-            return PaperOut(
-                f"{self.name}: the paper ran out{where}",
-                printed_blocks=printed,
-                total_blocks=total,
-                bytes_sent=sent,
-            )
-        return HalTimeout(f"{self.name}: the printer went offline{where} (no cause given)")
-
-    async def _read_status(self) -> PrinterStatus:
-        state = await self._real_time(1, PrinterState)
-        cause = await self._real_time(2, OfflineCause)
-        errors = await self._real_time(3, ErrorCause)
-        roll = await self._real_time(4, RollPaper)
-        jammed = errors.mechanical or errors.unrecoverable
-        if jammed:
-            paper = PaperStatus.JAMMED
-        elif roll.paper_end or cause.paper_end_stop:
-            paper = PaperStatus.OUT
-        elif roll.near_end and self.options.near_end_sensor:
-            paper = PaperStatus.LOW
-        else:
-            paper = PaperStatus.FULL
-        if jammed:
-            device = DeviceState.HARDWARE_ERROR
-        elif state.offline and not (cause.cover_open or cause.paper_end_stop):
-            device = DeviceState.OFFLINE
-        else:
-            device = DeviceState.ONLINE
-        media = PrintMediaStatus.NOT_PRESENT
-        if self.options.presenter:
-            ticket = await self._ticket()
-            if ticket:
-                media = PrintMediaStatus.PRESENT
-            elif self._retracted:
-                media = PrintMediaStatus.RETRACTED
-        return PrinterStatus(device=device, media=media, paper=paper, cover_open=cause.cover_open)
-
-    async def _ticket(self) -> bool:
-        """The ticket sensor at the exit (Custom full status, byte 3 bit 5)."""
-        if not self.options.presenter:
-            return False
-        raw = await self.link.full_status(self.options.reply_timeout)
-        present = parse_full_status(raw).ticket_present
-        if self._ticket_out and not present:
-            self._ticket_out = False
-            self._emit(MediaTaken())
-        return present
-
-    async def _ticket_becomes(self, present: bool, within: float | None = None) -> bool:
-        """Whether the ticket sensor reads ``present`` within ``within`` seconds (the
-        block timeout by default)."""
-        deadline = time.monotonic() + (self.options.block_timeout if within is None else within)
-        while time.monotonic() < deadline:
-            raw = await self.link.full_status(self.options.reply_timeout)
-            if parse_full_status(raw).ticket_present is present:
-                return True
-            await asyncio.sleep(min(0.05, self.options.status_interval))
-        return False
-
-    async def _identify(self) -> str:
-        """GS I 67 (model name) and 65 (firmware version), if answered."""
-        parts: list[str] = []
-        for n in (67, 65):
-            try:
-                text = await self.link.identify(n, self.options.identify_timeout)
-            except HalTimeout:
-                log.info("%s: no answer to GS I %d; the printer is not identified", self.name, n)
-                break
-            parts.append(text.decode("ascii", "replace").strip())
-        return " ".join(p for p in parts if p)
-
-    async def _poll(self) -> None:
-        interval = self.options.status_interval
-        while True:
-            await asyncio.sleep(interval)
-            if self._lock.locked():
-                continue
-            try:
-                async with self._lock:
-                    await self._ensure_line()
-                    self._publish(await self._read_status())
-            except HalError as exc:
-                if not self._device_lost:
-                    log.warning("%s: status poll failed: %s", self.name, exc)
-
-    async def _ensure_line(self) -> None:
-        """After the line was lost (USB unplugged, the adapter gone), open it again
-        (a replugged printer is found again) and initialise the printer.
-
-        Raises:
-            ConnectionLost: it is still not there.
-        """
-        if not self._device_lost:
-            return
-        await self.link.close()
-        await self.link.open()
-        self._device_lost = False
-        await self.link.write(_INIT)
-        log.info("%s: the line to the printer is back", self.name)
-
-    def _publish(self, status: PrinterStatus) -> None:
-        if status != self._last:
-            self._last = status
-            if self._listener is not None:
-                self._listener.status_changed(status)
-        if status.paper in _LEVELS and status.paper != self._level:
-            first = self._level is None
-            self._level = status.paper
-            if not first:
-                self._emit(PaperThreshold(paper=status.paper))
-
-    def _emit(self, event: Event) -> None:
-        if self._listener is not None:
-            self._listener.event(event)
-
-    def _lost(self) -> None:
-        self._device_lost = True
-        log.warning("%s: the line to the printer was lost", self.name)
-        self._publish(
-            dataclasses.replace(
-                self._last or PrinterStatus(),
-                device=DeviceState.NO_DEVICE,
-                media=PrintMediaStatus.UNKNOWN,
-                paper=PaperStatus.UNKNOWN,
-            )
-        )
 
 
 def open_escpos(address: DeviceAddress, options: EscPosOptions) -> PrinterService:
