@@ -30,6 +30,8 @@ make sense.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import fields
+from typing import Any
 
 from hal.devices.id_scanner_model import (
     DocumentKind,
@@ -72,12 +74,55 @@ POSITION_BYTE = 5
 #: The newest address block: 35 UCS-2 characters.
 NEWEST_ADDRESS_SIZE = 70
 
-_CHIP_KINDS = {
-    ResidentText: DocumentKind.CN_RESIDENT_ID,
-    HmtPermitText: DocumentKind.CN_HMT_RESIDENCE_PERMIT,
-    Foreigner2017Text: DocumentKind.CN_FOREIGNER_PERMANENT_2017,
-    Foreigner2023Text: DocumentKind.CN_FOREIGNER_PERMANENT_2023,
+#: Each chip layout: the document kind it gives, and its plain text fields as (text
+#: block field, document field). The dated fields and the sex code, which every layout
+#: has under the same names, are converted apart.
+_LAYOUTS: dict[type[TextBlock], tuple[DocumentKind, tuple[tuple[str, str], ...]]] = {
+    ResidentText: (
+        DocumentKind.CN_RESIDENT_ID,
+        (
+            ("name", "name"),
+            ("ethnicity", "ethnicity"),
+            ("address", "address"),
+            ("number", "document_number"),
+            ("issuer", "issuer"),
+        ),
+    ),
+    HmtPermitText: (
+        DocumentKind.CN_HMT_RESIDENCE_PERMIT,
+        (
+            ("name", "name"),
+            ("address", "address"),
+            ("number", "document_number"),
+            ("issuer", "issuer"),
+            ("permit_number", "permit_number"),
+            ("issue_count", "issue_count"),
+        ),
+    ),
+    Foreigner2017Text: (
+        DocumentKind.CN_FOREIGNER_PERMANENT_2017,
+        (
+            ("name_latin", "name_latin"),
+            ("number", "document_number"),
+            ("nationality", "nationality"),
+            ("name", "name"),
+            ("card_version", "card_version"),
+            ("authority", "issuer"),
+        ),
+    ),
+    Foreigner2023Text: (
+        DocumentKind.CN_FOREIGNER_PERMANENT_2023,
+        (
+            ("name", "name"),
+            ("renewal_count", "issue_count"),
+            ("name_latin", "name_latin"),
+            ("number", "document_number"),
+            ("nationality", "nationality"),
+            ("old_number_link", "permit_number"),
+        ),
+    ),
 }
+_BLOCK_CLASSES = {kind: cls for cls, (kind, _) in _LAYOUTS.items()}
 _SEX_CODE = {Sex(word): code for code, word in SEX_CODES.items()}
 
 
@@ -148,70 +193,25 @@ def document_from_chip(
     prints, present = _fingerprints(fingerprint)
     newest = decode_ucs2(bytes(newest_address), "newest address") if newest_address else ""
     picture = Photo(bytes(photo), ImageFormat.WLT) if photo else None
-    if isinstance(block, ResidentText | HmtPermitText):
-        valid_from, valid_to, long_term = _validity(block.valid_from, block.valid_to, raw)
-        return IdentityDocument(
-            kind=_CHIP_KINDS[type(block)],
-            name=block.name,
-            sex=_sex(block.sex, raw),
-            ethnicity=block.ethnicity if isinstance(block, ResidentText) else "",
-            birth_date=_date(block.birth_date, "birth_date", raw),
-            address=block.address,
-            newest_address=newest,
-            document_number=block.number,
-            issuer=block.issuer,
-            valid_from=valid_from,
-            valid_to=valid_to,
-            long_term=long_term,
-            permit_number=block.permit_number if isinstance(block, HmtPermitText) else "",
-            issue_count=block.issue_count if isinstance(block, HmtPermitText) else "",
-            photo=picture,
-            fingerprints=prints,
-            fingerprints_present=present,
-            raw=raw,
-        )
-    if isinstance(block, Foreigner2017Text):
-        valid_from, valid_to, long_term = _validity(block.valid_from, block.valid_to, raw)
-        return IdentityDocument(
-            kind=DocumentKind.CN_FOREIGNER_PERMANENT_2017,
-            name=block.name,
-            name_latin=block.name_latin,
-            sex=_sex(block.sex, raw),
-            nationality=block.nationality,
-            birth_date=_date(block.birth_date, "birth_date", raw),
-            newest_address=newest,
-            document_number=block.number,
-            issuer=block.authority,
-            valid_from=valid_from,
-            valid_to=valid_to,
-            long_term=long_term,
-            card_version=block.card_version,
-            photo=picture,
-            fingerprints=prints,
-            fingerprints_present=present,
-            raw=raw,
-        )
-    if not isinstance(block, Foreigner2023Text):  # pragma: no cover - parse gives one of 4
+    if type(block) not in _LAYOUTS:  # pragma: no cover - parse gives one of 4
         raise ProtocolError(f"no document for a {type(block).__name__}")
-    valid_from, valid_to, long_term = _validity(block.valid_from, block.valid_to, raw)
+    kind, names = _LAYOUTS[type(block)]
+    values: dict[str, str] = {f.name: getattr(block, f.name) for f in fields(block)}
+    texts: dict[str, Any] = {doc_name: values[name] for name, doc_name in names}
+    valid_from, valid_to, long_term = _validity(values["valid_from"], values["valid_to"], raw)
     return IdentityDocument(
-        kind=DocumentKind.CN_FOREIGNER_PERMANENT_2023,
-        name=block.name,
-        name_latin=block.name_latin,
-        sex=_sex(block.sex, raw),
-        nationality=block.nationality,
-        birth_date=_date(block.birth_date, "birth_date", raw),
+        kind=kind,
+        sex=_sex(values["sex"], raw),
+        birth_date=_date(values["birth_date"], "birth_date", raw),
         newest_address=newest,
-        document_number=block.number,
         valid_from=valid_from,
         valid_to=valid_to,
         long_term=long_term,
-        permit_number=block.old_number_link,
-        issue_count=block.renewal_count,
         photo=picture,
         fingerprints=prints,
         fingerprints_present=present,
         raw=raw,
+        **texts,
     )
 
 
@@ -239,61 +239,12 @@ def text_block_for(doc: IdentityDocument) -> bytes:
     birth = _date_text(doc.birth_date, "birth_date", doc)
     valid_from = _date_text(doc.valid_from, "valid_from", doc)
     valid_to = LONG_TERM if doc.long_term else _date_text(doc.valid_to, "valid_to", doc)
-    sex = _sex_code(doc)
-    block: TextBlock
-    if doc.kind is DocumentKind.CN_RESIDENT_ID:
-        block = ResidentText(
-            name=doc.name,
-            sex=sex,
-            ethnicity=doc.ethnicity,
-            birth_date=birth,
-            address=doc.address,
-            number=doc.document_number,
-            issuer=doc.issuer,
-            valid_from=valid_from,
-            valid_to=valid_to,
-        )
-    elif doc.kind is DocumentKind.CN_HMT_RESIDENCE_PERMIT:
-        block = HmtPermitText(
-            name=doc.name,
-            sex=sex,
-            birth_date=birth,
-            address=doc.address,
-            number=doc.document_number,
-            issuer=doc.issuer,
-            valid_from=valid_from,
-            valid_to=valid_to,
-            permit_number=doc.permit_number,
-            issue_count=doc.issue_count,
-        )
-    elif doc.kind is DocumentKind.CN_FOREIGNER_PERMANENT_2017:
-        block = Foreigner2017Text(
-            name_latin=doc.name_latin,
-            sex=sex,
-            number=doc.document_number,
-            nationality=doc.nationality,
-            name=doc.name,
-            valid_from=valid_from,
-            valid_to=valid_to,
-            birth_date=birth,
-            card_version=doc.card_version,
-            authority=doc.issuer,
-        )
-    elif doc.kind is DocumentKind.CN_FOREIGNER_PERMANENT_2023:
-        block = Foreigner2023Text(
-            name=doc.name,
-            sex=sex,
-            renewal_count=doc.issue_count,
-            birth_date=birth,
-            name_latin=doc.name_latin,
-            number=doc.document_number,
-            valid_from=valid_from,
-            valid_to=valid_to,
-            nationality=doc.nationality,
-            old_number_link=doc.permit_number,
-        )
-    else:
+    cls = _BLOCK_CLASSES.get(doc.kind)
+    if cls is None:
         raise ValueError(f"a {doc.kind.value} document has no chip text block")
+    values: dict[str, Any] = {name: getattr(doc, doc_name) for name, doc_name in _LAYOUTS[cls][1]}
+    values.update(sex=_sex_code(doc), birth_date=birth, valid_from=valid_from, valid_to=valid_to)
+    block = cls(**values)
     return build_text_block(block)
 
 
