@@ -14,11 +14,12 @@ from __future__ import annotations
 import logging
 import os
 from abc import abstractmethod
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from hal.device import CapsT, DeviceService, StatusT
 from hal.errors import DeviceNotReady
-from hal.ledger import Ledger
+from hal.ledger import Ledger, Movement, Resolution
 
 __all__ = ["LedgerService"]
 
@@ -76,6 +77,24 @@ class LedgerService(DeviceService[StatusT, CapsT]):
 
     def _forget_ledger(self) -> None:
         """The ledger is about to close: drop whatever holds it (books made at open)."""
+
+    def _settle_pending(
+        self, resolve: Callable[[Movement], Resolution], invalidate: Callable[[], None]
+    ) -> None:
+        """Settle the movements a crash left pending (`Ledger.reconcile` with ``resolve``,
+        the device's answer from what it reports now), then ``invalidate`` the books'
+        cached counts (even when settling failed), and log each settlement."""
+        try:
+            settlements = self.ledger.reconcile(self.name, resolve)
+        finally:
+            invalidate()
+        for settlement in settlements:
+            log.warning(
+                "%s: movement %s left pending by a previous run settled %s",
+                self.name,
+                settlement.movement_id,
+                settlement.outcome.value,
+            )
 
     async def open(self) -> None:
         async with self._open_lock:

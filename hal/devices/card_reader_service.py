@@ -134,17 +134,7 @@ class CardReaderService(LedgerService[CardReaderStatus, CardReaderCapabilities],
                 return StackerBook.resolve_pending(status.media)
             return RetainBook.resolve_pending(status.media)
 
-        try:
-            settlements = self._ledger.reconcile(self.name, resolve)
-        finally:
-            self._retain_books().invalidate()
-        for settlement in settlements:
-            log.warning(
-                "%s: movement %s left pending by a previous run settled %s",
-                self.name,
-                settlement.movement_id,
-                settlement.outcome.value,
-            )
+        self._settle_pending(resolve, self._retain_books().invalidate)
 
     # --- queries (no queue) ------------------------------------------------------------
 

@@ -110,17 +110,7 @@ class IdScannerService(LedgerService[IdScannerStatus, IdScannerCapabilities], Id
         def resolve(movement: Movement) -> Outcome:
             return RetainBook.resolve_pending(status.media)
 
-        try:
-            settlements = self.ledger.reconcile(self.name, resolve)
-        finally:
-            self._book().invalidate()
-        for settlement in settlements:
-            log.warning(
-                "%s: retain %s left pending by a previous run settled %s",
-                self.name,
-                settlement.movement_id,
-                settlement.outcome.value,
-            )
+        self._settle_pending(resolve, self._book().invalidate)
 
     # --- queries (no queue) ------------------------------------------------------------
 
