@@ -55,20 +55,71 @@ ends after ``afterLines`` more lines), ``Control.PaperLow``, ``Control.Replenish
 ``Control.PrintedLines`` (the text lines printed since the last call),
 ``Control.LastReceipt`` (the newest paper's text and, as a blob, its PNG),
 ``Control.PowerLoss`` and ``Control.SlowReplies``.
+
+The kinds, `ControlCommand` and the payloads several kinds share live in
+`simulator.control_commands_base`; the ID scanner's, the camera's and the printer's
+payloads and commands in `simulator.control_commands_id`, `simulator.control_commands_camera`
+and `simulator.control_commands_printer`. This module re-exports them and holds the card
+reader's, the PIN pad's and the cash devices' own.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
-from hal.remote.interfaces import Empty
 from hal.stimulus import CardSample
+from simulator.control_commands_base import (
+    ANY_DEVICE,
+    CAMERA,
+    CARD_READER,
+    CASH_ACCEPTOR,
+    CASH_DISPENSER,
+    ID_SCANNER,
+    MAX_WAIT,
+    PIN_PAD,
+    PRINTER,
+    ControlCommand,
+    CountCompletion,
+    FlagPayload,
+    PositionCompletion,
+    SlowRepliesPayload,
+    TakeCardPayload,
+    _check_wait,
+)
+from simulator.control_commands_camera import (
+    CAMERA_COMMANDS,
+    CAMERA_POSITIONS,
+    MAX_SCENE,
+    CameraPayload,
+    SetScenePayload,
+)
+from simulator.control_commands_id import (
+    ID_COMMANDS,
+    DocumentPresentedCompletion,
+    PresentDocumentPayload,
+    SlowReadPayload,
+)
+from simulator.control_commands_printer import (
+    PRINTER_COMMANDS,
+    LastReceiptCompletion,
+    PaperOutPayload,
+    PrintedLinesCompletion,
+)
 
 __all__ = [
+    "ANY_DEVICE",
+    "CAMERA",
+    "CAMERA_POSITIONS",
+    "CARD_READER",
+    "CASH_ACCEPTOR",
+    "CASH_DISPENSER",
     "COMMANDS",
+    "ID_SCANNER",
+    "MAX_SCENE",
     "MAX_WAIT",
+    "PIN_PAD",
+    "PRINTER",
     "CameraPayload",
     "ControlCommand",
     "CountCompletion",
@@ -102,21 +153,10 @@ __all__ = [
     "WaitForPayload",
 ]
 
-#: The longest wait a control command may ask for, in real seconds.
-MAX_WAIT: Final = 3600.0
-
 #: The most keys one ``Control.PressKeys`` presses.
 MAX_KEYS: Final = 64
 
-#: What a command acts on (`ControlCommand.target`).
-CARD_READER: Final = "card_reader"
-PIN_PAD: Final = "pin_pad"
-CASH_DISPENSER: Final = "cash_dispenser"
-CASH_ACCEPTOR: Final = "cash_acceptor"
-ID_SCANNER: Final = "id_scanner"
-CAMERA: Final = "camera"
-PRINTER: Final = "printer"
-ANY_DEVICE: Final = "any"
+
 #: The commands both kinds of cash device take.
 _CASH: Final = (CASH_DISPENSER, CASH_ACCEPTOR)
 
@@ -127,11 +167,6 @@ MAX_NOTES: Final = 500
 NOTE_LEVELS: Final = frozenset({"fit", "unfit", "suspect", "counterfeit", "unrecognized"})
 
 
-def _check_wait(what: str, seconds: float) -> None:
-    if not (math.isfinite(seconds) and 0 <= seconds <= MAX_WAIT):
-        raise ValueError(f"{what} must be from 0 to {MAX_WAIT:g} seconds, got {seconds}")
-
-
 @dataclass(frozen=True)
 class InsertCardPayload:
     """``Control.InsertCard``: the shipped card profile to push into the slot."""
@@ -140,31 +175,10 @@ class InsertCardPayload:
 
 
 @dataclass(frozen=True)
-class TakeCardPayload:
-    """``Control.TakeCard``: real seconds to wait for the card to reach the exit."""
-
-    timeout: float
-
-    def __post_init__(self) -> None:
-        _check_wait("timeout", self.timeout)
-
-
-@dataclass(frozen=True)
 class PowerLossPayload:
     """``Control.PowerLoss``: ``on`` cuts the power, ``False`` restores it."""
 
     on: bool
-
-
-@dataclass(frozen=True)
-class SlowRepliesPayload:
-    """``Control.SlowReplies``: simulated seconds every reply is delayed (0: none)."""
-
-    seconds: float
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.seconds) and self.seconds >= 0):
-            raise ValueError(f"seconds must be finite and >= 0, got {self.seconds}")
 
 
 @dataclass(frozen=True)
@@ -309,107 +323,6 @@ class InsertNotesPayload:
 
 
 @dataclass(frozen=True)
-class FlagPayload:
-    """``Control.CashBoxFull``, ``Control.RemoveCashBox``: the fault is on (``False``:
-    undone)."""
-
-    on: bool
-
-
-@dataclass(frozen=True)
-class PresentDocumentPayload:
-    """``Control.PresentDocument``: the shipped document profile the customer presents."""
-
-    profile: str
-
-
-@dataclass(frozen=True)
-class SlowReadPayload:
-    """``Control.SlowRead``: simulated seconds added to every read (0: none)."""
-
-    seconds: float
-
-    def __post_init__(self) -> None:
-        _check_wait("seconds", self.seconds)
-
-
-@dataclass(frozen=True)
-class DocumentPresentedCompletion:
-    """What ``Control.PresentDocument`` presented: the profile, its document kind
-    (``""`` for one no scanner reads) and whether every check should pass. No personal
-    data: the caller finds the expected document in its own `simulator.id_profiles`."""
-
-    profile: str
-    kind: str
-    valid: bool
-
-
-#: The camera positions a camera command names (`hal.devices.camera.CameraPosition`).
-CAMERA_POSITIONS: Final = frozenset({"person", "document", "room"})
-
-#: The longest scene name (an image file's path) ``Control.SetScene`` takes.
-MAX_SCENE: Final = 1024
-
-
-def _check_camera(camera: str) -> None:
-    if camera not in CAMERA_POSITIONS:
-        raise ValueError(f"camera is one of {sorted(CAMERA_POSITIONS)}, got {camera!r}")
-
-
-@dataclass(frozen=True)
-class SetScenePayload:
-    """``Control.SetScene``: what ``camera`` sees from its next frame on: a generated
-    scene's name (``face``, ``blurred``...) or an image file (``file:PATH``)."""
-
-    scene: str
-    camera: str = "person"
-
-    def __post_init__(self) -> None:
-        if not 1 <= len(self.scene) <= MAX_SCENE:
-            raise ValueError(f"scene must be 1 to {MAX_SCENE} characters, got {len(self.scene)}")
-        _check_camera(self.camera)
-
-
-@dataclass(frozen=True)
-class CameraPayload:
-    """``Control.UnplugCamera``, ``Control.ReplugCamera``: the camera acted on."""
-
-    camera: str = "person"
-
-    def __post_init__(self) -> None:
-        _check_camera(self.camera)
-
-
-@dataclass(frozen=True)
-class PaperOutPayload:
-    """``Control.PaperOut``, ``Control.JamPrinter``: lines that print first (0: now)."""
-
-    after_lines: int = 0
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.after_lines <= 10**7:
-            raise ValueError(f"after_lines must be from 0 to 10000000, got {self.after_lines}")
-
-
-@dataclass(frozen=True)
-class PrintedLinesCompletion:
-    """The text lines a printer printed since the last ``Control.PrintedLines``."""
-
-    lines: tuple[str, ...]
-
-
-@dataclass(frozen=True, repr=False)
-class LastReceiptCompletion:
-    """The newest paper of a printer: its text form and its PNG (a blob)."""
-
-    text: str
-    png: bytes
-
-    def __repr__(self) -> str:
-        return f"LastReceiptCompletion(<{len(self.text)} characters>, <{len(self.png)} PNG bytes>)"
-
-
-@dataclass(frozen=True)
 class GroundTruthCompletion:
     """Where every note physically is: ``{unit id or position: notes}``."""
 
@@ -421,49 +334,6 @@ class EntryActiveCompletion:
     """Whether the PIN pad is in an entry (its keyboard taking keys)."""
 
     active: bool
-
-
-@dataclass(frozen=True)
-class PositionCompletion:
-    """Where the card really is (``none``, ``exit``, ``inside``, ``jammed``...)."""
-
-    position: str
-
-
-@dataclass(frozen=True)
-class CountCompletion:
-    """A number of cards (or notes)."""
-
-    count: int
-
-
-@dataclass(frozen=True)
-class ControlCommand:
-    """One command of the control socket.
-
-    Attributes:
-        name: the wire name (``Control.InsertCard``).
-        payload: the payload's dataclass.
-        completion: the completion payload's dataclass, or ``None`` for ``{}``.
-        device: the command acts on a device named in the header.
-        wait: the payload field holding how long the command may wait (real seconds).
-        target: the kind of device it acts on: ``card_reader``, ``pin_pad``,
-            ``cash_dispenser``, ``cash_acceptor``, ``id_scanner``, ``camera``, ``printer`` or
-            ``any``,
-            or a tuple of kinds.
-    """
-
-    name: str
-    payload: type[Any] = Empty
-    completion: type[Any] | None = None
-    device: bool = True
-    wait: str | None = None
-    target: str | tuple[str, ...] = CARD_READER
-
-    @property
-    def kinds(self) -> tuple[str, ...]:
-        """The kinds of device it acts on (``("any",)`` for every kind)."""
-        return (self.target,) if isinstance(self.target, str) else self.target
 
 
 COMMANDS: Final[dict[str, ControlCommand]] = {
@@ -523,35 +393,9 @@ COMMANDS: Final[dict[str, ControlCommand]] = {
         ControlCommand("Control.EmptyUnit", UnitPayload, CountCompletion, target=CASH_ACCEPTOR),
         ControlCommand("Control.CashBoxFull", FlagPayload, target=CASH_ACCEPTOR),
         ControlCommand("Control.RemoveCashBox", FlagPayload, target=CASH_ACCEPTOR),
-        ControlCommand(
-            "Control.PresentDocument",
-            PresentDocumentPayload,
-            DocumentPresentedCompletion,
-            target=ID_SCANNER,
-        ),
-        ControlCommand(
-            "Control.RemoveDocument", TakeCardPayload, wait="timeout", target=ID_SCANNER
-        ),
-        ControlCommand(
-            "Control.DocumentPosition", completion=PositionCompletion, target=ID_SCANNER
-        ),
-        ControlCommand("Control.JamDocument", target=ID_SCANNER),
-        ControlCommand("Control.SamFailure", FlagPayload, target=ID_SCANNER),
-        ControlCommand("Control.FailRead", target=ID_SCANNER),
-        ControlCommand("Control.SlowRead", SlowReadPayload, target=ID_SCANNER),
-        ControlCommand("Control.SetScene", SetScenePayload, target=CAMERA),
-        ControlCommand("Control.UnplugCamera", CameraPayload, target=CAMERA),
-        ControlCommand("Control.ReplugCamera", CameraPayload, target=CAMERA),
-        ControlCommand("Control.SlowCapture", SlowRepliesPayload, target=CAMERA),
-        ControlCommand("Control.TakeReceipt", TakeCardPayload, wait="timeout", target=PRINTER),
-        ControlCommand("Control.PaperOut", PaperOutPayload, target=PRINTER),
-        ControlCommand("Control.PaperLow", target=PRINTER),
-        ControlCommand("Control.ReplenishPaper", target=PRINTER),
-        ControlCommand("Control.OpenCover", target=PRINTER),
-        ControlCommand("Control.CloseCover", target=PRINTER),
-        ControlCommand("Control.JamPrinter", PaperOutPayload, target=PRINTER),
-        ControlCommand("Control.PrintedLines", completion=PrintedLinesCompletion, target=PRINTER),
-        ControlCommand("Control.LastReceipt", completion=LastReceiptCompletion, target=PRINTER),
+        *ID_COMMANDS,
+        *CAMERA_COMMANDS,
+        *PRINTER_COMMANDS,
         ControlCommand("Control.Reset", device=False),
     )
 }

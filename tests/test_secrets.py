@@ -316,7 +316,7 @@ NOT_CARDHOLDER_DATA = {
             "Unknown",
         )
     },
-    "simulator.control_commands.LastReceiptCompletion": (
+    "simulator.control_commands_printer.LastReceiptCompletion": (
         "a simulated receipt's text and PNG, what its customer reads (card numbers masked "
         "before printing); repr shows sizes only"
     ),
