@@ -78,13 +78,14 @@ takes them (waiting up to ``timeout``); ``jam_next_note``, ``clear_jam``, ``powe
 
 An unknown key, a bad value or an unsupported version is a `ConfigurationError` that
 names the allowed keys or values.
+
+This module parses (the cash devices' tables and the notes in `simulator.scenario_cash`);
+`simulator.scenario_run` builds the world and performs the customer, and this module
+re-exports its `build_world` and `run_customer`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -92,13 +93,9 @@ from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
-from hal.devices.cash_in_model import NoteLevel
-from hal.errors import ConfigurationError, HalTimeout
+from hal.errors import ConfigurationError
 from hal.stimulus import NoteSample
-from simulator.cash_control import CashDispenserControl
-from simulator.cash_in_control import CashAcceptorControl
 from simulator.control import CONDITIONS
 from simulator.models.pin_pad import KEYBOARD
 from simulator.profiles import load_card_profile
@@ -107,16 +104,15 @@ from simulator.scenario_camera import (
     CAMERA_ONLY_ACTIONS,
     CAMERA_STEP_ACTIONS,
     camera_setup,
-    camera_step,
     check_step_scene,
 )
+from simulator.scenario_cash import cash_in_setup, cash_setup, finite_number, parse_notes
 from simulator.scenario_id import (
     ID_ONLY_ACTIONS,
     ID_STEP_ACTIONS,
     ID_STEP_CONDITIONS,
     check_document_profile,
     id_scanner_setup,
-    id_step,
 )
 from simulator.scenario_printer import (
     PRINTER_CONDITIONS,
@@ -124,8 +120,8 @@ from simulator.scenario_printer import (
     PRINTER_ONLY_ACTIONS,
     PRINTER_STEP_ACTIONS,
     printer_setup,
-    printer_step,
 )
+from simulator.scenario_run import build_world, run_customer
 from simulator.tomlcheck import check_keys, typed
 from simulator.world import (
     CameraSetup,
@@ -135,7 +131,6 @@ from simulator.world import (
     IdScannerSetup,
     PinPadSetup,
     PrinterSetup,
-    World,
 )
 
 __all__ = [
@@ -149,8 +144,6 @@ __all__ = [
     "run_customer",
     "scenario_names",
 ]
-
-log = logging.getLogger(__name__)
 
 SCENARIO_VERSION = 1
 
@@ -224,9 +217,6 @@ _STEP_KEYS = frozenset(
 )
 _SETUP_KEYS = frozenset(f.name for f in fields(CardReaderSetup))
 _PIN_PAD_KEYS = frozenset(f.name for f in fields(PinPadSetup))
-_CASH_KEYS = frozenset({"profile", "counts", "pick_time"})
-_CASH_IN_KEYS = frozenset({"profile", "counts", "note_time"})
-_NOTE_KEYS = frozenset({"item", "level"})
 _DEVICES = frozenset(
     {"card_reader", "pin_pad", "cash_dispenser", "cash_acceptor", "id_scanner", "camera"}
     | PRINTER_DEVICES
@@ -354,7 +344,7 @@ def parse_scenario(text: str, *, name: str = "scenario") -> Scenario:
         )
     description = typed(doc, "description", str, where, "")
     seed = typed(doc, "seed", int, where, 0)
-    clock_scale = _number(doc, "clock_scale", where, 1.0)
+    clock_scale = finite_number(doc, "clock_scale", where, 1.0)
     if clock_scale <= 0:
         raise ConfigurationError(f"{where}: clock_scale must be > 0, got {clock_scale}")
     devices = typed(doc, "devices", dict, where, {})
@@ -379,10 +369,10 @@ def parse_scenario(text: str, *, name: str = "scenario") -> Scenario:
             )
             continue
         if device == "cash_dispenser":
-            cash[device] = _cash_setup(table, at)
+            cash[device] = cash_setup(table, at)
             continue
         if device == "cash_acceptor":
-            cash_in[device] = _cash_in_setup(table, at)
+            cash_in[device] = cash_in_setup(table, at)
             continue
         if device == "id_scanner":
             id_scanners[device] = id_scanner_setup(table, at)
@@ -394,11 +384,11 @@ def parse_scenario(text: str, *, name: str = "scenario") -> Scenario:
             printers[device] = printer_setup(device, table, at)
             continue
         check_keys(table, _SETUP_KEYS, at)
-        take_timeout = _number(table, "take_timeout", at, 30.0)
+        take_timeout = finite_number(table, "take_timeout", at, 30.0)
         readers[device] = CardReaderSetup(
             retain_capacity=typed(table, "retain_capacity", int, at, 50),
             take_timeout=take_timeout or None,
-            motion_time=_number(table, "motion_time", at, 0.3),
+            motion_time=finite_number(table, "motion_time", at, 0.3),
             variant=typed(table, "variant", str, at, ""),
             stacker_capacity=typed(table, "stacker_capacity", int, at, 100),
         )
@@ -420,62 +410,6 @@ def parse_scenario(text: str, *, name: str = "scenario") -> Scenario:
         cameras=MappingProxyType(cameras),
         printers=MappingProxyType(printers),
     )
-
-
-def _unit_counts(table: Mapping[str, Any], at: str) -> tuple[tuple[str, int], ...]:
-    counts = typed(table, "counts", dict, at, {})
-    for unit, notes in counts.items():
-        if isinstance(notes, bool) or not isinstance(notes, int):
-            raise ConfigurationError(f"{at}: counts.{unit} must be an int")
-    return tuple(counts.items())
-
-
-def _cash_setup(table: Mapping[str, Any], at: str) -> CashDispenserSetup:
-    check_keys(table, _CASH_KEYS, at)
-    try:
-        return CashDispenserSetup(
-            profile=typed(table, "profile", str, at, "default"),
-            counts=_unit_counts(table, at),
-            pick_time=_number(table, "pick_time", at, None),
-        )
-    except ConfigurationError as exc:
-        raise ConfigurationError(f"{at}: {exc}") from None
-
-
-def _cash_in_setup(table: Mapping[str, Any], at: str) -> CashAcceptorSetup:
-    check_keys(table, _CASH_IN_KEYS, at)
-    try:
-        return CashAcceptorSetup(
-            profile=typed(table, "profile", str, at, "default"),
-            counts=_unit_counts(table, at),
-            note_time=_number(table, "note_time", at, None),
-        )
-    except ConfigurationError as exc:
-        raise ConfigurationError(f"{at}: {exc}") from None
-
-
-def _notes(raw: object, where: str) -> tuple[NoteSample, ...]:
-    """The ``notes`` of ``insert_notes``: items, or ``{ item, level }`` tables."""
-    if not isinstance(raw, list) or not raw:
-        raise ConfigurationError(f"{where}: 'notes' is a non-empty list of notes")
-    notes = []
-    for note in raw:
-        if isinstance(note, str):
-            notes.append(NoteSample(note))
-            continue
-        if not isinstance(note, dict):
-            raise ConfigurationError(f"{where}: a note is an item or a table {{ item, level }}")
-        check_keys(note, _NOTE_KEYS, f"{where} note")
-        item = typed(note, "item", str, where, None)
-        level = typed(note, "level", str, where, "fit")
-        if item is None:
-            raise ConfigurationError(f"{where}: a note table needs an 'item'")
-        if level not in set(NoteLevel):
-            raise ConfigurationError(
-                f"{where}: unknown note level {level!r}; levels: {', '.join(sorted(NoteLevel))}"
-            )
-        notes.append(NoteSample(item, level))
-    return tuple(notes)
 
 
 def _parse_step(raw: object, where: str) -> Step:
@@ -532,23 +466,23 @@ def _parse_step(raw: object, where: str) -> Step:
         raise ConfigurationError(f"{where}: 'scene' goes with action set_scene, and only there")
     if scene is not None:
         check_step_scene(scene, where)
-    seconds = _number(raw, "seconds", where, None)
+    seconds = finite_number(raw, "seconds", where, None)
     if (seconds is not None) != (action == "slow_replies"):
         raise ConfigurationError(
             f"{where}: 'seconds' goes with action slow_replies, and only there"
         )
     step = Step(
         action=action,
-        at=_number(raw, "at", where, None),
+        at=finite_number(raw, "at", where, None),
         wait_for=wait_for,
-        timeout=_number(raw, "timeout", where, _DEFAULT_WAIT),
-        after=_number(raw, "after", where, 0.0),
+        timeout=finite_number(raw, "timeout", where, _DEFAULT_WAIT),
+        after=finite_number(raw, "after", where, 0.0),
         profile=profile,
         seconds=seconds,
         device=device,
         pin=pin,
         keys=tuple(keys or ()),
-        notes=() if notes is None else _notes(notes, where),
+        notes=() if notes is None else parse_notes(notes, where),
         scene=scene,
     )
     for key in ("at", "timeout", "after", "seconds"):
@@ -556,184 +490,3 @@ def _parse_step(raw: object, where: str) -> Step:
         if value is not None and value < 0:
             raise ConfigurationError(f"{where}: '{key}' must be >= 0, got {value}")
     return step
-
-
-def build_world(
-    scenario: Scenario, name: str | None = None, *, clock_scale: float | None = None
-) -> World:
-    """A new world with the scenario's seed, clock scale and devices.
-
-    Args:
-        scenario: the scenario.
-        name: the world's name; the scenario's by default.
-        clock_scale: overrides the scenario's (CI runs the demo a thousand times faster).
-    """
-    world = World(
-        name or scenario.name,
-        seed=scenario.seed,
-        clock_scale=scenario.clock_scale if clock_scale is None else clock_scale,
-    )
-    for device, setup in scenario.card_readers.items():
-        world.card_reader(device, setup)
-    for device, pad_setup in scenario.pin_pads.items():
-        world.pin_pad(device, pad_setup)
-    for device, cash_setup in scenario.cash_dispensers.items():
-        world.cash_dispenser(device, cash_setup)
-    for device, in_setup in scenario.cash_acceptors.items():
-        world.cash_acceptor(device, in_setup)
-    for device, id_setup in scenario.id_scanners.items():
-        world.id_scanner(device, id_setup)
-    for device, camera in scenario.cameras.items():
-        world.camera(device, camera)
-    for device, printer in scenario.printers.items():
-        world.printer(device, printer)
-    return world
-
-
-async def run_customer(world: World, scenario: Scenario) -> None:
-    """Perform the scenario's customer steps through the world's control API.
-
-    Raises:
-        HalTimeout: a ``wait_for`` (or a ``take_card``) waited longer than its timeout.
-        SequenceError: an action the world's state does not allow (a card inserted
-            while another is in the reader, a ``never_taken`` card taken...).
-    """
-    clock = world.clock
-    start = clock.now()
-    for number, step in enumerate(scenario.customer, 1):
-        if step.device == "pin_pad":
-            await _pin_pad_step(world, scenario, number, step, start)
-            continue
-        if step.device == "cash_dispenser":
-            await _cash_step(world, scenario, number, step, start)
-            continue
-        if step.device == "cash_acceptor":
-            await _cash_in_step(world, scenario, number, step, start)
-            continue
-        if step.device == "id_scanner":
-            await id_step(world, scenario, number, step, start)
-            continue
-        if step.device == "camera":
-            await camera_step(world, scenario, number, step, start)
-            continue
-        if step.device in PRINTER_DEVICES:
-            await printer_step(world, scenario, number, step, start)
-            continue
-        control = world.card_reader_control(step.device)
-        if step.at is not None:
-            await clock.sleep(max(0.0, start + step.at - clock.now()))
-        if step.wait_for is not None:
-            await control.wait_for(step.wait_for, timeout=clock.to_real(step.timeout))
-        if step.after:
-            await clock.sleep(step.after)
-        log.debug("%s: customer step %d: %s", scenario.name, number, step.action or "wait")
-        if step.action == "insert_card":
-            assert step.profile is not None  # checked when parsed
-            await control.insert_card(step.profile)
-        elif step.action == "take_card":
-            await control.take_card(timeout=clock.to_real(step.timeout))
-        elif step.action == "jam":
-            await control.jam()
-        elif step.action == "clear_jam":
-            await control.clear_jam()
-        elif step.action in ("power_off", "power_on"):
-            await control.power_loss(step.action == "power_off")
-        elif step.action == "slow_replies":
-            await control.slow_replies(step.seconds or 0.0)
-        elif step.action == "empty_retain_bin":
-            await control.empty_retain_bin()
-
-
-async def _pin_pad_step(
-    world: World, scenario: Scenario, number: int, step: Step, start: float
-) -> None:
-    """One customer step on a PIN pad (its PIN and keys are never logged)."""
-    clock = world.clock
-    control = world.pin_pad_control(step.device)
-    if step.at is not None:
-        await clock.sleep(max(0.0, start + step.at - clock.now()))
-    if step.wait_for is not None:
-        await control.wait_for_entry(clock.to_real(step.timeout))
-    if step.after:
-        await clock.sleep(step.after)
-    log.debug("%s: customer step %d: %s", scenario.name, number, step.action or "wait")
-    if step.action == "type_pin":
-        assert step.pin is not None  # checked when parsed
-        await control.type_pin(step.pin, timeout=clock.to_real(step.timeout))
-    elif step.action == "press_keys":
-        await control.press_keys(step.keys, timeout=clock.to_real(step.timeout))
-    elif step.action in ("power_off", "power_on"):
-        await control.power_loss(step.action == "power_off")
-    elif step.action == "slow_replies":
-        await control.slow_replies(step.seconds or 0.0)
-
-
-async def _cash_step(
-    world: World, scenario: Scenario, number: int, step: Step, start: float
-) -> None:
-    """One customer (or fate) step on a cash dispenser."""
-    clock = world.clock
-    control = world.cash_dispenser_control(step.device)
-    model = control.model
-    if step.at is not None:
-        await clock.sleep(max(0.0, start + step.at - clock.now()))
-    if step.wait_for is not None:
-        await model.wait_for_notes_at_exit(clock.to_real(step.timeout))
-    if step.after:
-        await clock.sleep(step.after)
-    log.debug("%s: customer step %d: %s", scenario.name, number, step.action or "wait")
-    if step.action == "take_notes":
-        await control.take_notes(timeout=clock.to_real(step.timeout))
-    else:
-        await _hands(control, step)
-
-
-async def _cash_in_step(
-    world: World, scenario: Scenario, number: int, step: Step, start: float
-) -> None:
-    """One customer (or fate) step on a cash acceptor."""
-    clock = world.clock
-    control = world.cash_acceptor_control(step.device)
-    model = control.model
-    if step.at is not None:
-        await clock.sleep(max(0.0, start + step.at - clock.now()))
-    if step.wait_for == "notes_at_exit":
-        await model.wait_for_notes_at_exit(clock.to_real(step.timeout))
-    elif step.wait_for == "input_empty":
-        try:
-            async with asyncio.timeout(clock.to_real(step.timeout)):
-                await model.wait_until(lambda: not model.input_notes)
-        except TimeoutError:
-            raise HalTimeout(
-                f"{step.device}: the notes were still in the input after {step.timeout} s"
-            ) from None
-    if step.after:
-        await clock.sleep(step.after)
-    log.debug("%s: customer step %d: %s", scenario.name, number, step.action or "wait")
-    if step.action == "insert_notes":
-        await control.insert_notes(step.notes)
-    elif step.action == "take_returned":
-        await control.take_returned(timeout=clock.to_real(step.timeout))
-    elif step.action == "jam_next_note":
-        await control.jam_next_note()
-    else:
-        await _hands(control, step)
-
-
-async def _hands(control: CashDispenserControl | CashAcceptorControl, step: Step) -> None:
-    """What an engineer or fate does the same way to either cash device."""
-    if step.action == "clear_jam":
-        await control.clear_jam()
-    elif step.action in ("power_off", "power_on"):
-        await control.power_loss(step.action == "power_off")
-    elif step.action == "slow_replies":
-        await control.slow_replies(step.seconds or 0.0)
-
-
-def _number(table: Mapping[str, Any], key: str, where: str, default: Any) -> Any:
-    if key not in table:
-        return default
-    value = table[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigurationError(f"{where}: '{key}' must be a finite number, got {value!r}")
-    return float(value)
