@@ -4,9 +4,10 @@
 through it another process acts as the customer, the operator or fate
 (`simulator.remote_control`). It speaks the envelope of the remote
 (`hal.remote.messages`): each command is answered with one ``acknowledge`` and then one
-``completion``; the commands are in `simulator.control_commands`, and the actions per
-device class (card reader, PIN pad, cash dispenser, cash acceptor, ID scanner, camera,
-printer) are here.
+``completion``; the commands are in `simulator.control_commands`. The actions per
+device class are here for the card reader, PIN pad, cash dispenser and cash acceptor,
+and in `simulator.server_control_id`, `simulator.server_control_camera` and
+`simulator.server_control_printer` for the ID scanner, camera and printer.
 """
 
 from __future__ import annotations
@@ -19,13 +20,12 @@ from typing import Any, Final
 import zmq
 import zmq.asyncio
 
-from hal.errors import Completion, ConfigurationError, HalError, NoMedia, TransportError
+from hal.errors import Completion, ConfigurationError, HalError, TransportError
 from hal.remote.codec import WireValueError, codec_for
 from hal.remote.messages import AckStatus, Limits, MessageError, MessageType, decode
 from hal.remote.security import check_endpoint_security, remove_ipc_socket
 from hal.remote.sessions import Outbox, Outcome
 from hal.stimulus import NoteSample
-from simulator.camera_control import SimCameraControl
 from simulator.cash_control import CashDispenserControl
 from simulator.cash_in_control import CashAcceptorControl
 from simulator.control import CardReaderControl
@@ -40,16 +40,14 @@ from simulator.control_commands import (
     PRINTER,
     ControlCommand,
     CountCompletion,
-    DocumentPresentedCompletion,
     EntryActiveCompletion,
     GroundTruthCompletion,
-    LastReceiptCompletion,
     PositionCompletion,
-    PrintedLinesCompletion,
 )
-from simulator.id_control import IdScannerControl
 from simulator.pin_pad_control import PinPadControl
-from simulator.printer_control import SimPrinterControl
+from simulator.server_control_camera import CAMERA_ACTIONS
+from simulator.server_control_id import ID_ACTIONS
+from simulator.server_control_printer import PRINTER_ACTIONS
 from simulator.world import World
 
 __all__ = ["ControlServer"]
@@ -226,79 +224,6 @@ _CASH_IN_ACTIONS: Final[dict[str, Callable[[CashAcceptorControl, Any], Awaitable
     "Control.NeverTake": lambda c, p: c.never_take(p.never),
     "Control.SafeDoor": lambda c, p: c.safe_door(p.open),
     "Control.PickTime": lambda c, p: c.note_time(p.seconds),
-    "Control.PowerLoss": lambda c, p: c.power_loss(p.on),
-    "Control.SlowReplies": lambda c, p: c.slow_replies(p.seconds),
-}
-
-
-async def _present_document(control: IdScannerControl, payload: Any) -> Any:
-    sample = await control.present_document(payload.profile)
-    kind = sample.expected.kind.value if sample.expected is not None else ""
-    return DocumentPresentedCompletion(sample.profile, kind, sample.valid)
-
-
-async def _document_position(control: IdScannerControl, payload: Any) -> Any:
-    return PositionCompletion(await control.document_position())
-
-
-async def _documents_retained(control: IdScannerControl, payload: Any) -> Any:
-    return CountCompletion(await control.retained_count())
-
-
-async def _documents_emptied(control: IdScannerControl, payload: Any) -> Any:
-    return CountCompletion(await control.empty_retain_bin())
-
-
-_ID_ACTIONS: Final[dict[str, Callable[[IdScannerControl, Any], Awaitable[Any]]]] = {
-    "Control.PresentDocument": _present_document,
-    "Control.RemoveDocument": lambda c, p: c.remove_document(timeout=p.timeout),
-    "Control.DocumentPosition": _document_position,
-    "Control.RetainedCount": _documents_retained,
-    "Control.EmptyRetainBin": _documents_emptied,
-    "Control.WaitFor": lambda c, p: c.wait_for(p.condition, timeout=p.timeout),
-    "Control.ClearJam": lambda c, p: c.clear_jam(),
-    "Control.JamDocument": lambda c, p: c.jam(),
-    "Control.SamFailure": lambda c, p: c.sam_failure(p.on),
-    "Control.FailRead": lambda c, p: c.fail_next_read(),
-    "Control.SlowRead": lambda c, p: c.slow_read(p.seconds),
-    "Control.PowerLoss": lambda c, p: c.power_loss(p.on),
-    "Control.SlowReplies": lambda c, p: c.slow_replies(p.seconds),
-}
-
-
-_CAMERA_ACTIONS: Final[dict[str, Callable[[SimCameraControl, Any], Awaitable[Any]]]] = {
-    "Control.SetScene": lambda c, p: c.set_scene(p.scene, camera=p.camera),
-    "Control.UnplugCamera": lambda c, p: c.unplug(camera=p.camera),
-    "Control.ReplugCamera": lambda c, p: c.replug(camera=p.camera),
-    "Control.SlowCapture": lambda c, p: c.slow_capture(p.seconds),
-    "Control.PowerLoss": lambda c, p: c.power_loss(p.on),
-    "Control.SlowReplies": lambda c, p: c.slow_replies(p.seconds),
-}
-
-
-async def _printed_lines(control: SimPrinterControl, payload: Any) -> Any:
-    return PrintedLinesCompletion(tuple(await control.printed_lines() or ()))
-
-
-async def _last_receipt(control: SimPrinterControl, payload: Any) -> Any:
-    receipt = control.model.last_receipt()  # a snapshot, taken on the loop
-    if receipt is None:
-        raise NoMedia(f"{control.model.name} has printed nothing yet")
-    # Rendering takes milliseconds to tens of them: off the control socket's loop.
-    png = await asyncio.to_thread(receipt.png)
-    return LastReceiptCompletion(receipt.text, png)
-
-
-_PRINTER_ACTIONS: Final[dict[str, Callable[[SimPrinterControl, Any], Awaitable[Any]]]] = {
-    "Control.TakeReceipt": lambda c, p: c.take_receipt(timeout=p.timeout),
-    "Control.PaperOut": lambda c, p: c.paper_runs_out(after_lines=p.after_lines),
-    "Control.PaperLow": lambda c, p: c.paper_low(),
-    "Control.ReplenishPaper": lambda c, p: c.replenish(),
-    "Control.OpenCover": lambda c, p: c.open_cover(),
-    "Control.CloseCover": lambda c, p: c.close_cover(),
-    "Control.JamPrinter": lambda c, p: c.jam_next(after_lines=p.after_lines),
-    "Control.PrintedLines": _printed_lines,
-    "Control.LastReceipt": _last_receipt,
     "Control.PowerLoss": lambda c, p: c.power_loss(p.on),
     "Control.SlowReplies": lambda c, p: c.slow_replies(p.seconds),
 }
@@ -502,13 +427,13 @@ class ControlServer:
             return await _CASH_IN_ACTIONS[command.name](acceptor, payload)
         if device in world.id_scanners:
             scanner = world.id_scanner_control(device)
-            return await _ID_ACTIONS[command.name](scanner, payload)
+            return await ID_ACTIONS[command.name](scanner, payload)
         if device in world.cameras:
             camera = world.camera_control(device)
-            return await _CAMERA_ACTIONS[command.name](camera, payload)
+            return await CAMERA_ACTIONS[command.name](camera, payload)
         if device in world.printers:
             printer = world.printer_control(device)
-            return await _PRINTER_ACTIONS[command.name](printer, payload)
+            return await PRINTER_ACTIONS[command.name](printer, payload)
         control = world.card_reader_control(device)
         return await _ACTIONS[command.name](control, payload)
 
