@@ -12,6 +12,11 @@ step prints its time since the start and how long it took; PANs are masked, trac
 and names never printed, the PIN never (only how many digits it has and the size of its
 enciphered block), and no key (only check values); names and ID numbers only masked, birth dates and
 addresses, the document's photo and the customer's picture never.
+
+The steps live beside this module: `tellerhal.demo_steps` (timed lines, app steps, event
+watchers), `tellerhal.demo_identity`, `tellerhal.demo_pin` (the test keys, re-exported
+here, and the PIN entry), `tellerhal.demo_cash` (withdrawal, deposit) and
+`tellerhal.demo_receipt`.
 """
 
 from __future__ import annotations
@@ -21,10 +26,10 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import TextIO
 
 import hal
 from hal.devices.camera import Camera
@@ -40,42 +45,24 @@ from hal.devices.card_reader import (
     Track,
 )
 from hal.devices.cash_acceptor import CashAcceptor
-from hal.devices.cash_dispenser import CashDispenser, CashUnit, ItemsTaken
+from hal.devices.cash_dispenser import CashDispenser
 from hal.devices.id_scanner import IdScanner
-from hal.devices.pin_pad import (
-    EntryCompletion,
-    KeyAlgorithm,
-    KeyEvent,
-    KeyUsage,
-    ModeOfUse,
-    PinFormat,
-    PinPad,
-)
+from hal.devices.pin_pad import PinPad
 from hal.errors import ConfigurationError
-from hal.events import Event, StatusChanged, Subscription
 from hal.money import Money
-from protocols.crypto_primitives import encrypt_ecb, xor_bytes
 from protocols.errors import ProtocolError
-from protocols.kcv import compute_kcv
 from protocols.tracks import mask_pan, parse_track2
 from simulator.scenario import Scenario, load_scenario, run_customer
 from simulator.world import World, get_world
+from tellerhal.demo_cash import deposit_notes, withdraw_cash
 from tellerhal.demo_identity import IdentityResult, identity_check
+from tellerhal.demo_pin import TEST_KEK_COMPONENTS, TEST_PIN_KEY, pin_entry
 from tellerhal.demo_receipt import ReceiptResult, print_receipt
+from tellerhal.demo_steps import StepPrinter, Steps, watch
 from tellerhal.emv import read_application
 
 __all__ = ["TEST_KEK_COMPONENTS", "TEST_PIN_KEY", "DemoResult", "run_demo"]
 
-T = TypeVar("T")
-
-#: The demo's test key-encryption key, as the two clear components its two custodians
-#: hold (double-length TDES). Test values, printed in no output: never use them for real.
-TEST_KEK_COMPONENTS = (
-    bytes.fromhex("1C587F1C13924FEF6D3B2A8C0E0F6B1A"),
-    bytes.fromhex("E3A2B9C4D5016E7F8091A2B3C4D5E6F7"),
-)
-#: The demo's test PIN key (TDES), loaded enciphered under the KEK.
-TEST_PIN_KEY = bytes.fromhex("2315208C9110AD40F1E0D3C2B5A49786")
 #: What the demo customer withdraws.
 WITHDRAWAL = Money(38000, "CNY")  # 380.00 CNY
 #: Simulated seconds the app gives the customer to hold still before a retake.
@@ -107,18 +94,6 @@ class DemoResult:
     total_seconds: float = 0.0
 
 
-class _Printer:
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.start = time.perf_counter()
-
-    def line(self, who: str, text: str, took: float | None = None) -> None:
-        now = time.perf_counter() - self.start
-        took_text = f"{took * 1000:8.1f} ms" if took is not None else " " * 11
-        self.out.write(f"[{now:7.3f} s] {took_text}  {who:<8} {text}\n")
-        self.out.flush()
-
-
 def _world(scenario: Scenario, clock_scale: float | None) -> World:
     name = f"demo-{os.getpid()}-{time.monotonic_ns()}"
     world = get_world(
@@ -143,32 +118,6 @@ def _world(scenario: Scenario, clock_scale: float | None) -> World:
     return world
 
 
-async def _watch(
-    sub: Subscription, say: Callable[[str, str], None], result: DemoResult, who: str = "event"
-) -> None:
-    async for event in sub:
-        if isinstance(event, StatusChanged):
-            fields = ", ".join(
-                f"{f} {getattr(event.old, f)}->{getattr(event.new, f)}"
-                for f in sorted(event.changed)
-            )
-            text = f"StatusChanged ({fields})"
-        else:
-            text = _event_text(event)
-        result.events.append(type(event).__name__)
-        say(who, text)
-
-
-def _event_text(event: Event) -> str:
-    command = f" (command {event.command_id})" if event.command_id is not None else ""
-    if isinstance(event, KeyEvent):
-        # In a PIN entry the event names no digit; a function key it does name.
-        named = event.digit is not None and event.digit != event.completion.value
-        key = f" ({event.digit})" if named else ""
-        return f"KeyEvent{command}: {event.completion.value}{key}"
-    return f"{type(event).__name__}{command}"
-
-
 async def run_demo(
     *,
     scenario: str = "demo",
@@ -185,7 +134,7 @@ async def run_demo(
         receipt_png: where to save the picture of the receipt printed at the end
             (``None``: not saved).
     """
-    printer = _Printer(out if out is not None else sys.stdout)
+    printer = StepPrinter(out if out is not None else sys.stdout)
     result = DemoResult()
     plan = load_scenario(scenario)
     world = _world(plan, clock_scale)
@@ -233,7 +182,7 @@ async def run_demo(
         )
         result.receipt = await print_receipt(
             world,
-            _Steps(printer, result),
+            Steps(printer, result),
             say,
             pan_masked=result.pan_masked,
             withdrawn=result.withdrawn,
@@ -255,7 +204,7 @@ async def run_demo(
 async def _identity(
     scanner: IdScanner,
     camera: Camera,
-    printer: _Printer,
+    printer: StepPrinter,
     result: DemoResult,
     *,
     patience: float,
@@ -264,7 +213,7 @@ async def _identity(
     """The identity check a new card needs: the ID card read and checked, the customer
     photographed (one retake)."""
     say = printer.line
-    step = _Steps(printer, result)
+    step = Steps(printer, result)
     say(
         "app",
         "identity check: a new card is issued only to a customer whose ID and face were checked",
@@ -278,8 +227,8 @@ async def _identity(
         return None
     events = [scanner.events(), camera.events()]
     watchers = [
-        asyncio.create_task(_watch(events[0], say, result, who="id"), name="demo id events"),
-        asyncio.create_task(_watch(events[1], say, result, who="camera"), name="demo camera"),
+        asyncio.create_task(watch(events[0], say, result, who="id"), name="demo id events"),
+        asyncio.create_task(watch(events[1], say, result, who="camera"), name="demo camera"),
     ]
     try:
         return await identity_check(
@@ -293,39 +242,21 @@ async def _identity(
         await step("close sim://id_scanner", scanner.close())
 
 
-class _Steps:
-    """Runs the app's steps, timing and printing each one."""
-
-    def __init__(self, printer: _Printer, result: DemoResult) -> None:
-        self.printer = printer
-        self.result = result
-
-    async def __call__(self, what: str, action: Awaitable[T]) -> T:
-        start = time.perf_counter()
-        value = await action
-        took = time.perf_counter() - start
-        self.result.steps.append((what, took))
-        self.printer.line("app", what, took)
-        for _ in range(3):  # let the event watcher print what this step caused
-            await asyncio.sleep(0)
-        return value
-
-
 async def _app(
     reader: CardReader,
     pad: PinPad | None,
     money: tuple[CashDispenser | None, CashAcceptor | None],
-    printer: _Printer,
+    printer: StepPrinter,
     result: DemoResult,
     *,
     patience: float,
 ) -> None:
     say = printer.line
     cash, acceptor = money
-    step = _Steps(printer, result)
+    step = Steps(printer, result)
     await step("open sim://card_reader", reader.open())
     events = reader.events()
-    watcher = asyncio.create_task(_watch(events, say, result), name="demo events")
+    watcher = asyncio.create_task(watch(events, say, result), name="demo events")
     try:
         caps = await reader.capabilities()
         say("app", f"reader: {caps.type.value}, reads {', '.join(sorted(caps.read_tracks))}")
@@ -350,7 +281,7 @@ async def _app(
         await step("chip_power(off)", reader.chip_power(ChipPowerAction.OFF))
         pan = chip.pan or stripe_pan
         if pad is not None and pan:
-            await _pin_entry(pad, pan, printer, result, patience)
+            await pin_entry(pad, pan, printer, result, patience)
         with reader.events(kinds=[MediaRemoved, CardAction]) as gone:
             await step("move(exit): please take your card", reader.move(MoveTarget.EXIT))
             ending = await step("the card left the exit", gone.get(timeout=patience))
@@ -359,9 +290,9 @@ async def _app(
         else:
             say("app", "the customer took the card")
             if cash is not None:
-                await _withdraw(cash, WITHDRAWAL, printer, result, patience)
+                await withdraw_cash(cash, WITHDRAWAL, printer, result, patience)
             if acceptor is not None:
-                await _deposit(acceptor, DEPOSIT_LIMIT, printer, result, patience)
+                await deposit_notes(acceptor, DEPOSIT_LIMIT, printer, result, patience)
             if "issue" in caps.features():
                 await _issue_new_card(reader, step, say, result, patience)
     finally:
@@ -370,161 +301,9 @@ async def _app(
         await step("close", reader.close())
 
 
-async def _withdraw(
-    cash: CashDispenser, amount: Money, printer: _Printer, result: DemoResult, patience: float
-) -> None:
-    """Denominate, dispense and present ``amount``; wait for the customer to take it."""
-    say = printer.line
-    step = _Steps(printer, result)
-    await step("open sim://cash_dispenser", cash.open())
-    events = cash.events()
-    watcher = asyncio.create_task(_watch(events, say, result, who="cash"), name="demo cash")
-    try:
-        units = await cash.cash_units()
-        say("app", "cash units: " + _units_text(units))
-        denomination = await step(f"denominate({amount}, fewestNotes)", cash.denominate(amount))
-        notes = ", ".join(f"{n} from {unit}" for unit, n in denomination.counts.items())
-        say("app", f"{amount} as {denomination.notes} notes: {notes}")
-        with cash.events(kinds=[ItemsTaken]) as taken:
-            dispensed = await step("dispense", cash.dispense(denomination))
-            presented = await step("present: please take your cash", cash.present())
-            await step("the customer took the cash", taken.get(timeout=patience))
-        result.withdrawn = dispensed.amount
-        result.notes_taken = presented
-        units = await cash.cash_units()
-        result.cash_books = {u.id: u.count for u in units}
-        say("app", f"{dispensed.amount} paid out in {presented} notes; units: {_units_text(units)}")
-    finally:
-        events.close()
-        await watcher
-        await step("close sim://cash_dispenser", cash.close())
-
-
-async def _deposit(
-    acceptor: CashAcceptor, limit: Money, printer: _Printer, result: DemoResult, patience: float
-) -> None:
-    """Take the customer's notes into the escrow, then store them; say what was refused."""
-    say = printer.line
-    step = _Steps(printer, result)
-    await step("open sim://cash_acceptor", acceptor.open())
-    events = acceptor.events()
-    watcher = asyncio.create_task(_watch(events, say, result, who="deposit"), name="demo deposit")
-    try:
-        notes = ", ".join(str(n.money) for n in await acceptor.note_types() if n.enabled)
-        say("app", f"the acceptor takes {notes}")
-        await step(f"cash_in_start(max_amount={limit})", acceptor.cash_in_start(max_amount=limit))
-        taken = await step("cash_in: please insert your notes", acceptor.cash_in(timeout=patience))
-        result.deposit_refused = sum(taken.refused.values())
-        refused = ", ".join(f"{n} {reason.value}" for reason, n in taken.refused.items())
-        escrowed = ", ".join(f"{n} x {item}" for item, n in taken.accepted.items())
-        say("app", f"in the escrow: {escrowed or 'nothing'}; given back: {refused or 'nothing'}")
-        ended = await step("cash_in_end: store the notes", acceptor.cash_in_end())
-        result.deposited = ended.credited.get("CNY")
-        stored = "; ".join(
-            f"{unit}: " + ", ".join(f"{n} x {item}" for item, n in by_item.items())
-            for unit, by_item in ended.stored.items()
-        )
-        units = await acceptor.cash_units()
-        result.deposit_books = {u.id: u.count for u in units}
-        say("app", f"{result.deposited} deposited ({stored}); units: {_units_text(units)}")
-    finally:
-        events.close()
-        await watcher
-        await step("close sim://cash_acceptor", acceptor.close())
-
-
-def _units_text(units: tuple[CashUnit, ...]) -> str:
-    def one(unit: CashUnit) -> str:
-        if unit.info.currency is None:
-            return f"{unit.id} {unit.count}"
-        value = Money(unit.info.value, unit.info.currency)
-        return f"{unit.id} {unit.count} x {value}"
-
-    return ", ".join(one(u) for u in units)
-
-
-async def _pin_entry(
-    pad: PinPad, pan: str, printer: _Printer, result: DemoResult, patience: float
-) -> None:
-    """Load the test keys, let the customer type their PIN, get its ISO-0 PIN block."""
-    say = printer.line
-    step = _Steps(printer, result)
-    await step("open sim://pin_pad", pad.open())
-    events = pad.events()
-    watcher = asyncio.create_task(
-        _watch(events, say, result, who="pin pad"), name="demo PIN pad events"
-    )
-    try:
-        await _load_test_keys(pad, step, say)
-        caps = await pad.capabilities()
-        if caps.pin_block_data_first:
-            await step(
-                "set_pin_block_data(iso0, PAN)",
-                pad.set_pin_block_data("pin", format=PinFormat.ISO0, customer_data=pan),
-            )
-        say("app", "pin_entry(min 4, max 12): please enter your PIN and press ENTER")
-        entry = await step(
-            "pin_entry returned", pad.pin_entry(min_len=4, max_len=12, timeout=patience)
-        )
-        result.pin_digits = entry.digits
-        say(
-            "app",
-            f"PIN entry ended by {entry.completion.value}: {entry.digits} digits, which "
-            "stay in the PIN pad",
-        )
-        if entry.completion in (EntryCompletion.ENTER, EntryCompletion.AUTO):
-            block = await step(
-                f"get_pin_block(iso0, PAN {mask_pan(pan)})",
-                pad.get_pin_block("pin", format=PinFormat.ISO0, customer_data=pan),
-            )
-            result.pin_block = block.block
-            kcv = compute_kcv(KeyAlgorithm.TDES, TEST_PIN_KEY).hex().upper()
-            say(
-                "app",
-                f"PIN block: {len(block.block)} bytes, ISO-0 enciphered under the PIN key "
-                f"(KCV {kcv}), ready for the host",
-            )
-    finally:
-        events.close()
-        await watcher
-        await step("close the PIN pad", pad.close())
-
-
-async def _load_test_keys(pad: PinPad, step: _Steps, say: Callable[[str, str], None]) -> None:
-    """The key custodians' job: the KEK from two clear components (each with its check
-    value, the combined key's checked too), then the PIN key enciphered under it."""
-    tdes = KeyAlgorithm.TDES
-    kek = xor_bytes(*TEST_KEK_COMPONENTS)
-    for number, component in enumerate(TEST_KEK_COMPONENTS, 1):
-        kcv = compute_kcv(tdes, component)
-        await step(
-            f"import_key_component(kek): custodian {number}'s component, KCV {kcv.hex().upper()}",
-            pad.import_key_component("kek", component, algorithm=tdes, kcv=kcv),
-        )
-    kek_kcv = compute_kcv(tdes, kek)
-    await step(
-        f"activate_key(kek): the combined KEK, KCV {kek_kcv.hex().upper()}",
-        pad.activate_key("kek", kcv=kek_kcv),
-    )
-    pin_kcv = compute_kcv(tdes, TEST_PIN_KEY)
-    await step(
-        f"import_key(pin) under the KEK, KCV {pin_kcv.hex().upper()}",
-        pad.import_key(
-            "pin",
-            encrypt_ecb(tdes, kek, TEST_PIN_KEY),
-            kek="kek",
-            usage=KeyUsage.PIN,
-            algorithm=tdes,
-            mode_of_use=ModeOfUse.ENCRYPT,
-            kcv=pin_kcv,
-        ),
-    )
-    say("app", "keys loaded: the PIN pad holds the KEK and the PIN key, no one else does")
-
-
 async def _issue_new_card(
     reader: CardReader,
-    step: _Steps,
+    step: Steps,
     say: Callable[[str, str], None],
     result: DemoResult,
     patience: float,
