@@ -252,6 +252,27 @@ async def test_a_client_killed_mid_read_has_its_read_cancelled_and_loses_no_card
         assert not ledger.unknown("card_reader")
 
 
+def _restart_on(port: int, directory: Path) -> ServerProcess:
+    """A second sim on the first one's port. The port was an ephemeral one, and the
+    client keeps reconnecting to it while no one listens: Linux may then hand that very
+    port to the client's own connection attempt (a TCP self-connect), which holds it for a
+    moment; a few tries ride that out (seen once on a loaded CI box)."""
+    for attempt in range(5):
+        try:
+            return sim(
+                directory / str(attempt),
+                "--heartbeat",
+                "0.2",
+                "--endpoint",
+                f"tcp://127.0.0.1:{port}",
+            ).start()
+        except AssertionError as error:
+            if "Address already in use" not in str(error) or attempt == 4:
+                raise
+            time.sleep(0.2)
+    raise AssertionError("unreachable")
+
+
 async def test_a_restarted_server_gives_connection_lost_then_the_client_reconnects(
     tmp_path: Path,
 ) -> None:
@@ -266,13 +287,7 @@ async def test_a_restarted_server_gives_connection_lost_then_the_client_reconnec
             pending = asyncio.create_task(reader.read_raw_data([Track.TRACK2], timeout=30))
             await RemoteCardReaderControl(first.control).wait_for("gate_open", timeout=5)
             first.kill()
-            second = sim(
-                tmp_path / "second",
-                "--heartbeat",
-                "0.2",
-                "--endpoint",
-                f"tcp://127.0.0.1:{port}",
-            ).start()
+            second = _restart_on(port, tmp_path / "second")
             lost = time.monotonic()
             with pytest.raises(ConnectionLost):
                 await asyncio.wait_for(pending, 5)

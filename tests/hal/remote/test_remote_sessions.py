@@ -63,13 +63,15 @@ async def test_heartbeats_keep_a_session(
         {"card_reader": world.open_card_reader()},
         "tcp://127.0.0.1:0",
         simulator=True,
-        heartbeat_interval=0.05,
+        heartbeat_interval=0.25,
     )
     async with served:
         client = raw_client(served.endpoint)
         session = await client.handshake()
-        for _ in range(8):  # 0.4 s, far beyond three intervals
-            await asyncio.sleep(0.05)
+        # 1.6 s, far beyond three intervals; a beat every 0.2 s leaves the loop 0.55 s of
+        # slack per beat (0.05 s intervals lost the session on a loaded 2-core CI box).
+        for _ in range(8):
+            await asyncio.sleep(0.2)
             await client.send(BEAT)
             assert (await client.recv()).header["session"] == session
         assert served.session_count == 1
