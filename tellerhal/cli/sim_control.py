@@ -34,6 +34,10 @@ the journal); ``printed`` prints the text lines printed since it last asked and,
 ``insert-notes`` takes notes as ``[Nx]ITEM[@LEVEL]``: ``CNY:10000`` is one fit note,
 ``3xCNY:5000`` three, ``CNY:10000@counterfeit`` a note the reader will classify so
 (levels: ``fit``, ``unfit``, ``suspect``, ``counterfeit``, ``unrecognized``).
+
+The ID scanner's, the camera's and the printer's actions live in
+`tellerhal.cli.sim_control_id`, `tellerhal.cli.sim_control_camera` and
+`tellerhal.cli.sim_control_printer`.
 """
 
 from __future__ import annotations
@@ -43,13 +47,13 @@ import asyncio
 import json
 import re
 import sys
-from pathlib import Path
 from typing import Any
 
 from hal.devices.cash_in_model import NoteLevel
 from hal.devices.pin_pad_model import DIGIT_KEYS, FUNCTION_KEYS
 from hal.errors import ConfigurationError, HalError
 from hal.stimulus import NoteSample
+from tellerhal.cli import sim_control_camera, sim_control_id, sim_control_printer
 
 __all__ = ["KEY_NAMES", "register", "run"]
 
@@ -66,35 +70,6 @@ _CASH_ACTIONS = frozenset(
 
 #: The actions only a cash acceptor has (``--device`` defaults to ``cash_acceptor``).
 _CASH_IN_ACTIONS = frozenset({"insert-notes", "take-returned", "jam-next-note", "empty-unit"})
-
-#: The ID scanner's actions (``--device`` defaults to ``id_scanner``).
-_ID_ACTIONS = frozenset(
-    {
-        "present-document",
-        "remove-document",
-        "document-position",
-        "jam-document",
-        "sam-failure",
-        "fail-read",
-    }
-)
-
-#: The camera's actions (``--device`` defaults to ``camera``).
-_CAMERA_ACTIONS = frozenset({"set-scene", "unplug-camera", "replug-camera"})
-
-#: The printer's actions (``--device`` defaults to ``receipt_printer``).
-_PRINTER_ACTIONS = frozenset(
-    {
-        "take-receipt",
-        "paper-out",
-        "paper-low",
-        "replenish-paper",
-        "open-cover",
-        "close-cover",
-        "jam-printer",
-        "printed",
-    }
-)
 
 #: The most notes one ``insert-notes`` puts in (the simulator's own limit).
 _MAX_BUNCH = 500
@@ -214,57 +189,20 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     empty = actions.add_parser("empty-unit", help="an operator empties an acceptor's unit")
     empty.add_argument("unit", metavar="UNIT", help="cashin, recycle100, cashbox, ...")
-    present = actions.add_parser(
-        "present-document", help="the customer presents an ID document of a profile"
-    )
-    present.add_argument(
-        "profile", metavar="PROFILE", help="resident, passport, bad_check, unreadable, ..."
-    )
-    remove = actions.add_parser(
-        "remove-document", help="the customer takes the document (from the exit once there)"
-    )
-    actions.add_parser("document-position", help="where the ID document really is")
-    actions.add_parser("jam-document", help="the next document movement jams")
-    sam = actions.add_parser(
-        "sam-failure", help="the ID scanner's security module fails its self-test (on) or not"
-    )
-    sam.add_argument("state", choices=("on", "off"))
-    actions.add_parser("fail-read", help="the ID scanner's next read fails")
-    scene = actions.add_parser("set-scene", help="what a camera sees from its next frame on")
-    scene.add_argument(
-        "scene",
-        help="face, blurred, dark, bright, no_face, two_faces, document, or file:PATH",
-    )
-    unplug = actions.add_parser("unplug-camera", help="a camera leaves the bus")
-    replug = actions.add_parser(
-        "replug-camera", help="a camera is back on the bus (it works after a reset)"
-    )
-    for camera_action in (scene, unplug, replug):
-        camera_action.add_argument(
-            "--camera", default="person", choices=("person", "document", "room")
-        )
-    take_receipt = actions.add_parser(
-        "take-receipt", help="wait for a cut receipt at the printer's exit and take it"
-    )
-    paper_out = actions.add_parser("paper-out", help="the printer's paper roll runs out")
-    actions.add_parser("paper-low", help="the printer's paper roll reaches its near end")
-    actions.add_parser("replenish-paper", help="an operator puts a new paper roll in")
-    actions.add_parser("open-cover", help="someone opens the printer's cover")
-    actions.add_parser("close-cover", help="the printer's cover is closed again")
-    jam_printer = actions.add_parser("jam-printer", help="the printer's next job jams")
-    for after in (paper_out, jam_printer):
-        after.add_argument(
-            "--after",
-            type=_count,
-            default=0,
-            metavar="N",
-            help="lines that print first (default 0: at once)",
-        )
-    printed = actions.add_parser(
-        "printed", help="the text lines the printer printed since the last time asked"
-    )
-    printed.add_argument("--png", metavar="FILE", help="save the newest receipt's PNG here")
-    for waiting in (take, wait, press, type_pin, take_notes, take_returned, remove, take_receipt):
+    id_waiting = sim_control_id.add_actions(actions)
+    camera_waiting = sim_control_camera.add_actions(actions)
+    printer_waiting = sim_control_printer.add_actions(actions, _count)
+    for waiting in (
+        take,
+        wait,
+        press,
+        type_pin,
+        take_notes,
+        take_returned,
+        *id_waiting,
+        *camera_waiting,
+        *printer_waiting,
+    ):
         # --timeout after the action too
         waiting.add_argument("--timeout", type=float, default=argparse.SUPPRESS, metavar="S")
     actions.add_parser("reset", help="a fresh world: every device rebuilt from the scenario")
@@ -289,11 +227,11 @@ def run(args: argparse.Namespace) -> int:
             else "cash_acceptor"
             if args.action in _CASH_IN_ACTIONS
             else "id_scanner"
-            if args.action in _ID_ACTIONS
+            if args.action in sim_control_id.ACTIONS
             else "camera"
-            if args.action in _CAMERA_ACTIONS
+            if args.action in sim_control_camera.ACTIONS
             else "receipt_printer"
-            if args.action in _PRINTER_ACTIONS
+            if args.action in sim_control_printer.ACTIONS
             else "card_reader"
         )
     if args.action == "insert-notes":
@@ -374,12 +312,12 @@ async def _act(endpoint: str, args: argparse.Namespace) -> dict[str, Any]:
         return await _act_on_cash(endpoint, args)
     if action in _CASH_IN_ACTIONS:
         return await _act_on_cash_in(endpoint, args)
-    if action in _ID_ACTIONS:
-        return await _act_on_id_scanner(endpoint, args)
-    if action in _CAMERA_ACTIONS:
-        return await _act_on_camera(endpoint, args)
-    if action in _PRINTER_ACTIONS:
-        return await _act_on_printer(endpoint, args)
+    if action in sim_control_id.ACTIONS:
+        return await sim_control_id.act(endpoint, args)
+    if action in sim_control_camera.ACTIONS:
+        return await sim_control_camera.act(endpoint, args)
+    if action in sim_control_printer.ACTIONS:
+        return await sim_control_printer.act(endpoint, args)
     control = RemoteCardReaderControl(endpoint, args.device, timeout=args.timeout)
     if action == "insert-card":
         sample = await control.insert_card(args.profile)
@@ -457,72 +395,6 @@ async def _act_on_cash_in(endpoint: str, args: argparse.Namespace) -> dict[str, 
         await acceptor.jam_next_note()
     elif action == "empty-unit":
         return {"emptied": await acceptor.empty_unit(args.unit)}
-    return {}
-
-
-async def _act_on_id_scanner(endpoint: str, args: argparse.Namespace) -> dict[str, Any]:
-    from simulator.remote_control import RemoteIdScannerControl
-
-    scanner = RemoteIdScannerControl(endpoint, args.device, timeout=args.timeout)
-    action: str = args.action
-    if action == "present-document":
-        sample = await scanner.present_document(args.profile)
-        kind = sample.expected.kind.value if sample.expected is not None else None
-        return {"profile": sample.profile, "kind": kind, "valid": sample.valid}
-    if action == "remove-document":
-        await scanner.remove_document(timeout=args.timeout)
-    elif action == "document-position":
-        return {"position": await scanner.document_position()}
-    elif action == "jam-document":
-        await scanner.jam()
-    elif action == "sam-failure":
-        await scanner.sam_failure(args.state == "on")
-    elif action == "fail-read":
-        await scanner.fail_next_read()
-    return {}
-
-
-async def _act_on_camera(endpoint: str, args: argparse.Namespace) -> dict[str, Any]:
-    from simulator.remote_control import RemoteCameraControl
-
-    camera = RemoteCameraControl(endpoint, args.device, timeout=args.timeout)
-    action: str = args.action
-    if action == "set-scene":
-        await camera.set_scene(args.scene, camera=args.camera)
-        return {"camera": args.camera, "scene": args.scene}
-    if action == "unplug-camera":
-        await camera.unplug(camera=args.camera)
-    else:
-        await camera.replug(camera=args.camera)
-    return {"camera": args.camera}
-
-
-async def _act_on_printer(endpoint: str, args: argparse.Namespace) -> dict[str, Any]:
-    from simulator.remote_control import RemotePrinterControl
-
-    printer = RemotePrinterControl(endpoint, args.device, timeout=args.timeout)
-    action: str = args.action
-    if action == "take-receipt":
-        await printer.take_receipt(timeout=args.timeout)
-    elif action == "paper-out":
-        await printer.paper_runs_out(after_lines=args.after)
-    elif action == "paper-low":
-        await printer.paper_low()
-    elif action == "replenish-paper":
-        await printer.replenish()
-    elif action == "open-cover":
-        await printer.open_cover()
-    elif action == "close-cover":
-        await printer.close_cover()
-    elif action == "jam-printer":
-        await printer.jam_next(after_lines=args.after)
-    elif action == "printed":
-        lines = list(await printer.printed_lines() or ())
-        if args.png is None:
-            return {"lines": lines}
-        _, png = await printer.last_receipt()
-        await asyncio.to_thread(Path(args.png).write_bytes, png)
-        return {"lines": lines, "png": args.png, "pngBytes": len(png)}
     return {}
 
 
