@@ -30,6 +30,7 @@ from hal.remote import RemoteServer
 from hal.remote.registration import remote_address
 from hal.remote.security import endpoint_scheme
 from simulator.scenario import Scenario, run_customer
+from simulator.scenario_run import add_devices
 from simulator.server_control import ControlServer
 from simulator.world import CardReaderSetup, World
 
@@ -152,21 +153,10 @@ class SimServer:
             seed=self._seed if self._seed is not None else scenario.seed if scenario else 0,
             clock_scale=self._clock_scale or (scenario.clock_scale if scenario else 1.0),
         )
-        setups = dict(scenario.card_readers) if scenario is not None else {}
-        for name, setup in (setups or {"card_reader": CardReaderSetup()}).items():
-            world.card_reader(name, setup)
-        for name, pad_setup in (scenario.pin_pads if scenario is not None else {}).items():
-            world.pin_pad(name, pad_setup)
-        for name, cash_setup in (scenario.cash_dispensers if scenario is not None else {}).items():
-            world.cash_dispenser(name, cash_setup)
-        for name, in_setup in (scenario.cash_acceptors if scenario is not None else {}).items():
-            world.cash_acceptor(name, in_setup)
-        for name, id_setup in (scenario.id_scanners if scenario is not None else {}).items():
-            world.id_scanner(name, id_setup)
-        for name, camera_setup in (scenario.cameras if scenario is not None else {}).items():
-            world.camera(name, camera_setup)
-        for name, printer_setup in (scenario.printers if scenario is not None else {}).items():
-            world.printer(name, printer_setup)
+        if scenario is None or not scenario.card_readers:
+            world.card_reader("card_reader", CardReaderSetup())  # a sim always has a reader
+        if scenario is not None:
+            add_devices(world, scenario)
         return world
 
     async def start(self) -> None:

@@ -53,6 +53,7 @@ from hal.money import Money
 from protocols.errors import ProtocolError
 from protocols.tracks import mask_pan, parse_track2
 from simulator.scenario import Scenario, load_scenario, run_customer
+from simulator.scenario_run import add_devices
 from simulator.world import World, get_world
 from tellerhal.demo_cash import deposit_notes, withdraw_cash
 from tellerhal.demo_identity import IdentityResult, identity_check
@@ -101,20 +102,7 @@ def _world(scenario: Scenario, clock_scale: float | None) -> World:
         seed=scenario.seed,
         clock_scale=scenario.clock_scale if clock_scale is None else clock_scale,
     )
-    for device, setup in scenario.card_readers.items():
-        world.card_reader(device, setup)
-    for device, pad_setup in scenario.pin_pads.items():
-        world.pin_pad(device, pad_setup)
-    for device, cash_setup in scenario.cash_dispensers.items():
-        world.cash_dispenser(device, cash_setup)
-    for device, in_setup in scenario.cash_acceptors.items():
-        world.cash_acceptor(device, in_setup)
-    for device, id_setup in scenario.id_scanners.items():
-        world.id_scanner(device, id_setup)
-    for device, camera_setup in scenario.cameras.items():
-        world.camera(device, camera_setup)
-    for device, printer_setup in scenario.printers.items():
-        world.printer(device, printer_setup)
+    add_devices(world, scenario)
     return world
 
 
